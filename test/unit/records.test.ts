@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { formatTimestamp, validateRecord } from '../../src/records/schema.js';
+import { CustodyError } from '../../src/errors.js';
+
+const base = {
+  v: 1,
+  seq: 0,
+  kind: 'log.line',
+  observed_at: '2026-11-23T14:08:51.123000Z',
+  mono_ns: '123456789012345678',
+  boot_id: 'a1b2',
+  host: 'web-01',
+  source: 'file:/var/log/syslog',
+  payload: { path: '/var/log/syslog', dev: '2049', ino: '131', offset: 0, line_no: 1, length: 5, text: 'hello' },
+};
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return err instanceof CustodyError ? err.code : 'not a CustodyError';
+  }
+}
+
+describe('record schemas', () => {
+  it('accepts a valid log.line record', () => {
+    expect(validateRecord(base).seq).toBe(0);
+  });
+
+  it('names every problem by path', () => {
+    const bad = { ...base, seq: -1, observed_at: '2026-11-23 14:08', payload: { ...base.payload, dev: 2049, extra: 1 } };
+    try {
+      validateRecord(bad);
+      expect.fail('accepted');
+    } catch (err) {
+      const message = (err as Error).message;
+      expect(message).toMatch(/seq:/);
+      expect(message).toMatch(/observed_at: must be UTC RFC 3339 with microseconds/);
+    }
+    try {
+      validateRecord({ ...base, payload: { ...base.payload, dev: 2049 } });
+      expect.fail('accepted');
+    } catch (err) {
+      expect((err as Error).message).toMatch(/payload\.dev/);
+    }
+  });
+
+  it('requires exactly one of text and raw_b64', () => {
+    const { text: _text, ...noText } = base.payload;
+    expect(codeOf(() => validateRecord({ ...base, payload: noText }))).toBe('E_RECORD_INVALID');
+    expect(codeOf(() => validateRecord({ ...base, payload: { ...base.payload, raw_b64: 'AA==' } }))).toBe('E_RECORD_INVALID');
+    expect(codeOf(() => validateRecord({ ...base, payload: { ...noText, raw_b64: 'AA==' } }))).toBeUndefined();
+  });
+
+  it('refuses unknown kinds unless told to allow them, and unknown envelope fields always', () => {
+    const future = { ...base, kind: 'usb.connect', payload: { anything: true } };
+    expect(codeOf(() => validateRecord(future))).toBe('E_RECORD_INVALID');
+    expect(validateRecord(future, { unknownKind: 'allow' }).kind).toBe('usb.connect');
+    expect(codeOf(() => validateRecord({ ...base, extra: 1 }, { unknownKind: 'allow' }))).toBe('E_RECORD_INVALID');
+  });
+
+  it('formats timestamps with six fractional digits in UTC', () => {
+    expect(formatTimestamp(Date.UTC(2026, 10, 23, 14, 8, 51, 123))).toBe('2026-11-23T14:08:51.123000Z');
+    expect(formatTimestamp(0, 42)).toBe('1970-01-01T00:00:00.000042Z');
+  });
+});
