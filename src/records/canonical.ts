@@ -36,7 +36,8 @@ function findNonCanonicalValue(value: unknown, path: string): string | undefined
     if (proto !== Object.prototype && proto !== null) return `${path}: not a plain JSON object`;
     for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
       if (!key.isWellFormed()) return `${path}: key contains a lone surrogate`;
-      if (child === undefined) return `${path}.${key}: undefined is not JSON`;
+      // An undefined member is absent, as in JSON.stringify: optional fields may be written so.
+      if (child === undefined) continue;
       const problem = findNonCanonicalValue(child, `${path}.${key}`);
       if (problem) return problem;
     }

@@ -40,7 +40,7 @@ describe('RFC 8785 canonical JSON', () => {
   });
 
   it('refuses lone surrogates, unsafe integers, fractions and non-JSON values with E_CANONICAL_INVALID', () => {
-    for (const bad of [{ s: '\ud800' }, { ['\udc00']: 1 }, { n: 2 ** 53 }, { n: 0.5 }, { n: Number.NaN }, { u: undefined }, { d: new Date(0) }]) {
+    for (const bad of [{ s: '\ud800' }, { ['\udc00']: 1 }, { n: 2 ** 53 }, { n: 0.5 }, { n: Number.NaN }, { a: [undefined] }, { d: new Date(0) }]) {
       try {
         canonicalText(bad);
         expect.fail(`accepted ${String(Object.keys(bad))}`);
@@ -49,6 +49,10 @@ describe('RFC 8785 canonical JSON', () => {
         expect((err as CustodyError).code).toBe('E_CANONICAL_INVALID');
       }
     }
+  });
+
+  it('leaves out undefined object members, as JSON does', () => {
+    expect(canonicalText({ b: undefined, a: 1 })).toBe('{"a":1}');
   });
 
   it('decodes only bytes that are exactly canonical', () => {

@@ -1,0 +1,94 @@
+/**
+ * Read-only access to a store's evidence database, for the verifier, status and snapshots.
+ * Opens the file read-only so that verifying never changes what is verified.
+ */
+import Database from 'better-sqlite3';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
+import type { BlobChunkRow, CheckpointRow, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
+import { EVIDENCE_FILE } from './evidence-store.js';
+
+/** SQLite result codes that mean the file itself is damaged rather than unreadable. */
+const CORRUPTION_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+
+export function isCorruptionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && CORRUPTION_CODES.has(code);
+}
+
+function wrapReadError(err: unknown, where: string): CustodyError {
+  if (err instanceof CustodyError) return err;
+  const code = isCorruptionError(err) ? ErrorCodes.STORE_CORRUPT : ErrorCodes.IO;
+  return new CustodyError(code, `reading the store failed: ${messageOf(err)}`, { where, cause: err });
+}
+
+export class SqliteStoreReader implements StoreReader {
+  readonly location: string;
+  private readonly db: Database.Database;
+
+  constructor(storeDir: string) {
+    const path = join(storeDir, EVIDENCE_FILE);
+    this.location = path;
+    if (!existsSync(path) || !statSync(path).isFile()) {
+      throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, 'no evidence store here', { where: storeDir });
+    }
+    try {
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 5000');
+    } catch (err) {
+      throw wrapReadError(err, path);
+    }
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  meta(): Map<string, string> {
+    return this.guard(() => new Map((this.db.prepare('SELECT name, value FROM meta').raw().all() as [string, string][]).map(([k, v]) => [k, v])));
+  }
+
+  highWaterSeq(): number | undefined {
+    return this.guard(() => {
+      const row = this.db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'records'`).raw().get() as [number] | undefined;
+      return row?.[0];
+    });
+  }
+
+  *records(): Iterable<RecordRow> {
+    try {
+      // raw() rows skip building an object per row; this loop is the verifier's hot path.
+      for (const row of this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records ORDER BY seq').raw().iterate()) {
+        const [seq, kind, observed_at, leaf_hash, bytes] = row as [number, string, string, Uint8Array, Uint8Array];
+        yield { seq, kind, observed_at, leaf_hash, bytes };
+      }
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  checkpoints(): CheckpointRow[] {
+    return this.guard(() => this.db.prepare('SELECT id, tree_size, epoch, created_at, note FROM checkpoints ORDER BY id').all() as CheckpointRow[]);
+  }
+
+  tsaTokens(): TsaTokenRow[] {
+    return this.guard(() => this.db.prepare('SELECT id, checkpoint_id, tsa_url, gen_time, token FROM tsa_tokens ORDER BY id').all() as TsaTokenRow[]);
+  }
+
+  *blobChunks(): Iterable<BlobChunkRow> {
+    try {
+      for (const row of this.db.prepare('SELECT sha256, chunk, data FROM blobs ORDER BY sha256, chunk').iterate()) yield row as BlobChunkRow;
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
