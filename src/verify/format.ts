@@ -1,0 +1,47 @@
+/**
+ * Human-readable text of a verification result. Pure. The same facts go out as JSON with --json;
+ * this is what an examiner reads and pastes into a report.
+ */
+import type { Finding, StoreVerification } from './store-verify.js';
+
+function where(f: Finding): string {
+  const parts: string[] = [];
+  if (f.where.seqRange) parts.push(`seq ${f.where.seqRange[0]}..${f.where.seqRange[1]}`);
+  else if (f.where.seq !== undefined) parts.push(`seq ${f.where.seq}`);
+  if (f.where.checkpoint !== undefined) parts.push(`checkpoint #${f.where.checkpoint}`);
+  if (f.where.tsaToken !== undefined) parts.push(`tsa token #${f.where.tsaToken}`);
+  if (f.where.blob !== undefined) parts.push(`blob ${f.where.blob.slice(0, 16)}…`);
+  if (f.where.file !== undefined && parts.length === 0) parts.push(f.where.file);
+  return parts.length ? ` at ${parts.join(', ')}` : '';
+}
+
+export function formatFinding(f: Finding): string {
+  return `${f.severity === 'error' ? 'ERROR' : 'warning'} ${f.code}${where(f)}: ${f.message}`;
+}
+
+export function formatStoreVerification(r: StoreVerification): string {
+  const lines: string[] = [];
+  lines.push(`store:        ${r.location}`);
+  lines.push(`host:         ${r.host ?? '?'} (store ${r.storeId ?? '?'})`);
+  lines.push(
+    `trust anchor: enrollment key ${r.trust.fingerprint} ${
+      r.trust.source === 'pinned' ? '(pinned by the verifier)' : '(from enrollment.pub beside the store: compare it with the fingerprint recorded at enrollment)'
+    }`,
+  );
+  lines.push(`records:      ${r.records}${r.records > 0 ? ` (seq 0..${r.records - 1})` : ''}`);
+  if (r.sealed) {
+    const tsa = r.sealed.trustedTime ? `; trusted time ${r.sealed.trustedTime} (RFC 3161, checkpoint #${r.sealed.trustedTimeCheckpointId})` : '; no trusted time stamp';
+    lines.push(`sealed:       seq 0..${r.sealed.lastSeq} by checkpoint #${r.sealed.checkpointId} (size ${r.sealed.treeSize}, ${r.sealed.time}, key epoch ${r.sealed.epoch})${tsa}`);
+  } else {
+    lines.push('sealed:       nothing (no checkpoint verified)');
+  }
+  if (r.unsealed) {
+    lines.push(`unsealed:     seq ${r.unsealed.fromSeq}..${r.unsealed.toSeq} (${r.unsealed.count} records) are not covered by a verified checkpoint: present, but not protected against later change`);
+  }
+  lines.push(`checkpoints:  ${r.checkpoints}; key epochs: ${r.epochs}; time stamps: ${r.tsa.verified} verified, ${r.tsa.unverified} not verified, of ${r.tsa.tokens}`);
+  const errors = r.findings.filter((f) => f.severity === 'error').length;
+  const warnings = r.findings.length - errors;
+  lines.push(`result:       ${r.ok ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'})`);
+  for (const f of r.findings) lines.push(`  ${formatFinding(f)}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,47 @@
+/**
+ * What the verifier reads. The verifier is pure over this interface; the SQLite implementation
+ * lives in src/store/store-reader.ts, and a bundle can supply another.
+ */
+export interface RecordRow {
+  seq: number;
+  kind: string;
+  observed_at: string;
+  leaf_hash: Uint8Array;
+  bytes: Uint8Array;
+}
+
+export interface CheckpointRow {
+  id: number;
+  tree_size: number;
+  epoch: number;
+  created_at: string;
+  note: string;
+}
+
+export interface TsaTokenRow {
+  id: number;
+  checkpoint_id: number;
+  tsa_url: string;
+  gen_time: string;
+  token: Uint8Array;
+}
+
+export interface BlobChunkRow {
+  sha256: string;
+  chunk: number;
+  data: Uint8Array;
+}
+
+export interface StoreReader {
+  /** A path or name for messages. */
+  readonly location: string;
+  meta(): Map<string, string>;
+  /** The highest seq the database ever allocated (SQLite's AUTOINCREMENT counter), if known. */
+  highWaterSeq(): number | undefined;
+  /** Every record row in seq order. May throw when the underlying file is corrupt. */
+  records(): Iterable<RecordRow>;
+  checkpoints(): CheckpointRow[];
+  tsaTokens(): TsaTokenRow[];
+  /** Blob chunks ordered by sha256, then chunk. */
+  blobChunks(): Iterable<BlobChunkRow>;
+}

@@ -1,0 +1,463 @@
+/**
+ * Verifies an evidence store without trusting it. Pure over a StoreReader: no file system, no
+ * SQLite, no clock. Streams the records once with O(log n) memory (a Merkle frontier), checking:
+ *
+ * - every record's bytes are canonical JSON, valid against its schema, and agree with their row;
+ * - seq runs 0, 1, 2, … with no gap, and nothing was cut off the end (SQLite's high-water mark);
+ * - every checkpoint's root recomputes from the records, its size never shrinks, and it is signed
+ *   by the key of its epoch, where epoch keys chain back to the trusted enrollment key through
+ *   certificates inside the log, and no key signs outside the span it was valid for;
+ * - RFC 3161 tokens cover the checkpoint they are attached to and chain to a pinned TSA root;
+ * - preserved file contents (blobs) hash to what their records say.
+ *
+ * Every problem is a named finding with a location; nothing stops at the first one.
+ */
+import { createHash } from 'node:crypto';
+import { extensionValue, noteSignedBy, parseCheckpointBody, parseNote, type CheckpointBody, type ParsedNote } from '../integrity/checkpoint.js';
+import { epochKeyName, fingerprint, verifyKeyCertificate, type PublicKeyInfo } from '../integrity/keys.js';
+import { bytesEqual, emptyRoot, leafHash, MerkleFrontier } from '../integrity/merkle.js';
+import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
+import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
+import { decodeCanonical } from '../records/canonical.js';
+import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
+import type { CheckpointRow, StoreReader } from './reader.js';
+
+export type Severity = 'error' | 'warning';
+
+export interface Finding {
+  /** Stable name, e.g. `checkpoint.root_mismatch`. */
+  code: string;
+  severity: Severity;
+  message: string;
+  /** Where: seq, seq range, checkpoint id, token id, blob hash. */
+  where: FindingLocation;
+}
+
+export interface FindingLocation {
+  seq?: number;
+  seqRange?: [number, number];
+  checkpoint?: number;
+  tsaToken?: number;
+  blob?: string;
+  file?: string;
+}
+
+export interface TrustAnchor {
+  /** The enrollment key the verifier trusts, as the key itself or as its fingerprint (`SHA256:…`). */
+  publicKeyRaw?: Uint8Array;
+  fingerprint?: string;
+  /** How the verifier came to trust it, said in the output. */
+  source: 'pinned' | 'enrollment-file';
+}
+
+export interface VerifyStoreOptions {
+  trust: TrustAnchor;
+  /** DER certificates of TSA roots. Without them, tokens are read but not trusted. */
+  tsaRoots?: readonly Uint8Array[];
+  /** Called every `progressEvery` records. */
+  onProgress?: (recordsSeen: number) => void;
+  progressEvery?: number;
+}
+
+export interface SealedPoint {
+  checkpointId: number;
+  treeSize: number;
+  lastSeq: number;
+  time: string;
+  epoch: number;
+  /** genTime of a verified RFC 3161 token on this or an earlier checkpoint. */
+  trustedTime?: string;
+  trustedTimeCheckpointId?: number;
+}
+
+export interface StoreVerification {
+  ok: boolean;
+  location: string;
+  storeId: string | undefined;
+  host: string | undefined;
+  origin: string | undefined;
+  trust: { source: TrustAnchor['source']; fingerprint: string };
+  records: number;
+  checkpoints: number;
+  epochs: number;
+  tsa: { tokens: number; verified: number; unverified: number };
+  /** The largest checkpoint that verified, with everything before it. */
+  sealed: SealedPoint | undefined;
+  /** Records after the last good checkpoint: present, but not yet protected by a signature. */
+  unsealed: { fromSeq: number; toSeq: number; count: number } | undefined;
+  findings: Finding[];
+}
+
+interface CheckpointInfo {
+  row: CheckpointRow;
+  parsed?: ParsedNote;
+  body?: CheckpointBody;
+  signerEpoch?: number;
+  good: boolean;
+}
+
+const KEY_NAME = /^custody:([0-9a-f]+):e(\d+)$/;
+
+export async function verifyStore(reader: StoreReader, options: VerifyStoreOptions): Promise<StoreVerification> {
+  const findings: Finding[] = [];
+  const add = (code: string, severity: Severity, message: string, where: FindingLocation = {}): void => {
+    findings.push({ code, severity, message, where });
+  };
+
+  const result: StoreVerification = {
+    ok: false,
+    location: reader.location,
+    storeId: undefined,
+    host: undefined,
+    origin: undefined,
+    trust: { source: options.trust.source, fingerprint: trustedFingerprint(options.trust) },
+    records: 0,
+    checkpoints: 0,
+    epochs: 1,
+    tsa: { tokens: 0, verified: 0, unverified: 0 },
+    sealed: undefined,
+    unsealed: undefined,
+    findings,
+  };
+
+  // --- metadata and trust ---------------------------------------------------------------------
+  let meta: Map<string, string>;
+  let checkpointRows: CheckpointRow[];
+  try {
+    meta = reader.meta();
+    checkpointRows = reader.checkpoints();
+  } catch (err) {
+    add(codeForReadError(err), 'error', `cannot read the store: ${messageOf(err)}`, { file: reader.location });
+    return finish(result);
+  }
+  const storeId = meta.get('store_id');
+  const host = meta.get('host');
+  const origin = meta.get('origin');
+  result.storeId = storeId;
+  result.host = host;
+  result.origin = origin;
+  for (const name of ['format_version', 'store_id', 'host', 'origin', 'enrollment_public_key']) {
+    if (!meta.has(name)) add('store.meta_missing', 'error', `store metadata lacks ${name}`, { file: reader.location });
+  }
+  const enrollmentKey = new Uint8Array(Buffer.from(meta.get('enrollment_public_key') ?? '', 'base64'));
+  if (enrollmentKey.length !== 32) {
+    add('store.meta_missing', 'error', 'store metadata holds no valid enrollment key', { file: reader.location });
+    return finish(result);
+  }
+  if (fingerprint(enrollmentKey) !== result.trust.fingerprint) {
+    // The rest is still checked against the store's own enrollment key, so the report also says
+    // whether the store is at least internally consistent; but nothing in it is trusted.
+    add(
+      'store.enrollment_mismatch',
+      'error',
+      `the store was enrolled with key ${fingerprint(enrollmentKey)}, not the trusted ${result.trust.fingerprint}: this is another agent's store, or a swapped one`,
+      { file: reader.location },
+    );
+  }
+  if (storeId === undefined || origin === undefined || host === undefined) return finish(result);
+
+  // Epoch keys, learnt from the log as it streams. Epoch 0 is the trusted enrollment key.
+  const epochKeys = new Map<number, PublicKeyInfo & { certifiedAt: number }>();
+  epochKeys.set(0, { name: epochKeyName(storeId, 0), epoch: 0, publicKeyRaw: enrollmentKey, certifiedAt: -1 });
+  let currentEpoch = 0;
+
+  // --- checkpoints: parse up front (there are few), check as the tree reaches their size -----
+  result.checkpoints = checkpointRows.length;
+  const checkpoints: CheckpointInfo[] = [];
+  const bySize = new Map<number, CheckpointInfo[]>();
+  let previousSize = -1;
+  let previousTime = '';
+  for (const row of checkpointRows) {
+    const info: CheckpointInfo = { row, good: false };
+    checkpoints.push(info);
+    try {
+      info.parsed = parseNote(row.note);
+      info.body = parseCheckpointBody(info.parsed.text);
+    } catch (err) {
+      add('checkpoint.malformed', 'error', `checkpoint note is malformed: ${messageOf(err)}`, { checkpoint: row.id });
+      continue;
+    }
+    const body = info.body;
+    if (body.origin !== origin) add('checkpoint.origin_mismatch', 'error', `checkpoint is for ${body.origin}, not this store (${origin})`, { checkpoint: row.id });
+    if (body.treeSize !== row.tree_size) {
+      add('checkpoint.size_mismatch', 'error', `row says tree size ${row.tree_size} but the signed note says ${body.treeSize}`, { checkpoint: row.id });
+    }
+    if (body.treeSize < previousSize) {
+      add('checkpoint.rollback', 'error', `checkpoint of size ${body.treeSize} comes after one of size ${previousSize}: an older checkpoint was replayed or the order was changed`, { checkpoint: row.id });
+    }
+    previousSize = Math.max(previousSize, body.treeSize);
+    const time = extensionValue(body, 'time') ?? '';
+    if (time !== '' && time < previousTime) {
+      add('checkpoint.time_backwards', 'warning', `checkpoint time ${time} is earlier than the previous checkpoint's ${previousTime}`, { checkpoint: row.id });
+    }
+    if (time > previousTime) previousTime = time;
+    const signer = info.parsed.signatures.map((s) => KEY_NAME.exec(s.name)).find((m) => m !== null && m[1] === storeId);
+    if (!signer) {
+      add('checkpoint.signature_invalid', 'error', `checkpoint is not signed by any key of store ${storeId}`, { checkpoint: row.id });
+      continue;
+    }
+    info.signerEpoch = Number(signer[2]);
+    if (info.signerEpoch !== row.epoch) {
+      add('checkpoint.epoch_mismatch', 'error', `row says epoch ${row.epoch} but the note is signed by the epoch ${info.signerEpoch} key`, { checkpoint: row.id });
+    }
+    const list = bySize.get(body.treeSize) ?? [];
+    list.push(info);
+    bySize.set(body.treeSize, list);
+  }
+
+  const checkAt = (size: number, root: Uint8Array, lastSeqOk: boolean): void => {
+    for (const info of bySize.get(size) ?? []) {
+      const { parsed, body, signerEpoch, row } = info;
+      if (!parsed || !body || signerEpoch === undefined) continue;
+      let good = lastSeqOk;
+      if (!bytesEqual(body.rootHash, root)) {
+        add('checkpoint.root_mismatch', 'error', `the records 0..${size - 1} do not hash to the root this checkpoint signed: records up to seq ${size - 1} were changed, removed, inserted or reordered after it was sealed`, {
+          checkpoint: row.id,
+          seqRange: [lastGoodSize(), size - 1],
+        });
+        good = false;
+      }
+      const key = epochKeys.get(signerEpoch);
+      if (!key) {
+        add('checkpoint.key_not_certified', 'error', `signed with the epoch ${signerEpoch} key, which the log had not certified by seq ${size - 1}: the past was re-signed with a later key, or a key certificate is missing`, { checkpoint: row.id });
+        good = false;
+      } else if (!noteSignedBy(parsed, key.name, key.publicKeyRaw)) {
+        add('checkpoint.signature_invalid', 'error', `signature by ${key.name} does not verify`, { checkpoint: row.id });
+        good = false;
+      }
+      info.good = good;
+      if (good && (result.sealed === undefined || size >= result.sealed.treeSize)) {
+        result.sealed = { checkpointId: row.id, treeSize: size, lastSeq: size - 1, time: extensionValue(body, 'time') ?? row.created_at, epoch: signerEpoch };
+      }
+    }
+  };
+  const lastGoodSize = (): number => result.sealed?.treeSize ?? 0;
+
+  // Checkpoints of the empty tree are checked before any record.
+  checkAt(0, emptyRoot(), true);
+
+  // --- the records, streamed -------------------------------------------------------------------
+  const frontier = new MerkleFrontier();
+  const blobsNeeded = new Map<string, number>();
+  let expectedSeq = 0;
+  let integrityOk = true;
+  let lastObservedAt = '';
+  const progressEvery = options.progressEvery ?? 100_000;
+  try {
+    for (const row of reader.records()) {
+      const rowSeq = row.seq;
+      if (rowSeq !== expectedSeq) {
+        if (rowSeq > expectedSeq) {
+          add('record.seq_gap', 'error', `records ${expectedSeq}..${rowSeq - 1} are missing`, { seqRange: [expectedSeq, rowSeq - 1] });
+        } else {
+          add('record.seq_out_of_order', 'error', `record ${rowSeq} appears after ${expectedSeq - 1}`, { seq: rowSeq });
+        }
+        integrityOk = false;
+      }
+      expectedSeq = rowSeq + 1;
+
+      const leaf = leafHash(row.bytes);
+      if (!bytesEqual(leaf, row.leaf_hash)) {
+        add('record.leaf_hash_mismatch', 'error', 'the stored leaf hash is not the hash of the stored bytes: the record or its hash was changed', { seq: rowSeq });
+      }
+      frontier.push(leaf);
+
+      let record: EvidenceRecord | undefined;
+      try {
+        record = validateRecord(decodeCanonical(row.bytes), { unknownKind: 'allow' });
+      } catch (err) {
+        add(err instanceof CustodyError && err.code === 'E_CANONICAL_INVALID' ? 'record.not_canonical' : 'record.invalid', 'error', messageOf(err), { seq: rowSeq });
+      }
+      if (record) {
+        if (record.seq !== rowSeq) {
+          add('record.seq_mismatch', 'error', `row ${rowSeq} holds the record with seq ${record.seq}: records were moved or swapped`, { seq: rowSeq });
+          integrityOk = false;
+        }
+        if (record.kind !== row.kind || record.observed_at !== row.observed_at) {
+          add('record.column_mismatch', 'error', 'the row\'s kind/observed_at columns disagree with the record bytes', { seq: rowSeq });
+        }
+        if (record.host !== host) add('record.host_mismatch', 'error', `record is from host ${record.host}, not ${host}`, { seq: rowSeq });
+        if (!isKnownKind(record.kind)) add('record.unknown_kind', 'warning', `kind ${record.kind} is not known to this version of custody; its envelope was checked, its payload was not`, { seq: rowSeq });
+        if (record.observed_at < lastObservedAt) {
+          add('record.time_backwards', 'warning', `observed_at ${record.observed_at} is earlier than the previous record's ${lastObservedAt} (clock change?)`, { seq: rowSeq });
+        }
+        lastObservedAt = record.observed_at;
+        if (record.kind === 'key.rotate') {
+          const payload = record.payload as PayloadOf<'key.rotate'>;
+          const previous = epochKeys.get(currentEpoch);
+          const next: PublicKeyInfo = { name: payload.key_name, epoch: payload.epoch, publicKeyRaw: new Uint8Array(Buffer.from(payload.public_key, 'base64')) };
+          if (payload.epoch !== currentEpoch + 1) {
+            add('key.epoch_out_of_order', 'error', `key.rotate to epoch ${payload.epoch} follows epoch ${currentEpoch}`, { seq: rowSeq });
+          } else if (payload.key_name !== epochKeyName(storeId, payload.epoch)) {
+            add('key.certificate_invalid', 'error', `key name ${payload.key_name} is not this store's epoch ${payload.epoch} name`, { seq: rowSeq });
+          } else if (!previous || !verifyKeyCertificate(storeId, previous, next, new Uint8Array(Buffer.from(payload.certificate, 'base64')))) {
+            add('key.certificate_invalid', 'error', `the certificate of the epoch ${payload.epoch} key does not verify against the epoch ${currentEpoch} key`, { seq: rowSeq });
+          } else {
+            epochKeys.set(payload.epoch, { ...next, certifiedAt: rowSeq });
+            currentEpoch = payload.epoch;
+          }
+        } else if (record.kind === 'log.file') {
+          const payload = record.payload as PayloadOf<'log.file'>;
+          if (payload.content === 'stored' && !blobsNeeded.has(payload.sha256)) blobsNeeded.set(payload.sha256, rowSeq);
+        }
+      }
+      result.records++;
+      if (options.onProgress && result.records % progressEvery === 0) options.onProgress(result.records);
+      if (bySize.has(frontier.size)) checkAt(frontier.size, frontier.root(), integrityOk);
+    }
+  } catch (err) {
+    add(codeForReadError(err), 'error', `the store could not be read to the end (after ${result.records} records): ${messageOf(err)}`, { file: reader.location, seq: expectedSeq });
+  }
+  result.epochs = epochKeys.size;
+  const recordCount = expectedSeq;
+
+  // --- what the stream could not settle --------------------------------------------------------
+  for (const info of checkpoints) {
+    const size = info.body?.treeSize;
+    if (size !== undefined && size > recordCount) {
+      add('checkpoint.beyond_end', 'error', `checkpoint covers ${size} records but the store holds ${recordCount}: records ${recordCount}..${size - 1} were removed`, {
+        checkpoint: info.row.id,
+        seqRange: [recordCount, size - 1],
+      });
+    }
+    // A key may sign only up to (and including) the record that certified its successor.
+    const next = info.signerEpoch === undefined ? undefined : epochKeys.get(info.signerEpoch + 1);
+    if (next && size !== undefined && size > next.certifiedAt + 1) {
+      add('checkpoint.key_retired', 'error', `signed with the epoch ${info.signerEpoch} key after that key was retired at seq ${next.certifiedAt}`, { checkpoint: info.row.id });
+      info.good = false;
+    }
+  }
+  for (const [epoch, key] of epochKeys) {
+    if (epoch === 0) continue;
+    const boundary = key.certifiedAt + 1;
+    const sealedByRetiring = (bySize.get(boundary) ?? []).some((c) => c.good && c.signerEpoch === epoch - 1);
+    if (!sealedByRetiring) {
+      add('key.rotation_unsealed', 'error', `the certificate of epoch ${epoch} (seq ${key.certifiedAt}) was not sealed by a checkpoint of the retiring epoch ${epoch - 1} key`, { seq: key.certifiedAt });
+    }
+  }
+  // The sealed point is the largest checkpoint that survived every check.
+  const best = checkpoints.filter((c) => c.good && c.body).sort((a, b) => b.row.tree_size - a.row.tree_size)[0];
+  result.sealed = best?.body
+    ? { checkpointId: best.row.id, treeSize: best.body.treeSize, lastSeq: best.body.treeSize - 1, time: extensionValue(best.body, 'time') ?? best.row.created_at, epoch: best.signerEpoch ?? 0 }
+    : undefined;
+  const sealedSize = result.sealed?.treeSize ?? 0;
+  if (recordCount > sealedSize) result.unsealed = { fromSeq: sealedSize, toSeq: recordCount - 1, count: recordCount - sealedSize };
+
+  let highWater: number | undefined;
+  try {
+    highWater = reader.highWaterSeq();
+  } catch {
+    highWater = undefined;
+  }
+  if (highWater !== undefined && highWater >= recordCount) {
+    add('record.tail_truncated', 'error', `the database once held records up to seq ${highWater}, but now ends at ${recordCount - 1}: records ${recordCount}..${highWater} were deleted`, {
+      seqRange: [recordCount, highWater],
+    });
+  }
+
+  await verifyTimestamps(reader, checkpoints, options, result, add);
+  verifyBlobs(reader, blobsNeeded, add);
+  return finish(result);
+}
+
+async function verifyTimestamps(
+  reader: StoreReader,
+  checkpoints: CheckpointInfo[],
+  options: VerifyStoreOptions,
+  result: StoreVerification,
+  add: (code: string, severity: Severity, message: string, where?: FindingLocation) => void,
+): Promise<void> {
+  let tokens;
+  try {
+    tokens = reader.tsaTokens();
+  } catch (err) {
+    add(codeForReadError(err), 'error', `cannot read the time-stamp tokens: ${messageOf(err)}`, { file: reader.location });
+    return;
+  }
+  result.tsa.tokens = tokens.length;
+  const byId = new Map(checkpoints.map((c) => [c.row.id, c]));
+  const roots = options.tsaRoots ?? [];
+  let best: { time: string; checkpointId: number; size: number } | undefined;
+  for (const token of tokens) {
+    const checkpoint = byId.get(token.checkpoint_id);
+    if (!checkpoint) {
+      add('tsa.orphan', 'error', `time-stamp token names checkpoint ${token.checkpoint_id}, which does not exist`, { tsaToken: token.id });
+      continue;
+    }
+    const noteBytes = new TextEncoder().encode(checkpoint.row.note);
+    if (roots.length === 0) {
+      result.tsa.unverified++;
+      try {
+        const info = readTimeStampToken(token.token);
+        const imprintOk = bytesEqual(info.messageImprint, createHash('sha256').update(noteBytes).digest());
+        if (!imprintOk) add('tsa.token_invalid', 'error', `time-stamp token does not cover checkpoint ${token.checkpoint_id}'s note (imprint mismatch)`, { tsaToken: token.id, checkpoint: token.checkpoint_id });
+      } catch (err) {
+        add('tsa.token_invalid', 'error', `time-stamp token is malformed: ${messageOf(err)}`, { tsaToken: token.id, checkpoint: token.checkpoint_id });
+      }
+      continue;
+    }
+    const verification = await verifyTimeStampToken(token.token, noteBytes, roots);
+    if (!verification.ok || !verification.info) {
+      add('tsa.token_invalid', 'error', `time-stamp token on checkpoint ${token.checkpoint_id} does not verify (${verification.problem ?? 'unknown'}${verification.detail ? `: ${verification.detail}` : ''})`, {
+        tsaToken: token.id,
+        checkpoint: token.checkpoint_id,
+      });
+      continue;
+    }
+    result.tsa.verified++;
+    const genTime = verification.info.genTime;
+    const size = checkpoint.body?.treeSize ?? -1;
+    if (checkpoint.good && (best === undefined || size > best.size)) best = { time: genTime, checkpointId: token.checkpoint_id, size };
+  }
+  if (roots.length === 0 && tokens.length > 0) {
+    add('tsa.unverified', 'warning', `${tokens.length} time-stamp token(s) were read but not verified: give the TSA's CA certificate (--tsa-ca) to trust their times`, {});
+  }
+  if (best && result.sealed && best.size <= result.sealed.treeSize) {
+    result.sealed.trustedTime = best.time;
+    result.sealed.trustedTimeCheckpointId = best.checkpointId;
+  }
+}
+
+function verifyBlobs(reader: StoreReader, needed: Map<string, number>, add: (code: string, severity: Severity, message: string, where?: FindingLocation) => void): void {
+  const seen = new Set<string>();
+  let current: { sha: string; hash: ReturnType<typeof createHash>; nextChunk: number } | undefined;
+  const close = (): void => {
+    if (!current) return;
+    const actual = current.hash.digest('hex');
+    if (actual !== current.sha) add('blob.hash_mismatch', 'error', `preserved content stored under ${current.sha} hashes to ${actual}`, { blob: current.sha });
+    seen.add(current.sha);
+  };
+  try {
+    for (const chunk of reader.blobChunks()) {
+      if (!current || current.sha !== chunk.sha256) {
+        close();
+        current = { sha: chunk.sha256, hash: createHash('sha256'), nextChunk: 0 };
+      }
+      if (chunk.chunk !== current.nextChunk) add('blob.chunk_missing', 'error', `blob ${chunk.sha256} is missing chunk ${current.nextChunk}`, { blob: chunk.sha256 });
+      current.nextChunk = chunk.chunk + 1;
+      current.hash.update(chunk.data);
+    }
+    close();
+  } catch (err) {
+    add(codeForReadError(err), 'error', `cannot read preserved file contents: ${messageOf(err)}`, { file: reader.location });
+    return;
+  }
+  for (const [sha, seq] of needed) {
+    if (!seen.has(sha)) add('blob.missing', 'error', `record ${seq} preserved a file with SHA-256 ${sha}, but its content is not in the store`, { seq, blob: sha });
+  }
+}
+
+function trustedFingerprint(trust: TrustAnchor): string {
+  if (trust.publicKeyRaw) return fingerprint(trust.publicKeyRaw);
+  if (trust.fingerprint) return trust.fingerprint;
+  throw new CustodyError(ErrorCodes.USAGE, 'a trust anchor needs a public key or a fingerprint');
+}
+
+function codeForReadError(err: unknown): string {
+  return err instanceof CustodyError && err.code === 'E_STORE_CORRUPT' ? 'store.corrupt' : 'store.unreadable';
+}
+
+function finish(result: StoreVerification): StoreVerification {
+  result.ok = !result.findings.some((f) => f.severity === 'error');
+  return result;
+}
