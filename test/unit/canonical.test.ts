@@ -71,6 +71,28 @@ describe('RFC 8785 canonical JSON', () => {
     refuse('not json');
   });
 
+  it('gives exactly the bytes of the canonicalize package (a full RFC 8785 implementation) on every value custody carries', () => {
+    const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\u0000', '\u001f', '\u007f', '\u2028', '/', 'a', '\ud83d\ude00') }));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.maxSafeInteger(),
+        fc.constant(-0),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 5 }),
+        fc.dictionary(text, tie('value'), { maxKeys: 5 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(json, (value) => {
+        expect(canonicalText(value)).toBe(canonicalize(value));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('round-trips arbitrary JSON made of strings, safe integers, booleans and null', () => {
     const json = fc.letrec((tie) => ({
       value: fc.oneof(
