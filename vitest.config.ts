@@ -7,5 +7,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // In CI a JSON report as well, from which .ci/run prints one plain "N passed, N failed" line.
+    reporters: process.env['CI'] ? ['default', ['json', { outputFile: '.test-results.json' }]] : ['default'],
   },
 });
