@@ -28,6 +28,60 @@ function exactlyOneRaw(v: { text?: string | undefined; raw_b64?: string | undefi
   return (v.text === undefined) !== (v.raw_b64 === undefined);
 }
 
+/**
+ * Fields every derived record carries: where it came from and when the event happened according
+ * to the source (which is not when the agent observed it).
+ */
+const derivedFields = {
+  /** seq of the preserved raw record(s) this was read from, so every interpretation can be traced to bytes. */
+  derived_from: z.array(safeUint).min(1),
+  /** Which parser produced it (`syslog.kernel-usb`, `evtx.security`, …) and its version. */
+  parser: z.string(),
+  /** When it happened per the source, UTC with microseconds, if the source says. */
+  event_time: timestampSchema.optional(),
+  /** How event_time was derived when the source left something out (e.g. a year inferred for RFC 3164). */
+  time_note: z.string().optional(),
+  /** The host the source says the event happened on, when it names one. */
+  event_host: z.string().optional(),
+  /** Source-specific details worth keeping that have no field of their own (flat strings only). */
+  extra: z.record(z.string(), z.string()).optional(),
+};
+
+/** Who did it, as far as the source says. */
+const actorFields = {
+  user: z.string().optional(),
+  uid: z.string().optional(),
+  auid: z.string().optional(),
+  sid: z.string().optional(),
+  pid: safeUint.optional(),
+  exe: z.string().optional(),
+  comm: z.string().optional(),
+};
+
+/** What we know of a USB device; Windows and Linux each fill what they can. */
+const usbDeviceFields = {
+  origin: z.enum(['kernel', 'udev', 'sysfs', 'setupapi', 'evtx']),
+  vendor_id: z.string().regex(/^[0-9a-f]{4}$/, 'must be 4 lowercase hex digits').optional(),
+  product_id: z.string().regex(/^[0-9a-f]{4}$/, 'must be 4 lowercase hex digits').optional(),
+  serial: z.string().optional(),
+  /** Windows makes up an instance id when a device has no serial: its second character is '&'. */
+  serial_is_generated: z.boolean().optional(),
+  product: z.string().optional(),
+  manufacturer: z.string().optional(),
+  /** Kernel bus/port path, e.g. `3-6.4.1`. */
+  port: z.string().optional(),
+  device_number: safeUint.optional(),
+  speed: z.string().optional(),
+  driver: z.string().optional(),
+  block_device: z.string().optional(),
+  mass_storage: z.boolean().optional(),
+  /** Windows device instance id, e.g. `USBSTOR\Disk&Ven_…&Prod_…&Rev_…\<serial>&0`. */
+  instance_id: z.string().optional(),
+  /** USB session this event belongs to, when connect and disconnect were paired (`<port>#<device number>@<connect seq>`). */
+  session: z.string().optional(),
+  capacity_bytes: bigIntStringSchema.optional(),
+};
+
 export const payloadSchemas = {
   /** One line of a watched log, byte-exact. */
   'log.line': z
@@ -73,6 +127,9 @@ export const payloadSchemas = {
   'agent.gap': z.strictObject({
     source: z.string(),
     path: z.string().optional(),
+    /** Device and inode of the file the gap is in (file sources), so a reader can tell generations apart. */
+    dev: bigIntStringSchema.optional(),
+    ino: bigIntStringSchema.optional(),
     reason: z.string(),
     detail: z.string(),
     from_offset: safeUint.optional(),
@@ -98,6 +155,55 @@ export const payloadSchemas = {
     public_key: base64Schema,
     key_name: z.string(),
     certificate: base64Schema,
+  }),
+
+  // --- derived evidence: interpretations of preserved bytes (see `derivedFields`) -------------
+  /** A USB device was attached (kernel log, udev, setupapi.dev.log, Windows event logs). */
+  'usb.connect': z.strictObject({ ...derivedFields, ...usbDeviceFields }),
+  /** A USB device was removed. */
+  'usb.disconnect': z.strictObject({ ...derivedFields, ...usbDeviceFields }),
+  /** A USB device seen attached in a live snapshot (sysfs) rather than at its connect event. */
+  'usb.present': z.strictObject({ ...derivedFields, ...usbDeviceFields }),
+  /** Someone opened, read, wrote, deleted or renamed a file (auditd, Windows 4656/4663/4660/4658). */
+  'file.access': z.strictObject({
+    ...derivedFields,
+    ...actorFields,
+    path: z.string(),
+    operation: z.string(),
+    success: z.boolean().optional(),
+    syscall: z.string().optional(),
+    arch: z.string().optional(),
+    audit_key: z.string().optional(),
+    object_type: z.string().optional(),
+    access: z.array(z.string()).optional(),
+    previous_path: z.string().optional(),
+  }),
+  /** The agent's own watch saw a file change under a sensitive folder, with its hash after. */
+  'file.change': z.strictObject({
+    ...derivedFields,
+    path: z.string(),
+    operation: z.enum(['create', 'modify', 'delete', 'rename']),
+    previous_path: z.string().optional(),
+    size: safeUint.optional(),
+    mtime: timestampSchema.optional(),
+    sha256: sha256HexSchema.optional(),
+  }),
+  /** A logon, logoff or authentication attempt (sshd, sudo, su, pam, wtmp/btmp, Windows 4624/4625/4634/4648). */
+  'auth.logon': z.strictObject({
+    ...derivedFields,
+    ...actorFields,
+    service: z.string(),
+    action: z.enum(['logon', 'logoff', 'failure', 'session_open', 'session_close', 'elevate', 'explicit_credentials']),
+    success: z.boolean(),
+    method: z.string().optional(),
+    target_user: z.string().optional(),
+    from_host: z.string().optional(),
+    from_ip: z.string().optional(),
+    from_port: safeUint.optional(),
+    terminal: z.string().optional(),
+    logon_type: z.string().optional(),
+    logon_id: z.string().optional(),
+    reason: z.string().optional(),
   }),
 } as const;
 

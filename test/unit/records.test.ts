@@ -54,9 +54,9 @@ describe('record schemas', () => {
   });
 
   it('refuses unknown kinds unless told to allow them, and unknown envelope fields always', () => {
-    const future = { ...base, kind: 'usb.connect', payload: { anything: true } };
+    const future = { ...base, kind: 'printer.job', payload: { anything: true } };
     expect(codeOf(() => validateRecord(future))).toBe('E_RECORD_INVALID');
-    expect(validateRecord(future, { unknownKind: 'allow' }).kind).toBe('usb.connect');
+    expect(validateRecord(future, { unknownKind: 'allow' }).kind).toBe('printer.job');
     expect(codeOf(() => validateRecord({ ...base, extra: 1 }, { unknownKind: 'allow' }))).toBe('E_RECORD_INVALID');
   });
 
