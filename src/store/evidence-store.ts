@@ -26,7 +26,10 @@ import {
   writeEpochKey,
   type Enrollment,
 } from './keyfiles.js';
+import type { CheckpointRow, RecordRow } from '../verify/reader.js';
 import { EVIDENCE_FORMAT_VERSION, EVIDENCE_SCHEMA } from './schema.js';
+
+export type { CheckpointRow, RecordRow };
 
 export const EVIDENCE_FILE = 'evidence.sqlite';
 export const STATE_FILE = 'state.sqlite';
@@ -71,22 +74,6 @@ export interface OpenOptions {
 
 export interface CreateOptions extends OpenOptions {
   host: string;
-}
-
-export interface CheckpointRow {
-  id: number;
-  tree_size: number;
-  epoch: number;
-  created_at: string;
-  note: string;
-}
-
-export interface RecordRow {
-  seq: number;
-  kind: string;
-  observed_at: string;
-  leaf_hash: Uint8Array;
-  bytes: Uint8Array;
 }
 
 interface PendingRecord {
