@@ -1,0 +1,311 @@
+/**
+ * The agent's configuration: one zod schema for the YAML/JSON file and for the quick-start flags,
+ * its defaults, and the hash of the effective configuration that `agent.start` records.
+ *
+ * Durations are milliseconds or strings with a unit (`250ms`, `10s`, `5m`, `24h`, `7d`); sizes are
+ * bytes or strings with a unit (`512MiB`, `2GB`). Relative paths in a file are relative to the
+ * file's folder. Every problem is reported at once, one `path: message` line each.
+ */
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import fg from 'fast-glob';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
+import { canonicalBytes } from '../src/records/canonical.js';
+import { DEFAULT_POLICY } from '../src/store/evidence-store.js';
+import { DEFAULT_INGEST_OPTIONS } from './ingest.js';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** A positive duration in milliseconds: a number (ms) or a string such as `30s`. */
+function duration(min = 1): z.ZodType<number, number | string> {
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      let ms: number;
+      if (typeof value === 'number') {
+        ms = value;
+      } else {
+        const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `must be a duration: milliseconds or a number with ms, s, m, h or d (got ${JSON.stringify(value)})` });
+          return z.NEVER;
+        }
+        ms = Number(m[1]) * (DURATION_UNITS[m[2] as string] ?? 1);
+      }
+      if (!Number.isSafeInteger(ms) || ms < min) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number of milliseconds, at least ${min} ms (got ${JSON.stringify(value)})` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+/** A positive size in bytes: a number or a string such as `512MiB`. */
+function byteSize(min = 1): z.ZodType<number, number | string> {
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      let bytes: number;
+      if (typeof value === 'number') {
+        bytes = value;
+      } else {
+        const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+        const factor = m ? SIZE_UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+        if (!m || factor === undefined) {
+          ctx.addIssue({ code: 'custom', message: `must be a size: bytes or a number with B, KB, MB, GB, KiB, MiB, GiB (got ${JSON.stringify(value)})` });
+          return z.NEVER;
+        }
+        bytes = Math.floor(Number(m[1]) * factor);
+      }
+      if (!Number.isSafeInteger(bytes) || bytes < min) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number of bytes, at least ${min} (got ${JSON.stringify(value)})` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}
+
+const count = (min: number, max: number) => z.number().int(`must be a whole number`).min(min).max(max);
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Defaults, in one place: the schema applies them and the docs quote them. */
+export const CONFIG_DEFAULTS = {
+  logLevel: 'info' as LogLevel,
+  // File ingest and store policy defaults are the engine's and the store's own.
+  startAt: DEFAULT_INGEST_OPTIONS.startAt,
+  partialLineFlushMs: DEFAULT_INGEST_OPTIONS.partialLineFlushMs,
+  maxLineBytes: DEFAULT_INGEST_OPTIONS.maxLineBytes,
+  maxPendingRecords: DEFAULT_INGEST_OPTIONS.maxPendingRecords,
+  retryInitialMs: DEFAULT_INGEST_OPTIONS.retry.initialMs,
+  retryMaxMs: DEFAULT_INGEST_OPTIONS.retry.maxMs,
+  batchRecords: DEFAULT_POLICY.batchRecords,
+  batchMs: DEFAULT_POLICY.batchMs,
+  checkpointRecords: DEFAULT_POLICY.checkpointRecords,
+  checkpointMs: DEFAULT_POLICY.checkpointMs,
+  keyEpochMs: DEFAULT_POLICY.epochMs,
+  heartbeatMs: 60_000,
+  clockAnomalyThresholdMs: 2_000,
+  tsaIntervalMs: 15 * 60_000,
+  tsaTimeoutMs: 30_000,
+} as const;
+
+const fileSourceSchema = z.strictObject({
+  watch: z.array(z.string().min(1, 'must not be empty')).min(1, 'give at least one file or glob to watch'),
+  startAt: z.enum(['beginning', 'end']).default(CONFIG_DEFAULTS.startAt),
+  partialLineFlush: duration().default(CONFIG_DEFAULTS.partialLineFlushMs),
+  maxLineBytes: byteSize(64).default(CONFIG_DEFAULTS.maxLineBytes),
+  maxPendingRecords: count(1, 10_000_000).default(CONFIG_DEFAULTS.maxPendingRecords),
+  retry: z
+    .strictObject({
+      initial: duration().default(CONFIG_DEFAULTS.retryInitialMs),
+      max: duration().default(CONFIG_DEFAULTS.retryMaxMs),
+    })
+    .refine((r) => r.initial <= r.max, { message: 'initial must not exceed max', path: ['initial'] })
+    .default({ initial: CONFIG_DEFAULTS.retryInitialMs, max: CONFIG_DEFAULTS.retryMaxMs }),
+});
+
+export const agentConfigSchema = z.strictObject({
+  /** The store folder (created with its keys on first run). */
+  store: z
+    .string({ error: (iss) => (iss.input === undefined ? 'required: the evidence store folder' : 'must be a folder path (text)') })
+    .min(1, 'must not be empty'),
+  /** Host name recorded in every record; only used when the store is created. */
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, "may hold only letters, digits, '.', '_' and '-'")
+    .optional(),
+  logLevel: z.enum(LOG_LEVELS).default(CONFIG_DEFAULTS.logLevel),
+  sources: z.strictObject({
+    files: fileSourceSchema,
+  }, { error: (iss) => (iss.input === undefined ? 'required: the sources to watch (sources.files.watch)' : undefined) }),
+  batching: z
+    .strictObject({
+      records: count(1, 100_000).default(CONFIG_DEFAULTS.batchRecords),
+      interval: duration().default(CONFIG_DEFAULTS.batchMs),
+    })
+    .default({ records: CONFIG_DEFAULTS.batchRecords, interval: CONFIG_DEFAULTS.batchMs }),
+  checkpoint: z
+    .strictObject({
+      records: count(1, 10_000_000).default(CONFIG_DEFAULTS.checkpointRecords),
+      interval: duration(100).default(CONFIG_DEFAULTS.checkpointMs),
+    })
+    .default({ records: CONFIG_DEFAULTS.checkpointRecords, interval: CONFIG_DEFAULTS.checkpointMs }),
+  keyEpoch: duration(1000).default(CONFIG_DEFAULTS.keyEpochMs),
+  heartbeatInterval: duration(1000).default(CONFIG_DEFAULTS.heartbeatMs),
+  clockAnomalyThreshold: duration(1).default(CONFIG_DEFAULTS.clockAnomalyThresholdMs),
+  tsa: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+      caFile: z.string().min(1).optional(),
+      interval: duration(1000).default(CONFIG_DEFAULTS.tsaIntervalMs),
+      timeout: duration(100).default(CONFIG_DEFAULTS.tsaTimeoutMs),
+    })
+    .optional(),
+  maxDatabaseBytes: byteSize(64 * 1024).optional(),
+});
+
+/** The file as written (before defaults). */
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+/** The effective configuration: every default applied, durations in ms, sizes in bytes, absolute paths. */
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+
+function invalid(problems: string[], where: string | undefined): CustodyError {
+  const head = where === undefined ? 'the agent configuration is invalid' : `the agent configuration ${where} is invalid`;
+  // The file is named in the first line; no `where`, so the CLI's suffix does not trail the last problem.
+  return new CustodyError(ErrorCodes.CONFIG_INVALID, `${head}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+function resolvePaths(config: AgentConfig, baseDir: string): AgentConfig {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return {
+    ...config,
+    store: abs(config.store),
+    sources: { ...config.sources, files: { ...config.sources.files, watch: config.sources.files.watch.map(abs) } },
+    ...(config.tsa ? { tsa: { ...config.tsa, ...(config.tsa.caFile !== undefined ? { caFile: abs(config.tsa.caFile) } : {}) } } : {}),
+  };
+}
+
+function issuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out || '(root)';
+}
+
+/**
+ * Validates a parsed configuration value. `baseDir` resolves relative paths; `lineOf` (from a
+ * parsed file) adds the line a problem is on.
+ */
+export function parseConfig(value: unknown, options: { baseDir?: string; where?: string; lineOf?: (path: readonly PropertyKey[]) => number | undefined } = {}): AgentConfig {
+  const result = agentConfigSchema.safeParse(value ?? {});
+  if (!result.success) {
+    const at = (path: readonly PropertyKey[]): string => {
+      const line = options.lineOf?.(path);
+      return line === undefined ? '' : ` (line ${line})`;
+    };
+    const problems = result.error.issues.flatMap((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        // One line per unknown key, at the key itself: usually a typo of a known setting.
+        return issue.keys.map((key) => `${issuePath([...issue.path, key])}: unknown setting${at([...issue.path, key])}`);
+      }
+      return [`${issuePath(issue.path)}: ${issue.message}${at(issue.path)}`];
+    });
+    throw invalid(problems, options.where);
+  }
+  return resolvePaths(result.data, options.baseDir ?? process.cwd());
+}
+
+/** Reads and validates a YAML or JSON configuration file. */
+export function loadConfig(path: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot read the agent configuration: ${messageOf(err)}`, { where: path, cause: err });
+  }
+  return parseConfigText(text, { where: path, baseDir: dirname(resolve(path)) });
+}
+
+/** Parses YAML (JSON is YAML) with line and column for syntax errors, then validates. */
+export function parseConfigText(text: string, options: { where?: string; baseDir?: string } = {}): AgentConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      const firstLine = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+      return `${pos ? `line ${pos.line}, column ${pos.col}` : '(syntax)'}: ${firstLine}`;
+    });
+    throw invalid(problems, options.where);
+  }
+  const value = doc.toJS() as unknown;
+  if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
+    throw invalid(['(root): must be a mapping of settings (key: value)'], options.where);
+  }
+  return parseConfig(value, {
+    ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+    ...(options.where !== undefined ? { where: options.where } : {}),
+    lineOf: (path) => lineOfPath(doc, lineCounter, path),
+  });
+}
+
+function lineOfPath(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  // The deepest node that exists on the path: a missing key is reported where its parent is.
+  for (let n = path.length; n >= 0; n--) {
+    const keys = path.slice(0, n).map((p) => (typeof p === 'symbol' ? String(p) : p));
+    const node = (n === 0 ? doc.contents : doc.getIn(keys, true)) as { range?: [number, number, number] } | null | undefined;
+    if (node && typeof node === 'object' && Array.isArray(node.range)) {
+      if (n === 0 && path.length > 0) return undefined;
+      return lineCounter.linePos(node.range[0]).line;
+    }
+  }
+  return undefined;
+}
+
+/** The quick-start configuration from `--store` and `--watch` flags, validated like a file. */
+export function configFromFlags(flags: { store: string; watch: string[]; logLevel?: string }): AgentConfig {
+  return parseConfig(
+    { store: flags.store, sources: { files: { watch: flags.watch } }, ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}) },
+    { where: '(command line)' },
+  );
+}
+
+/** SHA-256 (hex) of the RFC 8785 canonical JSON of the effective configuration. */
+export function configHash(config: AgentConfig): string {
+  const plain = JSON.parse(JSON.stringify(config)) as unknown;
+  return createHash('sha256').update(canonicalBytes(plain)).digest('hex');
+}
+
+/** The configuration with secrets removed, for logs and `check-config` (a TSA URL may carry a password). */
+export function redactConfig(config: AgentConfig): AgentConfig {
+  if (!config.tsa) return config;
+  let url = config.tsa.url;
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      u.password = '***';
+      url = u.href;
+    }
+  } catch {
+    // the schema accepted it; keep it as it is
+  }
+  return { ...config, tsa: { ...config.tsa, url } };
+}
+
+/**
+ * Things that are valid but probably not what was meant, for `check-config` (the agent starts
+ * anyway: a log that appears later is picked up then).
+ */
+export function configWarnings(config: AgentConfig): string[] {
+  const warnings: string[] = [];
+  config.sources.files.watch.forEach((pattern, i) => {
+    const matches = fg.isDynamicPattern(pattern) ? fg.sync(pattern, { onlyFiles: true, suppressErrors: true, dot: true }).length : existsSync(pattern) ? 1 : 0;
+    if (matches === 0) warnings.push(`sources.files.watch[${i}]: ${pattern} matches no file now`);
+  });
+  if (config.tsa?.caFile !== undefined) {
+    try {
+      accessSync(config.tsa.caFile, constants.R_OK);
+    } catch {
+      warnings.push(`tsa.caFile: ${config.tsa.caFile} cannot be read here (the agent will refuse to start without it)`);
+    }
+  }
+  return warnings;
+}

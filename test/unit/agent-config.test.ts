@@ -1,0 +1,192 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CONFIG_DEFAULTS, configFromFlags, configHash, configWarnings, loadConfig, parseConfigText, redactConfig } from '../../agent/config.js';
+import { CustodyError, ErrorCodes } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'custody-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The `path: message` lines of a CONFIG_INVALID error. */
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CustodyError);
+    expect((err as CustodyError).code).toBe(ErrorCodes.CONFIG_INVALID);
+    return (err as CustodyError).message.split('\n').slice(1).map((l) => l.trim());
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+const FULL_YAML = `# a complete configuration
+store: /var/lib/custody
+host: web-01
+logLevel: debug
+sources:
+  files:
+    watch:
+      - /var/log/syslog
+      - /var/log/auth.log*
+    startAt: end
+    partialLineFlush: 5s
+    maxLineBytes: 128KiB
+    maxPendingRecords: 5000
+    retry: { initial: 500ms, max: 2m }
+batching: { records: 100, interval: 200 }
+checkpoint: { records: 500, interval: 30s }
+keyEpoch: 12h
+heartbeatInterval: 5m
+clockAnomalyThreshold: 1500ms
+tsa:
+  url: https://tsa.example.net/tsr
+  caFile: tsa-root.pem
+  interval: 1h
+  timeout: 10s
+maxDatabaseBytes: 2GiB
+`;
+
+describe('agent configuration', () => {
+  it('reads a complete YAML file, with units, and resolves relative paths against its folder', () => {
+    const config = loadConfig(file('full.yaml', FULL_YAML));
+    expect(config).toEqual({
+      store: '/var/lib/custody',
+      host: 'web-01',
+      logLevel: 'debug',
+      sources: {
+        files: {
+          watch: ['/var/log/syslog', '/var/log/auth.log*'],
+          startAt: 'end',
+          partialLineFlush: 5000,
+          maxLineBytes: 128 * 1024,
+          maxPendingRecords: 5000,
+          retry: { initial: 500, max: 120_000 },
+        },
+      },
+      batching: { records: 100, interval: 200 },
+      checkpoint: { records: 500, interval: 30_000 },
+      keyEpoch: 12 * 3_600_000,
+      heartbeatInterval: 300_000,
+      clockAnomalyThreshold: 1500,
+      tsa: { url: 'https://tsa.example.net/tsr', caFile: join(dir, 'tsa-root.pem'), interval: 3_600_000, timeout: 10_000 },
+      maxDatabaseBytes: 2 * 2 ** 30,
+    });
+  });
+
+  it('reads JSON, applies every default, and hashes the effective configuration stably', () => {
+    const path = file('min.json', JSON.stringify({ store: 'store', sources: { files: { watch: ['logs/*.log'] } } }));
+    const config = loadConfig(path);
+    expect(config.store).toBe(join(dir, 'store'));
+    expect(config.sources.files.watch).toEqual([join(dir, 'logs/*.log')]);
+    expect(config.sources.files.startAt).toBe(CONFIG_DEFAULTS.startAt);
+    expect(config.batching).toEqual({ records: CONFIG_DEFAULTS.batchRecords, interval: CONFIG_DEFAULTS.batchMs });
+    expect(config.checkpoint).toEqual({ records: CONFIG_DEFAULTS.checkpointRecords, interval: CONFIG_DEFAULTS.checkpointMs });
+    expect(config.keyEpoch).toBe(CONFIG_DEFAULTS.keyEpochMs);
+    expect(config.heartbeatInterval).toBe(CONFIG_DEFAULTS.heartbeatMs);
+    expect(config.tsa).toBeUndefined();
+    expect(config.maxDatabaseBytes).toBeUndefined();
+
+    // The same effective configuration written differently hashes the same; a change changes it.
+    const yaml = loadConfig(file('min.yaml', `sources: { files: { watch: [logs/*.log], startAt: ${CONFIG_DEFAULTS.startAt} } }\nstore: store\nbatching: { interval: 250ms }\n`));
+    expect(configHash(yaml)).toBe(configHash(config));
+    expect(configHash(config)).toMatch(/^[0-9a-f]{64}$/);
+    expect(configHash({ ...config, keyEpoch: config.keyEpoch + 1 })).not.toBe(configHash(config));
+  });
+
+  it('builds the quick-start configuration from flags through the same schema', () => {
+    const config = configFromFlags({ store: 'rel-store', watch: ['/var/log/syslog'] });
+    expect(config.store).toBe(join(process.cwd(), 'rel-store'));
+    expect(config.logLevel).toBe('info');
+    expect(problemsOf(() => configFromFlags({ store: '', watch: [] }))).toEqual([
+      'store: must not be empty',
+      'sources.files.watch: give at least one file or glob to watch',
+    ]);
+  });
+
+  it('reports every problem of an invalid file at once, as path: message with its line', () => {
+    const problems = problemsOf(() =>
+      loadConfig(
+        file(
+          'bad.yaml',
+          `store: 5
+host: "bad host"
+logLevel: loud
+sources:
+  files:
+    watch: []
+    startAt: middle
+    retry: { initial: 10s, max: 1s }
+batching: { records: 0, interval: "3 fortnights" }
+checkpointt: { records: 5 }
+tsa: { url: "ftp://tsa.example.net" }
+maxDatabaseBytes: 12XB
+keyEpoch: -5
+`,
+        ),
+      ),
+    );
+    expect(problems).toEqual([
+      'store: must be a folder path (text) (line 1)',
+      "host: may hold only letters, digits, '.', '_' and '-' (line 2)",
+      expect.stringMatching(/^logLevel: .*"info".* \(line 3\)$/),
+      'sources.files.watch: give at least one file or glob to watch (line 6)',
+      expect.stringMatching(/^sources\.files\.startAt: .*"beginning"\|"end" \(line 7\)$/),
+      'sources.files.retry.initial: initial must not exceed max (line 8)',
+      expect.stringMatching(/^batching\.records: .*>=1 \(line 9\)$/),
+      'batching.interval: must be a duration: milliseconds or a number with ms, s, m, h or d (got "3 fortnights") (line 9)',
+      'keyEpoch: must be a whole number of milliseconds, at least 1000 ms (got -5) (line 13)',
+      'tsa.url: must be an http:// or https:// URL (line 11)',
+      'maxDatabaseBytes: must be a size: bytes or a number with B, KB, MB, GB, KiB, MiB, GiB (got "12XB") (line 12)',
+      'checkpointt: unknown setting (line 10)',
+    ]);
+  });
+
+  it('names missing required settings', () => {
+    expect(problemsOf(() => parseConfigText('logLevel: info\n'))).toEqual([
+      'store: required: the evidence store folder',
+      'sources: required: the sources to watch (sources.files.watch)',
+    ]);
+    expect(problemsOf(() => parseConfigText('store: /s\nsources: { files: {} }\n'))).toEqual([expect.stringMatching(/^sources\.files\.watch: .* \(line 2\)$/)]);
+    expect(problemsOf(() => parseConfigText(''))).toHaveLength(2);
+  });
+
+  it('reports YAML and JSON syntax errors with line and column', () => {
+    expect(problemsOf(() => loadConfig(file('syntax.yaml', 'store: x\nsources:\n  files:\n    watch: [a, b\n')))).toEqual([
+      expect.stringMatching(/^line \d+, column \d+: .+/),
+    ]);
+    const json = problemsOf(() => loadConfig(file('syntax.json', '{\n  "store": "x",\n  "sources": {"files": {"watch": ["a"]}\n')));
+    expect(json.length).toBeGreaterThan(0);
+    for (const p of json) expect(p).toMatch(/^line \d+, column \d+: .+/);
+    expect(problemsOf(() => parseConfigText('store: a\nstore: b\n'))).toEqual(['line 2, column 1: Map keys must be unique']);
+    expect(problemsOf(() => parseConfigText('- just\n- a list\n'))).toEqual(['(root): must be a mapping of settings (key: value)']);
+  });
+
+  it('says which file could not be read', () => {
+    try {
+      loadConfig(join(dir, 'missing.yaml'));
+      expect.unreachable();
+    } catch (err) {
+      expect((err as CustodyError).code).toBe(ErrorCodes.IO);
+      expect((err as CustodyError).where).toBe(join(dir, 'missing.yaml'));
+    }
+  });
+
+  it('warns about globs that match nothing and hides a TSA password', () => {
+    const logs = join(dir, 'wlogs');
+    file('present.log', 'x\n');
+    const config = parseConfigText(`store: s\nsources: { files: { watch: [present.log, "nothing-*.log", ${logs}/none.log] } }\ntsa: { url: "https://user:secret@tsa.example.net/" }\n`, { baseDir: dir });
+    expect(configWarnings(config)).toEqual([
+      `sources.files.watch[1]: ${join(dir, 'nothing-*.log')} matches no file now`,
+      `sources.files.watch[2]: ${logs}/none.log matches no file now`,
+    ]);
+    expect(JSON.stringify(redactConfig(config))).not.toContain('secret');
+    expect(config.tsa?.url).toContain('secret');
+  });
+});
