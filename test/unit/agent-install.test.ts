@@ -1,0 +1,133 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  defaultServiceSpec,
+  installService,
+  LAUNCHD_PLIST_PATH,
+  launchdPlist,
+  SYSTEMD_UNIT_PATH,
+  systemdUnit,
+  SYSUSERS_PATH,
+  type ServiceSpec,
+} from '../../agent/install.js';
+import { CustodyError, ErrorCodes } from '../../src/errors.js';
+
+const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
+const dir = mkdtempSync(join(tmpdir(), 'custody-install-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// ExecStart must name real files for `systemd-analyze verify`: this very test file stands in for the CLI.
+const spec: ServiceSpec = defaultServiceSpec({ nodePath: process.execPath, cliPath: fileURLToPath(import.meta.url) });
+
+/** The unit's settings as key → values (a key may repeat). */
+function settings(unit: string): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const line of unit.split('\n')) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (m) map.set(m[1] as string, [...(map.get(m[1] as string) ?? []), m[2] as string]);
+  }
+  return map;
+}
+
+describe('systemd unit', () => {
+  const unit = systemdUnit(spec);
+  const s = settings(unit);
+  const one = (key: string): string | undefined => s.get(key)?.at(-1);
+
+  it('runs the agent with its config as its own user, reading logs through adm', () => {
+    expect(one('ExecStart')).toBe(`${process.execPath} --max-semi-space-size=1 ${spec.cliPath} agent run --config /etc/custody/agent.yaml`);
+    expect(one('User')).toBe('custody');
+    expect(one('Group')).toBe('custody');
+    expect(one('SupplementaryGroups')).toContain('adm');
+    expect(one('Restart')).toBe('on-failure');
+    expect(one('KillSignal')).toBe('SIGTERM');
+    expect(one('WantedBy')).toBe('multi-user.target');
+  });
+
+  it('is hardened: read-only system, writes only to the store, no privileges', () => {
+    expect(one('ProtectSystem')).toBe('strict');
+    expect(one('ReadWritePaths')).toBe('/var/lib/custody');
+    expect(one('StateDirectory')).toBe('custody');
+    expect(one('NoNewPrivileges')).toBe('yes');
+    expect(one('ProtectHome')).toBe('read-only');
+    expect(one('PrivateTmp')).toBe('yes');
+    expect(one('CapabilityBoundingSet')).toBe('');
+    for (const key of ['ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'RestrictSUIDSGID', 'LockPersonality']) {
+      expect(one(key), key).toBe('yes');
+    }
+    expect(one('RestrictAddressFamilies')).toBe('AF_UNIX AF_INET AF_INET6');
+    expect(one('MemoryMax')).toBe('256M');
+    expect(one('SystemCallFilter')).toBe('@system-service');
+    // Node's JIT needs W^X exceptions; ProcSubset=pid would hide /proc/sys/kernel/random/boot_id.
+    expect(s.has('MemoryDenyWriteExecute')).toBe(false);
+    expect(s.has('ProcSubset')).toBe(false);
+  });
+
+  it('writes only where told when the store is outside /var/lib', () => {
+    const other = settings(systemdUnit({ ...spec, storeDir: '/srv/evidence' }));
+    expect(other.get('ReadWritePaths')).toEqual(['/srv/evidence']);
+    expect(other.has('StateDirectory')).toBe(false);
+  });
+
+  it('refuses paths systemd would split or expand, and relative paths', () => {
+    for (const bad of [{ storeDir: '/var/lib/my store' }, { configPath: 'agent.yaml' }, { cliPath: '/opt/%h/cli.js' }, { user: 'Root!' }]) {
+      try {
+        systemdUnit({ ...spec, ...bad });
+        expect.unreachable(JSON.stringify(bad));
+      } catch (err) {
+        expect((err as CustodyError).code).toBe(ErrorCodes.USAGE);
+      }
+    }
+  });
+
+  it.skipIf(!existsSync(SYSTEMD_ANALYZE))('passes systemd-analyze verify without a warning', () => {
+    const path = join(dir, 'custody-agent.service');
+    writeFileSync(path, unit);
+    const result = spawnSync(SYSTEMD_ANALYZE, ['verify', path], { encoding: 'utf8', cwd: dir });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+
+    // The check is real: a misspelt key or a missing binary is reported.
+    const broken = join(dir, 'broken.service');
+    writeFileSync(broken, unit.replace('ProtectSystem=strict', 'ProtectSytem=strict').replace(process.execPath, join(dir, 'no-such-node')));
+    const bad = spawnSync(SYSTEMD_ANALYZE, ['verify', broken], { encoding: 'utf8', cwd: dir });
+    expect(bad.stderr).toContain('ProtectSytem');
+    expect(bad.stderr).toContain('no-such-node');
+  });
+});
+
+describe('launchd plist', () => {
+  it('runs the agent at load and restarts it after a failure', () => {
+    const plist = launchdPlist(spec);
+    expect(plist).toContain('<string>org.custody.agent</string>');
+    expect(plist).toContain(`<string>${process.execPath}</string>`);
+    expect(plist).toMatch(/<string>agent<\/string>\s*<string>run<\/string>\s*<string>--config<\/string>\s*<string>\/etc\/custody\/agent.yaml<\/string>/);
+    expect(plist).toMatch(/<key>KeepAlive<\/key>\s*<dict>\s*<key>SuccessfulExit<\/key>\s*<false\/>/);
+    if (existsSync('/usr/bin/plutil')) execFileSync('/usr/bin/plutil', ['-lint', '-'], { input: plist });
+  });
+});
+
+describe('installService', () => {
+  it('writes the unit and the sysusers entry and creates the config folder, under the given root', () => {
+    const root = join(dir, 'root-systemd');
+    const result = installService('systemd', spec, { root });
+    expect(result.written).toEqual([join(root, SYSTEMD_UNIT_PATH), join(root, SYSUSERS_PATH)]);
+    expect(readFileSync(join(root, SYSTEMD_UNIT_PATH), 'utf8')).toBe(systemdUnit(spec));
+    expect(readFileSync(join(root, SYSUSERS_PATH), 'utf8')).toMatch(/^u custody - ".*" \/var\/lib\/custody$/m);
+    expect(readFileSync(join(root, SYSUSERS_PATH), 'utf8')).toMatch(/^m custody adm$/m);
+    expect(statSync(join(root, '/etc/custody')).isDirectory()).toBe(true);
+    expect(result.nextSteps.join('\n')).toContain('systemctl enable --now custody-agent');
+    expect(result.nextSteps[0]).toContain('/etc/custody/agent.yaml');
+  });
+
+  it('writes the launchd plist', () => {
+    const root = join(dir, 'root-launchd');
+    const result = installService('launchd', spec, { root });
+    expect(result.written).toEqual([join(root, LAUNCHD_PLIST_PATH)]);
+    expect(readFileSync(join(root, LAUNCHD_PLIST_PATH), 'utf8')).toBe(launchdPlist(spec));
+  });
+});
