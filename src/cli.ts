@@ -6,12 +6,14 @@
  * Exit codes: 0 success / valid, 1 integrity failure, 2 usage or I/O error.
  */
 import { Command, CommanderError } from 'commander';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { configFromFlags, configHash, configWarnings, loadConfig, LOG_LEVELS, redactConfig, type AgentConfig, type LogLevel } from '../agent/config.js';
 import { enrollStore } from '../agent/enroll.js';
-import { verifyStoreDir } from '../collector/verify.js';
+import { DEFAULT_CONFIG_PATH, DEFAULT_STORE_DIR, defaultServiceSpec, installService, launchdPlist, systemdUnit } from '../agent/install.js';
 import { CustodyError, ErrorCodes, isCustodyError, messageOf } from './errors.js';
-import { formatStoreVerification } from './verify/format.js';
+import { systemClock } from './clock.js';
 import { custodyVersion } from './version.js';
 
 export const EXIT_OK = 0;
@@ -54,12 +56,129 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tsa-ca <file>', 'trusted TSA root certificate (PEM or DER); repeatable', collect)
     .option('--json', 'print the result as JSON')
     .action(async (path: string, opts: { key?: string; tsaCa?: string[]; json?: boolean }) => {
+      // Commands load their modules when they run: the agent stays small without the verifier's PKI code.
+      const { verifyStoreDir } = await import('../collector/verify.js');
+      const { formatStoreVerification } = await import('./verify/format.js');
       const result = await verifyStoreDir(path, { ...(opts.key ? { key: opts.key } : {}), ...(opts.tsaCa ? { tsaCa: opts.tsaCa } : {}) });
       process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatStoreVerification(result));
       setExit(result.ok ? EXIT_OK : EXIT_INTEGRITY);
     });
 
+  const agent = program.command('agent').description('the evidence agent: a foreground process or a system service');
+  agent
+    .command('run')
+    .description('run the agent in the foreground until SIGTERM/SIGINT (then it seals a final checkpoint and exits 0)')
+    .option('--config <file>', 'agent configuration (YAML or JSON)')
+    .option('--store <dir>', 'quick start: store folder (created with its keys on first run)')
+    .option('--watch <glob>', 'quick start: a file or glob to preserve; repeatable', collect)
+    .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`)
+    .action(async (opts: { config?: string; store?: string; watch?: string[]; logLevel?: string }) => {
+      const config = withLogLevel(agentConfigFrom(opts), opts.logLevel);
+      const [{ createLogger }, { runAgent }] = await Promise.all([import('../agent/logger.js'), import('../agent/run.js')]);
+      const logger = createLogger({ level: config.logLevel });
+      const controller = new AbortController();
+      let signals = 0;
+      const onSignal = (name: NodeJS.Signals): void => {
+        signals++;
+        if (signals === 1) {
+          controller.abort(name);
+          return;
+        }
+        process.stderr.write(`custody: ${name} again while stopping; exiting without a final checkpoint\n`);
+        process.exit(EXIT_USAGE_OR_IO);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      try {
+        await runAgent(config, {
+          logger,
+          clock: systemClock,
+          signal: controller.signal,
+          onEnrolled: (enrollment) => {
+            process.stdout.write(
+              `created store ${config.store} for host ${enrollment.host}\n` +
+                `enrollment key fingerprint: ${enrollment.fingerprint}\n` +
+                'Record this fingerprint somewhere the host cannot change: examiners pin it with `custody verify --key`.\n',
+            );
+          },
+        });
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      }
+    });
+
+  agent
+    .command('check-config')
+    .description('validate an agent configuration; exit 0 valid, 2 invalid (every problem is listed)')
+    .argument('<file>', 'agent configuration (YAML or JSON)')
+    .option('--json', 'print the effective configuration as JSON')
+    .action((file: string, opts: { json?: boolean }) => {
+      const config = loadConfig(file);
+      const warnings = configWarnings(config);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ ok: true, config_sha256: configHash(config), config: redactConfig(config), warnings }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${file}: valid\nconfig sha256: ${configHash(config)}\n`);
+      for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
+      process.stdout.write(`effective configuration:\n${JSON.stringify(redactConfig(config), null, 2)}\n`);
+    });
+
+  agent
+    .command('status')
+    .description("a store's records, checkpoints, sources, gaps and agent state; safe while the agent runs")
+    .requiredOption('--store <dir>', 'store folder')
+    .option('--json', 'print the status as JSON')
+    .action(async (opts: { store: string; json?: boolean }) => {
+      const { agentStatus, formatAgentStatus } = await import('../agent/status.js');
+      const report = agentStatus(opts.store);
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatAgentStatus(report, Date.now()));
+    });
+
+  agent
+    .command('install')
+    .description('install the agent as a hardened system service (systemd unit or launchd daemon)')
+    .option('--systemd', 'write /etc/systemd/system/custody-agent.service')
+    .option('--launchd', `write the launchd daemon plist`)
+    .option('--print', 'print the service definition instead of installing it')
+    .option('--config <file>', 'configuration the service runs with', DEFAULT_CONFIG_PATH)
+    .option('--store <dir>', 'store folder the service may write (default: the one in --config, else /var/lib/custody)')
+    .option('--user <name>', 'the service user', 'custody')
+    .action((opts: { systemd?: boolean; launchd?: boolean; print?: boolean; config: string; store?: string; user: string }) => {
+      if (Boolean(opts.systemd) === Boolean(opts.launchd)) throw new CustodyError(ErrorCodes.USAGE, 'give exactly one of --systemd or --launchd');
+      const kind = opts.systemd ? 'systemd' : 'launchd';
+      const spec = defaultServiceSpec({
+        nodePath: process.execPath,
+        cliPath: realpathSync(fileURLToPath(import.meta.url)),
+        configPath: resolvePath(opts.config),
+        storeDir: opts.store !== undefined ? resolvePath(opts.store) : existsSync(opts.config) ? loadConfig(opts.config).store : DEFAULT_STORE_DIR,
+        user: opts.user,
+      });
+      if (opts.print) {
+        process.stdout.write(kind === 'systemd' ? systemdUnit(spec) : launchdPlist(spec));
+        return;
+      }
+      const result = installService(kind, spec);
+      process.stdout.write(`${result.written.map((f) => `wrote ${f}`).join('\n')}\nnext:\n${result.nextSteps.map((s) => `  ${s}`).join('\n')}\n`);
+    });
+
   return program;
+}
+
+function agentConfigFrom(opts: { config?: string; store?: string; watch?: string[] }): AgentConfig {
+  if (opts.config !== undefined) {
+    if (opts.store !== undefined || opts.watch !== undefined) throw new CustodyError(ErrorCodes.USAGE, 'give either --config or --store with --watch, not both');
+    return loadConfig(opts.config);
+  }
+  if (opts.store === undefined || opts.watch === undefined) throw new CustodyError(ErrorCodes.USAGE, 'give --config FILE, or --store DIR with at least one --watch GLOB');
+  return configFromFlags({ store: opts.store, watch: opts.watch });
+}
+
+function withLogLevel(config: AgentConfig, level: string | undefined): AgentConfig {
+  if (level === undefined) return config;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new CustodyError(ErrorCodes.USAGE, `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return { ...config, logLevel: level as LogLevel };
 }
 
 export async function main(argv: string[]): Promise<number> {
