@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * Idle footprint of `custody agent run`: RSS and CPU of the agent process watching a few files
+ * with nothing happening, read from /proc/PID/status and /proc/PID/stat (Linux).
+ *
+ *   npm run build && node scripts/bench/agent-idle.mjs [seconds=30] [files=5]
+ *
+ * Measures the plain command and the command as the installed service runs it (with the node
+ * flags of agent/install.ts). Prints a markdown section. Goal: idle RSS ≤ 80 MB.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '../../dist/agent/install.js';
+
+const seconds = Number(process.argv[2] ?? 30);
+const fileCount = Number(process.argv[3] ?? 5);
+const GOAL_RSS_MB = 80;
+const CLI = resolve('dist/src/cli.js');
+
+const clkTck = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function procStatus(pid) {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), threads: Number(/^Threads:\s+(\d+)/m.exec(text)?.[1] ?? 0) };
+}
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const mb = (kb) => (kb / 1024).toFixed(1);
+
+const dir = mkdtempSync(join(tmpdir(), 'custody-bench-idle-'));
+const logs = join(dir, 'logs');
+mkdirSync(logs);
+for (let i = 0; i < fileCount; i++) {
+  writeFileSync(join(logs, `app${i}.log`), Array.from({ length: 1000 }, (_, n) => `2026-11-23T10:00:00Z host app${i}[42]: existing line ${n}\n`).join(''));
+}
+
+/** Starts the agent with the given node flags, lets it read the files, then measures it idle. */
+async function measure(nodeFlags, name) {
+  const store = join(dir, `store-${name}`);
+  const child = spawn(process.execPath, [...nodeFlags, CLI, 'agent', 'run', '--store', store, '--watch', join(logs, '*.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  child.stdout.resume();
+  const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+
+  const startedAt = performance.now();
+  while (!stderr.includes('"evt":"agent.ready"')) {
+    if (child.exitCode !== null) throw new Error(`agent exited early:\n${stderr}`);
+    await sleep(50);
+  }
+  const readyMs = performance.now() - startedAt;
+  // Let the initial read of the existing lines finish before measuring idle.
+  await sleep(3000);
+
+  const samples = [];
+  const t0 = performance.now();
+  const ticks0 = cpuTicks(child.pid);
+  for (let s = 0; s < seconds; s++) {
+    await sleep(1000);
+    samples.push(procStatus(child.pid));
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  const cpuS = (cpuTicks(child.pid) - ticks0) / clkTck;
+  const last = samples.at(-1);
+  const rss = samples.map((x) => x.rssKb).sort((a, b) => a - b);
+  const stopT = performance.now();
+  child.kill('SIGTERM');
+  const code = await exited;
+  return {
+    readyMs,
+    lastKb: last.rssKb,
+    medianKb: rss[Math.floor(rss.length / 2)],
+    maxKb: rss.at(-1),
+    hwmKb: last.hwmKb,
+    cpuPct: (cpuS / wallS) * 100,
+    cpuS,
+    wallS,
+    threads: last.threads,
+    stopMs: performance.now() - stopT,
+    code,
+  };
+}
+
+const variants = [
+  { name: 'plain', title: '`custody agent run` (no node flags)', flags: [] },
+  { name: 'service', title: `as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`)`, flags: [...SERVICE_NODE_FLAGS] },
+];
+const results = [];
+for (const v of variants) results.push(await measure(v.flags, v.name));
+rmSync(dir, { recursive: true, force: true });
+
+const ok = (r) => r.maxKb / 1024 <= GOAL_RSS_MB;
+const row = (label, f) => `| ${label} | ${results.map(f).join(' | ')} |`;
+process.stdout.write(`## Agent idle footprint
+
+Command: \`node [FLAGS] dist/src/cli.js agent run --store STORE --watch 'LOGS/*.log'\` — ${fileCount} files of 1000 lines, read first, then ${seconds} s idle, sampled once a second from /proc/PID/status and /proc/PID/stat.
+Machine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}, ${process.platform}-${process.arch}.
+Reproduce: \`npm run build && node scripts/bench/agent-idle.mjs ${seconds} ${fileCount}\`
+
+| measure | ${variants.map((v) => v.title).join(' | ')} |
+|---|${variants.map(() => '---').join('|')}|
+${row('start to ready', (r) => `${r.readyMs.toFixed(0)} ms`)}
+${row('idle RSS, median', (r) => `${mb(r.medianKb)} MB`)}
+${row(`idle RSS, max (goal ≤ ${GOAL_RSS_MB} MB)`, (r) => `${mb(r.maxKb)} MB ${ok(r) ? 'met' : 'NOT met'}`)}
+${row('peak RSS since start (VmHWM)', (r) => `${mb(r.hwmKb)} MB`)}
+${row('idle CPU', (r) => `${r.cpuPct.toFixed(2)} % of a core (${r.cpuS.toFixed(2)} s in ${r.wallS.toFixed(0)} s)`)}
+${row('threads', (r) => String(r.threads))}
+${row('SIGTERM to exit', (r) => `${r.stopMs.toFixed(0)} ms, exit ${r.code}`)}
+`);
+process.exitCode = results.every((r) => r.code === 0) && ok(results[1]) ? 0 : 1;
