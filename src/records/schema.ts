@@ -263,6 +263,15 @@ export function validateRecord(value: unknown, options: { unknownKind?: 'allow' 
   return record;
 }
 
+/** Validates a payload against its kind's schema (for writers that build the envelope themselves). */
+export function validatePayload(kind: RecordKind, payload: unknown): void {
+  if (!isKnownKind(kind)) throw new CustodyError(ErrorCodes.RECORD_INVALID, `unknown record kind ${JSON.stringify(kind)}`);
+  const result = payloadSchemas[kind].safeParse(payload);
+  if (!result.success) {
+    throw new CustodyError(ErrorCodes.RECORD_INVALID, `invalid ${kind} payload: ${formatIssues(result.error.issues, 'payload').join('; ')}`);
+  }
+}
+
 /** Formats a wall-clock time in milliseconds (plus optional extra microseconds) as a record timestamp. */
 export function formatTimestamp(epochMs: number, extraMicros = 0): string {
   const iso = new Date(epochMs).toISOString(); // …T12:34:56.789Z

@@ -16,7 +16,7 @@ import { formatCheckpointBody, signNote } from '../integrity/checkpoint.js';
 import { certifyNextKey, epochKeyName, generateEd25519, rawPublicKey, type SigningKey } from '../integrity/keys.js';
 import { MerkleFrontier, leafHash } from '../integrity/merkle.js';
 import { canonicalBytes, decodeCanonical } from '../records/canonical.js';
-import { formatTimestamp, RECORD_VERSION, validateRecord, type EvidenceRecord, type PayloadOf, type RecordKind } from '../records/schema.js';
+import { formatTimestamp, RECORD_VERSION, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../records/schema.js';
 import {
   enrollmentFor,
   eraseEpochKey,
@@ -140,10 +140,10 @@ export class EvidenceStore {
   private readonly bootId: string;
   private readonly lockPath: string;
   private readonly onBackgroundError: ((err: CustodyError) => void) | undefined;
-  private readonly frontier: MerkleFrontier;
+  private frontier: MerkleFrontier;
   private readonly insertRecord: Database.Statement;
   private readonly insertCheckpoint: Database.Statement;
-  private readonly commitBatch: (batch: PendingRecord[]) => void;
+  private readonly commitTransaction: (batch: PendingRecord[], checkpoint: Omit<CheckpointRow, 'id'> | undefined) => number | undefined;
   private pending: PendingRecord[] = [];
   private nextSeq: number;
   private key: SigningKey;
@@ -241,8 +241,12 @@ export class EvidenceStore {
 
     this.insertRecord = this.db.prepare('INSERT INTO records(seq, kind, observed_at, leaf_hash, bytes) VALUES (?, ?, ?, ?, ?)');
     this.insertCheckpoint = this.db.prepare('INSERT INTO checkpoints(tree_size, epoch, created_at, note) VALUES (?, ?, ?, ?)');
-    this.commitBatch = this.db.transaction((batch: PendingRecord[]) => {
+    // Records and, when one is due, the checkpoint that seals them commit in one transaction: one
+    // synchronous commit instead of two, and never a checkpoint without its records or vice versa.
+    this.commitTransaction = this.db.transaction((batch: PendingRecord[], checkpoint: Omit<CheckpointRow, 'id'> | undefined) => {
       for (const r of batch) this.insertRecord.run(r.seq, r.kind, r.observedAt, r.leaf, r.bytes);
+      if (checkpoint === undefined) return undefined;
+      return Number(this.insertCheckpoint.run(checkpoint.tree_size, checkpoint.epoch, checkpoint.created_at, checkpoint.note).lastInsertRowid);
     });
 
     this.key = this.recoverSigningKey(need('enrollment_public_key'));
@@ -284,7 +288,7 @@ export class EvidenceStore {
           privateKey: readEpochKey(this.dir, epoch - 1),
           publicKeyRaw: rawPublicKey(readEpochKey(this.dir, epoch - 1)),
         };
-        this.writeCheckpoint(previous);
+        this.commit('always', previous);
       }
       eraseEpochKey(this.dir, epoch - 1);
     }
@@ -348,13 +352,13 @@ export class EvidenceStore {
       source,
       payload,
     };
-    validateRecord(record);
+    // The store builds the envelope itself (seq, times, host), so only the caller's part needs checking.
+    validatePayload(kind, payload);
     const bytes = canonicalBytes(record);
     this.pending.push({ seq, kind, observedAt, leaf: leafHash(bytes), bytes });
     this.nextSeq = seq + 1;
     if (this.pending.length >= this.policy.batchRecords) {
       this.flush();
-      this.maybeCheckpoint();
     } else if (this.batchTimer === undefined) {
       this.batchTimer = setTimeout(() => this.backgroundFlush(), this.policy.batchMs);
       this.batchTimer.unref();
@@ -367,42 +371,24 @@ export class EvidenceStore {
     if (this.closed) return;
     try {
       this.flush();
-      this.maybeCheckpoint();
     } catch (err) {
       const wrapped = wrapWriteError(err, 'background commit', this.dir);
       if (this.onBackgroundError) this.onBackgroundError(wrapped);
     }
   }
 
-  /** Commits every queued record in one transaction. On failure nothing is lost: they stay queued. */
+  /**
+   * Commits every queued record in one transaction, together with a checkpoint when the policy says
+   * one is due. On failure nothing is lost: the records stay queued and the tree is unchanged.
+   */
   flush(): number {
-    this.assertOpen();
-    if (this.batchTimer !== undefined) {
-      clearTimeout(this.batchTimer);
-      this.batchTimer = undefined;
-    }
-    if (this.pending.length === 0) return this.frontier.size;
-    const batch = this.pending;
-    try {
-      this.commitBatch(batch);
-    } catch (err) {
-      throw wrapWriteError(err, `committing records ${batch[0]?.seq}..${batch.at(-1)?.seq}`, join(this.dir, EVIDENCE_FILE));
-    }
-    this.pending = [];
-    for (const r of batch) this.frontier.push(r.leaf);
+    this.commit('policy');
     return this.frontier.size;
   }
 
-  /** Signs a checkpoint if the policy says one is due. Returns it, or undefined. */
+  /** Signs a checkpoint if the policy says one is due (also when nothing is queued). Returns it, or undefined. */
   maybeCheckpoint(): CheckpointRow | undefined {
-    const last = this.lastCheckpointRow;
-    const newRecords = this.frontier.size - (last?.tree_size ?? 0);
-    if (newRecords <= 0 && last !== undefined) return undefined;
-    const lastMs = last ? Date.parse(last.created_at) : 0;
-    if (last === undefined || newRecords >= this.policy.checkpointRecords || this.clock.nowMs() - lastMs >= this.policy.checkpointMs) {
-      return this.checkpoint();
-    }
-    return undefined;
+    return this.commit('policy');
   }
 
   /**
@@ -410,32 +396,54 @@ export class EvidenceStore {
    * Without `force`, a checkpoint of a size already sealed is not repeated.
    */
   checkpoint(options: { force?: boolean } = {}): CheckpointRow {
-    this.assertOpen();
-    this.flush();
-    if (!options.force && this.lastCheckpointRow && this.lastCheckpointRow.tree_size === this.frontier.size) {
-      return this.lastCheckpointRow;
-    }
-    return this.writeCheckpoint(this.key);
+    const row = this.commit(options.force ? 'force' : 'always');
+    const last = row ?? this.lastCheckpointRow;
+    if (!last) throw new CustodyError(ErrorCodes.STORE_WRITE_FAILED, 'no checkpoint was written', { where: this.dir });
+    return last;
   }
 
-  private writeCheckpoint(key: SigningKey): CheckpointRow {
-    const createdAt = formatTimestamp(this.clock.nowMs());
-    const body = formatCheckpointBody({
-      origin: this.origin,
-      treeSize: this.frontier.size,
-      rootHash: this.frontier.root(),
-      extensions: [`time ${createdAt}`],
-    });
-    const note = signNote(body, key);
-    let info: Database.RunResult;
-    try {
-      info = this.insertCheckpoint.run(this.frontier.size, key.epoch, createdAt, note);
-    } catch (err) {
-      throw wrapWriteError(err, `writing checkpoint of size ${this.frontier.size}`, join(this.dir, EVIDENCE_FILE));
+  private checkpointDue(size: number): boolean {
+    const last = this.lastCheckpointRow;
+    if (last === undefined) return true;
+    const newRecords = size - last.tree_size;
+    if (newRecords <= 0) return false;
+    return newRecords >= this.policy.checkpointRecords || this.clock.nowMs() - Date.parse(last.created_at) >= this.policy.checkpointMs;
+  }
+
+  /**
+   * The one write path: queued records, plus a checkpoint signed by `key` when `mode` asks for one
+   * ('policy': when due; 'always': unless this size is already sealed; 'force': regardless).
+   */
+  private commit(mode: 'policy' | 'always' | 'force', key: SigningKey = this.key): CheckpointRow | undefined {
+    this.assertOpen();
+    if (this.batchTimer !== undefined) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
     }
-    const row: CheckpointRow = { id: Number(info.lastInsertRowid), tree_size: this.frontier.size, epoch: key.epoch, created_at: createdAt, note };
-    this.lastCheckpointRow = row;
-    return row;
+    const batch = this.pending;
+    const next = batch.length > 0 ? this.frontier.clone() : this.frontier;
+    for (const r of batch) next.push(r.leaf);
+    const alreadySealed = this.lastCheckpointRow !== undefined && this.lastCheckpointRow.tree_size === next.size;
+    const wanted = mode === 'force' || (mode === 'always' ? !alreadySealed : this.checkpointDue(next.size));
+    let checkpoint: Omit<CheckpointRow, 'id'> | undefined;
+    if (wanted) {
+      const createdAt = formatTimestamp(this.clock.nowMs());
+      const body = formatCheckpointBody({ origin: this.origin, treeSize: next.size, rootHash: next.root(), extensions: [`time ${createdAt}`] });
+      checkpoint = { tree_size: next.size, epoch: key.epoch, created_at: createdAt, note: signNote(body, key) };
+    }
+    if (batch.length === 0 && checkpoint === undefined) return undefined;
+    let id: number | undefined;
+    try {
+      id = this.commitTransaction(batch, checkpoint);
+    } catch (err) {
+      const what = batch.length > 0 ? `committing records ${batch[0]?.seq}..${batch.at(-1)?.seq}` : `writing the checkpoint of size ${next.size}`;
+      throw wrapWriteError(err, what, join(this.dir, EVIDENCE_FILE));
+    }
+    this.pending = [];
+    this.frontier = next;
+    if (checkpoint === undefined || id === undefined) return undefined;
+    this.lastCheckpointRow = { id, ...checkpoint };
+    return this.lastCheckpointRow;
   }
 
   /** True when the current epoch has lasted `policy.epochMs`. */
@@ -461,8 +469,7 @@ export class EvidenceStore {
       key_name: nextKey.name,
       certificate: Buffer.from(certificate).toString('base64'),
     });
-    this.flush();
-    this.writeCheckpoint(this.key);
+    this.commit('always', this.key); // the retiring key seals the certificate of its successor
     const retired = this.key.epoch;
     this.key = nextKey;
     this.epochStartedMs = this.clock.nowMs();
@@ -522,7 +529,7 @@ export class EvidenceStore {
     if (this.closed) return;
     try {
       if (options.finalCheckpoint) this.checkpoint();
-      else this.flush();
+      else this.commit('policy');
     } finally {
       if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
       this.closed = true;
