@@ -1118,8 +1118,17 @@ export class FileIngestor {
       watcher.on('unlink', (p) => this.onFsEvent('unlink', p));
       watcher.on('addDir', () => this.requestRescan());
       watcher.on('error', (err) => this.log.warn({ evt: 'ingest.watch_error', base, err: messageOf(err) }, 'file watcher error (polling continues)'));
+      // Polling covers a watcher that never becomes ready; the timer is cleared (and unref'd) so a
+      // quickly stopped agent does not linger for it.
       ready.push(
-        Promise.race([new Promise<void>((r) => watcher.once('ready', () => r())), sleep(10_000)]),
+        new Promise<void>((resolveReady) => {
+          const giveUp = setTimeout(resolveReady, 10_000);
+          giveUp.unref();
+          watcher.once('ready', () => {
+            clearTimeout(giveUp);
+            resolveReady();
+          });
+        }),
       );
       this.watchers.push(watcher);
     }
