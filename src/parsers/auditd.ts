@@ -1,0 +1,586 @@
+/**
+ * Linux audit log (`/var/log/audit/audit.log`, RAW or ENRICHED format) → `file.access` records.
+ *
+ * The kernel writes one event as several records (SYSCALL, CWD, PATH…, PROCTITLE, sometimes EOE)
+ * that share `msg=audit(SECONDS.MILLIS:SERIAL)`, and records of different events interleave. This
+ * module groups them the way `ausearch` does (src/ausearch-lol.c in audit-userspace):
+ *
+ * - records with the same (seconds, millis, serial, node) join the event that is still building;
+ * - whenever a record starts a new event, every building event is complete if the new record is
+ *   2 or more seconds (of audit time) younger than it, or if the event's first record is of a
+ *   type that is always a one-record event (user-space and daemon messages < 1300, PROCTITLE,
+ *   KERNEL, user-space anomalies ≥ 2100, the MAC_UNLBL_ALLOW…MAC_CALIPSO_DEL range);
+ * - the end of input completes everything.
+ *
+ * Deliberate differences from ausearch 3.0.9, both only for input the kernel does not write:
+ * an EOE record completes its event at once (ausearch would still append records with the same
+ * id that come after it), and at most {@link MAX_PENDING_EVENTS} events are kept building (the
+ * oldest is completed first) and at most {@link MAX_EVENT_RECORDS} records are kept in one event,
+ * so that memory stays bounded on arbitrary input.
+ *
+ * A completed event with a SYSCALL record and PATH records becomes one `file.access` per object
+ * (see {@link eventToFileAccess}). Pure: no I/O, no clock; never throws.
+ */
+import { formatTimestamp, type PayloadOf } from '../records/schema.js';
+import { archName, syscallName } from './syscalls.js';
+import type { DerivedRecord, ParseFailure, ParseOutput, SourceLine } from './types.js';
+
+export const AUDITD_PARSER = 'auditd.file-access@1';
+
+/** Events still building at once; beyond this the oldest is completed (never happens with real kernel output). */
+export const MAX_PENDING_EVENTS = 1024;
+/** Records in one event; beyond this the event is completed and a failure names it. */
+export const MAX_EVENT_RECORDS = 4096;
+/** Longest line looked at, in UTF-16 units (the kernel caps a record at 8970 bytes; ENRICHED adds a little). */
+export const MAX_LINE_LENGTH = 65536;
+
+/** One audit record (one line), split into its parts. */
+export interface AuditRecord {
+  seq: number;
+  type: string;
+  sec: number;
+  milli: number;
+  serial: number;
+  node?: string;
+  /** Fields of the record as written (quotes removed); use {@link decodedField} for hex-encoded ones. */
+  fields: Map<string, AuditValue>;
+  /** The ENRICHED part after the 0x1D separator (`UID="root"` → UID → root), when present. */
+  enriched?: Map<string, string>;
+}
+
+export interface AuditValue {
+  value: string;
+  quoted: boolean;
+}
+
+/** One audit event: the records that share an id, in the order they were read. */
+export interface AuditEvent {
+  /** `SECONDS.MILLIS:SERIAL`, with `node@` in front when the records name a node. */
+  id: string;
+  sec: number;
+  milli: number;
+  serial: number;
+  node?: string;
+  records: AuditRecord[];
+}
+
+// --- one line ----------------------------------------------------------------------------------
+
+const HEADER =
+  /^(?:node=(\S+) +)?type=([A-Za-z0-9_]+(?:\[\d{1,10}\])?) +msg=audit\((\d{1,12})\.(\d{1,3}):(\d{1,12})\):?/;
+
+/** Splits one line into an {@link AuditRecord}; undefined for a blank line, a failure for anything else it cannot read. */
+export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | undefined {
+  let text = line.text;
+  if (text.endsWith('\n')) text = text.slice(0, -1);
+  if (text.endsWith('\r')) text = text.slice(0, -1);
+  if (text.trim() === '') return undefined;
+  if (text.length > MAX_LINE_LENGTH) {
+    return failure('auditd.line_too_long', `line of ${text.length} characters (limit ${MAX_LINE_LENGTH})`, [line.seq]);
+  }
+  const m = HEADER.exec(text);
+  if (m === null) {
+    return failure(
+      'auditd.bad_header',
+      `not an audit record header (expected "type=NAME msg=audit(SECONDS.MILLIS:SERIAL):"): ${clip(text)}`,
+      [line.seq],
+    );
+  }
+  const [, node, type, secText, milliText, serialText] = m;
+  let body = text.slice(m[0].length);
+  let enriched: Map<string, string> | undefined;
+  const gs = body.indexOf('\x1d');
+  if (gs >= 0) {
+    enriched = new Map();
+    for (const [k, v] of tokenize(body.slice(gs + 1))) if (!enriched.has(k)) enriched.set(k, v.value);
+    body = body.slice(0, gs);
+  }
+  const fields = new Map<string, AuditValue>();
+  for (const [k, v] of tokenize(body)) if (!fields.has(k)) fields.set(k, v);
+  const record: AuditRecord = {
+    seq: line.seq,
+    type: type ?? '',
+    sec: Number(secText),
+    milli: Number(milliText),
+    serial: Number(serialText),
+    fields,
+  };
+  if (node !== undefined) record.node = node;
+  if (enriched !== undefined) record.enriched = enriched;
+  return record;
+}
+
+/** `key=value` pairs of a record body; values may be "double" or 'single' quoted; words without `=` are skipped. */
+function tokenize(body: string): Array<[string, AuditValue]> {
+  const out: Array<[string, AuditValue]> = [];
+  const n = body.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && body.charCodeAt(i) === 32) i++;
+    if (i >= n) break;
+    const start = i;
+    while (i < n && body[i] !== '=' && body.charCodeAt(i) !== 32) i++;
+    if (i >= n || body[i] !== '=') continue; // a bare word such as "old" in "old auid=…"
+    const key = body.slice(start, i);
+    i++; // '='
+    const q = body[i];
+    if (q === '"' || q === "'") {
+      const end = body.indexOf(q, i + 1);
+      const stop = end < 0 ? n : end;
+      if (key !== '') out.push([key, { value: body.slice(i + 1, stop), quoted: true }]);
+      i = stop + 1;
+    } else {
+      const vs = i;
+      while (i < n && body.charCodeAt(i) !== 32) i++;
+      if (key !== '') out.push([key, { value: body.slice(vs, i), quoted: false }]);
+    }
+  }
+  return out;
+}
+
+/** Fields the kernel hex-encodes when they hold a space, a quote or a control character. */
+const ENCODED_FIELDS = new Set(['name', 'cwd', 'comm', 'exe', 'proctitle', 'key', 'path', 'acct', 'cmd', 'data', 'old', 'new']);
+
+/**
+ * A field's text: quoted values as written, unquoted hex of the encoded fields decoded (NULs in
+ * proctitle become spaces), `(null)` → undefined.
+ */
+export function decodedField(record: AuditRecord, name: string): string | undefined {
+  const v = record.fields.get(name);
+  if (v === undefined) return undefined;
+  if (v.quoted) return v.value;
+  if (v.value === '(null)' || v.value === '') return undefined;
+  // a stray closing quote after the hex has been seen in real logs (go-libaudit's audit-ubuntu17.log)
+  const hex = v.value.endsWith('"') ? v.value.slice(0, -1) : v.value;
+  if (ENCODED_FIELDS.has(name) && isHex(hex)) {
+    const text = hexToText(hex);
+    return name === 'proctitle' ? text.replace(/\0+$/, '').replaceAll('\0', ' ') : text;
+  }
+  return v.value;
+}
+
+function isHex(s: string): boolean {
+  return s.length % 2 === 0 && /^[0-9A-Fa-f]+$/.test(s);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+function hexToText(hex: string): string {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return utf8.decode(bytes);
+}
+
+// --- grouping -----------------------------------------------------------------------------------
+
+/** Record types that never share an event with others (ausearch's check_events): by name for the names that matter. */
+const MULTI_RECORD_TYPES = new Set([
+  // 1300–1339, kernel syscall-event records (PROCTITLE 1327 excluded on purpose)
+  'SYSCALL', 'FS_WATCH', 'PATH', 'IPC', 'SOCKETCALL', 'CONFIG_CHANGE', 'SOCKADDR', 'CWD', 'FS_INODE', 'EXECVE',
+  'EXE', 'IPC_SET_PERM', 'MQ_OPEN', 'MQ_SENDRECV', 'MQ_NOTIFY', 'MQ_GETSETATTR', 'KERNEL_OTHER', 'FD_PAIR',
+  'OBJ_PID', 'TTY', 'EOE', 'BPRM_FCAPS', 'CAPSET', 'MMAP', 'NETFILTER_PKT', 'NETFILTER_CFG', 'SECCOMP',
+  'FEATURE_CHANGE', 'REPLACE', 'KERN_MODULE', 'FANOTIFY', 'TIME_INJOFFSET', 'TIME_ADJNTPVAL', 'BPF',
+  'EVENT_LISTENER', 'URINGOP', 'OPENAT2', 'DM_CTRL', 'DM_EVENT',
+  // 1400–1405 SELinux (MAC_UNLBL_ALLOW 1406 … MAC_CALIPSO_DEL 1419 are one-record events)
+  'AVC', 'SELINUX_ERR', 'AVC_PATH', 'MAC_POLICY_LOAD', 'MAC_STATUS', 'MAC_CONFIG_CHANGE',
+  'MAC_TASK_CONTEXTS', 'MAC_OBJ_CONTEXTS',
+  // 1500–1599 AppArmor
+  'APPARMOR_AUDIT', 'APPARMOR_ALLOWED', 'APPARMOR_DENIED', 'APPARMOR_HINT', 'APPARMOR_STATUS', 'APPARMOR_ERROR',
+  'APPARMOR_KILL',
+  // 1700–1999 kernel anomalies and integrity (AUDIT_FIRST_ANOM_MSG is the user-space 2100)
+  'ANOM_PROMISCUOUS', 'ANOM_ABEND', 'ANOM_LINK', 'ANOM_CREAT',
+  'INTEGRITY_DATA', 'INTEGRITY_METADATA', 'INTEGRITY_STATUS', 'INTEGRITY_HASH', 'INTEGRITY_PCR', 'INTEGRITY_RULE',
+  'INTEGRITY_EVM_XATTR', 'INTEGRITY_POLICY_RULE',
+]);
+
+/** Whether an event that starts with this record type may get more records (ausearch's rule). */
+export function startsMultiRecordEvent(type: string): boolean {
+  const unknown = /^UNKNOWN\[(\d+)\]$/.exec(type);
+  if (unknown !== null) {
+    const n = Number(unknown[1]);
+    return n >= 1300 && n < 2100 && n !== 1327 && n !== 2000 && !(n >= 1406 && n <= 1419);
+  }
+  return MULTI_RECORD_TYPES.has(type);
+}
+
+interface Building {
+  event: AuditEvent;
+  order: number;
+  multi: boolean;
+}
+
+/**
+ * The grouping engine: feed records in file order, collect completed events. Shared by the
+ * streaming parser and {@link groupAuditEvents}.
+ */
+class EventGrouper {
+  private readonly building = new Map<string, Building>();
+  private order = 0;
+
+  /** Adds a record; returns the events this completed (possibly including a new one-record event). */
+  add(record: AuditRecord, failures: ParseFailure[]): AuditEvent[] {
+    const id = eventId(record);
+    const done: AuditEvent[] = [];
+    const existing = this.building.get(id);
+    if (existing !== undefined) {
+      existing.event.records.push(record);
+      if (record.type === 'EOE') {
+        this.building.delete(id);
+        done.push(existing.event);
+      } else if (existing.event.records.length >= MAX_EVENT_RECORDS) {
+        this.building.delete(id);
+        done.push(existing.event);
+        failures.push(
+          failure('auditd.event_too_large', `event ${id} reached ${MAX_EVENT_RECORDS} records; later ones start a new event`, [
+            record.seq,
+          ]),
+        );
+      }
+      return done;
+    }
+    const event: AuditEvent = { id, sec: record.sec, milli: record.milli, serial: record.serial, records: [record] };
+    if (record.node !== undefined) event.node = record.node;
+    const entry: Building = { event, order: this.order++, multi: startsMultiRecordEvent(record.type) };
+    this.building.set(id, entry);
+    // ausearch's check_events, run when a record starts a new event
+    for (const [key, b] of this.building) {
+      if (b.event.sec + 2 <= record.sec || !b.multi || b.event.records[0]?.type === 'EOE') {
+        this.building.delete(key);
+        done.push(b.event);
+      }
+    }
+    if (this.building.size > MAX_PENDING_EVENTS) {
+      const oldest = this.building.keys().next();
+      if (oldest.done !== true) {
+        const b = this.building.get(oldest.value);
+        this.building.delete(oldest.value);
+        if (b !== undefined) done.push(b.event);
+      }
+    }
+    return done;
+  }
+
+  /** Completes every event still building (end of input). */
+  drain(): AuditEvent[] {
+    const out = [...this.building.values()].sort((a, b) => a.order - b.order).map((b) => b.event);
+    this.building.clear();
+    return out;
+  }
+
+  get pending(): number {
+    return this.building.size;
+  }
+}
+
+function eventId(r: { sec: number; milli: number; serial: number; node?: string }): string {
+  const ms = String(r.milli).padStart(3, '0');
+  return `${r.node === undefined ? '' : `${r.node}@`}${r.sec}.${ms}:${r.serial}`;
+}
+
+/**
+ * Groups lines into audit events as ausearch does (see the module comment). Lines that are not
+ * audit records are left out and named in `failures`. Pure.
+ */
+export function groupAuditEvents(lines: Iterable<SourceLine>): { events: AuditEvent[]; failures: ParseFailure[] } {
+  const grouper = new EventGrouper();
+  const events: AuditEvent[] = [];
+  const failures: ParseFailure[] = [];
+  for (const line of lines) {
+    const r = safeParseLine(line);
+    if (r === undefined) continue;
+    if ('reason' in r) failures.push(r);
+    else events.push(...grouper.add(r, failures));
+  }
+  events.push(...grouper.drain());
+  return { events, failures };
+}
+
+function safeParseLine(line: SourceLine): AuditRecord | ParseFailure | undefined {
+  try {
+    return parseAuditLine(line);
+  } catch (err) {
+    return failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, [line.seq]);
+  }
+}
+
+// --- the streaming parser -----------------------------------------------------------------------
+
+export interface AuditdParser {
+  /** One line of audit.log; returns the records of the events this line completed. */
+  push(line: SourceLine): ParseOutput;
+  /** End of input (or a pause the caller treats as one): completes every event still building. */
+  finish(): ParseOutput;
+  /** Events still building, for status output. */
+  readonly pending: number;
+}
+
+/** A stateful but pure audit.log parser: lines in, `file.access` records and named failures out. */
+export function createAuditdParser(): AuditdParser {
+  const grouper = new EventGrouper();
+  const convert = (events: AuditEvent[], out: ParseOutput): ParseOutput => {
+    for (const e of events) {
+      try {
+        eventToFileAccess(e, out);
+      } catch (err) {
+        out.failures.push(
+          failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, e.records.map((r) => r.seq)),
+        );
+      }
+    }
+    return out;
+  };
+  return {
+    push(line: SourceLine): ParseOutput {
+      const out: ParseOutput = { records: [], failures: [] };
+      const r = safeParseLine(line);
+      if (r === undefined) return out;
+      if ('reason' in r) {
+        out.failures.push(r);
+        return out;
+      }
+      let events: AuditEvent[];
+      try {
+        events = grouper.add(r, out.failures);
+      } catch (err) {
+        out.failures.push(failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, [line.seq]));
+        return out;
+      }
+      return convert(events, out);
+    },
+    finish(): ParseOutput {
+      return convert(grouper.drain(), { records: [], failures: [] });
+    },
+    get pending() {
+      return grouper.pending;
+    },
+  };
+}
+
+// --- event → file.access -----------------------------------------------------------------------
+
+/** What a syscall does to the file it names, for `operation`. Syscalls not listed keep their own name. */
+const OPERATIONS: Record<string, string> = {
+  open: 'open', openat: 'open', openat2: 'open', open_by_handle_at: 'open', creat: 'create',
+  read: 'read', pread64: 'read', readv: 'read', preadv: 'read', preadv2: 'read',
+  write: 'write', pwrite64: 'write', writev: 'write', pwritev: 'write', pwritev2: 'write',
+  truncate: 'truncate', ftruncate: 'truncate', fallocate: 'write',
+  unlink: 'delete', unlinkat: 'delete', rmdir: 'delete',
+  rename: 'rename', renameat: 'rename', renameat2: 'rename',
+  mkdir: 'mkdir', mkdirat: 'mkdir', mknod: 'mknod', mknodat: 'mknod',
+  link: 'link', linkat: 'link', symlink: 'symlink', symlinkat: 'symlink',
+  chmod: 'chmod', fchmod: 'chmod', fchmodat: 'chmod', fchmodat2: 'chmod',
+  chown: 'chown', fchown: 'chown', lchown: 'chown', fchownat: 'chown',
+  setxattr: 'setxattr', lsetxattr: 'setxattr', fsetxattr: 'setxattr',
+  removexattr: 'removexattr', lremovexattr: 'removexattr', fremovexattr: 'removexattr',
+  utime: 'set_times', utimes: 'set_times', futimesat: 'set_times', utimensat: 'set_times',
+  execve: 'execute', execveat: 'execute',
+  stat: 'stat', lstat: 'stat', newfstatat: 'stat', fstatat64: 'stat', statx: 'stat', stat64: 'stat', lstat64: 'stat',
+  access: 'access', faccessat: 'access', faccessat2: 'access',
+  readlink: 'readlink', readlinkat: 'readlink',
+  mount: 'mount', umount2: 'umount', chdir: 'chdir', chroot: 'chroot', swapon: 'swapon', swapoff: 'swapoff',
+};
+
+/** The syscalls that take a directory fd in front of a path, and which arguments hold those fds. */
+const DIRFD_ARGS: Record<string, string[]> = {
+  openat: ['a0'], openat2: ['a0'], unlinkat: ['a0'], mkdirat: ['a0'], mknodat: ['a0'], fchmodat: ['a0'],
+  fchmodat2: ['a0'], fchownat: ['a0'], faccessat: ['a0'], faccessat2: ['a0'], newfstatat: ['a0'], fstatat64: ['a0'],
+  readlinkat: ['a0'], utimensat: ['a0'], futimesat: ['a0'], execveat: ['a0'], statx: ['a0'], name_to_handle_at: ['a0'],
+  linkat: ['a0', 'a2'], renameat: ['a0', 'a2'], renameat2: ['a0', 'a2'], symlinkat: ['a1'],
+};
+
+/** AT_FDCWD (-100) as auditd writes it for 32- and 64-bit arguments. */
+function isAtFdcwd(arg: string | undefined): boolean {
+  if (arg === undefined) return false;
+  const a = arg.toLowerCase();
+  return a === 'ffffff9c' || a === 'ffffffffffffff9c';
+}
+
+const FILE_TYPES: Array<[number, string]> = [
+  [0o140000, 'socket'], [0o120000, 'symlink'], [0o100000, 'file'], [0o060000, 'block_device'],
+  [0o040000, 'directory'], [0o020000, 'char_device'], [0o010000, 'fifo'],
+];
+
+function objectType(mode: string | undefined): string | undefined {
+  if (mode === undefined || !/^[0-7]{1,8}$/.test(mode)) return undefined;
+  const fmt = parseInt(mode, 8) & 0o170000;
+  return FILE_TYPES.find(([bits]) => bits === fmt)?.[1];
+}
+
+/** Lexical normalisation of an absolute path: `.`, `..` and repeated slashes. */
+export function normalizePath(p: string): string {
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') out.pop();
+    else out.push(part);
+  }
+  return `/${out.join('/')}${p.endsWith('/') && out.length > 0 ? '/' : ''}`;
+}
+
+/** Access requested by open/openat flags (the access mode bits and O_CREAT/O_TRUNC are the same on x86_64 and aarch64). */
+function openAccess(flagsHex: string | undefined): string[] | undefined {
+  if (flagsHex === undefined || !/^[0-9a-fA-F]{1,16}$/.test(flagsHex)) return undefined;
+  const flags = Number.parseInt(flagsHex.slice(-8), 16);
+  const access: string[] = [];
+  const mode = flags & 3;
+  if (mode === 0) access.push('read');
+  else if (mode === 1) access.push('write');
+  else if (mode === 2) access.push('read', 'write');
+  if (flags & 0o100) access.push('create');
+  if (flags & 0o1000) access.push('truncate');
+  if (flags & 0o2000) access.push('append');
+  return access;
+}
+
+const MAX_EVENT_TIME_SEC = 253402300799; // 9999-12-31T23:59:59Z
+
+/** The `file.access` records of one event, appended to `out` (none when the event names no file). */
+export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
+  const syscallRecord = event.records.find((r) => r.type === 'SYSCALL');
+  const pathRecords = event.records.filter((r) => r.type === 'PATH');
+  if (syscallRecord === undefined || pathRecords.length === 0) return;
+  const derivedFrom = event.records.map((r) => r.seq);
+  const archRaw = syscallRecord.fields.get('arch')?.value;
+  const nrRaw = syscallRecord.fields.get('syscall')?.value;
+  if (archRaw === undefined || nrRaw === undefined || !/^[0-9a-fA-F]{1,8}$/.test(archRaw) || !/^\d{1,6}$/.test(nrRaw)) {
+    out.failures.push(
+      failure('auditd.bad_syscall', `event ${event.id}: SYSCALL record without a readable arch= and syscall=`, derivedFrom),
+    );
+    return;
+  }
+  const syscall = syscallName(archRaw, Number(nrRaw));
+  const syscallText = syscall ?? nrRaw;
+  const baseOperation = syscall === undefined ? `syscall_${nrRaw}` : (OPERATIONS[syscall] ?? syscall);
+
+  const cwdRecord = event.records.find((r) => r.type === 'CWD');
+  const cwd = cwdRecord === undefined ? undefined : decodedField(cwdRecord, 'cwd');
+  const proctitleRecord = event.records.find((r) => r.type === 'PROCTITLE');
+  const proctitle = proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle');
+
+  const f = (name: string): string | undefined => syscallRecord.fields.get(name)?.value;
+  const enriched = syscallRecord.enriched;
+
+  // PATH items with a name, in item order
+  const items = pathRecords
+    .map((r, index) => ({ r, item: Number(r.fields.get('item')?.value ?? index), name: decodedField(r, 'name') }))
+    .filter((x): x is { r: AuditRecord; item: number; name: string } => x.name !== undefined)
+    .sort((a, b) => a.item - b.item);
+  if (items.length === 0) return;
+  const nametype = (x: { r: AuditRecord }): string =>
+    (x.r.fields.get('nametype')?.value ?? x.r.fields.get('objtype')?.value ?? '').toUpperCase();
+
+  const dirfdArgs = syscall === undefined ? undefined : DIRFD_ARGS[syscall];
+  const relativeToDirfd = dirfdArgs !== undefined && dirfdArgs.some((a) => !isAtFdcwd(f(a)));
+  const resolve = (name: string): { path: string; note?: string } => {
+    if (name.startsWith('/')) return { path: normalizePath(name) };
+    if (relativeToDirfd) return { path: name, note: `relative to a directory fd (${dirfdArgs?.map((a) => `${a}=${f(a) ?? '?'}`).join(' ')}), not resolvable from the log` };
+    if (cwd !== undefined && cwd.startsWith('/')) return { path: normalizePath(`${cwd}/${name}`) };
+    return { path: name, note: 'relative path and no CWD record' };
+  };
+
+  // which items are the objects of the call
+  type Item = (typeof items)[number];
+  const objects: Array<{ target: Item; previous?: Item }> = [];
+  if (baseOperation === 'rename') {
+    const del = items.find((x) => nametype(x) === 'DELETE');
+    const create = items.find((x) => nametype(x) === 'CREATE');
+    if (del !== undefined && create !== undefined) objects.push({ target: create, previous: del });
+  }
+  if (objects.length === 0) {
+    if (baseOperation === 'execute') {
+      const first = items[0];
+      if (first !== undefined) objects.push({ target: first });
+    } else {
+      const nonParent = items.filter((x) => nametype(x) !== 'PARENT');
+      for (const target of nonParent.length > 0 ? nonParent : items) objects.push({ target });
+    }
+  }
+
+  const success = f('success');
+  const pidText = f('pid');
+  const key = decodedField(syscallRecord, 'key');
+  const keys = key?.split('\x01').filter((k) => k !== '');
+  const sec = event.sec;
+  const eventTime =
+    sec <= MAX_EVENT_TIME_SEC && event.milli <= 999 ? formatTimestamp(sec * 1000 + event.milli) : undefined;
+
+  const seenPaths = new Set<string>();
+  for (const { target, previous } of objects) {
+    const resolved = resolve(target.name);
+    // the same object named twice (mount's UNKNOWN + NORMAL items) is one access
+    if (seenPaths.has(resolved.path)) continue;
+    seenPaths.add(resolved.path);
+    const type = nametype(target);
+    let operation = baseOperation;
+    if (baseOperation === 'open' && type === 'CREATE') operation = 'create';
+    const payload: PayloadOf<'file.access'> = {
+      derived_from: derivedFrom,
+      parser: AUDITD_PARSER,
+      path: resolved.path,
+      operation,
+      syscall: syscallText,
+      arch: archName(archRaw) ?? archRaw.toLowerCase(),
+    };
+    if (eventTime !== undefined) payload.event_time = eventTime;
+    if (event.node !== undefined) payload.event_host = event.node;
+    if (success === 'yes') payload.success = true;
+    else if (success === 'no') payload.success = false;
+    const uid = f('uid');
+    const auid = f('auid');
+    if (uid !== undefined) payload.uid = uid;
+    if (auid !== undefined) payload.auid = auid;
+    const user = enriched?.get('UID');
+    if (user !== undefined) payload.user = user;
+    if (pidText !== undefined && /^\d{1,15}$/.test(pidText)) payload.pid = Number(pidText);
+    const exe = decodedField(syscallRecord, 'exe');
+    const comm = decodedField(syscallRecord, 'comm');
+    if (exe !== undefined) payload.exe = exe;
+    if (comm !== undefined) payload.comm = comm;
+    if (keys !== undefined && keys.length > 0) payload.audit_key = keys.join(',');
+    const ot = objectType(target.r.fields.get('mode')?.value);
+    if (ot !== undefined) payload.object_type = ot;
+    if (baseOperation === 'open' && syscall !== 'openat2' && syscall !== 'open_by_handle_at') {
+      const access = openAccess(syscall === 'open' ? f('a1') : f('a2'));
+      if (access !== undefined) payload.access = access;
+    }
+    if (previous !== undefined) payload.previous_path = resolve(previous.name).path;
+
+    const extra: Record<string, string> = { audit_id: event.id };
+    const put = (k: string, v: string | undefined): void => {
+      if (v !== undefined && v !== '') extra[k] = v;
+    };
+    put('exit', f('exit'));
+    put('ses', f('ses'));
+    put('ppid', f('ppid'));
+    put('tty', f('tty'));
+    for (const k of ['euid', 'suid', 'fsuid', 'gid', 'egid']) put(k, f(k));
+    put('subj', f('subj'));
+    put('cwd', cwd);
+    put('proctitle', proctitle);
+    put('item', target.r.fields.get('item')?.value);
+    put('nametype', type);
+    if (target.name !== resolved.path) put('name', target.name);
+    put('path_note', resolved.note);
+    for (const k of ['inode', 'dev', 'mode', 'ouid', 'ogid', 'obj']) put(k, target.r.fields.get(k)?.value);
+    if (enriched !== undefined) {
+      put('auid_user', enriched.get('AUID'));
+      put('euid_user', enriched.get('EUID'));
+      put('gid_group', enriched.get('GID'));
+      const ouser = target.r.enriched?.get('OUID');
+      put('ouid_user', ouser);
+    }
+    if (baseOperation === 'execute') {
+      const interp = items[1];
+      if (interp !== undefined && interp !== target) put('interpreter', resolve(interp.name).path);
+    }
+    payload.extra = extra;
+    out.records.push({ kind: 'file.access', payload } satisfies DerivedRecord<'file.access'>);
+  }
+}
+
+function failure(reason: string, detail: string, derivedFrom: number[]): ParseFailure {
+  return { parser: AUDITD_PARSER, reason, detail, derived_from: derivedFrom };
+}
+
+function clip(s: string): string {
+  return JSON.stringify(s.length > 120 ? `${s.slice(0, 120)}…` : s);
+}
