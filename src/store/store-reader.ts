@@ -72,6 +72,28 @@ export class SqliteStoreReader implements StoreReader {
     }
   }
 
+  /**
+   * The same rows as records(), in arrays of up to `size`. On a read error the rows read before it
+   * are returned first, then the error is thrown, exactly where records() would have thrown it.
+   */
+  *recordBatches(size: number): Iterable<RecordRow[]> {
+    let batch: RecordRow[] = [];
+    try {
+      for (const row of this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records ORDER BY seq').raw().iterate()) {
+        const [seq, kind, observed_at, leaf_hash, bytes] = row as [number, string, string, Uint8Array, Uint8Array];
+        batch.push({ seq, kind, observed_at, leaf_hash, bytes });
+        if (batch.length >= size) {
+          yield batch;
+          batch = [];
+        }
+      }
+    } catch (err) {
+      if (batch.length > 0) yield batch;
+      throw wrapReadError(err, this.location);
+    }
+    if (batch.length > 0) yield batch;
+  }
+
   checkpoints(): CheckpointRow[] {
     return this.guard(() => this.db.prepare('SELECT id, tree_size, epoch, created_at, note FROM checkpoints ORDER BY id').all() as CheckpointRow[]);
   }

@@ -40,6 +40,11 @@ export interface StoreReader {
   highWaterSeq(): number | undefined;
   /** Every record row in seq order. May throw when the underlying file is corrupt. */
   records(): Iterable<RecordRow>;
+  /**
+   * Optional: the same rows as records(), in arrays of up to `size` (the verifier's hot path reads
+   * this way when it can). On a read error, the rows read before it come first, then the error.
+   */
+  recordBatches?(size: number): Iterable<RecordRow[]>;
   checkpoints(): CheckpointRow[];
   tsaTokens(): TsaTokenRow[];
   /** Blob chunks ordered by sha256, then chunk. */

@@ -11,16 +11,20 @@
  * - preserved file contents (blobs) hash to what their records say.
  *
  * Every problem is a named finding with a location; nothing stops at the first one.
+ *
+ * The per-record work that needs no other record (hashing, decoding, validating) lives in
+ * record-check.ts and, for large stores, runs in worker threads (record-pipeline.ts); everything
+ * that depends on order stays here. Either way the findings are the same, in the same order.
  */
 import { createHash } from 'node:crypto';
 import { extensionValue, noteSignedBy, parseCheckpointBody, parseNote, type CheckpointBody, type ParsedNote } from '../integrity/checkpoint.js';
 import { epochKeyName, fingerprint, verifyKeyCertificate, type PublicKeyInfo } from '../integrity/keys.js';
-import { bytesEqual, emptyRoot, leafHash, MerkleFrontier } from '../integrity/merkle.js';
+import { bytesEqual, emptyRoot, HASH_SIZE, MerkleFrontier } from '../integrity/merkle.js';
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
-import { decodeCanonical } from '../records/canonical.js';
-import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
-import type { CheckpointRow, StoreReader } from './reader.js';
+import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
+import { SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
+import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -57,6 +61,17 @@ export interface VerifyStoreOptions {
   /** Called every `progressEvery` records. */
   onProgress?: (recordsSeen: number) => void;
   progressEvery?: number;
+  /**
+   * Worker threads for the per-record checks of a large store; 0 checks everything in this thread.
+   * The findings are the same either way. Default: one fewer than the CPUs (at least 1, at most 4).
+   */
+  workers?: number;
+  /** Records per batch handed to the per-record checks (default 1024). */
+  batchSize?: number;
+  /** Records checked in this thread before worker threads are started (default 8192). */
+  parallelAfter?: number;
+  /** Told how many records were checked in this thread and in workers (tests, benchmarks). */
+  onPipelineStats?: (stats: PipelineStats) => void;
 }
 
 export interface SealedPoint {
@@ -243,9 +258,17 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   let integrityOk = true;
   let lastObservedAt = '';
   const progressEvery = options.progressEvery ?? 100_000;
-  try {
-    for (const row of reader.records()) {
-      const rowSeq = row.seq;
+  // Per-record work (hashing, decoding, validation) is done by checkRecords, in this thread or in
+  // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
+  // exactly the order the findings are reported.
+  const consume = (rows: RecordRow[], checked: CheckedBatch): void => {
+    const findingsOf = checked.findings;
+    let f = 0;
+    let k = 0;
+    let b = 0;
+    const end = checked.fatal ? checked.fatal.index + 1 : rows.length;
+    for (let i = 0; i < end; i++) {
+      const rowSeq = (rows[i] as RecordRow).seq;
       if (rowSeq !== expectedSeq) {
         if (rowSeq > expectedSeq) {
           add('record.seq_gap', 'error', `records ${expectedSeq}..${rowSeq - 1} are missing`, { seqRange: [expectedSeq, rowSeq - 1] });
@@ -255,35 +278,22 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
         integrityOk = false;
       }
       expectedSeq = rowSeq + 1;
+      if (checked.fatal && i === checked.fatal.index) throw checked.fatal.error;
 
-      const leaf = leafHash(row.bytes);
-      if (!bytesEqual(leaf, row.leaf_hash)) {
-        add('record.leaf_hash_mismatch', 'error', 'the stored leaf hash is not the hash of the stored bytes: the record or its hash was changed', { seq: rowSeq });
+      frontier.push(checked.leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
+      for (let next = findingsOf[f]; next !== undefined && next.index === i; next = findingsOf[++f]) {
+        add(next.code, next.severity, next.message, { seq: next.seq });
       }
-      frontier.push(leaf);
-
-      let record: EvidenceRecord | undefined;
-      try {
-        record = validateRecord(decodeCanonical(row.bytes), { unknownKind: 'allow' });
-      } catch (err) {
-        add(err instanceof CustodyError && err.code === 'E_CANONICAL_INVALID' ? 'record.not_canonical' : 'record.invalid', 'error', messageOf(err), { seq: rowSeq });
-      }
-      if (record) {
-        if (record.seq !== rowSeq) {
-          add('record.seq_mismatch', 'error', `row ${rowSeq} holds the record with seq ${record.seq}: records were moved or swapped`, { seq: rowSeq });
-          integrityOk = false;
+      const flags = checked.flags[i] as number;
+      if (flags & VALID) {
+        if (flags & SEQ_MISMATCH) integrityOk = false;
+        if (i === checked.firstValid && checked.firstObservedAt < lastObservedAt) {
+          add('record.time_backwards', 'warning', `observed_at ${checked.firstObservedAt} is earlier than the previous record's ${lastObservedAt} (clock change?)`, { seq: rowSeq });
         }
-        if (record.kind !== row.kind || record.observed_at !== row.observed_at) {
-          add('record.column_mismatch', 'error', 'the row\'s kind/observed_at columns disagree with the record bytes', { seq: rowSeq });
-        }
-        if (record.host !== host) add('record.host_mismatch', 'error', `record is from host ${record.host}, not ${host}`, { seq: rowSeq });
-        if (!isKnownKind(record.kind)) add('record.unknown_kind', 'warning', `kind ${record.kind} is not known to this version of custody; its envelope was checked, its payload was not`, { seq: rowSeq });
-        if (record.observed_at < lastObservedAt) {
-          add('record.time_backwards', 'warning', `observed_at ${record.observed_at} is earlier than the previous record's ${lastObservedAt} (clock change?)`, { seq: rowSeq });
-        }
-        lastObservedAt = record.observed_at;
-        if (record.kind === 'key.rotate') {
-          const payload = record.payload as PayloadOf<'key.rotate'>;
+        const rotation = checked.keyRotations[k];
+        if (rotation !== undefined && rotation.index === i) {
+          k++;
+          const payload = rotation;
           const previous = epochKeys.get(currentEpoch);
           const next: PublicKeyInfo = { name: payload.key_name, epoch: payload.epoch, publicKeyRaw: new Uint8Array(Buffer.from(payload.public_key, 'base64')) };
           if (payload.epoch !== currentEpoch + 1) {
@@ -296,15 +306,33 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
             epochKeys.set(payload.epoch, { ...next, certifiedAt: rowSeq });
             currentEpoch = payload.epoch;
           }
-        } else if (record.kind === 'log.file') {
-          const payload = record.payload as PayloadOf<'log.file'>;
-          if (payload.content === 'stored' && !blobsNeeded.has(payload.sha256)) blobsNeeded.set(payload.sha256, rowSeq);
+        }
+        const stored = checked.storedFiles[b];
+        if (stored !== undefined && stored.index === i) {
+          b++;
+          if (!blobsNeeded.has(stored.sha256)) blobsNeeded.set(stored.sha256, rowSeq);
         }
       }
       result.records++;
       if (options.onProgress && result.records % progressEvery === 0) options.onProgress(result.records);
       if (bySize.has(frontier.size)) checkAt(frontier.size, frontier.root(), integrityOk);
     }
+    if (checked.lastObservedAt !== undefined) lastObservedAt = checked.lastObservedAt;
+  };
+  try {
+    const batchSize = options.batchSize ?? DEFAULT_BATCH;
+    const batches = reader.recordBatches ? reader.recordBatches(batchSize) : batchesOf(reader.records(), batchSize);
+    await runRecordPipeline(
+      batches,
+      {
+        host,
+        batchSize,
+        ...(options.workers !== undefined ? { workers: options.workers } : {}),
+        ...(options.parallelAfter !== undefined ? { parallelAfter: options.parallelAfter } : {}),
+        ...(options.onPipelineStats ? { onStats: options.onPipelineStats } : {}),
+      },
+      consume,
+    );
   } catch (err) {
     add(codeForReadError(err), 'error', `the store could not be read to the end (after ${result.records} records): ${messageOf(err)}`, { file: reader.location, seq: expectedSeq });
   }

@@ -1,0 +1,267 @@
+/**
+ * The verifier's per-record work that does not depend on any other record: leaf hash, canonical
+ * decoding, schema validation, the row-versus-bytes checks, and the facts the order-dependent part
+ * needs (observed_at order, key.rotate and log.file payloads). Pure: no file system, no SQLite, no
+ * clock, so it runs the same in the verifier's thread and in worker threads
+ * (record-check-worker.ts), over the same `RecordRow`s.
+ *
+ * One fast path keeps the common record cheap without changing a single verdict or message:
+ * canonical decoding checks `JSON.stringify(JSON.parse(text)) === text`, with every object's keys
+ * already in UTF-16 order, every number a safe integer and no lone surrogate escaped, which is
+ * exactly "re-canonicalising gives back the same text" (see `decodeCanonicalFast`). Anything else
+ * goes through `decodeCanonical`, which decides and words the error.
+ * test/integration/verify-record-check.test.ts holds the two to agreement. Schema validation has
+ * no shortcut: the zod schemas in src/records/schema.ts are the one definition of a valid record.
+ */
+import { bytesEqual, HASH_SIZE, leafHash } from '../integrity/merkle.js';
+import { CustodyError, messageOf } from '../errors.js';
+import { decodeCanonical } from '../records/canonical.js';
+import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
+import type { RecordRow } from './reader.js';
+
+/** A finding about one record, found without looking at any other record. */
+export interface RecordFinding {
+  /** Index of the record in its batch. */
+  index: number;
+  code: string;
+  severity: 'error' | 'warning';
+  message: string;
+  seq: number;
+}
+
+export interface KeyRotateFact {
+  index: number;
+  epoch: number;
+  public_key: string;
+  key_name: string;
+  certificate: string;
+}
+
+export interface StoredFileFact {
+  index: number;
+  sha256: string;
+}
+
+/** Flags per record. */
+export const VALID = 1;
+export const SEQ_MISMATCH = 2;
+
+/** What checking a batch of records found, in record order: compact, and cheap to post between threads. */
+export interface CheckedBatch {
+  /** Records fully checked (fewer than the batch when `fatal` is set). */
+  count: number;
+  /** The computed leaf hashes, HASH_SIZE bytes each. */
+  leaves: Uint8Array;
+  /** VALID when the record decoded and validated; SEQ_MISMATCH when its seq is not its row's. */
+  flags: Uint8Array;
+  /** In record order, and per record in the order the verifier reports them. */
+  findings: RecordFinding[];
+  /** The first valid record (its observed_at is compared with the previous batch's last), or -1. */
+  firstValid: number;
+  firstObservedAt: string;
+  /** observed_at of the last valid record, or undefined when none was valid. */
+  lastObservedAt: string | undefined;
+  keyRotations: KeyRotateFact[];
+  storedFiles: StoredFileFact[];
+  /**
+   * Something threw where the single-threaded verifier had no per-record guard (hashing a row
+   * whose columns have impossible types): the record at `index` was not checked, and the verifier
+   * must stop there exactly as it did before, with this error.
+   */
+  fatal?: { index: number; error: unknown };
+}
+
+/** Checks a batch of rows. `host` is the store's host from its metadata. */
+export function checkRecords(rows: readonly RecordRow[], host: string): CheckedBatch {
+  const n = rows.length;
+  const leaves = new Uint8Array(n * HASH_SIZE);
+  const flags = new Uint8Array(n);
+  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [] };
+  const findings = out.findings;
+  let last: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const row = rows[i] as RecordRow;
+    const rowSeq = row.seq;
+    let leaf: Uint8Array;
+    let leafOk: boolean;
+    try {
+      leaf = leafHash(row.bytes);
+      leafOk = bytesEqual(leaf, row.leaf_hash);
+    } catch (error) {
+      out.count = i;
+      out.fatal = { index: i, error };
+      return out;
+    }
+    leaves.set(leaf, i * HASH_SIZE);
+    if (!leafOk) {
+      findings.push({ index: i, code: 'record.leaf_hash_mismatch', severity: 'error', message: 'the stored leaf hash is not the hash of the stored bytes: the record or its hash was changed', seq: rowSeq });
+    }
+
+    let record: EvidenceRecord | undefined;
+    try {
+      record = validateRecord(decodeCanonicalFast(row.bytes), { unknownKind: 'allow' });
+    } catch (err) {
+      findings.push({ index: i, code: err instanceof CustodyError && err.code === 'E_CANONICAL_INVALID' ? 'record.not_canonical' : 'record.invalid', severity: 'error', message: messageOf(err), seq: rowSeq });
+    }
+    if (!record) continue;
+    let f = VALID;
+    if (record.seq !== rowSeq) {
+      findings.push({ index: i, code: 'record.seq_mismatch', severity: 'error', message: `row ${rowSeq} holds the record with seq ${record.seq}: records were moved or swapped`, seq: rowSeq });
+      f |= SEQ_MISMATCH;
+    }
+    flags[i] = f;
+    if (record.kind !== row.kind || record.observed_at !== row.observed_at) {
+      findings.push({ index: i, code: 'record.column_mismatch', severity: 'error', message: 'the row\'s kind/observed_at columns disagree with the record bytes', seq: rowSeq });
+    }
+    if (record.host !== host) findings.push({ index: i, code: 'record.host_mismatch', severity: 'error', message: `record is from host ${record.host}, not ${host}`, seq: rowSeq });
+    const known = isKnownKind(record.kind);
+    if (!known) {
+      findings.push({ index: i, code: 'record.unknown_kind', severity: 'warning', message: `kind ${record.kind} is not known to this version of custody; its envelope was checked, its payload was not`, seq: rowSeq });
+    }
+    if (last === undefined) {
+      out.firstValid = i;
+      out.firstObservedAt = record.observed_at;
+    } else if (record.observed_at < last) {
+      findings.push({ index: i, code: 'record.time_backwards', severity: 'warning', message: `observed_at ${record.observed_at} is earlier than the previous record's ${last} (clock change?)`, seq: rowSeq });
+    }
+    last = record.observed_at;
+    if (record.kind === 'key.rotate') {
+      const p = record.payload as PayloadOf<'key.rotate'>;
+      out.keyRotations.push({ index: i, epoch: p.epoch, public_key: p.public_key, key_name: p.key_name, certificate: p.certificate });
+    } else if (record.kind === 'log.file') {
+      const p = record.payload as PayloadOf<'log.file'>;
+      if (p.content === 'stored') out.storedFiles.push({ index: i, sha256: p.sha256 });
+    }
+  }
+  out.lastObservedAt = last;
+  return out;
+}
+
+// --- canonical decoding ------------------------------------------------------------------------
+
+const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Every object's own keys in strictly ascending UTF-16 order, and every number a safe integer. */
+function sortedAndSafe(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isSafeInteger(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!sortedAndSafe(value[i])) return false;
+    return true;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (i > 0 && !((keys[i - 1] as string) < key)) return false;
+    if (!sortedAndSafe(obj[key])) return false;
+  }
+  return true;
+}
+
+/**
+ * `decodeCanonical`, answered cheaply for bytes that are canonical. Why the fast test is exact:
+ * for a value from JSON.parse (plain objects and arrays, no undefined, no holes), RFC 8785 text as
+ * custody writes it (canonicalText) is JSON.stringify with keys sorted, and it refuses non-safe
+ * numbers and lone surrogates. When every object already enumerates its keys in sorted order and
+ * every number is a safe integer, canonicalText(value) === JSON.stringify(value), whose strings are
+ * the same as `quote` makes for well-formed strings. A lone surrogate can only come from a `\ud…`
+ * escape in the text, which JSON.stringify writes back as `\ud…`; any such text takes the slow path.
+ * So `stringify === text` plus those checks means decodeCanonical would return this very value,
+ * and anything else is handed to decodeCanonical to decide and to word the error.
+ */
+export function decodeCanonicalFast(bytes: Uint8Array): unknown {
+  let text: string;
+  let value: unknown;
+  try {
+    text = strictUtf8Decoder.decode(bytes);
+    value = JSON.parse(text);
+  } catch {
+    return decodeCanonical(bytes);
+  }
+  if (JSON.stringify(value) === text && !text.includes('\\ud') && sortedAndSafe(value)) return value;
+  return decodeCanonical(bytes);
+}
+
+// --- batches between threads ---------------------------------------------------------------------
+
+/** Rows packed into a few flat arrays: one copy per batch instead of one object per row. */
+export interface PackedRows {
+  count: number;
+  seqs: Float64Array;
+  /** Every row's kind then observed_at, concatenated (one string crosses threads faster than 2n). */
+  columns: string;
+  /** Where each of those 2n strings ends in `columns`. */
+  columnEnds: Uint32Array;
+  leafHashes: Uint8Array;
+  /** bytes of row i are data[offsets[i] .. offsets[i + 1]). */
+  offsets: Uint32Array;
+  data: Uint8Array;
+}
+
+/**
+ * Packs rows whose columns have the types the schema says (number, text, text, 32-byte blob,
+ * blob). Returns undefined when any row does not: such a batch is checked where it was read.
+ */
+export function packRows(rows: readonly RecordRow[]): PackedRows | undefined {
+  const n = rows.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const r = rows[i] as RecordRow;
+    if (
+      typeof r.seq !== 'number' ||
+      typeof r.kind !== 'string' ||
+      typeof r.observed_at !== 'string' ||
+      !(r.leaf_hash instanceof Uint8Array) ||
+      r.leaf_hash.length !== HASH_SIZE ||
+      !(r.bytes instanceof Uint8Array)
+    ) {
+      return undefined;
+    }
+    total += r.bytes.length;
+  }
+  if (total > 0xffff_ffff) return undefined;
+  const seqs = new Float64Array(n);
+  let columns = '';
+  const columnEnds = new Uint32Array(2 * n);
+  const leafHashes = new Uint8Array(n * HASH_SIZE);
+  const offsets = new Uint32Array(n + 1);
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const r = rows[i] as RecordRow;
+    seqs[i] = r.seq;
+    columns += r.kind;
+    columnEnds[2 * i] = columns.length;
+    columns += r.observed_at;
+    columnEnds[2 * i + 1] = columns.length;
+    leafHashes.set(r.leaf_hash, i * HASH_SIZE);
+    offsets[i] = at;
+    data.set(r.bytes, at);
+    at += r.bytes.length;
+  }
+  offsets[n] = at;
+  if (columns.length > 0xffff_ffff) return undefined;
+  return { count: n, seqs, columns, columnEnds, leafHashes, offsets, data };
+}
+
+/** The rows back, as views into the packed arrays. */
+export function unpackRows(p: PackedRows): RecordRow[] {
+  const rows: RecordRow[] = new Array<RecordRow>(p.count);
+  let at = 0;
+  for (let i = 0; i < p.count; i++) {
+    const kindEnd = p.columnEnds[2 * i] as number;
+    const observedEnd = p.columnEnds[2 * i + 1] as number;
+    const kind = p.columns.slice(at, kindEnd);
+    const observedAt = p.columns.slice(kindEnd, observedEnd);
+    at = observedEnd;
+    rows[i] = {
+      seq: p.seqs[i] as number,
+      kind,
+      observed_at: observedAt,
+      leaf_hash: p.leafHashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE),
+      bytes: p.data.subarray(p.offsets[i] as number, p.offsets[i + 1] as number),
+    };
+  }
+  return rows;
+}

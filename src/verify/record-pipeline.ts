@@ -1,0 +1,262 @@
+/**
+ * Feeds record batches through the per-record checks (record-check.ts) and hands the results back
+ * strictly in order. Small stores are checked in the calling thread; once a store proves large,
+ * worker threads take the per-record work while this thread keeps reading and does the
+ * order-dependent work in `consume`. Memory stays flat: a bounded number of batches is in flight.
+ *
+ * Pure in the verifier's sense: it touches no file and no database (it only pulls from the
+ * reader's iterator). If the workers cannot start, or one dies, its batches are checked here
+ * instead: the results are the same either way, only slower.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { checkRecords, packRows, type CheckedBatch, type PackedRows } from './record-check.js';
+import type { CheckRequest, CheckResponse } from './record-check-worker.js';
+import type { RecordRow } from './reader.js';
+
+export interface PipelineOptions {
+  host: string;
+  /** Worker threads; 0 checks everything in this thread. Default: one fewer than the CPUs, at least 1, at most 4. */
+  workers?: number;
+  /** Records per batch. */
+  batchSize?: number;
+  /**
+   * Records checked in this thread before workers are started (small stores never start them).
+   * 0 starts them first and waits until they are ready, so every batch goes to a worker.
+   */
+  parallelAfter?: number;
+  /** Told at the end how many records were checked where (for tests and benchmarks). */
+  onStats?: (stats: PipelineStats) => void;
+}
+
+export interface PipelineStats {
+  checkedInThread: number;
+  checkedInWorkers: number;
+  workersStarted: number;
+}
+
+export const DEFAULT_BATCH = 1024;
+const DEFAULT_PARALLEL_AFTER = 8192;
+/** Batches in flight per worker: enough to keep it busy while this thread reads, and no more. */
+const IN_FLIGHT_PER_WORKER = 3;
+
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+/** Splits a row stream into arrays; a read error comes after the rows read before it. */
+export function* batchesOf(rows: Iterable<RecordRow>, size: number): Generator<RecordRow[]> {
+  let batch: RecordRow[] = [];
+  try {
+    for (const row of rows) {
+      batch.push(row);
+      if (batch.length >= size) {
+        yield batch;
+        batch = [];
+      }
+    }
+  } catch (err) {
+    if (batch.length > 0) yield batch;
+    throw err;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+interface Pending {
+  resolve: (result: CheckedBatch | undefined) => void;
+  worker: PoolWorker;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  ready: boolean;
+  alive: boolean;
+  outstanding: number;
+}
+
+class CheckPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private notify: (() => void) | undefined;
+
+  /** Resolves once a worker is ready, or none can be. */
+  settled(): Promise<void> {
+    if (this.readyWorkers > 0 || this.failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.notify = resolve;
+    });
+  }
+
+  private wake(): void {
+    const notify = this.notify;
+    this.notify = undefined;
+    notify?.();
+  }
+
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) {
+      let worker: Worker;
+      try {
+        worker = new Worker(new URL('./record-check-worker.js', import.meta.url));
+      } catch {
+        continue;
+      }
+      const entry: PoolWorker = { worker, ready: false, alive: true, outstanding: 0 };
+      this.workers.push(entry);
+      worker.on('message', (message: CheckResponse | { ready: true }) => {
+        if ('ready' in message) {
+          entry.ready = true;
+          this.wake();
+          return;
+        }
+        const waiting = this.pending.get(message.id);
+        if (!waiting) return;
+        this.pending.delete(message.id);
+        entry.outstanding--;
+        waiting.resolve('result' in message ? message.result : undefined);
+      });
+      const die = (): void => {
+        if (!entry.alive) return;
+        entry.alive = false;
+        for (const [id, waiting] of this.pending) {
+          if (waiting.worker !== entry) continue;
+          this.pending.delete(id);
+          waiting.resolve(undefined);
+        }
+        if (this.failed) this.wake();
+      };
+      worker.on('error', die);
+      worker.on('exit', die);
+    }
+  }
+
+  /** Ready workers, or 0 while they start (and for good when none could). */
+  get readyWorkers(): number {
+    return this.workers.filter((w) => w.alive && w.ready).length;
+  }
+
+  get started(): number {
+    return this.workers.length;
+  }
+
+  get failed(): boolean {
+    return this.workers.every((w) => !w.alive);
+  }
+
+  /** Checks a packed batch on the least busy worker; undefined when no worker could. */
+  check(rows: PackedRows, host: string): Promise<CheckedBatch | undefined> {
+    let best: PoolWorker | undefined;
+    for (const w of this.workers) if (w.alive && w.ready && (best === undefined || w.outstanding < best.outstanding)) best = w;
+    if (!best) return Promise.resolve(undefined);
+    const target = best;
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { resolve, worker: target });
+      target.outstanding++;
+      const request: CheckRequest = { id, host, rows };
+      try {
+        // The packed arrays are this batch's own copy: hand them over instead of copying them again.
+        target.worker.postMessage(request);
+      } catch {
+        this.pending.delete(id);
+        target.outstanding--;
+        resolve(undefined);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const [, waiting] of this.pending) waiting.resolve(undefined);
+    this.pending.clear();
+    await Promise.all(this.workers.map((w) => w.worker.terminate().catch(() => undefined)));
+  }
+}
+
+interface InFlight {
+  rows: RecordRow[];
+  result: Promise<CheckedBatch | undefined> | undefined;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Pulls every batch from `batches`, checks it, and calls `consume` with the rows and the results in
+ * order. A read error is thrown after every batch read before it was consumed; an error thrown by
+ * `consume` stops everything at once and is thrown as is.
+ */
+export async function runRecordPipeline(
+  batches: Iterable<RecordRow[]>,
+  options: PipelineOptions,
+  consume: (rows: RecordRow[], checked: CheckedBatch) => void,
+): Promise<void> {
+  const host = options.host;
+  const workers = options.workers ?? defaultWorkers();
+  const parallelAfter = options.parallelAfter ?? DEFAULT_PARALLEL_AFTER;
+  const iterator = batches[Symbol.iterator]();
+  let done = false;
+  let readError: { error: unknown } | undefined;
+  const read = (): RecordRow[] | undefined => {
+    if (done) return undefined;
+    try {
+      const next = iterator.next();
+      if (next.done) {
+        done = true;
+        return undefined;
+      }
+      return next.value;
+    } catch (error) {
+      done = true;
+      readError = { error };
+      return undefined;
+    }
+  };
+
+  let pool: CheckPool | undefined;
+  let checkedHere = 0;
+  let checkedThere = 0;
+  const inFlight: InFlight[] = [];
+  try {
+    if (workers > 0 && parallelAfter === 0) {
+      pool = new CheckPool(workers);
+      await pool.settled();
+    }
+    for (;;) {
+      const ready = pool ? pool.readyWorkers : 0;
+      if (ready > 0) {
+        while (inFlight.length < ready * IN_FLIGHT_PER_WORKER) {
+          const rows = read();
+          if (!rows) break;
+          const packed = packRows(rows);
+          inFlight.push({ rows, result: packed ? (pool as CheckPool).check(packed, host) : undefined });
+        }
+        const head = inFlight.shift();
+        if (!head) break;
+        const checked = head.result ? await head.result : undefined;
+        if (checked) checkedThere += head.rows.length;
+        else checkedHere += head.rows.length;
+        consume(head.rows, checked ?? checkRecords(head.rows, host));
+        continue;
+      }
+      // In this thread: while the store is small, while workers start, or if they cannot.
+      const head = inFlight.shift();
+      const rows = head ? head.rows : read();
+      if (!rows) break;
+      consume(rows, checkRecords(rows, host));
+      checkedHere += rows.length;
+      if (pool === undefined && workers > 0 && checkedHere >= parallelAfter && !done) pool = new CheckPool(workers);
+      if (pool !== undefined && !pool.failed && pool.readyWorkers === 0) await nextTurn();
+    }
+    if (readError) throw readError.error;
+  } finally {
+    if (!done) {
+      try {
+        iterator.return?.();
+      } catch {
+        // closing the reader's statement early; nothing to report
+      }
+    }
+    await pool?.close();
+    options.onStats?.({ checkedInThread: checkedHere, checkedInWorkers: checkedThere, workersStarted: pool ? pool.started : 0 });
+  }
+}
