@@ -1,0 +1,390 @@
+#!/usr/bin/env node
+/**
+ * Store benchmarks (issue 2): append throughput against a bare better-sqlite3 insert loop, and
+ * verify throughput and peak memory against two floors (sha256sum over the file, and a bare
+ * SELECT + SHA-256 per row loop), all in ONE run on the same machine.
+ *
+ *   npm run bench:store                     # builds, then runs everything (~5-10 min on 2 cores)
+ *   node scripts/bench/store.mjs [options]
+ *
+ * Options:
+ *   --append-records N      records per append round (default 100000)
+ *   --append-rounds N       alternating store/loop rounds, median reported (default 3)
+ *   --sizes a,b,c           verify store sizes (default 100000,300000,1000000)
+ *   --verify-rounds N       interleaved verify rounds per store, fastest kept (default 3)
+ *   --rounds-up-to N        stores larger than this get one round (default 300000)
+ *   --baseline-dist DIR     also verify with another build's dist/ (e.g. a copy of the previous commit's)
+ *   --out FILE              where the markdown goes (default bench-results/store.md)
+ *   --keep                  keep the work folder
+ *
+ * Imports library modules from dist/ directly (not the CLI). Every measurement of verify and of
+ * the floors runs in its own child process so that its peak RSS (VmHWM) is its own.
+ */
+import Database from 'better-sqlite3';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, hash as oneShotHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const DIST = join(root, 'dist');
+const BATCH = 256;
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  return process.argv[i + 1];
+}
+const flag = (name) => process.argv.includes(`--${name}`);
+
+function peakRssMiB() {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall back below
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** A realistic auth.log line of ~150 bytes. */
+function authLine(i) {
+  const users = ['alice', 'bob', 'carol', 'deploy', 'backup', 'root'];
+  const user = users[i % users.length];
+  const hh = String(Math.floor(i / 3600) % 24).padStart(2, '0');
+  const mm = String(Math.floor(i / 60) % 60).padStart(2, '0');
+  const ss = String(i % 60).padStart(2, '0');
+  const kinds = [
+    `Accepted publickey for ${user} from 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} port ${40000 + (i % 20000)} ssh2: ED25519 SHA256:q3JzX0l8mA7dWnq9vC1bV4k${i % 10}`,
+    `pam_unix(sshd:session): session opened for user ${user}(uid=${1000 + (i % 50)}) by (uid=0), tty none, remote 10.0.${i % 250}.${(i * 7) % 250}`,
+    `Failed password for invalid user ${user}${i % 1000} from 203.0.113.${i % 250} port ${30000 + (i % 30000)} ssh2 [preauth] attempt ${i % 6}`,
+  ];
+  return `Nov 23 ${hh}:${mm}:${ss} web-01 sshd[${10000 + (i % 50000)}]: ${kinds[i % kinds.length]}`;
+}
+
+function linePayload(i, offset) {
+  const text = authLine(i);
+  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset, line_no: i + 1, length: Buffer.byteLength(text) + 1, text };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+// ---------------------------------------------------------------------------------------------
+// Child modes: one measurement per process, result as one JSON line on stdout.
+// ---------------------------------------------------------------------------------------------
+
+async function childVerify(dir, distDir, mode) {
+  const { SqliteStoreReader } = await import(pathToFileURL(join(distDir, 'src/store/store-reader.js')).href);
+  const { verifyStore } = await import(pathToFileURL(join(distDir, 'src/verify/store-verify.js')).href);
+  const { resolveTrustAnchor } = await import(pathToFileURL(join(distDir, 'collector/verify.js')).href);
+  const trust = resolveTrustAnchor(dir, undefined);
+  const rssBefore = peakRssMiB();
+  const reader = new SqliteStoreReader(dir);
+  const options = { trust };
+  if (mode === 'in-thread') options.workers = 0;
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const result = await verifyStore(reader, options);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c1 = process.cpuUsage(c0);
+  reader.close();
+  const errors = result.findings.filter((f) => f.severity === 'error').length;
+  return { records: result.records, seconds, cpuSeconds: (c1.user + c1.system) / 1e6, ok: result.ok, errors, findings: result.findings.length, peakRssMiB: peakRssMiB(), rssBeforeMiB: rssBefore };
+}
+
+function childBareLoop(dir) {
+  const rssBefore = peakRssMiB();
+  const db = new Database(join(dir, 'evidence.sqlite'), { readonly: true, fileMustExist: true });
+  const scratch = new Uint8Array(64 * 1024);
+  let records = 0;
+  let x = 0;
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (const row of db.prepare('SELECT bytes FROM records ORDER BY seq').raw().iterate()) {
+    const bytes = row[0];
+    scratch[0] = 0;
+    scratch.set(bytes, 1);
+    const h = oneShotHash('sha256', scratch.subarray(0, bytes.length + 1), 'buffer');
+    x ^= h[0];
+    records++;
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c1 = process.cpuUsage(c0);
+  db.close();
+  return { records, seconds, cpuSeconds: (c1.user + c1.system) / 1e6, peakRssMiB: peakRssMiB(), rssBeforeMiB: rssBefore, x };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent
+// ---------------------------------------------------------------------------------------------
+
+function runChild(args) {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const last = out.trim().split('\n').at(-1);
+  return JSON.parse(last);
+}
+
+async function benchAppend(lib, work, records, rounds) {
+  const { EvidenceStore } = lib.store;
+  const { canonicalBytes } = lib.canonical;
+  const { leafHash } = lib.merkle;
+
+  // The loop's rows: the very canonical bytes the store writes (same record shape, same sizes),
+  // computed before the clock starts, so the loop is SQLite's floor for this row size and batch.
+  const boot = 'c0ffee00-1111-2222-3333-444455556666';
+  let offset = 0;
+  const rows = [];
+  for (let i = 0; i < records; i++) {
+    const payload = linePayload(i, offset);
+    offset += payload.length;
+    const bytes = canonicalBytes({ v: 1, seq: i, kind: 'log.line', observed_at: '2026-11-23T14:08:51.123456Z', mono_ns: String(1e15 + i * 1000), boot_id: boot, host: 'web-01', source: 'file:/var/log/auth.log', payload });
+    rows.push({ bytes, hash: leafHash(bytes) });
+  }
+  const avgBytes = rows.reduce((s, r) => s + r.bytes.length, 0) / rows.length;
+  const avgLine = rows.reduce((s, _r, i) => s + authLine(i).length, 0) / rows.length;
+  const payloads = [];
+  offset = 0;
+  for (let i = 0; i < records; i++) {
+    const p = linePayload(i, offset);
+    offset += p.length;
+    payloads.push(p);
+  }
+
+  const runLoop = (dir) => {
+    mkdirSync(dir, { recursive: true });
+    const db = new Database(join(dir, 'loop.sqlite'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec('CREATE TABLE records (seq INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, bytes BLOB NOT NULL) STRICT');
+    const insert = db.prepare('INSERT INTO records(seq, leaf_hash, bytes) VALUES (?, ?, ?)');
+    const commit = db.transaction((from, to) => {
+      for (let i = from; i < to; i++) insert.run(i, rows[i].hash, rows[i].bytes);
+    });
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < records; i += BATCH) commit(i, Math.min(records, i + BATCH));
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    db.close();
+    return seconds;
+  };
+  const runStore = (dir) => {
+    const { store } = EvidenceStore.create(dir, { host: 'web-01', bootId: boot });
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < records; i++) store.append('log.line', 'file:/var/log/auth.log', payloads[i]);
+    store.close({ finalCheckpoint: true });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return seconds;
+  };
+
+  const loopSeconds = [];
+  const storeSeconds = [];
+  for (let r = 0; r < rounds; r++) {
+    const ld = join(work, `append-loop-${r}`);
+    const sd = join(work, `append-store-${r}`);
+    loopSeconds.push(runLoop(ld));
+    storeSeconds.push(runStore(sd));
+    rmSync(ld, { recursive: true, force: true });
+    rmSync(sd, { recursive: true, force: true });
+    process.stderr.write(`append round ${r + 1}/${rounds}: loop ${fmt(records / loopSeconds.at(-1))}/s, store ${fmt(records / storeSeconds.at(-1))}/s\n`);
+  }
+  const loopRate = records / median(loopSeconds);
+  const storeRate = records / median(storeSeconds);
+  return { records, rounds, avgBytes, avgLine, loopRate, storeRate, ratio: storeRate / loopRate, loopAll: loopSeconds.map((s) => records / s), storeAll: storeSeconds.map((s) => records / s) };
+}
+
+/** Builds stores of each size by growing one store and copying it at each size (closed with a final checkpoint). */
+function buildStores(lib, work, sizes) {
+  const { EvidenceStore } = lib.store;
+  const grow = join(work, 'grow');
+  const made = [];
+  let n = 0;
+  let offset = 0;
+  let store = EvidenceStore.create(grow, { host: 'web-01', bootId: 'c0ffee00-1111-2222-3333-444455556666' }).store;
+  const t0 = Date.now();
+  for (const size of [...sizes].sort((a, b) => a - b)) {
+    if (store === undefined) store = EvidenceStore.open(grow, { bootId: 'c0ffee00-1111-2222-3333-444455556666' });
+    for (; n < size; n++) {
+      const p = linePayload(n, offset);
+      offset += p.length;
+      store.append('log.line', 'file:/var/log/auth.log', p);
+    }
+    store.close({ finalCheckpoint: true });
+    store = undefined;
+    const dir = join(work, `store-${size}`);
+    cpSync(grow, dir, { recursive: true });
+    rmSync(join(dir, 'writer.lock'), { force: true });
+    made.push({ size, dir, bytes: statSync(join(dir, 'evidence.sqlite')).size });
+    process.stderr.write(`built store of ${fmt(size)} records (${((Date.now() - t0) / 1000).toFixed(0)} s so far)\n`);
+  }
+  rmSync(grow, { recursive: true, force: true });
+  return made;
+}
+
+function sha256sum(file) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('sha256sum', [file], { encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`sha256sum failed: ${r.stderr}`);
+  return seconds;
+}
+
+async function main() {
+  if (process.argv[2] === '--child') {
+    const [mode, dir, distDir] = process.argv.slice(3);
+    let result;
+    if (mode === 'verify' || mode === 'verify-in-thread') result = await childVerify(dir, distDir, mode === 'verify' ? 'default' : 'in-thread');
+    else if (mode === 'bare') result = childBareLoop(dir);
+    else throw new Error(`unknown child mode ${mode}`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+
+  const appendRecords = Number(arg('append-records', '100000'));
+  const appendRounds = Number(arg('append-rounds', '3'));
+  const sizes = String(arg('sizes', '100000,300000,1000000')).split(',').map(Number);
+  const baselineDist = arg('baseline-dist', undefined);
+  const verifyRounds = Number(arg('verify-rounds', '3'));
+  const maxRoundsUpTo = Number(arg('rounds-up-to', '300000'));
+  const out = resolve(root, arg('out', 'bench-results/store.md'));
+  if (!existsSync(join(DIST, 'src/store/evidence-store.js'))) throw new Error('dist/ is missing: run npm run build first');
+
+  const lib = {
+    store: await import(pathToFileURL(join(DIST, 'src/store/evidence-store.js')).href),
+    canonical: await import(pathToFileURL(join(DIST, 'src/records/canonical.js')).href),
+    merkle: await import(pathToFileURL(join(DIST, 'src/integrity/merkle.js')).href),
+  };
+  const work = mkdtempSync(join(arg('work-dir', tmpdir()), 'custody-bench-'));
+  const started = Date.now();
+  const loadBefore = loadAverage();
+  try {
+    const append = await benchAppend(lib, work, appendRecords, appendRounds);
+    const stores = buildStores(lib, work, sizes);
+
+    const verifyRows = [];
+    for (const { size, dir, bytes } of stores) {
+      const file = join(dir, 'evidence.sqlite');
+      sha256sum(file); // warms the page cache for everything after it
+      const shaSeconds = sha256sum(file);
+      const rounds = size > maxRoundsUpTo ? 1 : verifyRounds;
+      const row = { size, bytes, shaSeconds, bare: undefined, verify: {}, rounds };
+      const modes = [['verify', DIST, 'verify (default)'], ['verify-in-thread', DIST, 'verify (in-thread)']];
+      if (baselineDist) modes.push(['verify-in-thread', resolve(baselineDist), 'verify (baseline build)']);
+      // Interleaved rounds; the fastest round of each is kept (other load only ever slows a run down).
+      const keepBest = (old, r) => (old === undefined || r.seconds < old.seconds ? r : old);
+      for (let round = 0; round < rounds; round++) {
+        row.bare = keepBest(row.bare, runChild(['bare', dir]));
+        for (const [mode, distDir, label] of modes) {
+          const r = runChild([mode, dir, distDir]);
+          if (r.records !== size || !r.ok) throw new Error(`${label} on ${size}: ${r.records} records, ok=${r.ok}, ${r.errors} errors`);
+          row.verify[label] = keepBest(row.verify[label], r);
+          process.stderr.write(`${fmt(size)} round ${round + 1}/${rounds}: ${label} ${fmt(size / r.seconds)}/s (${fmt(size / r.cpuSeconds)} per CPU-second), peak RSS ${r.peakRssMiB.toFixed(0)} MiB\n`);
+        }
+      }
+      const bare = row.bare;
+      process.stderr.write(`${fmt(size)}: sha256sum ${(bytes / shaSeconds / 2 ** 20).toFixed(0)} MiB/s, bare loop ${fmt(size / bare.seconds)}/s\n`);
+      verifyRows.push(row);
+    }
+    const totalSeconds = (Date.now() - started) / 1000;
+    const md = report({ append, verifyRows, totalSeconds, baselineDist, load: [loadBefore, loadAverage()] });
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, md);
+    process.stdout.write(md);
+  } finally {
+    if (!flag('keep')) rmSync(work, { recursive: true, force: true });
+    else process.stderr.write(`kept ${work}\n`);
+  }
+}
+
+function machine() {
+  let cpu = 'unknown';
+  try {
+    cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
+  } catch {
+    // not Linux
+  }
+  let nproc = String(availableParallelism());
+  try {
+    nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  } catch {
+    // keep availableParallelism
+  }
+  let sqlite = '';
+  try {
+    const db = new Database(':memory:');
+    sqlite = db.prepare('SELECT sqlite_version() AS v').get().v;
+    db.close();
+  } catch {
+    // ignore
+  }
+  const pkg = JSON.parse(readFileSync(join(root, 'node_modules/better-sqlite3/package.json'), 'utf8'));
+  return { cpu, nproc, node: process.version, sqlite, betterSqlite: pkg.version };
+}
+
+function loadAverage() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
+
+function report({ append, verifyRows, totalSeconds, baselineDist, load }) {
+  const m = machine();
+  const cmd = ['node scripts/bench/store.mjs', ...process.argv.slice(2)].join(' ');
+  const lines = [];
+  lines.push('## Store: append and verify throughput');
+  lines.push('');
+  lines.push(`Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}; Node ${m.node}; better-sqlite3 ${m.betterSqlite} (SQLite ${m.sqlite}); ${new Date().toISOString().slice(0, 10)}.`);
+  lines.push('');
+  lines.push(`Command: \`npm run bench:store\` (= \`npm run build && ${cmd}\`). The whole run took ${Math.round(totalSeconds)} s. Load average (1/5/15 min) at the start: ${load[0]}; at the end: ${load[1]} (other work on the machine makes wall-clock rates lower and noisier; compare columns of the same run, not runs).`);
+  lines.push('');
+  lines.push('### Append');
+  lines.push('');
+  lines.push(`${fmt(append.records)} \`log.line\` records of auth.log lines (${append.avgLine.toFixed(0)} bytes of text on average, ${append.avgBytes.toFixed(0)} canonical bytes per record), default policy (batches of 256, a signed checkpoint every 1,000 records), WAL, \`synchronous=FULL\`, measured up to \`close({ finalCheckpoint: true })\`.`);
+  lines.push(`The reference is a bare better-sqlite3 loop with the same pragmas and 256 rows per transaction inserting the same canonical bytes and a 32-byte hash per row (prepared before its clock starts: SQLite's floor for these rows).`);
+  lines.push(`Store and loop alternate, ${append.rounds} rounds each; the median is shown (all rounds: loop ${append.loopAll.map(fmt).join(' / ')}, store ${append.storeAll.map(fmt).join(' / ')} records/s).`);
+  lines.push('');
+  lines.push('| | records/s | vs. the loop |');
+  lines.push('|---|---:|---:|');
+  lines.push(`| bare better-sqlite3 insert loop (reference) | ${fmt(append.loopRate)} | 1.00× |`);
+  lines.push(`| \`EvidenceStore.append\` | ${fmt(append.storeRate)} | **${append.ratio.toFixed(2)}×** (goal ≥ 0.5×) |`);
+  lines.push('');
+  lines.push('### Verify');
+  lines.push('');
+  lines.push('Stores of auth.log `log.line` records written by `EvidenceStore` with the default policy (a checkpoint every 1,000 records). Each measurement runs in its own child process after the file is in the page cache (`sha256sum` ran over it first); time is the verification itself (`verifyStore` over a `SqliteStoreReader`), peak RSS is the child\'s `VmHWM` (whole process, worker threads included).');
+  lines.push('`verify (default)` is what `custody verify` runs; `verify (in-thread)` forces the single-threaded path (`workers: 0`).' + (baselineDist ? ' `verify (baseline build)` is the previous commit\'s build of the verifier, run the same way.' : ''));
+  lines.push('The floors: `sha256sum` over the evidence file (hashing only, no parsing), and a bare better-sqlite3 loop `SELECT bytes FROM records ORDER BY seq` with one SHA-256 per row (reading and leaf-hashing only, no checks).');
+  lines.push(`Rounds are interleaved (${verifyRows.map((r) => `${r.rounds} at ${fmt(r.size)}`).join(', ')}) and the fastest round of each is shown. Each cell: records per second of wall-clock time; records per CPU-second (user + system of the whole process, all threads: the work done, which other load on the machine disturbs less); peak RSS.`);
+  lines.push('');
+  const labels = Object.keys(verifyRows[0]?.verify ?? {});
+  lines.push(`| records | file | sha256sum | bare SELECT + SHA-256 | ${labels.map((l) => `${l}`).join(' | ')} |`);
+  lines.push(`|---:|---:|---:|---:|${labels.map(() => '---:').join('|')}|`);
+  for (const row of verifyRows) {
+    const cells = labels.map((l) => {
+      const r = row.verify[l];
+      return `${fmt(row.size / r.seconds)}/s (${r.seconds.toFixed(2)} s); ${fmt(row.size / r.cpuSeconds)}/CPU-s; ${r.peakRssMiB.toFixed(0)} MiB`;
+    });
+    lines.push(
+      `| ${fmt(row.size)} | ${(row.bytes / 2 ** 20).toFixed(0)} MiB | ${fmt(row.size / row.shaSeconds)}/s equiv. (${(row.bytes / row.shaSeconds / 2 ** 20).toFixed(0)} MiB/s, ${row.shaSeconds.toFixed(2)} s) | ${fmt(row.size / row.bare.seconds)}/s (${row.bare.seconds.toFixed(2)} s); ${fmt(row.size / row.bare.cpuSeconds)}/CPU-s; ${row.bare.peakRssMiB.toFixed(0)} MiB | ${cells.join(' | ')} |`,
+    );
+  }
+  lines.push('');
+  const last = verifyRows.at(-1);
+  if (last) {
+    const d = last.verify[labels[0]];
+    lines.push(`Goal: verify ≥ 300,000 records/s. At ${fmt(last.size)} records the default verify runs at ${fmt(last.size / d.seconds)} records/s, ${((last.size / d.seconds) / (last.size / last.bare.seconds) * 100).toFixed(0)}% of the bare read + hash loop.`);
+    const first = verifyRows[0].verify[labels[0]];
+    const growth = ((d.peakRssMiB - first.peakRssMiB) / ((last.size - verifyRows[0].size) / 1e6)).toFixed(0);
+    lines.push(`Peak RSS (default verify) goes from ${first.peakRssMiB.toFixed(0)} MiB at ${fmt(verifyRows[0].size)} records to ${d.peakRssMiB.toFixed(0)} MiB at ${fmt(last.size)} (${(last.size / verifyRows[0].size).toFixed(0)}× the records, +${growth} MiB per million records; the file grows by ${(((last.bytes - verifyRows[0].bytes) / 2 ** 20) / ((last.size - verifyRows[0].size) / 1e6)).toFixed(0)} MiB per million).`);
+    lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+await main();
