@@ -345,3 +345,19 @@ describe('tamper matrix: every attack is detected and named', () => {
     expect(codes(result)).toContain('key.certificate_invalid');
   });
 });
+
+describe('an interrupted key rotation is unsealed, not tampered', () => {
+  it('treats a key.rotate record that no checkpoint covers yet as part of the unsealed tail', async () => {
+    // What a crash between the certificate's commit and its sealing leaves (stores written before
+    // the store committed both in one transaction, or with a batch size of 1).
+    const result = await attack((db) => {
+      const rotateSeq = (db.prepare(`SELECT seq FROM records WHERE kind = 'key.rotate'`).get() as { seq: number }).seq;
+      db.prepare('DELETE FROM tsa_tokens').run();
+      db.prepare('DELETE FROM checkpoints WHERE tree_size > ?').run(rotateSeq);
+      db.prepare('DELETE FROM records WHERE seq > ?').run(rotateSeq);
+      db.prepare(`DELETE FROM sqlite_sequence`).run();
+    });
+    expect(codes(result)).toEqual([]);
+    expect(result.unsealed?.count).toBe(1);
+  });
+});
