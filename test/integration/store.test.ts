@@ -49,11 +49,24 @@ describe('the store enforces its own invariants', () => {
     ]) {
       expect(() => db.exec(sql), sql).toThrow(/append-only evidence/);
     }
-    // Out-of-order and gap inserts are refused too, and a checkpoint may not shrink the tree.
-    expect(() => db.prepare('INSERT INTO records(seq, kind, observed_at, leaf_hash, bytes) VALUES (5, ?, ?, ?, ?)').run('x', 'y', Buffer.alloc(32), Buffer.alloc(1))).toThrow(/seq order/);
+    // A checkpoint may not shrink the tree or cover records that do not exist.
     expect(() => db.prepare('INSERT INTO checkpoints(tree_size, epoch, created_at, note) VALUES (0, 0, ?, ?)').run('t', 'n')).toThrow(/shrink/);
     expect(() => db.prepare('INSERT INTO checkpoints(tree_size, epoch, created_at, note) VALUES (99, 0, ?, ?)').run('t', 'n')).toThrow(/do not exist/);
     db.close();
+  });
+
+  it('refuses to commit a batch that does not continue the table (another writer changed it)', () => {
+    const dir = fresh();
+    const { store } = EvidenceStore.create(dir, { host: 'h1' });
+    store.append('log.line', 's', lineAt(0));
+    store.flush();
+    store.append('log.line', 's', lineAt(1));
+    const intruder = new Database(join(dir, EVIDENCE_FILE));
+    intruder.prepare('INSERT INTO records(seq, kind, observed_at, leaf_hash, bytes) VALUES (1, ?, ?, ?, ?)').run('x', 'y', Buffer.alloc(32), Buffer.alloc(1));
+    intruder.close();
+    expect(codeOf(() => store.flush())).toBe('E_STORE_CORRUPT');
+    expect(store.pendingCount).toBe(1); // nothing queued is dropped
+    expect(codeOf(() => store.close())).toBe('E_STORE_CORRUPT'); // closing says so too, and releases the store
   });
 
   it('validates records at the door and assigns gapless seq', () => {
