@@ -200,6 +200,14 @@ export function createKernelUsbParser(): KernelUsbParser {
     p.lastLine = lineCount;
   }
 
+  /** The disk of a mass-storage device attached: the announcement is complete. */
+  function attachDisk(out: ParseOutput, p: Pending, blockDevice: string, seq: number, nowMs: number | undefined, uptimeMs: number | undefined): void {
+    p.blockDevice = blockDevice;
+    p.massStorage = true;
+    touch(p, seq, nowMs, uptimeMs);
+    finalize(out, p);
+  }
+
   function handle(out: ParseOutput, line: SourceLine, framed: SyslogFrame, raw: string): void {
     lineCount++;
     const seq = line.seq;
@@ -347,12 +355,7 @@ export function createKernelUsbParser(): KernelUsbParser {
           p.blockInference = 'the only mass-storage device being announced when the disk attached (no scsi host line)';
         }
       }
-      if (p) {
-        p.blockDevice = m[2] ?? '';
-        p.massStorage = true;
-        touch(p, seq, nowMs, uptimeMs);
-        finalize(out, p);
-      }
+      if (p) attachDisk(out, p, m[2] ?? '', seq, nowMs, uptimeMs);
       return;
     }
     if ((m = RE_OLD_ATTACHED.exec(msg))) {
@@ -366,12 +369,7 @@ export function createKernelUsbParser(): KernelUsbParser {
           p.scsiHost = host;
         }
       }
-      if (p) {
-        p.blockDevice = m[2] ?? '';
-        p.massStorage = true;
-        touch(p, seq, nowMs, uptimeMs);
-        finalize(out, p);
-      }
+      if (p) attachDisk(out, p, m[2] ?? '', seq, nowMs, uptimeMs);
       return;
     }
   }

@@ -2,30 +2,14 @@
  * Windows events → usb.* / file.access / auth.logon, on the real samples (test/fixtures/SOURCES.md).
  * Every payload is checked against the record schema with a full synthetic envelope.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readEvtx } from '../../src/parsers/evtx/index.js';
 import { createWindowsEventMapper, mapWindowsEvent } from '../../src/parsers/windows-events.js';
 import type { DerivedRecord } from '../../src/parsers/types.js';
 import { validateRecord } from '../../src/records/schema.js';
+import { EVTX_SAMPLES, loadFixture } from '../helpers/evtx-samples.js';
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
-const S = {
-  partitionUsb: 'Partition-4DiagnosticParser/sampleFile/Microsoft-Windows-Partition%4Diagnostic.evtx',
-  partitionWin11: 'DFIRArtifactMuseum/Windows/EventLogs/Win11/RathbunVM/RathbunVM_W11EventLogs.7z.extracted/Microsoft-Windows-Partition%4Diagnostic.evtx',
-  server2022Security: 'DFIRArtifactMuseum/Windows/EventLogs/Server2022/APTSimulatorVM/APTSimulatorVM_EventLogs_Server2022.7z.extracted/logs/Security.evtx',
-  system: 'evtx/samples/system.evtx',
-  security: 'evtx/samples/security.evtx',
-  securityShort: 'evtx/samples/Security_short_selected.evtx',
-  printNightmare: 'EVTX-to-MITRE-Attack/EVTX_full_APT_attack_steps/ID4674,6416 New external device connected (PrintNightmare).evtx',
-  systemNightmare: 'EVTX-to-MITRE-Attack/TA0004-Privilege Escalation/T1574-DLL side-loading/ID4688,6416,4648-SystemNightMare.evtx',
-  sethc: 'EVTX-to-MITRE-Attack/TA0004-Privilege Escalation/T1546-Image File Execution Options Injection/ID4656-Failed sethc replacement by CMD.evtx',
-  mimikatz: 'EVTX-to-MITRE-Attack/TA0006-Credential Access/T1003-Credential dumping/ID4656-4663-4658 Mimikatz sekurlsa password dump.evtx',
-  hiddenUser: 'EVTX-to-MITRE-Attack/TA0003-Persistence/T1136-Create account/ID472, 4728 Hidden user creation.evtx',
-  sshBrute: 'EVTX-to-MITRE-Attack/TA0006-Credential Access/T1110.xxx-Brut force/ID4625-OpenSSH brutforce with valid users.evtx',
-} as const;
+const S = EVTX_SAMPLES;
 
 interface Mapped {
   eventId: number;
@@ -34,7 +18,7 @@ interface Mapped {
 }
 
 function mapFile(file: string): Mapped[] {
-  const r = readEvtx(new Uint8Array(readFileSync(join(FIXTURES, file))));
+  const r = readEvtx(loadFixture(file));
   const mapper = createWindowsEventMapper();
   const out: Mapped[] = [];
   r.records.forEach((e, i) => {
@@ -220,7 +204,7 @@ describe('file access', () => {
     expect(opened[0]).toMatchObject({ path: 'C:\\Windows\\INF\\TAPISRV\\0409', operation: 'open:read', access: ['SYNCHRONIZE', 'ReadData'], exe: 'C:\\Windows\\System32\\spoolsv.exe', pid: 1656 });
     expect(closed[0]).toMatchObject({ operation: 'close', extra: { handle_id: '0x0000000000000af8' } });
     // Without the handle table, a 4658 says nothing about which object it closed.
-    const r = readEvtx(new Uint8Array(readFileSync(join(FIXTURES, S.systemNightmare))));
+    const r = readEvtx(loadFixture(S.systemNightmare));
     for (const e of r.records.filter((x) => x.eventId === 4658)) expect(mapWindowsEvent(e, [1]).records).toEqual([]);
   });
 
