@@ -29,6 +29,11 @@ export const ErrorCodes = {
   KEY_EXISTS: 'E_KEY_EXISTS',
   // generic I/O that is not the store's
   IO: 'E_IO',
+  // the bundle (tar, checksum files, custody log)
+  TAR_REFUSED: 'E_TAR_REFUSED',
+  BUNDLE_PATH_INVALID: 'E_BUNDLE_PATH_INVALID',
+  SUMS_INVALID: 'E_SUMS_INVALID',
+  CUSTODY_LOG_INVALID: 'E_CUSTODY_LOG_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
