@@ -193,27 +193,25 @@ export function agentStatus(storeDir: string): AgentStatusReport {
     // Read the checkpoints first: the records read after them can only be more, never fewer.
     checkpoints = reader.checkpoints();
     tokens = reader.tsaTokens();
-    for (const row of reader.records()) {
-      total++;
-      byKind[row.kind] = (byKind[row.kind] ?? 0) + 1;
-      if (row.kind === 'agent.gap') {
-        gapCount++;
-        const record = decodeCanonical(row.bytes) as EvidenceRecord;
-        const payload = record.payload as PayloadOf<'agent.gap'>;
-        latestGaps.push({
-          seq: row.seq,
-          observed_at: row.observed_at,
-          source: record.source,
-          ...(payload.path !== undefined ? { path: payload.path } : {}),
-          reason: payload.reason,
-          detail: payload.detail,
-        });
-        if (latestGaps.length > LATEST_GAPS) latestGaps.shift();
-      } else if (row.kind === 'key.rotate') {
-        const record = decodeCanonical(row.bytes) as EvidenceRecord;
-        keyEpoch = (record.payload as PayloadOf<'key.rotate'>).epoch;
-      }
+    for (const [kind, count] of reader.kindCounts()) {
+      byKind[kind] = count;
+      total += count;
     }
+    gapCount = byKind['agent.gap'] ?? 0;
+    for (const row of reader.latestOfKind('agent.gap', LATEST_GAPS)) {
+      const record = decodeCanonical(row.bytes) as EvidenceRecord;
+      const payload = record.payload as PayloadOf<'agent.gap'>;
+      latestGaps.push({
+        seq: row.seq,
+        observed_at: row.observed_at,
+        source: record.source,
+        ...(payload.path !== undefined ? { path: payload.path } : {}),
+        reason: payload.reason,
+        detail: payload.detail,
+      });
+    }
+    const [rotation] = reader.latestOfKind('key.rotate', 1);
+    if (rotation) keyEpoch = ((decodeCanonical(rotation.bytes) as EvidenceRecord).payload as PayloadOf<'key.rotate'>).epoch;
   } finally {
     reader.close();
   }
@@ -251,7 +249,7 @@ export function agentStatus(storeDir: string): AgentStatusReport {
     records: { total, sealed, unsealed: total - sealed, byKind },
     keyEpoch,
     sources: sourcesFromIngestStatus(agentState?.ingest),
-    gaps: { count: gapCount, latest: latestGaps.reverse() },
+    gaps: { count: gapCount, latest: latestGaps },
     storeSize: { evidenceBytes, walBytes, stateBytes, totalBytes: evidenceBytes + walBytes + stateBytes },
   };
   const host = meta.get('host');

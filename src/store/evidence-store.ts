@@ -179,7 +179,9 @@ export class EvidenceStore {
       applyDurablePragmas(db);
       db.transaction(() => {
         for (const statement of EVIDENCE_SCHEMA) db.exec(statement);
+        // Partial indexes: only these rare kinds are indexed, so appends of everything else pay nothing.
         db.exec(`CREATE INDEX records_key_rotations ON records(seq) WHERE kind = 'key.rotate';`);
+        db.exec(`CREATE INDEX records_gaps ON records(seq) WHERE kind = 'agent.gap';`);
         const put = db.prepare('INSERT INTO meta(name, value) VALUES (?, ?)');
         put.run('format_version', EVIDENCE_FORMAT_VERSION);
         put.run('store_id', storeId);

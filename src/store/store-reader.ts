@@ -94,6 +94,18 @@ export class SqliteStoreReader implements StoreReader {
     if (batch.length > 0) yield batch;
   }
 
+  /** How many records of each kind, counted by SQLite (for status; the verifier streams instead). */
+  kindCounts(): Map<string, number> {
+    return this.guard(() => new Map(this.db.prepare('SELECT kind, COUNT(*) FROM records GROUP BY kind').raw().all() as [string, number][]));
+  }
+
+  /** The newest `limit` records of one kind, newest first (partial indexes make gaps and key rotations cheap). */
+  latestOfKind(kind: string, limit: number): RecordRow[] {
+    return this.guard(
+      () => this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records WHERE kind = ? ORDER BY seq DESC LIMIT ?').all(kind, limit) as RecordRow[],
+    );
+  }
+
   checkpoints(): CheckpointRow[] {
     return this.guard(() => this.db.prepare('SELECT id, tree_size, epoch, created_at, note FROM checkpoints ORDER BY id').all() as CheckpointRow[]);
   }
