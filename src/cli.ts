@@ -6,7 +6,7 @@
  * Exit codes: 0 success / valid, 1 integrity failure, 2 usage or I/O error.
  */
 import { Command, CommanderError } from 'commander';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFromFlags, configHash, configWarnings, loadConfig, LOG_LEVELS, redactConfig, type AgentConfig, type LogLevel } from '../agent/config.js';
@@ -161,6 +161,44 @@ function buildProgram(setExit: (code: number) => void): Command {
       }
       const result = installService(kind, spec);
       process.stdout.write(`${result.written.map((f) => `wrote ${f}`).join('\n')}\nnext:\n${result.nextSteps.map((s) => `  ${s}`).join('\n')}\n`);
+    });
+
+  agent
+    .command('audit-rules')
+    .description('print the auditd rules that make the kernel record access to a path (for /etc/audit/rules.d/)')
+    .requiredOption('--path <path>', 'absolute path of a file or folder to watch; repeatable', collect)
+    .option('--key <key>', 'audit key the events carry (default custody-file-access)')
+    .option('--style <style>', 'watch (-w, default) or syscall (-a always,exit … -S …)', 'watch')
+    .option('--kind <kind>', 'syscall style: dir or file (default: what the path is on this machine)')
+    .option('--machine <arch>', 'syscall style: x86_64 or aarch64 (default: this machine)')
+    .action(async (opts: { path: string[]; key?: string; style: string; kind?: string; machine?: string }) => {
+      const { auditRulesForPath } = await import('./parsers/audit-rules.js');
+      if (opts.style !== 'watch' && opts.style !== 'syscall') throw new CustodyError(ErrorCodes.USAGE, `--style must be watch or syscall, not ${JSON.stringify(opts.style)}`);
+      if (opts.kind !== undefined && opts.kind !== 'dir' && opts.kind !== 'file') throw new CustodyError(ErrorCodes.USAGE, `--kind must be dir or file, not ${JSON.stringify(opts.kind)}`);
+      if (opts.machine !== undefined && opts.machine !== 'x86_64' && opts.machine !== 'aarch64') throw new CustodyError(ErrorCodes.USAGE, `--machine must be x86_64 or aarch64, not ${JSON.stringify(opts.machine)}`);
+      const machine = (opts.machine ?? (process.arch === 'arm64' ? 'aarch64' : 'x86_64')) as 'x86_64' | 'aarch64';
+      const text = opts.path.map((path) => {
+        let kind = opts.kind as 'dir' | 'file' | undefined;
+        if (opts.style === 'syscall' && kind === undefined) {
+          if (!existsSync(path)) throw new CustodyError(ErrorCodes.USAGE, 'does not exist here, so custody cannot tell a folder from a file: give --kind dir or --kind file', { where: path });
+          kind = statSync(path).isDirectory() ? 'dir' : 'file';
+        }
+        return auditRulesForPath(path, { style: opts.style as 'watch' | 'syscall', ...(opts.key !== undefined ? { key: opts.key } : {}), ...(kind !== undefined ? { kind } : {}), machine });
+      });
+      process.stdout.write(text.join(''));
+    });
+
+  program
+    .command('import')
+    .description('preserve files taken from another machine (logs, .evtx, setupapi.dev.log, wtmp, .gz) in a store and read them into typed evidence')
+    .requiredOption('--store <dir>', 'store folder (created when --host is given and there is none)')
+    .option('--host <name>', 'the machine the files came from (required to create the store)')
+    .option('--json', 'print the summary as JSON')
+    .argument('<file...>', 'files to import')
+    .action(async (files: string[], opts: { store: string; host?: string; json?: boolean }) => {
+      const { importFiles, formatImportSummary } = await import('../collector/import.js');
+      const summary = importFiles(opts.store, files, opts.host === undefined ? {} : { host: opts.host });
+      process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatImportSummary(summary));
     });
 
   return program;
