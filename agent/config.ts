@@ -120,6 +120,43 @@ const fileSourceSchema = z.strictObject({
     .default({ initial: CONFIG_DEFAULTS.retryInitialMs, max: CONFIG_DEFAULTS.retryMaxMs }),
 });
 
+/** Live sources beside the files (issue 4): each block is optional; an absent block keeps that source off. */
+export const SOURCE_DEFAULTS = {
+  journaldStartAt: 'beginning' as 'beginning' | 'end',
+  usbSysfsRoot: '/sys',
+  usbSnapshotIntervalMs: 15 * 60_000,
+  usbUdev: true,
+  watchMaxHashBytes: 1024 * 1024 * 1024,
+} as const;
+
+const journaldSourceSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Read the journal files of this folder (`journalctl --directory`) instead of the system journal. */
+    directory: z.string().min(1, 'must not be empty').optional(),
+    /** Read one journal file (`journalctl --file`); it is re-read for new entries every few seconds. */
+    file: z.string().min(1, 'must not be empty').optional(),
+    /** Where to start the very first time (no cursor in the evidence yet): the oldest entry, or new entries only. */
+    startAt: z.enum(['beginning', 'end']).default(SOURCE_DEFAULTS.journaldStartAt),
+  })
+  .refine((j) => j.directory === undefined || j.file === undefined, { message: 'give directory or file, not both', path: ['file'] });
+
+const usbSourceSchema = z.strictObject({
+  /** Where sysfs is mounted (a copy of its layout in tests). */
+  sysfsRoot: z.string().min(1, 'must not be empty').default(SOURCE_DEFAULTS.usbSysfsRoot),
+  /** A `usb.present` snapshot of the attached devices this often (and at every start). */
+  snapshotInterval: duration(1000).default(SOURCE_DEFAULTS.usbSnapshotIntervalMs),
+  /** Follow `udevadm monitor --udev --property` for connects and disconnects when udevadm exists. */
+  udev: z.boolean().default(SOURCE_DEFAULTS.usbUdev),
+});
+
+const watchFoldersSchema = z.strictObject({
+  /** Folders whose files are watched (recursively) for create / modify / delete / rename. */
+  paths: z.array(z.string().min(1, 'must not be empty')).default([]),
+  /** Files larger than this are recorded with size and mtime but not hashed. */
+  maxHashBytes: byteSize(1).default(SOURCE_DEFAULTS.watchMaxHashBytes),
+});
+
 export const agentConfigSchema = z.strictObject({
   /** The store folder (created with its keys on first run). */
   store: z
@@ -133,6 +170,9 @@ export const agentConfigSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS).default(CONFIG_DEFAULTS.logLevel),
   sources: z.strictObject({
     files: fileSourceSchema,
+    journald: journaldSourceSchema.optional(),
+    usb: usbSourceSchema.optional(),
+    watchFolders: watchFoldersSchema.optional(),
   }, { error: (iss) => (iss.input === undefined ? 'required: the sources to watch (sources.files.watch)' : undefined) }),
   batching: z
     .strictObject({
@@ -158,6 +198,8 @@ export const agentConfigSchema = z.strictObject({
     })
     .optional(),
   maxDatabaseBytes: byteSize(64 * 1024).optional(),
+  /** Derive typed evidence (usb.*, file.access, auth.logon) from the preserved lines as they are committed; absent = true. */
+  derive: z.boolean().optional(),
 });
 
 /** The file as written (before defaults). */
@@ -176,7 +218,21 @@ function resolvePaths(config: AgentConfig, baseDir: string): AgentConfig {
   return {
     ...config,
     store: abs(config.store),
-    sources: { ...config.sources, files: { ...config.sources.files, watch: config.sources.files.watch.map(abs) } },
+    sources: {
+      ...config.sources,
+      files: { ...config.sources.files, watch: config.sources.files.watch.map(abs) },
+      ...(config.sources.journald
+        ? {
+            journald: {
+              ...config.sources.journald,
+              ...(config.sources.journald.directory !== undefined ? { directory: abs(config.sources.journald.directory) } : {}),
+              ...(config.sources.journald.file !== undefined ? { file: abs(config.sources.journald.file) } : {}),
+            },
+          }
+        : {}),
+      ...(config.sources.usb ? { usb: { ...config.sources.usb, sysfsRoot: abs(config.sources.usb.sysfsRoot) } } : {}),
+      ...(config.sources.watchFolders ? { watchFolders: { ...config.sources.watchFolders, paths: config.sources.watchFolders.paths.map(abs) } } : {}),
+    },
     ...(config.tsa ? { tsa: { ...config.tsa, ...(config.tsa.caFile !== undefined ? { caFile: abs(config.tsa.caFile) } : {}) } } : {}),
   };
 }

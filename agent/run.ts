@@ -19,7 +19,9 @@ import { ClockWatch, type ClockAnomaly, type ClockReading } from './clock-watch.
 import { configHash, redactConfig, type AgentConfig } from './config.js';
 import { defaultHostName } from './enroll.js';
 import { DEFAULT_INGEST_OPTIONS, FileIngestor, type IngestOptions } from './ingest.js';
+import { Deriver } from '../src/derive/deriver.js';
 import { Evt, type Logger } from './logger.js';
+import { hasLiveSources, LiveSources } from './sources/index.js';
 import { STATE_CLOCK_KEY, STATE_STATUS_KEY, STATE_TSA_KEY, type AgentStatusState } from './status.js';
 
 /** The `source` of the agent's own records. */
@@ -174,6 +176,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
 
   const clockWatch = new ClockWatch(clock, config.clockAnomalyThreshold);
   let ingestor: FileIngestor | undefined;
+  let liveSources: LiveSources | undefined;
   try {
     store.append('agent.start', AGENT_SOURCE, {
       version: status.version,
@@ -192,9 +195,15 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     );
     ingestor = new FileIngestor({ store, state, logger, clock }, ingestOptionsOf(config));
     await ingestor.start();
+    // Live sources (journald, USB, watched folders): each optional, each failing on its own.
+    if (hasLiveSources(config)) {
+      liveSources = new LiveSources({ store, state, logger, clock }, config);
+      await liveSources.start();
+    }
   } catch (err) {
     logger.error({ evt: Evt.startFailed, code: (err as { code?: string }).code, err: messageOf(err) }, 'agent failed to start');
     try {
+      if (liveSources) await liveSources.stop();
       if (ingestor) await ingestor.stop();
     } catch {
       // already failing; the first error is the one to report
@@ -209,6 +218,17 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     throw err;
   }
   const running = ingestor;
+  // Typed evidence (usb.*, file.access, auth.logon) from the committed lines, unless turned off.
+  let deriver: Deriver | undefined;
+  if (config.derive !== false) {
+    try {
+      deriver = new Deriver({ store, state, logger, clock });
+      deriver.start();
+    } catch (err) {
+      deriver = undefined;
+      logger.error({ evt: 'derive.start_failed', code: (err as { code?: string }).code, err: messageOf(err) }, 'deriving typed evidence could not start; lines are still preserved');
+    }
+  }
 
   // --- maintenance -----------------------------------------------------------------------------
   const heartbeatNs = BigInt(config.heartbeatInterval) * 1_000_000n;
@@ -228,6 +248,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       ingestStatus = { error: messageOf(err) };
     }
     status.ingest = ingestStatus;
+    if (liveSources) Object.assign(status, { sources: liveSources.status() });
     const { updated_at: _ignored, ...comparable } = status;
     const snapshot = JSON.stringify(comparable);
     const now = clock.monoNs();
@@ -325,6 +346,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       if (checkpoint) logger.debug({ evt: Evt.checkpoint, id: checkpoint.id, tree_size: checkpoint.tree_size, epoch: checkpoint.epoch }, 'checkpoint signed');
     });
     step('time stamp', maybeStamp);
+    step('live sources', () => liveSources?.tick());
     step('status', () => persistStatus(false));
   };
 
@@ -347,6 +369,12 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   } catch (err) {
     logger.error({ evt: Evt.maintenanceFailed, step: 'stopping ingest', err: messageOf(err) }, 'stopping ingest failed');
   }
+  try {
+    await liveSources?.stop();
+  } catch (err) {
+    logger.error({ evt: Evt.maintenanceFailed, step: 'stopping live sources', err: messageOf(err) }, 'stopping the live sources failed');
+  }
+  deriver?.stop();
   try {
     store.append('agent.stop', AGENT_SOURCE, { reason });
     const final = store.checkpoint();

@@ -190,3 +190,64 @@ keyEpoch: -5
     expect(config.tsa?.url).toContain('secret');
   });
 });
+
+describe('agent configuration: live sources (journald, usb, watchFolders)', () => {
+  it('keeps them off when absent, and fills their defaults when present', () => {
+    const off = parseConfigText('store: /s\nsources:\n  files:\n    watch: [/var/log/syslog]\n');
+    expect(off.sources.journald).toBeUndefined();
+    expect(off.sources.usb).toBeUndefined();
+    expect(off.sources.watchFolders).toBeUndefined();
+    const on = parseConfigText(
+      'store: /s\nsources:\n  files:\n    watch: [/var/log/syslog]\n  journald: {}\n  usb: {}\n  watchFolders:\n    paths: [data, /srv/customer-data]\n',
+      { baseDir: '/etc/custody' },
+    );
+    expect(on.sources.journald).toEqual({ enabled: true, startAt: 'beginning' });
+    expect(on.sources.usb).toEqual({ sysfsRoot: '/sys', snapshotInterval: 15 * 60_000, udev: true });
+    expect(on.sources.watchFolders).toEqual({ paths: ['/etc/custody/data', '/srv/customer-data'], maxHashBytes: 2 ** 30 });
+  });
+
+  it('reads every setting, resolving relative paths against the file', () => {
+    const config = parseConfigText(
+      [
+        'store: /s',
+        'sources:',
+        '  files: { watch: [/var/log/syslog] }',
+        '  journald: { enabled: false, directory: journal, startAt: end }',
+        '  usb: { sysfsRoot: fake-sys, snapshotInterval: 5m, udev: false }',
+        '  watchFolders: { paths: [/srv/hr], maxHashBytes: 64MiB }',
+      ].join('\n'),
+      { baseDir: '/etc/custody' },
+    );
+    expect(config.sources.journald).toEqual({ enabled: false, directory: '/etc/custody/journal', startAt: 'end' });
+    expect(config.sources.usb).toEqual({ sysfsRoot: '/etc/custody/fake-sys', snapshotInterval: 300_000, udev: false });
+    expect(config.sources.watchFolders).toEqual({ paths: ['/srv/hr'], maxHashBytes: 64 * 2 ** 20 });
+  });
+
+  it('reports every problem of the new blocks as path: message with its line', () => {
+    const problems = problemsOf(() =>
+      parseConfigText(
+        [
+          'store: /s',
+          'sources:',
+          '  files: { watch: [/var/log/syslog] }',
+          '  journald: { directory: /a, file: /b.journal, startAt: middle }',
+          '  usb: { snapshotInterval: often, udev: maybe }',
+          '  watchFolders: { paths: [""], maxHashBytes: lots, recursive: true }',
+        ].join('\n'),
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^sources\.journald\.startAt: .*\(line 4\)$/),
+        expect.stringMatching(/^sources\.usb\.snapshotInterval: must be a duration.*\(line 5\)$/),
+        expect.stringMatching(/^sources\.usb\.udev: .*\(line 5\)$/),
+        expect.stringMatching(/^sources\.watchFolders\.paths\[0\]: must not be empty/),
+        expect.stringMatching(/^sources\.watchFolders\.maxHashBytes: must be a size/),
+        'sources.watchFolders.recursive: unknown setting (line 6)',
+      ]),
+    );
+    expect(problemsOf(() => parseConfigText('store: /s\nsources:\n  files: { watch: [/x] }\n  journald: { directory: /a, file: /b.journal }\n'))).toEqual([
+      'sources.journald.file: give directory or file, not both (line 4)',
+    ]);
+  });
+});
