@@ -1,0 +1,87 @@
+/**
+ * The live sources end to end through the built CLI (`npx tsc -p tsconfig.json` first): a real
+ * agent process with a sysfs-shaped tree and a watched folder in temp dirs, SIGTERM, then
+ * `custody verify` of the store.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeCanonical } from '../../src/records/canonical.js';
+import type { EvidenceRecord } from '../../src/records/schema.js';
+import { SqliteStoreReader } from '../../src/store/store-reader.js';
+import { makeSysfs } from '../helpers/sysfs-tree.js';
+
+const CLI = resolve('dist/src/cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'custody-sources-e2e-'));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function byKind(store: string): Record<string, number> {
+  const r = spawnSync(process.execPath, [CLI, 'agent', 'status', '--store', store, '--json'], { encoding: 'utf8' });
+  if (r.status !== 0) return {};
+  return (JSON.parse(r.stdout) as { records: { byKind: Record<string, number> } }).records.byKind;
+}
+
+describe('custody agent run with live sources', () => {
+  it('records usb.present from sysfs and file.change from a watched folder; stops on SIGTERM; the store verifies', async () => {
+    const store = join(dir, 'store');
+    const sys = join(dir, 'sys');
+    const data = join(dir, 'customer-data');
+    const logs = join(dir, 'logs');
+    mkdirSync(data);
+    mkdirSync(logs);
+    makeSysfs(sys);
+    writeFileSync(join(logs, 'app.log'), 'started\n');
+    const config = join(dir, 'agent.yaml');
+    writeFileSync(
+      config,
+      [
+        'store: ./store',
+        'sources:',
+        '  files:',
+        '    watch: [./logs/*.log]',
+        '  usb:',
+        '    sysfsRoot: ./sys',
+        '    snapshotInterval: 1h',
+        '    udev: false',
+        '  watchFolders:',
+        '    paths: [./customer-data]',
+        'checkpoint: { interval: 1s }',
+      ].join('\n'),
+    );
+    const agent = spawn(process.execPath, [CLI, 'agent', 'run', '--config', config, '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(agent);
+    let stderr = '';
+    agent.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    agent.stdout?.resume();
+    while (!stderr.includes('"evt":"agent.ready"')) await sleep(50);
+    writeFileSync(join(data, 'payroll.xlsx'), 'salaries\n');
+    while (!((byKind(store)['file.change'] ?? 0) >= 1 && (byKind(store)['usb.present'] ?? 0) >= 1)) await sleep(100);
+    const exit = new Promise<number | null>((res) => agent.on('exit', (code) => res(code)));
+    agent.kill('SIGTERM');
+    expect(await exit).toBe(0);
+
+    const verify = spawnSync(process.execPath, [CLI, 'verify', store], { encoding: 'utf8' });
+    expect(verify.stdout).toContain('VALID');
+    expect(verify.status).toBe(0);
+
+    const reader = new SqliteStoreReader(store);
+    const records: EvidenceRecord[] = [];
+    for (const row of reader.records()) records.push(decodeCanonical(row.bytes) as EvidenceRecord);
+    reader.close();
+    const present = records.filter((r) => r.kind === 'usb.present');
+    expect(present[0]?.payload).toMatchObject({ vendor_id: '0781', product_id: '5567', serial: '4C530001230523116083', block_device: 'sdb', origin: 'sysfs' });
+    const snapshot = records.find((r) => r.seq === (present[0]?.payload['derived_from'] as number[])[0]);
+    expect(snapshot?.kind).toBe('log.file');
+    const change = records.find((r) => r.kind === 'file.change');
+    expect(change?.payload).toMatchObject({ operation: 'create', path: join(data, 'payroll.xlsx'), size: 9 });
+    expect(records.at(-1)?.kind).toBe('agent.stop');
+  });
+});
