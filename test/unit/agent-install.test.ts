@@ -39,7 +39,7 @@ describe('systemd unit', () => {
   const one = (key: string): string | undefined => s.get(key)?.at(-1);
 
   it('runs the agent with its config as its own user, reading logs through adm', () => {
-    expect(one('ExecStart')).toBe(`${process.execPath} --max-semi-space-size=1 ${spec.cliPath} agent run --config /etc/custody/agent.yaml`);
+    expect(one('ExecStart')).toBe(`${process.execPath} --max-semi-space-size=1 --optimize-for-size ${spec.cliPath} agent run --config /etc/custody/agent.yaml`);
     expect(one('User')).toBe('custody');
     expect(one('Group')).toBe('custody');
     expect(one('SupplementaryGroups')).toContain('adm');
