@@ -34,6 +34,7 @@ export const ErrorCodes = {
   BUNDLE_PATH_INVALID: 'E_BUNDLE_PATH_INVALID',
   SUMS_INVALID: 'E_SUMS_INVALID',
   CUSTODY_LOG_INVALID: 'E_CUSTODY_LOG_INVALID',
+  MANIFEST_INVALID: 'E_MANIFEST_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
