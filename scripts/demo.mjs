@@ -106,6 +106,9 @@ say('4. stop the agent (SIGTERM: it commits, signs a final checkpoint and exits 
 agent.kill('SIGTERM');
 const code = await new Promise((r) => agent.once('exit', r));
 console.log(`   agent exited ${code}`);
+const after = JSON.parse(custody('agent', 'status', '--store', store, '--json').stdout);
+const derived = ['auth.logon', 'file.access', 'usb.connect', 'usb.disconnect'].map((k) => `${after.records.byKind[k] ?? 0} ${k}`).join(', ');
+console.log(`   typed evidence derived from the preserved lines, each naming the seqs it was read from: ${derived}`);
 
 say(`5. verify the store against the enrollment fingerprint recorded at install: ${fingerprint}`);
 const verified = custody('verify', store, '--key', fingerprint);
