@@ -92,7 +92,12 @@ export const manifestSchema = z.strictObject({
   ),
   /** Every content file of the bundle (everything but BUNDLE_META_FILES), sorted by path. */
   files: z.array(z.strictObject({ path: bundlePath, size: z.number().int().nonnegative(), sha256: sha256HexSchema })),
-  tsa: z.strictObject({ url: z.string(), gen_time: z.string() }).optional(),
+  /**
+   * The TSA manifest.tsr comes from. Declared here so that a removed manifest.tsr is named by verify;
+   * `gen_time` is optional because the token over manifest.json cannot be inside it (its time is in
+   * the token).
+   */
+  tsa: z.strictObject({ url: z.string(), gen_time: z.string().optional() }).optional(),
 });
 
 export type BundleManifest = z.infer<typeof manifestSchema>;

@@ -84,6 +84,8 @@ export interface HashdeepOptions {
   readonly prefix?: './' | '';
   /** Text of the `## Invoked from:` comment (hashdeep writes its working directory); default '.'. */
   readonly invokedFrom?: string;
+  /** The paths of the `## $ hashdeep …` comment line, i.e. what the audit names (default '.' or '<files>'). */
+  readonly targets?: string;
 }
 
 /**
@@ -99,7 +101,8 @@ export function formatHashdeep(files: readonly SizedFileHash[], options: Hashdee
     if (!Number.isSafeInteger(f.size) || f.size < 0) throw sumsError('hashdeep.txt', `${JSON.stringify(f.path)}: size ${f.size} is not a byte count`, f.path);
   }
   const sorted = checkEntries('hashdeep.txt', files) as SizedFileHash[];
-  const target = prefix === './' ? '.' : '<files>';
+  const target = options.targets ?? (prefix === './' ? '.' : '<files>');
+  if (/[\r\n]/.test(target)) throw sumsError('hashdeep.txt', 'the targets text has a line break');
   let out = `${HASHDEEP_HEADER}## Invoked from: ${invokedFrom}\n## $ hashdeep -c sha256 -r -l ${target}\n## \n`;
   for (const f of sorted) out += `${f.size},${f.sha256},${prefix}${f.path}\n`;
   return out;

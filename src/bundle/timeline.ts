@@ -1,0 +1,371 @@
+/**
+ * The merged timeline and the tables of a bundle, as pure formatters: one evidence record in, one
+ * timeline entry (JSON line and Timesketch CSV row) and table rows out. The collector streams
+ * records through these in time order (collector/timeline.ts); nothing here does I/O.
+ *
+ * Time: a derived record's `event_time` (when the source says it happened) when it has one, else
+ * `observed_at` (when the agent saw it). Both are UTC RFC 3339 with microseconds, so sorting the
+ * strings sorts the times. Which one was used is said in every entry (`timestamp_desc`).
+ */
+import { createHash } from 'node:crypto';
+import { csvRow, type CsvValue } from './csv.js';
+
+export interface TimelineSource {
+  readonly host: string;
+  readonly storeId: string;
+}
+
+/** A record as read from a store: its bytes are the evidence; everything else is derived from them. */
+export interface TimedRecord {
+  readonly seq: number;
+  readonly kind: string;
+  readonly observedAt: string;
+  /** event_time when present, else observed_at (the merge key). */
+  readonly time: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface TimelineEntry {
+  datetime: string;
+  timestamp_desc: 'Event Time' | 'Observed Time';
+  host: string;
+  store_id: string;
+  seq: number;
+  record_sha256: string;
+  kind: string;
+  source: string;
+  observed_at: string;
+  message: string;
+  /** The record's payload (derived records also carry their derived_from seqs here). */
+  payload: Record<string, unknown>;
+}
+
+type Payload = Record<string, unknown>;
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function parseRecord(bytes: Uint8Array): { source: string; payload: Payload } {
+  try {
+    const json = JSON.parse(utf8.decode(bytes)) as unknown;
+    if (json !== null && typeof json === 'object') {
+      const r = json as { source?: unknown; payload?: unknown };
+      const payload = r.payload !== null && typeof r.payload === 'object' && !Array.isArray(r.payload) ? (r.payload as Payload) : {};
+      return { source: str(r.source) ?? '', payload };
+    }
+  } catch {
+    // fall through: a record that is not JSON still appears, named by its hash
+  }
+  return { source: '', payload: {} };
+}
+
+function oneLine(text: string, max = 2000): string {
+  const flat = text.replace(/[\r\n]+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+function join(parts: Array<string | undefined | false>): string {
+  return parts.filter((p): p is string => typeof p === 'string' && p !== '').join(' ');
+}
+
+/** A one-line description of a record for people (the payload keeps every field). */
+export function recordMessage(kind: string, p: Payload): string {
+  switch (kind) {
+    case 'log.line': {
+      const text = str(p['text']);
+      const body = text !== undefined ? text : `[${str(p['length']) ?? '?'} bytes, not UTF-8: base64 ${str(p['raw_b64'])?.slice(0, 64) ?? ''}]`;
+      return oneLine(`${str(p['path']) ?? ''}:${str(p['line_no']) ?? ''}: ${body}${p['partial'] === true ? ' [partial]' : ''}`);
+    }
+    case 'log.file':
+      return join(['file preserved', str(p['path']), `(${str(p['reason']) ?? '?'}, ${str(p['size']) ?? '?'} bytes, sha256 ${str(p['sha256']) ?? '?'}, content ${str(p['content']) ?? '?'})`]);
+    case 'usb.connect':
+    case 'usb.disconnect':
+    case 'usb.present': {
+      const id = p['vendor_id'] !== undefined ? `${str(p['vendor_id'])}:${str(p['product_id']) ?? '????'}` : undefined;
+      return oneLine(
+        join([
+          kind === 'usb.connect' ? 'USB connected:' : kind === 'usb.disconnect' ? 'USB disconnected:' : 'USB present:',
+          id,
+          str(p['manufacturer']),
+          str(p['product']),
+          p['serial'] !== undefined ? `serial ${str(p['serial'])}` : undefined,
+          p['port'] !== undefined ? `port ${str(p['port'])}` : undefined,
+          p['block_device'] !== undefined ? `as ${str(p['block_device'])}` : undefined,
+        ]),
+      );
+    }
+    case 'file.access':
+    case 'file.change':
+      return oneLine(
+        join([
+          str(p['user']) ?? (p['auid'] !== undefined ? `auid=${str(p['auid'])}` : p['uid'] !== undefined ? `uid=${str(p['uid'])}` : undefined),
+          str(p['operation']),
+          str(p['path']),
+          p['exe'] !== undefined ? `by ${str(p['exe'])}` : undefined,
+          p['success'] === false ? '(failed)' : undefined,
+        ]),
+      );
+    case 'auth.logon':
+      return oneLine(
+        join([
+          `${str(p['service']) ?? '?'} ${str(p['action']) ?? '?'}`,
+          p['success'] === false ? 'FAILED' : 'ok',
+          str(p['user']) ?? str(p['target_user']),
+          p['from_ip'] !== undefined ? `from ${str(p['from_ip'])}` : p['from_host'] !== undefined ? `from ${str(p['from_host'])}` : undefined,
+          p['method'] !== undefined ? `(${str(p['method'])})` : undefined,
+        ]),
+      );
+    case 'agent.gap':
+      return oneLine(join(['GAP', str(p['reason']), str(p['path']), str(p['detail'])]));
+    case 'clock.anomaly':
+      return oneLine(join(['clock anomaly:', str(p['detail']), `skew ${str(p['skew_ms']) ?? '?'} ms`]));
+    case 'agent.start':
+      return `agent started (version ${str(p['version']) ?? '?'}, pid ${str(p['pid']) ?? '?'})`;
+    case 'agent.stop':
+      return `agent stopped (${str(p['reason']) ?? '?'})`;
+    case 'agent.heartbeat':
+      return `agent heartbeat (uptime ${str(p['uptime_ms']) ?? '?'} ms)`;
+    case 'key.rotate':
+      return `signing key rotated to epoch ${str(p['epoch']) ?? '?'}`;
+    default:
+      return kind;
+  }
+}
+
+export function timelineEntry(src: TimelineSource, r: TimedRecord): TimelineEntry {
+  const { source, payload } = parseRecord(r.bytes);
+  return {
+    datetime: r.time,
+    timestamp_desc: r.time === r.observedAt && payload['event_time'] !== r.time ? 'Observed Time' : 'Event Time',
+    host: src.host,
+    store_id: src.storeId,
+    seq: r.seq,
+    record_sha256: createHash('sha256').update(r.bytes).digest('hex'),
+    kind: r.kind,
+    source,
+    observed_at: r.observedAt,
+    message: recordMessage(r.kind, payload),
+    payload,
+  };
+}
+
+/** One line of timeline.jsonl: keys in a fixed order, a newline after. */
+export function timelineJsonLine(e: TimelineEntry): string {
+  return `${JSON.stringify({
+    datetime: e.datetime,
+    timestamp_desc: e.timestamp_desc,
+    host: e.host,
+    store_id: e.store_id,
+    seq: e.seq,
+    record_sha256: e.record_sha256,
+    kind: e.kind,
+    source: e.source,
+    observed_at: e.observed_at,
+    message: e.message,
+    payload: e.payload,
+  })}\n`;
+}
+
+/** Microseconds since the Unix epoch of a record timestamp (…T12:34:56.123456Z), or undefined. */
+export function timestampMicros(ts: string): number | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z$/.exec(ts);
+  if (m === null) return undefined;
+  const ms = Date.parse(`${m[1]}Z`);
+  if (Number.isNaN(ms)) return undefined;
+  return ms * 1000 + Number((m[2] ?? '').padEnd(6, '0'));
+}
+
+/** ISO 8601 with an explicit +00:00 offset, the form Timesketch's CSV importer documents. */
+export function timesketchDatetime(ts: string): string {
+  return ts.endsWith('Z') ? `${ts.slice(0, -1)}+00:00` : ts;
+}
+
+export const TIMELINE_CSV_COLUMNS = [
+  'message',
+  'datetime',
+  'timestamp',
+  'timestamp_desc',
+  'data_type',
+  'host',
+  'store_id',
+  'seq',
+  'record_sha256',
+  'kind',
+  'source',
+  'observed_at',
+  'user',
+  'path',
+  'derived_from',
+] as const;
+
+export function timelineCsvHeader(): string {
+  return csvRow(TIMELINE_CSV_COLUMNS);
+}
+
+export function timelineCsvRow(e: TimelineEntry): string {
+  const p = e.payload;
+  const derived = Array.isArray(p['derived_from']) ? (p['derived_from'] as unknown[]).map(String).join(';') : undefined;
+  return csvRow([
+    e.message,
+    timesketchDatetime(e.datetime),
+    timestampMicros(e.datetime),
+    e.timestamp_desc,
+    `custody:${e.kind}`,
+    e.host,
+    e.store_id,
+    e.seq,
+    e.record_sha256,
+    e.kind,
+    e.source,
+    e.observed_at,
+    str(p['user']) ?? str(p['target_user']),
+    str(p['path']),
+    derived,
+  ]);
+}
+
+// --- tables ----------------------------------------------------------------------------------
+
+export const FILE_ACCESS_COLUMNS = [
+  'datetime', 'timestamp_desc', 'host', 'store_id', 'seq', 'record_sha256', 'kind', 'user', 'uid', 'auid', 'pid', 'exe', 'operation', 'path', 'previous_path', 'success', 'syscall', 'audit_key', 'parser', 'derived_from',
+] as const;
+export const LOGON_COLUMNS = [
+  'datetime', 'timestamp_desc', 'host', 'store_id', 'seq', 'record_sha256', 'service', 'action', 'success', 'user', 'target_user', 'method', 'from_ip', 'from_host', 'from_port', 'terminal', 'logon_type', 'logon_id', 'reason', 'parser', 'derived_from',
+] as const;
+export const GAP_COLUMNS = [
+  'datetime', 'host', 'store_id', 'seq', 'record_sha256', 'kind', 'source', 'path', 'reason', 'detail', 'from_offset', 'to_offset', 'bytes', 'since', 'until',
+] as const;
+export const USB_COLUMNS = [
+  'device', 'serial', 'vendor_id', 'product_id', 'manufacturer', 'product', 'first_seen', 'last_seen', 'connects', 'disconnects', 'sessions', 'hosts', 'block_devices', 'ports', 'records',
+] as const;
+
+function pick(p: Payload, names: readonly string[]): CsvValue[] {
+  return names.map((n) => {
+    const v = p[n];
+    if (Array.isArray(v)) return v.map(String).join(';');
+    return str(v);
+  });
+}
+
+/** The row for tables/file-access.csv, tables/logons.csv or tables/gaps.csv, if the entry belongs to one. */
+export function tableRow(e: TimelineEntry): { table: 'file-access' | 'logons' | 'gaps'; row: string } | undefined {
+  const head = [e.datetime, e.timestamp_desc, e.host, e.store_id, e.seq, e.record_sha256];
+  if (e.kind === 'file.access' || e.kind === 'file.change') {
+    return { table: 'file-access', row: csvRow([...head, e.kind, ...pick(e.payload, FILE_ACCESS_COLUMNS.slice(7))]) };
+  }
+  if (e.kind === 'auth.logon') return { table: 'logons', row: csvRow([...head, ...pick(e.payload, LOGON_COLUMNS.slice(6))]) };
+  if (e.kind === 'agent.gap' || e.kind === 'clock.anomaly') {
+    const p = e.payload;
+    const detail = e.kind === 'clock.anomaly' ? `${str(p['detail']) ?? ''} (skew ${str(p['skew_ms']) ?? '?'} ms)` : str(p['detail']);
+    return {
+      table: 'gaps',
+      row: csvRow([e.datetime, e.host, e.store_id, e.seq, e.record_sha256, e.kind, str(p['source']) ?? e.source, str(p['path']), e.kind === 'clock.anomaly' ? 'clock_anomaly' : str(p['reason']), detail, ...pick(p, ['from_offset', 'to_offset', 'bytes', 'since', 'until'])]),
+    };
+  }
+  return undefined;
+}
+
+interface UsbDevice {
+  device: string;
+  serial: string | undefined;
+  vendorIds: Set<string>;
+  productIds: Set<string>;
+  manufacturers: Set<string>;
+  products: Set<string>;
+  first: string;
+  last: string;
+  connects: number;
+  disconnects: number;
+  sessions: Set<string>;
+  hosts: Set<string>;
+  blocks: Set<string>;
+  ports: Set<string>;
+  records: number;
+}
+
+/** Aggregates USB records per device (serial, else vendor:product without one) into usb-devices.csv. */
+export class UsbDeviceTable {
+  private readonly devices = new Map<string, UsbDevice>();
+
+  add(e: TimelineEntry): void {
+    if (e.kind !== 'usb.connect' && e.kind !== 'usb.disconnect' && e.kind !== 'usb.present') return;
+    const p = e.payload;
+    const serial = p['serial_is_generated'] === true ? undefined : str(p['serial']);
+    const vid = str(p['vendor_id']);
+    const pid = str(p['product_id']);
+    const key = serial !== undefined ? `serial:${serial}` : `id:${vid ?? '????'}:${pid ?? '????'}:${str(p['instance_id']) ?? ''}`;
+    let d = this.devices.get(key);
+    if (d === undefined) {
+      d = {
+        device: serial !== undefined ? serial : `${vid ?? '????'}:${pid ?? '????'} (no serial)`,
+        serial,
+        vendorIds: new Set(),
+        productIds: new Set(),
+        manufacturers: new Set(),
+        products: new Set(),
+        first: e.datetime,
+        last: e.datetime,
+        connects: 0,
+        disconnects: 0,
+        sessions: new Set(),
+        hosts: new Set(),
+        blocks: new Set(),
+        ports: new Set(),
+        records: 0,
+      };
+      this.devices.set(key, d);
+    }
+    const addTo = (set: Set<string>, v: unknown): void => {
+      const s = str(v);
+      if (s !== undefined && s !== '') set.add(s);
+    };
+    addTo(d.vendorIds, vid);
+    addTo(d.productIds, pid);
+    addTo(d.manufacturers, p['manufacturer']);
+    addTo(d.products, p['product']);
+    addTo(d.sessions, p['session'] !== undefined ? `${e.host}/${str(p['session'])}` : undefined);
+    addTo(d.blocks, p['block_device']);
+    addTo(d.ports, p['port']);
+    d.hosts.add(e.host);
+    if (e.datetime < d.first) d.first = e.datetime;
+    if (e.datetime > d.last) d.last = e.datetime;
+    if (e.kind === 'usb.connect') d.connects++;
+    if (e.kind === 'usb.disconnect') d.disconnects++;
+    d.records++;
+  }
+
+  csv(): string {
+    const set = (s: Set<string>): string => [...s].sort().join(';');
+    let out = csvRow(USB_COLUMNS);
+    const rows = [...this.devices.values()].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : a.device < b.device ? -1 : 1));
+    for (const d of rows) {
+      out += csvRow([
+        d.device,
+        d.serial,
+        set(d.vendorIds),
+        set(d.productIds),
+        set(d.manufacturers),
+        set(d.products),
+        d.first,
+        d.last,
+        d.connects,
+        d.disconnects,
+        d.sessions.size > 0 ? d.sessions.size : d.connects,
+        set(d.hosts),
+        set(d.blocks),
+        set(d.ports),
+        d.records,
+      ]);
+    }
+    return out;
+  }
+}
+
+export const TABLE_HEADERS = {
+  'file-access': csvRow(FILE_ACCESS_COLUMNS),
+  logons: csvRow(LOGON_COLUMNS),
+  gaps: csvRow(GAP_COLUMNS),
+} as const;

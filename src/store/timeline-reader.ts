@@ -1,0 +1,36 @@
+/**
+ * A store's records in time order, for the merged timeline: a derived record's payload.event_time
+ * when it has one, else observed_at; ties by seq. SQLite sorts (spilling to temporary files for
+ * large stores), so memory stays bounded whatever the store's size. Read-only.
+ */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
+import type { TimedRecord } from '../bundle/timeline.js';
+import { EVIDENCE_FILE } from './evidence-store.js';
+
+const QUERY = `
+  SELECT seq, kind, observed_at,
+         COALESCE(CASE WHEN json_valid(CAST(bytes AS TEXT)) THEN json_extract(CAST(bytes AS TEXT), '$.payload.event_time') END, observed_at) AS t,
+         bytes
+  FROM records ORDER BY t, seq`;
+
+export function* recordsByTime(storeDir: string): Generator<TimedRecord> {
+  const path = join(storeDir, EVIDENCE_FILE);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot open the store for the timeline: ${messageOf(err)}`, { where: path, cause: err });
+  }
+  try {
+    for (const row of db.prepare(QUERY).raw().iterate()) {
+      const [seq, kind, observedAt, time, bytes] = row as [number, string, string, unknown, Uint8Array];
+      yield { seq, kind, observedAt, time: typeof time === 'string' ? time : observedAt, bytes };
+    }
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `reading the store for the timeline failed: ${messageOf(err)}`, { where: path, cause: err });
+  } finally {
+    db.close();
+  }
+}
