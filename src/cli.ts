@@ -36,11 +36,24 @@ function buildProgram(setExit: (code: number) => void): Command {
   const keys = program.command('keys').description('manage signing keys');
   keys
     .command('init')
-    .description("create an agent's evidence store and its enrollment key; prints the fingerprint to record")
-    .requiredOption('--store <dir>', 'store folder to create')
+    .description("create an agent's evidence store and its enrollment key (--store), or a personal signing key for collecting and handing over bundles (--out); prints the fingerprint to record")
+    .option('--store <dir>', 'store folder to create')
     .option('--host <name>', 'host name recorded in every record (default: this machine)')
-    .action((opts: { store: string; host?: string }) => {
-      const enrollment = enrollStore(opts.store, opts.host === undefined ? {} : { host: opts.host });
+    .option('--out <file>', 'personal key: the private key file to create (mode 0600); the public key goes to FILE.pub')
+    .option('--name <name>', 'personal key: a display name recorded in FILE.pub')
+    .action(async (opts: { store?: string; host?: string; out?: string; name?: string }) => {
+      if ((opts.store === undefined) === (opts.out === undefined)) throw new CustodyError(ErrorCodes.USAGE, 'give exactly one of --store DIR (an agent store) or --out FILE (a personal key)');
+      if (opts.out !== undefined) {
+        const { initPersonalKey } = await import('../collector/handoff.js');
+        const key = initPersonalKey(opts.out, opts.name);
+        process.stdout.write(
+          `created personal key ${key.privatePath} (private, mode 0600) and ${key.publicPath} (public)\n` +
+            `fingerprint: ${key.fingerprint}\n` +
+            'Give the fingerprint (or the .pub file) to whoever will verify what you sign; keep the private file to yourself.\n',
+        );
+        return;
+      }
+      const enrollment = enrollStore(opts.store as string, opts.host === undefined ? {} : { host: opts.host });
       process.stdout.write(
         `created store ${opts.store} for host ${enrollment.host}\n` +
           `enrollment key fingerprint: ${enrollment.fingerprint}\n` +
@@ -50,12 +63,39 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('verify')
-    .description('verify a store without trusting it; exit 0 valid, 1 integrity failure, 2 usage or I/O error')
-    .argument('<path>', 'store folder')
-    .option('--key <fingerprint|file>', 'trusted enrollment key: its SHA256:… fingerprint or an enrollment.pub file')
+    .description('verify a store, a bundle folder or a bundle .tar without trusting it; exit 0 valid, 1 integrity failure, 2 usage or I/O error')
+    .argument('<path>', 'store folder, bundle folder or bundle .tar')
+    .option('--key <fingerprint|file>', 'store: trusted enrollment key: its SHA256:… fingerprint or an enrollment.pub file')
+    .option('--collector-key <fingerprint>', "bundle: the collector key's SHA256:… fingerprint the bundle must be sealed with")
+    .option('--agent-key <fingerprint>', "bundle: a pinned enrollment fingerprint; every store in the bundle must be enrolled with one; repeatable", collect)
+    .option('--custody-key <fingerprint>', 'bundle: a key allowed to sign custody entries; when given, any other is an error; repeatable', collect)
+    .option('--custody-head <index:sha256>', 'bundle: the custody head recorded at the last handoff (detects entries cut from the end)')
     .option('--tsa-ca <file>', 'trusted TSA root certificate (PEM or DER); repeatable', collect)
     .option('--json', 'print the result as JSON')
-    .action(async (path: string, opts: { key?: string; tsaCa?: string[]; json?: boolean }) => {
+    .action(async (path: string, opts: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean }) => {
+      if (isBundlePath(path)) {
+        if (opts.key !== undefined) throw new CustodyError(ErrorCodes.USAGE, 'for a bundle, pin keys with --collector-key and --agent-key (--key is for a store folder)', { where: path });
+        let head: { index: number; sha256: string } | undefined;
+        if (opts.custodyHead !== undefined) {
+          const m = /^(0|[1-9]\d*):([0-9a-f]{64})$/.exec(opts.custodyHead.trim());
+          if (m === null) throw new CustodyError(ErrorCodes.USAGE, `--custody-head must be INDEX:SHA256 as handoff prints it, got ${JSON.stringify(opts.custodyHead)}`);
+          head = { index: Number(m[1]), sha256: m[2] as string };
+        }
+        const { verifyBundle, formatBundleVerification } = await import('../collector/verify-bundle.js');
+        const result = await verifyBundle(path, {
+          ...(opts.tsaCa ? { tsaCa: opts.tsaCa } : {}),
+          ...(opts.collectorKey ? { collectorKey: opts.collectorKey } : {}),
+          ...(opts.agentKey ? { agentKeys: opts.agentKey } : {}),
+          ...(opts.custodyKey ? { custodyKeys: opts.custodyKey } : {}),
+          ...(head ? { custodyHead: head } : {}),
+        });
+        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatBundleVerification(result));
+        setExit(result.ok ? EXIT_OK : EXIT_INTEGRITY);
+        return;
+      }
+      if (opts.collectorKey !== undefined || opts.agentKey !== undefined || opts.custodyKey !== undefined || opts.custodyHead !== undefined) {
+        throw new CustodyError(ErrorCodes.USAGE, '--collector-key, --agent-key, --custody-key and --custody-head are for a bundle; this is not one (no manifest.json)', { where: path });
+      }
       // Commands load their modules when they run: the agent stays small without the verifier's PKI code.
       const { verifyStoreDir } = await import('../collector/verify.js');
       const { formatStoreVerification } = await import('./verify/format.js');
@@ -201,7 +241,128 @@ function buildProgram(setExit: (code: number) => void): Command {
       process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatImportSummary(summary));
     });
 
+  program
+    .command('collect')
+    .description('freeze what agent stores hold (and, with --triage, this host\'s logs) into a sealed, verifiable bundle')
+    .requiredOption('--case <id>', 'case id, e.g. IR-2026-014')
+    .option('--store <dir>', 'a store folder, or a folder of stores copied from other hosts; repeatable', collect)
+    .option('--triage', "also preserve this host's logs now (the agent configuration's watch globs, else the usual /var/log files)")
+    .option('--agent-config <file>', `triage: the agent configuration whose watch globs name the logs (default ${DEFAULT_CONFIG_PATH} when it exists)`)
+    .option('--examiner <name>', 'who collects, "NAME, ORG" (recorded in the manifest and the first custody entry)')
+    .option('--note <text>', 'a note recorded in the manifest')
+    .option('--tsa <url>', 'RFC 3161 time-stamping authority for manifest.tsr')
+    .option('--tsa-ca <file>', "the TSA's root certificate: the token is checked before it is kept, and the stores' tokens are verified with it; repeatable", collect)
+    .option('--key <file>', "the collector's personal key (custody keys init --out); without it a key is made for this collection")
+    .requiredOption('--out <dir>', 'bundle folder to create')
+    .option('--tar', 'also write <out>.tar (deterministic)')
+    .option('--json', 'print the summary as JSON')
+    .action(
+      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; json?: boolean }) => {
+        if (opts.tsaCa !== undefined && opts.tsa === undefined) throw new CustodyError(ErrorCodes.USAGE, '--tsa-ca needs --tsa URL');
+        const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
+          import('../collector/collect.js'),
+          import('node:os'),
+          import('./version.js'),
+        ]);
+        let triage: { paths: string[] } | undefined;
+        if (opts.triage) {
+          const configPath = opts.agentConfig ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+          triage = { paths: configPath !== undefined ? loadConfig(configPath).sources.files.watch : DEFAULT_TRIAGE_PATHS };
+        } else if (opts.agentConfig !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--agent-config is only used with --triage');
+        const progress = progressReporter(process.stderr);
+        const summary = await collectCase(
+          {
+            caseId: opts.case,
+            stores: opts.store ?? [],
+            out: opts.out,
+            ...(opts.tar ? { tar: true } : {}),
+            ...(opts.examiner !== undefined ? { examiner: opts.examiner } : {}),
+            ...(opts.note !== undefined ? { note: opts.note } : {}),
+            ...(opts.tsa !== undefined ? { tsa: { url: opts.tsa, ...(opts.tsaCa ? { caFiles: opts.tsaCa } : {}) } } : {}),
+            ...(opts.key !== undefined ? { keyFile: opts.key } : {}),
+            ...(triage ? { triage } : {}),
+          },
+          { clock: systemClock, collectorHost: hostname(), version: custodyVersion(), codeSha256: codeHash(), onProgress: progress.update },
+        );
+        progress.end();
+        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatCollectSummary(summary));
+      },
+    );
+
+  program
+    .command('handoff')
+    .description("append a signed entry to a bundle's custody log; prints the new head to record")
+    .argument('<bundle>', 'bundle folder')
+    .requiredOption('--action <action>', 'transferred, received, examined or returned')
+    .requiredOption('--actor <"NAME, ORG">', 'who acts, e.g. "Aiko Sato, Example Forensics KK"')
+    .requiredOption('--key <file>', 'your personal key (custody keys init --out)')
+    .option('--note <text>', 'what happened (media, seal numbers, where)')
+    .option('--json', 'print the result as JSON')
+    .action(async (bundle: string, opts: { action: string; actor: string; key: string; note?: string; json?: boolean }) => {
+      const { handoff } = await import('../collector/handoff.js');
+      const r = handoff({ bundle, action: opts.action, actor: opts.actor, keyFile: opts.key, ...(opts.note !== undefined ? { note: opts.note } : {}) }, systemClock);
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(r, null, 2)}\n`
+          : `${r.action} by ${r.actor} (key ${r.fingerprint})\ncustody head: ${r.head.index}:${r.head.sha256}\nRecord this head: \`custody verify ${bundle} --custody-head ${r.head.index}:${r.head.sha256}\` detects entries removed after it.\n`,
+      );
+    });
+
   return program;
+}
+
+/** A bundle is a folder with manifest.json, or a file (its .tar); anything else is a store folder. */
+function isBundlePath(path: string): boolean {
+  try {
+    const st = statSync(path);
+    if (st.isFile()) return true;
+    return st.isDirectory() && existsSync(resolvePath(path, 'manifest.json'));
+  } catch {
+    return false;
+  }
+}
+
+interface ProgressSnapshot {
+  stage: string;
+  storesDone: number;
+  storesTotal: number;
+  records: number;
+  recordsTotal: number;
+  bytes: number;
+  bytesTotal: number;
+  detail?: string;
+}
+
+/** One rewritten line on a TTY (stores, records, bytes, ETA); a plain line per stage otherwise. */
+function progressReporter(stream: NodeJS.WriteStream): { update: (p: ProgressSnapshot) => void; end: () => void } {
+  const tty = stream.isTTY === true;
+  let lastStage = '';
+  let lastDraw = 0;
+  let stageStart = Date.now();
+  let drawn = false;
+  const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+  return {
+    update: (p) => {
+      if (p.stage !== lastStage) {
+        stageStart = Date.now();
+        if (!tty) stream.write(`collect: ${p.stage}${p.detail ? ` ${p.detail}` : ''} (stores ${p.storesDone}/${p.storesTotal}, records ${p.records}/${p.recordsTotal}, ${mib(p.bytes)})\n`);
+        lastStage = p.stage;
+      }
+      if (!tty) return;
+      const now = Date.now();
+      if (now - lastDraw < 100 && p.stage !== 'done') return;
+      lastDraw = now;
+      const [done, total] = p.stage === 'hash' ? [p.bytes, p.bytesTotal] : p.stage === 'timeline' ? [p.records, p.recordsTotal] : [p.storesDone, p.storesTotal];
+      const elapsed = (now - stageStart) / 1000;
+      const eta = done > 0 && total > done && elapsed > 0.5 ? ` ETA ${Math.ceil(((total - done) * elapsed) / done)}s` : '';
+      const line = `${p.stage}: stores ${p.storesDone}/${p.storesTotal}, records ${p.records}/${p.recordsTotal}, ${mib(p.bytes)}/${mib(p.bytesTotal)}${eta}`;
+      stream.write(`\r\u001b[2K${line.slice(0, (stream.columns ?? 100) - 1)}`);
+      drawn = true;
+    },
+    end: () => {
+      if (tty && drawn) stream.write('\n');
+    },
+  };
 }
 
 function agentConfigFrom(opts: { config?: string; store?: string; watch?: string[] }): AgentConfig {

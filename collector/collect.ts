@@ -1,0 +1,502 @@
+/**
+ * `custody collect --case ID`: freeze what the agents hold and seal it into a bundle.
+ *
+ * For each store (a store folder, or a folder of them): a consistent snapshot (VACUUM INTO, safe
+ * while the agent writes) into `evidence/<host>/<store_id>/`; verify the snapshot against the live
+ * store's enrollment.pub (the result goes into the manifest); the collector signs a witness note
+ * of the snapshot's head (every copied record, sealed or not); the host's clock is compared with
+ * the collector's (stated, never applied). Then the merged timeline and the tables, case.jsonld,
+ * collector.pem, and the seal: manifest.json, manifest.sig (raw Ed25519), manifest.tsr (RFC 3161,
+ * with --tsa), SHA256SUMS, hashdeep.txt, custody.jsonl (entry 0: `collected`). The bundle is built
+ * in a temporary folder beside `out` and renamed into place only when sealed; `--tar` then packs it
+ * deterministically into `<out>.tar`.
+ *
+ * Takes options and dependencies (clock, host name, progress sink); never reads argv.
+ */
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import fg from 'fast-glob';
+import type { Clock } from '../src/clock.js';
+import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
+import { appendEntry, custodyHead } from '../src/bundle/custody-log.js';
+import { caseUcoDocument } from '../src/bundle/case-uco.js';
+import { manifestBytes, type BundleManifest } from '../src/bundle/manifest.js';
+import { compareBundlePaths } from '../src/bundle/paths.js';
+import { generatePersonalKey, parsePersonalPrivateKey, type PersonalKey } from '../src/bundle/personal-key.js';
+import { formatHashdeep, formatSha256Sums } from '../src/bundle/sums.js';
+import { signWitnessNote } from '../src/bundle/witness.js';
+import { leafHash, MerkleFrontier } from '../src/integrity/merkle.js';
+import { fingerprint, publicKeyFromRaw, signBytes } from '../src/integrity/keys.js';
+import { verifyTimeStampToken } from '../src/integrity/tsa.js';
+import { requestTimeStamp } from '../src/net/tsa-http.js';
+import { formatTimestamp } from '../src/records/schema.js';
+import { createHash } from 'node:crypto';
+import { EVIDENCE_FILE } from '../src/store/evidence-store.js';
+import { ENROLLMENT_FILE } from '../src/store/keyfiles.js';
+import { snapshotStore } from '../src/store/snapshot.js';
+import { SqliteStoreReader } from '../src/store/store-reader.js';
+import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
+import { importFiles } from './import.js';
+import { writeTimelineAndTables } from './timeline.js';
+import { loadTsaRoots, verifyStoreDir } from './verify.js';
+
+/** The log files a triage preserves when no agent configuration names any. */
+export const DEFAULT_TRIAGE_PATHS = [
+  '/var/log/auth.log',
+  '/var/log/auth.log.1',
+  '/var/log/secure',
+  '/var/log/syslog',
+  '/var/log/syslog.1',
+  '/var/log/messages',
+  '/var/log/kern.log',
+  '/var/log/kern.log.1',
+  '/var/log/audit/audit.log',
+  '/var/log/audit/audit.log.1',
+  '/var/log/wtmp',
+  '/var/log/btmp',
+];
+
+export const HASHDEEP_TARGETS = 'manifest.* collector.pem case.jsonld evidence timeline tables';
+export const HASHDEEP_AUDIT_COMMAND = `hashdeep -c sha256 -r -l -a -k hashdeep.txt ${HASHDEEP_TARGETS}`;
+
+export interface CollectOptions {
+  caseId: string;
+  /** Store folders, or folders holding stores (subfolders with evidence.sqlite). */
+  stores: readonly string[];
+  /** Bundle folder to create (must not exist). */
+  out: string;
+  /** Also write `<out>.tar`. */
+  tar?: boolean;
+  examiner?: string;
+  note?: string;
+  tsa?: { url: string; caFiles?: readonly string[]; timeoutMs?: number };
+  /** The collector's personal key (PKCS#8 PEM from `custody keys init --out`); without it a per-collection key is made. */
+  keyFile?: string;
+  /** Preserve this host's logs now: the files matching these paths/globs go into a collector-side store. */
+  triage?: { paths: readonly string[] };
+}
+
+export interface CollectProgress {
+  stage: 'snapshot' | 'verify' | 'triage' | 'timeline' | 'hash' | 'seal' | 'tar' | 'done';
+  storesDone: number;
+  storesTotal: number;
+  records: number;
+  recordsTotal: number;
+  bytes: number;
+  bytesTotal: number;
+  detail?: string;
+}
+
+export interface CollectDeps {
+  clock: Clock;
+  /** Name of the machine collecting (recorded in the manifest). */
+  collectorHost: string;
+  version: string;
+  codeSha256: string;
+  onProgress?: (p: CollectProgress) => void;
+}
+
+export interface CollectSummary {
+  out: string;
+  tar?: { path: string; size: number; sha256: string };
+  case: string;
+  collector: { fingerprint: string; generated: boolean; key_file?: string };
+  hosts: Array<{ host: string; store_id: string; source: string; path: string; records: number; verified: boolean; findings: number; witness_size: number; clock_skew_ms?: number }>;
+  triage?: { files: string[]; skipped: string[] };
+  timeline_entries: number;
+  files: number;
+  bytes: number;
+  manifest_sha256: string;
+  custody_head: { index: number; sha256: string };
+  tsa?: { url: string; gen_time: string; verified: boolean };
+  audit: { custody: string; sha256sum: string; hashdeep: string; openssl_sig: string; openssl_tsr?: string };
+}
+
+interface StoreSource {
+  dir: string;
+  source: 'agent-store' | 'triage' | 'import';
+}
+
+function isStore(dir: string): boolean {
+  return existsSync(join(dir, EVIDENCE_FILE));
+}
+
+/** Resolves `--store` arguments: a store folder, or a folder whose subfolders (two levels deep at most) are stores. */
+export function findStores(paths: readonly string[]): string[] {
+  const found: string[] = [];
+  const seen = new Set<string>();
+  const add = (dir: string): void => {
+    const real = realpathSync(dir);
+    if (!seen.has(real)) {
+      seen.add(real);
+      found.push(dir);
+    }
+  };
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, `no such folder (${(err as NodeJS.ErrnoException).code ?? messageOf(err)}); nothing was collected`, { where: p });
+    }
+    if (!st.isDirectory()) throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, 'is not a folder; give a store folder or a folder of stores', { where: p });
+    if (isStore(p)) {
+      add(p);
+      continue;
+    }
+    const before = found.length;
+    const scan = (dir: string, depth: number): void => {
+      for (const name of readdirSync(dir).sort()) {
+        const child = join(dir, name);
+        let cst;
+        try {
+          cst = statSync(child);
+        } catch {
+          continue;
+        }
+        if (!cst.isDirectory()) continue;
+        if (isStore(child)) add(child);
+        else if (depth < 2) scan(child, depth + 1);
+      }
+    };
+    scan(p, 1);
+    if (found.length === before) throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, `holds no evidence store (no ${EVIDENCE_FILE} in it or in its subfolders)`, { where: p });
+  }
+  return found;
+}
+
+function safeComponent(name: string): string {
+  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return cleaned === '' ? '_' : cleaned.slice(0, 200);
+}
+
+function checkCaseId(id: string): void {
+  if (id.trim() === '' || id !== id.trim() || /[\u0000-\u001f\u007f]/.test(id) || id.length > 200) {
+    throw new CustodyError(ErrorCodes.USAGE, `--case must be a non-empty printable id without surrounding spaces, got ${JSON.stringify(id)}`);
+  }
+}
+
+function loadKey(keyFile: string | undefined): { key: PersonalKey; generated: boolean } {
+  if (keyFile === undefined) return { key: generatePersonalKey(), generated: true };
+  let pem: string;
+  try {
+    pem = readFileSync(keyFile, 'utf8');
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot read the collector key: ${messageOf(err)}`, { where: keyFile, cause: err });
+  }
+  return { key: parsePersonalPrivateKey(pem, keyFile), generated: false };
+}
+
+function triageFiles(patterns: readonly string[]): { files: string[]; skipped: string[] } {
+  const matched = new Set<string>();
+  for (const pattern of patterns) {
+    const abs = resolve(pattern);
+    if (fg.isDynamicPattern(abs)) for (const f of fg.sync(abs, { onlyFiles: true, absolute: true, dot: true, followSymbolicLinks: false })) matched.add(f);
+    else if (existsSync(abs)) matched.add(abs);
+  }
+  const files: string[] = [];
+  const skipped: string[] = [];
+  for (const f of [...matched].sort()) {
+    try {
+      if (!statSync(f).isFile()) continue;
+      accessSync(f, constants.R_OK);
+      files.push(f);
+    } catch {
+      skipped.push(f);
+    }
+  }
+  return { files, skipped };
+}
+
+/** Root over every record of a snapshot (leaf hashes recomputed from the bytes) and the last observed_at. */
+function snapshotHead(dir: string): { treeSize: number; root: Uint8Array; lastObservedAt: string | undefined; kinds: Map<string, number>; meta: Map<string, string> } {
+  const reader = new SqliteStoreReader(dir);
+  try {
+    const frontier = new MerkleFrontier();
+    let lastObservedAt: string | undefined;
+    for (const r of reader.records()) {
+      frontier.push(leafHash(r.bytes));
+      lastObservedAt = r.observed_at;
+    }
+    return { treeSize: frontier.size, root: frontier.root(), lastObservedAt, kinds: reader.kindCounts(), meta: reader.meta() };
+  } finally {
+    reader.close();
+  }
+}
+
+function msOf(ts: string): number | undefined {
+  const ms = Date.parse(ts);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function writeNew(path: string, data: string | Uint8Array): void {
+  try {
+    writeFileSync(path, data, { flag: 'wx', mode: 0o644 });
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot write ${path}: ${messageOf(err)}`, { where: path, cause: err });
+  }
+}
+
+export async function collectCase(options: CollectOptions, deps: CollectDeps): Promise<CollectSummary> {
+  checkCaseId(options.caseId);
+  const out = resolve(options.out);
+  if (existsSync(out)) throw new CustodyError(ErrorCodes.USAGE, 'the bundle folder already exists; choose a new --out', { where: options.out });
+  if (options.tar && existsSync(`${out}.tar`)) throw new CustodyError(ErrorCodes.USAGE, 'the tar already exists; choose a new --out', { where: `${out}.tar` });
+  if (!existsSync(dirname(out))) throw new CustodyError(ErrorCodes.USAGE, 'the folder to create the bundle in does not exist', { where: dirname(out) });
+  if (options.stores.length === 0 && options.triage === undefined) throw new CustodyError(ErrorCodes.USAGE, 'nothing to collect: give --store DIR (repeatable) and/or --triage');
+  const storeDirs = findStores(options.stores);
+  const tsaRoots = options.tsa?.caFiles !== undefined ? loadTsaRoots(options.tsa.caFiles) : [];
+  const { key, generated } = loadKey(options.keyFile);
+  const clock = deps.clock;
+  const startedAt = formatTimestamp(clock.nowMs());
+
+  const progress: CollectProgress = { stage: 'snapshot', storesDone: 0, storesTotal: storeDirs.length + (options.triage ? 1 : 0), records: 0, recordsTotal: 0, bytes: 0, bytesTotal: 0 };
+  const report = (patch: Partial<CollectProgress>): void => {
+    Object.assign(progress, patch);
+    deps.onProgress?.({ ...progress });
+  };
+
+  const work = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
+  let triageStore: string | undefined;
+  try {
+    const sources: StoreSource[] = storeDirs.map((dir) => ({ dir, source: 'agent-store' }));
+    let triageSummary: CollectSummary['triage'];
+    if (options.triage !== undefined) {
+      report({ stage: 'triage', detail: 'preserving this host\'s logs' });
+      const { files, skipped } = triageFiles(options.triage.paths);
+      triageSummary = { files, skipped };
+      if (files.length > 0) {
+        triageStore = mkdtempSync(join(tmpdir(), 'custody-triage-'));
+        const storeDir = join(triageStore, 'store');
+        importFiles(storeDir, files, { host: safeComponent(deps.collectorHost), clock });
+        sources.push({ dir: storeDir, source: 'triage' });
+      } else {
+        progress.storesTotal--;
+      }
+    }
+
+    const hosts: BundleManifest['hosts'] = [];
+    const timelineInputs: Array<{ dir: string; host: string; storeId: string }> = [];
+    const usedPaths = new Set<string>();
+    for (const src of sources) {
+      const live = new SqliteStoreReader(src.dir);
+      let meta: Map<string, string>;
+      try {
+        meta = live.meta();
+      } finally {
+        live.close();
+      }
+      const host = meta.get('host') ?? 'unknown-host';
+      const storeId = meta.get('store_id') ?? 'unknown-store';
+      const origin = meta.get('origin') ?? `custody/${storeId}`;
+      const rel = `evidence/${safeComponent(host)}/${safeComponent(storeId)}`;
+      if (usedPaths.has(rel)) throw new CustodyError(ErrorCodes.USAGE, `the same store (${host}, ${storeId}) was given twice`, { where: src.dir });
+      usedPaths.add(rel);
+      const dest = join(work, rel);
+      report({ stage: 'snapshot', detail: `${host} ${storeId}` });
+      const snap = snapshotStore(src.dir, dest);
+      report({ recordsTotal: progress.recordsTotal + snap.records });
+
+      report({ stage: 'verify', detail: `${host} ${storeId}` });
+      const enrollmentKey = meta.get('enrollment_public_key') ?? '';
+      const liveEnrollment = join(src.dir, ENROLLMENT_FILE);
+      const rawKey = new Uint8Array(Buffer.from(enrollmentKey, 'base64'));
+      const trustKey = existsSync(liveEnrollment) ? liveEnrollment : rawKey.length === 32 ? fingerprint(rawKey) : undefined;
+      const verification = await verifyStoreDir(dest, { ...(trustKey !== undefined ? { key: trustKey } : {}), ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}) });
+
+      const head = snapshotHead(dest);
+      const collectorTime = formatTimestamp(clock.nowMs());
+      const note = signWitnessNote({ origin, treeSize: head.treeSize, rootHash: head.root }, collectorTime, key);
+      writeNew(join(dest, 'witness.note'), note);
+      const lastMs = head.lastObservedAt !== undefined ? msOf(head.lastObservedAt) : undefined;
+      const source: StoreSource['source'] = src.source === 'triage' ? 'triage' : (head.kinds.get('agent.start') ?? 0) > 0 ? 'agent-store' : 'import';
+      hosts.push({
+        host,
+        store_id: storeId,
+        origin,
+        source,
+        path: rel,
+        enrollment: { fingerprint: rawKey.length === 32 ? fingerprint(rawKey) : 'SHA256:', public_key: enrollmentKey },
+        verified: {
+          ok: verification.ok,
+          records: verification.records,
+          ...(verification.sealed
+            ? {
+                sealed: {
+                  checkpoint_id: verification.sealed.checkpointId,
+                  tree_size: verification.sealed.treeSize,
+                  time: verification.sealed.time,
+                  ...(verification.sealed.trustedTime ? { trusted_time: verification.sealed.trustedTime } : {}),
+                },
+              }
+            : {}),
+          ...(verification.unsealed ? { unsealed: { from_seq: verification.unsealed.fromSeq, to_seq: verification.unsealed.toSeq, count: verification.unsealed.count } } : {}),
+          findings: verification.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
+        },
+        witness: { tree_size: head.treeSize, root_hash: Buffer.from(head.root).toString('base64'), note },
+        clock: {
+          collector_time: collectorTime,
+          ...(head.lastObservedAt !== undefined ? { last_observed_at: head.lastObservedAt } : {}),
+          ...(lastMs !== undefined ? { estimated_skew_ms: clock.nowMs() - lastMs } : {}),
+          basis:
+            "collector clock minus the newest record's observed_at (the agent's clock). A running agent writes a heartbeat at least every heartbeat interval, so for a live store a value well above that interval means the host clock is behind (or the agent was stalled); a negative value means the host clock is ahead. For a stopped agent or a copied store it is only the age of the newest record. Stated, never applied to any time in this bundle.",
+        },
+      });
+      timelineInputs.push({ dir: dest, host, storeId });
+      report({ storesDone: progress.storesDone + 1 });
+    }
+    hosts.sort((a, b) => compareBundlePaths(a.path, b.path));
+
+    report({ stage: 'timeline', detail: 'merging the timeline' });
+    const timeline = writeTimelineAndTables(work, timelineInputs, (n) => report({ records: n }));
+
+    const publicPem = publicKeyFromRaw(key.publicKeyRaw).export({ type: 'spki', format: 'pem' }).toString();
+    writeNew(join(work, 'collector.pem'), publicPem);
+
+    // Hash every content file (streaming), then case.jsonld, which names them.
+    const entries = walkBundleDir(work).filter((e) => e.type === 'file');
+    report({ stage: 'hash', bytesTotal: entries.reduce((n, e) => n + e.size, 0), bytes: 0 });
+    const files: BundleManifest['files'] = [];
+    for (const e of entries) {
+      const h = await hashFile(join(work, e.path));
+      files.push({ path: e.path, size: h.size, sha256: h.sha256 });
+      report({ bytes: progress.bytes + h.size });
+    }
+    const sealedAt = formatTimestamp(clock.nowMs());
+    const caseDoc = `${JSON.stringify(
+      caseUcoDocument({
+        caseId: options.caseId,
+        ...(options.examiner !== undefined ? { examiner: options.examiner } : {}),
+        ...(options.note !== undefined ? { note: options.note } : {}),
+        collector: { version: deps.version, host: deps.collectorHost, fingerprint: key.fingerprint, startedAt, sealedAt },
+        hosts: hosts.map((h) => ({ host: h.host, storeId: h.store_id, path: h.path, source: h.source })),
+        files,
+      }),
+      null,
+      2,
+    )}\n`;
+    writeNew(join(work, 'case.jsonld'), caseDoc);
+    files.push({ path: 'case.jsonld', size: Buffer.byteLength(caseDoc), sha256: createHash('sha256').update(caseDoc).digest('hex') });
+    files.sort((a, b) => compareBundlePaths(a.path, b.path));
+
+    report({ stage: 'seal', detail: 'signing the manifest' });
+    const manifest: BundleManifest = {
+      type: 'custody.bundle-manifest',
+      version: 1,
+      case: {
+        id: options.caseId,
+        ...(options.examiner !== undefined ? { examiner: options.examiner } : {}),
+        ...(options.note !== undefined ? { note: options.note } : {}),
+      },
+      collector: {
+        version: deps.version,
+        code_sha256: deps.codeSha256,
+        host: deps.collectorHost,
+        started_at: startedAt,
+        sealed_at: sealedAt,
+        key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') },
+      },
+      hosts,
+      files,
+      ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
+    };
+    const mBytes = manifestBytes(manifest);
+    const manifestSha256 = createHash('sha256').update(mBytes).digest('hex');
+    writeNew(join(work, 'manifest.json'), mBytes);
+    const sig = signBytes(key.privateKey, mBytes);
+    writeNew(join(work, 'manifest.sig'), sig);
+    const sealFiles = [
+      { path: 'manifest.json', size: mBytes.length, sha256: manifestSha256 },
+      { path: 'manifest.sig', size: sig.length, sha256: createHash('sha256').update(sig).digest('hex') },
+    ];
+    let tsaSummary: CollectSummary['tsa'];
+    if (options.tsa !== undefined) {
+      const stamped = await requestTimeStamp(options.tsa.url, mBytes, options.tsa.timeoutMs !== undefined ? { timeoutMs: options.tsa.timeoutMs } : {});
+      let verified = false;
+      if (tsaRoots.length > 0) {
+        const v = await verifyTimeStampToken(stamped.tokenDer, mBytes, tsaRoots);
+        if (!v.ok) throw new CustodyError(ErrorCodes.TSA_RESPONSE_INVALID, `the TSA's token over manifest.json does not verify against --tsa-ca: ${v.problem ?? ''} ${v.detail ?? ''}`.trim(), { where: options.tsa.url });
+        verified = true;
+      }
+      writeNew(join(work, 'manifest.tsr'), stamped.tokenDer);
+      sealFiles.push({ path: 'manifest.tsr', size: stamped.tokenDer.length, sha256: createHash('sha256').update(stamped.tokenDer).digest('hex') });
+      tsaSummary = { url: options.tsa.url, gen_time: stamped.info.genTime, verified };
+    }
+    const listed = [...files, ...sealFiles];
+    writeNew(join(work, 'SHA256SUMS'), formatSha256Sums(listed));
+    writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: HASHDEEP_TARGETS }));
+    const actor = options.examiner !== undefined && /, \S/.test(options.examiner) ? options.examiner : `${options.examiner ?? 'custody collect'}, ${safeComponent(deps.collectorHost)}`;
+    const log = appendEntry('', { manifestSha256, action: 'collected', actor, note: `collected case ${options.caseId}: ${hosts.length} store(s), ${files.length} files${options.note ? `; ${options.note}` : ''}` }, key.privateKey, clock.nowMs());
+    writeNew(join(work, 'custody.jsonl'), log);
+
+    renameSync(work, out);
+    let tarSummary: CollectSummary['tar'];
+    if (options.tar) {
+      report({ stage: 'tar', detail: `${out}.tar` });
+      const written = await packBundle(out, `${out}.tar`);
+      tarSummary = { path: `${out}.tar`, size: written.size, sha256: written.sha256 };
+    }
+    report({ stage: 'done', detail: out });
+    const headEntry = custodyHead(log) as { index: number; sha256: string };
+    return {
+      out,
+      ...(tarSummary ? { tar: tarSummary } : {}),
+      case: options.caseId,
+      collector: { fingerprint: key.fingerprint, generated, ...(options.keyFile !== undefined ? { key_file: options.keyFile } : {}) },
+      hosts: hosts.map((h) => ({
+        host: h.host,
+        store_id: h.store_id,
+        source: h.source,
+        path: h.path,
+        records: h.verified.records,
+        verified: h.verified.ok,
+        findings: h.verified.findings.length,
+        witness_size: h.witness.tree_size,
+        ...(h.clock.estimated_skew_ms !== undefined ? { clock_skew_ms: h.clock.estimated_skew_ms } : {}),
+      })),
+      ...(triageSummary ? { triage: triageSummary } : {}),
+      timeline_entries: timeline.entries,
+      files: files.length,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      manifest_sha256: manifestSha256,
+      custody_head: headEntry,
+      ...(tsaSummary ? { tsa: tsaSummary } : {}),
+      audit: {
+        custody: `custody verify ${out} --collector-key ${key.fingerprint}${options.tsa ? ' --tsa-ca tsa-ca.pem' : ''}`,
+        sha256sum: 'sha256sum -c SHA256SUMS',
+        hashdeep: HASHDEEP_AUDIT_COMMAND,
+        openssl_sig: 'openssl pkeyutl -verify -pubin -inkey collector.pem -rawin -in manifest.json -sigfile manifest.sig',
+        ...(options.tsa ? { openssl_tsr: 'openssl ts -verify -data manifest.json -in manifest.tsr -token_in -CAfile tsa-ca.pem' } : {}),
+      },
+    };
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  } finally {
+    if (triageStore !== undefined) rmSync(triageStore, { recursive: true, force: true });
+  }
+}
+
+export function formatCollectSummary(s: CollectSummary): string {
+  const lines: string[] = [];
+  lines.push(`case:         ${s.case}`);
+  lines.push(`bundle:       ${s.out}${s.tar ? `\ntar:          ${s.tar.path} (${s.tar.size} bytes, sha256 ${s.tar.sha256})` : ''}`);
+  lines.push(`collector key ${s.collector.fingerprint}${s.collector.generated ? ' (generated for this collection: record this fingerprint now; it is what verifiers pin)' : ` (${s.collector.key_file ?? ''})`}`);
+  for (const h of s.hosts) {
+    lines.push(
+      `  ${h.host} ${h.store_id} [${h.source}]: ${h.records} records, verified ${h.verified ? 'VALID' : 'INVALID'}${h.findings > 0 ? ` (${h.findings} findings)` : ''}, witnessed at size ${h.witness_size}${h.clock_skew_ms !== undefined ? `, collector clock - last record = ${h.clock_skew_ms} ms` : ''}`,
+    );
+  }
+  if (s.triage) lines.push(`triage:       ${s.triage.files.length} files preserved${s.triage.skipped.length > 0 ? `, ${s.triage.skipped.length} unreadable: ${s.triage.skipped.join(', ')}` : ''}`);
+  lines.push(`timeline:     ${s.timeline_entries} entries; ${s.files} files, ${s.bytes} bytes`);
+  lines.push(`manifest:     sha256 ${s.manifest_sha256}`);
+  if (s.tsa) lines.push(`time stamp:   ${s.tsa.gen_time} from ${s.tsa.url}${s.tsa.verified ? ' (verified against --tsa-ca)' : ' (not verified: no --tsa-ca)'}`);
+  lines.push(`custody head: ${s.custody_head.index}:${s.custody_head.sha256}`);
+  lines.push('verify with:');
+  lines.push(`  ${s.audit.custody}`);
+  lines.push(`  cd ${s.out} && ${s.audit.sha256sum} && ${s.audit.hashdeep}`);
+  lines.push(`  ${s.audit.openssl_sig}`);
+  if (s.audit.openssl_tsr) lines.push(`  ${s.audit.openssl_tsr}`);
+  return `${lines.join('\n')}\n`;
+}

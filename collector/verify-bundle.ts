@@ -1,0 +1,415 @@
+/**
+ * `custody verify` of a bundle folder or its `.tar`. Fails closed: every check runs, every problem
+ * is a named finding with where it is, and the bundle is valid only with no error finding.
+ *
+ * A `.tar` is read with the hostile reader (src/bundle/tar.ts) into a fresh temporary folder,
+ * verified there, and removed. A folder is walked with lstat: symlinks, devices and files the
+ * manifest does not list are findings, never followed. Then: manifest.json canonical and valid;
+ * manifest.sig by the manifest's collector key (and the pinned one when given); manifest.tsr
+ * against the pinned TSA roots (or a `tsa.unverified` warning); every listed file present with its
+ * size and SHA-256; SHA256SUMS and hashdeep.txt agree with the manifest and the files; each store
+ * snapshot verifies (trust: the pinned enrollment fingerprints, else the manifest's keys); each
+ * witness note is signed by the collector key and its root recomputes at its size; custody.jsonl
+ * verifies against manifest.json's hash, its first entry by the collector.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
+import { custodyHead, verifyCustodyLog } from '../src/bundle/custody-log.js';
+import { BUNDLE_META_FILES, parseManifest, type BundleManifest } from '../src/bundle/manifest.js';
+import { parseHashdeep, parseSha256Sums, type FileHash } from '../src/bundle/sums.js';
+import { extractTar, TarRefusal } from '../src/bundle/tar.js';
+import { checkWitnessNote } from '../src/bundle/witness.js';
+import { bytesEqual, leafHash, MerkleFrontier } from '../src/integrity/merkle.js';
+import { fingerprint, keyMatches, rawPublicKey, verifyBytes } from '../src/integrity/keys.js';
+import { readTimeStampToken, verifyTimeStampToken } from '../src/integrity/tsa.js';
+import { SqliteStoreReader } from '../src/store/store-reader.js';
+import { verifyStore, type Finding as StoreFinding, type StoreVerification, type TrustAnchor } from '../src/verify/store-verify.js';
+import { hashFile, walkBundleDir, type WalkedEntry } from './bundle-files.js';
+import { loadTsaRoots } from './verify.js';
+import { createPublicKey } from 'node:crypto';
+
+export interface BundleFinding {
+  code: string;
+  severity: 'error' | 'warning';
+  message: string;
+  /** Bundle-relative path (and more, e.g. `custody.jsonl entry 2`, `evidence/h/s: seq 5`). */
+  where: string;
+}
+
+export interface VerifyBundleOptions {
+  /** Files with the TSA root certificates (PEM or DER). */
+  tsaCa?: readonly string[];
+  /** The collector key the verifier expects: its SHA256:… fingerprint (or base64 public key). */
+  collectorKey?: string;
+  /** Enrollment fingerprints the verifier pinned; every store must be enrolled with one of them. */
+  agentKeys?: readonly string[];
+  /** Fingerprints of keys allowed to sign custody entries. */
+  custodyKeys?: readonly string[];
+  /** The last custody entry the verifier knows of (`INDEX:SHA256` from a handoff). */
+  custodyHead?: { index: number; sha256: string };
+}
+
+export interface BundleHostResult {
+  host: string;
+  store_id: string;
+  path: string;
+  trust: 'pinned' | 'manifest';
+  store?: StoreVerification;
+  witness: { tree_size: number; ok: boolean; time?: string };
+}
+
+export interface BundleVerification {
+  ok: boolean;
+  location: string;
+  form: 'folder' | 'tar';
+  case?: string;
+  sealed_at?: string;
+  manifest_sha256?: string;
+  collector?: { fingerprint: string; trust: 'pinned' | 'manifest' };
+  tsa: { status: 'verified' | 'unverified' | 'invalid' | 'absent' | 'missing'; gen_time?: string };
+  files: { listed: number; verified: number };
+  hosts: BundleHostResult[];
+  custody?: { entries: number; head?: { index: number; sha256: string }; actions: string[] };
+  findings: BundleFinding[];
+}
+
+const META = new Set<string>(BUNDLE_META_FILES);
+
+function storeWhere(f: StoreFinding, prefix: string): string {
+  const w = f.where;
+  const parts: string[] = [];
+  if (w.seqRange) parts.push(`seq ${w.seqRange[0]}..${w.seqRange[1]}`);
+  else if (w.seq !== undefined) parts.push(`seq ${w.seq}`);
+  if (w.checkpoint !== undefined) parts.push(`checkpoint #${w.checkpoint}`);
+  if (w.tsaToken !== undefined) parts.push(`tsa token #${w.tsaToken}`);
+  if (w.blob !== undefined) parts.push(`blob ${w.blob}`);
+  return parts.length > 0 ? `${prefix}: ${parts.join(', ')}` : `${prefix}/evidence.sqlite`;
+}
+
+/** Verifies a bundle folder or `.tar`. Throws only for usage and I/O problems of the verifier's own (e.g. an unreadable CA file). */
+export async function verifyBundle(path: string, options: VerifyBundleOptions = {}): Promise<BundleVerification> {
+  const tsaRoots = loadTsaRoots(options.tsaCa);
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot read it: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`, { where: path, cause: err });
+  }
+  if (st.isDirectory()) return verifyBundleDir(path, path, 'folder', tsaRoots, options);
+  if (!st.isFile()) throw new CustodyError(ErrorCodes.USAGE, 'is neither a bundle folder nor a .tar file', { where: path });
+  const temp = mkdtempSync(join(tmpdir(), 'custody-verify-'));
+  try {
+    const target = join(temp, 'bundle');
+    try {
+      await extractTar(path, target);
+    } catch (err) {
+      if (err instanceof TarRefusal) {
+        return {
+          ok: false,
+          location: path,
+          form: 'tar',
+          tsa: { status: 'absent' },
+          files: { listed: 0, verified: 0 },
+          hosts: [],
+          findings: [{ code: `tar.${err.reason}`, severity: 'error', message: err.message, where: `${path} offset ${err.offset}${err.entry !== undefined ? ` (${JSON.stringify(err.entry)})` : ''}` }],
+        };
+      }
+      throw err;
+    }
+    return await verifyBundleDir(target, path, 'tar', tsaRoots, options);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+function readHeaderBytes(path: string, n: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const got = readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function verifyBundleDir(root: string, location: string, form: 'folder' | 'tar', tsaRoots: Uint8Array[], options: VerifyBundleOptions): Promise<BundleVerification> {
+  const findings: BundleFinding[] = [];
+  const add = (code: string, severity: 'error' | 'warning', message: string, where: string): void => {
+    findings.push({ code, severity, message, where });
+  };
+  const result: BundleVerification = { ok: false, location, form, tsa: { status: 'absent' }, files: { listed: 0, verified: 0 }, hosts: [], findings };
+  const finish = (): BundleVerification => {
+    result.ok = findings.every((f) => f.severity !== 'error');
+    return result;
+  };
+
+  // --- what is there (lstat, never followed) -------------------------------------------------
+  const walked = walkBundleDir(root);
+  const entries = new Map<string, WalkedEntry>(walked.map((e) => [e.path, e]));
+  for (const e of walked) {
+    if (e.type === 'symlink') add('file.symlink', 'error', 'a symbolic link in the bundle (not followed)', e.path);
+    if (e.type === 'other') add('file.special', 'error', 'a device, FIFO or socket in the bundle (not read)', e.path);
+  }
+  const actual = new Map<string, { size: number; sha256: string }>();
+  for (const e of walked) if (e.type === 'file') actual.set(e.path, await hashFile(join(root, e.path)));
+  const isFile = (p: string): boolean => entries.get(p)?.type === 'file';
+
+  // --- manifest ------------------------------------------------------------------------------
+  if (!isFile('manifest.json')) {
+    add('manifest.missing', 'error', 'the bundle has no manifest.json: nothing in it can be checked', 'manifest.json');
+    return finish();
+  }
+  const mBytes = new Uint8Array(readFileSync(join(root, 'manifest.json')));
+  const manifestSha256 = createHash('sha256').update(mBytes).digest('hex');
+  result.manifest_sha256 = manifestSha256;
+  let manifest: BundleManifest;
+  try {
+    manifest = parseManifest(mBytes);
+  } catch (err) {
+    add('manifest.invalid', 'error', messageOf(err), 'manifest.json');
+    return finish();
+  }
+  result.case = manifest.case.id;
+  result.sealed_at = manifest.collector.sealed_at;
+  result.files.listed = manifest.files.length;
+  const sortedOk = manifest.files.every((f, i) => i === 0 || f.path > (manifest.files[i - 1] as { path: string }).path);
+  if (!sortedOk) add('manifest.invalid', 'error', 'files are not sorted by path and unique', 'manifest.json');
+
+  const collectorRaw = Buffer.from(manifest.collector.key.public_key, 'base64');
+  const collectorKeyOk = collectorRaw.length === 32 && collectorRaw.toString('base64') === manifest.collector.key.public_key;
+  if (!collectorKeyOk) add('manifest.collector_key_invalid', 'error', 'collector.key.public_key is not a 32-byte Ed25519 key in base64', 'manifest.json');
+  else if (fingerprint(collectorRaw) !== manifest.collector.key.fingerprint) {
+    add('manifest.collector_key_mismatch', 'error', `collector.key.fingerprint ${manifest.collector.key.fingerprint} is not that of its public key (${fingerprint(collectorRaw)})`, 'manifest.json');
+  }
+  const collectorFp = collectorKeyOk ? fingerprint(collectorRaw) : manifest.collector.key.fingerprint;
+  result.collector = { fingerprint: collectorFp, trust: options.collectorKey !== undefined ? 'pinned' : 'manifest' };
+  if (options.collectorKey !== undefined && (!collectorKeyOk || !keyMatches(options.collectorKey, collectorRaw))) {
+    add('manifest.collector_not_pinned', 'error', `the bundle was sealed by ${collectorFp}, not the pinned collector key ${options.collectorKey}`, 'manifest.json');
+  }
+
+  // --- manifest.sig ---------------------------------------------------------------------------
+  if (!isFile('manifest.sig')) add('manifest.sig_missing', 'error', 'the bundle has no manifest.sig', 'manifest.sig');
+  else {
+    const sig = new Uint8Array(readFileSync(join(root, 'manifest.sig')));
+    if (!collectorKeyOk || !verifyBytes(collectorRaw, mBytes, sig)) {
+      add('manifest.bad_signature', 'error', `manifest.sig is not a valid Ed25519 signature of manifest.json by the collector key ${collectorFp}`, 'manifest.sig');
+    }
+  }
+
+  // --- manifest.tsr ---------------------------------------------------------------------------
+  if (isFile('manifest.tsr')) {
+    const token = new Uint8Array(readFileSync(join(root, 'manifest.tsr')));
+    if (manifest.tsa === undefined) add('tsa.undeclared', 'warning', 'manifest.tsr is present but the manifest names no TSA', 'manifest.tsr');
+    const v = await verifyTimeStampToken(token, mBytes, tsaRoots);
+    if (v.ok) result.tsa = { status: 'verified', ...(v.info ? { gen_time: v.info.genTime } : {}) };
+    else if (v.problem === 'no_trust_anchor') {
+      result.tsa = { status: 'unverified', ...(v.info ? { gen_time: v.info.genTime } : {}) };
+      add('tsa.unverified', 'warning', 'manifest.tsr covers manifest.json, but no --tsa-ca was given: the time is not trusted', 'manifest.tsr');
+    } else {
+      let genTime: string | undefined;
+      try {
+        genTime = readTimeStampToken(token).genTime;
+      } catch {
+        genTime = undefined;
+      }
+      result.tsa = { status: 'invalid', ...(genTime ? { gen_time: genTime } : {}) };
+      add(`tsa.${v.problem ?? 'invalid'}`, 'error', `manifest.tsr does not verify: ${v.detail ?? v.problem ?? 'invalid'}`, 'manifest.tsr');
+    }
+  } else if (manifest.tsa !== undefined) {
+    result.tsa = { status: 'missing' };
+    add('tsa.missing', 'error', `the manifest says it was time-stamped by ${manifest.tsa.url}, but manifest.tsr is missing`, 'manifest.tsr');
+  }
+
+  // --- files against the manifest --------------------------------------------------------------
+  const listed = new Map(manifest.files.map((f) => [f.path, f]));
+  let verifiedFiles = 0;
+  for (const f of manifest.files) {
+    const e = entries.get(f.path);
+    const got = actual.get(f.path);
+    if (e === undefined) add('file.missing', 'error', 'listed in the manifest but not in the bundle', f.path);
+    else if (got === undefined) add('file.not_regular', 'error', `listed in the manifest but is a ${e.type}`, f.path);
+    else if (got.size !== f.size) add('file.size_mismatch', 'error', `is ${got.size} bytes, the manifest says ${f.size}`, f.path);
+    else if (got.sha256 !== f.sha256) add('file.hash_mismatch', 'error', `SHA-256 is ${got.sha256}, the manifest says ${f.sha256}`, f.path);
+    else verifiedFiles++;
+  }
+  result.files.verified = verifiedFiles;
+  const listedDirs = new Set<string>();
+  for (const p of listed.keys()) {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) listedDirs.add(parts.slice(0, i).join('/'));
+  }
+  for (const e of walked) {
+    if (e.type === 'file' && !listed.has(e.path) && !META.has(e.path)) add('file.unlisted', 'error', 'a file the manifest does not list', e.path);
+    if (e.type === 'dir' && !listedDirs.has(e.path)) add('file.unlisted_dir', 'warning', 'a folder holding nothing the manifest lists', e.path);
+  }
+  for (const required of ['SHA256SUMS', 'hashdeep.txt', 'custody.jsonl']) {
+    if (!isFile(required)) add('file.missing', 'error', `the bundle has no ${required}`, required);
+  }
+  if (listed.has('collector.pem') && collectorKeyOk && isFile('collector.pem')) {
+    let same = false;
+    try {
+      same = Buffer.from(rawPublicKey(createPublicKey(readFileSync(join(root, 'collector.pem'))))).equals(collectorRaw);
+    } catch {
+      same = false;
+    }
+    if (!same) add('collector.pem_mismatch', 'error', "collector.pem is not the manifest's collector key", 'collector.pem');
+  }
+
+  // --- SHA256SUMS and hashdeep.txt ---------------------------------------------------------------
+  const sealed = new Map<string, { size: number; sha256: string }>(manifest.files.map((f) => [f.path, { size: f.size, sha256: f.sha256 }]));
+  for (const m of ['manifest.json', 'manifest.sig', 'manifest.tsr']) {
+    const got = actual.get(m);
+    if (got !== undefined) sealed.set(m, got);
+  }
+  const compareList = (file: string, list: Array<FileHash & { size?: number }>): void => {
+    const seen = new Set<string>();
+    for (const item of list) {
+      seen.add(item.path);
+      const want = sealed.get(item.path);
+      if (want === undefined) add('sums.extra_entry', 'error', `${file} lists ${item.path}, which the bundle does not hold as a sealed file`, `${file}: ${item.path}`);
+      else if (item.sha256 !== want.sha256 || (item.size !== undefined && item.size !== want.size)) {
+        add('sums.mismatch', 'error', `${file} says ${item.size !== undefined ? `${item.size} bytes, ` : ''}${item.sha256} for ${item.path}; the manifest/file say ${want.size} bytes, ${want.sha256}`, `${file}: ${item.path}`);
+      }
+    }
+    for (const p of sealed.keys()) if (!seen.has(p)) add('sums.missing_entry', 'error', `${file} does not list ${p}`, `${file}: ${p}`);
+  };
+  if (isFile('SHA256SUMS')) {
+    try {
+      compareList('SHA256SUMS', parseSha256Sums(readFileSync(join(root, 'SHA256SUMS'), 'utf8'), 'SHA256SUMS'));
+    } catch (err) {
+      add('sums.invalid', 'error', messageOf(err), 'SHA256SUMS');
+    }
+  }
+  if (isFile('hashdeep.txt')) {
+    try {
+      compareList('hashdeep.txt', parseHashdeep(readFileSync(join(root, 'hashdeep.txt'), 'utf8'), { prefix: '', where: 'hashdeep.txt' }));
+    } catch (err) {
+      add('sums.invalid', 'error', messageOf(err), 'hashdeep.txt');
+    }
+  }
+
+  // --- store snapshots and witness notes ---------------------------------------------------------
+  const pinnedAgents = options.agentKeys?.map((k) => k.trim());
+  for (const h of manifest.hosts) {
+    const where = h.path;
+    const hostResult: BundleHostResult = { host: h.host, store_id: h.store_id, path: h.path, trust: pinnedAgents ? 'pinned' : 'manifest', witness: { tree_size: h.witness.tree_size, ok: false } };
+    result.hosts.push(hostResult);
+    const evidence = `${h.path}/evidence.sqlite`;
+    if (!listed.has(evidence) || !isFile(evidence)) {
+      add('host.evidence_missing', 'error', `no ${evidence} listed and present for host ${h.host}`, evidence);
+      continue;
+    }
+    if (pinnedAgents !== undefined && !pinnedAgents.includes(h.enrollment.fingerprint)) {
+      add('host.agent_key_not_pinned', 'error', `store ${h.store_id} of ${h.host} was enrolled with ${h.enrollment.fingerprint}, which is not among the pinned agent keys`, where);
+    }
+    // Opening SQLite in WAL mode would create -wal/-shm files beside it; snapshots are never in WAL mode.
+    const header = readHeaderBytes(join(root, evidence), 20);
+    if (header.length < 20 || header.subarray(0, 16).toString('latin1') !== 'SQLite format 3\u0000' || header[18] !== 1 || header[19] !== 1) {
+      add('host.not_a_snapshot', 'error', 'evidence.sqlite is not a SQLite file in rollback-journal mode (snapshots always are); not opened', evidence);
+      continue;
+    }
+    const enrollmentRaw = new Uint8Array(Buffer.from(h.enrollment.public_key, 'base64'));
+    const trust: TrustAnchor = pinnedAgents ? { fingerprint: h.enrollment.fingerprint, source: 'pinned' } : { publicKeyRaw: enrollmentRaw, source: 'enrollment-file' };
+    let reader: SqliteStoreReader;
+    try {
+      reader = new SqliteStoreReader(join(root, h.path));
+    } catch (err) {
+      add('host.unreadable', 'error', messageOf(err), evidence);
+      continue;
+    }
+    try {
+      const store = await verifyStore(reader, { trust, tsaRoots });
+      hostResult.store = store;
+      for (const f of store.findings) add(`store.${f.code}`, f.severity, f.message, storeWhere(f, h.path));
+      if (store.storeId !== h.store_id || store.host !== h.host || store.origin !== h.origin) {
+        add('host.mismatch', 'error', `the snapshot is store ${store.storeId ?? '?'} of ${store.host ?? '?'} (${store.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);
+      }
+      // Witness: the note in the folder is the one in the manifest, signed by the collector, and its root recomputes.
+      const notePath = `${h.path}/witness.note`;
+      let note: string | undefined;
+      if (!listed.has(notePath) || !isFile(notePath)) add('witness.missing', 'error', 'the witness note is not listed and present', notePath);
+      else {
+        note = readFileSync(join(root, notePath), 'utf8');
+        if (note !== h.witness.note) add('witness.mismatch', 'error', 'witness.note differs from the note in the manifest', notePath);
+      }
+      const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
+      if (!check.ok) add(`witness.${check.problem ?? 'invalid'}`, 'error', check.detail ?? 'the witness note does not verify', notePath);
+      if (check.body !== undefined) {
+        hostResult.witness.time = 'time' in check ? check.time : undefined;
+        if (check.body.treeSize !== h.witness.tree_size || Buffer.from(check.body.rootHash).toString('base64') !== h.witness.root_hash) {
+          add('witness.manifest_mismatch', 'error', 'the manifest states another size or root than the signed witness note', notePath);
+        }
+        const size = check.body.treeSize;
+        const frontier = new MerkleFrontier();
+        let root: Uint8Array | undefined = size === 0 ? frontier.root() : undefined;
+        try {
+          for (const r of reader.records()) {
+            frontier.push(leafHash(r.bytes));
+            if (frontier.size === size) {
+              root = frontier.root();
+              break;
+            }
+          }
+        } catch (err) {
+          add('witness.unreadable', 'error', `cannot read the records to recompute the witnessed root: ${messageOf(err)}`, evidence);
+        }
+        if (root === undefined) add('witness.beyond_end', 'error', `the collector witnessed ${size} records, the snapshot holds ${frontier.size}`, `${h.path}: tree size ${size}`);
+        else if (!bytesEqual(root, check.body.rootHash)) {
+          add('witness.root_mismatch', 'error', `the records 0..${size - 1} no longer hash to the root the collector signed at collection`, `${h.path}: seq 0..${size - 1}`);
+        } else if (check.ok) hostResult.witness.ok = true;
+      }
+    } finally {
+      reader.close();
+    }
+  }
+
+  // --- custody.jsonl ---------------------------------------------------------------------------
+  if (isFile('custody.jsonl')) {
+    const log = new Uint8Array(readFileSync(join(root, 'custody.jsonl')));
+    const v = verifyCustodyLog(log, manifestSha256, {
+      ...(options.custodyHead ? { head: options.custodyHead } : {}),
+      ...(options.custodyKeys ? { trustedKeys: options.custodyKeys } : {}),
+    });
+    for (const f of v.findings) add(f.code, f.severity, f.message, f.index >= 0 ? `custody.jsonl entry ${f.index}` : 'custody.jsonl');
+    const first = v.entries[0]?.entry;
+    if (first !== undefined && (first.action !== 'collected' || first.key.fingerprint !== collectorFp)) {
+      add('custody.first_not_collector', 'error', `entry 0 is "${first.action}" by ${first.key.fingerprint}; it must be "collected" by the collector key ${collectorFp}`, 'custody.jsonl entry 0');
+    }
+    const head = custodyHead(log);
+    result.custody = { entries: v.entries.length, ...(head ? { head } : {}), actions: v.entries.map((e) => e.entry?.action ?? '?') };
+  }
+  return finish();
+}
+
+export function formatBundleVerification(r: BundleVerification): string {
+  const lines: string[] = [];
+  lines.push(`bundle:       ${r.location}${r.form === 'tar' ? ' (tar, read with the hostile reader into a temporary folder)' : ''}`);
+  if (r.case !== undefined) lines.push(`case:         ${r.case}, sealed ${r.sealed_at ?? '?'}`);
+  if (r.manifest_sha256 !== undefined) lines.push(`manifest:     sha256 ${r.manifest_sha256}`);
+  if (r.collector) {
+    lines.push(
+      `collector:    ${r.collector.fingerprint} ${r.collector.trust === 'pinned' ? '(pinned by the verifier)' : '(from the manifest: pin it with --collector-key to know who sealed it)'}`,
+    );
+  }
+  const tsa = { verified: 'verified against the pinned TSA root', unverified: 'present, not verified (no --tsa-ca)', invalid: 'INVALID', absent: 'none', missing: 'MISSING' }[r.tsa.status];
+  lines.push(`time stamp:   ${tsa}${r.tsa.gen_time ? ` (${r.tsa.gen_time})` : ''}`);
+  lines.push(`files:        ${r.files.verified} of ${r.files.listed} listed files match`);
+  for (const h of r.hosts) {
+    const s = h.store;
+    const sealed = s?.sealed && s.sealed.treeSize > 0 ? `sealed to seq ${s.sealed.lastSeq} (checkpoint #${s.sealed.checkpointId}${s.sealed.trustedTime ? `, trusted time ${s.sealed.trustedTime}` : ''})` : 'nothing sealed';
+    const unsealed = s?.unsealed ? `, ${s.unsealed.count} unsealed` : '';
+    lines.push(
+      `  ${h.path}: ${s ? `${s.records} records, ${sealed}${unsealed}, store ${s.ok ? 'VALID' : 'INVALID'}` : 'not verified'}; witness ${h.witness.ok ? `OK at size ${h.witness.tree_size}` : 'FAILED'}; agent key ${h.trust === 'pinned' ? 'pinned' : 'from the manifest'}`,
+    );
+  }
+  if (r.custody) lines.push(`custody:      ${r.custody.entries} entries (${r.custody.actions.join(', ')})${r.custody.head ? `; head ${r.custody.head.index}:${r.custody.head.sha256}` : ''}`);
+  const errors = r.findings.filter((f) => f.severity === 'error').length;
+  const warnings = r.findings.length - errors;
+  lines.push(`result:       ${r.ok ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'})`);
+  for (const f of r.findings) lines.push(`  ${f.severity === 'error' ? 'ERROR' : 'warning'} ${f.code} at ${f.where}: ${f.message}`);
+  return `${lines.join('\n')}\n`;
+}
