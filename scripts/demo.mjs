@@ -1,7 +1,8 @@
 // The built-in demo: `npm run demo`. Runs the real agent on a throw-away folder, generates
 // realistic activity (kernel USB connects, sshd logons, auditd reads of a customer-data folder, a
-// log rotation), stops the agent, verifies the store with the pinned enrollment fingerprint, and
-// shows that changing one sealed byte is caught and named. Needs nothing but Node and `npm ci`.
+// log rotation), collects case DEMO-001 into a sealed bundle while the agent runs, stops the agent,
+// verifies the store and the bundle's .tar against the pinned enrollment fingerprint, and shows that
+// changing one sealed byte is caught and named. Needs nothing but Node and `npm ci`.
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -102,7 +103,13 @@ for (const t0 = Date.now(); ; ) {
 }
 console.log(`   ${status.records.byKind['log.line']} log lines preserved, ${status.records.total} records in all`);
 
-say('4. stop the agent (SIGTERM: it commits, signs a final checkpoint and exits 0)');
+say('4. incident: the responder collects case DEMO-001 while the agent keeps running');
+const bundle = join(work, 'DEMO-001');
+const collected = custody('collect', '--case', 'DEMO-001', '--store', store, '--examiner', 'Demo Responder, Example Corp', '--out', bundle, '--tar');
+process.stdout.write(collected.stdout.replace(/^/gm, '   '));
+if (collected.status !== 0) throw new Error(`collect exited ${collected.status}: ${collected.stderr}`);
+
+say('5. stop the agent (SIGTERM: it commits, signs a final checkpoint and exits 0)');
 agent.kill('SIGTERM');
 const code = await new Promise((r) => agent.once('exit', r));
 console.log(`   agent exited ${code}`);
@@ -110,12 +117,17 @@ const after = JSON.parse(custody('agent', 'status', '--store', store, '--json').
 const derived = ['auth.logon', 'file.access', 'usb.connect', 'usb.disconnect'].map((k) => `${after.records.byKind[k] ?? 0} ${k}`).join(', ');
 console.log(`   typed evidence derived from the preserved lines, each naming the seqs it was read from: ${derived}`);
 
-say(`5. verify the store against the enrollment fingerprint recorded at install: ${fingerprint}`);
+say(`6. verify the store against the enrollment fingerprint recorded at install: ${fingerprint}`);
 const verified = custody('verify', store, '--key', fingerprint);
 process.stdout.write(verified.stdout.replace(/^/gm, '   '));
 if (verified.status !== 0) throw new Error(`verify exited ${verified.status}: ${verified.stderr}`);
 
-say('6. an attacker with root edits one sealed line directly in SQLite and recomputes its hash');
+say('7. the vendor verifies the sealed bundle as received (the .tar), trusting nothing but the pinned fingerprint');
+const vendor = custody('verify', `${bundle}.tar`, '--agent-key', fingerprint);
+process.stdout.write(vendor.stdout.replace(/^/gm, '   '));
+if (vendor.status !== 0) throw new Error(`bundle verify exited ${vendor.status}: ${vendor.stderr}`);
+
+say('8. an attacker with root edits one sealed line directly in SQLite and recomputes its hash');
 const tampered = join(work, 'store-tampered');
 cpSync(store, tampered, { recursive: true });
 const db = new Database(join(tampered, 'evidence.sqlite'));
@@ -133,5 +145,6 @@ console.log(`   verify exited ${caught.status} (1 = integrity failure)`);
 
 say('done');
 console.log(`   store:          ${store}`);
+console.log(`   bundle:         ${bundle} (and ${bundle}.tar); its timeline is in timeline/, its tables in tables/`);
 console.log(`   tampered copy:  ${tampered}`);
 console.log(`   try:            node dist/src/cli.js agent status --store ${store}`);
