@@ -84,7 +84,7 @@ export async function packBundle(dir: string, tarPath: string): Promise<TarWritt
     if (e.type === 'dir') inputs.push({ path: e.path, type: 'dir' });
     else {
       const abs = join(dir, e.path);
-      inputs.push({ path: e.path, size: e.size, stream: () => createReadStream(abs) as AsyncIterable<Uint8Array> });
+      inputs.push({ path: e.path, size: e.size, stream: () => createReadStream(abs, { highWaterMark: HASH_READ_BYTES }) as AsyncIterable<Uint8Array> });
     }
   }
   return writeTarFile(inputs, tarPath, { mtime });
