@@ -22,6 +22,11 @@ function quote(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
+/** The RFC 8785 text of a string, or undefined for one that has none (a lone surrogate). */
+export function quotedString(s: string): string | undefined {
+  return s.isWellFormed() ? quote(s) : undefined;
+}
+
 /** Thrown inside the fast path, which builds no paths; the slow walk then names where the problem is. */
 class NotCanonical extends Error {}
 

@@ -1,19 +1,175 @@
 /**
- * The canonical bytes of a whole record, fast. Pure.
+ * The canonical bytes of a whole record, fast. Pure (the caches below only remember results).
  *
  * A record's envelope always has the same nine keys, and RFC 8785 puts them in this order:
  * boot_id, host, kind, mono_ns, observed_at, payload, seq, source, v. Writing them in that order
- * directly, and running only the payload through the general serializer, gives exactly
- * canonicalBytes(record) at about half the cost on the store's append path (a property test
- * in test/unit/record-bytes.test.ts holds the two to identical bytes).
+ * directly gives exactly canonicalBytes(record) at a fraction of the cost on the store's append
+ * path (a property test in test/unit/record-bytes.test.ts holds the two to identical bytes).
+ *
+ * Where the time went, and what is remembered instead (measured with scripts/bench/store.mjs):
+ * - sorting a payload's keys cost more than serialising it: the sorted order is kept per kind and
+ *   reused while the next payload of that kind has the same keys in the same insertion order;
+ * - scanning strings for characters JSON escapes: most envelope and payload strings (host, boot id,
+ *   kind, source, path, dev, ino…) repeat record after record, so each field remembers its last
+ *   string and that string's canonical text (compared by ===, usually one pointer compare).
+ * Anything the fast path does not handle on its own (nested values are handed to canonicalText,
+ * anything refused goes to canonicalText of the whole payload, which names the problem) takes the
+ * general serializer, so the output and the errors are the general serializer's.
  */
-import { canonicalText } from './canonical.js';
+import { canonicalText, quotedString } from './canonical.js';
 import type { EvidenceRecord } from './schema.js';
 
+const stringText = quotedString;
+
+/** Longer strings are not remembered (they rarely repeat, and a 16 MiB line should not stay alive). */
+const MEMO_MAX_LENGTH = 1024;
+
+/** One field's last string and its canonical text. */
+class Memo {
+  private value: string | undefined = undefined;
+  private text = '';
+
+  /** The canonical text of `s`, or undefined when it has none. */
+  of(s: string): string | undefined {
+    if (s === this.value) return this.text;
+    const text = stringText(s);
+    if (text === undefined || s.length > MEMO_MAX_LENGTH) return text;
+    this.value = s;
+    this.text = text;
+    return text;
+  }
+}
+
+/** Envelope strings: the canonical text, or the general serializer's error. */
+function envelopeString(memo: Memo, value: unknown): string {
+  if (typeof value === 'string') {
+    const text = memo.of(value);
+    if (text !== undefined) return text;
+  }
+  return canonicalText(value);
+}
+
+function integerText(value: unknown): string {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : canonicalText(value);
+}
+
+/** A payload shape: its keys in insertion order, and what is needed to write them sorted. */
+interface Shape {
+  keys: string[];
+  /** Keys in RFC 8785 order (UTF-16 code units, which is what the default sort compares). */
+  sorted: string[];
+  /** `"key":` for each sorted key. */
+  keyTexts: string[];
+  memos: Memo[];
+}
+
+/** The last shape seen per kind (payloads of one kind are mostly built by one piece of code). */
+const shapes = new Map<string, Shape>();
+
+function shapeOf(kind: string, keys: string[]): Shape | undefined {
+  const known = shapes.get(kind);
+  if (known !== undefined && known.keys.length === keys.length) {
+    let same = true;
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] !== known.keys[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  const sorted = [...keys].sort();
+  const keyTexts: string[] = [];
+  for (const key of sorted) {
+    const text = stringText(key);
+    if (text === undefined) return undefined;
+    keyTexts.push(`${text}:`);
+  }
+  if (shapes.size >= 64) shapes.clear(); // bounded: kinds are few, but `kind` here is any string
+  const shape: Shape = { keys, sorted, keyTexts, memos: sorted.map(() => new Memo()) };
+  shapes.set(kind, shape);
+  return shape;
+}
+
+/** The payload's canonical text without the general walk, or undefined when it must take it. */
+function fastPayloadText(kind: string, payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const proto: unknown = Object.getPrototypeOf(payload);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const shape = shapeOf(kind, Object.keys(payload));
+  if (shape === undefined) return undefined;
+  const obj = payload as Record<string, unknown>;
+  const { sorted, keyTexts, memos } = shape;
+  let out = '{';
+  let first = true;
+  for (let i = 0; i < sorted.length; i++) {
+    const value = obj[sorted[i] as string];
+    let text: string | undefined;
+    switch (typeof value) {
+      case 'undefined':
+        continue; // an undefined member is absent, as in JSON.stringify
+      case 'string':
+        text = (memos[i] as Memo).of(value);
+        break;
+      case 'number':
+        text = Number.isSafeInteger(value) ? String(value) : undefined;
+        break;
+      case 'boolean':
+        text = value ? 'true' : 'false';
+        break;
+      case 'object':
+        // Nested values (rare on the hot path) go through the general serializer.
+        text = value === null ? 'null' : canonicalText(value);
+        break;
+      default:
+        text = undefined;
+    }
+    if (text === undefined) return undefined;
+    out += first ? keyTexts[i] : `,${keyTexts[i]}`;
+    out += text;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+const bootIdMemo = new Memo();
+const hostMemo = new Memo();
+const kindMemo = new Memo();
+const monoMemo = new Memo();
+const observedMemo = new Memo();
+const sourceMemo = new Memo();
+
+/** The fields of a record's envelope, as the store has them (no record object needed). */
+export interface RecordFields {
+  v: number;
+  seq: number;
+  kind: string;
+  observed_at: string;
+  mono_ns: string;
+  boot_id: string;
+  host: string;
+  source: string;
+  payload: unknown;
+}
+
+/** The RFC 8785 canonical text of a record; exactly canonicalText(record). */
+export function recordText(record: RecordFields): string {
+  // Fields in canonical order, so a record with several problems is refused for the first, as before.
+  const bootId = envelopeString(bootIdMemo, record.boot_id);
+  const host = envelopeString(hostMemo, record.host);
+  const kind = envelopeString(kindMemo, record.kind);
+  const mono = envelopeString(monoMemo, record.mono_ns);
+  const observed = envelopeString(observedMemo, record.observed_at);
+  let payload: string | undefined;
+  try {
+    payload = fastPayloadText(record.kind, record.payload);
+  } catch {
+    payload = undefined; // a nested value was refused: the general walk below names where
+  }
+  payload ??= canonicalText(record.payload);
+  return `{"boot_id":${bootId},"host":${host},"kind":${kind},"mono_ns":${mono},"observed_at":${observed},"payload":${payload},"seq":${integerText(record.seq)},"source":${envelopeString(sourceMemo, record.source)},"v":${integerText(record.v)}}`;
+}
+
 export function recordBytes(record: EvidenceRecord): Uint8Array {
-  const text =
-    `{"boot_id":${canonicalText(record.boot_id)},"host":${canonicalText(record.host)},"kind":${canonicalText(record.kind)}` +
-    `,"mono_ns":${canonicalText(record.mono_ns)},"observed_at":${canonicalText(record.observed_at)}` +
-    `,"payload":${canonicalText(record.payload)},"seq":${canonicalText(record.seq)},"source":${canonicalText(record.source)},"v":${canonicalText(record.v)}}`;
-  return Buffer.from(text, 'utf8');
+  return Buffer.from(recordText(record), 'utf8');
 }

@@ -14,9 +14,9 @@ import { systemClock, type Clock } from '../clock.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import { formatCheckpointBody, signNote } from '../integrity/checkpoint.js';
 import { certifyNextKey, epochKeyName, generateEd25519, rawPublicKey, type SigningKey } from '../integrity/keys.js';
-import { MerkleFrontier, leafHash } from '../integrity/merkle.js';
+import { MerkleFrontier, leafHashPrefixed } from '../integrity/merkle.js';
 import { decodeCanonical } from '../records/canonical.js';
-import { recordBytes } from '../records/record-bytes.js';
+import { recordText } from '../records/record-bytes.js';
 import { formatTimestamp, RECORD_VERSION, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../records/schema.js';
 import {
   enrollmentFor,
@@ -38,6 +38,15 @@ export const LOCK_FILE = 'writer.lock';
 const STORE_SOURCE = 'custody.store';
 const BLOB_CHUNK_BYTES = 1 << 20;
 const INSERT_CHUNK = 64;
+/**
+ * Records are encoded into arenas of this size: each record's bytes sit one byte after a 0x00 the
+ * store writes, so the RFC 6962 leaf hash is taken over the record in place (no copy), and one
+ * allocation serves hundreds of records. An arena is only ever appended to; a new one replaces it
+ * when full, and the old one lives on while queued records still point into it.
+ */
+const ARENA_BYTES = 256 * 1024;
+/** Records longer than this (in UTF-16 units) are measured exactly instead of reserving 3 bytes per unit. */
+const MEASURE_ABOVE = 16 * 1024;
 
 export interface StorePolicy {
   /** Commit when this many records are queued… */
@@ -156,6 +165,8 @@ export class EvidenceStore {
   private closed = false;
   private timestampMs = Number.NaN;
   private timestampText = '';
+  private arena: Buffer = Buffer.allocUnsafeSlow(0);
+  private arenaUsed = 0;
 
   /** Creates a new store folder with its enrollment key (epoch 0). */
   static create(dir: string, options: CreateOptions): { store: EvidenceStore; enrollment: Enrollment } {
@@ -256,6 +267,7 @@ export class EvidenceStore {
     this.insertCheckpoint = this.db.prepare('INSERT INTO checkpoints(tree_size, epoch, created_at, note) VALUES (?, ?, ?, ?)');
     // Records and, when one is due, the checkpoint that seals them commit in one transaction: one
     // synchronous commit instead of two, and never a checkpoint without its records or vice versa.
+    const chunkArgs: unknown[] = new Array<unknown>(INSERT_CHUNK * 5).fill(undefined);
     this.commitTransaction = this.db.transaction((batch: PendingRecord[], checkpoint: Omit<CheckpointRow, 'id'> | undefined) => {
       if (batch.length > 0) {
         // The store's own invariant, checked where it cannot race: the batch continues the table.
@@ -265,13 +277,20 @@ export class EvidenceStore {
         }
         let i = 0;
         for (; i + INSERT_CHUNK <= batch.length; i += INSERT_CHUNK) {
-          const args: unknown[] = [];
+          // One array for every chunk: SQLite copies the values when binding them.
+          const args = chunkArgs;
+          let k = 0;
           for (let j = i; j < i + INSERT_CHUNK; j++) {
             const r = batch[j]!;
-            args.push(r.seq, r.kind, r.observedAt, r.leaf, r.bytes);
+            args[k++] = r.seq;
+            args[k++] = r.kind;
+            args[k++] = r.observedAt;
+            args[k++] = r.leaf;
+            args[k++] = r.bytes;
           }
           this.insertRecordChunk.run(args);
         }
+        chunkArgs.fill(undefined); // holds no record past its commit
         for (; i < batch.length; i++) {
           const r = batch[i]!;
           this.insertRecord.run(r.seq, r.kind, r.observedAt, r.leaf, r.bytes);
@@ -379,21 +398,23 @@ export class EvidenceStore {
       this.timestampText = formatTimestamp(nowMs);
     }
     const observedAt = this.timestampText;
-    const record = {
-      v: RECORD_VERSION,
-      seq,
-      kind,
-      observed_at: observedAt,
-      mono_ns: this.clock.monoNs().toString(),
-      boot_id: this.bootId,
-      host: this.host,
-      source,
-      payload,
-    };
+    const monoNs = this.clock.monoNs().toString();
     // The store builds the envelope itself (seq, times, host), so only the caller's part needs checking.
     validatePayload(kind, payload);
-    const bytes = recordBytes(record);
-    this.pending.push({ seq, kind, observedAt, leaf: leafHash(bytes), bytes });
+    const text = recordText({ v: RECORD_VERSION, seq, kind, observed_at: observedAt, mono_ns: monoNs, boot_id: this.bootId, host: this.host, source, payload });
+    // 0x00 || canonical bytes, written once into the arena: the leaf hash is over exactly this.
+    const room = 1 + (text.length > MEASURE_ABOVE ? Buffer.byteLength(text, 'utf8') : 3 * text.length);
+    if (this.arenaUsed + room > this.arena.length) {
+      this.arena = Buffer.allocUnsafeSlow(Math.max(ARENA_BYTES, room));
+      this.arenaUsed = 0;
+    }
+    const arena = this.arena;
+    const start = this.arenaUsed;
+    arena[start] = 0x00;
+    const end = start + 1 + arena.write(text, start + 1, 'utf8');
+    this.arenaUsed = end;
+    const leaf = leafHashPrefixed(arena.subarray(start, end));
+    this.pending.push({ seq, kind, observedAt, leaf, bytes: arena.subarray(start + 1, end) });
     this.nextSeq = seq + 1;
     if (this.pending.length >= this.policy.batchRecords) {
       this.flush();
