@@ -585,16 +585,12 @@ export class FileIngestor {
     const end = offset + bytes.length + (partial ? 0 : 1);
     const nextLineNo = partial ? tail.lineNo : tail.lineNo + 1;
     const window = windowOf(bytes, !partial);
-    const payload: PayloadOf<'log.line'> = {
-      path: tail.path,
-      dev: tail.dev,
-      ino: tail.ino,
-      offset,
-      line_no: tail.lineNo,
-      length: bytes.length,
-      ...(partial ? { partial: true } : {}),
-      ...encodeRawText(bytes),
-    };
+    // Built field by field (no spreads: one object per line, not three).
+    const payload: PayloadOf<'log.line'> = { path: tail.path, dev: tail.dev, ino: tail.ino, offset, line_no: tail.lineNo, length: bytes.length };
+    if (partial) payload.partial = true;
+    const raw = encodeRawText(bytes);
+    if ('text' in raw) payload.text = raw.text;
+    else payload.raw_b64 = raw.raw_b64;
     const effect: CursorEffect = { t: 'line', path: tail.path, dev: tail.dev, ino: tail.ino, end, nextLineNo, window };
     const ok = this.appendRecord('log.line', tail.source, payload, effect, tail, !partial);
     tail.recordedOffset = end;
