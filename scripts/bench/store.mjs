@@ -27,6 +27,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statS
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { authLine } from './corpus.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -50,20 +51,6 @@ function peakRssMiB() {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** A realistic auth.log line of ~150 bytes. */
-function authLine(i) {
-  const users = ['alice', 'bob', 'carol', 'deploy', 'backup', 'root'];
-  const user = users[i % users.length];
-  const hh = String(Math.floor(i / 3600) % 24).padStart(2, '0');
-  const mm = String(Math.floor(i / 60) % 60).padStart(2, '0');
-  const ss = String(i % 60).padStart(2, '0');
-  const kinds = [
-    `Accepted publickey for ${user} from 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} port ${40000 + (i % 20000)} ssh2: ED25519 SHA256:q3JzX0l8mA7dWnq9vC1bV4k${i % 10}`,
-    `pam_unix(sshd:session): session opened for user ${user}(uid=${1000 + (i % 50)}) by (uid=0), tty none, remote 10.0.${i % 250}.${(i * 7) % 250}`,
-    `Failed password for invalid user ${user}${i % 1000} from 203.0.113.${i % 250} port ${30000 + (i % 30000)} ssh2 [preauth] attempt ${i % 6}`,
-  ];
-  return `Nov 23 ${hh}:${mm}:${ss} web-01 sshd[${10000 + (i % 50000)}]: ${kinds[i % kinds.length]}`;
-}
 
 function linePayload(i, offset) {
   const text = authLine(i);
