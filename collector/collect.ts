@@ -39,6 +39,7 @@ import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
 import { importFiles } from './import.js';
 import { writeTimelineAndTables } from './timeline.js';
+import { checkReportOptions, writeDraftReport, type WriteReportOptions } from './report.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 
 /** The log files a triage preserves when no agent configuration names any. */
@@ -75,10 +76,12 @@ export interface CollectOptions {
   keyFile?: string;
   /** Preserve this host's logs now: the files matching these paths/globs go into a collector-side store. */
   triage?: { paths: readonly string[] };
+  /** Write the draft investigation report into `report/` before sealing (covered by the manifest); see collector/report.ts. */
+  report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang'>;
 }
 
 export interface CollectProgress {
-  stage: 'snapshot' | 'verify' | 'triage' | 'timeline' | 'hash' | 'seal' | 'tar' | 'done';
+  stage: 'snapshot' | 'verify' | 'triage' | 'timeline' | 'report' | 'hash' | 'seal' | 'tar' | 'done';
   storesDone: number;
   storesTotal: number;
   records: number;
@@ -245,6 +248,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   if (options.tar && existsSync(`${out}.tar`)) throw new CustodyError(ErrorCodes.USAGE, 'the tar already exists; choose a new --out', { where: `${out}.tar` });
   if (!existsSync(dirname(out))) throw new CustodyError(ErrorCodes.USAGE, 'the folder to create the bundle in does not exist', { where: dirname(out) });
   if (options.stores.length === 0 && options.triage === undefined) throw new CustodyError(ErrorCodes.USAGE, 'nothing to collect: give --store DIR (repeatable) and/or --triage');
+  if (options.report !== undefined) checkReportOptions(options.report);
   const storeDirs = findStores(options.stores);
   const tsaRoots = options.tsa?.caFiles !== undefined ? loadTsaRoots(options.tsa.caFiles) : [];
   const { key, generated } = loadKey(options.keyFile);
@@ -351,6 +355,22 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     report({ stage: 'timeline', detail: 'merging the timeline' });
     const timeline = writeTimelineAndTables(work, timelineInputs, (n) => report({ records: n }));
 
+    if (options.report !== undefined) {
+      report({ stage: 'report', detail: 'writing the draft report' });
+      writeDraftReport(
+        work,
+        {
+          case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
+          collector: { version: deps.version, host: deps.collectorHost, started_at: startedAt, key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') } },
+          hosts,
+          ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
+        },
+        options.report,
+        formatTimestamp(clock.nowMs()),
+      );
+    }
+    const hashdeepTargets = options.report !== undefined ? `${HASHDEEP_TARGETS} report` : HASHDEEP_TARGETS;
+
     const publicPem = publicKeyFromRaw(key.publicKeyRaw).export({ type: 'spki', format: 'pem' }).toString();
     writeNew(join(work, 'collector.pem'), publicPem);
 
@@ -425,7 +445,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     }
     const listed = [...files, ...sealFiles];
     writeNew(join(work, 'SHA256SUMS'), formatSha256Sums(listed));
-    writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: HASHDEEP_TARGETS }));
+    writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: hashdeepTargets }));
     const actor = options.examiner !== undefined && /, \S/.test(options.examiner) ? options.examiner : `${options.examiner ?? 'custody collect'}, ${safeComponent(deps.collectorHost)}`;
     const log = appendEntry('', { manifestSha256, action: 'collected', actor, note: `collected case ${options.caseId}: ${hosts.length} store(s), ${files.length} files${options.note ? `; ${options.note}` : ''}` }, key.privateKey, clock.nowMs());
     writeNew(join(work, 'custody.jsonl'), log);
@@ -465,7 +485,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       audit: {
         custody: `custody verify ${out} --collector-key ${key.fingerprint}${options.tsa ? ' --tsa-ca tsa-ca.pem' : ''}`,
         sha256sum: 'sha256sum -c SHA256SUMS',
-        hashdeep: HASHDEEP_AUDIT_COMMAND,
+        hashdeep: `hashdeep -c sha256 -r -l -a -k hashdeep.txt ${hashdeepTargets}`,
         openssl_sig: 'openssl pkeyutl -verify -pubin -inkey collector.pem -rawin -in manifest.json -sigfile manifest.sig',
         ...(options.tsa ? { openssl_tsr: 'openssl ts -verify -data manifest.json -in manifest.tsr -token_in -CAfile tsa-ca.pem' } : {}),
       },

@@ -5,6 +5,7 @@
  *
  * Exit codes: 0 success / valid, 1 integrity failure, 2 usage or I/O error.
  */
+import type { CollectProgress } from '../collector/collect.js';
 import { Command, CommanderError } from 'commander';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -255,9 +256,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--key <file>', "the collector's personal key (custody keys init --out); without it a key is made for this collection")
     .requiredOption('--out <dir>', 'bundle folder to create')
     .option('--tar', 'also write <out>.tar (deterministic)')
+    .option('--report', 'write the draft investigation report into report/ before sealing (implied by the options below)')
+    .option('--sensitive <path-glob>', 'report: files whose access matters, e.g. "/srv/share/customers/**"; repeatable', collect)
+    .option('--discovered-at <iso-time>', 'report: when the incident was discovered, with a zone (PPC deadlines count from it)')
+    .option('--working-hours <HH-HH>', 'report: working hours, local time, Monday to Friday (e.g. 09-18)')
+    .option('--utc-offset <±hh:mm>', 'report: the local time of --working-hours', '+09:00')
     .option('--json', 'print the summary as JSON')
     .action(
-      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; json?: boolean }) => {
+      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; json?: boolean }) => {
         if (opts.tsaCa !== undefined && opts.tsa === undefined) throw new CustodyError(ErrorCodes.USAGE, '--tsa-ca needs --tsa URL');
         const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
           import('../collector/collect.js'),
@@ -269,6 +275,15 @@ function buildProgram(setExit: (code: number) => void): Command {
           const configPath = opts.agentConfig ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
           triage = { paths: configPath !== undefined ? loadConfig(configPath).sources.files.watch : DEFAULT_TRIAGE_PATHS };
         } else if (opts.agentConfig !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--agent-config is only used with --triage');
+        let report: { sensitive?: string[]; discoveredAt?: string; workingHours?: import('../src/report/model.js').WorkingHours } | undefined;
+        if (opts.report || opts.sensitive !== undefined || opts.discoveredAt !== undefined || opts.workingHours !== undefined) {
+          const { parseWorkingHours } = await import('../collector/report.js');
+          report = {
+            ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
+            ...(opts.discoveredAt !== undefined ? { discoveredAt: opts.discoveredAt } : {}),
+            ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
+          };
+        }
         const progress = progressReporter(process.stderr);
         const summary = await collectCase(
           {
@@ -281,11 +296,54 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.tsa !== undefined ? { tsa: { url: opts.tsa, ...(opts.tsaCa ? { caFiles: opts.tsaCa } : {}) } } : {}),
             ...(opts.key !== undefined ? { keyFile: opts.key } : {}),
             ...(triage ? { triage } : {}),
+            ...(report ? { report } : {}),
           },
           { clock: systemClock, collectorHost: hostname(), version: custodyVersion(), codeSha256: codeHash(), onProgress: progress.update },
         );
         progress.end();
         process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatCollectSummary(summary));
+      },
+    );
+
+  program
+    .command('report')
+    .description('write the investigation report of a bundle (5W1H, patterns, integrity, PPC deadlines) as Markdown and self-contained HTML, outside the sealed bundle; exit 1 (report written) when the bundle does not verify')
+    .argument('<bundle>', 'bundle folder or .tar')
+    .option('--lang <en|ja>', 'one language (report.md, report.html); default both (report.* in English, report.ja.* in Japanese)')
+    .option('--discovered-at <iso-time>', 'when the incident was discovered, with a zone (e.g. 2026-11-21T10:30:00+09:00): the PPC deadlines count from it')
+    .option('--sensitive <path-glob>', 'files whose access matters (customer data…), e.g. "/srv/share/customers/**"; repeatable', collect)
+    .option('--working-hours <HH-HH>', 'working hours in local time, Monday to Friday (e.g. 09-18): activity outside them is a pattern')
+    .option('--utc-offset <±hh:mm>', 'the local time of --working-hours', '+09:00')
+    .option('--usb-window <minutes>', 'a sensitive read this long before a USB storage connection counts as followed by it', '60')
+    .option('--out <dir>', 'folder for the report (default: <bundle>-report beside the bundle; never inside it)')
+    .option('--collector-key <fingerprint>', 'verify: the collector key the bundle must be sealed with')
+    .option('--tsa-ca <file>', 'verify: trusted TSA root certificate; repeatable', collect)
+    .option('--json', 'print the summary as JSON')
+    .action(
+      async (
+        bundle: string,
+        opts: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; collectorKey?: string; tsaCa?: string[]; json?: boolean },
+      ) => {
+        const { writeReport, formatReportSummary, parseWorkingHours } = await import('../collector/report.js');
+        const usbWindow = Number(opts.usbWindow);
+        if (!Number.isInteger(usbWindow) || usbWindow < 0) throw new CustodyError(ErrorCodes.USAGE, `--usb-window must be a whole number of minutes, got ${JSON.stringify(opts.usbWindow)}`);
+        if (opts.lang !== undefined && opts.lang !== 'en' && opts.lang !== 'ja') throw new CustodyError(ErrorCodes.USAGE, `--lang must be en or ja, got ${JSON.stringify(opts.lang)}`);
+        const summary = await writeReport(
+          bundle,
+          {
+            ...(opts.lang !== undefined ? { lang: opts.lang as 'en' | 'ja' } : {}),
+            ...(opts.discoveredAt !== undefined ? { discoveredAt: opts.discoveredAt } : {}),
+            ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
+            ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
+            usbWindowMinutes: usbWindow,
+            ...(opts.out !== undefined ? { out: opts.out } : {}),
+            verify: { ...(opts.collectorKey !== undefined ? { collectorKey: opts.collectorKey } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) },
+          },
+          { clock: systemClock },
+        );
+        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatReportSummary(summary));
+        // The report is written either way (its section 1 names the problems); the exit code says the bundle did not verify.
+        setExit(summary.verified ? EXIT_OK : EXIT_INTEGRITY);
       },
     );
 
@@ -322,19 +380,9 @@ function isBundlePath(path: string): boolean {
   }
 }
 
-interface ProgressSnapshot {
-  stage: string;
-  storesDone: number;
-  storesTotal: number;
-  records: number;
-  recordsTotal: number;
-  bytes: number;
-  bytesTotal: number;
-  detail?: string;
-}
 
 /** One rewritten line on a TTY (stores, records, bytes, ETA); a plain line per stage otherwise. */
-function progressReporter(stream: NodeJS.WriteStream): { update: (p: ProgressSnapshot) => void; end: () => void } {
+function progressReporter(stream: NodeJS.WriteStream): { update: (p: CollectProgress) => void; end: () => void } {
   const tty = stream.isTTY === true;
   let lastStage = '';
   let lastDraw = 0;

@@ -1,0 +1,226 @@
+/**
+ * `custody report BUNDLE`: the investigation report of a bundle (folder or .tar), as Markdown and
+ * one self-contained HTML file, English and/or Japanese, plus the model as JSON.
+ *
+ * Where it goes: a sealed bundle's files are all listed by its manifest, and `custody verify` names
+ * any file it does not list, so a report made after sealing is never written inside the bundle. It
+ * goes to `--out` (default: `<bundle>-report/` beside the bundle). `custody collect` writes the
+ * draft report into the bundle's `report/` folder itself, before sealing, so that one is covered by
+ * the manifest (see `writeReportFiles`).
+ *
+ * The bundle is verified first (the result opens the report); then manifest.json and
+ * timeline/timeline.jsonl (streamed) feed the pure model (src/report/model.ts).
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import type { Clock } from '../src/clock.js';
+import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
+import { parseManifest } from '../src/bundle/manifest.js';
+import { extractTar } from '../src/bundle/tar.js';
+import type { TimelineEntry } from '../src/bundle/timeline.js';
+import { formatTimestamp } from '../src/records/schema.js';
+import { parseInstant } from '../src/report/deadlines.js';
+import type { Lang } from '../src/report/i18n.js';
+import { buildReportModel, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
+import { renderHtml } from '../src/report/render-html.js';
+import { renderMarkdown } from '../src/report/render-md.js';
+import { verifyBundle, type VerifyBundleOptions } from './verify-bundle.js';
+
+export interface WriteReportOptions {
+  /** One language; both (en as report.*, ja as report.ja.*) when absent. */
+  lang?: Lang;
+  discoveredAt?: string;
+  sensitive?: readonly string[];
+  /** Output folder; default `<bundle>-report` beside the bundle (or the .tar). */
+  out?: string;
+  workingHours?: WorkingHours;
+  usbWindowMinutes?: number;
+  /** Options for the verification that opens the report (pinned keys, TSA roots). */
+  verify?: VerifyBundleOptions;
+}
+
+export interface ReportSummary {
+  out: string;
+  files: string[];
+  verified: boolean;
+  patterns: Record<string, number>;
+  deadlines?: { prompt: string; final: string; final_malicious: string };
+}
+
+/** Reads a JSON-lines file line by line, synchronously, in bounded memory. */
+export function* readJsonLines<T>(path: string): Generator<T> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    let rest = '';
+    const decoder = new TextDecoder('utf-8');
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      const text = rest + decoder.decode(buf.subarray(0, n), { stream: n > 0 });
+      const lines = text.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line !== '') yield JSON.parse(line) as T;
+      if (n === 0) break;
+    }
+    if (rest.trim() !== '') yield JSON.parse(rest) as T;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `09-18` or `09:00-18:00`, with `--utc-offset +09:00` and Monday–Friday. */
+export function parseWorkingHours(spec: string, utcOffset = '+09:00', days: readonly number[] = [1, 2, 3, 4, 5]): WorkingHours {
+  const m = /^(\d{1,2})(?::00)?-(\d{1,2})(?::00)?$/.exec(spec.trim());
+  const o = /^([+-])(\d{2}):(\d{2})$/.exec(utcOffset.trim());
+  if (m === null) throw new CustodyError(ErrorCodes.USAGE, `--working-hours must look like 09-18 (whole hours, local time), got ${JSON.stringify(spec)}`);
+  if (o === null) throw new CustodyError(ErrorCodes.USAGE, `--utc-offset must look like +09:00, got ${JSON.stringify(utcOffset)}`);
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (!(start >= 0 && start < end && end <= 24)) throw new CustodyError(ErrorCodes.USAGE, `--working-hours: the start must be before the end, within 0–24, got ${JSON.stringify(spec)}`);
+  const minutes = (Number(o[2]) * 60 + Number(o[3])) * (o[1] === '-' ? -1 : 1);
+  return { start, end, utcOffsetMinutes: minutes, days: [...days] };
+}
+
+function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.partial-${process.pid}`;
+  try {
+    writeFileSync(tmp, data, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new CustodyError(ErrorCodes.IO, `cannot write ${path}: ${messageOf(err)}`, { where: path, cause: err });
+  }
+}
+
+/** The report files for a model: report.md/.html (+ report.ja.md/.html when both languages), report.json. Returns their names. */
+export function reportFiles(model: ReportModel, lang?: Lang): Array<{ name: string; content: string }> {
+  const langs: Array<{ lang: Lang; suffix: string }> = lang !== undefined ? [{ lang, suffix: '' }] : [{ lang: 'en', suffix: '' }, { lang: 'ja', suffix: '.ja' }];
+  const files: Array<{ name: string; content: string }> = [];
+  for (const l of langs) {
+    files.push({ name: `report${l.suffix}.md`, content: renderMarkdown(model, l.lang) });
+    files.push({ name: `report${l.suffix}.html`, content: renderHtml(model, l.lang) });
+  }
+  files.push({ name: 'report.json', content: `${JSON.stringify(model, null, 2)}\n` });
+  return files;
+}
+
+/** Writes the report files of `model` into `dir` (created). Used by `writeReport` and by collect before sealing. */
+export function writeReportFiles(dir: string, model: ReportModel, lang?: Lang): string[] {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot create the report folder: ${messageOf(err)}`, { where: dir, cause: err });
+  }
+  const names: string[] = [];
+  for (const f of reportFiles(model, lang)) {
+    writeAtomic(join(dir, f.name), f.content);
+    names.push(join(dir, f.name));
+  }
+  return names;
+}
+
+export function checkReportOptions(options: Pick<WriteReportOptions, 'discoveredAt' | 'lang'>): void {
+  if (options.discoveredAt !== undefined && parseInstant(options.discoveredAt) === undefined) {
+    throw new CustodyError(ErrorCodes.USAGE, `--discovered-at must be an ISO 8601 time with a zone, e.g. 2026-11-21T10:30:00+09:00, got ${JSON.stringify(options.discoveredAt)}`);
+  }
+  if (options.lang !== undefined && options.lang !== 'en' && options.lang !== 'ja') throw new CustodyError(ErrorCodes.USAGE, `--lang must be en or ja, got ${JSON.stringify(options.lang)}`);
+}
+
+export function defaultReportDir(bundlePath: string): string {
+  const abs = resolve(bundlePath);
+  return join(dirname(abs), `${basename(abs).replace(/\.tar$/, '')}-report`);
+}
+
+/** Verifies the bundle, builds the model and writes the report files. */
+export async function writeReport(bundlePath: string, options: WriteReportOptions, deps: { clock: Clock }): Promise<ReportSummary> {
+  checkReportOptions(options);
+  let st;
+  try {
+    st = statSync(bundlePath);
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot read it: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`, { where: bundlePath, cause: err });
+  }
+  const out = resolve(options.out ?? defaultReportDir(bundlePath));
+  const bundleAbs = resolve(bundlePath);
+  if (st.isDirectory()) {
+    const rel = relative(bundleAbs, out);
+    if (rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && !rel.startsWith('/'))) {
+      throw new CustodyError(ErrorCodes.USAGE, 'the report would be written inside the sealed bundle, where `custody verify` would name it as an unlisted file; choose an --out outside it', { where: out });
+    }
+  }
+  const verification = await verifyBundle(bundlePath, options.verify ?? {});
+  let temp: string | undefined;
+  try {
+    let dir = bundleAbs;
+    if (st.isFile()) {
+      temp = mkdtempSync(join(tmpdir(), 'custody-report-'));
+      dir = join(temp, 'bundle');
+      await extractTar(bundlePath, dir);
+    }
+    const manifestPath = join(dir, 'manifest.json');
+    const timelinePath = join(dir, 'timeline', 'timeline.jsonl');
+    if (!existsSync(manifestPath)) throw new CustodyError(ErrorCodes.USAGE, 'not a bundle: no manifest.json', { where: bundlePath });
+    if (!existsSync(timelinePath)) throw new CustodyError(ErrorCodes.USAGE, 'the bundle has no timeline/timeline.jsonl', { where: bundlePath });
+    const mBytes = new Uint8Array(readFileSync(manifestPath));
+    const input: ReportInput = {
+      manifest: parseManifest(mBytes, manifestPath),
+      manifestSha256: createHash('sha256').update(mBytes).digest('hex'),
+      verification: {
+        ok: verification.ok,
+        tsa: verification.tsa,
+        ...(verification.custody ? { custody: verification.custody } : {}),
+        findings: verification.findings,
+      },
+      entries: readJsonLines<TimelineEntry>(timelinePath),
+    };
+    const model = buildReportModel(input, reportModelOptions(options, formatTimestamp(deps.clock.nowMs())));
+    const files = writeReportFiles(out, model, options.lang);
+    const patterns: Record<string, number> = {};
+    for (const p of model.how) patterns[p.code] = (patterns[p.code] ?? 0) + 1;
+    const d = model.regulator.deadlines;
+    return {
+      out,
+      files,
+      verified: verification.ok,
+      patterns,
+      ...(d ? { deadlines: { prompt: `${d.prompt.from_date}..${d.prompt.to_date}`, final: d.final.date, final_malicious: d.final_malicious.date } } : {}),
+    };
+  } finally {
+    if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The draft report `collect` puts inside the bundle before sealing (so the manifest covers it):
+ * from the hosts as verified at collection and the timeline just written, without a verification of
+ * the sealed bundle (the report says so). Writes `<bundleDir>/report/`; returns the bundle-relative names.
+ */
+export function writeDraftReport(bundleDir: string, manifest: ReportManifest, options: WriteReportOptions, generatedAt: string): string[] {
+  checkReportOptions(options);
+  const model = buildReportModel(
+    { manifest, entries: readJsonLines<TimelineEntry>(join(bundleDir, 'timeline', 'timeline.jsonl')) },
+    reportModelOptions(options, generatedAt),
+  );
+  return writeReportFiles(join(bundleDir, 'report'), model, options.lang).map((p) => relative(bundleDir, p).split(sep).join('/'));
+}
+
+export function reportModelOptions(options: WriteReportOptions, generatedAt: string): ReportOptions {
+  return {
+    generatedAt,
+    ...(options.discoveredAt !== undefined ? { discoveredAt: options.discoveredAt } : {}),
+    ...(options.sensitive !== undefined ? { sensitive: options.sensitive } : {}),
+    ...(options.workingHours !== undefined ? { workingHours: options.workingHours } : {}),
+    ...(options.usbWindowMinutes !== undefined ? { usbWindowMinutes: options.usbWindowMinutes } : {}),
+  };
+}
+
+export function formatReportSummary(s: ReportSummary): string {
+  const lines = [`report:   ${s.out}`, `bundle:   ${s.verified ? 'VALID' : 'INVALID (see section 1 of the report)'}`];
+  for (const f of s.files) lines.push(`  ${f}`);
+  const pats = Object.entries(s.patterns);
+  lines.push(`patterns: ${pats.length === 0 ? 'none' : pats.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  if (s.deadlines) lines.push(`PPC:      prompt report ${s.deadlines.prompt} (JST), final report ${s.deadlines.final} (${s.deadlines.final_malicious} if malicious)`);
+  return `${lines.join('\n')}\n`;
+}

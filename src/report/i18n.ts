@@ -1,0 +1,398 @@
+/**
+ * The words of the report, English and Japanese, from the model's codes. The Japanese is written
+ * the way a Japanese incident responder writes a 報告書 (JST times, である調, the regulator's own
+ * item names), not translated sentence by sentence. Pure.
+ */
+import type { Cite, Param, PatternType, Statement } from './model.js';
+
+export type Lang = 'en' | 'ja';
+export const LANGS: readonly Lang[] = ['en', 'ja'];
+
+/** Times: UTC in English, Japan Standard Time in Japanese (the regulator's forms use JST). */
+export function fmtTime(ts: string | undefined, lang: Lang): string {
+  if (ts === undefined || ts === '') return '—';
+  const ms = Date.parse(ts);
+  if (Number.isNaN(ms)) return ts;
+  if (lang === 'en') return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  const j = new Date(ms + 9 * 3600_000).toISOString();
+  return `${j.slice(0, 4)}/${j.slice(5, 7)}/${j.slice(8, 10)} ${j.slice(11, 19)} JST`;
+}
+
+export function fmtDate(date: string, lang: Lang): string {
+  if (lang === 'en') return date;
+  const d = new Date(`${date}T00:00:00Z`);
+  const wd = '日月火水木金土'[d.getUTCDay()] ?? '';
+  return `${date.slice(0, 4)}年${Number(date.slice(5, 7))}月${Number(date.slice(8, 10))}日(${wd})`;
+}
+
+export function citeLabel(c: Cite): string {
+  return `${c.host}#${c.seq}:${c.sha256.slice(0, 12)}`;
+}
+
+function list(v: Param | undefined, lang: Lang): string {
+  if (v === undefined) return '';
+  if (Array.isArray(v)) return v.join(lang === 'ja' ? '、' : ', ');
+  return String(v);
+}
+
+type Texts = Record<string, string>;
+
+const en: Texts = {
+  title: 'Investigation report',
+  draft: 'Draft made from the sealed evidence. Every statement cites the record it rests on (host#seq:sha256). Nothing here goes beyond what the records show; conclusions are for the investigator.',
+  case: 'Case',
+  examiner: 'Examiner',
+  generated: 'Generated',
+  sealed: 'Bundle sealed',
+  collector_key: 'Collector key',
+  manifest: 'manifest.json SHA-256',
+  s_integrity: '1. Integrity of the evidence',
+  s_when: '2. When',
+  s_where: '3. Where',
+  s_who: '4. Who',
+  s_what: '5. What',
+  s_how: '6. How (patterns in the records)',
+  s_why: '7. Why (questions for the investigator)',
+  s_reg: '8. Report to the Personal Information Protection Commission (Japan)',
+  s_timeline: 'Timeline chart',
+  s_evidence: 'Evidence index',
+  verified_now: 'Verification of the bundle when this report was made',
+  verified_now_none: 'The bundle was not re-verified for this report (made before sealing, inside collect). Run `custody verify` on the bundle.',
+  valid: 'VALID',
+  invalid: 'INVALID',
+  tsa: 'Time-stamp of the manifest',
+  custody: 'Custody log',
+  host: 'Host',
+  store: 'Store',
+  source: 'Source',
+  records: 'Records',
+  status: 'At collection',
+  sealed_to: 'Sealed up to',
+  unsealed: 'Unsealed tail',
+  witness: 'Witnessed size',
+  skew: 'Clock (collector − last record)',
+  findings: 'Findings',
+  none: 'none',
+  gaps: 'Where evidence may be missing',
+  no_gaps: 'The records name no gap, agent stop or clock anomaly.',
+  first_event: 'First relevant event',
+  last_event: 'Last relevant event',
+  discovered: 'Discovered',
+  not_given: 'not given (use --discovered-at)',
+  excerpt: 'Timeline excerpt',
+  excerpt_of: 'shown {n} of {total} relevant events; the full timeline is timeline/timeline.csv',
+  time: 'Time',
+  kind: 'Kind',
+  event: 'Event',
+  evidence: 'Evidence',
+  first: 'First',
+  last: 'Last',
+  sources: 'Sources',
+  users: 'Users',
+  user: 'User',
+  logons: 'Logons',
+  failed: 'Failed',
+  file_accesses: 'File accesses',
+  from: 'From',
+  successes: 'Successes',
+  failures: 'Failures',
+  usb_devices: 'USB devices',
+  device: 'Device',
+  serial: 'Serial',
+  ids: 'Vendor:product',
+  name: 'Name',
+  mass_storage: 'Storage',
+  connects: 'Connects',
+  yes: 'yes',
+  no: 'no',
+  files_sensitive: 'Files under the sensitive paths ({globs})',
+  files_all: 'Files accessed (no --sensitive paths were given, so none is classified as sensitive)',
+  files_other: '{n} other file(s) accessed outside the sensitive paths are in tables/file-access.csv.',
+  path: 'Path',
+  count: 'Accesses',
+  operations: 'Operations',
+  no_files: 'No file access under these paths is recorded.',
+  no_patterns: 'None of the patterns looked for appears in the records.',
+  logon_table: 'Logons',
+  logons_of: 'shown {n} of {total}',
+  service: 'Service',
+  action: 'Action',
+  result: 'Result',
+  ok: 'ok',
+  fail: 'FAILED',
+  rule: 'Rule applied',
+  rule_text:
+    'APPI Art. 26(1) and Enforcement Rules Art. 7–8. Prompt report (速報): "promptly" (Rules Art. 8(1)), about 3–5 days per the PPC General Guidelines 3-5-3-3; shown as days 3–5. Final report (確報): within 30 days, 60 when the leak was (or may have been) for a wrongful purpose (Rules Art. 8(2), Art. 7(iii)). The day of discovery is day 1 (Guidelines 3-5-3-4); calendar days in JST; a deadline on a weekend or holiday is not moved. Computed reminders, not legal advice: confirm the dates before filing.',
+  prompt: 'Prompt report (速報)',
+  final30: 'Final report (確報), 30 days',
+  final60: 'Final report (確報), 60 days (wrongful purpose)',
+  day1: 'Day 1 (discovery, JST)',
+  between: '{from} to {to}',
+  no_deadlines: 'No discovery time was given (--discovered-at), so no deadline is computed.',
+  triggers: 'Reporting triggers (Rules Art. 7): a report is due if any applies',
+  t_sensitive_info: 'Sensitive personal information (要配慮個人情報) involved',
+  t_financial_damage: 'Data whose misuse may cause financial damage (card numbers, banking credentials…)',
+  t_malicious: 'A wrongful purpose, including suspected (unauthorised access, an insider taking data…)',
+  t_over_1000: 'More than 1,000 people affected',
+  indicated: 'the evidence points to it',
+  to_decide: 'to be decided by a person',
+  items: "The final report's items (Rules Art. 8(1) i–ix)",
+  to_complete: 'To be completed by a person.',
+  i_overview: 'Overview (概要)',
+  i_data_items: 'Items of personal data (個人データの項目)',
+  i_people: 'Number of people (本人の数)',
+  i_cause: 'Cause (原因)',
+  i_secondary_damage: 'Secondary damage or its risk (二次被害又はそのおそれ)',
+  i_individuals: 'Response to the individuals (本人への対応)',
+  i_publication: 'Publication (公表)',
+  i_prevention: 'Measures against recurrence (再発防止策)',
+  i_other: 'Other (その他)',
+  chart_caption: 'Events per hour per host (bars), USB sessions (green: storage, grey: other), patterns (red marks); from an hour before the first relevant event to an hour after the last, UTC.',
+  ev_host: 'Host',
+  ev_seq: 'Seq',
+  ev_sha: 'Record SHA-256',
+  ev_msg: 'Record',
+  options: 'Settings used',
+  usb_window: 'USB window: {n} min; failed logons before a success: {f} within {w} min',
+  working_hours: 'Working hours: {days}, {start}:00–{end}:00 (UTC{offset})',
+  no_working_hours: 'No working hours given: activity outside them is not looked for.',
+  // patterns
+  'p.sensitive_then_usb': 'On {host}, {users} accessed sensitive files {reads} time(s) ({files}) from {first_read}; within {window_minutes} minutes a USB storage device {device} was connected at {connected_at}{disconnected}.',
+  'p.sensitive_during_usb': 'On {host}, while USB storage device {device} was connected (from {connected_at}{disconnected}), {users} accessed sensitive files {reads} time(s): {files}.',
+  'p.new_usb_serial': 'On {host}, USB device serial {serial} ({device}) appears for the first time at {time} in this host\'s evidence, which covers from {evidence_since}.',
+  'p.failed_then_success': 'On {host}, {failures} failed logon(s) from {from} (from {first_failure}, users {failed_users}) were followed at {time} by a successful logon as {user} from the same source.',
+  'p.new_logon_source': 'On {host}, the first successful logon from {from} in this host\'s evidence (which covers from {evidence_since}): {user} at {time}.',
+  'p.anti_forensics.gap': 'On {host} at {time}, the agent recorded a gap ({reason}) {path}: evidence may be missing there.',
+  'p.anti_forensics.agent_stop': 'On {host} at {time}, the agent stopped ({reason}).',
+  'p.anti_forensics.clock': 'On {host} at {time}, a clock anomaly: {reason}.',
+  'p.anti_forensics.log_deleted': 'On {host} at {time}, a log file was removed or changed ({reason}): {path}.',
+  'p.off_hours': 'On {host}, {events} event(s) ({kinds}) outside working hours on {day} (local).',
+  disconnected: ', disconnected at {disconnected_at}',
+  // gaps
+  'gap.reported': '{reason}: {detail}',
+  'gap.agent_down': 'the agent was not running ({reason})',
+  'gap.clock': 'clock anomaly: {detail} (skew {skew_ms} ms)',
+  // questions
+  'q.usb_purpose': 'Were {users} authorised to copy {files} from {host}, and to removable media? What was on device {device} afterwards?',
+  'q.usb_owner': 'Whose is USB device {device}, and where is it now? (Seized devices can be matched by serial.)',
+  'q.source_known': 'Is {from} a known address (VPN, office, provider)? Was the password of {user} on {host} known to others or guessed? Has it been changed?',
+  'q.gap_reason': 'Why is evidence missing on {host} at {time} ({what})? Who had the rights to stop the agent or touch the logs?',
+  'q.data_content': 'Which personal data items, and how many people, do the {files} file(s) hold? (This decides the reporting triggers.)',
+  'q.other_channels': 'Could the data have left by a channel these records do not cover (mail, cloud storage, printing, photos)?',
+  'reg.malicious_indicated': 'The records show {patterns}; a wrongful purpose is suspected until ruled out, so the 60-day final report and Art. 7(iii) may apply.',
+  'item.overview.sensitive_then_usb': 'On {host}, sensitive files ({files}) were read by {users} and a USB storage device ({device}) was connected at {connected_at}.',
+  'item.overview.sensitive_during_usb': 'On {host}, sensitive files ({files}) were accessed by {users} while a USB storage device ({device}) was connected.',
+  'item.overview.failed_then_success': 'On {host}, repeated failed logons from {from} were followed by a successful logon as {user} at {time}.',
+  'item.overview.anti_forensics': 'On {host} at {time}, evidence may be missing ({what}).',
+  'item.overview.off_hours': 'On {host}, activity outside working hours on {day}.',
+  'item.data_items.file': '{path} on {host} ({count} access(es)): its data items are to be listed.',
+  'item.cause.sensitive_then_usb': 'Reading of {files} by {users} followed by the connection of USB storage {device} on {host} (copying is not shown by these records and must be established).',
+  'item.cause.sensitive_during_usb': 'Access to {files} by {users} while USB storage {device} was connected to {host}.',
+  'item.cause.failed_then_success': 'A logon as {user} on {host} from {from} after {failures} failed attempts (password guessing is suspected).',
+  'item.other.preserved': 'The logs were preserved in sealed bundle {case} ({hosts} host(s), sealed {sealed_at}, manifest SHA-256 {manifest_sha256}, collector key {fingerprint}); any third party can verify it with `custody verify` or sha256sum/hashdeep.',
+  'item.other.gaps': '{gaps} place(s) where evidence may be missing are listed in section 1.',
+  'item.other.preserving': 'The logs were preserved in bundle {case} ({hosts} host(s), collection started {sealed_at}, collector key {fingerprint}); this draft was written into the bundle before it was sealed, so the bundle\'s manifest covers it, and any third party can verify the bundle with `custody verify` or sha256sum/hashdeep.',
+};
+
+const ja: Texts = {
+  title: '調査報告書(ドラフト)',
+  draft: '本書は封印済みの証拠から自動作成したドラフトである。各記載には根拠となるレコード(ホスト#連番:SHA-256)を付している。記録から読み取れる事実のみを記載し、評価・結論は調査担当者が行う。',
+  case: '事案番号',
+  examiner: '証拠保全担当者',
+  generated: '作成日時',
+  sealed: '封印日時',
+  collector_key: '保全者の鍵',
+  manifest: 'manifest.json の SHA-256',
+  s_integrity: '1. 証拠の完全性',
+  s_when: '2. いつ(When)',
+  s_where: '3. どこで(Where)',
+  s_who: '4. 誰が(Who)',
+  s_what: '5. 何を(What)',
+  s_how: '6. どのように(How:記録に現れたパターン)',
+  s_why: '7. なぜ(Why:調査担当者が確認すべき事項)',
+  s_reg: '8. 個人情報保護委員会への報告',
+  s_timeline: 'タイムライン図',
+  s_evidence: '証拠一覧',
+  verified_now: '本書作成時のバンドル検証結果',
+  verified_now_none: '本書は封印前(collect 実行中)に作成したため、バンドルの再検証結果は含まない。`custody verify` で検証すること。',
+  valid: '正常',
+  invalid: '異常あり',
+  tsa: 'マニフェストのタイムスタンプ',
+  custody: '証拠保管記録(Chain of Custody)',
+  host: 'ホスト',
+  store: 'ストア',
+  source: '取得元',
+  records: 'レコード数',
+  status: '保全時の検証',
+  sealed_to: '封印済みの範囲',
+  unsealed: '未封印の末尾',
+  witness: '保全者の証明サイズ',
+  skew: '時刻差(保全者 − 最終レコード)',
+  findings: '指摘事項',
+  none: 'なし',
+  gaps: '証拠が欠けている可能性のある期間',
+  no_gaps: '記録上、欠落・エージェント停止・時刻異常はない。',
+  first_event: '最初の関連イベント',
+  last_event: '最後の関連イベント',
+  discovered: '事態を知った日時',
+  not_given: '未指定(--discovered-at で指定)',
+  excerpt: 'タイムライン抜粋',
+  excerpt_of: '関連イベント {total} 件中 {n} 件を掲載。全件は timeline/timeline.csv を参照。',
+  time: '日時',
+  kind: '種別',
+  event: '内容',
+  evidence: '根拠',
+  first: '初回',
+  last: '最終',
+  sources: '取得元',
+  users: '利用者',
+  user: '利用者',
+  logons: 'ログオン',
+  failed: '失敗',
+  file_accesses: 'ファイルアクセス',
+  from: '接続元',
+  successes: '成功',
+  failures: '失敗',
+  usb_devices: 'USB機器',
+  device: '機器',
+  serial: 'シリアル番号',
+  ids: 'ベンダー:製品ID',
+  name: '名称',
+  mass_storage: '記憶装置',
+  connects: '接続回数',
+  yes: 'はい',
+  no: 'いいえ',
+  files_sensitive: '重要ファイル({globs})へのアクセス',
+  files_all: 'アクセスされたファイル(--sensitive 未指定のため、重要ファイルの区別はしていない)',
+  files_other: '重要ファイル以外の {n} 件は tables/file-access.csv を参照。',
+  path: 'パス',
+  count: 'アクセス数',
+  operations: '操作',
+  no_files: '該当するファイルアクセスの記録はない。',
+  no_patterns: '調査対象のパターンは記録上見当たらない。',
+  logon_table: 'ログオン記録',
+  logons_of: '{total} 件中 {n} 件',
+  service: 'サービス',
+  action: '動作',
+  result: '結果',
+  ok: '成功',
+  fail: '失敗',
+  rule: '適用した基準',
+  rule_text:
+    '個人情報保護法第26条第1項、同法施行規則第7条・第8条による。速報は事態を知った後「速やかに」(規則第8条第1項)行うもので、通則編ガイドライン3-5-3-3により概ね3～5日以内とし、本書では3日目から5日目を目安として示す。確報は30日以内、不正の目的によるもの(そのおそれを含む。規則第7条第3号)は60日以内(規則第8条第2項)。期限は事態を知った日を1日目として日本時間の暦日で数え(ガイドライン3-5-3-4)、土日・祝日でも延長しない。本欄は期限の目安であり法的助言ではないため、報告前に必ず確認すること。',
+  prompt: '速報',
+  final30: '確報(30日以内)',
+  final60: '確報(60日以内:不正の目的による場合)',
+  day1: '1日目(事態を知った日、日本時間)',
+  between: '{from} ～ {to}',
+  no_deadlines: '事態を知った日時(--discovered-at)が未指定のため、期限は算出していない。',
+  triggers: '報告対象事態(規則第7条):いずれかに該当すれば報告が必要',
+  t_sensitive_info: '要配慮個人情報が含まれる',
+  t_financial_damage: '不正に利用されることにより財産的被害が生じるおそれがある(クレジットカード番号、ネットバンキングのID・パスワード等)',
+  t_malicious: '不正の目的をもって行われたおそれがある(不正アクセス、従業員による持ち出し等)',
+  t_over_1000: '本人の数が1,000人を超える',
+  indicated: '記録上その可能性を示す事実あり',
+  to_decide: '担当者が判断',
+  items: '確報の報告事項(規則第8条第1項各号)',
+  to_complete: '【要記入】担当者が記載すること。',
+  i_overview: '概要',
+  i_data_items: '漏えい等が発生し、又は発生したおそれがある個人データの項目',
+  i_people: '本人の数',
+  i_cause: '原因',
+  i_secondary_damage: '二次被害又はそのおそれの有無及びその内容',
+  i_individuals: '本人への対応の実施状況',
+  i_publication: '公表の実施状況',
+  i_prevention: '再発防止のための措置',
+  i_other: 'その他参考となる事項',
+  chart_caption: 'ホスト別・1時間ごとのイベント数(棒)、USB接続期間(緑:記憶装置、灰:その他)、検出パターン(赤印)。表示範囲は最初の関連イベントの1時間前から最後の関連イベントの1時間後まで。目盛りはUTC。',
+  ev_host: 'ホスト',
+  ev_seq: '連番',
+  ev_sha: 'レコードの SHA-256',
+  ev_msg: '内容',
+  options: '判定条件',
+  usb_window: 'USB接続前の判定範囲:{n}分、ログオン失敗:{w}分以内に{f}回以上の後の成功',
+  working_hours: '業務時間:{days}曜 {start}時～{end}時(UTC{offset})',
+  no_working_hours: '業務時間の指定がないため、業務時間外の判定は行っていない。',
+  'p.sensitive_then_usb': '{host} において、{first_read} 以降 {users} が重要ファイル({files})に計{reads}回アクセスし、その後{window_minutes}分以内の {connected_at} にUSB記憶装置 {device} が接続された{disconnected}。',
+  'p.sensitive_during_usb': '{host} において、USB記憶装置 {device} の接続中({connected_at} 接続{disconnected})に、{users} が重要ファイル({files})に計{reads}回アクセスした。',
+  'p.new_usb_serial': '{host} において、シリアル番号 {serial} のUSB機器({device})が {time} に初めて記録された(同ホストの記録は {evidence_since} 以降)。',
+  'p.failed_then_success': '{host} において、{from} からのログオン失敗が{failures}回({first_failure} 以降、対象ユーザー {failed_users})続いた後、{time} に同じ接続元から {user} としてログオンに成功した。',
+  'p.new_logon_source': '{host} において、{from} からのログオン成功は記録上初めてである({time}、{user}。同ホストの記録は {evidence_since} 以降)。',
+  'p.anti_forensics.gap': '{host} において {time} に記録の欠落({reason}){path} がある。この間の証拠が欠けている可能性がある。',
+  'p.anti_forensics.agent_stop': '{host} において {time} にエージェントが停止した({reason})。',
+  'p.anti_forensics.clock': '{host} において {time} に時刻の異常を検知した({reason})。',
+  'p.anti_forensics.log_deleted': '{host} において {time} にログファイルの削除・変更({reason})があった:{path}',
+  'p.off_hours': '{host} において、{day}(現地時間)の業務時間外に{events}件の操作({kinds})がある。',
+  disconnected: '({disconnected_at} 取り外し)',
+  'gap.reported': '{reason}:{detail}',
+  'gap.agent_down': 'エージェント停止中({reason})',
+  'gap.clock': '時刻異常:{detail}(ずれ {skew_ms} ms)',
+  'q.usb_purpose': '{users} は {host} の {files} を外部記憶媒体へ複製する権限を有していたか。USB機器 {device} のその後の内容はどうか。',
+  'q.usb_owner': 'USB機器 {device} の所有者は誰か、現在どこにあるか(押収した機器とはシリアル番号で照合できる)。',
+  'q.source_known': '{from} は既知の接続元(VPN、社内、委託先等)か。{host} の {user} のパスワードは漏えい・推測されたものか、変更済みか。',
+  'q.gap_reason': '{host} で {time} に証拠が欠けている({what})理由は何か。エージェントの停止やログの操作ができる権限を持つのは誰か。',
+  'q.data_content': '該当する{files}件のファイルに、どの項目の個人データが何人分含まれるか(報告対象事態の判断に必要)。',
+  'q.other_channels': '本記録の対象外の経路(メール、クラウドストレージ、印刷、撮影等)で持ち出された可能性はないか。',
+  'reg.malicious_indicated': '記録上 {patterns} が認められるため、否定されるまでは不正の目的のおそれがあるものとして扱い、規則第7条第3号(確報60日以内)に該当しうる。',
+  'item.overview.sensitive_then_usb': '{host} において、{users} が重要ファイル({files})を読み取り、{connected_at} にUSB記憶装置({device})が接続された。',
+  'item.overview.sensitive_during_usb': '{host} において、USB記憶装置({device})の接続中に {users} が重要ファイル({files})にアクセスした。',
+  'item.overview.failed_then_success': '{host} において、{from} からのログオン失敗が続いた後、{time} に {user} としてログオンに成功した。',
+  'item.overview.anti_forensics': '{host} において {time} に証拠の欠落のおそれがある({what})。',
+  'item.overview.off_hours': '{host} において、{day} に業務時間外の操作がある。',
+  'item.data_items.file': '{host} の {path}({count}回アクセス):含まれる個人データの項目を記載すること。',
+  'item.cause.sensitive_then_usb': '{host} において {users} が {files} を読み取った後、USB記憶装置 {device} が接続されたこと(複製の有無は本記録からは確認できず、別途確認を要する)。',
+  'item.cause.sensitive_during_usb': '{host} において USB記憶装置 {device} の接続中に {users} が {files} にアクセスしたこと。',
+  'item.cause.failed_then_success': '{host} において {from} から{failures}回のログオン失敗の後、{user} としてログオンに成功したこと(パスワード推測による不正アクセスの疑い)。',
+  'item.other.preserved': 'ログは封印済みバンドル {case} として保全した(対象 {hosts} ホスト、封印 {sealed_at}、manifest の SHA-256 {manifest_sha256}、保全者の鍵 {fingerprint})。第三者が `custody verify` または sha256sum/hashdeep で検証できる。',
+  'item.other.gaps': '証拠が欠けている可能性のある箇所 {gaps} 件は第1章に記載した。',
+  'item.other.preserving': 'ログはバンドル {case} として保全した(対象 {hosts} ホスト、保全開始 {sealed_at}、保全者の鍵 {fingerprint})。本ドラフトは封印前にバンドル内に作成したため、マニフェストの対象に含まれ、第三者が `custody verify` または sha256sum/hashdeep で検証できる。',
+};
+
+const TEXTS: Record<Lang, Texts> = { en, ja };
+
+const TIME_PARAMS = new Set(['time', 'connected_at', 'disconnected_at', 'first_read', 'first_failure', 'evidence_since', 'sealed_at']);
+const PATTERN_NAMES: Record<Lang, Record<PatternType, string>> = {
+  en: {
+    sensitive_then_usb: 'sensitive reads then USB storage',
+    sensitive_during_usb: 'sensitive reads during a USB storage session',
+    new_usb_serial: 'USB serial not seen before',
+    failed_then_success: 'failed logons then success',
+    new_logon_source: 'logon from a new source',
+    anti_forensics: 'gaps, stops, log removal',
+    off_hours: 'outside working hours',
+  },
+  ja: {
+    sensitive_then_usb: '重要ファイル読取後のUSB記憶装置接続',
+    sensitive_during_usb: 'USB記憶装置接続中の重要ファイルアクセス',
+    new_usb_serial: '初出のUSBシリアル',
+    failed_then_success: 'ログオン失敗後の成功',
+    new_logon_source: '初出の接続元からのログオン',
+    anti_forensics: '記録の欠落・停止・ログ削除',
+    off_hours: '業務時間外の操作',
+  },
+};
+
+export function patternName(code: PatternType, lang: Lang): string {
+  return PATTERN_NAMES[lang][code];
+}
+
+export function t(key: string, lang: Lang, params: Record<string, Param> = {}): string {
+  const template = TEXTS[lang][key] ?? TEXTS.en[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const v = params[name];
+    if (v === undefined) return '';
+    if (name === 'patterns' && Array.isArray(v)) return v.map((c) => patternName(c as PatternType, lang)).join(lang === 'ja' ? '、' : ', ');
+    if (TIME_PARAMS.has(name) && typeof v === 'string') return fmtTime(v, lang);
+    return list(v, lang);
+  });
+}
+
+/** The sentence of a statement (patterns, gaps, questions, report items), without its citations. */
+export function statementText(st: Statement & { host?: string; time?: string }, lang: Lang): string {
+  const params: Record<string, Param> = { ...st.params, ...(st.host !== undefined ? { host: st.host } : {}), ...(st.time !== undefined ? { time: st.time } : {}) };
+  if (st.code === 'anti_forensics') return t(`p.anti_forensics.${String(st.params['what'])}`, lang, params);
+  if (st.code.startsWith('item.overview.anti_forensics')) return t('item.overview.anti_forensics', lang, params);
+  if (params['disconnected_at'] !== undefined) params['disconnected'] = t('disconnected', lang, params);
+  const key = st.code.startsWith('q.') || st.code.startsWith('gap.') || st.code.startsWith('item.') || st.code.startsWith('reg.') ? st.code : `p.${st.code}`;
+  return t(key, lang, params);
+}

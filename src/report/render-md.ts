@@ -1,0 +1,166 @@
+/**
+ * The report as Markdown (GitHub-flavoured tables), English or Japanese, from the model. Pure.
+ */
+import { citeLabel, fmtDate, fmtTime, patternName, statementText, t, type Lang } from './i18n.js';
+import type { Cite, ReportModel, Statement } from './model.js';
+
+/** Escapes what would break a Markdown table cell or inline text. */
+export function mdText(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/([*_`<>[\]])/g, '\\$1').replace(/[\r\n]+/g, ' ');
+}
+
+function cites(cs: readonly Cite[], total: number, lang: Lang): string {
+  if (cs.length === 0) return '';
+  const more = total > cs.length ? (lang === 'ja' ? ` ほか${total - cs.length}件` : ` +${total - cs.length} more`) : '';
+  return ` [${cs.map((c) => `\`${citeLabel(c)}\``).join(', ')}${more}]`;
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), ''];
+}
+
+function statementLine(st: Statement & { host?: string; time?: string }, lang: Lang): string {
+  return `- ${mdText(statementText(st, lang))}${cites(st.cites, st.citesTotal, lang)}`;
+}
+
+export function renderMarkdown(model: ReportModel, lang: Lang): string {
+  const L = (k: string, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const T = (ts: string | undefined): string => fmtTime(ts, lang);
+  const out: string[] = [];
+  out.push(`# ${L('title')}: ${mdText(model.case.id)}`, '');
+  out.push(`> ${L('draft')}`, '');
+  out.push(`- ${L('case')}: ${mdText(model.case.id)}`);
+  if (model.case.examiner) out.push(`- ${L('examiner')}: ${mdText(model.case.examiner)}`);
+  out.push(`- ${L('sealed')}: ${T(model.collector.sealed_at)}`);
+  out.push(`- ${L('collector_key')}: \`${model.collector.fingerprint}\``);
+  if (model.manifestSha256) out.push(`- ${L('manifest')}: \`${model.manifestSha256}\``);
+  out.push(`- ${L('generated')}: ${T(model.generatedAt)}`, '');
+
+  // 1. integrity
+  out.push(`## ${L('s_integrity')}`, '');
+  const now = model.integrity.now;
+  if (now) {
+    out.push(`**${L('verified_now')}: ${now.ok ? L('valid') : L('invalid')}**`, '');
+    out.push(`- ${L('tsa')}: ${now.tsa.status}${now.tsa.gen_time ? ` (${T(now.tsa.gen_time)})` : ''}`);
+    if (now.custody) out.push(`- ${L('custody')}: ${now.custody.entries} (${now.custody.actions.join(', ')})${now.custody.head ? `, head \`${now.custody.head.index}:${now.custody.head.sha256}\`` : ''}`);
+    for (const f of now.findings) out.push(`- ${f.severity}: \`${f.code}\` ${mdText(f.message)} (${mdText(f.where)})`);
+    out.push('');
+  } else out.push(L('verified_now_none'), '');
+  out.push(
+    ...table(
+      [L('host'), L('store'), L('source'), L('records'), L('status'), L('sealed_to'), L('unsealed'), L('witness'), L('skew'), L('findings')],
+      model.integrity.hosts.map((h) => [
+        mdText(h.host),
+        `\`${h.store_id}\``,
+        h.source,
+        String(h.records),
+        h.ok ? L('valid') : L('invalid'),
+        h.sealed ? `#${h.sealed.checkpoint_id}, seq 0..${h.sealed.tree_size - 1}, ${T(h.sealed.time)}${h.sealed.trusted_time ? ` (TSA ${T(h.sealed.trusted_time)})` : ''}` : L('none'),
+        h.unsealed ? `seq ${h.unsealed.from_seq}..${h.unsealed.to_seq} (${h.unsealed.count})` : L('none'),
+        String(h.witness_size),
+        h.clock_skew_ms !== undefined ? `${h.clock_skew_ms} ms` : '—',
+        h.findings.length === 0 ? L('none') : h.findings.map((f) => `${f.severity} \`${f.code}\``).join('; '),
+      ]),
+    ),
+  );
+  out.push(`### ${L('gaps')}`, '');
+  if (model.integrity.gaps.length === 0) out.push(L('no_gaps'), '');
+  for (const g of model.integrity.gaps) out.push(`- ${mdText(g.host)}: ${T(g.from)} – ${T(g.until)}: ${mdText(statementText(g, lang))}${cites(g.cites, g.citesTotal, lang)}`);
+  out.push('');
+
+  // 2. when
+  out.push(`## ${L('s_when')}`, '');
+  out.push(`- ${L('first_event')}: ${model.when.first ? `${T(model.when.first.time)}${cites([model.when.first], 1, lang)}` : '—'}`);
+  out.push(`- ${L('last_event')}: ${model.when.last ? `${T(model.when.last.time)}${cites([model.when.last], 1, lang)}` : '—'}`);
+  out.push(`- ${L('discovered')}: ${model.when.discoveredAt ? T(model.when.discoveredAt) : L('not_given')}`, '');
+  out.push(`### ${L('excerpt')}`, '', L('excerpt_of', { n: model.when.excerpt.length, total: model.when.excerptTotal }), '');
+  out.push(...table([L('time'), L('host'), L('kind'), L('event'), L('evidence')], model.when.excerpt.map((x) => [T(x.time), mdText(x.host), x.kind, `${mdText(x.message)}${x.patterns.length > 0 ? ` **(${x.patterns.map((p) => patternName(p, lang)).join(lang === 'ja' ? '、' : ', ')})**` : ''}`, `\`${citeLabel(x.cite)}\``])));
+
+  // 3. where
+  out.push(`## ${L('s_where')}`, '');
+  out.push(...table([L('host'), L('records'), L('first'), L('last'), L('sources')], model.where.hosts.map((h) => [mdText(h.host), String(h.records), T(h.first), T(h.last), mdText(h.sources.join(', '))])));
+
+  // 4. who
+  out.push(`## ${L('s_who')}`, '');
+  out.push(...table([L('user'), L('host'), L('logons'), L('failed'), L('file_accesses'), L('evidence')], model.who.users.map((u) => [mdText(u.user), mdText(u.hosts.join(', ')), String(u.logons), String(u.failed), String(u.fileAccesses), cites(u.cites.slice(0, 3), u.cites.length, lang).trim()])));
+  out.push(...table([L('from'), L('host'), L('successes'), L('failures'), L('users'), L('evidence')], model.who.sources.map((x) => [mdText(x.from), mdText(x.hosts.join(', ')), String(x.successes), String(x.failures), mdText(x.users.join(', ')), cites(x.cites.slice(0, 3), x.cites.length, lang).trim()])));
+  out.push(`### ${L('usb_devices')}`, '');
+  out.push(
+    ...table(
+      [L('serial'), L('ids'), L('name'), L('mass_storage'), L('host'), L('first'), L('last'), L('connects'), L('evidence')],
+      model.who.usb.map((d) => [mdText(d.serial ?? d.device), `${d.vendor_id ?? '????'}:${d.product_id ?? '????'}`, mdText([d.manufacturer, d.product].filter(Boolean).join(' ')), d.mass_storage ? L('yes') : L('no'), mdText(d.hosts.join(', ')), T(d.first_seen), T(d.last_seen), String(d.connects), cites(d.cites.slice(0, 2), d.cites.length, lang).trim()]),
+    ),
+  );
+
+  // 5. what
+  out.push(`## ${L('s_what')}`, '');
+  out.push(model.what.sensitiveConfigured ? L('files_sensitive', { globs: model.options.sensitive.join(', ') }) : L('files_all'), '');
+  if (model.what.files.length === 0) out.push(L('no_files'), '');
+  else out.push(...table([L('path'), L('host'), L('count'), L('failed'), L('users'), L('operations'), L('first'), L('last'), L('evidence')], model.what.files.map((f) => [mdText(f.path), mdText(f.host), String(f.count), String(f.failed), mdText(f.users.join(', ')), mdText(f.operations.join(', ')), T(f.first), T(f.last), cites(f.cites.slice(0, 3), f.count, lang).trim()])));
+  if (model.what.otherFiles > 0) out.push(L('files_other', { n: model.what.otherFiles }), '');
+
+  // 6. how
+  out.push(`## ${L('s_how')}`, '');
+  out.push(`${L('options')}: ${L('usb_window', { n: model.options.usbWindowMinutes, f: model.options.failedLogonThreshold, w: model.options.bruteForceWindowMinutes })}. ${workingHoursText(model, lang)}`, '');
+  if (model.how.length === 0) out.push(L('no_patterns'), '');
+  for (const p of model.how) out.push(`- **${patternName(p.code, lang)}**: ${mdText(statementText(p, lang))}${cites(p.cites, p.citesTotal, lang)}`);
+  out.push('');
+
+  // 7. why
+  out.push(`## ${L('s_why')}`, '');
+  for (const q of model.why) out.push(statementLine(q, lang));
+  out.push('');
+
+  // 8. regulator
+  out.push(...regulatorMd(model, lang));
+
+  // logons
+  out.push(`## ${L('logon_table')}`, '', L('logons_of', { n: model.tables.logons.length, total: model.tables.logonsTotal }), '');
+  out.push(...table([L('time'), L('host'), L('user'), L('from'), L('service'), L('action'), L('result'), L('evidence')], model.tables.logons.map((r) => [T(r.time), mdText(r.host), mdText(r.user ?? '—'), mdText(r.from ?? '—'), mdText(r.service), r.action, r.success ? L('ok') : L('fail'), `\`${citeLabel(r.cite)}\``])));
+
+  // evidence index
+  out.push(`## ${L('s_evidence')}`, '');
+  out.push(...table([L('ev_host'), L('ev_seq'), L('time'), L('kind'), L('ev_sha'), L('ev_msg')], model.evidence.map((e) => [mdText(e.host), String(e.seq), T(e.time), e.kind, `\`${e.sha256}\``, mdText(e.message)])));
+  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+}
+
+export function workingHoursText(model: ReportModel, lang: Lang): string {
+  const wh = model.options.workingHours;
+  if (wh === undefined) return t('no_working_hours', lang);
+  const sign = wh.utcOffsetMinutes >= 0 ? '+' : '-';
+  const abs = Math.abs(wh.utcOffsetMinutes);
+  const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  const names = lang === 'ja' ? ['日', '月', '火', '水', '木', '金', '土'] : ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  return t('working_hours', lang, { start: wh.start, end: wh.end, offset, days: wh.days.map((d) => names[d] ?? String(d)).join(lang === 'ja' ? '・' : ', ') });
+}
+
+function regulatorMd(model: ReportModel, lang: Lang): string[] {
+  const L = (k: string, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const out: string[] = [`## ${L('s_reg')}`, '', `**${L('rule')}**: ${L('rule_text')}`, ''];
+  const d = model.regulator.deadlines;
+  if (d) {
+    out.push(
+      ...table(
+        ['', lang === 'ja' ? '期限' : 'Due'],
+        [
+          [L('day1'), fmtDate(d.discovered_date_jst, lang)],
+          [L('prompt'), L('between', { from: fmtDate(d.prompt.from_date, lang), to: fmtDate(d.prompt.to_date, lang) })],
+          [L('final30'), fmtDate(d.final.date, lang)],
+          [L('final60'), fmtDate(d.final_malicious.date, lang)],
+        ],
+      ),
+    );
+  } else out.push(L('no_deadlines'), '');
+  out.push(`### ${L('triggers')}`, '');
+  for (const c of model.regulator.checklist) {
+    out.push(`- [${c.evidence === 'indicated' ? 'x' : ' '}] ${L(`t_${c.key}`)}: ${c.evidence === 'indicated' ? L('indicated') : L('to_decide')}${c.statement ? ` — ${mdText(statementText(c.statement, lang))}${cites(c.statement.cites, c.statement.citesTotal, lang)}` : ''}`);
+  }
+  out.push('', `### ${L('items')}`, '');
+  model.regulator.items.forEach((item, i) => {
+    out.push(`${i + 1}. **${L(`i_${item.key}`)}**`);
+    for (const st of item.prefilled) out.push(`   ${statementLine(st, lang)}`);
+    if (item.toComplete) out.push(`   - *${L('to_complete')}*`);
+  });
+  out.push('');
+  return out;
+}
