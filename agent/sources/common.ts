@@ -300,3 +300,25 @@ export class Backoff {
     return d;
   }
 }
+
+/** A sleep that stop() can cut short, so a source waiting out a backoff stops at once. */
+export class WakeableSleep {
+  private wakeCurrent: (() => void) | undefined;
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeCurrent = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeCurrent = done;
+    });
+  }
+
+  /** Ends the current sleep now, if there is one. */
+  wake(): void {
+    this.wakeCurrent?.();
+  }
+}

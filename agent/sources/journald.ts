@@ -24,7 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { messageOf } from '../../src/errors.js';
-import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type MarkerOf, type SourceDeps } from './common.js';
+import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type MarkerOf, type SourceDeps, WakeableSleep } from './common.js';
 
 export interface JournaldOptions {
   directory?: string;
@@ -91,7 +91,7 @@ export class JournaldSource implements LiveSource {
   private child: ChildProcess | undefined;
   private loopPromise: Promise<void> | undefined;
   private stopping = false;
-  private wakeSleep: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
   private state: LiveSourceStatus['state'] = 'stopped';
   private restarts = 0;
   private gaps = 0;
@@ -133,7 +133,7 @@ export class JournaldSource implements LiveSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeSleep?.();
+    this.sleeper.wake();
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -281,18 +281,7 @@ export class JournaldSource implements LiveSource {
   }
 
   private pause(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeSleep = () => {
-        this.wakeSleep = undefined;
-        done();
-      };
-    });
+    return this.stopping ? Promise.resolve() : this.sleeper.sleep(ms);
   }
 
   /** Runs journalctl once and returns its whole output (small queries only). */

@@ -17,7 +17,7 @@ import { basename, join, relative } from 'node:path';
 import { messageOf } from '../../src/errors.js';
 import { canonicalBytes } from '../../src/records/canonical.js';
 import { formatTimestamp, type PayloadOf } from '../../src/records/schema.js';
-import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps } from './common.js';
+import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps, WakeableSleep } from './common.js';
 
 export const SYSFS_USB_PARSER = 'sysfs.usb@1';
 export const UDEV_MONITOR_PARSER = 'udev.monitor@1';
@@ -396,7 +396,7 @@ export class UsbLiveSource implements LiveSource {
   private sysfsWarned = false;
   private child: ChildProcess | undefined;
   private udevLoop: Promise<void> | undefined;
-  private wakeSleep: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
 
   constructor(
     private readonly deps: SourceDeps,
@@ -424,7 +424,7 @@ export class UsbLiveSource implements LiveSource {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    this.wakeSleep?.();
+    this.sleeper.wake();
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -515,18 +515,7 @@ export class UsbLiveSource implements LiveSource {
   }
 
   private pause(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeSleep = () => {
-        this.wakeSleep = undefined;
-        done();
-      };
-    });
+    return this.stopping ? Promise.resolve() : this.sleeper.sleep(ms);
   }
 
   private async runUdev(): Promise<void> {
