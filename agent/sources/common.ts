@@ -8,6 +8,7 @@
  * index of the line in that source's history (0, 1, 2, … across runs) and `line_no` is offset + 1.
  * Their `source` is the same pseudo path, never `file:…`, so the file ingestor's cursors ignore them.
  */
+import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { Clock } from '../../src/clock.js';
 import { messageOf } from '../../src/errors.js';
@@ -320,5 +321,14 @@ export class WakeableSleep {
   /** Ends the current sleep now, if there is one. */
   wake(): void {
     this.wakeCurrent?.();
+  }
+}
+
+/** Asks a source's child process to end, if it still runs. */
+export function terminateChild(child: ChildProcess | undefined): void {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    // A paused pipe (backpressure) must drain for the child's 'close' to come.
+    child.stdout?.resume();
   }
 }

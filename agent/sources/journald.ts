@@ -24,7 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { messageOf } from '../../src/errors.js';
-import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type MarkerOf, type SourceDeps, WakeableSleep } from './common.js';
+import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type MarkerOf, type SourceDeps, terminateChild, WakeableSleep } from './common.js';
 
 export interface JournaldOptions {
   directory?: string;
@@ -134,12 +134,7 @@ export class JournaldSource implements LiveSource {
   async stop(): Promise<void> {
     this.stopping = true;
     this.sleeper.wake();
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      // A paused pipe (backpressure) must drain for the child's 'close' to come.
-      child.stdout?.resume();
-    }
+    terminateChild(this.child);
     await this.loopPromise;
     if (this.state !== 'unavailable') this.state = 'stopped';
     this.deps.logger.info({ evt: 'journald.stopped', path: this.path, entries: this.series.lines, cursor: this.cursor ?? null }, 'stopped following the journal');

@@ -17,7 +17,7 @@ import { basename, join, relative } from 'node:path';
 import { messageOf } from '../../src/errors.js';
 import { canonicalBytes } from '../../src/records/canonical.js';
 import { formatTimestamp, type PayloadOf } from '../../src/records/schema.js';
-import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps, WakeableSleep } from './common.js';
+import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps, terminateChild, WakeableSleep } from './common.js';
 
 export const SYSFS_USB_PARSER = 'sysfs.usb@1';
 export const UDEV_MONITOR_PARSER = 'udev.monitor@1';
@@ -425,11 +425,7 @@ export class UsbLiveSource implements LiveSource {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.sleeper.wake();
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      child.stdout?.resume();
-    }
+    terminateChild(this.child);
     await this.udevLoop;
     await this.snapshotting;
     if (this.udevState !== 'unavailable' && this.udevState !== 'disabled') this.udevState = 'stopped';
