@@ -2,19 +2,14 @@
  * End-to-end: `custody agent audit-rules` through the built CLI: the auditd rules for one or more
  * paths on stdout (exit 0), and exit 2 with the reason for a path or option auditd cannot take.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 let work: string;
 
-function custody(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'custody-e2e-rules-'));

@@ -3,20 +3,15 @@
  * with the exit codes scripts rely on: 0 valid, 1 integrity failure, 2 usage or I/O error.
  */
 import Database from 'better-sqlite3';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvidenceStore, EVIDENCE_FILE } from '../../src/store/evidence-store.js';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 let work: string;
 
-function custody(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'custody-e2e-'));

@@ -16,8 +16,8 @@ import { packBundle } from '../../collector/bundle-files.js';
 import { parseCsv } from '../../src/bundle/csv.js';
 import { TIMELINE_CSV_COLUMNS } from '../../src/bundle/timeline.js';
 import { startTestTsa, type TestTsa } from '../helpers/tsa-server.js';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 const FIX = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const AUTH = `${FIX}beats/filebeat/module/system/auth/test/test.log`;
 const HASHDEEP_AUDIT = 'hashdeep -c sha256 -r -l -a -k hashdeep.txt manifest.* collector.pem case.jsonld evidence timeline tables';
@@ -28,10 +28,6 @@ let agent: ChildProcess | undefined;
 let bundle: string;
 let collectorFp: string;
 
-function custody(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 function sh(cmd: string, cwd: string): { code: number | null; out: string } {
   const r = spawnSync('/bin/sh', ['-c', cmd], { cwd, encoding: 'utf8' });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };

@@ -4,24 +4,19 @@
  * `custody verify` (exit 1); cutting the tail is caught against the pinned head; a broken log is
  * never extended.
  */
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 const AUTH = fileURLToPath(new URL('../fixtures/beats/filebeat/module/system/auth/test/test.log', import.meta.url));
 let work: string;
 let bundle: string;
 let head = '';
 const fps: string[] = [];
 
-function custody(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 function findings(path: string, ...extra: string[]): { code: number | null; codes: string[] } {
   const r = custody('verify', path, '--json', ...extra);
   return { code: r.code, codes: (JSON.parse(r.stdout) as { findings: Array<{ code: string; severity: string }> }).findings.filter((f) => f.severity === 'error').map((f) => f.code) };

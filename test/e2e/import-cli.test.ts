@@ -2,25 +2,20 @@
  * End-to-end: `custody import` through the built CLI (`node dist/src/cli.js`): exit 0 with a summary
  * (and --json), exit 2 with a clear error naming the file when one is missing, nothing imported.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 const FIX = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const EVTX = `${FIX}Partition-4DiagnosticParser/sampleFile/Microsoft-Windows-Partition%4Diagnostic.evtx`;
 const UTMP = `${FIX}plaso/test_data/utmp/utmp_corrupted`;
 const AUTH = `${FIX}beats/filebeat/module/system/auth/test/test.log`;
 let work: string;
 
-function custody(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'custody-e2e-import-'));

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORY, writeStoryLogs } from '../helpers/report-story.js';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const OUTPUT = join(process.env['CUSTODY_TEST_OUTPUT'] ?? join(__dirname, '..', '..', 'tmp', 'test-output'), 'report-chromium');
 const haveChromium = existsSync(CHROMIUM);
@@ -28,10 +28,6 @@ const haveChromium = existsSync(CHROMIUM);
 let work: string;
 let reportDir: string;
 
-function custody(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 let profiles = 0;
 /** Runs headless Chromium on a file with the flags that keep it quiet; returns stdout and the net log. */

@@ -13,16 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORY, writeStoryLogs } from '../helpers/report-story.js';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 
 let work: string;
 let bundle: string;
 
-function custody(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'custody-e2e-report-'));

@@ -4,7 +4,6 @@
  * process killed with SIGKILL while lines are appended. Every derived record must name the exact
  * seqs of the lines it came from, exist exactly once, and the store must verify clean.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,7 @@ import { StateStore } from '../../src/store/state-store.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { decodeCanonical } from '../../src/records/canonical.js';
 import { allRecords, idle, makeRig, tempDir, waitFor } from '../helpers/ingest-harness.js';
+import { runChildScript, type RunningChild } from '../helpers/child-process.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const KERN = `${FIX}constructed/kern-usb.log`;
@@ -382,17 +382,8 @@ class EventWriter {
   }
 }
 
-function runChild(storeDir: string, glob: string): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [CHILD, storeDir, glob, '2000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const ready = new Promise<void>((resolve) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('READY')) resolve();
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, ready, exited, stderr: () => err };
+function runChild(storeDir: string, glob: string): RunningChild {
+  return runChildScript(CHILD, [storeDir, glob, '2000']);
 }
 
 function savedPosition(storeDir: string): number {

@@ -4,7 +4,6 @@
  * and the log rotated by rename + create now and then). Afterwards the store must hold every
  * written line exactly once, in order, and verify with zero findings.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { verifyStore } from '../../src/verify/store-verify.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
 import { allRecords, idle, lineRecords, makeRig, payloads, reconstruct, tempDir, waitFor } from '../helpers/ingest-harness.js';
+import { runChildScript, type RunningChild } from '../helpers/child-process.js';
 
 const CHILD = fileURLToPath(new URL('../helpers/ingest-child.mjs', import.meta.url));
 const RESTARTS = 60;
@@ -62,17 +62,8 @@ class Writer {
   }
 }
 
-function runChild(storeDir: string, glob: string): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [CHILD, storeDir, glob], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const ready = new Promise<void>((resolve) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('READY')) resolve();
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, ready, exited, stderr: () => err };
+function runChild(storeDir: string, glob: string): RunningChild {
+  return runChildScript(CHILD, [storeDir, glob]);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
