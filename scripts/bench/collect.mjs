@@ -38,7 +38,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { authLine } from './corpus.mjs';
+import { authLine, peakRssMiB } from './shared.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -56,15 +56,6 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes) => bytes / 2 ** 20;
 const distUrl = (rel) => pathToFileURL(join(DIST, rel)).href;
 
-function peakRssMiB() {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux: fall back below
-  }
-  return process.resourceUsage().maxRSS / 1024;
-}
 
 
 /** Regular files under `dir` (recursively): count and bytes. */

@@ -1,4 +1,5 @@
-// The auth.log corpus the store and collect benchmarks write: realistic sshd lines of ~150 bytes.
+// What the store and collect benchmarks share: their auth.log corpus and how they read peak memory.
+import { readFileSync } from 'node:fs';
 
 /** A realistic auth.log line of ~150 bytes for record `i` on `host`. */
 export function authLine(i, host = 'web-01') {
@@ -13,4 +14,15 @@ export function authLine(i, host = 'web-01') {
     `Failed password for invalid user ${user}${i % 1000} from 203.0.113.${i % 250} port ${30000 + (i % 30000)} ssh2 [preauth] attempt ${i % 6}`,
   ];
   return `Nov 23 ${hh}:${mm}:${ss} ${host} sshd[${10000 + (i % 50000)}]: ${kinds[i % kinds.length]}`;
+}
+
+/** This process's peak RSS in MiB (VmHWM on Linux, all threads). */
+export function peakRssMiB() {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall back below
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }
