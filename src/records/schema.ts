@@ -220,8 +220,16 @@ export const envelopeSchema = z.strictObject({
   boot_id: z.string(),
   host: z.string().min(1),
   source: z.string(),
-  payload: z.record(z.string(), z.unknown()),
+  // Only "a plain object" here: the kind's own schema checks the payload's fields. z.record would
+  // also copy every entry, which cost the verifier 1.7 µs of its 2.5 µs per envelope.
+  payload: z.custom<Record<string, unknown>>(isPlainObject, 'Invalid input: expected an object'),
 });
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
 
 export type EvidenceRecord = z.infer<typeof envelopeSchema>;
 /** What a writer hands the store: everything but `v` and `seq`, which the store assigns. */

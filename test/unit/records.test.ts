@@ -60,6 +60,15 @@ describe('record schemas', () => {
     expect(codeOf(() => validateRecord({ ...base, extra: 1 }, { unknownKind: 'allow' }))).toBe('E_RECORD_INVALID');
   });
 
+  it('refuses a payload that is not a JSON object, for known and unknown kinds alike, naming the field', () => {
+    for (const payload of [null, [], 'text', 7, [{ text: 'x' }]]) {
+      for (const kind of ['log.line', 'printer.job']) {
+        expect(() => validateRecord({ ...base, kind, payload }, { unknownKind: 'allow' })).toThrow(/payload: Invalid input: expected an object/);
+      }
+    }
+    expect(validateRecord({ ...base, kind: 'printer.job', payload: JSON.parse('{"__proto__":{"x":1}}') as unknown }, { unknownKind: 'allow' }).kind).toBe('printer.job');
+  });
+
   it('formats timestamps with six fractional digits in UTC', () => {
     expect(formatTimestamp(Date.UTC(2026, 10, 23, 14, 8, 51, 123))).toBe('2026-11-23T14:08:51.123000Z');
     expect(formatTimestamp(0, 42)).toBe('1970-01-01T00:00:00.000042Z');
