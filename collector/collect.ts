@@ -58,8 +58,19 @@ export const DEFAULT_TRIAGE_PATHS = [
   '/var/log/btmp',
 ];
 
-export const HASHDEEP_TARGETS = 'manifest.* collector.pem case.jsonld evidence timeline tables';
-export const HASHDEEP_AUDIT_COMMAND = `hashdeep -c sha256 -r -l -a -k hashdeep.txt ${HASHDEEP_TARGETS}`;
+/**
+ * What `hashdeep -a -k hashdeep.txt` audits: every content file, named by folder because the audit
+ * fails on any file it finds that the list does not hold (custody.jsonl grows with every handoff,
+ * and SHA256SUMS, hashdeep.txt and the signatures are the seal, not content).
+ */
+export function hashdeepTargets(withReport: boolean): string {
+  return `manifest.* collector.pem case.jsonld evidence timeline tables${withReport ? ' report' : ''}`;
+}
+export function hashdeepAuditCommand(withReport: boolean): string {
+  return `hashdeep -c sha256 -r -l -a -k hashdeep.txt ${hashdeepTargets(withReport)}`;
+}
+/** The audit of a bundle collected with the default options (which include the draft report). */
+export const HASHDEEP_AUDIT_COMMAND = hashdeepAuditCommand(true);
 
 export interface CollectOptions {
   caseId: string;
@@ -76,8 +87,11 @@ export interface CollectOptions {
   keyFile?: string;
   /** Preserve this host's logs now: the files matching these paths/globs go into a collector-side store. */
   triage?: { paths: readonly string[] };
-  /** Write the draft investigation report into `report/` before sealing (covered by the manifest); see collector/report.ts. */
-  report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang'>;
+  /**
+   * The draft investigation report written into `report/` before sealing (so the manifest covers
+   * it), with the case's settings; see collector/report.ts. Written by default; `false` leaves it out.
+   */
+  report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang'> | false;
 }
 
 export interface CollectProgress {
@@ -113,6 +127,8 @@ export interface CollectSummary {
   manifest_sha256: string;
   custody_head: { index: number; sha256: string };
   tsa?: { url: string; gen_time: string; verified: boolean };
+  /** The draft report's files inside the bundle (bundle-relative), unless collected without one. */
+  report?: { files: string[] };
   audit: { custody: string; sha256sum: string; hashdeep: string; openssl_sig: string; openssl_tsr?: string };
 }
 
@@ -248,7 +264,8 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   if (options.tar && existsSync(`${out}.tar`)) throw new CustodyError(ErrorCodes.USAGE, 'the tar already exists; choose a new --out', { where: `${out}.tar` });
   if (!existsSync(dirname(out))) throw new CustodyError(ErrorCodes.USAGE, 'the folder to create the bundle in does not exist', { where: dirname(out) });
   if (options.stores.length === 0 && options.triage === undefined) throw new CustodyError(ErrorCodes.USAGE, 'nothing to collect: give --store DIR (repeatable) and/or --triage');
-  if (options.report !== undefined) checkReportOptions(options.report);
+  const reportOptions = options.report === false ? undefined : (options.report ?? {});
+  if (reportOptions !== undefined) checkReportOptions(reportOptions);
   const storeDirs = findStores(options.stores);
   const tsaRoots = options.tsa?.caFiles !== undefined ? loadTsaRoots(options.tsa.caFiles) : [];
   const { key, generated } = loadKey(options.keyFile);
@@ -355,9 +372,10 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     report({ stage: 'timeline', detail: 'merging the timeline' });
     const timeline = writeTimelineAndTables(work, timelineInputs, (n) => report({ records: n }));
 
-    if (options.report !== undefined) {
+    let reportFiles: string[] | undefined;
+    if (reportOptions !== undefined) {
       report({ stage: 'report', detail: 'writing the draft report' });
-      writeDraftReport(
+      reportFiles = writeDraftReport(
         work,
         {
           case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
@@ -365,11 +383,10 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
           hosts,
           ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
         },
-        options.report,
+        reportOptions,
         formatTimestamp(clock.nowMs()),
       );
     }
-    const hashdeepTargets = options.report !== undefined ? `${HASHDEEP_TARGETS} report` : HASHDEEP_TARGETS;
 
     const publicPem = publicKeyFromRaw(key.publicKeyRaw).export({ type: 'spki', format: 'pem' }).toString();
     writeNew(join(work, 'collector.pem'), publicPem);
@@ -445,7 +462,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     }
     const listed = [...files, ...sealFiles];
     writeNew(join(work, 'SHA256SUMS'), formatSha256Sums(listed));
-    writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: hashdeepTargets }));
+    writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: hashdeepTargets(reportFiles !== undefined) }));
     const actor = options.examiner !== undefined && /, \S/.test(options.examiner) ? options.examiner : `${options.examiner ?? 'custody collect'}, ${safeComponent(deps.collectorHost)}`;
     const log = appendEntry('', { manifestSha256, action: 'collected', actor, note: `collected case ${options.caseId}: ${hosts.length} store(s), ${files.length} files${options.note ? `; ${options.note}` : ''}` }, key.privateKey, clock.nowMs());
     writeNew(join(work, 'custody.jsonl'), log);
@@ -482,10 +499,11 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       manifest_sha256: manifestSha256,
       custody_head: headEntry,
       ...(tsaSummary ? { tsa: tsaSummary } : {}),
+      ...(reportFiles !== undefined ? { report: { files: reportFiles } } : {}),
       audit: {
         custody: `custody verify ${out} --collector-key ${key.fingerprint}${options.tsa ? ' --tsa-ca tsa-ca.pem' : ''}`,
         sha256sum: 'sha256sum -c SHA256SUMS',
-        hashdeep: `hashdeep -c sha256 -r -l -a -k hashdeep.txt ${hashdeepTargets}`,
+        hashdeep: hashdeepAuditCommand(reportFiles !== undefined),
         openssl_sig: 'openssl pkeyutl -verify -pubin -inkey collector.pem -rawin -in manifest.json -sigfile manifest.sig',
         ...(options.tsa ? { openssl_tsr: 'openssl ts -verify -data manifest.json -in manifest.tsr -token_in -CAfile tsa-ca.pem' } : {}),
       },
@@ -512,6 +530,10 @@ export function formatCollectSummary(s: CollectSummary): string {
   lines.push(`timeline:     ${s.timeline_entries} entries; ${s.files} files, ${s.bytes} bytes`);
   lines.push(`manifest:     sha256 ${s.manifest_sha256}`);
   if (s.tsa) lines.push(`time stamp:   ${s.tsa.gen_time} from ${s.tsa.url}${s.tsa.verified ? ' (verified against --tsa-ca)' : ' (not verified: no --tsa-ca)'}`);
+  if (s.report) {
+    const html = s.report.files.filter((f) => f.endsWith('.html')).map((f) => join(s.out, f));
+    lines.push(`draft report: ${html.join(', ')} (inside the seal; made before it, so \`custody report\` on the bundle makes one that includes the bundle's verification)`);
+  }
   lines.push(`custody head: ${s.custody_head.index}:${s.custody_head.sha256}`);
   lines.push('verify with:');
   lines.push(`  ${s.audit.custody}`);

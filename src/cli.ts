@@ -256,14 +256,16 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--key <file>', "the collector's personal key (custody keys init --out); without it a key is made for this collection")
     .requiredOption('--out <dir>', 'bundle folder to create')
     .option('--tar', 'also write <out>.tar (deterministic)')
-    .option('--report', 'write the draft investigation report into report/ before sealing (implied by the options below)')
+    .option('--report', 'write the draft investigation report into report/ before sealing (the default; kept for scripts that ask for it)')
+    .option('--no-report', 'leave the draft report out of the bundle (`custody report BUNDLE` can still make one later)')
+    .option('--lang <en|ja>', 'report: one language (report.md, report.html); default both (report.* in English, report.ja.* in Japanese)')
     .option('--sensitive <path-glob>', 'report: files whose access matters, e.g. "/srv/share/customers/**"; repeatable', collect)
     .option('--discovered-at <iso-time>', 'report: when the incident was discovered, with a zone (PPC deadlines count from it)')
     .option('--working-hours <HH-HH>', 'report: working hours, local time, Monday to Friday (e.g. 09-18)')
     .option('--utc-offset <±hh:mm>', 'report: the local time of --working-hours', '+09:00')
     .option('--json', 'print the summary as JSON')
     .action(
-      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; json?: boolean }) => {
+      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; json?: boolean }) => {
         if (opts.tsaCa !== undefined && opts.tsa === undefined) throw new CustodyError(ErrorCodes.USAGE, '--tsa-ca needs --tsa URL');
         const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
           import('../collector/collect.js'),
@@ -275,10 +277,15 @@ function buildProgram(setExit: (code: number) => void): Command {
           const configPath = opts.agentConfig ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
           triage = { paths: configPath !== undefined ? loadConfig(configPath).sources.files.watch : DEFAULT_TRIAGE_PATHS };
         } else if (opts.agentConfig !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--agent-config is only used with --triage');
-        let report: { sensitive?: string[]; discoveredAt?: string; workingHours?: import('../src/report/model.js').WorkingHours } | undefined;
-        if (opts.report || opts.sensitive !== undefined || opts.discoveredAt !== undefined || opts.workingHours !== undefined) {
+        let report: { lang?: 'en' | 'ja'; sensitive?: string[]; discoveredAt?: string; workingHours?: import('../src/report/model.js').WorkingHours } | false;
+        if (opts.report === false) {
+          const given = (['lang', 'sensitive', 'discoveredAt', 'workingHours'] as const).filter((k) => opts[k] !== undefined);
+          if (given.length > 0) throw new CustodyError(ErrorCodes.USAGE, `--no-report leaves the report out, so --${given.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} would be ignored: drop one or the other`);
+          report = false;
+        } else {
           const { parseWorkingHours } = await import('../collector/report.js');
           report = {
+            ...(opts.lang !== undefined ? { lang: opts.lang as 'en' | 'ja' } : {}),
             ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
             ...(opts.discoveredAt !== undefined ? { discoveredAt: opts.discoveredAt } : {}),
             ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
@@ -296,7 +303,7 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.tsa !== undefined ? { tsa: { url: opts.tsa, ...(opts.tsaCa ? { caFiles: opts.tsaCa } : {}) } } : {}),
             ...(opts.key !== undefined ? { keyFile: opts.key } : {}),
             ...(triage ? { triage } : {}),
-            ...(report ? { report } : {}),
+            report,
           },
           { clock: systemClock, collectorHost: hostname(), version: custodyVersion(), codeSha256: codeHash(), onProgress: progress.update },
         );
@@ -317,12 +324,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--usb-window <minutes>', 'a sensitive read this long before a USB storage connection counts as followed by it', '60')
     .option('--out <dir>', 'folder for the report (default: <bundle>-report beside the bundle; never inside it)')
     .option('--collector-key <fingerprint>', 'verify: the collector key the bundle must be sealed with')
+    .option('--agent-key <fingerprint>', 'verify: a pinned enrollment fingerprint; every store in the bundle must be enrolled with one; repeatable', collect)
     .option('--tsa-ca <file>', 'verify: trusted TSA root certificate; repeatable', collect)
     .option('--json', 'print the summary as JSON')
     .action(
       async (
         bundle: string,
-        opts: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; collectorKey?: string; tsaCa?: string[]; json?: boolean },
+        opts: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
       ) => {
         const { writeReport, formatReportSummary, parseWorkingHours } = await import('../collector/report.js');
         const usbWindow = Number(opts.usbWindow);
@@ -337,7 +345,11 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
             usbWindowMinutes: usbWindow,
             ...(opts.out !== undefined ? { out: opts.out } : {}),
-            verify: { ...(opts.collectorKey !== undefined ? { collectorKey: opts.collectorKey } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) },
+            verify: {
+              ...(opts.collectorKey !== undefined ? { collectorKey: opts.collectorKey } : {}),
+              ...(opts.agentKey !== undefined ? { agentKeys: opts.agentKey } : {}),
+              ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}),
+            },
           },
           { clock: systemClock },
         );

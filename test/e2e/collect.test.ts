@@ -20,7 +20,7 @@ import { CLI, custody } from '../helpers/cli.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const AUTH = `${FIX}beats/filebeat/module/system/auth/test/test.log`;
-const HASHDEEP_AUDIT = 'hashdeep -c sha256 -r -l -a -k hashdeep.txt manifest.* collector.pem case.jsonld evidence timeline tables';
+const HASHDEEP_AUDIT = 'hashdeep -c sha256 -r -l -a -k hashdeep.txt manifest.* collector.pem case.jsonld evidence timeline tables report';
 
 let work: string;
 let tsa: TestTsa;
@@ -109,8 +109,11 @@ describe('custody collect --case (built CLI)', () => {
     expect(c.stderr).toContain('collect: snapshot');
     expect(c.stderr.split('\n').filter((l) => l.startsWith('custody:'))).toEqual([]);
     expect(c.status).toBe(0);
-    const summary = JSON.parse(c.stdout) as { hosts: Array<{ host: string; verified: boolean; records: number }>; collector: { fingerprint: string }; tar: { path: string } };
+    const summary = JSON.parse(c.stdout) as { hosts: Array<{ host: string; verified: boolean; records: number }>; collector: { fingerprint: string }; tar: { path: string }; report: { files: string[] }; audit: { hashdeep: string } };
     expect(summary.collector.fingerprint).toBe(collectorFp);
+    // The draft report is written by default, inside the seal, and the printed audit covers it.
+    expect(summary.report.files).toEqual(['report/report.md', 'report/report.html', 'report/report.ja.md', 'report/report.ja.html', 'report/report.json']);
+    expect(summary.audit.hashdeep).toBe(HASHDEEP_AUDIT);
     expect(summary.hosts).toHaveLength(3);
     expect(summary.hosts.map((h) => h.host)).toEqual(expect.arrayContaining(['db-01', 'ws-07']));
     expect(summary.hosts.every((h) => h.verified)).toBe(true);

@@ -2,10 +2,10 @@
  * End-to-end: `custody report` through the built CLI (dist/src/cli.js) on a bundle made by the
  * built CLI too (`custody import` of the story's logs, `custody collect --tar`). The report goes
  * beside the bundle, never inside it, so `custody verify` still passes; it names the story's serial,
- * files, address and deadlines in both languages; usage errors exit 2 and write nothing. With
- * `collect --sensitive …` the draft report is written inside the bundle before sealing: covered by
- * the manifest, SHA256SUMS and hashdeep.txt (the printed audit command names report/), and a change
- * to it is named by `custody verify`.
+ * files, address and deadlines in both languages; usage errors exit 2 and write nothing. `collect`
+ * writes the draft report inside the bundle before sealing by default (with the case's settings):
+ * covered by the manifest, SHA256SUMS and hashdeep.txt (the printed audit command names report/),
+ * and a change to it is named by `custody verify`; `--no-report` leaves it out.
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +26,8 @@ beforeAll(() => {
   const imp = custody('import', '--store', join(work, 'store'), '--host', STORY.host, ...logs);
   expect(imp.code, imp.stderr).toBe(0);
   bundle = join(work, 'IR-2026-014');
-  const col = custody('collect', '--case', 'IR-2026-014', '--store', join(work, 'store'), '--out', bundle, '--tar', '--examiner', 'Jane Doe, ACME IR');
+  // Without the draft report, so that "nothing was written inside the bundle" below is checkable.
+  const col = custody('collect', '--case', 'IR-2026-014', '--store', join(work, 'store'), '--out', bundle, '--tar', '--examiner', 'Jane Doe, ACME IR', '--no-report');
   expect(col.code, col.stderr).toBe(0);
 });
 afterAll(() => {
@@ -41,8 +42,9 @@ describe('custody report (built CLI)', () => {
     expect(summary.out).toBe(`${bundle}-report`);
     expect(summary.verified).toBe(true);
     expect(summary.patterns).toMatchObject({ sensitive_then_usb: 1, new_usb_serial: 1, failed_then_success: 1, new_logon_source: 1, off_hours: 1 });
-    // Discovered 2026-12-01 05:00 JST: day 1 is Dec 1, across the month end.
-    expect(summary.deadlines).toEqual({ prompt: '2026-12-03..2026-12-05', final: '2026-12-30', final_malicious: '2027-01-29' });
+    // Discovered 2026-12-01 05:00 JST: day 1 is Dec 1, across the month end; day 30 (Dec 30) is in
+    // the year-end closure, so the final report is due on the first working day of 2027.
+    expect(summary.deadlines).toEqual({ prompt: '2026-12-03..2026-12-05', final: '2027-01-04', final_malicious: '2027-01-29' });
     expect(readdirSync(summary.out).sort()).toEqual(['report.html', 'report.ja.html', 'report.ja.md', 'report.json', 'report.md']);
     const en = readFileSync(join(summary.out, 'report.md'), 'utf8');
     const ja = readFileSync(join(summary.out, 'report.ja.md'), 'utf8');
@@ -51,7 +53,8 @@ describe('custody report (built CLI)', () => {
       expect(md).toContain(STORY.attacker);
       for (const f of STORY.files) expect(md).toContain(f);
     }
-    expect(ja).toContain('2026年12月30日(水)');
+    expect(ja).toContain('30日目の2026年12月30日(水)は年末年始の閉庁日(12月29日～1月3日)にあたり、2027年1月3日(日)まで行政機関の休日(年末年始・元日)が続くため、期限は2027年1月4日(月)となる。');
+    expect(en).toContain('| Final report (確報), 30 days | 2027-01-04 (Mon), moved for holidays (see below) |');
     expect(readFileSync(join(summary.out, 'report.ja.html'), 'utf8')).toContain('<html lang="ja">');
     expect(existsSync(join(bundle, 'report'))).toBe(false);
     const v = custody('verify', bundle);
@@ -98,6 +101,22 @@ describe('custody report (built CLI)', () => {
     const hours = custody('report', bundle, '--working-hours', '18-09', '--out', join(work, 'z'));
     expect(hours.code).toBe(2);
     expect(custody('report', join(work, 'nope')).code).toBe(2);
+  });
+
+  it('collect --no-report leaves report/ out, and its audit command then leaves it out too; --no-report with report options is a usage error', () => {
+    const b3 = join(work, 'IR-2026-016');
+    const col = custody('collect', '--case', 'IR-2026-016', '--store', join(work, 'store'), '--out', b3, '--no-report', '--json');
+    expect(col.code, col.stderr).toBe(0);
+    const summary = JSON.parse(col.stdout) as { report?: unknown; audit: { hashdeep: string } };
+    expect(summary.report).toBeUndefined();
+    expect(existsSync(join(b3, 'report'))).toBe(false);
+    expect(summary.audit.hashdeep).toBe('hashdeep -c sha256 -r -l -a -k hashdeep.txt manifest.* collector.pem case.jsonld evidence timeline tables');
+    expect(spawnSync('/bin/sh', ['-c', summary.audit.hashdeep], { cwd: b3, encoding: 'utf8' }).status).toBe(0);
+    expect(custody('verify', b3).code).toBe(0);
+    const both = custody('collect', '--case', 'IR-2026-017', '--store', join(work, 'store'), '--out', join(work, 'IR-2026-017'), '--no-report', '--discovered-at', '2026-11-21T10:30:00+09:00');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--no-report leaves the report out, so --discovered-at would be ignored');
+    expect(existsSync(join(work, 'IR-2026-017'))).toBe(false);
   });
 
   it('collect --sensitive writes the draft report inside the bundle before sealing; it is sealed with the rest', () => {
