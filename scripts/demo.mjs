@@ -23,7 +23,11 @@ const custody = (...args) => spawnSync(process.execPath, [cli, ...args], { encod
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // --- the activity ----------------------------------------------------------------------------
-const day = 'Nov 23';
+// Yesterday, in UTC (the agent reads year-less syslog times as UTC unless told a zone): the story's
+// syslog lines and its audit records then fall on the same day, whose year the parser infers right.
+const storyDate = new Date(Date.now() - 86_400_000);
+const [Y, M, D] = [storyDate.getUTCFullYear(), storyDate.getUTCMonth(), storyDate.getUTCDate()];
+const day = `${['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][M]} ${String(D).padStart(2, ' ')}`;
 const kern = [
   `${day} 09:14:02 ws-07 kernel: [ 8123.441201] usb 1-2: new high-speed USB device number 7 using xhci_hcd`,
   `${day} 09:14:02 ws-07 kernel: [ 8123.593310] usb 1-2: New USB device found, idVendor=0951, idProduct=1666, bcdDevice= 1.10`,
@@ -45,7 +49,8 @@ auth.push(`${day} 09:02:40 ws-07 sudo: svc-backup : TTY=pts/0 ; PWD=/home/svc-ba
 const audit = [];
 const customerFiles = ['customers-2026Q3.csv', 'customers-2026Q4.csv', 'invoices.xlsx', 'contacts.db'];
 customerFiles.forEach((name, i) => {
-  const t = `1763889${String(600 + i).padStart(3, '0')}.${100 + i}`;
+  // Read with tar at 09:10–09:13, a few minutes before the stick is connected at 09:14.
+  const t = `${Date.UTC(Y, M, D, 9, 10 + i) / 1000}.${100 + i}`;
   audit.push(
     `type=SYSCALL msg=audit(${t}:${880 + i}): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=7ffd a2=0 a3=0 items=1 ppid=4107 pid=${4200 + i} auid=1003 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=12 comm="tar" exe="/usr/bin/tar" key="custody-customer-data"`,
     `type=CWD msg=audit(${t}:${880 + i}): cwd="/srv/customer-data"`,
@@ -90,22 +95,31 @@ writeFileSync(join(logs, 'syslog.log'), lines(syslog.slice(200)));
 const expected = auth.length + kern.length + audit.length + syslog.length;
 console.log(`   wrote ${expected} log lines in 4 files`);
 
-say('3. wait until every line is sealed in the store (custody agent status --json)');
+say('3. wait until every line is sealed in the store and read into typed evidence (custody agent status --json)');
+// What the story above must yield once the agent has read it: each failed and accepted sshd logon,
+// each audited read, the stick's connect and disconnect.
+const storyEvidence = { 'auth.logon': 7, 'file.access': customerFiles.length, 'usb.connect': 1, 'usb.disconnect': 1 };
 let status;
 for (const t0 = Date.now(); ; ) {
   const r = custody('agent', 'status', '--store', store, '--json');
   if (r.status === 0) {
     status = JSON.parse(r.stdout);
-    if ((status.records.byKind['log.line'] ?? 0) >= expected) break;
+    const byKind = status.records.byKind;
+    if ((byKind['log.line'] ?? 0) >= expected && Object.entries(storyEvidence).every(([k, n]) => (byKind[k] ?? 0) >= n)) break;
   }
   if (Date.now() - t0 > 60_000) throw new Error(`timed out: the store holds ${status?.records.byKind['log.line'] ?? 0} of ${expected} lines`);
   await sleep(200);
 }
 console.log(`   ${status.records.byKind['log.line']} log lines preserved, ${status.records.total} records in all`);
+const derivedCounts = (byKind) => ['auth.logon', 'file.access', 'usb.connect', 'usb.disconnect'].map((k) => `${byKind[k] ?? 0} ${k}`).join(', ');
+console.log(`   typed evidence derived from the preserved lines, each naming the seqs it was read from: ${derivedCounts(status.records.byKind)}`);
 
 say('4. incident: the responder collects case DEMO-001 while the agent keeps running');
 const bundle = join(work, 'DEMO-001');
-const collected = custody('collect', '--case', 'DEMO-001', '--store', store, '--examiner', 'Demo Responder, Example Corp', '--out', bundle, '--tar');
+// Discovered now; the customer folder is what matters. The draft report goes inside the seal.
+const discoveredAt = new Date().toISOString();
+const caseSettings = ['--discovered-at', discoveredAt, '--sensitive', '/srv/customer-data/**'];
+const collected = custody('collect', '--case', 'DEMO-001', '--store', store, '--examiner', 'Demo Responder, Example Corp', '--out', bundle, '--tar', ...caseSettings);
 process.stdout.write(collected.stdout.replace(/^/gm, '   '));
 if (collected.status !== 0) throw new Error(`collect exited ${collected.status}: ${collected.stderr}`);
 
@@ -114,8 +128,7 @@ agent.kill('SIGTERM');
 const code = await new Promise((r) => agent.once('exit', r));
 console.log(`   agent exited ${code}`);
 const after = JSON.parse(custody('agent', 'status', '--store', store, '--json').stdout);
-const derived = ['auth.logon', 'file.access', 'usb.connect', 'usb.disconnect'].map((k) => `${after.records.byKind[k] ?? 0} ${k}`).join(', ');
-console.log(`   typed evidence derived from the preserved lines, each naming the seqs it was read from: ${derived}`);
+console.log(`   the store now holds ${after.records.total} records (the agent's stop and final checkpoint added since collection)`);
 
 say(`6. verify the store against the enrollment fingerprint recorded at install: ${fingerprint}`);
 const verified = custody('verify', store, '--key', fingerprint);
@@ -127,7 +140,12 @@ const vendor = custody('verify', `${bundle}.tar`, '--agent-key', fingerprint);
 process.stdout.write(vendor.stdout.replace(/^/gm, '   '));
 if (vendor.status !== 0) throw new Error(`bundle verify exited ${vendor.status}: ${vendor.stderr}`);
 
-say('8. an attacker with root edits one sealed line directly in SQLite and recomputes its hash');
+say('8. the vendor writes the investigation report of the verified bundle (beside it: the bundle stays sealed)');
+const reported = custody('report', `${bundle}.tar`, ...caseSettings, '--agent-key', fingerprint);
+process.stdout.write(reported.stdout.replace(/^/gm, '   '));
+if (reported.status !== 0) throw new Error(`report exited ${reported.status}: ${reported.stderr}`);
+
+say('9. an attacker with root edits one sealed line directly in SQLite and recomputes its hash');
 const tampered = join(work, 'store-tampered');
 cpSync(store, tampered, { recursive: true });
 const db = new Database(join(tampered, 'evidence.sqlite'));
@@ -145,6 +163,7 @@ console.log(`   verify exited ${caught.status} (1 = integrity failure)`);
 
 say('done');
 console.log(`   store:          ${store}`);
-console.log(`   bundle:         ${bundle} (and ${bundle}.tar); its timeline is in timeline/, its tables in tables/`);
+console.log(`   bundle:         ${bundle} (and ${bundle}.tar); its timeline is in timeline/, its tables in tables/, the draft report in report/`);
+console.log(`   report:         ${bundle}-report/report.html (English), report.ja.html (Japanese); open either in a browser`);
 console.log(`   tampered copy:  ${tampered}`);
 console.log(`   try:            node dist/src/cli.js agent status --store ${store}`);
