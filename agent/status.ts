@@ -34,6 +34,8 @@ export interface AgentStatusState {
   tsa?: TsaStatus;
   /** What the file ingestor reports about each source (offsets, sizes, errors). */
   ingest?: unknown;
+  /** What each live source (journald, USB, watched folders) says about itself (agent/sources). */
+  sources?: unknown;
 }
 
 export interface TsaStatus {
@@ -63,6 +65,19 @@ export interface SourceStatus {
   ino?: string;
   /** Anything else the ingestor reports about this source (state, errors, line counts). */
   detail: Record<string, unknown>;
+}
+
+/** A live source (journald, USB, watched folders) as it last reported itself. */
+export interface LiveSourceRow {
+  name: string;
+  state: string;
+  records?: number;
+  lastSeq?: number;
+  /** Why it is unavailable or disabled, or what it is doing. */
+  detail?: string;
+  lastError?: string;
+  /** The source's own other facts (USB: sysfs/udev state, devices present; watch: folders, files known…). */
+  facts: Record<string, string | number | boolean>;
 }
 
 export interface GapSummary {
@@ -102,6 +117,8 @@ export interface AgentStatusReport {
   lastTimestamped?: { checkpointId: number; treeSize: number; genTime: string; tsaUrl: string };
   keyEpoch: number;
   sources: SourceStatus[];
+  /** As of the agent's last status write (`agent.updatedAt`); a stopped agent's are as it stopped. */
+  liveSources: LiveSourceRow[];
   gaps: { count: number; latest: GapSummary[] };
   storeSize: { evidenceBytes: number; walBytes: number; stateBytes: number; totalBytes: number };
   tsa?: TsaStatus;
@@ -132,6 +149,36 @@ function lockHolder(storeDir: string): number | undefined {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined);
+
+/** The live sources' own reports, read tolerantly: the state DB is a cache written by another version perhaps. */
+export function liveSourcesFromState(sources: unknown): LiveSourceRow[] {
+  if (!Array.isArray(sources)) return [];
+  const rows: LiveSourceRow[] = [];
+  for (const item of sources as unknown[]) {
+    if (typeof item !== 'object' || item === null) continue;
+    const o = item as Record<string, unknown>;
+    const name = str(o['name']);
+    const state = str(o['state']);
+    if (name === undefined || state === undefined) continue;
+    const facts: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(o)) {
+      if (['name', 'state', 'records', 'last_seq', 'detail', 'last_error'].includes(k)) continue;
+      if (typeof v === 'string' || typeof v === 'boolean' || num(v) !== undefined) facts[k] = v as string | number | boolean;
+      else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) facts[k] = v.join(', ');
+    }
+    const row: LiveSourceRow = { name, state, facts };
+    const records = num(o['records']);
+    const lastSeq = num(o['last_seq']);
+    const detail = str(o['detail']);
+    const lastError = str(o['last_error']);
+    if (records !== undefined) row.records = records;
+    if (lastSeq !== undefined) row.lastSeq = lastSeq;
+    if (detail !== undefined) row.detail = detail;
+    if (lastError !== undefined) row.lastError = lastError;
+    rows.push(row);
+  }
+  return rows;
+}
 
 /**
  * Turns what the ingestor reported into per-source rows. Tolerant of its shape: a list of sources,
@@ -249,6 +296,7 @@ export function agentStatus(storeDir: string): AgentStatusReport {
     records: { total, sealed, unsealed: total - sealed, byKind },
     keyEpoch,
     sources: sourcesFromIngestStatus(agentState?.ingest),
+    liveSources: liveSourcesFromState(agentState?.sources),
     gaps: { count: gapCount, latest: latestGaps },
     storeSize: { evidenceBytes, walBytes, stateBytes, totalBytes: evidenceBytes + walBytes + stateBytes },
   };
@@ -349,6 +397,17 @@ export function formatAgentStatus(r: AgentStatusReport, nowMs: number): string {
       const lag = s.lagBytes === undefined ? '' : `, lag ${bytes(s.lagBytes)}`;
       const extra = typeof s.detail['error'] === 'string' ? `, error: ${s.detail['error']}` : typeof s.detail['state'] === 'string' ? `, ${s.detail['state']}` : '';
       lines.push(`  ${s.path}  ${pos}${size === undefined ? '' : ` of ${size}`}${lag}${extra}`);
+    }
+  }
+  if (r.liveSources.length > 0) {
+    lines.push(`live sources${a.running ? '' : ' (as the agent last reported them)'}`);
+    const width = Math.max(...r.liveSources.map((l) => l.name.length));
+    for (const l of r.liveSources) {
+      const counts = l.records === undefined ? '' : `; ${l.records} record${l.records === 1 ? '' : 's'}${l.lastSeq === undefined ? '' : ` (last seq ${l.lastSeq})`}`;
+      const why = l.detail !== undefined ? `: ${l.detail}` : '';
+      const err = l.lastError !== undefined ? `; last error: ${l.lastError}` : '';
+      const facts = Object.entries(l.facts).map(([k, v]) => `${k.replace(/_/g, ' ')} ${String(v)}`).join(', ');
+      lines.push(`  ${l.name.padEnd(width)}  ${l.state}${why}${counts}${err}${facts === '' ? '' : `; ${facts}`}`);
     }
   }
   lines.push(`gaps         ${r.gaps.count}`);

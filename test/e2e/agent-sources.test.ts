@@ -64,6 +64,13 @@ describe('custody agent run with live sources', () => {
     while (!stderr.includes('"evt":"agent.ready"')) await sleep(50);
     writeFileSync(join(data, 'payroll.xlsx'), 'salaries\n');
     while (!((byKind(store)['file.change'] ?? 0) >= 1 && (byKind(store)['usb.present'] ?? 0) >= 1)) await sleep(100);
+    // What an admin sees: each live source with its state and counts, while the agent runs.
+    const status = spawnSync(process.execPath, [CLI, 'agent', 'status', '--store', store], { encoding: 'utf8' });
+    expect(status.status).toBe(0);
+    const live = status.stdout.slice(status.stdout.indexOf('live sources'));
+    expect(live).toMatch(/^live sources\n/);
+    expect(live).toMatch(/\n {2}usb +running; .*sysfs running, .*devices present 1, udev disabled/);
+    expect(live).toMatch(new RegExp(`\\n  watch +running; [1-9]\\d* records?; folders ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, files known`));
     const exit = new Promise<number | null>((res) => agent.on('exit', (code) => res(code)));
     agent.kill('SIGTERM');
     expect(await exit).toBe(0);
