@@ -21,7 +21,7 @@ import { parseManifest } from '../src/bundle/manifest.js';
 import { extractTar } from '../src/bundle/tar.js';
 import type { TimelineEntry } from '../src/bundle/timeline.js';
 import { formatTimestamp } from '../src/records/schema.js';
-import { parseInstant } from '../src/report/deadlines.js';
+import { parseInstant, type PpcDeadlines } from '../src/report/deadlines.js';
 import type { Lang } from '../src/report/i18n.js';
 import { buildReportModel, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
 import { renderHtml } from '../src/report/render-html.js';
@@ -46,7 +46,8 @@ export interface ReportSummary {
   files: string[];
   verified: boolean;
   patterns: Record<string, number>;
-  deadlines?: { prompt: string; final: string; final_malicious: string };
+  /** final/final_malicious are the deadlines after moving past administrative holidays; `notes` says what was moved or could not be. */
+  deadlines?: { prompt: string; final: string; final_malicious: string; notes: string[] };
 }
 
 /** Reads a JSON-lines file line by line, synchronously, in bounded memory. */
@@ -185,7 +186,7 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
       files,
       verified: verification.ok,
       patterns,
-      ...(d ? { deadlines: { prompt: `${d.prompt.from_date}..${d.prompt.to_date}`, final: d.final.date, final_malicious: d.final_malicious.date } } : {}),
+      ...(d ? { deadlines: { prompt: `${d.prompt.from_date}..${d.prompt.to_date}`, final: d.final.date, final_malicious: d.final_malicious.date, notes: deadlineNotes(d) } } : {}),
     };
   } finally {
     if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
@@ -216,11 +217,25 @@ export function reportModelOptions(options: WriteReportOptions, generatedAt: str
   };
 }
 
+/** One line per final-report deadline that was moved, or that could not be checked against the holiday calendar. */
+function deadlineNotes(d: PpcDeadlines): string[] {
+  const notes: string[] = [];
+  for (const f of [d.final, d.final_malicious]) {
+    if (f.not_adjusted) notes.push(`day ${f.days} (${f.calendar_date}) is in ${f.not_adjusted.year}, outside the holiday calendar known here (${f.not_adjusted.known_years.from}–${f.not_adjusted.known_years.to}): not adjusted for holidays, check it`);
+    else if (f.date !== f.calendar_date) notes.push(`day ${f.days} (${f.calendar_date}) is an administrative holiday; the deadline moves to ${f.date}`);
+    if (f.computed_equinox) notes.push(`day ${f.days}: an equinox day on the way is computed, not yet proclaimed`);
+  }
+  return notes;
+}
+
 export function formatReportSummary(s: ReportSummary): string {
   const lines = [`report:   ${s.out}`, `bundle:   ${s.verified ? 'VALID' : 'INVALID (see section 1 of the report)'}`];
   for (const f of s.files) lines.push(`  ${f}`);
   const pats = Object.entries(s.patterns);
   lines.push(`patterns: ${pats.length === 0 ? 'none' : pats.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
-  if (s.deadlines) lines.push(`PPC:      prompt report ${s.deadlines.prompt} (JST), final report ${s.deadlines.final} (${s.deadlines.final_malicious} if malicious)`);
+  if (s.deadlines) {
+    lines.push(`PPC:      prompt report ${s.deadlines.prompt} (JST), final report ${s.deadlines.final} (${s.deadlines.final_malicious} if malicious)`);
+    for (const n of s.deadlines.notes) lines.push(`          ${n}`);
+  }
   return `${lines.join('\n')}\n`;
 }

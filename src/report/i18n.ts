@@ -3,6 +3,7 @@
  * the way a Japanese incident responder writes a 報告書 (JST times, である調, the regulator's own
  * item names), not translated sentence by sentence. Pure.
  */
+import type { FinalDeadline, PpcDeadlines, SkippedDay } from './deadlines.js';
 import type { Cite, Param, PatternType, Statement } from './model.js';
 
 export type Lang = 'en' | 'ja';
@@ -18,11 +19,51 @@ export function fmtTime(ts: string | undefined, lang: Lang): string {
   return `${j.slice(0, 4)}/${j.slice(5, 7)}/${j.slice(8, 10)} ${j.slice(11, 19)} JST`;
 }
 
+/** A calendar date with its day of the week (a deadline's weekday is what a reader checks first). */
 export function fmtDate(date: string, lang: Lang): string {
-  if (lang === 'en') return date;
-  const d = new Date(`${date}T00:00:00Z`);
-  const wd = '日月火水木金土'[d.getUTCDay()] ?? '';
+  const dow = new Date(`${date}T00:00:00Z`).getUTCDay();
+  if (lang === 'en') return `${date} (${['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][dow] ?? ''})`;
+  const wd = '日月火水木金土'[dow] ?? '';
   return `${date.slice(0, 4)}年${Number(date.slice(5, 7))}月${Number(date.slice(8, 10))}日(${wd})`;
+}
+
+/** Why an administrative holiday is one, as the subject of "day 30 is …" (`long`) or in a list (short). */
+function closedReason(day: SkippedDay, lang: Lang, long: boolean): string {
+  if (day.reason !== 'national_holiday' || day.holiday === undefined) return t(`${long ? 'r' : 'rs'}.${day.reason}`, lang);
+  const name = lang === 'ja' ? day.holiday.ja : day.holiday.en;
+  if (!long) return day.holiday.kind === 'statutory' || lang === 'ja' ? name : `${name} (${day.holiday.ja})`;
+  return t(`r.${day.holiday.kind}`, lang, { name });
+}
+
+/** The date to show in the deadline table: the deadline, marked when it was moved or could not be checked. */
+export function finalDeadlineCell(f: FinalDeadline<30 | 60>, lang: Lang): string {
+  const date = fmtDate(f.date, lang);
+  if (f.not_adjusted !== undefined) return t('dl.not_adjusted_mark', lang, { date });
+  return f.skipped.length > 0 ? t('dl.moved_mark', lang, { date }) : date;
+}
+
+/** What the reader needs to check a final-report deadline: why it moved, or that it was not adjusted; undefined when day N is a working day. */
+export function finalDeadlineNote(f: FinalDeadline<30 | 60>, lang: Lang): string | undefined {
+  const calendar = fmtDate(f.calendar_date, lang);
+  const parts: string[] = [];
+  if (f.not_adjusted !== undefined) {
+    parts.push(t('dl.not_adjusted', lang, { n: f.days, calendar, from: f.not_adjusted.known_years.from, to: f.not_adjusted.known_years.to, year: f.not_adjusted.year }));
+  } else if (f.skipped.length > 0) {
+    const [first, ...rest] = f.skipped as [SkippedDay, ...SkippedDay[]];
+    const params = { n: f.days, calendar, reason: closedReason(first, lang, true), date: fmtDate(f.date, lang) };
+    if (rest.length === 0) parts.push(t('dl.moved_one', lang, params));
+    else {
+      const others = [...new Set(rest.map((d) => closedReason(d, lang, false)))];
+      parts.push(t('dl.moved_run', lang, { ...params, last: fmtDate(rest[rest.length - 1]?.date ?? f.date, lang), others: others.join(lang === 'ja' ? '・' : ', ') }));
+    }
+  }
+  if (f.computed_equinox) parts.push(t('dl.computed_equinox', lang));
+  return parts.length > 0 ? parts.join(lang === 'ja' ? '' : ' ') : undefined;
+}
+
+/** The equinox caveat under the deadlines: which years' equinox days are computed rather than proclaimed. */
+export function equinoxBasisText(d: PpcDeadlines, lang: Lang): string {
+  return d.equinox_proclaimed_through !== undefined ? t('dl.equinox_basis', lang, { year: d.equinox_proclaimed_through }) : t('dl.equinox_basis_unknown', lang);
 }
 
 export function citeLabel(c: Cite): string {
@@ -122,13 +163,31 @@ const en: Texts = {
   fail: 'FAILED',
   rule: 'Rule applied',
   rule_text:
-    'APPI Art. 26(1) and Enforcement Rules Art. 7–8. Prompt report (速報): "promptly" (Rules Art. 8(1)), about 3–5 days per the PPC General Guidelines 3-5-3-3; shown as days 3–5. Final report (確報): within 30 days, 60 when the leak was (or may have been) for a wrongful purpose (Rules Art. 8(2), Art. 7(iii)). The day of discovery is day 1 (Guidelines 3-5-3-4); calendar days in JST; a deadline on a weekend or holiday is not moved. Computed reminders, not legal advice: confirm the dates before filing.',
+    'APPI Art. 26(1) and Enforcement Rules Art. 7–8. Prompt report (速報): "promptly" (Rules Art. 8(1)), about 3–5 days per the PPC General Guidelines 3-5-3-3; shown as days 3–5, as guidance, so not moved for holidays. Final report (確報): within 30 days, 60 when the leak was (or may have been) for a wrongful purpose (Rules Art. 8(2), Art. 7(iii)). The day of discovery is day 1 and the days are calendar days in JST, weekends and holidays included; but when day 30 (60) falls on a Saturday, Sunday, national holiday or in the year-end closure (29 December – 3 January), the deadline is the next day that is none of these (Guidelines 3-5-3-4; Act on Holidays of Administrative Organs (行政機関の休日に関する法律, Act No. 91 of 1988) Art. 1–2). Computed reminders, not legal advice: confirm the dates before filing.',
   prompt: 'Prompt report (速報)',
   final30: 'Final report (確報), 30 days',
   final60: 'Final report (確報), 60 days (wrongful purpose)',
   day1: 'Day 1 (discovery, JST)',
   between: '{from} to {to}',
   no_deadlines: 'No discovery time was given (--discovered-at), so no deadline is computed.',
+  due: 'Due',
+  'dl.moved_mark': '{date}, moved for holidays (see below)',
+  'dl.not_adjusted_mark': '{date}, NOT adjusted for holidays (see below)',
+  'dl.moved_one': 'Day {n}, {calendar}, is {reason}, so the deadline is the next day, {date}.',
+  'dl.moved_run': 'Day {n}, {calendar}, is {reason}; the days after it up to {last} are administrative holidays too ({others}), so the deadline is {date}.',
+  'dl.not_adjusted': 'Day {n} is {calendar}, not adjusted for holidays: this tool knows Japan\'s holidays for {from}–{to} only, not {year}. If day {n} is a Saturday, Sunday, national holiday or between 29 December and 3 January, the deadline is the next day that is none of these: check the official calendar.',
+  'dl.computed_equinox': 'It rests on an equinox day computed by formula, not yet proclaimed: check it against the official calendar.',
+  'dl.equinox_basis': 'Equinox days after {year} are computed, not yet proclaimed (the official gazette fixes them each February for the following year).',
+  'dl.equinox_basis_unknown': 'Equinox days are computed by formula: check those of years not yet proclaimed (the official gazette fixes them each February for the following year).',
+  'r.saturday': 'a Saturday',
+  'r.sunday': 'a Sunday',
+  'r.year_end_closure': 'in the year-end closure (29 December – 3 January)',
+  'r.statutory': 'a national holiday ({name})',
+  'r.substitute': 'a substitute holiday (振替休日)',
+  'r.citizens': "a citizens' holiday (国民の休日)",
+  'rs.saturday': 'Saturday',
+  'rs.sunday': 'Sunday',
+  'rs.year_end_closure': 'year-end closure',
   triggers: 'Reporting triggers (Rules Art. 7): a report is due if any applies',
   t_sensitive_info: 'Sensitive personal information (要配慮個人情報) involved',
   t_financial_damage: 'Data whose misuse may cause financial damage (card numbers, banking credentials…)',
@@ -279,13 +338,31 @@ const ja: Texts = {
   fail: '失敗',
   rule: '適用した基準',
   rule_text:
-    '個人情報保護法第26条第1項、同法施行規則第7条・第8条による。速報は事態を知った後「速やかに」(規則第8条第1項)行うもので、通則編ガイドライン3-5-3-3により概ね3～5日以内とし、本書では3日目から5日目を目安として示す。確報は30日以内、不正の目的によるもの(そのおそれを含む。規則第7条第3号)は60日以内(規則第8条第2項)。期限は事態を知った日を1日目として日本時間の暦日で数え(ガイドライン3-5-3-4)、土日・祝日でも延長しない。本欄は期限の目安であり法的助言ではないため、報告前に必ず確認すること。',
+    '個人情報保護法第26条第1項、同法施行規則第7条・第8条による。速報は事態を知った後「速やかに」(規則第8条第1項)行うもので、通則編ガイドライン3-5-3-3により概ね3～5日以内とし、本書では3日目から5日目を目安として示す(目安であるため休日による繰下げはしない)。確報は30日以内、不正の目的によるもの(そのおそれを含む。規則第7条第3号)は60日以内(規則第8条第2項)。期限は事態を知った日を1日目として日本時間の暦日で数え、土日・祝日も日数に含める。ただし、30日目(60日目)が土曜日・日曜日・祝日または年末年始(12月29日～1月3日)にあたる場合は、その翌日以降でこれらにあたらない最初の日が期限となる(ガイドライン3-5-3-4、行政機関の休日に関する法律第1条・第2条)。本欄は期限の目安であり法的助言ではないため、報告前に必ず確認すること。',
   prompt: '速報',
   final30: '確報(30日以内)',
   final60: '確報(60日以内:不正の目的による場合)',
   day1: '1日目(事態を知った日、日本時間)',
   between: '{from} ～ {to}',
   no_deadlines: '事態を知った日時(--discovered-at)が未指定のため、期限は算出していない。',
+  due: '期限',
+  'dl.moved_mark': '{date} ※休日による繰下げあり(下記参照)',
+  'dl.not_adjusted_mark': '{date} ※休日未調整(下記参照)',
+  'dl.moved_one': '{n}日目の{calendar}は{reason}にあたるため、期限は翌日の{date}となる。',
+  'dl.moved_run': '{n}日目の{calendar}は{reason}にあたり、{last}まで行政機関の休日({others})が続くため、期限は{date}となる。',
+  'dl.not_adjusted': '{n}日目は{calendar}であるが、休日による繰下げの判定はしていない(本ツールが扱う祝日は{from}年～{to}年のみで、{year}年は対象外)。{n}日目が土曜日・日曜日・祝日または年末年始(12月29日～1月3日)にあたる場合は、その後の最初の開庁日が期限となるため、暦で確認すること。',
+  'dl.computed_equinox': 'この判定は、まだ公示されていない春分の日・秋分の日の計算値によっている。官報の公示で確認すること。',
+  'dl.equinox_basis': '{year}年より後の春分の日・秋分の日は計算による日付であり、まだ公示されていない(毎年2月に翌年分が官報で公示される)。',
+  'dl.equinox_basis_unknown': '春分の日・秋分の日は計算による日付である。公示前の年については官報で確認すること(毎年2月に翌年分が公示される)。',
+  'r.saturday': '土曜日',
+  'r.sunday': '日曜日',
+  'r.year_end_closure': '年末年始の閉庁日(12月29日～1月3日)',
+  'r.statutory': '祝日({name})',
+  'r.substitute': '振替休日',
+  'r.citizens': '国民の休日',
+  'rs.saturday': '土曜日',
+  'rs.sunday': '日曜日',
+  'rs.year_end_closure': '年末年始',
   triggers: '報告対象事態(規則第7条):いずれかに該当すれば報告が必要',
   t_sensitive_info: '要配慮個人情報が含まれる',
   t_financial_damage: '不正に利用されることにより財産的被害が生じるおそれがある(クレジットカード番号、ネットバンキングのID・パスワード等)',

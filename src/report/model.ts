@@ -613,7 +613,8 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   const lastRel = relevant[relevant.length - 1];
 
   // --- regulator ---
-  const deadlines = options.discoveredAt !== undefined ? ppcDeadlines(options.discoveredAt) : undefined;
+  // The report's own time says which equinox days had been proclaimed (a deadline may rest on a computed one).
+  const deadlines = options.discoveredAt !== undefined ? ppcDeadlines(options.discoveredAt, options.generatedAt) : undefined;
   const malicious = patterns.filter((p) => p.code === 'sensitive_then_usb' || p.code === 'sensitive_during_usb' || p.code === 'failed_then_success');
   const checklist: ChecklistItem[] = [
     { key: 'sensitive_info', evidence: 'unknown' },

@@ -3,7 +3,7 @@
  * sorting), an inline SVG timeline, no network resource of any kind (a Content-Security-Policy
  * forbids them too), readable printed. English or Japanese, from the model. Pure.
  */
-import { citeLabel, fmtDate, fmtTime, patternName, statementText, t, type Lang } from './i18n.js';
+import { citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, patternName, statementText, t, type Lang } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { workingHoursText } from './render-md.js';
 
@@ -241,12 +241,17 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
       `<table id="deadlines"><tbody>${[
         [t('day1', lang), fmtDate(d.discovered_date_jst, lang)],
         [t('prompt', lang), t('between', lang, { from: fmtDate(d.prompt.from_date, lang), to: fmtDate(d.prompt.to_date, lang) })],
-        [t('final30', lang), fmtDate(d.final.date, lang)],
-        [t('final60', lang), fmtDate(d.final_malicious.date, lang)],
+        [t('final30', lang), finalDeadlineCell(d.final, lang)],
+        [t('final60', lang), finalDeadlineCell(d.final_malicious, lang)],
       ]
         .map(([k, v]) => `<tr><th>${esc(k ?? '')}</th><td>${esc(v ?? '')}</td></tr>`)
         .join('')}</tbody></table>`,
     );
+    const notes = ([[t('final30', lang), d.final], [t('final60', lang), d.final_malicious]] as const).flatMap(([label, f]) => {
+      const note = finalDeadlineNote(f, lang);
+      return note !== undefined ? [`<li>${esc(label)}: ${esc(note)}</li>`] : [];
+    });
+    b.push(`<ul class="deadline-notes">${notes.join('')}<li>${esc(equinoxBasisText(d, lang))}</li></ul>`);
   } else b.push(`<p>${L('no_deadlines')}</p>`);
   b.push(`<h3>${L('triggers')}</h3><ul class="checklist">`);
   for (const c of model.regulator.checklist) {

@@ -1,7 +1,7 @@
 /**
  * The report as Markdown (GitHub-flavoured tables), English or Japanese, from the model. Pure.
  */
-import { citeLabel, fmtDate, fmtTime, patternName, statementText, t, type Lang } from './i18n.js';
+import { citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, patternName, statementText, t, type Lang } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 
 /** Escapes what would break a Markdown table cell or inline text. */
@@ -141,15 +141,20 @@ function regulatorMd(model: ReportModel, lang: Lang): string[] {
   if (d) {
     out.push(
       ...table(
-        ['', lang === 'ja' ? '期限' : 'Due'],
+        ['', L('due')],
         [
           [L('day1'), fmtDate(d.discovered_date_jst, lang)],
           [L('prompt'), L('between', { from: fmtDate(d.prompt.from_date, lang), to: fmtDate(d.prompt.to_date, lang) })],
-          [L('final30'), fmtDate(d.final.date, lang)],
-          [L('final60'), fmtDate(d.final_malicious.date, lang)],
+          [L('final30'), finalDeadlineCell(d.final, lang)],
+          [L('final60'), finalDeadlineCell(d.final_malicious, lang)],
         ],
       ),
     );
+    for (const [label, f] of [[L('final30'), d.final], [L('final60'), d.final_malicious]] as const) {
+      const note = finalDeadlineNote(f, lang);
+      if (note !== undefined) out.push(`- ${label}: ${mdText(note)}`);
+    }
+    out.push(`- ${mdText(equinoxBasisText(d, lang))}`, '');
   } else out.push(L('no_deadlines'), '');
   out.push(`### ${L('triggers')}`, '');
   for (const c of model.regulator.checklist) {

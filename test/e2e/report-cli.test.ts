@@ -38,13 +38,18 @@ describe('custody report (built CLI)', () => {
   it('writes both languages beside the bundle; the bundle still verifies', () => {
     const r = custody('report', bundle, '--discovered-at', '2026-11-30T20:00:00Z', '--sensitive', '/srv/share/customers/**', '--working-hours', '09-18', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { out: string; files: string[]; verified: boolean; patterns: Record<string, number>; deadlines: { prompt: string; final: string; final_malicious: string } };
+    const summary = JSON.parse(r.stdout) as { out: string; files: string[]; verified: boolean; patterns: Record<string, number>; deadlines: { prompt: string; final: string; final_malicious: string; notes: string[] } };
     expect(summary.out).toBe(`${bundle}-report`);
     expect(summary.verified).toBe(true);
     expect(summary.patterns).toMatchObject({ sensitive_then_usb: 1, new_usb_serial: 1, failed_then_success: 1, new_logon_source: 1, off_hours: 1 });
     // Discovered 2026-12-01 05:00 JST: day 1 is Dec 1, across the month end; day 30 (Dec 30) is in
     // the year-end closure, so the final report is due on the first working day of 2027.
-    expect(summary.deadlines).toEqual({ prompt: '2026-12-03..2026-12-05', final: '2027-01-04', final_malicious: '2027-01-29' });
+    expect(summary.deadlines).toEqual({
+      prompt: '2026-12-03..2026-12-05',
+      final: '2027-01-04',
+      final_malicious: '2027-01-29',
+      notes: ['day 30 (2026-12-30) is an administrative holiday; the deadline moves to 2027-01-04'],
+    });
     expect(readdirSync(summary.out).sort()).toEqual(['report.html', 'report.ja.html', 'report.ja.md', 'report.json', 'report.md']);
     const en = readFileSync(join(summary.out, 'report.md'), 'utf8');
     const ja = readFileSync(join(summary.out, 'report.ja.md'), 'utf8');

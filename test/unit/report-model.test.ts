@@ -2,7 +2,8 @@
  * The report model and its renderers on a real bundle with a known story (test/helpers/report-story.ts:
  * real fixture lines imported by the real import code, collected by `collectCase`): the model names
  * the serial, the files, the times, the users and the source address, and cites the right records
- * (host, seq, SHA-256 as in the timeline); the PPC deadlines are right across month and year ends;
+ * (host, seq, SHA-256 as in the timeline); the PPC deadlines are right across month and year ends,
+ * and a final-report deadline on an administrative holiday moves to the next working day;
  * both languages render from the one model, and the HTML is self-contained.
  */
 import { createHash } from 'node:crypto';
@@ -14,7 +15,7 @@ import { readJsonLines } from '../../collector/report.js';
 import { verifyBundle } from '../../collector/verify-bundle.js';
 import { parseManifest } from '../../src/bundle/manifest.js';
 import type { TimelineEntry } from '../../src/bundle/timeline.js';
-import { addDays, ppcDeadlines } from '../../src/report/deadlines.js';
+import { addDays, equinoxProclaimedThrough, ppcDeadlines } from '../../src/report/deadlines.js';
 import { globToRegExp } from '../../src/report/glob.js';
 import { buildReportModel, type Pattern, type ReportModel } from '../../src/report/model.js';
 import { renderHtml } from '../../src/report/render-html.js';
@@ -140,7 +141,14 @@ describe('report model: the story', () => {
   });
 
   it('Regulator: deadlines from the discovery day in JST, malicious purpose indicated with evidence, items to complete', () => {
-    expect(model.regulator.deadlines).toMatchObject({ discovered_date_jst: '2026-11-21', prompt: { from_date: '2026-11-23', to_date: '2026-11-25' }, final: { date: '2026-12-20' }, final_malicious: { date: '2027-01-19' } });
+    // Day 30 is Sunday 2026-12-20: the deadline is Monday 2026-12-21. Day 60 is a Tuesday.
+    expect(model.regulator.deadlines).toMatchObject({
+      discovered_date_jst: '2026-11-21',
+      prompt: { from_date: '2026-11-23', to_date: '2026-11-25' },
+      final: { date: '2026-12-21', calendar_date: '2026-12-20', skipped: [{ date: '2026-12-20', reason: 'sunday' }] },
+      final_malicious: { date: '2027-01-19', calendar_date: '2027-01-19', skipped: [] },
+      equinox_proclaimed_through: 2027,
+    });
     const mal = model.regulator.checklist.find((c) => c.key === 'malicious');
     expect(mal?.evidence).toBe('indicated');
     expect(mal?.statement?.cites.length).toBeGreaterThan(0);
@@ -188,13 +196,84 @@ describe('report model: evidence that could not be read', () => {
 describe('PPC deadlines', () => {
   it('counts the discovery day (JST) as day 1, across month, year and leap-day ends', () => {
     // 2026-11-30T20:00Z is 2026-12-01 05:00 in Japan: day 1 is Dec 1.
-    expect(ppcDeadlines('2026-11-30T20:00:00Z')).toMatchObject({ discovered_date_jst: '2026-12-01', prompt: { from_date: '2026-12-03', to_date: '2026-12-05' }, final: { date: '2026-12-30' }, final_malicious: { date: '2027-01-29' } });
-    // Jan 31: day 30 is Mar 1 in 2027 (28-day February), Feb 29 + 1 in 2028.
-    expect(ppcDeadlines('2027-01-31T09:00:00+09:00')?.final.date).toBe('2027-03-01');
-    expect(ppcDeadlines('2028-01-31T09:00:00+09:00')?.final.date).toBe('2028-02-29');
-    expect(ppcDeadlines('2026-12-30T10:00:00+09:00')).toMatchObject({ prompt: { from_date: '2027-01-01', to_date: '2027-01-03' }, final: { date: '2027-01-28' }, final_malicious: { date: '2027-02-27' } });
+    expect(ppcDeadlines('2026-11-30T20:00:00Z')).toMatchObject({ discovered_date_jst: '2026-12-01', prompt: { from_date: '2026-12-03', to_date: '2026-12-05' }, final: { calendar_date: '2026-12-30' }, final_malicious: { date: '2027-01-29' } });
+    // The last second of a JST day and the first of the next.
+    expect(ppcDeadlines('2026-12-01T14:59:59Z')?.discovered_date_jst).toBe('2026-12-01');
+    expect(ppcDeadlines('2026-12-01T15:00:00Z')?.discovered_date_jst).toBe('2026-12-02');
+    // Jan 31: day 30 is Mar 1 in 2027 (28-day February), Feb 29 in 2028; both working days.
+    expect(ppcDeadlines('2027-01-31T09:00:00+09:00')?.final).toMatchObject({ date: '2027-03-01', calendar_date: '2027-03-01', skipped: [] });
+    expect(ppcDeadlines('2028-01-31T09:00:00+09:00')?.final).toMatchObject({ date: '2028-02-29', calendar_date: '2028-02-29', skipped: [] });
     expect(addDays('2026-02-28', 1)).toBe('2026-03-01');
     expect(ppcDeadlines('2026-11-21')).toBeUndefined(); // no time and zone: refused
+  });
+
+  it('day 30 in the year-end closure: 2026-12-30 moves to 2027-01-04, each skipped day with its reason', () => {
+    const d = ppcDeadlines('2026-11-30T20:00:00Z')!;
+    expect(d.final).toMatchObject({ date: '2027-01-04', days: 30, calendar_date: '2026-12-30' });
+    expect(d.final.skipped).toEqual([
+      { date: '2026-12-30', reason: 'year_end_closure' },
+      { date: '2026-12-31', reason: 'year_end_closure' },
+      { date: '2027-01-01', reason: 'national_holiday', holiday: { kind: 'statutory', ja: '元日', en: "New Year's Day" } },
+      { date: '2027-01-02', reason: 'year_end_closure' },
+      { date: '2027-01-03', reason: 'year_end_closure' },
+    ]);
+    expect(d.final.not_adjusted).toBeUndefined();
+    expect(d.final.basis).toMatch(/3-5-3-4.*Act No\. 91 of 1988\) Art\. 1.*Art\. 2/);
+    expect(d.final.basis).not.toMatch(/not moved/);
+  });
+
+  it('the prompt window is guidance and is not moved, even when it falls on the new-year holidays', () => {
+    // Discovered 2026-12-30: days 3–5 are Jan 1–3, all closed, and stay as they are.
+    expect(ppcDeadlines('2026-12-30T10:00:00+09:00')).toMatchObject({ prompt: { from_date: '2027-01-01', to_date: '2027-01-03' }, final: { date: '2027-01-28', skipped: [] } });
+  });
+
+  it('a day 30 (60) on a Saturday moves to the Monday', () => {
+    // Day 30 = Saturday 2026-08-08 → Monday 2026-08-10 (Mountain Day is the Tuesday after, not in the way).
+    expect(ppcDeadlines('2026-07-10T09:00:00+09:00')?.final).toMatchObject({ calendar_date: '2026-08-08', date: '2026-08-10', skipped: [{ reason: 'saturday' }, { reason: 'sunday' }] });
+    // Discovered 2026-12-30: day 60 = Saturday 2027-02-27 → Monday 2027-03-01.
+    expect(ppcDeadlines('2026-12-30T10:00:00+09:00')?.final_malicious).toMatchObject({ calendar_date: '2027-02-27', date: '2027-03-01' });
+  });
+
+  it('a day 30 on a Sunday followed by a Monday holiday moves to the Tuesday', () => {
+    // Day 30 = Sunday 2026-07-19; Monday 2026-07-20 is Marine Day.
+    const d = ppcDeadlines('2026-06-20T09:00:00+09:00')!;
+    expect(d.final).toMatchObject({ calendar_date: '2026-07-19', date: '2026-07-21' });
+    expect(d.final.skipped.map((s) => [s.date, s.reason, s.holiday?.ja])).toEqual([
+      ['2026-07-19', 'sunday', undefined],
+      ['2026-07-20', 'national_holiday', '海の日'],
+    ]);
+  });
+
+  it('a day 60 in Golden Week moves past it, substitute holiday included', () => {
+    // Day 60 = 2026-05-03 (Sunday, Constitution Memorial Day); 5/4, 5/5 and the substitute 5/6 follow.
+    const d = ppcDeadlines('2026-03-05T09:00:00+09:00')!;
+    expect(d.final).toMatchObject({ calendar_date: '2026-04-03', date: '2026-04-03', skipped: [] });
+    expect(d.final_malicious).toMatchObject({ calendar_date: '2026-05-03', date: '2026-05-07' });
+    expect(d.final_malicious.skipped.map((s) => s.holiday?.ja)).toEqual(['憲法記念日', 'みどりの日', 'こどもの日', '振替休日']);
+  });
+
+  it('a year whose holidays are not known is flagged, never guessed', () => {
+    // Day 30 (2099-12-09) is known; day 60 is in 2100.
+    const late = ppcDeadlines('2099-11-10T10:00:00+09:00')!;
+    expect(late.final).toMatchObject({ date: '2099-12-09', skipped: [] });
+    expect(late.final.not_adjusted).toBeUndefined();
+    expect(late.final_malicious).toMatchObject({ calendar_date: '2100-01-08', date: '2100-01-08', skipped: [], not_adjusted: { year: 2100, known_years: { from: 2022, to: 2099 } } });
+    // A run that starts in a known year and reaches an unknown one: 2099-12-30 would move into 2100.
+    expect(ppcDeadlines('2099-12-01T10:00:00+09:00')?.final).toMatchObject({ calendar_date: '2099-12-30', date: '2099-12-30', not_adjusted: { year: 2100 } });
+    // Before the reporting duty began.
+    expect(ppcDeadlines('2021-06-01T10:00:00+09:00')?.final.not_adjusted).toEqual({ year: 2021, known_years: { from: 2022, to: 2099 } });
+  });
+
+  it('says when a deadline rests on an equinox day not yet proclaimed', () => {
+    expect(equinoxProclaimedThrough(Date.parse('2027-02-15T00:00:00Z'))).toBe(2027);
+    expect(equinoxProclaimedThrough(Date.parse('2027-03-01T00:00:00Z'))).toBe(2028);
+    expect(equinoxProclaimedThrough(Date.parse('2027-12-31T16:00:00Z'))).toBe(2028); // 2028-01-01 in Japan: 2029's come in February
+    // Day 30 = 2028-03-20, the computed Vernal Equinox Day, seen from January 2027 and from March 2028.
+    const early = ppcDeadlines('2028-02-20T10:00:00+09:00', '2027-01-26T00:00:00Z')!;
+    expect(early.final).toMatchObject({ calendar_date: '2028-03-20', date: '2028-03-21', computed_equinox: true });
+    expect(early.final.basis).toContain('equinox days after 2027 are computed, not yet proclaimed');
+    expect(ppcDeadlines('2028-02-20T10:00:00+09:00', '2028-03-05T00:00:00Z')?.final.computed_equinox).toBeUndefined();
+    expect(ppcDeadlines('2026-11-30T20:00:00Z', '2026-12-02T00:00:00Z')?.final.computed_equinox).toBeUndefined();
   });
 });
 
@@ -222,16 +301,56 @@ describe('renderers: one model, two languages', () => {
     }
     expect(en).toContain('2026-11-20 09:14:02 UTC');
     expect(en).toContain('## 8. Report to the Personal Information Protection Commission (Japan)');
-    expect(en).toContain('2026-12-20');
+    expect(en).toContain('| Final report (確報), 30 days | 2026-12-21 (Mon), moved for holidays (see below) |');
+    expect(en).toContain('- Final report (確報), 30 days: Day 30, 2026-12-20 (Sun), is a Sunday, so the deadline is the next day, 2026-12-21 (Mon).');
+    expect(en).toContain('| Final report (確報), 60 days (wrongful purpose) | 2027-01-19 (Tue) |');
     expect(en).toContain('To be completed by a person.');
     // Japanese: JST times, the regulator's item names, dates as a Japanese form writes them.
     expect(ja).toContain('2026/11/20 18:14:02 JST');
     expect(ja).toContain('個人情報保護委員会への報告');
-    expect(ja).toContain('2026年12月20日(日)');
-    expect(ja).toContain('2027年1月19日(火)');
+    expect(ja).toContain('| 確報(30日以内) | 2026年12月21日(月) ※休日による繰下げあり(下記参照) |');
+    expect(ja).toContain('- 確報(30日以内): 30日目の2026年12月20日(日)は日曜日にあたるため、期限は翌日の2026年12月21日(月)となる。');
+    expect(ja).toContain('| 確報(60日以内:不正の目的による場合) | 2027年1月19日(火) |');
+    expect(ja).toContain('行政機関の休日に関する法律第1条・第2条');
+    expect(ja).not.toContain('延長しない');
+    expect(en).toContain('Act No. 91 of 1988) Art. 1–2');
+    expect(en).not.toContain('is not moved');
     for (const item of ['概要', '個人データの項目', '本人の数', '原因', '二次被害又はそのおそれ', '本人への対応', '公表', '再発防止のための措置', 'その他参考となる事項']) expect(ja).toContain(item);
     expect(ja).toContain('【要記入】');
     expect(ja).not.toContain('To be completed');
+  });
+
+  it('a deadline moved past the year-end closure, in both languages and both formats', () => {
+    const manifest = parseManifest(new Uint8Array(readFileSync(join(bundle, 'manifest.json'))));
+    const m = buildReportModel({ manifest, entries: [] }, { generatedAt: '2026-12-02T00:00:00.000000Z', discoveredAt: '2026-11-30T20:00:00Z' });
+    expect(m.regulator.deadlines?.final).toMatchObject({ date: '2027-01-04', calendar_date: '2026-12-30' });
+    const en = renderMarkdown(m, 'en');
+    const ja = renderMarkdown(m, 'ja');
+    const enNote = "Day 30, 2026-12-30 (Wed), is in the year-end closure (29 December – 3 January); the days after it up to 2027-01-03 (Sun) are administrative holidays too (year-end closure, New Year's Day), so the deadline is 2027-01-04 (Mon).";
+    const jaNote = '30日目の2026年12月30日(水)は年末年始の閉庁日(12月29日～1月3日)にあたり、2027年1月3日(日)まで行政機関の休日(年末年始・元日)が続くため、期限は2027年1月4日(月)となる。';
+    expect(en).toContain('| Final report (確報), 30 days | 2027-01-04 (Mon), moved for holidays (see below) |');
+    expect(en).toContain(`- Final report (確報), 30 days: ${enNote}`);
+    expect(en).toContain('- Equinox days after 2027 are computed, not yet proclaimed');
+    expect(ja).toContain('| 確報(30日以内) | 2027年1月4日(月) ※休日による繰下げあり(下記参照) |');
+    expect(ja).toContain(`- 確報(30日以内): ${jaNote}`);
+    expect(ja).toContain('- 2027年より後の春分の日・秋分の日は計算による日付であり、まだ公示されていない');
+    // Day 60 (2027-01-29, a Friday) needs no note.
+    expect(en).not.toContain('Day 60');
+    expect(renderHtml(m, 'en')).toContain(`<li>Final report (確報), 30 days: ${enNote.replace("'", '&#39;')}</li>`);
+    expect(renderHtml(m, 'ja')).toContain(`<li>確報(30日以内): ${jaNote}</li>`);
+    expect(renderHtml(m, 'ja')).toContain('<td>2027年1月4日(月) ※休日による繰下げあり(下記参照)</td>');
+  });
+
+  it('a deadline in a year whose holidays are not known tells the reader to check it', () => {
+    const manifest = parseManifest(new Uint8Array(readFileSync(join(bundle, 'manifest.json'))));
+    const m = buildReportModel({ manifest, entries: [] }, { generatedAt: '2099-11-11T00:00:00.000000Z', discoveredAt: '2099-11-10T10:00:00+09:00' });
+    const en = renderMarkdown(m, 'en');
+    const ja = renderMarkdown(m, 'ja');
+    expect(en).toContain('| Final report (確報), 60 days (wrongful purpose) | 2100-01-08 (Fri), NOT adjusted for holidays (see below) |');
+    expect(en).toContain("Day 60 is 2100-01-08 (Fri), not adjusted for holidays: this tool knows Japan's holidays for 2022–2099 only, not 2100.");
+    expect(ja).toContain('| 確報(60日以内:不正の目的による場合) | 2100年1月8日(金) ※休日未調整(下記参照) |');
+    expect(ja).toContain('60日目は2100年1月8日(金)であるが、休日による繰下げの判定はしていない');
+    expect(renderHtml(m, 'ja')).toContain('暦で確認すること');
   });
 
   it('HTML is one self-contained file: inline SVG timeline, sortable tables, no external reference', () => {
