@@ -35,6 +35,8 @@ export const ErrorCodes = {
   SUMS_INVALID: 'E_SUMS_INVALID',
   CUSTODY_LOG_INVALID: 'E_CUSTODY_LOG_INVALID',
   MANIFEST_INVALID: 'E_MANIFEST_INVALID',
+  // the investigation report
+  REPORT_TOO_LARGE: 'E_REPORT_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
