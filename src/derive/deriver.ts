@@ -14,23 +14,32 @@
  * - Crash safety, with the evidence as the source of truth: parsers are finished (everything still
  *   building is emitted) when the input has been idle for `idleFinishMs`, after
  *   `maxLinesBetweenFinishes` lines, and at stop. After the records of a finish are committed, the
- *   state database records `fed_through`: every line up to that seq has been fed and its records are
- *   committed. A restart feeds from there with fresh parser state, and first reads the derived
- *   records after that point, so a record it would write again (same kind and derived_from) is
- *   skipped: a kill -9 at any instant neither loses nor duplicates a derived record. Without the
- *   state database (lost or new), the whole store is read again, with the same protection.
+ *   state database records `fed_through` (every line up to that seq has been fed and its records
+ *   are committed) together with what the parsers keep after that finish (see below). A restart
+ *   feeds from there with that parser context, and first reads the derived records after that
+ *   point, so a record it would write again (same kind and derived_from) is skipped: a kill -9 at
+ *   any instant neither loses nor duplicates a derived record. Without the state database (lost or
+ *   new), the whole store is read again from fresh parser state, with the same protection.
  * - Memory is bounded: rows are read in batches, parser state is bounded per file, held partial
  *   lines are capped, and the duplicate table only spans the records after `fed_through`.
  *
- * Known limit: context that spans a restart after a crash is not carried over (a disconnect whose
- * connect came before the restart point is recorded without the device's identity, a syslog
- * continuation line right after it is read on its own).
+ * Carried over a restart (a crash or a clean stop and start), per file: the open USB sessions with
+ * the device identity their disconnect repeats, the boot id and kernel uptime that tell a reboot,
+ * recent SCSI hosts, and the year of the last RFC 3164 line (so a December → January rollover across
+ * the restart still moves to the next year). It is the context of the saved position: a kill -9
+ * feeds again, from that position, the lines read since, with the context as it was then.
+ * Known limits: a syslog continuation line right after the restart point is read on its own (the
+ * previous message is not saved); a saved context that cannot be read (another version, damaged) is
+ * ignored in part or in whole, as is one beyond its caps (sessions whose strings exceed 1024
+ * characters, more than 64 per file or 1024 in all); and without the state database nothing is
+ * carried: a disconnect whose connect came before the restart point is then recorded without the
+ * device's identity (`extra.pairing`).
  */
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { DerivedRecord, ParseFailure, ParseOutput } from '../parsers/types.js';
-import type { TextParsersOptions } from '../parsers/text-dispatch.js';
+import type { TextParsersOptions, TextParsersRestore } from '../parsers/text-dispatch.js';
 import type { EvidenceStore } from '../store/evidence-store.js';
 import type { StateStore } from '../store/state-store.js';
 import { createLineDeriver, decodeLineBytes, LATIN1_NOTE, type LineDeriver } from './lines.js';
@@ -92,6 +101,17 @@ interface PersistedPosition {
   /** Every log.line with seq ≤ this was fed, finished, and its records committed. -1: none. */
   fed_through: number;
   store_id: string;
+  /** The parsers' context right after that finish (LineDeriver.context()); absent before it was saved. */
+  parser_context?: unknown;
+}
+
+/** What resume() found: where it continues, and what parser context it took from the saved position. */
+export interface DeriverResume {
+  fromSeq: number;
+  existing: number;
+  cache: 'used' | 'missing' | 'invalid';
+  /** Only when the saved position was used and had a context. */
+  context?: TextParsersRestore;
 }
 
 export interface DeriverStatus {
@@ -177,10 +197,11 @@ export class Deriver {
   }
 
   /**
-   * Finds where to continue (the state's fed_through, checked against the store) and reads the
-   * derived records written after it, so none is written twice. Called by start() and pump().
+   * Finds where to continue (the state's fed_through, checked against the store), restores the
+   * parser context saved with it, and reads the derived records written after it, so none is
+   * written twice. Called by start() and pump().
    */
-  resume(): { fromSeq: number; existing: number; cache: 'used' | 'missing' | 'invalid' } {
+  resume(): DeriverResume {
     let cache: 'used' | 'missing' | 'invalid' = 'missing';
     let fedThrough = -1;
     let raw: unknown;
@@ -189,11 +210,15 @@ export class Deriver {
     } catch {
       raw = undefined;
     }
+    // The parsers as they were at the position resumed from: fresh, or with the context saved with it.
+    this.parsers = createLineDeriver(this.options.text ?? {});
+    let context: TextParsersRestore | undefined;
     if (raw !== undefined) {
-      const p = raw as Partial<PersistedPosition>;
+      const p = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<PersistedPosition>;
       if (typeof p.fed_through === 'number' && Number.isSafeInteger(p.fed_through) && p.fed_through >= -1 && p.fed_through < this.store.size && p.store_id === this.store.storeId) {
         cache = 'used';
         fedThrough = p.fed_through;
+        if (p.parser_context !== undefined) context = this.parsers.restore(p.parser_context);
       } else cache = 'invalid';
     }
     this.fedThrough = fedThrough;
@@ -213,11 +238,23 @@ export class Deriver {
     }
     this.existingUntil = this.store.nextSequence;
     this.resumed = true;
+    const restored =
+      context === undefined
+        ? undefined
+        : { files: context.files, usb_sessions: context.usbSessions, entries: context.restored, ignored: context.ignored };
     this.log?.info(
-      { evt: 'derive.resumed', from_seq: this.nextSeq, cache, existing_derived: count, store_records: this.store.size },
+      { evt: 'derive.resumed', from_seq: this.nextSeq, cache, existing_derived: count, store_records: this.store.size, ...(restored ? { context: restored } : {}) },
       'deriving typed evidence from preserved lines',
     );
-    return { fromSeq: this.nextSeq, existing: count, cache };
+    if (context !== undefined && context.ignored > 0) {
+      this.log?.warn(
+        { evt: 'derive.context_ignored', ignored: context.ignored, restored: context.restored },
+        'part of the saved parser context was not understood and is ignored: a disconnect whose connect it held is recorded without the device identity',
+      );
+    }
+    const result: DeriverResume = { fromSeq: this.nextSeq, existing: count, cache };
+    if (context !== undefined) result.context = context;
+    return result;
   }
 
   /**
@@ -489,9 +526,18 @@ export class Deriver {
 
   private persist(): void {
     if (this.state === undefined) return;
+    let context: unknown;
+    try {
+      // Called right after a finish: nothing is building, so this is all a restart at fed_through needs.
+      context = this.parsers.context();
+    } catch (err) {
+      // A bug, not a reason to stop deriving: the next start then begins with fresh parsers.
+      this.log?.warn({ evt: 'derive.context_error', err: messageOf(err) }, 'could not capture the parser context; a restart will not carry it');
+    }
     const value: PersistedPosition & { updated_at: string; status: Omit<DeriverStatus, 'failure_samples'> } = {
       fed_through: this.fedThrough,
       store_id: this.store.storeId,
+      ...(context === undefined ? {} : { parser_context: context }),
       updated_at: new Date(this.clock.nowMs()).toISOString(),
       status: (({ failure_samples: _s, ...rest }) => rest)(this.status()),
     };

@@ -6,7 +6,7 @@
  * path, so lines of different files never continue one another. Pure and never throws.
  */
 import { createAuditdParser, type AuditdParser } from '../parsers/auditd.js';
-import { createTextParsers, type TextParsers, type TextParsersOptions } from '../parsers/text-dispatch.js';
+import { createTextParsers, type TextParsers, type TextParsersContext, type TextParsersOptions, type TextParsersRestore } from '../parsers/text-dispatch.js';
 import type { ParseOutput, SourceLine } from '../parsers/types.js';
 
 /** An audit.log record header (RAW or ENRICHED): `[node=N ]type=NAME msg=audit(`. */
@@ -22,12 +22,18 @@ export interface LineDeriver {
   finish(): ParseOutput;
   /** Files with parser state. */
   readonly files: number;
+  /**
+   * What the parsers keep after finish() (year context, open USB sessions), as plain JSON; call it
+   * right after finish(). Audit parsers hold nothing then, so this is the text parsers' context.
+   */
+  context(): TextParsersContext;
+  /** Takes a context from context(), into a fresh deriver; ignores (and counts) what it does not understand, never throws. */
+  restore(ctx: unknown): TextParsersRestore;
 }
 
 /** A stateful router of lines to the content parsers. */
 export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver {
   let text: TextParsers = createTextParsers(options);
-  const textPaths = new Set<string>();
   const audit = new Map<string, AuditdParser>();
   const merge = (into: ParseOutput, o: ParseOutput): void => {
     if (o.records.length > 0) into.records.push(...o.records);
@@ -45,7 +51,6 @@ export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver
           }
           merge(out, p.push(line));
         } else {
-          textPaths.add(line.path);
           merge(out, text.push(line));
         }
       } catch (err) {
@@ -65,14 +70,17 @@ export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver
       audit.clear();
       // The text dispatcher keeps per-file context (year, continuation, open USB sessions) on
       // purpose; it is replaced only when it has grown to many files (paths that come and go).
-      if (textPaths.size > 4096) {
-        text = createTextParsers(options);
-        textPaths.clear();
-      }
+      if (text.files > 4096) text = createTextParsers(options);
       return out;
     },
     get files() {
-      return textPaths.size + audit.size;
+      return text.files + audit.size;
+    },
+    context() {
+      return text.context();
+    },
+    restore(ctx) {
+      return text.restore(ctx);
     },
   };
 }

@@ -20,13 +20,15 @@
  * later, or finish()), with every contributing line's
  * seq in `derived_from`. A disconnect is paired with the connect on the same port and device number
  * (`session`); a reboot (boot id change, uptime going backwards, `Linux version …`) closes all.
- * Root hubs (`usb usb3: …`) are not devices anyone plugged in: they are ignored.
+ * Root hubs (`usb usb3: …`) are not devices anyone plugged in: they are ignored. What it keeps after
+ * finish() (connected devices, boot id, uptime, SCSI hosts) can be saved with context() and given to
+ * a new parser with restore(), so a disconnect read after a restart is still paired.
  *
  * Never throws. A line that is recognisably a USB core line but cannot be read becomes a ParseFailure.
  */
 import type { PayloadOf } from '../records/schema.js';
 import type { DerivedRecord, ParseFailure, ParseOutput, SourceLine } from './types.js';
-import type { SyslogFrame } from './syslog.js';
+import type { RestoreCounts, SyslogFrame } from './syslog.js';
 
 export const KERNEL_USB_PARSER = 'syslog.kernel-usb@1';
 
@@ -67,11 +69,48 @@ interface Pending {
   lastLine: number;
 }
 
+/** What a disconnect repeats of the connect it is paired with. */
+type ConnectedDevice = Pick<
+  UsbPayload,
+  'vendor_id' | 'product_id' | 'serial' | 'product' | 'manufacturer' | 'speed' | 'driver' | 'block_device' | 'mass_storage' | 'capacity_bytes'
+>;
+
 interface Open {
   deviceNumber: number;
   session: string;
-  connect: UsbPayload;
+  /** The connect's first line (its `derived_from[0]`), named by the disconnect as `extra.connect_seq`. */
+  connectSeq: number | undefined;
+  device: ConnectedDevice;
 }
+
+/**
+ * What the parser keeps after finish() (nothing is being announced then), as plain JSON, so that a
+ * restarted deriver pairs a disconnect with a connect it read before the restart, and still sees a
+ * reboot (boot id, uptime going backwards) that closes the sessions. Field names are the record's.
+ */
+export interface KernelUsbContext {
+  /** Connected devices by port, oldest connect first. */
+  open: Array<{ port: string; device_number: number; session: string; connect_seq?: number; device: ConnectedDevice }>;
+  /** `scsi hostN` → USB port: a disk line of a device attached before is then not taken for another. */
+  scsi_hosts: Array<[number, string]>;
+  boot_id?: string;
+  /** The kernel uptime (ms) of the last line that had one. */
+  last_uptime_ms?: number;
+}
+
+/** Open sessions a context keeps per file (most recent connects); a machine has a few dozen ports. */
+export const MAX_CONTEXT_SESSIONS = 64;
+/** SCSI hosts a context keeps per file (the most recent: the kernel numbers them upwards). */
+const MAX_CONTEXT_SCSI_HOSTS = 16;
+/**
+ * A session whose strings are longer than this is left out of a context rather than cut: a
+ * disconnect then says it saw no connect, instead of naming a device by a shortened serial.
+ * (USB string descriptors are at most 126 UTF-16 units.)
+ */
+const MAX_CONTEXT_TEXT = 1024;
+const MAX_BOOT_ID = 128;
+/** ~317 years of uptime: anything larger is not a kernel's. */
+const MAX_UPTIME_MS = 1e13;
 
 const RE_UPTIME = /^\[\s*(\d{1,10}\.\d{1,9})\]\s?/;
 const RE_NEW = /^usb (\S+): new (.{1,40}?) USB device number (\d{1,6}) using (\S{1,64})$/;
@@ -124,6 +163,17 @@ function relevant(msg: string): boolean {
 export interface KernelUsbParser {
   push(line: SourceLine, framed: SyslogFrame): ParseOutput;
   finish(): ParseOutput;
+  /**
+   * What is kept after finish(), or undefined when that is nothing. At most `maxSessions` (and
+   * {@link MAX_CONTEXT_SESSIONS}) open sessions, the most recent. Meant to be called right after finish().
+   */
+  context(maxSessions?: number): KernelUsbContext | undefined;
+  /**
+   * Takes a context from context(), into a fresh parser. Entries it does not understand (a wrong
+   * type, a value this parser could not have produced, beyond the caps) are ignored and counted;
+   * it never throws. `sessions`: open sessions restored.
+   */
+  restore(ctx: unknown): RestoreCounts & { sessions: number };
 }
 
 export function createKernelUsbParser(): KernelUsbParser {
@@ -168,7 +218,7 @@ export function createKernelUsbParser(): KernelUsbParser {
     if (p.vendorId === undefined) extra['announcement'] = 'incomplete: no "New USB device found" line';
     if (p.deviceNumber !== undefined) {
       payload.session = `${p.port}#${p.deviceNumber}@${firstSeq}`;
-      open.set(p.port, { deviceNumber: p.deviceNumber, session: payload.session, connect: payload });
+      open.set(p.port, { deviceNumber: p.deviceNumber, session: payload.session, connectSeq: payload.derived_from[0], device: connectedDevice(payload) });
     }
     if (Object.keys(extra).length > 0) payload.extra = extra;
     const rec: DerivedRecord<'usb.connect'> = { kind: 'usb.connect', payload };
@@ -390,7 +440,7 @@ export function createKernelUsbParser(): KernelUsbParser {
     const o = open.get(port);
     if (o && o.deviceNumber === number) {
       open.delete(port);
-      const c = o.connect;
+      const c = o.device;
       payload.session = o.session;
       if (c.vendor_id !== undefined) payload.vendor_id = c.vendor_id;
       if (c.product_id !== undefined) payload.product_id = c.product_id;
@@ -402,12 +452,71 @@ export function createKernelUsbParser(): KernelUsbParser {
       if (c.block_device !== undefined) payload.block_device = c.block_device;
       if (c.mass_storage !== undefined) payload.mass_storage = c.mass_storage;
       if (c.capacity_bytes !== undefined) payload.capacity_bytes = c.capacity_bytes;
-      if (c.derived_from[0] !== undefined) extra['connect_seq'] = String(c.derived_from[0]);
+      if (o.connectSeq !== undefined) extra['connect_seq'] = String(o.connectSeq);
     } else {
       extra['pairing'] = o ? `port ${port} has device number ${o.deviceNumber} connected, not ${number}` : 'no connect seen for this port and device number';
     }
     if (Object.keys(extra).length > 0) payload.extra = extra;
     out.records.push({ kind: 'usb.disconnect', payload });
+  }
+
+  /** Takes what it understands of a context into this parser; counts what it takes and what it ignores. */
+  function restoreContext(ctx: unknown, counts: RestoreCounts & { sessions: number }): void {
+    if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) {
+      counts.ignored++;
+      return;
+    }
+    const c = ctx as Record<string, unknown>;
+    if (c['open'] !== undefined) {
+      if (!Array.isArray(c['open'])) counts.ignored++;
+      else {
+        for (const entry of c['open'] as unknown[]) {
+          const o = readSession(entry);
+          if (o === undefined || open.has(o.port) || open.size >= MAX_CONTEXT_SESSIONS) {
+            counts.ignored++;
+            continue;
+          }
+          open.set(o.port, o.open);
+          counts.restored++;
+          counts.sessions++;
+        }
+      }
+    }
+    if (c['scsi_hosts'] !== undefined) {
+      if (!Array.isArray(c['scsi_hosts'])) counts.ignored++;
+      else {
+        for (const entry of c['scsi_hosts'] as unknown[]) {
+          const ok =
+            Array.isArray(entry) &&
+            entry.length === 2 &&
+            isSmallInt(entry[0]) &&
+            typeof entry[1] === 'string' &&
+            RE_PORT.test(entry[1]) &&
+            !scsiHostPort.has(entry[0] as number) &&
+            scsiHostPort.size < MAX_CONTEXT_SCSI_HOSTS;
+          if (!ok) {
+            counts.ignored++;
+            continue;
+          }
+          scsiHostPort.set(entry[0] as number, entry[1] as string);
+          counts.restored++;
+        }
+      }
+    }
+    const boot = c['boot_id'];
+    if (boot !== undefined) {
+      if (typeof boot === 'string' && boot !== '' && boot.length <= MAX_BOOT_ID) {
+        bootId = boot;
+        counts.restored++;
+      } else counts.ignored++;
+    }
+    const up = c['last_uptime_ms'];
+    if (up !== undefined) {
+      if (typeof up === 'number' && Number.isFinite(up) && up >= 0 && up <= MAX_UPTIME_MS) {
+        lastUptime = up;
+        counts.restored++;
+      } else counts.ignored++;
+    }
   }
 
   return {
@@ -444,5 +553,99 @@ export function createKernelUsbParser(): KernelUsbParser {
       }
       return out;
     },
+    context(maxSessions = MAX_CONTEXT_SESSIONS) {
+      const limit = Number.isFinite(maxSessions) ? Math.max(0, Math.min(maxSessions, MAX_CONTEXT_SESSIONS)) : MAX_CONTEXT_SESSIONS;
+      const sessions = [...open.entries()]
+        .filter(([, o]) => fitsContext(o.device))
+        .sort(([, a], [, b]) => (a.connectSeq ?? -1) - (b.connectSeq ?? -1));
+      const ctx: KernelUsbContext = {
+        open: sessions.slice(Math.max(0, sessions.length - limit)).map(([port, o]) => {
+          const s: KernelUsbContext['open'][number] = { port, device_number: o.deviceNumber, session: o.session, device: { ...o.device } };
+          if (o.connectSeq !== undefined) s.connect_seq = o.connectSeq;
+          return s;
+        }),
+        scsi_hosts: [...scsiHostPort.entries()].slice(-MAX_CONTEXT_SCSI_HOSTS),
+      };
+      if (bootId !== undefined && bootId.length <= MAX_BOOT_ID) ctx.boot_id = bootId;
+      if (lastUptime !== undefined) ctx.last_uptime_ms = lastUptime;
+      const empty = ctx.open.length === 0 && ctx.scsi_hosts.length === 0 && ctx.boot_id === undefined && ctx.last_uptime_ms === undefined;
+      return empty ? undefined : ctx;
+    },
+    restore(ctx) {
+      const counts = { restored: 0, ignored: 0, sessions: 0 };
+      try {
+        restoreContext(ctx, counts);
+      } catch {
+        // Not plain JSON (a getter that throws): what was taken before stays, the rest is ignored.
+        counts.ignored++;
+      }
+      return counts;
+    },
   };
+
+}
+
+function connectedDevice(c: UsbPayload): ConnectedDevice {
+  const d: ConnectedDevice = {};
+  if (c.vendor_id !== undefined) d.vendor_id = c.vendor_id;
+  if (c.product_id !== undefined) d.product_id = c.product_id;
+  if (c.serial !== undefined) d.serial = c.serial;
+  if (c.product !== undefined) d.product = c.product;
+  if (c.manufacturer !== undefined) d.manufacturer = c.manufacturer;
+  if (c.speed !== undefined) d.speed = c.speed;
+  if (c.driver !== undefined) d.driver = c.driver;
+  if (c.block_device !== undefined) d.block_device = c.block_device;
+  if (c.mass_storage !== undefined) d.mass_storage = c.mass_storage;
+  if (c.capacity_bytes !== undefined) d.capacity_bytes = c.capacity_bytes;
+  return d;
+}
+
+function fitsContext(d: ConnectedDevice): boolean {
+  for (const v of [d.serial, d.product, d.manufacturer]) if (v !== undefined && v.length > MAX_CONTEXT_TEXT) return false;
+  return true;
+}
+
+/** A device number, SCSI host number: what the kernel-line patterns accept (at most 6 digits). */
+function isSmallInt(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 999_999;
+}
+
+/** Each device field as this parser produces it (the patterns above). */
+const DEVICE_FIELDS: Readonly<Record<keyof ConnectedDevice, (v: unknown) => boolean>> = {
+  vendor_id: (v) => typeof v === 'string' && /^[0-9a-f]{4}$/.test(v),
+  product_id: (v) => typeof v === 'string' && /^[0-9a-f]{4}$/.test(v),
+  serial: (v) => typeof v === 'string' && v.length <= MAX_CONTEXT_TEXT,
+  product: (v) => typeof v === 'string' && v.length <= MAX_CONTEXT_TEXT,
+  manufacturer: (v) => typeof v === 'string' && v.length <= MAX_CONTEXT_TEXT,
+  speed: (v) => typeof v === 'string' && v.length >= 1 && v.length <= 40,
+  driver: (v) => typeof v === 'string' && /^\S{1,64}$/.test(v),
+  block_device: (v) => typeof v === 'string' && /^\w{1,32}$/.test(v),
+  mass_storage: (v) => typeof v === 'boolean',
+  capacity_bytes: (v) => typeof v === 'string' && /^(?:0|[1-9]\d{0,29})$/.test(v),
+};
+
+function readSession(entry: unknown): { port: string; open: Open } | undefined {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
+  const e = entry as Record<string, unknown>;
+  const port = e['port'];
+  const number = e['device_number'];
+  const session = e['session'];
+  const connectSeq = e['connect_seq'];
+  const device = e['device'];
+  if (typeof port !== 'string' || !RE_PORT.test(port) || !isSmallInt(number)) return undefined;
+  // `<port>#<device number>@<connect seq>`, as finalize() names a session.
+  const prefix = `${port}#${number as number}@`;
+  if (typeof session !== 'string' || !session.startsWith(prefix) || !/^\d{1,16}$/.test(session.slice(prefix.length))) return undefined;
+  if (connectSeq !== undefined && !(typeof connectSeq === 'number' && Number.isSafeInteger(connectSeq) && connectSeq >= 0)) return undefined;
+  if (typeof device !== 'object' || device === null || Array.isArray(device)) return undefined;
+  const d: Record<string, unknown> = {};
+  // Fields of a later version are left out; a known field with a value this parser could not have
+  // produced makes the whole session untrustworthy.
+  for (const [key, valid] of Object.entries(DEVICE_FIELDS)) {
+    const v = (device as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (!valid(v)) return undefined;
+    d[key] = v;
+  }
+  return { port, open: { deviceNumber: number as number, session, connectSeq: connectSeq as number | undefined, device: d as ConnectedDevice } };
 }

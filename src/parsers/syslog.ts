@@ -480,13 +480,48 @@ export function splitSyslogMessages(text: string): string[] {
   return out;
 }
 
+/** What a restore() took from a saved context, and what it left out because it did not understand it. */
+export interface RestoreCounts {
+  restored: number;
+  ignored: number;
+}
+
+/**
+ * What a framer carries from one line to the next that is worth keeping across a restart: the year
+ * and month of the last RFC 3164 line, so that a December → January rollover is still seen when the
+ * restart falls between the two lines. Plain JSON.
+ */
+export interface SyslogFramerContext {
+  year: number;
+  month: number;
+}
+
+export interface SyslogFramer {
+  frame(text: string, referenceTime: string | undefined): SyslogFrame[];
+  /** The year context, or undefined when no RFC 3164 line has been given a year yet. */
+  context(): SyslogFramerContext | undefined;
+  /** Takes a context from context() (for a fresh framer); anything else is ignored and counted, never thrown. */
+  restore(ctx: unknown): RestoreCounts;
+}
+
+/** A year and month the framer itself could have produced (inferYear only uses years 0-9999). */
+function readFramerContext(ctx: unknown): SyslogFramerContext | undefined {
+  if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) return undefined;
+  const { year, month } = ctx as { year?: unknown; month?: unknown };
+  if (typeof year !== 'number' || !Number.isInteger(year) || year < 0 || year > 9999) return undefined;
+  if (typeof month !== 'number' || !Number.isInteger(month) || month < 1 || month > 12) return undefined;
+  return { year, month };
+}
+
 /**
  * Frames the lines of one file in order, carrying the year and the previous frame from line to line.
  * `referenceTime` per line (the file's mtime, or the line's observed_at).
+ *
+ * Only the year context survives context()/restore(): the previous frame holds a whole message (up to
+ * a joined line's 1 MiB, and every journal field), too much to save at every finish for every file,
+ * and all it is for is a continuation line, which right after a restart is then read on its own.
  */
-export function createSyslogFramer(options: { utcOffsetMinutes?: number } = {}): {
-  frame(text: string, referenceTime: string | undefined): SyslogFrame[];
-} {
+export function createSyslogFramer(options: { utcOffsetMinutes?: number } = {}): SyslogFramer {
   let previous: SyslogFrame | undefined;
   let previousYear: number | undefined;
   let previousMonth: number | undefined;
@@ -509,6 +544,22 @@ export function createSyslogFramer(options: { utcOffsetMinutes?: number } = {}):
         out.push(f);
       }
       return out;
+    },
+    context() {
+      if (previousYear === undefined || previousMonth === undefined) return undefined;
+      return { year: previousYear, month: previousMonth };
+    },
+    restore(ctx) {
+      let c: SyslogFramerContext | undefined;
+      try {
+        c = readFramerContext(ctx);
+      } catch {
+        c = undefined; // not plain JSON (a getter that throws)
+      }
+      if (c === undefined) return { restored: 0, ignored: 1 };
+      previousYear = c.year;
+      previousMonth = c.month;
+      return { restored: 1, ignored: 0 };
     },
   };
 }
