@@ -64,10 +64,18 @@ describe('custody agent run with live sources', () => {
     while (!stderr.includes('"evt":"agent.ready"')) await sleep(50);
     writeFileSync(join(data, 'payroll.xlsx'), 'salaries\n');
     while (!((byKind(store)['file.change'] ?? 0) >= 1 && (byKind(store)['usb.present'] ?? 0) >= 1)) await sleep(100);
-    // What an admin sees: each live source with its state and counts, while the agent runs.
-    const status = spawnSync(process.execPath, [CLI, 'agent', 'status', '--store', store], { encoding: 'utf8' });
-    expect(status.status).toBe(0);
-    const live = status.stdout.slice(status.stdout.indexOf('live sources'));
+    // What an admin sees: each live source with its state and counts, while the agent runs. The
+    // agent saves its status on its own tick, after the records are committed: wait for the change.
+    const liveSources = (): string => {
+      const status = spawnSync(process.execPath, [CLI, 'agent', 'status', '--store', store], { encoding: 'utf8' });
+      expect(status.status).toBe(0);
+      return status.stdout.slice(status.stdout.indexOf('live sources'));
+    };
+    let live = liveSources();
+    while (/\n {2}watch +running; 0 records/.test(live)) {
+      await sleep(100);
+      live = liveSources();
+    }
     expect(live).toMatch(/^live sources\n/);
     expect(live).toMatch(/\n {2}usb +running; .*sysfs running, .*devices present 1, udev disabled/);
     expect(live).toMatch(new RegExp(`\\n  watch +running; [1-9]\\d* records?; folders ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, files known`));
