@@ -91,7 +91,7 @@ export interface CollectOptions {
    * The draft investigation report written into `report/` before sealing (so the manifest covers
    * it), with the case's settings; see collector/report.ts. Written by default; `false` leaves it out.
    */
-  report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang'> | false;
+  report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang' | 'maxEvents'> | false;
 }
 
 export interface CollectProgress {
@@ -129,6 +129,8 @@ export interface CollectSummary {
   tsa?: { url: string; gen_time: string; verified: boolean };
   /** The draft report's files inside the bundle (bundle-relative), unless collected without one. */
   report?: { files: string[] };
+  /** Why the draft report was asked for but not written (the bundle was sealed without it). */
+  report_error?: { code: string; message: string };
   audit: { custody: string; sha256sum: string; hashdeep: string; openssl_sig: string; openssl_tsr?: string };
 }
 
@@ -373,19 +375,28 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     const timeline = writeTimelineAndTables(work, timelineInputs, (n) => report({ records: n }));
 
     let reportFiles: string[] | undefined;
+    let reportError: { code: string; message: string } | undefined;
     if (reportOptions !== undefined) {
       report({ stage: 'report', detail: 'writing the draft report' });
-      reportFiles = writeDraftReport(
-        work,
-        {
-          case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
-          collector: { version: deps.version, host: deps.collectorHost, started_at: startedAt, key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') } },
-          hosts,
-          ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
-        },
-        reportOptions,
-        formatTimestamp(clock.nowMs()),
-      );
+      // The report is a reading of the evidence, not evidence: whatever stops it (too many events
+      // for its memory bound, a bug, a full disk) must not cost the collection. The bundle is sealed
+      // without report/, and the summary says why; `custody report` can make it afterwards.
+      try {
+        reportFiles = writeDraftReport(
+          work,
+          {
+            case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
+            collector: { version: deps.version, host: deps.collectorHost, started_at: startedAt, key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') } },
+            hosts,
+            ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
+          },
+          reportOptions,
+          formatTimestamp(clock.nowMs()),
+        );
+      } catch (err) {
+        rmSync(join(work, 'report'), { recursive: true, force: true });
+        reportError = { code: err instanceof CustodyError ? err.code : 'E_INTERNAL', message: messageOf(err) };
+      }
     }
 
     const publicPem = publicKeyFromRaw(key.publicKeyRaw).export({ type: 'spki', format: 'pem' }).toString();
@@ -500,6 +511,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       custody_head: headEntry,
       ...(tsaSummary ? { tsa: tsaSummary } : {}),
       ...(reportFiles !== undefined ? { report: { files: reportFiles } } : {}),
+      ...(reportError !== undefined ? { report_error: reportError } : {}),
       audit: {
         custody: `custody verify ${out} --collector-key ${key.fingerprint}${options.tsa ? ' --tsa-ca tsa-ca.pem' : ''}`,
         sha256sum: 'sha256sum -c SHA256SUMS',
@@ -534,6 +546,7 @@ export function formatCollectSummary(s: CollectSummary): string {
     const html = s.report.files.filter((f) => f.endsWith('.html')).map((f) => join(s.out, f));
     lines.push(`draft report: ${html.join(', ')} (inside the seal; made before it, so \`custody report\` on the bundle makes one that includes the bundle's verification)`);
   }
+  if (s.report_error) lines.push(`draft report: NOT WRITTEN (${s.report_error.code}): ${s.report_error.message}\n              the bundle is sealed without report/; make the report afterwards with \`custody report ${s.out}\``);
   lines.push(`custody head: ${s.custody_head.index}:${s.custody_head.sha256}`);
   lines.push('verify with:');
   lines.push(`  ${s.audit.custody}`);

@@ -37,6 +37,8 @@ export interface WriteReportOptions {
   out?: string;
   workingHours?: WorkingHours;
   usbWindowMinutes?: number;
+  /** Most events the report holds in memory (`ReportOptions.maxEvents`); past it, E_REPORT_TOO_LARGE. */
+  maxEvents?: number;
   /** Options for the verification that opens the report (pinned keys, TSA roots). */
   verify?: VerifyBundleOptions;
 }
@@ -179,7 +181,8 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
     const model = buildReportModel(input, reportModelOptions(options, formatTimestamp(deps.clock.nowMs())));
     const files = writeReportFiles(out, model, options.lang);
     const patterns: Record<string, number> = {};
-    for (const p of model.how) patterns[p.code] = (patterns[p.code] ?? 0) + 1;
+    // From the totals: model.how is capped per kind for the reader.
+    for (const [code, n] of Object.entries(model.howTotals)) if (n !== undefined) patterns[code] = n;
     const d = model.regulator.deadlines;
     return {
       out,
@@ -214,6 +217,7 @@ export function reportModelOptions(options: WriteReportOptions, generatedAt: str
     ...(options.sensitive !== undefined ? { sensitive: options.sensitive } : {}),
     ...(options.workingHours !== undefined ? { workingHours: options.workingHours } : {}),
     ...(options.usbWindowMinutes !== undefined ? { usbWindowMinutes: options.usbWindowMinutes } : {}),
+    ...(options.maxEvents !== undefined ? { maxEvents: options.maxEvents } : {}),
   };
 }
 

@@ -263,9 +263,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--discovered-at <iso-time>', 'report: when the incident was discovered, with a zone (PPC deadlines count from it)')
     .option('--working-hours <HH-HH>', 'report: working hours, local time, Monday to Friday (e.g. 09-18)')
     .option('--utc-offset <±hh:mm>', 'report: the local time of --working-hours', '+09:00')
+    .option('--max-events <n>', 'report: most USB, file access, logon and agent records it holds in memory (about 0.7 KB each; default 1000000); past it the bundle is sealed without report/')
     .option('--json', 'print the summary as JSON')
     .action(
-      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; json?: boolean }) => {
+      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; json?: boolean }) => {
         if (opts.tsaCa !== undefined && opts.tsa === undefined) throw new CustodyError(ErrorCodes.USAGE, '--tsa-ca needs --tsa URL');
         const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
           import('../collector/collect.js'),
@@ -279,13 +280,14 @@ function buildProgram(setExit: (code: number) => void): Command {
         } else if (opts.agentConfig !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--agent-config is only used with --triage');
         let report: { lang?: 'en' | 'ja'; sensitive?: string[]; discoveredAt?: string; workingHours?: import('../src/report/model.js').WorkingHours } | false;
         if (opts.report === false) {
-          const given = (['lang', 'sensitive', 'discoveredAt', 'workingHours'] as const).filter((k) => opts[k] !== undefined);
+          const given = (['lang', 'sensitive', 'discoveredAt', 'workingHours', 'maxEvents'] as const).filter((k) => opts[k] !== undefined);
           if (given.length > 0) throw new CustodyError(ErrorCodes.USAGE, `--no-report leaves the report out, so --${given.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} would be ignored: drop one or the other`);
           report = false;
         } else {
           const { parseWorkingHours } = await import('../collector/report.js');
           report = {
             ...(opts.lang !== undefined ? { lang: opts.lang as 'en' | 'ja' } : {}),
+            ...(opts.maxEvents !== undefined ? { maxEvents: parseMaxEvents(opts.maxEvents) } : {}),
             ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
             ...(opts.discoveredAt !== undefined ? { discoveredAt: opts.discoveredAt } : {}),
             ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
@@ -323,6 +325,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--utc-offset <±hh:mm>', 'the local time of --working-hours', '+09:00')
     .option('--usb-window <minutes>', 'a sensitive read this long before a USB storage connection counts as followed by it', '60')
     .option('--out <dir>', 'folder for the report (default: <bundle>-report beside the bundle; never inside it)')
+    .option('--max-events <n>', 'most USB, file access, logon and agent records the report holds in memory (about 0.7 KB each); more is an error (default 1000000)')
     .option('--collector-key <fingerprint>', 'verify: the collector key the bundle must be sealed with')
     .option('--agent-key <fingerprint>', 'verify: a pinned enrollment fingerprint; every store in the bundle must be enrolled with one; repeatable', collect)
     .option('--tsa-ca <file>', 'verify: trusted TSA root certificate; repeatable', collect)
@@ -330,12 +333,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(
       async (
         bundle: string,
-        opts: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
+        opts: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; maxEvents?: string; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
       ) => {
         const { writeReport, formatReportSummary, parseWorkingHours } = await import('../collector/report.js');
         const usbWindow = Number(opts.usbWindow);
         if (!Number.isInteger(usbWindow) || usbWindow < 0) throw new CustodyError(ErrorCodes.USAGE, `--usb-window must be a whole number of minutes, got ${JSON.stringify(opts.usbWindow)}`);
         if (opts.lang !== undefined && opts.lang !== 'en' && opts.lang !== 'ja') throw new CustodyError(ErrorCodes.USAGE, `--lang must be en or ja, got ${JSON.stringify(opts.lang)}`);
+        const maxEvents = opts.maxEvents !== undefined ? parseMaxEvents(opts.maxEvents) : undefined;
         const summary = await writeReport(
           bundle,
           {
@@ -344,6 +348,7 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
             ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
             usbWindowMinutes: usbWindow,
+            ...(maxEvents !== undefined ? { maxEvents } : {}),
             ...(opts.out !== undefined ? { out: opts.out } : {}),
             verify: {
               ...(opts.collectorKey !== undefined ? { collectorKey: opts.collectorKey } : {}),
@@ -382,6 +387,13 @@ function buildProgram(setExit: (code: number) => void): Command {
 }
 
 /** A bundle is a folder with manifest.json, or a file (its .tar); anything else is a store folder. */
+/** `--max-events` of report and collect: a positive whole number. */
+function parseMaxEvents(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new CustodyError(ErrorCodes.USAGE, `--max-events must be a positive whole number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 function isBundlePath(path: string): boolean {
   try {
     const st = statSync(path);

@@ -4,7 +4,7 @@
  * item names), not translated sentence by sentence. Pure.
  */
 import type { FinalDeadline, PpcDeadlines, SkippedDay } from './deadlines.js';
-import type { Cite, Param, PatternType, Statement } from './model.js';
+import type { Cite, Param, PatternType, ReportModel, Statement } from './model.js';
 
 export type Lang = 'en' | 'ja';
 export const LANGS: readonly Lang[] = ['en', 'ja'];
@@ -155,7 +155,22 @@ const en: Texts = {
   no_files: 'No file access under these paths is recorded.',
   no_patterns: 'None of the patterns looked for appears in the records.',
   logon_table: 'Logons',
-  logons_of: 'shown {n} of {total}',
+  logons_of: 'shown {n} of {total}; all of them are in tables/logons.csv',
+  // lists shown in part (the model's rowLimit): which rows, and where all of them are
+  'cap.users': 'Shown {n} of {total} users: the most active (logons, failed logons, file accesses), and every user a pattern names. All of them are in {where}.',
+  'cap.sources': 'Shown {n} of {total} source addresses: those with the most logon attempts, and every one a pattern names. All of them are in {where}.',
+  'cap.usb': 'Shown {n} of {total} USB devices: storage devices first, then the most connected, and every device a pattern names. All of them are in {where}.',
+  'cap.files': 'Shown {n} of {total} files: the most accessed, and every file a pattern names. All of them are in {where}.',
+  'cap.gaps': 'Shown {n} of {total}: the earliest, and every one a pattern cites. All of them are in {where}.',
+  'cap.how': 'Shown {n} of {total} patterns found, at most {limit} of each kind ({kinds}): the earliest; for working hours, the days with the most events; for new logon sources, those after failed logons first. The records of all of them are in {where}.',
+  'cap.how_kind': '{name}: {n} of {total}',
+  'cap.sessions': 'USB sessions drawn: {n} of {total} (storage devices and those in a pattern first); all of them are in {where}.',
+  'cap.data_items': 'Shown {n} of {total} sensitive files (those of section 5); all of them are in {where}.',
+  'cap.overview': 'Shown {n} of {total}: those that point to a wrongful purpose first, then the earliest. The records of all of them are in {where}.',
+  'cap.cause': 'Shown {n} of {total}, the earliest. The records of all of them are in {where}.',
+  more: '{list} and {n} more',
+  more_people: '{list} and {n} more',
+  more_cell: '{list} +{n} more',
   service: 'Service',
   action: 'Action',
   result: 'Result',
@@ -330,7 +345,21 @@ const ja: Texts = {
   no_files: '該当するファイルアクセスの記録はない。',
   no_patterns: '調査対象のパターンは記録上見当たらない。',
   logon_table: 'ログオン記録',
-  logons_of: '{total} 件中 {n} 件',
+  logons_of: '{total} 件中 {n} 件を掲載。全件は tables/logons.csv を参照。',
+  'cap.users': '利用者 {total} 名中 {n} 名を掲載(ログオン・ログオン失敗・ファイルアクセスの多い順。パターンに現れる利用者はすべて含む)。全員分は {where} を参照。',
+  'cap.sources': '接続元 {total} 件中 {n} 件を掲載(ログオン試行の多い順。パターンに現れる接続元はすべて含む)。全件は {where} を参照。',
+  'cap.usb': 'USB機器 {total} 台中 {n} 台を掲載(記憶装置を優先し、接続回数の多い順。パターンに現れる機器はすべて含む)。全台分は {where} を参照。',
+  'cap.files': 'ファイル {total} 件中 {n} 件を掲載(アクセス数の多い順。パターンに現れるファイルはすべて含む)。全件は {where} を参照。',
+  'cap.gaps': '{total} 件中 {n} 件を掲載(古い順。パターンの根拠となるものはすべて含む)。全件は {where} を参照。',
+  'cap.how': '検出したパターン {total} 件中 {n} 件を掲載(種類ごとに最大 {limit} 件。{kinds})。古い順に選び、業務時間外の操作は操作件数の多い日を、初出の接続元はログオン失敗の後に成功したものを優先した。全パターンの根拠となるレコードは {where} にある。',
+  'cap.how_kind': '{name} {total} 件中 {n} 件',
+  'cap.sessions': 'USB接続期間は {total} 件中 {n} 件を図示(記憶装置とパターンに現れるものを優先)。全件は {where} を参照。',
+  'cap.data_items': '重要ファイル {total} 件中 {n} 件を掲載(第5章に掲載したもの)。全件は {where} を参照。',
+  'cap.overview': '{total} 件中 {n} 件を掲載(不正の目的を示すパターンを優先し、古い順)。全件の根拠となるレコードは {where} にある。',
+  'cap.cause': '{total} 件中 {n} 件を掲載(古い順)。全件の根拠となるレコードは {where} にある。',
+  more: '{list} ほか{n}件',
+  more_people: '{list} ほか{n}名',
+  more_cell: '{list} ほか{n}件',
   service: 'サービス',
   action: '動作',
   result: '結果',
@@ -460,8 +489,49 @@ export function t(key: string, lang: Lang, params: Record<string, Param> = {}): 
     if (v === undefined) return '';
     if (name === 'patterns' && Array.isArray(v)) return v.map((c) => patternName(c as PatternType, lang)).join(lang === 'ja' ? '、' : ', ');
     if (TIME_PARAMS.has(name) && typeof v === 'string') return fmtTime(v, lang);
+    // A list the model cut short (`<name>_total`): the names shown, and how many more there are.
+    const total = params[`${name}_total`];
+    if (Array.isArray(v) && typeof total === 'number' && total > v.length) return t(name.endsWith('users') ? 'more_people' : 'more', lang, { list: list(v, lang), n: total - v.length });
     return list(v, lang);
   });
+}
+
+/** The names of a table cell that holds at most some of them (`total` counts all). */
+export function namesCell(names: readonly string[], total: number, lang: Lang): string {
+  const shown = names.join(', ');
+  return total > names.length ? t('more_cell', lang, { list: shown, n: total - names.length }) : shown;
+}
+
+/** Where the bundle has every row of each list the report may show only part of. */
+const FULL_LISTS = {
+  users: ['tables/logons.csv', 'tables/file-access.csv'],
+  sources: ['tables/logons.csv'],
+  usb: ['tables/usb-devices.csv'],
+  files: ['tables/file-access.csv'],
+  gaps: ['tables/gaps.csv', 'timeline/timeline.csv'],
+  how: ['timeline/timeline.csv'],
+  sessions: ['timeline/timeline.csv'],
+  data_items: ['tables/file-access.csv'],
+  overview: ['timeline/timeline.csv'],
+  cause: ['timeline/timeline.csv'],
+} as const;
+
+/** "Shown N of M …; all of them are in <file>" for a list shown in part; undefined when it is shown whole. */
+export function capNote(listName: keyof typeof FULL_LISTS, n: number, total: number, lang: Lang, params: Record<string, Param> = {}): string | undefined {
+  if (total <= n) return undefined;
+  return t(`cap.${listName}`, lang, { ...params, n, total, where: FULL_LISTS[listName].join(lang === 'ja' ? ' と ' : ' and ') });
+}
+
+/** The note under section 6 when some patterns are not shown: per kind, how many of how many. */
+export function howCapNote(model: ReportModel, lang: Lang): string | undefined {
+  const shown = new Map<PatternType, number>();
+  for (const p of model.how) shown.set(p.code, (shown.get(p.code) ?? 0) + 1);
+  const cut = (Object.keys(PATTERN_NAMES.en) as PatternType[]).flatMap((code) => {
+    const total = model.howTotals[code] ?? 0;
+    return total > (shown.get(code) ?? 0) ? [[code, total] as const] : [];
+  });
+  const kinds = cut.map(([code, total]) => t('cap.how_kind', lang, { name: patternName(code, lang), n: shown.get(code) ?? 0, total }));
+  return capNote('how', model.how.length, model.howTotal, lang, { limit: model.options.rowLimit, kinds: kinds.join(lang === 'ja' ? '、' : '; ') });
 }
 
 /** The sentence of a statement (patterns, gaps, questions, report items), without its citations. */

@@ -10,9 +10,17 @@
  *
  * The timeline is consumed once, as an iterable: only the records the report needs (derived
  * evidence and the agent's account of itself) are kept, the rest are counted per host and hour.
+ *
+ * Bounded for big incidents (collect writes this report by default). Memory: a kept record is a
+ * compact copy holding only what the model reads, and past `maxEvents` kept records the build
+ * stops with E_REPORT_TOO_LARGE instead of exhausting the heap. Size: every list that grows with
+ * the evidence shows at most `rowLimit` rows, chosen by what an investigator needs first, always
+ * with the rows a shown pattern names, and says how many there are in all (`…Total`); the bundle's
+ * tables/ and timeline/ hold every row.
  */
 import type { BundleManifest } from '../bundle/manifest.js';
 import type { TimelineEntry } from '../bundle/timeline.js';
+import { CustodyError, ErrorCodes } from '../errors.js';
 import { ppcDeadlines, type PpcDeadlines } from './deadlines.js';
 import { GlobSet } from './glob.js';
 
@@ -73,6 +81,17 @@ export interface ReportOptions {
   excerptLimit?: number;
   /** Most citations kept per statement (default 25; the count of all is kept). */
   citeLimit?: number;
+  /**
+   * Most rows of each list that grows with the evidence (users, sources, USB devices, files, gaps,
+   * USB sessions, patterns of each kind, prefilled report items); default 200. Rows a shown pattern
+   * names are shown beyond it; every such list has the count of all beside it (`…Total`).
+   */
+  rowLimit?: number;
+  /**
+   * Most timeline entries of the kinds the report analyses that it holds in memory (about
+   * KB_PER_EVENT each); one more is E_REPORT_TOO_LARGE. Default DEFAULT_MAX_EVENTS.
+   */
+  maxEvents?: number;
 }
 
 // --- the model -------------------------------------------------------------------------------
@@ -89,6 +108,7 @@ export type Param = string | number | boolean | readonly string[];
 
 export interface Statement {
   code: string;
+  /** A list of names (files, users) holds at most LISTED_NAMES; then `<name>_total` counts all. */
   params: Record<string, Param>;
   cites: Cite[];
   /** All the evidence there is, when more than `cites` holds. */
@@ -155,7 +175,9 @@ export interface FileRow {
   glob?: string;
   count: number;
   failed: number;
+  /** At most LISTED_NAMES of them (in the order first seen); `usersTotal` counts all. */
   users: string[];
+  usersTotal: number;
   operations: string[];
   first: string;
   last: string;
@@ -195,6 +217,8 @@ export interface FinalReportItem {
   key: 'overview' | 'data_items' | 'people' | 'cause' | 'secondary_damage' | 'individuals' | 'publication' | 'prevention' | 'other';
   /** What the evidence supports, cited; empty when it supports nothing. */
   prefilled: Statement[];
+  /** How many statements the evidence supports in all (`prefilled` holds at most `rowLimit`). */
+  prefilledTotal: number;
   /** Always true: a person completes and signs off every item. */
   toComplete: boolean;
 }
@@ -205,23 +229,33 @@ export interface ReportModel {
   case: { id: string; examiner?: string; note?: string };
   collector: { host: string; version: string; fingerprint: string; started_at: string; sealed_at?: string };
   manifestSha256?: string;
-  options: { sensitive: string[]; usbWindowMinutes: number; failedLogonThreshold: number; bruteForceWindowMinutes: number; workingHours?: WorkingHours };
+  /** `rowLimit`: the most rows shown of each list that grows with the evidence. */
+  options: { sensitive: string[]; usbWindowMinutes: number; failedLogonThreshold: number; bruteForceWindowMinutes: number; workingHours?: WorkingHours; rowLimit: number };
   integrity: {
     /** Verification now; undefined when the report was made without one (e.g. inside collect, before sealing). */
     now?: { ok: boolean; tsa: { status: string; gen_time?: string }; custody?: ReportVerification['custody']; findings: ReportVerification['findings'] };
     tsa?: { url: string };
     hosts: HostIntegrity[];
     gaps: Gap[];
+    gapsTotal: number;
   };
   when: { first?: Cite; last?: Cite; discoveredAt?: string; excerpt: ExcerptRow[]; excerptTotal: number };
   where: { hosts: Array<{ host: string; records: number; sources: string[]; first?: string; last?: string }> };
   who: {
     users: Array<{ user: string; hosts: string[]; logons: number; failed: number; fileAccesses: number; cites: Cite[] }>;
-    sources: Array<{ from: string; hosts: string[]; successes: number; failures: number; users: string[]; cites: Cite[] }>;
+    /** `users`: at most LISTED_NAMES (sorted); `usersTotal` counts all. */
+    sources: Array<{ from: string; hosts: string[]; successes: number; failures: number; users: string[]; usersTotal: number; cites: Cite[] }>;
     usb: UsbDeviceRow[];
+    usersTotal: number;
+    sourcesTotal: number;
+    usbTotal: number;
   };
-  what: { files: FileRow[]; sensitiveConfigured: boolean; otherFiles: number };
+  what: { files: FileRow[]; filesTotal: number; sensitiveConfigured: boolean; otherFiles: number };
+  /** At most `rowLimit` of each kind, in time order. */
   how: Pattern[];
+  /** Patterns found in all, and per kind. */
+  howTotal: number;
+  howTotals: Partial<Record<PatternType, number>>;
   why: Statement[];
   regulator: { deadlines?: PpcDeadlines; checklist: ChecklistItem[]; items: FinalReportItem[] };
   chart: {
@@ -229,6 +263,7 @@ export interface ReportModel {
     /** Hour buckets `YYYY-MM-DDTHH` with counts per host. */
     hourly: Array<{ hour: string; host: string; count: number }>;
     sessions: UsbSession[];
+    sessionsTotal: number;
     markers: Array<{ time: string; host: string; code: PatternType }>;
   };
   tables: { logons: LogonRow[]; logonsTotal: number };
@@ -240,11 +275,95 @@ export interface ReportModel {
 
 type Payload = Record<string, unknown>;
 
+/** Default `rowLimit`: a table a person reads through (and an HTML file a browser opens at once). */
+export const DEFAULT_ROW_LIMIT = 200;
+/**
+ * Default `maxEvents`. Measured on timeline.jsonl files streamed as `custody report` reads them
+ * (Node 20, auditd file access and sshd logons): 1,000,000 events peak at ~690 MB RSS for the
+ * whole model, 2,000,000 at ~1.17 GB; the default stays well under 1.5 GB and V8's heap limit.
+ */
+export const DEFAULT_MAX_EVENTS = 1_000_000;
+/**
+ * Memory per kept event, quoted by E_REPORT_TOO_LARGE: 0.55–0.62 KB of peak RSS measured (a
+ * compact entry is ~0.4 KB of heap), rounded up for longer messages and paths than measured.
+ */
+export const KB_PER_EVENT = 0.7;
+/** Most names in one list (the files of a pattern, the users of a file or source): a sentence or a cell is read, not searched. */
+export const LISTED_NAMES = 10;
+/** Rows of the logon table: in time order, the first ones (tables/logons.csv has them all). */
+const LOGON_TABLE_LIMIT = 1000;
+
 function s(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 }
 
-function citeOf(e: TimelineEntry): Cite {
+/**
+ * What the model holds of a timeline entry it analyses: its identity and message (for citations
+ * and the evidence index) and only the payload keys the model reads, repeated strings shared. A
+ * parsed line holds every payload field (derived_from arrays, pids, executables…) and its own copy
+ * of every string: 0.73–0.95 KB of heap measured for sshd and auditd lines, against 0.41–0.45 KB.
+ */
+interface KeptEntry {
+  readonly datetime: string;
+  readonly host: string;
+  readonly store_id: string;
+  readonly seq: number;
+  readonly record_sha256: string;
+  readonly kind: string;
+  readonly message: string;
+  readonly payload: Payload;
+}
+
+const ACTOR_KEYS = ['user', 'target_user', 'auid', 'uid'];
+const USB_KEYS = ['serial', 'serial_is_generated', 'vendor_id', 'product_id', 'manufacturer', 'product', 'mass_storage', 'block_device', 'instance_id', 'port'];
+const FILE_KEYS = ['path', 'operation', 'syscall', 'success', ...ACTOR_KEYS];
+/** The kinds the model analyses, each with the payload keys it reads (all that is kept of an entry's payload). */
+const KEPT_PAYLOAD_KEYS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['usb.connect', USB_KEYS],
+  ['usb.disconnect', USB_KEYS],
+  ['usb.present', USB_KEYS],
+  ['file.access', FILE_KEYS],
+  ['file.change', FILE_KEYS],
+  ['auth.logon', ['success', 'from_ip', 'from_host', 'service', 'action', 'method', ...ACTOR_KEYS]],
+  ['agent.gap', ['since', 'until', 'reason', 'detail', 'source', 'path', 'bytes']],
+  ['agent.stop', ['reason']],
+  ['agent.start', []],
+  ['clock.anomaly', ['detail', 'skew_ms']],
+]);
+/** Kinds that are "relevant events" for When (the agent's heartbeats and raw lines are not). */
+const RELEVANT_KINDS = new Set(['usb.connect', 'usb.disconnect', 'usb.present', 'file.access', 'file.change', 'auth.logon', 'agent.gap', 'agent.stop', 'clock.anomaly']);
+
+/** One copy of each repeated string (hosts, kinds, paths, users, addresses), not one per parsed line. */
+class StringPool {
+  private readonly strings = new Map<string, string>();
+  of(v: string): string {
+    const have = this.strings.get(v);
+    if (have !== undefined) return have;
+    this.strings.set(v, v);
+    return v;
+  }
+}
+
+function compactEntry(e: TimelineEntry, keys: readonly string[], pool: StringPool): KeptEntry {
+  const payload: Payload = {};
+  for (const k of keys) {
+    const v = e.payload[k];
+    if (v !== undefined) payload[k] = typeof v === 'string' ? pool.of(v) : v;
+  }
+  return { datetime: e.datetime, host: pool.of(e.host), store_id: pool.of(e.store_id), seq: e.seq, record_sha256: e.record_sha256, kind: pool.of(e.kind), message: e.message, payload };
+}
+
+function reportTooLarge(maxEvents: number, entryNo: number): CustodyError {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  return new CustodyError(
+    ErrorCodes.REPORT_TOO_LARGE,
+    `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
+      "Nothing is lost: every record is in the bundle's timeline/ (timeline.jsonl, timeline.csv) and tables/ (file-access.csv, logons.csv, usb-devices.csv, gaps.csv). " +
+      `To make the report anyway, raise the limit: \`custody report <bundle> --max-events N\`, which needs about ${KB_PER_EVENT} KB of memory per event (${n(2 * maxEvents)} events: about ${((2 * maxEvents * KB_PER_EVENT) / 1e6).toFixed(1)} GB).`,
+  );
+}
+
+function citeOf(e: KeptEntry): Cite {
   return { host: e.host, seq: e.seq, sha256: e.record_sha256, time: e.datetime, kind: e.kind };
 }
 
@@ -272,14 +391,11 @@ function isMassStorage(p: Payload): boolean {
   return p['mass_storage'] === true || s(p['block_device']) !== undefined || /USBSTOR/i.test(s(p['instance_id']) ?? '');
 }
 
-const KEPT_KINDS = new Set(['usb.connect', 'usb.disconnect', 'usb.present', 'file.access', 'file.change', 'auth.logon', 'agent.gap', 'agent.stop', 'agent.start', 'clock.anomaly']);
-/** Kinds that are "relevant events" for When (the agent's heartbeats and raw lines are not). */
-const RELEVANT_KINDS = new Set(['usb.connect', 'usb.disconnect', 'usb.present', 'file.access', 'file.change', 'auth.logon', 'agent.gap', 'agent.stop', 'clock.anomaly']);
-
 class Citations {
   constructor(private readonly limit: number) {}
-  make(code: string, params: Record<string, Param>, entries: readonly TimelineEntry[]): Statement {
-    return { code, params, cites: entries.slice(0, this.limit).map(citeOf), citesTotal: entries.length };
+  /** A statement citing the first of `evidence`; `total` counts all of it when only the first were passed. */
+  make(code: string, params: Record<string, Param>, evidence: readonly KeptEntry[], total = evidence.length): Statement {
+    return { code, params, cites: evidence.slice(0, this.limit).map(citeOf), citesTotal: total };
   }
 }
 
@@ -293,8 +409,54 @@ function uniqSorted(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();
 }
 
+/** A list param: at most LISTED_NAMES names, and `<name>_total` when some are left out. */
+function listParam(name: string, values: readonly string[]): Record<string, Param> {
+  return values.length > LISTED_NAMES ? { [name]: values.slice(0, LISTED_NAMES), [`${name}_total`]: values.length } : { [name]: [...values] };
+}
+
+/** A list param of another statement, with its total if it has one. */
+function copyListParam(params: Record<string, Param>, name: string): Record<string, Param> {
+  const total = params[`${name}_total`];
+  return { [name]: params[name] ?? [], ...(total !== undefined ? { [`${name}_total`]: total } : {}) };
+}
+
+/**
+ * The rows of a list to show: every row a shown pattern names (`named`: a reader of the pattern
+ * must find it), then the first by `rank` up to `limit`; in the list's own order. More than
+ * `limit` only when the patterns name more.
+ */
+function capRows<T>(rows: readonly T[], limit: number, rank: (a: T, b: T) => number, named: (r: T) => boolean): T[] {
+  if (rows.length <= limit) return [...rows];
+  const shown = new Set(rows.filter(named));
+  for (const r of [...rows].sort(rank)) {
+    if (shown.size >= limit) break;
+    shown.add(r);
+  }
+  return rows.filter((r) => shown.has(r));
+}
+
+/** The index of the first of ascending `sorted` that is ≥ x, or > x when `after`. */
+function bound(sorted: readonly number[], x: number, after: boolean): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid] as number;
+    if (v < x || (after && v === x)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A record's key in maps: host and seq. */
+const recordKey = (host: string, seq: number): string => `${host}\u0000${seq}`;
+
 const LOG_PATH = /^\/var\/log\/|\\Windows\\System32\\winevt\\Logs\\/i;
 const DESTRUCTIVE_OPS = /delete|unlink|truncate|rename|remove/i;
+/** Patterns that point to a wrongful purpose (the regulator's Art. 7(iii)). */
+const MALICIOUS: ReadonlySet<PatternType> = new Set(['sensitive_then_usb', 'sensitive_during_usb', 'failed_then_success']);
+/** Patterns that are context (a first sighting), not part of the overview. */
+const CONTEXT: ReadonlySet<PatternType> = new Set(['new_usb_serial', 'new_logon_source']);
 
 function inWorkingHours(ts: string, wh: WorkingHours): boolean {
   const local = new Date(ms(ts) + wh.utcOffsetMinutes * 60_000);
@@ -307,6 +469,8 @@ function inWorkingHours(ts: string, wh: WorkingHours): boolean {
 export function buildReportModel(input: ReportInput, options: ReportOptions): ReportModel {
   const m = input.manifest;
   const citeLimit = options.citeLimit ?? 25;
+  const rowLimit = options.rowLimit ?? DEFAULT_ROW_LIMIT;
+  const maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
   const C = new Citations(citeLimit);
   const usbWindowMinutes = options.usbWindowMinutes ?? 60;
   const failedLogonThreshold = options.failedLogonThreshold ?? 3;
@@ -314,11 +478,14 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   const sensitive = new GlobSet(options.sensitive ?? []);
   const sensitiveConfigured = (options.sensitive ?? []).length > 0;
 
-  // One pass: keep what the patterns need, count the rest.
-  const kept: TimelineEntry[] = [];
+  // One pass: keep (compactly) what the patterns need, count the rest.
+  const pool = new StringPool();
+  const kept: KeptEntry[] = [];
   const hourly = new Map<string, number>();
   const hostStats = new Map<string, { records: number; sources: Set<string>; first?: string; last?: string }>();
+  let entryNo = 0;
   for (const e of input.entries) {
+    entryNo++;
     const hk = `${e.datetime.slice(0, 13)}\u0000${e.host}`;
     hourly.set(hk, (hourly.get(hk) ?? 0) + 1);
     let hs = hostStats.get(e.host);
@@ -327,19 +494,25 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
     if (e.source !== '') hs.sources.add(e.source);
     if (hs.first === undefined || e.datetime < hs.first) hs.first = e.datetime;
     if (hs.last === undefined || e.datetime > hs.last) hs.last = e.datetime;
-    if (KEPT_KINDS.has(e.kind)) kept.push(e);
+    const keys = KEPT_PAYLOAD_KEYS.get(e.kind);
+    if (keys === undefined) continue;
+    // Refuse at the first event past the bound, before the heap grows further.
+    if (kept.length >= maxEvents) throw reportTooLarge(maxEvents, entryNo);
+    kept.push(compactEntry(e, keys, pool));
   }
   kept.sort((a, b) => (a.datetime < b.datetime ? -1 : a.datetime > b.datetime ? 1 : a.host < b.host ? -1 : a.host > b.host ? 1 : a.seq - b.seq));
 
   const patterns: Pattern[] = [];
-  const addPattern = (code: PatternType, host: string, time: string, params: Record<string, Param>, ev: readonly TimelineEntry[]): void => {
-    patterns.push({ ...C.make(code, params, ev), code, host, time });
+  const addPattern = (code: PatternType, host: string, time: string, params: Record<string, Param>, ev: readonly KeptEntry[], total = ev.length): void => {
+    patterns.push({ ...C.make(code, params, ev, total), code, host, time });
   };
 
   // --- USB: devices, sessions, first sightings ---
   const usbRows = new Map<string, UsbDeviceRow>();
   const sessions: UsbSession[] = [];
-  const openSessions = new Map<string, { session: UsbSession; entries: TimelineEntry[] }>();
+  /** The record that opened each session (its connect, or the record it was first seen in). */
+  const sessionFirst = new Map<UsbSession, KeptEntry>();
+  const openSessions = new Map<string, UsbSession>();
   const seenSerialOnHost = new Set<string>();
   for (const e of kept) {
     if (!e.kind.startsWith('usb.')) continue;
@@ -374,15 +547,18 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
     if (e.kind === 'usb.connect' || (e.kind === 'usb.present' && !openSessions.has(sessKey))) {
       const session: UsbSession = { host: e.host, device: dev.key, mass_storage: mass, start: e.datetime, cites: [citeOf(e)] };
       sessions.push(session);
-      openSessions.set(sessKey, { session, entries: [e] });
+      sessionFirst.set(session, e);
+      openSessions.set(sessKey, session);
     } else if (e.kind === 'usb.disconnect') {
       const open = openSessions.get(sessKey);
       if (open !== undefined) {
-        open.session.end = e.datetime;
-        open.session.cites.push(citeOf(e));
+        open.end = e.datetime;
+        open.cites.push(citeOf(e));
         openSessions.delete(sessKey);
       } else {
-        sessions.push({ host: e.host, device: dev.key, mass_storage: mass, start: e.datetime, end: e.datetime, cites: [citeOf(e)] });
+        const session: UsbSession = { host: e.host, device: dev.key, mass_storage: mass, start: e.datetime, end: e.datetime, cites: [citeOf(e)] };
+        sessions.push(session);
+        sessionFirst.set(session, e);
       }
     }
 
@@ -395,86 +571,109 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   }
 
   // --- files ---
-  const fileRows = new Map<string, FileRow>();
-  const sensitiveByHost = new Map<string, TimelineEntry[]>();
+  type FileAcc = Omit<FileRow, 'users' | 'usersTotal' | 'operations'> & { users: Set<string>; operations: Set<string> };
+  const fileAccs = new Map<string, FileAcc>();
+  /** Per host, the sensitive reads that did not fail, in time order, with their times for a binary search. */
+  const readsByHost = new Map<string, { entries: KeptEntry[]; times: number[] }>();
   let otherFiles = 0;
   const otherFileKeys = new Set<string>();
   for (const e of kept) {
     if (e.kind !== 'file.access' && e.kind !== 'file.change') continue;
     const path = s(e.payload['path']) ?? '';
     const glob = sensitive.match(path);
+    const fileKey = `${e.host}\u0000${path}`;
     if (glob === undefined) {
-      const k = `${e.host}\u0000${path}`;
-      if (!otherFileKeys.has(k)) {
-        otherFileKeys.add(k);
+      if (!otherFileKeys.has(fileKey)) {
+        otherFileKeys.add(fileKey);
         otherFiles++;
       }
       if (sensitiveConfigured) continue;
-    } else pushTo(sensitiveByHost, e.host, e);
-    const key = `${e.host}\u0000${path}`;
-    let row = fileRows.get(key);
-    if (row === undefined) {
-      row = { path, host: e.host, ...(glob !== undefined ? { glob } : {}), count: 0, failed: 0, users: [], operations: [], first: e.datetime, last: e.datetime, cites: [] };
-      fileRows.set(key, row);
+    } else if (e.payload['success'] !== false) {
+      let reads = readsByHost.get(e.host);
+      if (reads === undefined) readsByHost.set(e.host, (reads = { entries: [], times: [] }));
+      reads.entries.push(e);
+      reads.times.push(ms(e.datetime));
     }
-    row.count++;
-    if (e.payload['success'] === false) row.failed++;
+    let acc = fileAccs.get(fileKey);
+    if (acc === undefined) {
+      acc = { path, host: e.host, ...(glob !== undefined ? { glob } : {}), count: 0, failed: 0, users: new Set(), operations: new Set(), first: e.datetime, last: e.datetime, cites: [] };
+      fileAccs.set(fileKey, acc);
+    }
+    acc.count++;
+    if (e.payload['success'] === false) acc.failed++;
     const actor = actorOf(e.payload);
-    if (actor !== undefined && !row.users.includes(actor)) row.users.push(actor);
+    if (actor !== undefined) acc.users.add(actor);
     const op = s(e.payload['operation']);
-    if (op !== undefined && !row.operations.includes(op)) row.operations.push(op);
-    row.last = e.datetime;
-    if (row.cites.length < citeLimit) row.cites.push(citeOf(e));
+    if (op !== undefined) acc.operations.add(op);
+    acc.last = e.datetime;
+    if (acc.cites.length < citeLimit) acc.cites.push(citeOf(e));
   }
-  const files = [...fileRows.values()].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : a.path < b.path ? -1 : 1));
+  otherFileKeys.clear();
+  const files: FileRow[] = [...fileAccs.values()]
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : a.path < b.path ? -1 : 1))
+    .map(({ users, operations, ...f }) => ({ path: f.path, host: f.host, ...(f.glob !== undefined ? { glob: f.glob } : {}), count: f.count, failed: f.failed, users: [...users].slice(0, LISTED_NAMES), usersTotal: users.size, operations: [...operations], first: f.first, last: f.last, cites: f.cites }));
+  fileAccs.clear();
   if (!sensitiveConfigured) otherFiles = 0;
 
   // Sensitive reads before / during a USB storage session on the same host.
   const windowMs = usbWindowMinutes * 60_000;
-  const usbEntryByKey = new Map(kept.filter((e) => e.kind.startsWith('usb.')).map((e) => [`${e.host}\u0000${e.seq}`, e] as const));
   for (const sess of sessions) {
     if (!sess.mass_storage) continue;
-    const reads = (sensitiveByHost.get(sess.host) ?? []).filter((e) => e.payload['success'] !== false);
+    const reads = readsByHost.get(sess.host);
+    if (reads === undefined) continue;
     const start = ms(sess.start);
     const end = sess.end !== undefined ? ms(sess.end) : Number.POSITIVE_INFINITY;
-    const beforeReads = reads.filter((e) => ms(e.datetime) >= start - windowMs && ms(e.datetime) <= start);
-    const duringReads = reads.filter((e) => ms(e.datetime) > start && ms(e.datetime) <= end);
-    const connectEntry = usbEntryByKey.get(`${sess.host}\u0000${sess.cites[0]?.seq ?? -1}`);
-    const common = (rs: TimelineEntry[]): Record<string, Param> => ({
+    const beforeReads = reads.entries.slice(bound(reads.times, start - windowMs, false), bound(reads.times, start, true));
+    const duringReads = reads.entries.slice(bound(reads.times, start, true), bound(reads.times, end, true));
+    const first = sessionFirst.get(sess);
+    const connect = first !== undefined ? [first] : [];
+    const common = (rs: KeptEntry[]): Record<string, Param> => ({
       device: sess.device,
       connected_at: sess.start,
       ...(sess.end !== undefined ? { disconnected_at: sess.end } : {}),
-      files: uniqSorted(rs.map((e) => s(e.payload['path']) ?? '')),
-      users: uniqSorted(rs.map((e) => actorOf(e.payload) ?? '?')),
+      ...listParam('files', uniqSorted(rs.map((e) => s(e.payload['path']) ?? ''))),
+      ...listParam('users', uniqSorted(rs.map((e) => actorOf(e.payload) ?? '?'))),
       reads: rs.length,
       first_read: rs[0]?.datetime ?? '',
       window_minutes: usbWindowMinutes,
     });
-    if (beforeReads.length > 0) addPattern('sensitive_then_usb', sess.host, sess.start, common(beforeReads), [...beforeReads, ...(connectEntry ? [connectEntry] : [])]);
-    if (duringReads.length > 0) addPattern('sensitive_during_usb', sess.host, duringReads[0]?.datetime ?? sess.start, common(duringReads), [...(connectEntry ? [connectEntry] : []), ...duringReads]);
+    if (beforeReads.length > 0) addPattern('sensitive_then_usb', sess.host, sess.start, common(beforeReads), [...beforeReads.slice(0, citeLimit), ...connect], beforeReads.length + connect.length);
+    if (duringReads.length > 0) addPattern('sensitive_during_usb', sess.host, duringReads[0]?.datetime ?? sess.start, common(duringReads), [...connect, ...duringReads.slice(0, citeLimit)], connect.length + duringReads.length);
   }
+  readsByHost.clear();
 
   // --- logons ---
-  const logons = kept.filter((e) => e.kind === 'auth.logon');
-  const failuresBySource = new Map<string, TimelineEntry[]>();
+  const failuresBySource = new Map<string, KeptEntry[]>();
   const seenSources = new Set<string>();
   const logonRows: LogonRow[] = [];
+  let logonsTotal = 0;
   const bfWindow = bruteForceWindowMinutes * 60_000;
-  for (const e of logons) {
+  for (const e of kept) {
+    if (e.kind !== 'auth.logon') continue;
     const p = e.payload;
     const from = s(p['from_ip']) ?? s(p['from_host']);
     const success = p['success'] === true;
     const user = actorOf(p);
-    logonRows.push({ time: e.datetime, host: e.host, ...(user !== undefined ? { user } : {}), ...(from !== undefined ? { from } : {}), service: s(p['service']) ?? '?', action: s(p['action']) ?? '?', success, ...(s(p['method']) !== undefined ? { method: s(p['method']) as string } : {}), cite: citeOf(e) });
+    logonsTotal++;
+    if (logonRows.length < LOGON_TABLE_LIMIT) {
+      logonRows.push({ time: e.datetime, host: e.host, ...(user !== undefined ? { user } : {}), ...(from !== undefined ? { from } : {}), service: s(p['service']) ?? '?', action: s(p['action']) ?? '?', success, ...(s(p['method']) !== undefined ? { method: s(p['method']) as string } : {}), cite: citeOf(e) });
+    }
     if (from === undefined) continue;
-    const key = `${e.host}\u0000${from}`;
+    const sourceKey = `${e.host}\u0000${from}`;
     if (!success) {
-      pushTo(failuresBySource, key, e);
+      // A failure more than the window before this one can join no later success (times only
+      // grow): dropped, so that a long spray that never succeeds does not pile up.
+      const fails = failuresBySource.get(sourceKey);
+      if (fails === undefined) failuresBySource.set(sourceKey, [e]);
+      else {
+        while (fails.length > 0 && ms(e.datetime) - ms((fails[0] as KeptEntry).datetime) > bfWindow) fails.shift();
+        fails.push(e);
+      }
     } else {
-      const fails = (failuresBySource.get(key) ?? []).filter((f) => ms(e.datetime) - ms(f.datetime) <= bfWindow);
+      const fails = (failuresBySource.get(sourceKey) ?? []).filter((f) => ms(e.datetime) - ms(f.datetime) <= bfWindow);
       if (fails.length >= failedLogonThreshold) {
-        addPattern('failed_then_success', e.host, e.datetime, { from, user: user ?? '?', failures: fails.length, first_failure: fails[0]?.datetime ?? '', failed_users: uniqSorted(fails.map((f) => actorOf(f.payload) ?? '?')), window_minutes: bruteForceWindowMinutes }, [...fails, e]);
-        failuresBySource.set(key, []);
+        addPattern('failed_then_success', e.host, e.datetime, { from, user: user ?? '?', failures: fails.length, first_failure: fails[0]?.datetime ?? '', ...listParam('failed_users', uniqSorted(fails.map((f) => actorOf(f.payload) ?? '?'))), window_minutes: bruteForceWindowMinutes }, [...fails.slice(0, citeLimit), e], fails.length + 1);
+        failuresBySource.set(sourceKey, []);
       }
       const successKey = `${e.host}\u0000${from}\u0000ok`;
       if (!seenSources.has(successKey)) {
@@ -483,10 +682,11 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
       }
     }
   }
+  failuresBySource.clear();
 
   // --- gaps, stops, deletions: where evidence may be missing ---
   const gaps: Gap[] = [];
-  const lastStop = new Map<string, TimelineEntry>();
+  const lastStop = new Map<string, KeptEntry>();
   for (const e of kept) {
     const p = e.payload;
     if (e.kind === 'agent.gap') {
@@ -517,56 +717,109 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   // --- activity outside working hours ---
   if (options.workingHours !== undefined) {
     const wh = options.workingHours;
-    const byHostDay = new Map<string, TimelineEntry[]>();
+    // Per host and local day: a count and the first `citeLimit` events, not every event.
+    const byHostDay = new Map<string, { host: string; day: string; events: number; kinds: Set<string>; first: KeptEntry[] }>();
     for (const e of kept) {
       const isActivity = (e.kind === 'auth.logon' && e.payload['success'] === true) || e.kind === 'usb.connect' || ((e.kind === 'file.access' || e.kind === 'file.change') && (!sensitiveConfigured || sensitive.match(s(e.payload['path']) ?? '') !== undefined));
       if (!isActivity || inWorkingHours(e.datetime, wh)) continue;
       const localDay = new Date(ms(e.datetime) + wh.utcOffsetMinutes * 60_000).toISOString().slice(0, 10);
-      pushTo(byHostDay, `${e.host}\u0000${localDay}`, e);
+      const dayKey = `${e.host}\u0000${localDay}`;
+      let day = byHostDay.get(dayKey);
+      if (day === undefined) byHostDay.set(dayKey, (day = { host: e.host, day: localDay, events: 0, kinds: new Set(), first: [] }));
+      day.events++;
+      day.kinds.add(e.kind);
+      if (day.first.length < citeLimit) day.first.push(e);
     }
-    for (const [key, evs] of byHostDay) {
-      const [host, day] = key.split('\u0000') as [string, string];
-      addPattern('off_hours', host, evs[0]?.datetime ?? '', { day, events: evs.length, kinds: uniqSorted(evs.map((e) => e.kind)), start: wh.start, end: wh.end, utc_offset_minutes: wh.utcOffsetMinutes }, evs);
+    for (const d of byHostDay.values()) {
+      addPattern('off_hours', d.host, d.first[0]?.datetime ?? '', { day: d.day, events: d.events, kinds: uniqSorted(d.kinds), start: wh.start, end: wh.end, utc_offset_minutes: wh.utcOffsetMinutes }, d.first, d.events);
     }
   }
   patterns.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.code < b.code ? -1 : 1));
 
+  // --- which patterns to show: at most rowLimit of each kind, in time order ---
+  // Per kind, what an investigator needs first: the earliest (where the incident starts); but for
+  // off_hours the host-days with the most events, and for new_logon_source first the sources that
+  // also succeeded after failed logons (failed_then_success on the same host).
+  const howTotals: Partial<Record<PatternType, number>> = {};
+  for (const p of patterns) howTotals[p.code] = (howTotals[p.code] ?? 0) + 1;
+  const bruteForced = new Set(patterns.filter((p) => p.code === 'failed_then_success').map((p) => `${p.host}\u0000${String(p.params['from'])}`));
+  const shownPatterns = new Set<Pattern>();
+  for (const code of Object.keys(howTotals) as PatternType[]) {
+    const ofKind = patterns.filter((p) => p.code === code);
+    if (code === 'off_hours') ofKind.sort((a, b) => Number(b.params['events']) - Number(a.params['events']));
+    if (code === 'new_logon_source') ofKind.sort((a, b) => Number(bruteForced.has(`${b.host}\u0000${String(b.params['from'])}`)) - Number(bruteForced.has(`${a.host}\u0000${String(a.params['from'])}`)));
+    for (const p of ofKind.slice(0, rowLimit)) shownPatterns.add(p);
+  }
+  const how = patterns.filter((p) => shownPatterns.has(p));
+
+  // What the shown patterns name and cite: those rows are shown in every list, whatever its limit.
+  // Not the users a failed_then_success lists as tried: a spray names hundreds of accounts, and
+  // the pattern is about its source and the account that logged on.
+  const named = { users: new Set<string>(), sources: new Set<string>(), files: new Set<string>(), devices: new Set<string>(), sessions: new Set<string>(), records: new Set<string>() };
+  for (const p of how) {
+    for (const k of ['users', 'user']) for (const u of [p.params[k] ?? []].flat()) named.users.add(String(u));
+    if (typeof p.params['from'] === 'string') named.sources.add(p.params['from']);
+    for (const f of [p.params['files'] ?? [], p.params['path'] ?? []].flat()) named.files.add(`${p.host}\u0000${String(f)}`);
+    for (const k of ['device', 'serial']) if (typeof p.params[k] === 'string') named.devices.add(p.params[k]);
+    if (p.code === 'sensitive_then_usb' || p.code === 'sensitive_during_usb') named.sessions.add(`${p.host}\u0000${String(p.params['device'])}\u0000${String(p.params['connected_at'])}`);
+    for (const c of p.cites) named.records.add(recordKey(c.host, c.seq));
+  }
+
+  // --- rows to show; the order each list is chosen by is what an investigator needs first ---
+  // Files: the most accessed, then the earliest. (With --sensitive the list holds only sensitive
+  // files, the others being counted in otherFiles; without, none is: so no "sensitive first".)
+  const shownFiles = capRows(files, rowLimit, (a, b) => b.count - a.count || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0), (f) => named.files.has(`${f.host}\u0000${f.path}`));
+  // USB devices: storage first, then the most connections, then the earliest.
+  const usbAll = [...usbRows.values()].sort((a, b) => (a.first_seen < b.first_seen ? -1 : a.first_seen > b.first_seen ? 1 : a.device < b.device ? -1 : 1));
+  const shownUsb = capRows(usbAll, rowLimit, (a, b) => Number(b.mass_storage) - Number(a.mass_storage) || b.connects - a.connects, (d) => named.devices.has(d.device));
+  // Gaps: the earliest (they are in time order).
+  const shownGaps = capRows(gaps, rowLimit, () => 0, (g) => g.cites.some((c) => named.records.has(recordKey(c.host, c.seq))));
+  // USB sessions (the chart): storage first, then the earliest.
+  const shownSessions = capRows(sessions, rowLimit, (a, b) => Number(b.mass_storage) - Number(a.mass_storage), (x) => named.sessions.has(`${x.host}\u0000${x.device}\u0000${x.start}`) || x.cites.some((c) => named.records.has(recordKey(c.host, c.seq))));
+
   // --- who ---
-  const users = new Map<string, { user: string; hosts: Set<string>; logons: number; failed: number; fileAccesses: number; entries: TimelineEntry[] }>();
-  const sources = new Map<string, { from: string; hosts: Set<string>; successes: number; failures: number; users: Set<string>; entries: TimelineEntry[] }>();
+  // Per user and per source: counts and the first `citeLimit` records (all that `cites` shows).
+  const users = new Map<string, { user: string; hosts: Set<string>; logons: number; failed: number; fileAccesses: number; first: KeptEntry[] }>();
+  const sources = new Map<string, { from: string; hosts: Set<string>; successes: number; failures: number; users: Set<string>; first: KeptEntry[] }>();
   for (const e of kept) {
     if (e.kind !== 'auth.logon' && e.kind !== 'file.access' && e.kind !== 'file.change') continue;
     if (e.kind !== 'auth.logon' && sensitiveConfigured && sensitive.match(s(e.payload['path']) ?? '') === undefined) continue;
     const actor = actorOf(e.payload);
     if (actor !== undefined) {
       let u = users.get(actor);
-      if (u === undefined) users.set(actor, (u = { user: actor, hosts: new Set(), logons: 0, failed: 0, fileAccesses: 0, entries: [] }));
+      if (u === undefined) users.set(actor, (u = { user: actor, hosts: new Set(), logons: 0, failed: 0, fileAccesses: 0, first: [] }));
       u.hosts.add(e.host);
       if (e.kind === 'auth.logon') {
         if (e.payload['success'] === true) u.logons++;
         else u.failed++;
       } else u.fileAccesses++;
-      u.entries.push(e);
+      if (u.first.length < citeLimit) u.first.push(e);
     }
     const from = e.kind === 'auth.logon' ? (s(e.payload['from_ip']) ?? s(e.payload['from_host'])) : undefined;
     if (from !== undefined) {
       let src = sources.get(from);
-      if (src === undefined) sources.set(from, (src = { from, hosts: new Set(), successes: 0, failures: 0, users: new Set(), entries: [] }));
+      if (src === undefined) sources.set(from, (src = { from, hosts: new Set(), successes: 0, failures: 0, users: new Set(), first: [] }));
       src.hosts.add(e.host);
       if (e.payload['success'] === true) src.successes++;
       else src.failures++;
       if (actor !== undefined) src.users.add(actor);
-      src.entries.push(e);
+      if (src.first.length < citeLimit) src.first.push(e);
     }
   }
+  // Users: the most active (logons, failures, file accesses), then by name; shown by name.
+  const userRows = [...users.values()].sort((a, b) => (a.user < b.user ? -1 : 1));
+  const shownUsers = capRows(userRows, rowLimit, (a, b) => b.logons + b.failed + b.fileAccesses - (a.logons + a.failed + a.fileAccesses) || (a.user < b.user ? -1 : 1), (u) => named.users.has(u.user));
+  // Sources: the most logon attempts (failures + successes), then by address; shown by address.
+  const sourceRows = [...sources.values()].sort((a, b) => (a.from < b.from ? -1 : 1));
+  const shownSources = capRows(sourceRows, rowLimit, (a, b) => b.failures + b.successes - (a.failures + a.successes) || (a.from < b.from ? -1 : 1), (x) => named.sources.has(x.from));
 
   // --- why: the questions the evidence raises ---
   const why: Statement[] = [];
-  for (const p of patterns) {
+  for (const p of how) {
     switch (p.code) {
       case 'sensitive_then_usb':
       case 'sensitive_during_usb':
-        why.push({ code: 'q.usb_purpose', params: { users: p.params['users'] ?? [], device: p.params['device'] ?? '', host: p.host, files: p.params['files'] ?? [] }, cites: p.cites, citesTotal: p.citesTotal });
+        why.push({ code: 'q.usb_purpose', params: { ...copyListParam(p.params, 'users'), device: p.params['device'] ?? '', host: p.host, ...copyListParam(p.params, 'files') }, cites: p.cites, citesTotal: p.citesTotal });
         why.push({ code: 'q.usb_owner', params: { device: p.params['device'] ?? '', host: p.host }, cites: p.cites.filter((c) => c.kind.startsWith('usb.')), citesTotal: 1 });
         break;
       case 'failed_then_success':
@@ -598,24 +851,36 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
 
   // --- when ---
   const citedKeys = new Map<string, PatternType[]>();
-  for (const p of patterns) for (const c of p.cites) pushTo(citedKeys, `${c.host}\u0000${c.seq}`, p.code);
-  const relevant = kept.filter((e) => RELEVANT_KINDS.has(e.kind) && (!sensitiveConfigured || (e.kind !== 'file.access' && e.kind !== 'file.change') || sensitive.match(s(e.payload['path']) ?? '') !== undefined));
+  for (const p of how) for (const c of p.cites) pushTo(citedKeys, recordKey(c.host, c.seq), p.code);
+  const isRelevant = (e: KeptEntry): boolean => RELEVANT_KINDS.has(e.kind) && (!sensitiveConfigured || (e.kind !== 'file.access' && e.kind !== 'file.change') || sensitive.match(s(e.payload['path']) ?? '') !== undefined);
   const excerptLimit = options.excerptLimit ?? 60;
-  // Every cited entry first (up to the limit), then the others in time order to fill it; shown in time order.
-  const isCited = (e: TimelineEntry): boolean => citedKeys.has(`${e.host}\u0000${e.seq}`);
-  const chosen = new Set(relevant.filter(isCited).slice(0, excerptLimit));
-  for (const e of relevant) {
+  // Every cited entry first (up to the limit), then the others in time order to fill it; shown in
+  // time order. Filling needs no more than the first 2 × limit relevant entries.
+  let relevantTotal = 0;
+  let firstRel: KeptEntry | undefined;
+  let lastRel: KeptEntry | undefined;
+  const citedRelevant: KeptEntry[] = [];
+  const headRelevant: KeptEntry[] = [];
+  for (const e of kept) {
+    if (!isRelevant(e)) continue;
+    relevantTotal++;
+    firstRel ??= e;
+    lastRel = e;
+    if (citedRelevant.length < excerptLimit && citedKeys.has(recordKey(e.host, e.seq))) citedRelevant.push(e);
+    if (headRelevant.length < 2 * excerptLimit) headRelevant.push(e);
+  }
+  const chosen = new Set(citedRelevant);
+  for (const e of headRelevant) {
     if (chosen.size >= excerptLimit) break;
     chosen.add(e);
   }
-  const excerpt: ExcerptRow[] = relevant.filter((e) => chosen.has(e)).map((e) => ({ time: e.datetime, host: e.host, kind: e.kind, message: e.message, cite: citeOf(e), patterns: uniqSorted(citedKeys.get(`${e.host}\u0000${e.seq}`) ?? []) as PatternType[] }));
-  const firstRel = relevant[0];
-  const lastRel = relevant[relevant.length - 1];
+  const excerpt: ExcerptRow[] = kept.filter((e) => chosen.has(e)).map((e) => ({ time: e.datetime, host: e.host, kind: e.kind, message: e.message, cite: citeOf(e), patterns: uniqSorted(citedKeys.get(recordKey(e.host, e.seq)) ?? []) as PatternType[] }));
 
   // --- regulator ---
   // The report's own time says which equinox days had been proclaimed (a deadline may rest on a computed one).
   const deadlines = options.discoveredAt !== undefined ? ppcDeadlines(options.discoveredAt, options.generatedAt) : undefined;
-  const malicious = patterns.filter((p) => p.code === 'sensitive_then_usb' || p.code === 'sensitive_during_usb' || p.code === 'failed_then_success');
+  // The checklist weighs every pattern found, shown or not.
+  const malicious = patterns.filter((p) => MALICIOUS.has(p.code));
   const checklist: ChecklistItem[] = [
     { key: 'sensitive_info', evidence: 'unknown' },
     { key: 'financial_damage', evidence: 'unknown' },
@@ -624,42 +889,45 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
       : { key: 'malicious', evidence: 'unknown' },
     { key: 'over_1000', evidence: 'unknown' },
   ];
-  const sensitiveFiles = files.filter((f) => f.glob !== undefined);
+  const item = (key: FinalReportItem['key'], prefilled: Statement[], prefilledTotal = prefilled.length): FinalReportItem => ({ key, prefilled, prefilledTotal, toComplete: true });
+  const countOf = (codes: (c: PatternType) => boolean): number => Object.entries(howTotals).reduce((n, [c, k]) => (codes(c as PatternType) ? n + k : n), 0);
+  // Overview: what points to a wrongful purpose first, then evidence that may be missing, then
+  // working hours; the earliest within each; told in time order.
+  const severity = (c: PatternType): number => (MALICIOUS.has(c) ? 0 : c === 'anti_forensics' ? 1 : 2);
+  const overview = capRows(how.filter((p) => !CONTEXT.has(p.code)), rowLimit, (a, b) => severity(a.code) - severity(b.code), () => false);
+  const cause = capRows(how.filter((p) => MALICIOUS.has(p.code)), rowLimit, () => 0, () => false);
   const items: FinalReportItem[] = [
-    { key: 'overview', prefilled: patterns.filter((p) => p.code !== 'new_usb_serial' && p.code !== 'new_logon_source').map((p) => ({ code: `item.overview.${p.code}`, params: { host: p.host, time: p.time, ...p.params }, cites: p.cites, citesTotal: p.citesTotal })), toComplete: true },
-    { key: 'data_items', prefilled: sensitiveFiles.map((f) => ({ code: 'item.data_items.file', params: { path: f.path, host: f.host, count: f.count }, cites: f.cites.slice(0, 3), citesTotal: f.count })), toComplete: true },
-    { key: 'people', prefilled: [], toComplete: true },
-    { key: 'cause', prefilled: malicious.map((p) => ({ code: `item.cause.${p.code}`, params: { host: p.host, time: p.time, ...p.params }, cites: p.cites, citesTotal: p.citesTotal })), toComplete: true },
-    { key: 'secondary_damage', prefilled: [], toComplete: true },
-    { key: 'individuals', prefilled: [], toComplete: true },
-    { key: 'publication', prefilled: [], toComplete: true },
-    { key: 'prevention', prefilled: [], toComplete: true },
-    {
-      key: 'other',
-      prefilled: [
-        { code: m.collector.sealed_at !== undefined ? 'item.other.preserved' : 'item.other.preserving', params: { case: m.case.id, hosts: m.hosts.length, sealed_at: m.collector.sealed_at ?? m.collector.started_at, manifest_sha256: input.manifestSha256 ?? '—', fingerprint: m.collector.key.fingerprint }, cites: [], citesTotal: 0 },
-        ...(gaps.length > 0 ? [{ code: 'item.other.gaps', params: { gaps: gaps.length }, cites: gaps.flatMap((g) => g.cites).slice(0, citeLimit), citesTotal: gaps.length }] : []),
-      ],
-      toComplete: true,
-    },
+    item('overview', overview.map((p) => ({ code: `item.overview.${p.code}`, params: { host: p.host, time: p.time, ...p.params }, cites: p.cites, citesTotal: p.citesTotal })), countOf((c) => !CONTEXT.has(c))),
+    // The sensitive files of section 5, as shown there.
+    item('data_items', shownFiles.filter((f) => f.glob !== undefined).map((f) => ({ code: 'item.data_items.file', params: { path: f.path, host: f.host, count: f.count }, cites: f.cites.slice(0, 3), citesTotal: f.count })), files.filter((f) => f.glob !== undefined).length),
+    item('people', []),
+    item('cause', cause.map((p) => ({ code: `item.cause.${p.code}`, params: { host: p.host, time: p.time, ...p.params }, cites: p.cites, citesTotal: p.citesTotal })), malicious.length),
+    item('secondary_damage', []),
+    item('individuals', []),
+    item('publication', []),
+    item('prevention', []),
+    item('other', [
+      { code: m.collector.sealed_at !== undefined ? 'item.other.preserved' : 'item.other.preserving', params: { case: m.case.id, hosts: m.hosts.length, sealed_at: m.collector.sealed_at ?? m.collector.started_at, manifest_sha256: input.manifestSha256 ?? '—', fingerprint: m.collector.key.fingerprint }, cites: [], citesTotal: 0 },
+      ...(gaps.length > 0 ? [{ code: 'item.other.gaps', params: { gaps: gaps.length }, cites: shownGaps.flatMap((g) => g.cites).slice(0, citeLimit), citesTotal: gaps.length }] : []),
+    ]),
   ];
 
-  // --- evidence index ---
-  const byKey = new Map<string, TimelineEntry>();
-  for (const e of kept) byKey.set(`${e.host}\u0000${e.seq}`, e);
-  const allCites: Cite[] = [
-    ...patterns.flatMap((p) => p.cites),
-    ...gaps.flatMap((g) => g.cites),
-    ...files.flatMap((f) => f.cites),
-    ...[...usbRows.values()].flatMap((r) => r.cites),
-    ...excerpt.map((x) => x.cite),
-  ];
+  // --- evidence index: every record cited by what is shown ---
+  const allCites: Cite[] = [...how.flatMap((p) => p.cites), ...shownGaps.flatMap((g) => g.cites), ...shownFiles.flatMap((f) => f.cites), ...shownUsb.flatMap((r) => r.cites), ...excerpt.map((x) => x.cite)];
   const evidence = new Map<string, Cite & { store_id: string; message: string }>();
+  const citedSeqs = new Map<string, Set<number>>();
   for (const c of allCites) {
-    const k = `${c.host}\u0000${c.seq}`;
+    const k = recordKey(c.host, c.seq);
     if (evidence.has(k)) continue;
-    const e = byKey.get(k);
-    evidence.set(k, { ...c, store_id: e?.store_id ?? '', message: e?.message ?? '' });
+    evidence.set(k, { ...c, store_id: '', message: '' });
+    let seqs = citedSeqs.get(c.host);
+    if (seqs === undefined) citedSeqs.set(c.host, (seqs = new Set()));
+    seqs.add(c.seq);
+  }
+  for (const e of kept) {
+    if (citedSeqs.get(e.host)?.has(e.seq) !== true) continue;
+    const row = evidence.get(recordKey(e.host, e.seq));
+    if (row !== undefined) Object.assign(row, { store_id: e.store_id, message: e.message });
   }
 
   const chartHosts = uniqSorted(hostStats.keys());
@@ -675,32 +943,38 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
     case: { ...m.case },
     collector: { host: m.collector.host, version: m.collector.version, fingerprint: m.collector.key.fingerprint, started_at: m.collector.started_at, ...(m.collector.sealed_at !== undefined ? { sealed_at: m.collector.sealed_at } : {}) },
     ...(input.manifestSha256 !== undefined ? { manifestSha256: input.manifestSha256 } : {}),
-    options: { sensitive: [...(options.sensitive ?? [])], usbWindowMinutes, failedLogonThreshold, bruteForceWindowMinutes, ...(options.workingHours ? { workingHours: options.workingHours } : {}) },
+    options: { sensitive: [...(options.sensitive ?? [])], usbWindowMinutes, failedLogonThreshold, bruteForceWindowMinutes, ...(options.workingHours ? { workingHours: options.workingHours } : {}), rowLimit },
     integrity: {
       ...(input.verification ? { now: { ok: input.verification.ok, tsa: input.verification.tsa, ...(input.verification.custody ? { custody: input.verification.custody } : {}), findings: input.verification.findings } } : {}),
       ...(m.tsa ? { tsa: { url: m.tsa.url } } : {}),
       hosts,
-      gaps,
+      gaps: shownGaps,
+      gapsTotal: gaps.length,
     },
     when: {
       ...(firstRel ? { first: citeOf(firstRel) } : {}),
       ...(lastRel ? { last: citeOf(lastRel) } : {}),
       ...(deadlines ? { discoveredAt: deadlines.discovered_at } : options.discoveredAt !== undefined ? { discoveredAt: options.discoveredAt } : {}),
       excerpt,
-      excerptTotal: relevant.length,
+      excerptTotal: relevantTotal,
     },
     where: { hosts: chartHosts.map((host) => { const hs = hostStats.get(host); return { host, records: hs?.records ?? 0, sources: uniqSorted(hs?.sources ?? []), ...(hs?.first ? { first: hs.first } : {}), ...(hs?.last ? { last: hs.last } : {}) }; }) },
     who: {
-      users: [...users.values()].sort((a, b) => (a.user < b.user ? -1 : 1)).map((u) => ({ user: u.user, hosts: uniqSorted(u.hosts), logons: u.logons, failed: u.failed, fileAccesses: u.fileAccesses, cites: u.entries.slice(0, citeLimit).map(citeOf) })),
-      sources: [...sources.values()].sort((a, b) => (a.from < b.from ? -1 : 1)).map((x) => ({ from: x.from, hosts: uniqSorted(x.hosts), successes: x.successes, failures: x.failures, users: uniqSorted(x.users), cites: x.entries.slice(0, citeLimit).map(citeOf) })),
-      usb: [...usbRows.values()].sort((a, b) => (a.first_seen < b.first_seen ? -1 : a.first_seen > b.first_seen ? 1 : a.device < b.device ? -1 : 1)),
+      users: shownUsers.map((u) => ({ user: u.user, hosts: uniqSorted(u.hosts), logons: u.logons, failed: u.failed, fileAccesses: u.fileAccesses, cites: u.first.map(citeOf) })),
+      sources: shownSources.map((x) => ({ from: x.from, hosts: uniqSorted(x.hosts), successes: x.successes, failures: x.failures, users: uniqSorted(x.users).slice(0, LISTED_NAMES), usersTotal: x.users.size, cites: x.first.map(citeOf) })),
+      usb: shownUsb,
+      usersTotal: users.size,
+      sourcesTotal: sources.size,
+      usbTotal: usbRows.size,
     },
-    what: { files, sensitiveConfigured, otherFiles },
-    how: patterns,
+    what: { files: shownFiles, filesTotal: files.length, sensitiveConfigured, otherFiles },
+    how,
+    howTotal: patterns.length,
+    howTotals,
     why,
     regulator: { ...(deadlines ? { deadlines } : {}), checklist, items },
-    chart: { hosts: chartHosts, hourly: hourlyRows, sessions, markers: patterns.map((p) => ({ time: p.time, host: p.host, code: p.code })) },
-    tables: { logons: logonRows.slice(0, 1000), logonsTotal: logonRows.length },
+    chart: { hosts: chartHosts, hourly: hourlyRows, sessions: shownSessions, sessionsTotal: sessions.length, markers: how.map((p) => ({ time: p.time, host: p.host, code: p.code })) },
+    tables: { logons: logonRows, logonsTotal },
     evidence: [...evidence.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.seq - b.seq)),
   };
 }

@@ -3,7 +3,7 @@
  * sorting), an inline SVG timeline, no network resource of any kind (a Content-Security-Policy
  * forbids them too), readable printed. English or Japanese, from the model. Pure.
  */
-import { citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, patternName, statementText, t, type Lang } from './i18n.js';
+import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, type Lang } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { workingHoursText } from './render-md.js';
 
@@ -18,7 +18,7 @@ h1{font-size:1.6em;border-bottom:2px solid #333}h2{font-size:1.25em;border-botto
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.85em;width:100%}th,td{border:1px solid #bbb;padding:3px 6px;vertical-align:top;text-align:left}
 th{background:#eee}table.sortable th{cursor:pointer;user-select:none}table.sortable th[aria-sort=ascending]::after{content:" ▲"}table.sortable th[aria-sort=descending]::after{content:" ▼"}
 code,.cite{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}.cite{color:#555;white-space:nowrap}
-.ok{color:#060;font-weight:bold}.bad{color:#b00;font-weight:bold}.todo{color:#b00;font-style:italic}.pattern{font-weight:bold;color:#900}
+.cap{color:#555;font-style:italic}.ok{color:#060;font-weight:bold}.bad{color:#b00;font-weight:bold}.todo{color:#b00;font-style:italic}.pattern{font-weight:bold;color:#900}
 ul.stmts li{margin-bottom:.3em}svg{max-width:100%;height:auto;border:1px solid #ccc;background:#fff}
 @media print{body{margin:0;max-width:none;font-size:10pt}h2{break-after:avoid}tr,li{break-inside:avoid}table.sortable th::after{content:""!important}}
 `;
@@ -55,6 +55,11 @@ type CellIn = string | Cell;
 function tableHtml(id: string, head: string[], rows: CellIn[][]): string {
   const cell = (c: CellIn): string => (typeof c === 'string' ? `<td>${c}</td>` : `<td${c.sort !== undefined ? ` data-sort="${esc(c.sort)}"` : ''}>${c.html}</td>`);
   return `<table class="sortable" id="${id}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+/** The paragraph under a list shown in part (nothing when it is shown whole). */
+function capP(note: string | undefined): string {
+  return note !== undefined ? `<p class="cap">${esc(note)}</p>` : '';
 }
 
 function stmtLi(st: Statement & { host?: string; time?: string }, lang: Lang, prefix = ''): string {
@@ -171,10 +176,11 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
   b.push(`<h3>${L('gaps')}</h3>`);
   if (model.integrity.gaps.length === 0) b.push(`<p>${L('no_gaps')}</p>`);
   else b.push(`<ul class="stmts">${model.integrity.gaps.map((g) => stmtLi(g, lang, `${esc(g.host)}: ${esc(fmtTime(g.from, lang))} – ${esc(fmtTime(g.until, lang))}: `)).join('')}</ul>`);
+  b.push(capP(capNote('gaps', model.integrity.gaps.length, model.integrity.gapsTotal, lang)));
   b.push('</section>');
 
   // chart
-  b.push(`<section id="chart"><h2>${L('s_timeline')}</h2>${timelineSvg(model, lang)}<p>${L('chart_caption')}</p></section>`);
+  b.push(`<section id="chart"><h2>${L('s_timeline')}</h2>${timelineSvg(model, lang)}<p>${L('chart_caption')}</p>${capP(capNote('sessions', model.chart.sessions.length, model.chart.sessionsTotal, lang))}</section>`);
 
   // 2. when
   b.push(`<section id="when"><h2>${L('s_when')}</h2><ul>`);
@@ -199,7 +205,9 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
   // 4. who
   b.push(`<section id="who"><h2>${L('s_who')}</h2>`);
   b.push(tableHtml('users', [t('user', lang), t('host', lang), t('logons', lang), t('failed', lang), t('file_accesses', lang), t('evidence', lang)], model.who.users.map((u) => [esc(u.user), esc(u.hosts.join(', ')), String(u.logons), String(u.failed), String(u.fileAccesses), citeHtml(u.cites.slice(0, 3), u.cites.length, lang)])));
-  b.push(tableHtml('sources', [t('from', lang), t('host', lang), t('successes', lang), t('failures', lang), t('users', lang), t('evidence', lang)], model.who.sources.map((x) => [esc(x.from), esc(x.hosts.join(', ')), String(x.successes), String(x.failures), esc(x.users.join(', ')), citeHtml(x.cites.slice(0, 3), x.cites.length, lang)])));
+  b.push(capP(capNote('users', model.who.users.length, model.who.usersTotal, lang)));
+  b.push(tableHtml('sources', [t('from', lang), t('host', lang), t('successes', lang), t('failures', lang), t('users', lang), t('evidence', lang)], model.who.sources.map((x) => [esc(x.from), esc(x.hosts.join(', ')), String(x.successes), String(x.failures), esc(namesCell(x.users, x.usersTotal, lang)), citeHtml(x.cites.slice(0, 3), x.cites.length, lang)])));
+  b.push(capP(capNote('sources', model.who.sources.length, model.who.sourcesTotal, lang)));
   b.push(`<h3>${L('usb_devices')}</h3>`);
   b.push(
     tableHtml(
@@ -208,6 +216,7 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
       model.who.usb.map((d) => [esc(d.serial ?? d.device), esc(`${d.vendor_id ?? '????'}:${d.product_id ?? '????'}`), esc([d.manufacturer, d.product].filter(Boolean).join(' ')), d.mass_storage ? L('yes') : L('no'), esc(d.hosts.join(', ')), T(d.first_seen), T(d.last_seen), String(d.connects), citeHtml(d.cites.slice(0, 2), d.cites.length, lang)]),
     ),
   );
+  b.push(capP(capNote('usb', model.who.usb.length, model.who.usbTotal, lang)));
   b.push('</section>');
 
   // 5. what
@@ -218,9 +227,10 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
       tableHtml(
         'files',
         [t('path', lang), t('host', lang), t('count', lang), t('failed', lang), t('users', lang), t('operations', lang), t('first', lang), t('last', lang), t('evidence', lang)],
-        model.what.files.map((f) => [esc(f.path), esc(f.host), String(f.count), String(f.failed), esc(f.users.join(', ')), esc(f.operations.join(', ')), T(f.first), T(f.last), citeHtml(f.cites.slice(0, 3), f.count, lang)]),
+        model.what.files.map((f) => [esc(f.path), esc(f.host), String(f.count), String(f.failed), esc(namesCell(f.users, f.usersTotal, lang)), esc(f.operations.join(', ')), T(f.first), T(f.last), citeHtml(f.cites.slice(0, 3), f.count, lang)]),
       ),
     );
+  b.push(capP(capNote('files', model.what.files.length, model.what.filesTotal, lang)));
   if (model.what.otherFiles > 0) b.push(`<p>${L('files_other', { n: model.what.otherFiles })}</p>`);
   b.push('</section>');
 
@@ -228,6 +238,7 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
   b.push(`<section id="how"><h2>${L('s_how')}</h2><p>${L('options')}: ${L('usb_window', { n: model.options.usbWindowMinutes, f: model.options.failedLogonThreshold, w: model.options.bruteForceWindowMinutes })}. ${esc(workingHoursText(model, lang))}</p>`);
   if (model.how.length === 0) b.push(`<p>${L('no_patterns')}</p>`);
   else b.push(`<ul class="stmts">${model.how.map((p) => stmtLi(p, lang, `<span class="pattern">${esc(patternName(p.code, lang))}</span>: `)).join('')}</ul>`);
+  b.push(capP(howCapNote(model, lang)));
   b.push('</section>');
 
   // 7. why
@@ -259,7 +270,8 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
   }
   b.push(`</ul><h3>${L('items')}</h3><ol class="items">`);
   for (const item of model.regulator.items) {
-    b.push(`<li><strong>${L(`i_${item.key}`)}</strong><ul class="stmts">${item.prefilled.map((st) => stmtLi(st, lang)).join('')}${item.toComplete ? `<li class="todo">${L('to_complete')}</li>` : ''}</ul></li>`);
+    const note = item.key === 'overview' || item.key === 'data_items' || item.key === 'cause' ? capNote(item.key, item.prefilled.length, item.prefilledTotal, lang) : undefined;
+    b.push(`<li><strong>${L(`i_${item.key}`)}</strong><ul class="stmts">${item.prefilled.map((st) => stmtLi(st, lang)).join('')}${note !== undefined ? `<li class="cap">${esc(note)}</li>` : ''}${item.toComplete ? `<li class="todo">${L('to_complete')}</li>` : ''}</ul></li>`);
   }
   b.push('</ol></section>');
 
@@ -293,7 +305,7 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
 <style>${CSS}</style>
 </head>
 <body>
-${b.join('\n')}
+${b.filter((part) => part !== '').join('\n')}
 <script>${JS}</script>
 </body>
 </html>

@@ -1,7 +1,7 @@
 /**
  * The report as Markdown (GitHub-flavoured tables), English or Japanese, from the model. Pure.
  */
-import { citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, patternName, statementText, t, type Lang } from './i18n.js';
+import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, type Lang } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 
 /** Escapes what would break a Markdown table cell or inline text. */
@@ -17,6 +17,11 @@ function cites(cs: readonly Cite[], total: number, lang: Lang): string {
 
 function table(head: string[], rows: string[][]): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), ''];
+}
+
+/** The paragraph under a list shown in part (nothing when it is shown whole). */
+function capLines(note: string | undefined): string[] {
+  return note !== undefined ? [mdText(note), ''] : [];
 }
 
 function statementLine(st: Statement & { host?: string; time?: string }, lang: Lang): string {
@@ -66,7 +71,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   out.push(`### ${L('gaps')}`, '');
   if (model.integrity.gaps.length === 0) out.push(L('no_gaps'), '');
   for (const g of model.integrity.gaps) out.push(`- ${mdText(g.host)}: ${T(g.from)} – ${T(g.until)}: ${mdText(statementText(g, lang))}${cites(g.cites, g.citesTotal, lang)}`);
-  out.push('');
+  out.push('', ...capLines(capNote('gaps', model.integrity.gaps.length, model.integrity.gapsTotal, lang)));
 
   // 2. when
   out.push(`## ${L('s_when')}`, '');
@@ -83,7 +88,9 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   // 4. who
   out.push(`## ${L('s_who')}`, '');
   out.push(...table([L('user'), L('host'), L('logons'), L('failed'), L('file_accesses'), L('evidence')], model.who.users.map((u) => [mdText(u.user), mdText(u.hosts.join(', ')), String(u.logons), String(u.failed), String(u.fileAccesses), cites(u.cites.slice(0, 3), u.cites.length, lang).trim()])));
-  out.push(...table([L('from'), L('host'), L('successes'), L('failures'), L('users'), L('evidence')], model.who.sources.map((x) => [mdText(x.from), mdText(x.hosts.join(', ')), String(x.successes), String(x.failures), mdText(x.users.join(', ')), cites(x.cites.slice(0, 3), x.cites.length, lang).trim()])));
+  out.push(...capLines(capNote('users', model.who.users.length, model.who.usersTotal, lang)));
+  out.push(...table([L('from'), L('host'), L('successes'), L('failures'), L('users'), L('evidence')], model.who.sources.map((x) => [mdText(x.from), mdText(x.hosts.join(', ')), String(x.successes), String(x.failures), mdText(namesCell(x.users, x.usersTotal, lang)), cites(x.cites.slice(0, 3), x.cites.length, lang).trim()])));
+  out.push(...capLines(capNote('sources', model.who.sources.length, model.who.sourcesTotal, lang)));
   out.push(`### ${L('usb_devices')}`, '');
   out.push(
     ...table(
@@ -91,12 +98,14 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
       model.who.usb.map((d) => [mdText(d.serial ?? d.device), `${d.vendor_id ?? '????'}:${d.product_id ?? '????'}`, mdText([d.manufacturer, d.product].filter(Boolean).join(' ')), d.mass_storage ? L('yes') : L('no'), mdText(d.hosts.join(', ')), T(d.first_seen), T(d.last_seen), String(d.connects), cites(d.cites.slice(0, 2), d.cites.length, lang).trim()]),
     ),
   );
+  out.push(...capLines(capNote('usb', model.who.usb.length, model.who.usbTotal, lang)));
 
   // 5. what
   out.push(`## ${L('s_what')}`, '');
   out.push(model.what.sensitiveConfigured ? L('files_sensitive', { globs: model.options.sensitive.join(', ') }) : L('files_all'), '');
   if (model.what.files.length === 0) out.push(L('no_files'), '');
-  else out.push(...table([L('path'), L('host'), L('count'), L('failed'), L('users'), L('operations'), L('first'), L('last'), L('evidence')], model.what.files.map((f) => [mdText(f.path), mdText(f.host), String(f.count), String(f.failed), mdText(f.users.join(', ')), mdText(f.operations.join(', ')), T(f.first), T(f.last), cites(f.cites.slice(0, 3), f.count, lang).trim()])));
+  else out.push(...table([L('path'), L('host'), L('count'), L('failed'), L('users'), L('operations'), L('first'), L('last'), L('evidence')], model.what.files.map((f) => [mdText(f.path), mdText(f.host), String(f.count), String(f.failed), mdText(namesCell(f.users, f.usersTotal, lang)), mdText(f.operations.join(', ')), T(f.first), T(f.last), cites(f.cites.slice(0, 3), f.count, lang).trim()])));
+  out.push(...capLines(capNote('files', model.what.files.length, model.what.filesTotal, lang)));
   if (model.what.otherFiles > 0) out.push(L('files_other', { n: model.what.otherFiles }), '');
 
   // 6. how
@@ -104,7 +113,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   out.push(`${L('options')}: ${L('usb_window', { n: model.options.usbWindowMinutes, f: model.options.failedLogonThreshold, w: model.options.bruteForceWindowMinutes })}. ${workingHoursText(model, lang)}`, '');
   if (model.how.length === 0) out.push(L('no_patterns'), '');
   for (const p of model.how) out.push(`- **${patternName(p.code, lang)}**: ${mdText(statementText(p, lang))}${cites(p.cites, p.citesTotal, lang)}`);
-  out.push('');
+  out.push('', ...capLines(howCapNote(model, lang)));
 
   // 7. why
   out.push(`## ${L('s_why')}`, '');
@@ -120,7 +129,8 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
 
   // evidence index
   out.push(`## ${L('s_evidence')}`, '');
-  out.push(...table([L('ev_host'), L('ev_seq'), L('time'), L('kind'), L('ev_sha'), L('ev_msg')], model.evidence.map((e) => [mdText(e.host), String(e.seq), T(e.time), e.kind, `\`${e.sha256}\``, mdText(e.message)])));
+  // A loop, not push(...rows): the index can hold tens of thousands of rows, past what a spread call takes.
+  for (const line of table([L('ev_host'), L('ev_seq'), L('time'), L('kind'), L('ev_sha'), L('ev_msg')], model.evidence.map((e) => [mdText(e.host), String(e.seq), T(e.time), e.kind, `\`${e.sha256}\``, mdText(e.message)]))) out.push(line);
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
 
@@ -164,6 +174,8 @@ function regulatorMd(model: ReportModel, lang: Lang): string[] {
   model.regulator.items.forEach((item, i) => {
     out.push(`${i + 1}. **${L(`i_${item.key}`)}**`);
     for (const st of item.prefilled) out.push(`   ${statementLine(st, lang)}`);
+    const note = item.key === 'overview' || item.key === 'data_items' || item.key === 'cause' ? capNote(item.key, item.prefilled.length, item.prefilledTotal, lang) : undefined;
+    if (note !== undefined) out.push(`   - ${mdText(note)}`);
     if (item.toComplete) out.push(`   - *${L('to_complete')}*`);
   });
   out.push('');

@@ -2,7 +2,8 @@
  * End-to-end: `custody report` through the built CLI (dist/src/cli.js) on a bundle made by the
  * built CLI too (`custody import` of the story's logs, `custody collect --tar`). The report goes
  * beside the bundle, never inside it, so `custody verify` still passes; it names the story's serial,
- * files, address and deadlines in both languages; usage errors exit 2 and write nothing. `collect`
+ * files, address and deadlines in both languages; usage errors exit 2 and write nothing, and so does
+ * a timeline with more events than `--max-events` (E_REPORT_TOO_LARGE, saying how to raise it). `collect`
  * writes the draft report inside the bundle before sealing by default (with the case's settings):
  * covered by the manifest, SHA256SUMS and hashdeep.txt (the printed audit command names report/),
  * and a change to it is named by `custody verify`; `--no-report` leaves it out.
@@ -106,6 +107,46 @@ describe('custody report (built CLI)', () => {
     const hours = custody('report', bundle, '--working-hours', '18-09', '--out', join(work, 'z'));
     expect(hours.code).toBe(2);
     expect(custody('report', join(work, 'nope')).code).toBe(2);
+    for (const bad of ['0', '-5', '1.5', 'many', '1e6']) {
+      const r = custody('report', bundle, '--max-events', bad, '--out', join(work, 'm'));
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toContain(`--max-events must be a positive whole number, got "${bad}"`);
+    }
+    expect(existsSync(join(work, 'm'))).toBe(false);
+  });
+
+  it('--max-events below the events the report analyses: E_REPORT_TOO_LARGE (exit 2), nothing written; at the count it is made', () => {
+    const analysed = /^(usb\.(connect|disconnect|present)|file\.(access|change)|auth\.logon|agent\.(gap|stop|start)|clock\.anomaly)$/;
+    const events = readFileSync(join(bundle, 'timeline', 'timeline.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && analysed.test((JSON.parse(l) as { kind: string }).kind)).length;
+    expect(events).toBeGreaterThan(3);
+    const r = custody('report', bundle, '--max-events', '3', '--out', join(work, 'too-large'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[E_REPORT_TOO_LARGE]');
+    expect(r.stderr).toContain('more than 3 events');
+    expect(r.stderr).toContain('`custody report <bundle> --max-events N`');
+    expect(existsSync(join(work, 'too-large'))).toBe(false);
+    const ok = custody('report', bundle, '--max-events', String(events), '--lang', 'en', '--out', join(work, 'just-enough'));
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('collect: when the draft report cannot be made (here: more events than --max-events), the bundle is still sealed, without report/, and the summary says why', () => {
+    const b4 = join(work, 'IR-2026-018');
+    const col = custody('collect', '--case', 'IR-2026-018', '--store', join(work, 'store'), '--out', b4, '--max-events', '3', '--json');
+    expect(col.code, col.stderr).toBe(0);
+    const summary = JSON.parse(col.stdout) as { report?: unknown; report_error?: { code: string; message: string }; audit: { hashdeep: string } };
+    expect(summary.report).toBeUndefined();
+    expect(summary.report_error?.code).toBe('E_REPORT_TOO_LARGE');
+    expect(summary.report_error?.message).toContain('more than 3 events');
+    expect(existsSync(join(b4, 'report'))).toBe(false);
+    expect(summary.audit.hashdeep).not.toContain('report');
+    expect(spawnSync('/bin/sh', ['-c', summary.audit.hashdeep], { cwd: b4, encoding: 'utf8' }).status).toBe(0);
+    expect(custody('verify', b4).code).toBe(0);
+    const text = custody('collect', '--case', 'IR-2026-019', '--store', join(work, 'store'), '--out', join(work, 'IR-2026-019'), '--max-events', '3');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('draft report: NOT WRITTEN (E_REPORT_TOO_LARGE)');
+    expect(custody('collect', '--case', 'IR-2026-020', '--store', join(work, 'store'), '--out', join(work, 'IR-2026-020'), '--max-events', 'lots').code).toBe(2);
   });
 
   it('collect --no-report leaves report/ out, and its audit command then leaves it out too; --no-report with report options is a usage error', () => {

@@ -4,7 +4,10 @@
  * the serial, the files, the times, the users and the source address, and cites the right records
  * (host, seq, SHA-256 as in the timeline); the PPC deadlines are right across month and year ends,
  * and a final-report deadline on an administrative holiday moves to the next working day;
- * both languages render from the one model, and the HTML is self-contained.
+ * both languages render from the one model, and the HTML is self-contained. On a big synthetic
+ * timeline, every list that grows with the evidence is cut to `rowLimit` rows chosen as documented
+ * in the model, keeping the rows the shown patterns name, with totals and where the full lists
+ * are; and past `maxEvents` the build stops at once with E_REPORT_TOO_LARGE.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +20,8 @@ import { parseManifest } from '../../src/bundle/manifest.js';
 import type { TimelineEntry } from '../../src/bundle/timeline.js';
 import { addDays, equinoxProclaimedThrough, ppcDeadlines } from '../../src/report/deadlines.js';
 import { globToRegExp } from '../../src/report/glob.js';
-import { buildReportModel, type Pattern, type ReportModel } from '../../src/report/model.js';
+import { CustodyError } from '../../src/errors.js';
+import { buildReportModel, LISTED_NAMES, type Pattern, type ReportInput, type ReportModel } from '../../src/report/model.js';
 import { renderHtml } from '../../src/report/render-html.js';
 import { renderMarkdown } from '../../src/report/render-md.js';
 import { buildStoryBundle, STORY } from '../helpers/report-story.js';
@@ -157,6 +161,29 @@ describe('report model: the story', () => {
     expect(model.regulator.items.every((i) => i.toComplete)).toBe(true);
     expect(model.regulator.items.find((i) => i.key === 'people')?.prefilled).toEqual([]);
     expect(model.regulator.items.find((i) => i.key === 'data_items')?.prefilled.map((s) => s.params['path']).sort()).toEqual([...STORY.files]);
+  });
+
+  it('nothing of the story is cut: every total is the length of its list, and no renderer says "shown N of M"', () => {
+    expect(model.options.rowLimit).toBe(200);
+    expect([model.who.usersTotal, model.who.sourcesTotal, model.who.usbTotal, model.what.filesTotal, model.integrity.gapsTotal, model.chart.sessionsTotal, model.howTotal]).toEqual([
+      model.who.users.length,
+      model.who.sources.length,
+      model.who.usb.length,
+      model.what.files.length,
+      model.integrity.gaps.length,
+      model.chart.sessions.length,
+      model.how.length,
+    ]);
+    expect(model.howTotals).toEqual({ failed_then_success: 1, new_logon_source: 1, new_usb_serial: 1, off_hours: 1, sensitive_then_usb: 1 });
+    for (const i of model.regulator.items) expect(i.prefilledTotal).toBe(i.prefilled.length);
+    expect(model.how.some((p) => Object.keys(p.params).some((k) => k.endsWith('_total')))).toBe(false);
+    const en = renderMarkdown(model, 'en');
+    const ja = renderMarkdown(model, 'ja');
+    expect(en).not.toMatch(/Shown \d+ of \d+/);
+    expect(ja).not.toContain('を掲載('); // the notes under a list cut short
+    expect(en).toContain(`shown ${model.tables.logons.length} of ${model.tables.logonsTotal}; all of them are in tables/logons.csv`);
+    expect(ja).toContain(`${model.tables.logonsTotal} 件中 ${model.tables.logons.length} 件を掲載。全件は tables/logons.csv を参照。`);
+    expect(renderHtml(model, 'en')).not.toContain('<p class="cap">');
   });
 
   it('every citation is a record of the timeline with that hash', () => {
@@ -375,5 +402,248 @@ describe('renderers: one model, two languages', () => {
     expect(m.how).toEqual([]);
     expect(renderMarkdown(m, 'en')).toContain('No discovery time was given');
     expect(renderHtml(m, 'ja')).toContain('期限は算出していない');
+  });
+});
+
+// --- big incidents: bounded lists and a bound on memory ---------------------------------------
+
+const BIG_HOST = 'srv-1';
+
+/** An entry of a synthetic timeline on one host; `sec` counts from 2026-11-20T00:00:00Z. */
+function bigEntry(seq: number, sec: number, kind: string, payload: Record<string, unknown>): TimelineEntry {
+  const time = new Date(Date.UTC(2026, 10, 20) + sec * 1000).toISOString().replace('Z', '000Z');
+  return { datetime: time, timestamp_desc: 'Event Time', host: BIG_HOST, store_id: 'store-1', seq, record_sha256: createHash('sha256').update(`r${seq}`).digest('hex'), kind, source: 'derive:test', observed_at: time, message: `${kind} #${seq}`, payload };
+}
+
+/**
+ * A big incident on one host, in time order: 1,000 addresses fail to log on 1–4 times each (as
+ * user0…user299); 600 customer files are read 1–3 times each by auid=1000…1004; 230 keyboards
+ * with serials are plugged in; then 198.51.100.7 fails three times as root and logs on as admin;
+ * auid=1500 reads 12 files secret-00…secret-11 once each and a SanDisk stick is connected 5 minutes
+ * later. The patterns: new_usb_serial ×231, failed_then_success, new_logon_source, sensitive_then_usb.
+ */
+function bigIncident(): TimelineEntry[] {
+  const es: TimelineEntry[] = [];
+  let sec = 0;
+  const add = (kind: string, payload: Record<string, unknown>, at = sec++): void => {
+    es.push(bigEntry(es.length, at, kind, payload));
+  };
+  for (let i = 0; i < 1000; i++) {
+    for (let f = 0; f <= i % 4; f++) add('auth.logon', { service: 'sshd', action: 'failure', success: false, user: `user${i % 300}`, from_ip: `10.1.${Math.floor(i / 250)}.${i % 250}`, method: 'password' });
+  }
+  add('agent.heartbeat', { uptime_ms: 1 });
+  sec = 3000;
+  for (let k = 0; k < 600; k++) {
+    for (let r = 0; r <= k % 3; r++) add('file.access', { path: `/srv/share/customers/c${k}.csv`, operation: 'open', success: true, auid: String(1000 + (k % 5)) });
+  }
+  sec = 7000;
+  for (let j = 0; j < 230; j++) add('usb.connect', { serial: `KB${String(j).padStart(3, '0')}`, vendor_id: '046d', product_id: 'c52b', manufacturer: 'Logitech', product: 'Keyboard', port: '1-2' }, (sec += 10));
+  sec = 18_000;
+  for (let f = 0; f < 3; f++) add('auth.logon', { service: 'sshd', action: 'failure', success: false, user: 'root', from_ip: '198.51.100.7', method: 'password' }, (sec += 10));
+  add('auth.logon', { service: 'sshd', action: 'logon', success: true, user: 'admin', from_ip: '198.51.100.7', method: 'password' }, (sec += 10));
+  sec = 36_000;
+  for (let k = 0; k < 12; k++) add('file.access', { path: `/srv/share/customers/secret-${String(k).padStart(2, '0')}.csv`, operation: 'open', success: true, auid: '1500' }, (sec += 10));
+  add('usb.connect', { serial: 'STICK-1', vendor_id: '0781', product_id: '5581', manufacturer: 'SanDisk', product: 'Ultra', mass_storage: true, port: '1-1' }, 36_300);
+  add('usb.disconnect', { serial: 'STICK-1', vendor_id: '0781', product_id: '5581', manufacturer: 'SanDisk', product: 'Ultra', mass_storage: true, port: '1-1' }, 36_900);
+  return es;
+}
+
+const bigManifest: ReportInput['manifest'] = {
+  case: { id: 'IR-BIG' },
+  collector: { host: 'lab', version: 'test', started_at: '2026-11-21T00:00:00.000000Z', key: { fingerprint: 'SHA256:test', public_key: 'AAAA' } },
+  hosts: [],
+};
+
+/** The rows to expect of a list: those named, then the first by `rank` up to `limit`. */
+function expectedRows<T>(rows: T[], limit: number, rank: (a: T, b: T) => number, named: (r: T) => boolean): Set<T> {
+  const shown = new Set(rows.filter(named));
+  for (const r of [...rows].sort(rank)) if (shown.size < limit) shown.add(r);
+  return shown;
+}
+
+describe('report model: a big incident', () => {
+  const es = bigIncident();
+  const big = buildReportModel({ manifest: bigManifest, entries: es }, { generatedAt: '2026-11-23T00:00:00.000000Z', sensitive: ['/srv/share/customers/**'] });
+  const secrets = Array.from({ length: 12 }, (_, k) => `/srv/share/customers/secret-${String(k).padStart(2, '0')}.csv`);
+
+  it('finds every pattern and shows at most rowLimit (200) of each kind: the earliest new USB serials', () => {
+    expect(big.options.rowLimit).toBe(200);
+    expect(big.howTotals).toEqual({ new_usb_serial: 231, failed_then_success: 1, new_logon_source: 1, sensitive_then_usb: 1 });
+    expect(big.howTotal).toBe(234);
+    const serials = big.how.filter((p) => p.code === 'new_usb_serial').map((p) => p.params['serial']);
+    expect(serials).toEqual(Array.from({ length: 200 }, (_, j) => `KB${String(j).padStart(3, '0')}`));
+    expect(big.how.map((p) => p.time)).toEqual(big.how.map((p) => p.time).sort());
+    expect(big.chart.markers).toHaveLength(203);
+  });
+
+  it("a pattern's list of files names LISTED_NAMES of them and counts all", () => {
+    const [p] = big.how.filter((x) => x.code === 'sensitive_then_usb');
+    expect(LISTED_NAMES).toBe(10);
+    expect(p?.params).toMatchObject({ device: 'STICK-1', files: secrets.slice(0, 10), files_total: 12, users: ['auid=1500'], reads: 12 });
+    expect(p?.citesTotal).toBe(13);
+    expect(renderMarkdown(big, 'en')).toContain(`(${secrets.slice(0, 10).join(', ')} and 2 more)`);
+    expect(renderMarkdown(big, 'ja')).toContain(`(${secrets.slice(0, 10).join('、')} ほか2件)`);
+  });
+
+  it('sources: 200 of 1,001, by logon attempts then address, shown by address; the brute-forcing address, which the ranking alone leaves out', () => {
+    expect(big.who.sourcesTotal).toBe(1001);
+    expect(big.who.sources).toHaveLength(200);
+    const attempts = new Map<string, number>();
+    for (const e of es) if (e.kind === 'auth.logon') attempts.set(String(e.payload['from_ip']), (attempts.get(String(e.payload['from_ip'])) ?? 0) + 1);
+    const want = expectedRows([...attempts.keys()], 200, (a, b) => (attempts.get(b) ?? 0) - (attempts.get(a) ?? 0) || (a < b ? -1 : 1), (a) => a === '198.51.100.7');
+    expect(big.who.sources.map((x) => x.from)).toEqual([...want].sort());
+    expect(big.who.sources.find((x) => x.from === '198.51.100.7')).toMatchObject({ failures: 3, successes: 1, users: ['admin', 'root'], usersTotal: 2 });
+    // The others made 4 attempts each, the most any address made (250 did); the attacker's 4 rank
+    // after all of them by address, so only the pattern keeps it.
+    expect(big.who.sources.filter((x) => x.from !== '198.51.100.7').every((x) => x.failures === 4)).toBe(true);
+  });
+
+  it('users: 200 of 308 (user0…299, root, admin, five auids, auid=1500), by activity then name, shown by name; the users the patterns name', () => {
+    expect(big.who.usersTotal).toBe(308);
+    expect(big.who.users).toHaveLength(200);
+    const activity = new Map<string, number>();
+    for (const e of es) {
+      const user = e.kind === 'auth.logon' ? String(e.payload['user']) : e.kind === 'file.access' ? `auid=${String(e.payload['auid'])}` : undefined;
+      if (user !== undefined) activity.set(user, (activity.get(user) ?? 0) + 1);
+    }
+    const want = expectedRows([...activity.keys()], 200, (a, b) => (activity.get(b) ?? 0) - (activity.get(a) ?? 0) || (a < b ? -1 : 1), (u) => u === 'admin' || u === 'auid=1500');
+    expect(big.who.users.map((u) => u.user)).toEqual([...want].sort());
+    expect(big.who.users.map((u) => u.user)).toEqual(expect.arrayContaining(['admin', 'auid=1500', 'auid=1000']));
+  });
+
+  it('files: 200 of 612, the most accessed then the earliest, shown by first access; the ten a pattern names although read once', () => {
+    expect(big.what.filesTotal).toBe(612);
+    expect(big.what.files).toHaveLength(200);
+    const paths = big.what.files.map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(secrets.slice(0, 10)));
+    expect(paths).not.toContain(secrets[10]);
+    // The rest: 190 of the 200 files read three times, the earliest read first.
+    const thrice = Array.from({ length: 600 }, (_, k) => k).filter((k) => k % 3 === 2).map((k) => `/srv/share/customers/c${k}.csv`);
+    expect(paths.filter((p) => !p.includes('secret'))).toEqual(thrice.slice(0, 190));
+    expect(big.what.files.map((f) => f.first)).toEqual(big.what.files.map((f) => f.first).sort());
+    // The final report's data items are the files of section 5, with the count of all.
+    const dataItems = big.regulator.items.find((i) => i.key === 'data_items');
+    expect(dataItems?.prefilled.map((s) => s.params['path'])).toEqual(paths);
+    expect(dataItems?.prefilledTotal).toBe(612);
+  });
+
+  it('USB: storage first, and every device a shown pattern names, even past the limit (201 of 231)', () => {
+    expect(big.who.usbTotal).toBe(231);
+    expect(big.who.usb.map((d) => d.device)).toEqual([...Array.from({ length: 200 }, (_, j) => `KB${String(j).padStart(3, '0')}`), 'STICK-1']);
+    expect(big.chart.sessionsTotal).toBe(231);
+    expect(big.chart.sessions).toHaveLength(201);
+    expect(big.chart.sessions.at(-1)).toMatchObject({ device: 'STICK-1', mass_storage: true });
+  });
+
+  it('logons: the first 1,000 in time order; the evidence index is exactly the records cited by what is shown', () => {
+    expect(big.tables.logonsTotal).toBe(2504);
+    expect(big.tables.logons).toHaveLength(1000);
+    expect(big.tables.logons[0]?.time).toBe(es[0]?.datetime);
+    const cited = new Set([...big.how.flatMap((p) => p.cites), ...big.integrity.gaps.flatMap((g) => g.cites), ...big.what.files.flatMap((f) => f.cites), ...big.who.usb.flatMap((d) => d.cites), ...big.when.excerpt.map((x) => x.cite)].map((c) => `${c.host}#${c.seq}`));
+    expect(new Set(big.evidence.map((e) => `${e.host}#${e.seq}`))).toEqual(cited);
+    expect(big.evidence.length).toBeLessThan(1000);
+    const bySeq = new Map(es.map((e) => [e.seq, e]));
+    for (const e of big.evidence) expect([e.sha256, e.message, e.store_id]).toEqual([bySeq.get(e.seq)?.record_sha256, bySeq.get(e.seq)?.message, 'store-1']);
+  });
+
+  it('the renderers say how many are shown of how many, and where all of them are, in both languages', () => {
+    const en = renderMarkdown(big, 'en');
+    const ja = renderMarkdown(big, 'ja');
+    expect(en).toContain('Shown 200 of 308 users: the most active (logons, failed logons, file accesses), and every user a pattern names. All of them are in tables/logons.csv and tables/file-access.csv.');
+    expect(en).toContain('Shown 200 of 1001 source addresses: those with the most logon attempts, and every one a pattern names. All of them are in tables/logons.csv.');
+    expect(en).toContain('Shown 201 of 231 USB devices: storage devices first, then the most connected, and every device a pattern names. All of them are in tables/usb-devices.csv.');
+    expect(en).toContain('Shown 200 of 612 files: the most accessed, and every file a pattern names. All of them are in tables/file-access.csv.');
+    expect(en).toContain('Shown 203 of 234 patterns found, at most 200 of each kind (USB serial not seen before: 200 of 231)');
+    expect(en).toContain('Shown 200 of 612 sensitive files (those of section 5); all of them are in tables/file-access.csv.');
+    expect(en).toContain('shown 1000 of 2504; all of them are in tables/logons.csv');
+    expect(ja).toContain('利用者 308 名中 200 名を掲載(ログオン・ログオン失敗・ファイルアクセスの多い順。パターンに現れる利用者はすべて含む)。全員分は tables/logons.csv と tables/file-access.csv を参照。');
+    expect(ja).toContain('接続元 1001 件中 200 件を掲載(ログオン試行の多い順。パターンに現れる接続元はすべて含む)。全件は tables/logons.csv を参照。');
+    expect(ja).toContain('USB機器 231 台中 201 台を掲載(記憶装置を優先し、接続回数の多い順。パターンに現れる機器はすべて含む)。全台分は tables/usb-devices.csv を参照。');
+    expect(ja).toContain('ファイル 612 件中 200 件を掲載(アクセス数の多い順。パターンに現れるファイルはすべて含む)。全件は tables/file-access.csv を参照。');
+    expect(ja).toContain('検出したパターン 234 件中 203 件を掲載(種類ごとに最大 200 件。初出のUSBシリアル 231 件中 200 件)。');
+    expect(ja).toContain('2504 件中 1000 件を掲載。全件は tables/logons.csv を参照。');
+    const html = renderHtml(big, 'ja');
+    expect(html).toContain('<p class="cap">接続元 1001 件中 200 件を掲載');
+    expect(html).toContain('<p class="cap">USB接続期間は 231 件中 201 件を図示(記憶装置とパターンに現れるものを優先)。全件は timeline/timeline.csv を参照。</p>');
+    expect(renderHtml(big, 'en')).toContain('<p class="cap">Shown 200 of 612 files: the most accessed');
+  });
+
+  it('a smaller rowLimit cuts every list to it (plus what the patterns name)', () => {
+    const small = buildReportModel({ manifest: bigManifest, entries: es }, { generatedAt: '2026-11-23T00:00:00.000000Z', sensitive: ['/srv/share/customers/**'], rowLimit: 5 });
+    expect(small.how.filter((p) => p.code === 'new_usb_serial')).toHaveLength(5);
+    expect(small.who.sources).toHaveLength(5);
+    expect(small.who.users).toHaveLength(5);
+    expect(small.what.files.map((f) => f.path)).toEqual(secrets.slice(0, 10)); // the pattern names ten
+    expect(small.who.usb.map((d) => d.device)).toEqual(['KB000', 'KB001', 'KB002', 'KB003', 'KB004', 'STICK-1']);
+    expect(small.regulator.items.find((i) => i.key === 'overview')?.prefilledTotal).toBe(2);
+  });
+});
+
+describe('report model: lists no pattern names', () => {
+  it('USB devices without serials: storage first, then the most connected; gaps: the earliest', () => {
+    const es: TimelineEntry[] = [];
+    let sec = 0;
+    // Devices P0…P5 (no serial, so no new_usb_serial names them): P1 and P4 are storage; Pn connects n+1 times.
+    for (let n = 0; n < 6; n++) {
+      for (let c = 0; c <= n; c++) es.push(bigEntry(es.length, (sec += 10), 'usb.connect', { vendor_id: '1111', product_id: `000${n}`, ...(n === 1 || n === 4 ? { mass_storage: true } : {}) }));
+    }
+    for (let g = 0; g < 8; g++) es.push(bigEntry(es.length, (sec += 10), 'agent.gap', { source: 'file', path: `/var/log/a${g}.gz`, reason: 'truncated', detail: 'cut short' }));
+    const m = buildReportModel({ manifest: bigManifest, entries: es }, { generatedAt: '2026-11-23T00:00:00.000000Z', rowLimit: 3 });
+    expect(m.who.usbTotal).toBe(6);
+    // Storage P4 (5 connects), P1 (2), then the most connected other, P5 (6); shown by first sighting.
+    expect(m.who.usb.map((d) => d.device)).toEqual(['1111:0001 (no serial)', '1111:0004 (no serial)', '1111:0005 (no serial)']);
+    expect(m.chart.sessionsTotal).toBe(21);
+    expect(m.chart.sessions.every((x) => x.mass_storage)).toBe(true);
+    expect(m.chart.sessions).toHaveLength(3);
+    expect(m.integrity.gapsTotal).toBe(8);
+    expect(m.integrity.gaps.map((g) => g.params['path'])).toEqual(['/var/log/a0.gz', '/var/log/a1.gz', '/var/log/a2.gz']);
+    expect(m.howTotals).toEqual({ anti_forensics: 8 });
+    expect(m.regulator.items.find((i) => i.key === 'other')?.prefilled.find((st) => st.code === 'item.other.gaps')?.params).toEqual({ gaps: 8 });
+    expect(renderMarkdown(m, 'en')).toContain('Shown 3 of 8: the earliest, and every one a pattern cites. All of them are in tables/gaps.csv and timeline/timeline.csv.');
+    expect(renderMarkdown(m, 'ja')).toContain('8 件中 3 件を掲載(古い順。パターンの根拠となるものはすべて含む)。全件は tables/gaps.csv と timeline/timeline.csv を参照。');
+    expect(renderMarkdown(m, 'en')).toContain('Shown 3 of 6 USB devices');
+    expect(renderMarkdown(m, 'en')).toContain('   - Shown 3 of 8: those that point to a wrongful purpose first, then the earliest.');
+  });
+});
+
+describe('report model: maxEvents', () => {
+  /** 30 file accesses, each after a heartbeat (not analysed), counting what the model pulled. */
+  function counted(): { entries: Iterable<TimelineEntry>; pulled: () => number } {
+    let pulled = 0;
+    function* gen(): Generator<TimelineEntry> {
+      for (let i = 0; i < 30; i++) {
+        pulled++;
+        yield bigEntry(2 * i, 2 * i, 'agent.heartbeat', { uptime_ms: i });
+        pulled++;
+        yield bigEntry(2 * i + 1, 2 * i + 1, 'file.access', { path: `/srv/f${i}`, operation: 'open', auid: '1000' });
+      }
+    }
+    return { entries: gen(), pulled: () => pulled };
+  }
+
+  it('one event past the limit is E_REPORT_TOO_LARGE, thrown at once, naming the numbers, where the records are and how to raise it', () => {
+    const input = counted();
+    let err: unknown;
+    try {
+      buildReportModel({ manifest: bigManifest, entries: input.entries }, { generatedAt: '2026-11-23T00:00:00.000000Z', maxEvents: 20 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CustodyError);
+    expect((err as CustodyError).code).toBe('E_REPORT_TOO_LARGE');
+    const msg = (err as CustodyError).message;
+    expect(msg).toContain('more than 20 events');
+    expect(msg).toContain('21 of them in the first 42 timeline entries');
+    expect(msg).toContain('over its limit of 20');
+    expect(msg).toContain("every record is in the bundle's timeline/ (timeline.jsonl, timeline.csv) and tables/");
+    expect(msg).toMatch(/`custody report <bundle> --max-events N`, which needs about [\d.]+ KB of memory per event/);
+    // It stopped at the 21st file access (entry 42), not at the end of the timeline.
+    expect(input.pulled()).toBe(42);
+  });
+
+  it('exactly maxEvents events is not too many', () => {
+    const m = buildReportModel({ manifest: bigManifest, entries: counted().entries }, { generatedAt: '2026-11-23T00:00:00.000000Z', maxEvents: 30 });
+    expect(m.what.filesTotal).toBe(30);
+    expect(m.where.hosts[0]?.records).toBe(60);
   });
 });
