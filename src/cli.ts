@@ -386,7 +386,6 @@ function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
-/** A bundle is a folder with manifest.json, or a file (its .tar); anything else is a store folder. */
 /** `--max-events` of report and collect: a positive whole number. */
 function parseMaxEvents(value: string): number {
   const n = Number(value);
@@ -394,6 +393,7 @@ function parseMaxEvents(value: string): number {
   return n;
 }
 
+/** A bundle is a folder with manifest.json, or a file (its .tar); anything else is a store folder. */
 function isBundlePath(path: string): boolean {
   try {
     const st = statSync(path);
