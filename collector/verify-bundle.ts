@@ -22,7 +22,7 @@ import { BUNDLE_META_FILES, parseManifest, type BundleManifest } from '../src/bu
 import { parseHashdeep, parseSha256Sums, type FileHash } from '../src/bundle/sums.js';
 import { extractTar, TarRefusal } from '../src/bundle/tar.js';
 import { checkWitnessNote } from '../src/bundle/witness.js';
-import { bytesEqual, leafHash, MerkleFrontier } from '../src/integrity/merkle.js';
+import { bytesEqual } from '../src/integrity/merkle.js';
 import { fingerprint, keyMatches, rawPublicKey, verifyBytes } from '../src/integrity/keys.js';
 import { readTimeStampToken, verifyTimeStampToken } from '../src/integrity/tsa.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
@@ -322,13 +322,9 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
       continue;
     }
     try {
-      const store = await verifyStore(reader, { trust, tsaRoots });
-      hostResult.store = store;
-      for (const f of store.findings) add(`store.${f.code}`, f.severity, f.message, storeWhere(f, h.path));
-      if (store.storeId !== h.store_id || store.host !== h.host || store.origin !== h.origin) {
-        add('host.mismatch', 'error', `the snapshot is store ${store.storeId ?? '?'} of ${store.host ?? '?'} (${store.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);
-      }
-      // Witness: the note in the folder is the one in the manifest, signed by the collector, and its root recomputes.
+      // Witness: the note in the folder is the one in the manifest, signed by the collector, and its
+      // root recomputes over the snapshot's records (computed by the store's verification as it
+      // streams them, not by reading the records again).
       const notePath = `${h.path}/witness.note`;
       let note: string | undefined;
       if (!listed.has(notePath) || !isFile(notePath)) add('witness.missing', 'error', 'the witness note is not listed and present', notePath);
@@ -337,6 +333,18 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
         if (note !== h.witness.note) add('witness.mismatch', 'error', 'witness.note differs from the note in the manifest', notePath);
       }
       const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
+      const witnessSize = check.body?.treeSize;
+      let witnessRoot: Uint8Array | undefined;
+      const store = await verifyStore(reader, {
+        trust,
+        tsaRoots,
+        ...(witnessSize !== undefined ? { rootsAt: [witnessSize], onRoot: (_size: number, root: Uint8Array) => (witnessRoot = root) } : {}),
+      });
+      hostResult.store = store;
+      for (const f of store.findings) add(`store.${f.code}`, f.severity, f.message, storeWhere(f, h.path));
+      if (store.storeId !== h.store_id || store.host !== h.host || store.origin !== h.origin) {
+        add('host.mismatch', 'error', `the snapshot is store ${store.storeId ?? '?'} of ${store.host ?? '?'} (${store.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);
+      }
       if (!check.ok) add(`witness.${check.problem ?? 'invalid'}`, 'error', check.detail ?? 'the witness note does not verify', notePath);
       if (check.body !== undefined) {
         hostResult.witness.time = 'time' in check ? check.time : undefined;
@@ -344,21 +352,14 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
           add('witness.manifest_mismatch', 'error', 'the manifest states another size or root than the signed witness note', notePath);
         }
         const size = check.body.treeSize;
-        const frontier = new MerkleFrontier();
-        let root: Uint8Array | undefined = size === 0 ? frontier.root() : undefined;
-        try {
-          for (const r of reader.records()) {
-            frontier.push(leafHash(r.bytes));
-            if (frontier.size === size) {
-              root = frontier.root();
-              break;
-            }
-          }
-        } catch (err) {
-          add('witness.unreadable', 'error', `cannot read the records to recompute the witnessed root: ${messageOf(err)}`, evidence);
-        }
-        if (root === undefined) add('witness.beyond_end', 'error', `the collector witnessed ${size} records, the snapshot holds ${frontier.size}`, `${h.path}: tree size ${size}`);
-        else if (!bytesEqual(root, check.body.rootHash)) {
+        const root = witnessRoot;
+        if (root === undefined) {
+          // The stream stopped before the witnessed size: the snapshot holds fewer records, or could
+          // not be read up to them (the store's findings say where).
+          const unreadable = store.findings.some((f) => f.code === 'store.unreadable' || f.code === 'store.corrupt');
+          if (unreadable) add('witness.unreadable', 'error', `cannot read the records to recompute the witnessed root: the store could not be read beyond ${store.records} records`, evidence);
+          else add('witness.beyond_end', 'error', `the collector witnessed ${size} records, the snapshot holds ${store.records}`, `${h.path}: tree size ${size}`);
+        } else if (!bytesEqual(root, check.body.rootHash)) {
           add('witness.root_mismatch', 'error', `the records 0..${size - 1} no longer hash to the root the collector signed at collection`, `${h.path}: seq 0..${size - 1}`);
         } else if (check.ok) hostResult.witness.ok = true;
       }

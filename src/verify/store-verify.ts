@@ -72,6 +72,13 @@ export interface VerifyStoreOptions {
   parallelAfter?: number;
   /** Told how many records were checked in this thread and in workers (tests, benchmarks). */
   onPipelineStats?: (stats: PipelineStats) => void;
+  /**
+   * Tree sizes whose Merkle root over the records as read (leaf hashes computed from their bytes)
+   * the caller wants, e.g. a collector's witness; each is handed to `onRoot` when the stream passes
+   * it, so the caller need not read and hash the records a second time.
+   */
+  rootsAt?: readonly number[];
+  onRoot?: (treeSize: number, root: Uint8Array) => void;
 }
 
 export interface SealedPoint {
@@ -250,6 +257,8 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
 
   // Checkpoints of the empty tree are checked before any record.
   checkAt(0, emptyRoot(), true);
+  const rootsWanted = new Set(options.rootsAt ?? []);
+  if (rootsWanted.has(0)) options.onRoot?.(0, emptyRoot());
 
   // --- the records, streamed -------------------------------------------------------------------
   const frontier = new MerkleFrontier();
@@ -316,6 +325,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       result.records++;
       if (options.onProgress && result.records % progressEvery === 0) options.onProgress(result.records);
       if (bySize.has(frontier.size)) checkAt(frontier.size, frontier.root(), integrityOk);
+      if (rootsWanted.has(frontier.size)) options.onRoot?.(frontier.size, frontier.root());
     }
     if (checked.lastObservedAt !== undefined) lastObservedAt = checked.lastObservedAt;
   };
