@@ -231,16 +231,26 @@ function triageFiles(patterns: readonly string[]): { files: string[]; skipped: s
 }
 
 /** Root over every record of a snapshot (leaf hashes recomputed from the bytes) and the last observed_at. */
-function snapshotHead(dir: string): { treeSize: number; root: Uint8Array; lastObservedAt: string | undefined; kinds: Map<string, number>; meta: Map<string, string> } {
+/**
+ * What the collector witnesses of a snapshot: its size and Merkle root over every record, sealed or
+ * not, and the newest record's time. `root` is the one the snapshot's verification computed at the
+ * snapshot's size as it streamed the records; without it (the verification stopped before the end)
+ * the records are read and hashed here, and a read error stops the collection as it would have.
+ */
+function snapshotHead(dir: string, records: number, root: Uint8Array | undefined): { treeSize: number; root: Uint8Array; lastObservedAt: string | undefined; kinds: Map<string, number> } {
   const reader = new SqliteStoreReader(dir);
   try {
+    if (root !== undefined) {
+      const last = reader.lastRecord();
+      return { treeSize: records, root, lastObservedAt: last?.observed_at, kinds: reader.kindCounts() };
+    }
     const frontier = new MerkleFrontier();
     let lastObservedAt: string | undefined;
     for (const r of reader.records()) {
       frontier.push(leafHash(r.bytes));
       lastObservedAt = r.observed_at;
     }
-    return { treeSize: frontier.size, root: frontier.root(), lastObservedAt, kinds: reader.kindCounts(), meta: reader.meta() };
+    return { treeSize: frontier.size, root: frontier.root(), lastObservedAt, kinds: reader.kindCounts() };
   } finally {
     reader.close();
   }
@@ -326,9 +336,15 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       const liveEnrollment = join(src.dir, ENROLLMENT_FILE);
       const rawKey = new Uint8Array(Buffer.from(enrollmentKey, 'base64'));
       const trustKey = existsSync(liveEnrollment) ? liveEnrollment : rawKey.length === 32 ? fingerprint(rawKey) : undefined;
-      const verification = await verifyStoreDir(dest, { ...(trustKey !== undefined ? { key: trustKey } : {}), ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}) });
+      let root: Uint8Array | undefined;
+      const verification = await verifyStoreDir(dest, {
+        ...(trustKey !== undefined ? { key: trustKey } : {}),
+        ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}),
+        rootsAt: [snap.records],
+        onRoot: (_size, r) => (root = r),
+      });
 
-      const head = snapshotHead(dest);
+      const head = snapshotHead(dest, snap.records, root);
       const collectorTime = formatTimestamp(clock.nowMs());
       const note = signWitnessNote({ origin, treeSize: head.treeSize, rootHash: head.root }, collectorTime, key);
       writeNew(join(dest, 'witness.note'), note);

@@ -16,6 +16,9 @@ export interface VerifyStoreDirOptions {
   /** Files with the TSA root certificates (PEM or DER). */
   tsaCa?: string[];
   onProgress?: (records: number) => void;
+  /** Tree sizes whose root over the records as read is handed to `onRoot` (see VerifyStoreOptions). */
+  rootsAt?: readonly number[];
+  onRoot?: (treeSize: number, root: Uint8Array) => void;
 }
 
 function readFileOrThrow(path: string, what: string): Buffer {
@@ -74,7 +77,13 @@ export async function verifyStoreDir(storeDir: string, options: VerifyStoreDirOp
   const tsaRoots = loadTsaRoots(options.tsaCa);
   const reader = new SqliteStoreReader(storeDir);
   try {
-    return await verifyStore(reader, { trust, tsaRoots, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    return await verifyStore(reader, {
+      trust,
+      tsaRoots,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.rootsAt !== undefined ? { rootsAt: options.rootsAt } : {}),
+      ...(options.onRoot ? { onRoot: options.onRoot } : {}),
+    });
   } finally {
     reader.close();
   }

@@ -430,7 +430,7 @@ function loadAverage() {
 const PHASES = [
   ['setup', 'setup (find the stores, load the key)'],
   ['snapshot', 'snapshot (`VACUUM INTO` of each store)'],
-  ['verify', 'verify each snapshot + witness (re-reads and re-hashes every record to sign its head)'],
+  ['verify', 'verify each snapshot + witness (its root comes from the verification's pass over the records)'],
   ['triage', 'triage'],
   ['timeline', 'timeline + tables (merge every record of every host, write JSONL, CSV and the tables)'],
   ['hash', 'hash (SHA-256 of every content file)'],
@@ -484,7 +484,7 @@ function report({ records, rounds, input, storeSetup, best, all, bundleInfo, has
   l.push('');
   l.push(`On the bundle folder that collect just wrote (in the page cache). The reference is the audit the README gives, run in the bundle folder: \`${HASHDEEP_AUDIT_COMMAND}\` (hashdeep hashes with ${m.nproc} threads by default, one per CPU).`);
   l.push('');
-  l.push('What is comparable: hashdeep only hashes the files and matches them against hashdeep.txt. `custody verify` (`verifyBundle`) does that too, against the manifest: it lstat-walks the folder and hashes every regular file with SHA-256 (`hashFile`: 4 MiB reads into one reused buffer, one file at a time on one thread). Everything else it does is work hashdeep does not do: re-verifying every record of every store snapshot (leaf hashes, Merkle roots, every checkpoint signature, the key chain), recomputing each witnessed root over the records again, the manifest signature, the collector key, SHA256SUMS and hashdeep.txt against the manifest, and the custody log\'s links and signatures.');
+  l.push('What is comparable: hashdeep only hashes the files and matches them against hashdeep.txt. `custody verify` (`verifyBundle`) does that too, against the manifest: it lstat-walks the folder and hashes every regular file with SHA-256 (`hashFile`: 4 MiB reads into one reused buffer, one file at a time on one thread). Everything else it does is work hashdeep does not do: re-verifying every record of every store snapshot (leaf hashes, Merkle roots, every checkpoint signature, the key chain), recomputing each witnessed root (from that same pass over the records), the manifest signature, the collector key, SHA256SUMS and hashdeep.txt against the manifest, and the custody log\'s links and signatures.');
   l.push('`verifyBundle` reports no phase timings, so its file-hashing phase cannot be timed inside it; the "file-hashing pass" row is the closest stand-in: the same `walkBundleDir` + `hashFile` over every file of the bundle, then the comparison with the manifest\'s list, timed alone in its own process in the same run. The `verifyBundle` row\'s time also gives its difference from that pass, as an estimate of the extra work.');
   l.push('The "Node SHA-256 ceiling" row is not what verify runs: the same files read synchronously with `readSync` in 1 MiB chunks into `createHash`, to show how close `hashFile`\'s asynchronous reads come to SHA-256 itself.');
   l.push('');

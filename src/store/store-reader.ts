@@ -99,6 +99,11 @@ export class SqliteStoreReader implements StoreReader {
     return this.guard(() => new Map(this.db.prepare('SELECT kind, COUNT(*) FROM records GROUP BY kind').raw().all() as [string, number][]));
   }
 
+  /** The record with the highest seq (its columns only), or undefined for an empty store. */
+  lastRecord(): { seq: number; kind: string; observed_at: string } | undefined {
+    return this.guard(() => this.db.prepare('SELECT seq, kind, observed_at FROM records ORDER BY seq DESC LIMIT 1').get() as { seq: number; kind: string; observed_at: string } | undefined);
+  }
+
   /** The newest `limit` records of one kind, newest first (partial indexes make gaps and key rotations cheap). */
   latestOfKind(kind: string, limit: number): RecordRow[] {
     return this.guard(
