@@ -430,7 +430,7 @@ function loadAverage() {
 const PHASES = [
   ['setup', 'setup (find the stores, load the key)'],
   ['snapshot', 'snapshot (`VACUUM INTO` of each store)'],
-  ['verify', 'verify each snapshot + witness (its root comes from the verification's pass over the records)'],
+  ['verify', 'verify each snapshot + witness (its root comes from the same pass over the records)'],
   ['triage', 'triage'],
   ['timeline', 'timeline + tables (merge every record of every host, write JSONL, CSV and the tables)'],
   ['hash', 'hash (SHA-256 of every content file)'],
