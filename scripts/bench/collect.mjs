@@ -433,6 +433,7 @@ const PHASES = [
   ['verify', 'verify each snapshot + witness (its root comes from the same pass over the records)'],
   ['triage', 'triage'],
   ['timeline', 'timeline + tables (merge every record of every host, write JSONL, CSV and the tables)'],
+  ['report', 'draft report (read the timeline, build the model, write Markdown and HTML in both languages)'],
   ['hash', 'hash (SHA-256 of every content file)'],
   ['seal', 'seal (case.jsonld, manifest, signature, SHA256SUMS, hashdeep.txt, custody.jsonl, rename)'],
   ['tar', 'tar (deterministic `<out>.tar`)'],
