@@ -440,18 +440,9 @@ export function createKernelUsbParser(): KernelUsbParser {
     const o = open.get(port);
     if (o && o.deviceNumber === number) {
       open.delete(port);
-      const c = o.device;
       payload.session = o.session;
-      if (c.vendor_id !== undefined) payload.vendor_id = c.vendor_id;
-      if (c.product_id !== undefined) payload.product_id = c.product_id;
-      if (c.serial !== undefined) payload.serial = c.serial;
-      if (c.product !== undefined) payload.product = c.product;
-      if (c.manufacturer !== undefined) payload.manufacturer = c.manufacturer;
-      if (c.speed !== undefined) payload.speed = c.speed;
-      if (c.driver !== undefined) payload.driver = c.driver;
-      if (c.block_device !== undefined) payload.block_device = c.block_device;
-      if (c.mass_storage !== undefined) payload.mass_storage = c.mass_storage;
-      if (c.capacity_bytes !== undefined) payload.capacity_bytes = c.capacity_bytes;
+      // The device as its connect described it (connectedDevice holds only the fields that were set).
+      Object.assign(payload, o.device);
       if (o.connectSeq !== undefined) extra['connect_seq'] = String(o.connectSeq);
     } else {
       extra['pairing'] = o ? `port ${port} has device number ${o.deviceNumber} connected, not ${number}` : 'no connect seen for this port and device number';
