@@ -100,6 +100,24 @@ export interface KernelUsbContext {
 
 /** Open sessions a context keeps per file (most recent connects); a machine has a few dozen ports. */
 export const MAX_CONTEXT_SESSIONS = 64;
+/**
+ * Devices held as connected, and SCSI hosts remembered, per file while running. Real hardware
+ * stays far below (ports are physical, a disconnect frees one); a log of made-up ports must not grow
+ * memory without bound, so past these the oldest is forgotten (its disconnect is then recorded with
+ * a pairing note, as for a connect never seen).
+ */
+export const MAX_OPEN_SESSIONS = 4096;
+export const MAX_SCSI_HOSTS = 256;
+
+/** Sets `key` as the newest entry of `map`, forgetting the oldest past `max`. */
+function setNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+}
 /** SCSI hosts a context keeps per file (the most recent: the kernel numbers them upwards). */
 const MAX_CONTEXT_SCSI_HOSTS = 16;
 /**
@@ -218,7 +236,7 @@ export function createKernelUsbParser(): KernelUsbParser {
     if (p.vendorId === undefined) extra['announcement'] = 'incomplete: no "New USB device found" line';
     if (p.deviceNumber !== undefined) {
       payload.session = `${p.port}#${p.deviceNumber}@${firstSeq}`;
-      open.set(p.port, { deviceNumber: p.deviceNumber, session: payload.session, connectSeq: payload.derived_from[0], device: connectedDevice(payload) });
+      setNewest(open, p.port, { deviceNumber: p.deviceNumber, session: payload.session, connectSeq: payload.derived_from[0], device: connectedDevice(payload) }, MAX_OPEN_SESSIONS);
     }
     if (Object.keys(extra).length > 0) payload.extra = extra;
     const rec: DerivedRecord<'usb.connect'> = { kind: 'usb.connect', payload };
@@ -373,7 +391,7 @@ export function createKernelUsbParser(): KernelUsbParser {
     if ((m = RE_SCSI_HOST.exec(msg))) {
       const host = Number(m[1]);
       const port = m[3] ?? '';
-      scsiHostPort.set(host, port);
+      setNewest(scsiHostPort, host, port, MAX_SCSI_HOSTS);
       const p = pending.get(port);
       if (p) {
         p.scsiHost = host;

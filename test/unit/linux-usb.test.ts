@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { payloadSchemas } from '../../src/records/schema.js';
 import { createTextParsers } from '../../src/parsers/text-dispatch.js';
-import { createKernelUsbParser } from '../../src/parsers/linux-usb.js';
+import { createKernelUsbParser, MAX_OPEN_SESSIONS } from '../../src/parsers/linux-usb.js';
 import { parseSyslogLine } from '../../src/parsers/syslog.js';
 import type { DerivedRecord, ParseFailure, SourceLine } from '../../src/parsers/types.js';
 
@@ -361,5 +361,32 @@ describe('sequences: interleaving, reboots, truncation, corruption', () => {
     const framed = parseSyslogLine((kern[17] ?? '').replace('kernel:', 'evil[1]:'), { referenceTime: OBSERVED });
     expect(p.push(line, framed)).toEqual({ records: [], failures: [] });
     expect(p.finish()).toEqual({ records: [], failures: [] });
+  });
+});
+
+describe('bounded memory while running', () => {
+  it(`holds at most ${MAX_OPEN_SESSIONS} connected devices per file: the oldest is forgotten and its disconnect says so; the newest still pairs`, () => {
+    const texts: string[] = [];
+    const ports: string[] = [];
+    for (let bus = 1; ports.length < MAX_OPEN_SESSIONS + 10; bus++) {
+      for (let port = 1; port <= 99 && ports.length < MAX_OPEN_SESSIONS + 10; port++) ports.push(`${bus}-${port}`);
+    }
+    ports.forEach((p, i) => {
+      texts.push(`Nov 23 10:00:00 ws kernel: [  ${100 + i}.000000] usb ${p}: new high-speed USB device number 5 using xhci_hcd`);
+      texts.push(`Nov 23 10:00:00 ws kernel: [  ${100 + i}.000001] usb ${p}: New USB device found, idVendor=0951, idProduct=1666, bcdDevice= 1.10`);
+      texts.push(`Nov 23 10:00:00 ws kernel: [  ${100 + i}.000002] usb ${p}: SerialNumber: S${i}`);
+    });
+    const first = ports[0] as string;
+    const last = ports.at(-1) as string;
+    texts.push(`Nov 23 10:30:00 ws kernel: [ 9000.000000] usb ${first}: USB disconnect, device number 5`);
+    texts.push(`Nov 23 10:30:01 ws kernel: [ 9001.000000] usb ${last}: USB disconnect, device number 5`);
+    const r = run(texts);
+    expect(r.records.filter((x) => x.kind === 'usb.connect')).toHaveLength(ports.length);
+    const [forgotten, paired] = r.records.filter((x) => x.kind === 'usb.disconnect').map(usb);
+    expect(forgotten?.port).toBe(first);
+    expect(forgotten?.serial).toBeUndefined();
+    expect(forgotten?.['extra']).toEqual({ uptime: '9000.000000', pairing: 'no connect seen for this port and device number' });
+    expect(paired?.port).toBe(last);
+    expect(paired?.serial).toBe(`S${ports.length - 1}`);
   });
 });
