@@ -7,7 +7,7 @@
  */
 import { createAuditdParser, type AuditdParser } from '../parsers/auditd.js';
 import { createTextParsers, type TextParsers, type TextParsersContext, type TextParsersOptions, type TextParsersRestore } from '../parsers/text-dispatch.js';
-import type { ParseOutput, SourceLine } from '../parsers/types.js';
+import { appendOutput, type ParseOutput, type SourceLine } from '../parsers/types.js';
 
 /** An audit.log record header (RAW or ENRICHED): `[node=N ]type=NAME msg=audit(`. */
 const AUDIT_LINE = /^(?:node=\S+ +)?type=[A-Za-z0-9_]+(?:\[\d{1,10}\])? +msg=audit\(/;
@@ -35,10 +35,6 @@ export interface LineDeriver {
 export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver {
   let text: TextParsers = createTextParsers(options);
   const audit = new Map<string, AuditdParser>();
-  const merge = (into: ParseOutput, o: ParseOutput): void => {
-    if (o.records.length > 0) into.records.push(...o.records);
-    if (o.failures.length > 0) into.failures.push(...o.failures);
-  };
   return {
     push(line) {
       const out: ParseOutput = { records: [], failures: [] };
@@ -49,9 +45,9 @@ export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver
             p = createAuditdParser();
             audit.set(line.path, p);
           }
-          merge(out, p.push(line));
+          appendOutput(out, p.push(line));
         } else {
-          merge(out, text.push(line));
+          appendOutput(out, text.push(line));
         }
       } catch (err) {
         out.failures.push({ parser: 'derive', reason: 'derive.internal', detail: err instanceof Error ? err.message : String(err), derived_from: [line.seq] });
@@ -61,8 +57,8 @@ export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver
     finish() {
       const out: ParseOutput = { records: [], failures: [] };
       try {
-        merge(out, text.finish());
-        for (const p of audit.values()) merge(out, p.finish());
+        appendOutput(out, text.finish());
+        for (const p of audit.values()) appendOutput(out, p.finish());
       } catch (err) {
         out.failures.push({ parser: 'derive', reason: 'derive.internal', detail: err instanceof Error ? err.message : String(err) });
       }
@@ -92,14 +88,8 @@ export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver
 export function deriveFromLines(lines: Iterable<SourceLine>, options: TextParsersOptions = {}): ParseOutput {
   const d = createLineDeriver(options);
   const out: ParseOutput = { records: [], failures: [] };
-  for (const line of lines) {
-    const o = d.push(line);
-    for (const r of o.records) out.records.push(r);
-    for (const f of o.failures) out.failures.push(f);
-  }
-  const end = d.finish();
-  out.records.push(...end.records);
-  out.failures.push(...end.failures);
+  for (const line of lines) appendOutput(out, d.push(line));
+  appendOutput(out, d.finish());
   return out;
 }
 

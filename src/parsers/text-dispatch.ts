@@ -9,7 +9,7 @@
 import { createSyslogFramer, type RestoreCounts, type SyslogFrame, type SyslogFramer, type SyslogFramerContext } from './syslog.js';
 import { createKernelUsbParser, type KernelUsbContext, type KernelUsbParser } from './linux-usb.js';
 import { mayBeAuth, parseAuthLine } from './linux-auth.js';
-import type { ParseOutput, SourceLine } from './types.js';
+import { appendOutput, type ParseOutput, type SourceLine } from './types.js';
 
 export interface TextParsersOptions {
   /**
@@ -112,14 +112,8 @@ export function createTextParsers(options: TextParsersOptions = {}): TextParsers
   }
 
   function offer(out: ParseOutput, s: PerFile, line: SourceLine, framed: SyslogFrame): void {
-    const u = s.usb.push(line, framed);
-    if (u.records.length > 0) out.records.push(...u.records);
-    if (u.failures.length > 0) out.failures.push(...u.failures);
-    if (mayBeAuth(framed)) {
-      const a = parseAuthLine(line, framed);
-      if (a.records.length > 0) out.records.push(...a.records);
-      if (a.failures.length > 0) out.failures.push(...a.failures);
-    }
+    appendOutput(out, s.usb.push(line, framed));
+    if (mayBeAuth(framed)) appendOutput(out, parseAuthLine(line, framed));
   }
 
   return {
@@ -146,11 +140,7 @@ export function createTextParsers(options: TextParsersOptions = {}): TextParsers
     },
     finish() {
       const out: ParseOutput = { records: [], failures: [] };
-      for (const s of byPath.values()) {
-        const u = s.usb.finish();
-        out.records.push(...u.records);
-        out.failures.push(...u.failures);
-      }
+      for (const s of byPath.values()) appendOutput(out, s.usb.finish());
       return out;
     },
     get files() {

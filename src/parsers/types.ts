@@ -28,6 +28,12 @@ export interface ParseOutput {
   failures: ParseFailure[];
 }
 
+/** Appends what `from` produced to `into`, in order (a loop, not a spread: no argument-count limit). */
+export function appendOutput(into: ParseOutput, from: ParseOutput): void {
+  for (const r of from.records) into.records.push(r);
+  for (const f of from.failures) into.failures.push(f);
+}
+
 /** One preserved line as parsers see it: its bytes as text, and where it is in the store. */
 export interface SourceLine {
   /** seq of the `log.line` record. */
