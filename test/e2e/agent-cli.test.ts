@@ -2,13 +2,13 @@
  * The agent commands end to end, through the built CLI (`npx tsc -p tsconfig.json` first):
  * real child processes, real files, a real store, real signals.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, custody } from '../helpers/cli.js';
 
-const CLI = resolve('dist/src/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'custody-agent-e2e-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -16,10 +16,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function custody(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -43,9 +39,9 @@ interface StatusJson {
 }
 
 function status(store: string): StatusJson {
-  const r = custody(['agent', 'status', '--store', store, '--json']);
+  const r = custody('agent', 'status', '--store', store, '--json');
   expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
+  expect(r.code).toBe(0);
   return JSON.parse(r.stdout) as StatusJson;
 }
 
@@ -53,16 +49,16 @@ describe('custody agent check-config', () => {
   it('exits 0 on a valid file and 2 with every problem as path: message on an invalid one', () => {
     const good = join(dir, 'good.yaml');
     writeFileSync(good, 'store: ./store\nsources:\n  files:\n    watch: [/var/log/*.log]\ncheckpoint: { interval: 5s }\n');
-    const ok = custody(['agent', 'check-config', good]);
+    const ok = custody('agent', 'check-config', good);
     expect(ok.stderr).toBe('');
-    expect(ok.status).toBe(0);
+    expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`${good}: valid`);
     expect(ok.stdout).toMatch(/config sha256: [0-9a-f]{64}/);
 
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ store: '', sources: { files: { watch: [], startAt: 'later' } }, heartbeatInterval: '1 week', extra: true }, null, 2));
-    const refused = custody(['agent', 'check-config', bad]);
-    expect(refused.status).toBe(2);
+    const refused = custody('agent', 'check-config', bad);
+    expect(refused.code).toBe(2);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toContain('[E_CONFIG_INVALID]');
     for (const line of [
@@ -77,23 +73,23 @@ describe('custody agent check-config', () => {
 
     const syntax = join(dir, 'syntax.yaml');
     writeFileSync(syntax, 'store: x\nsources: [\n');
-    const broken = custody(['agent', 'check-config', syntax]);
-    expect(broken.status).toBe(2);
+    const broken = custody('agent', 'check-config', syntax);
+    expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/line \d+, column \d+: /);
   });
 });
 
 describe('custody agent install', () => {
   it('prints a hardened systemd unit with --print and installs nothing', () => {
-    const r = custody(['agent', 'install', '--systemd', '--print', '--config', join(dir, 'agent.yaml'), '--store', '/var/lib/custody-e2e']);
+    const r = custody('agent', 'install', '--systemd', '--print', '--config', join(dir, 'agent.yaml'), '--store', '/var/lib/custody-e2e');
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
     expect(r.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --optimize-for-size ${CLI} agent run --config ${join(dir, 'agent.yaml')}\n`);
     expect(r.stdout).toContain('ProtectSystem=strict\n');
     expect(r.stdout).toContain('ReadWritePaths=/var/lib/custody-e2e\n');
     expect(r.stdout).toContain('NoNewPrivileges=yes\n');
-    const none = custody(['agent', 'install', '--print']);
-    expect(none.status).toBe(2);
+    const none = custody('agent', 'install', '--print');
+    expect(none.code).toBe(2);
     expect(none.stderr).toContain('--systemd or --launchd');
   });
 });
@@ -137,8 +133,8 @@ describe('custody agent run and status', () => {
     });
     expect(caughtUp.sources.map((x) => x.path).sort()).toEqual([appLog, join(logs, 'other.log')]);
 
-    const human = custody(['agent', 'status', '--store', store]);
-    expect(human.status).toBe(0);
+    const human = custody('agent', 'status', '--store', store);
+    expect(human.code).toBe(0);
     expect(human.stdout).toContain(`agent        running (pid ${agent.pid})`);
     expect(human.stdout).toContain(appLog);
   });
@@ -150,8 +146,8 @@ describe('custody agent run and status', () => {
     expect(stderr).toContain('"evt":"agent.stop"');
     expect(existsSync(join(store, 'writer.lock'))).toBe(false);
 
-    const verify = custody(['verify', store, '--json']);
-    expect(verify.status).toBe(0);
+    const verify = custody('verify', store, '--json');
+    expect(verify.code).toBe(0);
     const result = JSON.parse(verify.stdout) as { ok: boolean; records: number; sealed?: { treeSize: number }; unsealed?: unknown };
     expect(result.ok).toBe(true);
     expect(result.sealed?.treeSize).toBe(result.records);
@@ -167,11 +163,11 @@ describe('custody agent run and status', () => {
   });
 
   it('refuses conflicting flags and a missing store with exit 2', () => {
-    const both = custody(['agent', 'run', '--config', join(dir, 'good.yaml'), '--store', store]);
-    expect(both.status).toBe(2);
+    const both = custody('agent', 'run', '--config', join(dir, 'good.yaml'), '--store', store);
+    expect(both.code).toBe(2);
     expect(both.stderr).toContain('[E_USAGE]');
-    const missing = custody(['agent', 'status', '--store', join(dir, 'nothing')]);
-    expect(missing.status).toBe(2);
+    const missing = custody('agent', 'status', '--store', join(dir, 'nothing'));
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('[E_STORE_NOT_FOUND]');
   });
 });

@@ -3,17 +3,17 @@
  * agent process with a sysfs-shaped tree and a watched folder in temp dirs, SIGTERM, then
  * `custody verify` of the store.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeCanonical } from '../../src/records/canonical.js';
 import type { EvidenceRecord } from '../../src/records/schema.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
+import { CLI, custody } from '../helpers/cli.js';
 import { makeSysfs } from '../helpers/sysfs-tree.js';
 
-const CLI = resolve('dist/src/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'custody-sources-e2e-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -24,8 +24,8 @@ afterAll(() => {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function byKind(store: string): Record<string, number> {
-  const r = spawnSync(process.execPath, [CLI, 'agent', 'status', '--store', store, '--json'], { encoding: 'utf8' });
-  if (r.status !== 0) return {};
+  const r = custody('agent', 'status', '--store', store, '--json');
+  if (r.code !== 0) return {};
   return (JSON.parse(r.stdout) as { records: { byKind: Record<string, number> } }).records.byKind;
 }
 
@@ -67,8 +67,8 @@ describe('custody agent run with live sources', () => {
     // What an admin sees: each live source with its state and counts, while the agent runs. The
     // agent saves its status on its own tick, after the records are committed: wait for the change.
     const liveSources = (): string => {
-      const status = spawnSync(process.execPath, [CLI, 'agent', 'status', '--store', store], { encoding: 'utf8' });
-      expect(status.status).toBe(0);
+      const status = custody('agent', 'status', '--store', store);
+      expect(status.code).toBe(0);
       return status.stdout.slice(status.stdout.indexOf('live sources'));
     };
     let live = liveSources();
@@ -83,9 +83,9 @@ describe('custody agent run with live sources', () => {
     agent.kill('SIGTERM');
     expect(await exit).toBe(0);
 
-    const verify = spawnSync(process.execPath, [CLI, 'verify', store], { encoding: 'utf8' });
+    const verify = custody('verify', store);
     expect(verify.stdout).toContain('VALID');
-    expect(verify.status).toBe(0);
+    expect(verify.code).toBe(0);
 
     const reader = new SqliteStoreReader(store);
     const records: EvidenceRecord[] = [];
