@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatTimestamp, validateRecord } from '../../src/records/schema.js';
+import fc from 'fast-check';
+import { formatTimestamp, isPlainValidLogLine, payloadSchemas, validateRecord } from '../../src/records/schema.js';
 import { CustodyError } from '../../src/errors.js';
 
 const base = {
@@ -72,5 +73,39 @@ describe('record schemas', () => {
   it('formats timestamps with six fractional digits in UTC', () => {
     expect(formatTimestamp(Date.UTC(2026, 10, 23, 14, 8, 51, 123))).toBe('2026-11-23T14:08:51.123000Z');
     expect(formatTimestamp(0, 42)).toBe('1970-01-01T00:00:00.000042Z');
+  });
+});
+
+describe('the hand-written log.line check', () => {
+  const valid = { path: '/var/log/syslog', dev: '2049', ino: '131', offset: 0, line_no: 1, length: 5, text: 'hello' };
+
+  it('takes the common payloads the agent writes', () => {
+    expect(isPlainValidLogLine(valid)).toBe(true);
+    expect(isPlainValidLogLine({ ...valid, partial: true })).toBe(true);
+    expect(isPlainValidLogLine({ ...valid, text: '' })).toBe(true);
+  });
+
+  it('never says yes to a payload the schema refuses', () => {
+    const odd = fc.oneof(
+      fc.constantFrom(undefined, null, '', '0', '01', '-1', '1.5', ' 1', '１', 0, -0, -1, 1.5, 2 ** 53, Number.NaN, Infinity, true, false, 'true', [], {}, '\u0000'),
+      fc.string(),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+    );
+    const keys = ['path', 'dev', 'ino', 'offset', 'line_no', 'length', 'partial', 'text', 'raw_b64', 'extra', '__proto__', 'constructor'];
+    const payload = fc.record(Object.fromEntries(keys.map((k) => [k, odd])), { requiredKeys: [] }).map((changes) => ({ ...valid, ...changes }));
+    const dropped = fc.tuple(payload, fc.subarray(keys)).map(([p, drop]) => {
+      const copy: Record<string, unknown> = { ...p };
+      for (const k of drop) delete copy[k];
+      return copy;
+    });
+    const wrapped = fc.oneof(payload, dropped, payload.map((p) => Object.assign(Object.create(null) as object, p)), payload.map((p) => [p]), odd);
+    fc.assert(
+      fc.property(wrapped, (p) => {
+        if (isPlainValidLogLine(p)) expect(payloadSchemas['log.line'].safeParse(p).success).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
