@@ -167,6 +167,39 @@ export class MerkleFrontier {
     for (const node of this.levels) copy.levels.push(new Uint8Array(node));
     return copy;
   }
+
+  /** Plain data (a size and the subtree roots its bits stand for), to hand the frontier to another thread. */
+  toState(): FrontierState {
+    const levels: Uint8Array[] = [];
+    for (let level = 0; level < this.levels.length; level++) {
+      levels.push(new Uint8Array(this.levels[level] as Uint8Array));
+    }
+    return { size: this.count, levels };
+  }
+
+  /** The frontier toState() described, checked: a subtree root is needed for every set bit of its size. */
+  static fromState(state: FrontierState): MerkleFrontier {
+    assertCount('frontier size', state.size);
+    const frontier = new MerkleFrontier();
+    let s = state.size;
+    for (let level = 0; s > 0 || level < state.levels.length; level++, s = Math.floor(s / 2)) {
+      const node = state.levels[level];
+      if (node === undefined) {
+        if (s % 2 === 1) throw proofError(`frontier of size ${state.size} lacks the subtree root at level ${level}`);
+        continue;
+      }
+      if (!(node instanceof Uint8Array) || node.length !== HASH_SIZE) throw proofError(`frontier level ${level} is not a ${HASH_SIZE}-byte hash`);
+      frontier.levels[level] = new Uint8Array(node);
+    }
+    frontier.count = state.size;
+    return frontier;
+  }
+}
+
+/** A MerkleFrontier as plain data (structured-clone safe). */
+export interface FrontierState {
+  size: number;
+  levels: Uint8Array[];
 }
 
 /** Accessor form so callers (a SQLite store) can supply leaf hashes lazily; arrays also accepted. */

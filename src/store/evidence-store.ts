@@ -11,10 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
-import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
-import { formatCheckpointBody, signNote } from '../integrity/checkpoint.js';
+import { CustodyError, ErrorCodes, type ErrorCode } from '../errors.js';
 import { certifyNextKey, epochKeyName, generateEd25519, rawPublicKey, type SigningKey } from '../integrity/keys.js';
-import { MerkleFrontier, leafHashPrefixed } from '../integrity/merkle.js';
+import { MerkleFrontier } from '../integrity/merkle.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { recordText } from '../records/record-bytes.js';
 import { formatTimestamp, RECORD_VERSION, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../records/schema.js';
@@ -28,25 +27,32 @@ import {
   type Enrollment,
 } from './keyfiles.js';
 import type { CheckpointRow, RecordRow } from '../verify/reader.js';
+import { applyDurablePragmas } from './pragmas.js';
+import { BatchBuilder, batchCount, type RecordBatch } from './record-batch.js';
+import { RecordCommitter, wrapWriteError, type CheckpointRequest } from './record-committer.js';
 import { EVIDENCE_FORMAT_VERSION, EVIDENCE_SCHEMA } from './schema.js';
+import { WriterThread, type WriterReply } from './writer-thread.js';
 
 export type { CheckpointRow, RecordRow };
+export { applyDurablePragmas };
 
 export const EVIDENCE_FILE = 'evidence.sqlite';
 export const STATE_FILE = 'state.sqlite';
 export const LOCK_FILE = 'writer.lock';
 const STORE_SOURCE = 'custody.store';
 const BLOB_CHUNK_BYTES = 1 << 20;
-const INSERT_CHUNK = 64;
 /**
- * Records are encoded into arenas of this size: each record's bytes sit one byte after a 0x00 the
- * store writes, so the RFC 6962 leaf hash is taken over the record in place (no copy), and one
- * allocation serves hundreds of records. An arena is only ever appended to; a new one replaces it
- * when full, and the old one lives on while queued records still point into it.
+ * The writer thread ('auto'): started when this many batches in a row fill up less than
+ * STREAK_GAP_MS apart (a burst), stopped after WRITER_IDLE_MS without a full batch, so an idle agent
+ * does not carry a second JavaScript heap.
  */
-const ARENA_BYTES = 256 * 1024;
-/** Records longer than this (in UTF-16 units) are measured exactly instead of reserving 3 bytes per unit. */
-const MEASURE_ABOVE = 16 * 1024;
+const WRITER_START_AFTER_FULL_BATCHES = 8;
+const STREAK_GAP_MS = 250;
+const WRITER_IDLE_MS = 10_000;
+/** Commits posted and not yet answered; past this, append waits for the oldest (bounded memory). */
+const MAX_IN_FLIGHT = 4;
+/** How long a synchronous wait for the writer thread may last before it is given up on. */
+const WRITER_REPLY_TIMEOUT_MS = 120_000;
 
 export interface StorePolicy {
   /** Commit when this many records are queued… */
@@ -81,32 +87,36 @@ export interface OpenOptions {
    * E_STORE_WRITE_FAILED (SQLITE_FULL) exactly as on a full disk, and nothing queued is lost.
    */
   maxDatabaseBytes?: number;
+  /**
+   * Where commits run: 'auto' (default) moves them to a writer thread during bursts, so SQLite's
+   * work and the hashing overlap the preparation of the next batch, and back when idle; 'on' from
+   * the start; 'off' always in this thread. The evidence written is the same either way.
+   */
+  writerThread?: 'auto' | 'on' | 'off';
+  /** 'auto': how long without a full batch before the writer thread is stopped (default 10 s). */
+  writerIdleMs?: number;
 }
 
 export interface CreateOptions extends OpenOptions {
   host: string;
 }
 
-interface PendingRecord {
-  seq: number;
-  kind: string;
-  observedAt: string;
-  leaf: Uint8Array;
-  bytes: Uint8Array;
+/** A commit posted to the writer thread and not yet answered. */
+interface InFlight {
+  id: number;
+  batches: RecordBatch[];
+  records: number;
+  /** The checkpoint it asks for, if any (for the policy while it is in flight). */
+  checkpoint: { tree_size: number; created_at: string } | undefined;
 }
 
-/** Pragmas for durability: a committed batch survives power loss and kill -9. */
-export function applyDurablePragmas(db: Database.Database): void {
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-}
-
-function wrapWriteError(err: unknown, what: string, where: string): CustodyError {
-  if (err instanceof CustodyError) return err;
-  const code = (err as { code?: string }).code ?? '';
-  return new CustodyError(ErrorCodes.STORE_WRITE_FAILED, `${what} failed (${code || 'error'}): ${messageOf(err)}`, { where, cause: err });
+/** Every leaf hash in the evidence file, in seq order, folded into a frontier. */
+function frontierFromDatabase(db: Database.Database): MerkleFrontier {
+  const frontier = new MerkleFrontier();
+  for (const row of db.prepare('SELECT leaf_hash FROM records ORDER BY seq').raw().iterate()) {
+    frontier.push((row as [Uint8Array])[0]);
+  }
+  return frontier;
 }
 
 /** Takes the single-writer lock of a store folder; a lock left by a dead process is taken over. */
@@ -151,13 +161,22 @@ export class EvidenceStore {
   private readonly bootId: string;
   private readonly lockPath: string;
   private readonly onBackgroundError: ((err: CustodyError) => void) | undefined;
-  private frontier: MerkleFrontier;
-  private readonly insertRecord: Database.Statement;
-  private readonly insertRecordChunk: Database.Statement;
-  private readonly insertCheckpoint: Database.Statement;
-  private readonly commitTransaction: (batch: PendingRecord[], checkpoint: Omit<CheckpointRow, 'id'> | undefined) => number | undefined;
-  private pending: PendingRecord[] = [];
-  private nextSeq: number;
+  private readonly dbPath: string;
+  /** Commits in this thread; owns the Merkle frontier except while the writer thread has it. */
+  private readonly committer: RecordCommitter;
+  /** Records appended since the last batch was sealed. */
+  private builder: BatchBuilder;
+  /** Sealed batches not yet committed nor posted (in seq order, all before the builder's). */
+  private queued: RecordBatch[] = [];
+  private queuedRecords = 0;
+  /** Posted to the writer thread, oldest first (all before `queued`). */
+  private inFlight: InFlight[] = [];
+  private inFlightRecords = 0;
+  /** Batches the writer thread answered with failure or refusal, waiting to go back to `queued`. */
+  private returned: RecordBatch[] = [];
+  /** A commit the writer thread could not do, not yet reported to a caller. */
+  private failure: CustodyError | undefined;
+  private committedSize: number;
   private key: SigningKey;
   private lastCheckpointRow: CheckpointRow | undefined;
   private epochStartedMs: number;
@@ -165,8 +184,20 @@ export class EvidenceStore {
   private closed = false;
   private timestampMs = Number.NaN;
   private timestampText = '';
-  private arena: Buffer = Buffer.allocUnsafeSlow(0);
-  private arenaUsed = 0;
+  private readonly writerMode: 'auto' | 'on' | 'off';
+  private readonly writerIdleMs: number;
+  private writer: WriterThread | undefined;
+  /** The writer thread has the frontier and takes the commits. */
+  private writerActive = false;
+  /** The writer thread could not be started here; the store stays in this thread. */
+  private writerUnavailable = false;
+  private writerIdleTimer: NodeJS.Timeout | undefined;
+  private requestId = 0;
+  /** Generation of the posts; bumped after a failure, so the thread takes the retried batches. */
+  private generation = 0;
+  private fullBatchStreak = 0;
+  private lastFullBatchMono = Number.NEGATIVE_INFINITY;
+  private maxPageCount: number | undefined;
 
   /** Creates a new store folder with its enrollment key (epoch 0). */
   static create(dir: string, options: CreateOptions): { store: EvidenceStore; enrollment: Enrollment } {
@@ -229,7 +260,10 @@ export class EvidenceStore {
     this.bootId = options.bootId ?? '';
     this.policy = { ...DEFAULT_POLICY, ...options.policy };
     this.onBackgroundError = options.onBackgroundError;
+    this.writerMode = options.writerThread ?? 'auto';
+    this.writerIdleMs = options.writerIdleMs ?? WRITER_IDLE_MS;
     const dbPath = join(dir, EVIDENCE_FILE);
+    this.dbPath = dbPath;
     this.db = new Database(dbPath, { fileMustExist: true });
     applyDurablePragmas(this.db);
     if (options.maxDatabaseBytes !== undefined) this.setMaxDatabaseBytes(options.maxDatabaseBytes);
@@ -250,58 +284,15 @@ export class EvidenceStore {
     this.host = need('host');
     this.origin = need('origin');
 
-    this.frontier = new MerkleFrontier();
-    for (const row of this.db.prepare('SELECT leaf_hash FROM records ORDER BY seq').raw().iterate()) {
-      this.frontier.push((row as [Uint8Array])[0]);
-    }
-    this.nextSeq = this.frontier.size;
+    const frontier = frontierFromDatabase(this.db);
+    this.committedSize = frontier.size;
+    this.builder = new BatchBuilder(frontier.size);
     this.lastCheckpointRow = this.db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as CheckpointRow | undefined;
-
-    this.insertRecord = this.db.prepare('INSERT INTO records(seq, kind, observed_at, leaf_hash, bytes) VALUES (?, ?, ?, ?, ?)');
-    // Rows go in INSERT_CHUNK at a time: one statement per 64 rows instead of per row roughly halves
-    // SQLite's share of an append (measured in scripts/bench/store.mjs).
-    this.insertRecordChunk = this.db.prepare(
-      `INSERT INTO records(seq, kind, observed_at, leaf_hash, bytes) VALUES ${Array(INSERT_CHUNK).fill('(?, ?, ?, ?, ?)').join(', ')}`,
-    );
-    const nextSeqInDb = this.db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) FROM records').pluck();
-    this.insertCheckpoint = this.db.prepare('INSERT INTO checkpoints(tree_size, epoch, created_at, note) VALUES (?, ?, ?, ?)');
-    // Records and, when one is due, the checkpoint that seals them commit in one transaction: one
-    // synchronous commit instead of two, and never a checkpoint without its records or vice versa.
-    const chunkArgs: unknown[] = new Array<unknown>(INSERT_CHUNK * 5).fill(undefined);
-    this.commitTransaction = this.db.transaction((batch: PendingRecord[], checkpoint: Omit<CheckpointRow, 'id'> | undefined) => {
-      if (batch.length > 0) {
-        // The store's own invariant, checked where it cannot race: the batch continues the table.
-        const expected = nextSeqInDb.get() as number;
-        if (batch[0]!.seq !== expected) {
-          throw new CustodyError(ErrorCodes.STORE_CORRUPT, `the store holds records up to seq ${expected - 1}, so seq ${batch[0]!.seq} cannot follow: another writer changed it`, { where: dbPath });
-        }
-        let i = 0;
-        for (; i + INSERT_CHUNK <= batch.length; i += INSERT_CHUNK) {
-          // One array for every chunk: SQLite copies the values when binding them.
-          const args = chunkArgs;
-          let k = 0;
-          for (let j = i; j < i + INSERT_CHUNK; j++) {
-            const r = batch[j]!;
-            args[k++] = r.seq;
-            args[k++] = r.kind;
-            args[k++] = r.observedAt;
-            args[k++] = r.leaf;
-            args[k++] = r.bytes;
-          }
-          this.insertRecordChunk.run(args);
-        }
-        chunkArgs.fill(undefined); // holds no record past its commit
-        for (; i < batch.length; i++) {
-          const r = batch[i]!;
-          this.insertRecord.run(r.seq, r.kind, r.observedAt, r.leaf, r.bytes);
-        }
-      }
-      if (checkpoint === undefined) return undefined;
-      return Number(this.insertCheckpoint.run(checkpoint.tree_size, checkpoint.epoch, checkpoint.created_at, checkpoint.note).lastInsertRowid);
-    });
+    this.committer = new RecordCommitter(this.db, dbPath, this.origin, frontier);
 
     this.key = this.recoverSigningKey(need('enrollment_public_key'));
     this.epochStartedMs = this.clock.nowMs();
+    if (this.writerMode === 'on') this.startWriter(true);
   }
 
   /**
@@ -332,7 +323,7 @@ export class EvidenceStore {
       // The crash came after the key.rotate record but before the old key sealed it and was erased.
       const boundarySize = lastRotate.seq + 1;
       const sealed = this.db.prepare('SELECT 1 FROM checkpoints WHERE tree_size = ? AND epoch = ?').get(boundarySize, epoch - 1);
-      if (!sealed && this.frontier.size === boundarySize) {
+      if (!sealed && this.committedSize === boundarySize) {
         const previous: SigningKey = {
           name: epochKeyName(this.storeId, epoch - 1),
           epoch: epoch - 1,
@@ -351,6 +342,8 @@ export class EvidenceStore {
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const pages = bytes > 0 ? Math.max(1, Math.floor(bytes / pageSize)) : 4294967294;
     this.db.pragma(`max_page_count = ${pages}`);
+    this.maxPageCount = pages;
+    this.writer?.post({ t: 'limit', maxPageCount: pages });
   }
 
   /** Bytes the evidence file uses now (pages × page size, WAL not included). */
@@ -360,14 +353,29 @@ export class EvidenceStore {
     return pageSize * pages;
   }
 
+  /** Records committed (the tree's size). */
   get size(): number {
-    return this.frontier.size;
+    this.pollWriter();
+    return this.committedSize;
   }
+  /** Records appended and not yet committed (queued here or being committed by the writer thread). */
   get pendingCount(): number {
-    return this.pending.length;
+    this.pollWriter();
+    return this.builder.count + this.queuedRecords + this.inFlightRecords + this.returnedRecords();
   }
   get nextSequence(): number {
-    return this.nextSeq;
+    return this.builder.nextSeq;
+  }
+  /** Where commits run now: 'active' in the writer thread, 'starting' while it starts, else 'off'. */
+  get writerThreadState(): 'off' | 'starting' | 'active' {
+    if (this.writerActive) return 'active';
+    return this.writer !== undefined ? 'starting' : 'off';
+  }
+
+  private returnedRecords(): number {
+    let n = 0;
+    for (const b of this.returned) n += batchCount(b);
+    return n;
   }
   get epoch(): number {
     return this.key.epoch;
@@ -390,7 +398,7 @@ export class EvidenceStore {
    */
   append<K extends RecordKind>(kind: K, source: string, payload: PayloadOf<K>): number {
     this.assertOpen();
-    const seq = this.nextSeq;
+    const seq = this.builder.nextSeq;
     const nowMs = this.clock.nowMs();
     if (nowMs !== this.timestampMs) {
       // Bursts append many records per millisecond: format the time once per millisecond.
@@ -402,27 +410,27 @@ export class EvidenceStore {
     // The store builds the envelope itself (seq, times, host), so only the caller's part needs checking.
     validatePayload(kind, payload);
     const text = recordText({ v: RECORD_VERSION, seq, kind, observed_at: observedAt, mono_ns: monoNs, boot_id: this.bootId, host: this.host, source, payload });
-    // 0x00 || canonical bytes, written once into the arena: the leaf hash is over exactly this.
-    const room = 1 + (text.length > MEASURE_ABOVE ? Buffer.byteLength(text, 'utf8') : 3 * text.length);
-    if (this.arenaUsed + room > this.arena.length) {
-      this.arena = Buffer.allocUnsafeSlow(Math.max(ARENA_BYTES, room));
-      this.arenaUsed = 0;
-    }
-    const arena = this.arena;
-    const start = this.arenaUsed;
-    arena[start] = 0x00;
-    const end = start + 1 + arena.write(text, start + 1, 'utf8');
-    this.arenaUsed = end;
-    const leaf = leafHashPrefixed(arena.subarray(start, end));
-    this.pending.push({ seq, kind, observedAt, leaf, bytes: arena.subarray(start + 1, end) });
-    this.nextSeq = seq + 1;
-    if (this.pending.length >= this.policy.batchRecords) {
-      this.flush();
+    this.builder.add(text, kind, observedAt);
+    if (this.builder.count >= this.policy.batchRecords) {
+      this.batchFull();
     } else if (this.batchTimer === undefined) {
       this.batchTimer = setTimeout(() => this.backgroundFlush(), this.policy.batchMs);
       this.batchTimer.unref();
     }
     return seq;
+  }
+
+  /** A batch filled up: commit it here, or post it to the writer thread and go on. */
+  private batchFull(): void {
+    const now = performance.now();
+    this.fullBatchStreak = now - this.lastFullBatchMono <= STREAK_GAP_MS ? this.fullBatchStreak + 1 : 1;
+    this.lastFullBatchMono = now;
+    if (this.writerMode === 'auto' && this.writer === undefined && !this.writerUnavailable && this.fullBatchStreak >= WRITER_START_AFTER_FULL_BATCHES) {
+      this.startWriter(false);
+    }
+    this.pollWriter();
+    if (this.writerActive) this.commitThroughWriter('policy', this.key, false);
+    else this.commit('policy');
   }
 
   private backgroundFlush(): void {
@@ -442,7 +450,7 @@ export class EvidenceStore {
    */
   flush(): number {
     this.commit('policy');
-    return this.frontier.size;
+    return this.committedSize;
   }
 
   /** Signs a checkpoint if the policy says one is due (also when nothing is queued). Returns it, or undefined. */
@@ -461,17 +469,44 @@ export class EvidenceStore {
     return last;
   }
 
+  /** The newest checkpoint committed or asked for (the policy counts from it). */
+  private newestCheckpoint(): { tree_size: number; created_at: string } | undefined {
+    for (let i = this.inFlight.length - 1; i >= 0; i--) {
+      const asked = this.inFlight[i]!.checkpoint;
+      if (asked !== undefined) return asked;
+    }
+    return this.lastCheckpointRow;
+  }
+
   private checkpointDue(size: number): boolean {
-    const last = this.lastCheckpointRow;
+    const last = this.newestCheckpoint();
     if (last === undefined) return true;
     const newRecords = size - last.tree_size;
     if (newRecords <= 0) return false;
     return newRecords >= this.policy.checkpointRecords || this.clock.nowMs() - Date.parse(last.created_at) >= this.policy.checkpointMs;
   }
 
+  /** The checkpoint `mode` asks for over a tree of `size` records, or undefined. */
+  private checkpointRequest(mode: 'policy' | 'always' | 'force', key: SigningKey, size: number): CheckpointRequest | undefined {
+    const newest = this.newestCheckpoint();
+    const alreadySealed = newest !== undefined && newest.tree_size === size;
+    const wanted = mode === 'force' || (mode === 'always' ? !alreadySealed : this.checkpointDue(size));
+    return wanted ? { createdAt: formatTimestamp(this.clock.nowMs()), key } : undefined;
+  }
+
+  /** Seals the builder's records into `queued`. */
+  private sealBuilder(): void {
+    const batch = this.builder.seal();
+    if (batch === undefined) return;
+    this.queued.push(batch);
+    this.queuedRecords += batchCount(batch);
+  }
+
   /**
    * The one write path: queued records, plus a checkpoint signed by `key` when `mode` asks for one
    * ('policy': when due; 'always': unless this size is already sealed; 'force': regardless).
+   * Synchronous: when it returns, everything appended before it is committed (or it threw, and
+   * everything is still queued).
    */
   private commit(mode: 'policy' | 'always' | 'force', key: SigningKey = this.key): CheckpointRow | undefined {
     this.assertOpen();
@@ -479,30 +514,235 @@ export class EvidenceStore {
       clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
     }
-    const batch = this.pending;
-    const next = batch.length > 0 ? this.frontier.clone() : this.frontier;
-    for (const r of batch) next.push(r.leaf);
-    const alreadySealed = this.lastCheckpointRow !== undefined && this.lastCheckpointRow.tree_size === next.size;
-    const wanted = mode === 'force' || (mode === 'always' ? !alreadySealed : this.checkpointDue(next.size));
-    let checkpoint: Omit<CheckpointRow, 'id'> | undefined;
-    if (wanted) {
-      const createdAt = formatTimestamp(this.clock.nowMs());
-      const body = formatCheckpointBody({ origin: this.origin, treeSize: next.size, rootHash: next.root(), extensions: [`time ${createdAt}`] });
-      checkpoint = { tree_size: next.size, epoch: key.epoch, created_at: createdAt, note: signNote(body, key) };
+    this.pollWriter();
+    if (this.writerActive) return this.commitThroughWriter(mode, key, true);
+    this.sealBuilder();
+    const checkpoint = this.checkpointRequest(mode, key, this.builder.nextSeq);
+    if (this.queued.length === 0 && checkpoint === undefined) return undefined;
+    const outcome = this.committer.commit(this.queued, checkpoint);
+    for (const batch of this.queued) this.builder.recycle(batch);
+    this.queued = [];
+    this.queuedRecords = 0;
+    this.committedSize = outcome.size;
+    if (outcome.checkpoint === undefined) return undefined;
+    this.lastCheckpointRow = outcome.checkpoint;
+    return outcome.checkpoint;
+  }
+
+  // ───────────────────────────── writer thread ─────────────────────────────
+
+  /** Starts the writer thread; it takes over once it is ready (at once when `wait`). */
+  private startWriter(wait: boolean): void {
+    const maxPageCount = this.maxPageCount ?? (this.db.pragma('max_page_count', { simple: true }) as number);
+    const writer = WriterThread.start({ dbPath: this.dbPath, origin: this.origin, maxPageCount });
+    if (writer === undefined) {
+      this.writerUnavailable = true;
+      return;
     }
-    if (batch.length === 0 && checkpoint === undefined) return undefined;
-    let id: number | undefined;
-    try {
-      id = this.commitTransaction(batch, checkpoint);
-    } catch (err) {
-      const what = batch.length > 0 ? `committing records ${batch[0]?.seq}..${batch.at(-1)?.seq}` : `writing the checkpoint of size ${next.size}`;
-      throw wrapWriteError(err, what, join(this.dir, EVIDENCE_FILE));
+    this.writer = writer;
+    this.writerIdleTimer = setInterval(() => this.stopWriterWhenIdle(), Math.min(1000, this.writerIdleMs));
+    this.writerIdleTimer.unref();
+    if (wait) {
+      const reply = writer.waitForReply(WRITER_REPLY_TIMEOUT_MS);
+      if (reply === undefined) this.discardWriter();
+      else this.handleReply(reply);
     }
-    this.pending = [];
-    this.frontier = next;
-    if (checkpoint === undefined || id === undefined) return undefined;
-    this.lastCheckpointRow = { id, ...checkpoint };
-    return this.lastCheckpointRow;
+  }
+
+  /** Reads the writer thread's replies that have arrived, without waiting. */
+  private pollWriter(): void {
+    const writer = this.writer;
+    if (writer === undefined) return;
+    for (let reply = writer.take(); reply !== undefined; reply = writer.take()) this.handleReply(reply);
+    if (writer.hasExited && this.writer === writer) this.abandonWriter('the writer thread ended');
+  }
+
+  private handleReply(reply: WriterReply): void {
+    switch (reply.t) {
+      case 'ready':
+        // Nothing is in flight before the thread is active, so the frontier here is the committed tree.
+        if (!this.writerActive && this.writer !== undefined) {
+          this.writer.post({ t: 'adopt', frontier: this.committer.frontierState() });
+          this.writerActive = true;
+        }
+        return;
+      case 'done': {
+        const head = this.inFlight.shift();
+        if (head === undefined || head.id !== reply.id) {
+          this.abandonWriter(`the writer thread answered commit ${reply.id} out of turn`);
+          return;
+        }
+        this.inFlightRecords -= head.records;
+        this.committedSize = reply.size;
+        for (const batch of head.batches) this.builder.recycle(batch);
+        if (reply.checkpoint !== undefined) this.lastCheckpointRow = reply.checkpoint;
+        return;
+      }
+      case 'failed':
+      case 'refused': {
+        if (reply.t === 'failed') {
+          this.failure ??= new CustodyError(reply.error.code as ErrorCode, reply.error.message, { where: reply.error.where });
+          if (reply.id === -1) {
+            // Not about a commit: the thread cannot work (e.g. it could not open the database).
+            if (this.writerActive) this.abandonWriter(reply.error.message);
+            else this.discardWriter();
+            return;
+          }
+        }
+        const head = this.inFlight.shift();
+        if (head === undefined || head.id !== reply.id) {
+          this.abandonWriter(`the writer thread answered commit ${reply.id} out of turn`);
+          return;
+        }
+        this.inFlightRecords -= head.records;
+        this.returned.push(...head.batches);
+        if (this.inFlight.length === 0) this.takeBackReturned();
+        return;
+      }
+      case 'closed':
+        return;
+    }
+  }
+
+  /** Puts batches the thread did not commit back in front of the queue, once nothing is in flight. */
+  private takeBackReturned(): void {
+    if (this.returned.length === 0) return;
+    let n = 0;
+    for (const b of this.returned) n += batchCount(b);
+    this.queued = [...this.returned, ...this.queued];
+    this.queuedRecords += n;
+    this.returned = [];
+    this.generation++;
+  }
+
+  /**
+   * Posts what is queued (and the checkpoint `mode` asks for) to the writer thread. With `wait`,
+   * returns when everything is committed and throws if anything failed (all of it queued again);
+   * without, waits only when the pipeline is full, and throws a failure seen since the last call.
+   */
+  private commitThroughWriter(mode: 'policy' | 'always' | 'force', key: SigningKey, wait: boolean): CheckpointRow | undefined {
+    if (this.failure !== undefined) {
+      // A failed commit's batches come back only once everything after them has been answered.
+      this.waitForWriter(0);
+      if (!wait) throw this.takeFailure();
+      this.failure = undefined; // a synchronous commit is the retry
+    }
+    if (!this.writerActive) return wait ? this.commit(mode, key) : undefined;
+    this.sealBuilder();
+    const size = this.builder.nextSeq;
+    const checkpoint = this.checkpointRequest(mode, key, size);
+    if (this.queued.length > 0 || checkpoint !== undefined) {
+      const id = ++this.requestId;
+      this.writer!.post({ t: 'commit', id, generation: this.generation, batches: this.queued, checkpoint });
+      this.inFlight.push({
+        id,
+        batches: this.queued,
+        records: this.queuedRecords,
+        checkpoint: checkpoint === undefined ? undefined : { tree_size: size, created_at: checkpoint.createdAt },
+      });
+      this.inFlightRecords += this.queuedRecords;
+      this.queued = [];
+      this.queuedRecords = 0;
+    }
+    this.waitForWriter(wait ? 0 : MAX_IN_FLIGHT);
+    if (this.failure !== undefined) {
+      this.waitForWriter(0);
+      throw this.takeFailure();
+    }
+    if (!wait || checkpoint === undefined) return undefined;
+    return this.lastCheckpointRow?.tree_size === size ? this.lastCheckpointRow : undefined;
+  }
+
+  /** Blocks until at most `maxInFlight` commits are unanswered. */
+  private waitForWriter(maxInFlight: number): void {
+    while (this.inFlight.length > maxInFlight && this.writer !== undefined) {
+      const reply = this.writer.waitForReply(WRITER_REPLY_TIMEOUT_MS);
+      if (reply === undefined) {
+        this.abandonWriter(`the writer thread did not answer within ${WRITER_REPLY_TIMEOUT_MS / 1000} s`);
+        return;
+      }
+      this.handleReply(reply);
+    }
+  }
+
+  private takeFailure(): CustodyError {
+    const failure = this.failure ?? new CustodyError(ErrorCodes.STORE_WRITE_FAILED, 'a commit in the writer thread failed', { where: this.dbPath });
+    this.failure = undefined;
+    return failure;
+  }
+
+  /** Drops a thread that never took over; the store goes on in this thread. */
+  private discardWriter(): void {
+    this.writer?.terminate();
+    this.writer = undefined;
+    this.writerActive = false;
+    this.writerUnavailable = true;
+    this.failure = undefined;
+    if (this.writerIdleTimer !== undefined) clearInterval(this.writerIdleTimer);
+    this.writerIdleTimer = undefined;
+  }
+
+  /**
+   * The thread ended or stopped answering while it had the tree: learn from the evidence file what
+   * was committed, keep everything else queued, and go on in this thread.
+   */
+  private abandonWriter(why: string): void {
+    const wasActive = this.writerActive;
+    this.discardWriter();
+    if (!wasActive) return;
+    const frontier = frontierFromDatabase(this.db);
+    this.committer.adoptFrontier(frontier);
+    this.committedSize = frontier.size;
+    this.lastCheckpointRow = this.db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as CheckpointRow | undefined;
+    const uncommitted = [...this.inFlight.flatMap((f) => f.batches), ...this.returned, ...this.queued].filter((b) => b.firstSeq >= frontier.size);
+    this.inFlight = [];
+    this.inFlightRecords = 0;
+    this.returned = [];
+    this.queued = uncommitted;
+    this.queuedRecords = uncommitted.reduce((n, b) => n + batchCount(b), 0);
+    // Nothing is lost (the uncommitted records are queued here again), so this is reported, not thrown.
+    const err = new CustodyError(ErrorCodes.STORE_WRITE_FAILED, `${why}; ${this.queuedRecords} records are queued again and will be committed in this thread`, { where: this.dbPath });
+    this.onBackgroundError?.(err);
+  }
+
+  /** Waits for the thread's commits, takes the tree back, and ends it. */
+  private stopWriter(): void {
+    const writer = this.writer;
+    if (writer === undefined) return;
+    if (!this.writerActive) {
+      this.discardWriter();
+      this.writerUnavailable = false;
+      return;
+    }
+    this.waitForWriter(0);
+    if (this.writer !== writer) return; // abandoned while waiting
+    writer.post({ t: 'close' });
+    for (;;) {
+      const reply = writer.waitForReply(WRITER_REPLY_TIMEOUT_MS);
+      if (reply === undefined) {
+        this.abandonWriter('the writer thread did not close');
+        return;
+      }
+      if (reply.t === 'closed') {
+        if (reply.frontier === undefined) {
+          this.abandonWriter('the writer thread closed without its tree');
+          return;
+        }
+        this.committer.adoptFrontier(MerkleFrontier.fromState(reply.frontier));
+        break;
+      }
+      this.handleReply(reply);
+    }
+    this.discardWriter();
+    this.writerUnavailable = false;
+  }
+
+  private stopWriterWhenIdle(): void {
+    if (this.closed || this.writer === undefined || this.writerMode === 'on') return;
+    if (performance.now() - this.lastFullBatchMono < this.writerIdleMs) return;
+    this.pollWriter();
+    if (this.inFlight.length > 0 || this.failure !== undefined) return;
+    this.stopWriter();
   }
 
   /** True when the current epoch has lasted `policy.epochMs`. */
@@ -587,10 +827,12 @@ export class EvidenceStore {
   close(options: { finalCheckpoint?: boolean } = {}): void {
     if (this.closed) return;
     try {
+      this.stopWriter();
       if (options.finalCheckpoint) this.checkpoint();
       else this.commit('policy');
     } finally {
       if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
+      this.discardWriter();
       this.closed = true;
       this.db.close();
       try {
