@@ -47,6 +47,11 @@ export class BatchBuilder {
     return this.ends.length;
   }
 
+  /** Bytes the batch holds so far. */
+  get bytes(): number {
+    return this.used;
+  }
+
   /** seq the next added record gets. */
   get nextSeq(): number {
     return this.first + this.ends.length;
