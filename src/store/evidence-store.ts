@@ -710,7 +710,14 @@ export class EvidenceStore {
     const wasActive = this.writerActive;
     this.discardWriter();
     if (!wasActive) return;
-    const frontier = frontierFromDatabase(this.db);
+    // Taking the write lock first waits out a transaction the thread may still be finishing. (A
+    // thread that stopped answering but commits later is refused by the gapless-seq check.)
+    let frontier: MerkleFrontier;
+    try {
+      frontier = this.db.transaction(() => frontierFromDatabase(this.db)).immediate();
+    } catch {
+      frontier = frontierFromDatabase(this.db);
+    }
     this.committer.adoptFrontier(frontier);
     this.committedSize = frontier.size;
     this.lastCheckpointRow = this.db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as CheckpointRow | undefined;

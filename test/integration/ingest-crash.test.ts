@@ -1,6 +1,7 @@
 /**
  * Crash safety: a child process runs the ingestor (from dist/) and is killed with SIGKILL at
- * random instants, dozens of times, while a writer appends continuously (lines written in pieces,
+ * random instants, dozens of times (every other one committing through the store's writer thread),
+ * while a writer appends continuously (lines written in pieces,
  * and the log rotated by rename + create now and then). Afterwards the store must hold every
  * written line exactly once, in order, and verify with zero findings.
  */
@@ -62,8 +63,9 @@ class Writer {
   }
 }
 
-function runChild(storeDir: string, glob: string): RunningChild {
-  return runChildScript(CHILD, [storeDir, glob]);
+/** Every other child commits through the store's writer thread from the start, so kills also land while commits are in flight there. */
+function runChild(storeDir: string, glob: string, writerThread: 'auto' | 'on'): RunningChild {
+  return runChildScript(CHILD, [storeDir, glob, '2000', writerThread]);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -90,7 +92,7 @@ describe('ingest: kill -9 at any instant', () => {
           appendFileSync(live, '');
           writer.start();
         }
-        const run = runChild(storeDir, join(logs, '*.log'));
+        const run = runChild(storeDir, join(logs, '*.log'), i % 2 === 1 ? 'on' : 'auto');
         if (i % 3 === 0) {
           // Anywhere from spawn on: during open, resume, the first scan, or reading.
           await Promise.race([sleep(Math.random() * 700), run.exited]);

@@ -163,3 +163,26 @@ describe('the writer thread', () => {
     expect(result.findings).toEqual([]);
   });
 });
+
+describe('when the writer thread dies', () => {
+  it('the store reads back what was committed, queues the rest again, commits it itself, and says so', async () => {
+    const dir = fresh();
+    const reported: { code: string; message: string }[] = [];
+    const { store } = EvidenceStore.create(dir, { host: 'web-01', policy, writerThread: 'on', onBackgroundError: (err) => reported.push({ code: err.code, message: err.message }) });
+    expect(store.writerThreadState).toBe('active');
+    let i = 0;
+    for (; i < 2000; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+    // Commits are in flight: end the thread under them (fault injection through the private field).
+    (store as unknown as { writer: { terminate(): void } }).writer.terminate();
+    for (const end = i + 500; i < end; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+    expect(store.flush()).toBe(i);
+    expect(store.writerThreadState).toBe('off');
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.code).toBe('E_STORE_WRITE_FAILED');
+    expect(reported[0]!.message).toMatch(/the writer thread ended; \d+ records are queued again and will be committed in this thread/);
+    store.close({ finalCheckpoint: true });
+    const result = await verifyStoreDir(dir);
+    expect(result.findings).toEqual([]);
+    expect(rows(dir).map((r) => r.seq)).toEqual(Array.from({ length: i }, (_, k) => k));
+  });
+});
