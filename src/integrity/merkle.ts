@@ -79,7 +79,7 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   if (left.length === HASH_SIZE && right.length === HASH_SIZE) {
     nodeScratch.set(left, 1);
     nodeScratch.set(right, 1 + HASH_SIZE);
-    return oneShotHash('sha256', nodeScratch, 'buffer');
+    return digestBuffer(nodeScratch);
   }
   // Not two SHA-256 values: still hash exactly what RFC 6962 says, just the slow way.
   return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();

@@ -44,12 +44,14 @@ const BLOB_CHUNK_BYTES = 1 << 20;
 const PAGE_BYTES = 16384;
 /**
  * The writer thread ('auto'): started when this many batches in a row fill up less than
- * STREAK_GAP_MS apart (a burst), stopped after WRITER_IDLE_MS without a full batch, so an idle agent
- * does not carry a second JavaScript heap.
+ * STREAK_GAP_MS apart, i.e. a burst that has already lasted longer than starting a thread takes
+ * (~100 ms: an agent reading a few thousand existing lines at start is done before a thread could
+ * help); stopped after WRITER_IDLE_MS without a full batch, so an idle agent does not carry a second
+ * JavaScript heap (~8.5 MB RSS).
  */
-const WRITER_START_AFTER_FULL_BATCHES = 8;
+const WRITER_START_AFTER_FULL_BATCHES = 32;
 const STREAK_GAP_MS = 250;
-const WRITER_IDLE_MS = 10_000;
+const WRITER_IDLE_MS = 5_000;
 /**
  * Commits posted and not yet answered; past this many, or this many bytes, append waits for the
  * oldest (bounded memory). Enough to keep the thread busy through the appending thread's pauses
@@ -101,7 +103,7 @@ export interface OpenOptions {
    * the start; 'off' always in this thread. The evidence written is the same either way.
    */
   writerThread?: 'auto' | 'on' | 'off';
-  /** 'auto': how long without a full batch before the writer thread is stopped (default 10 s). */
+  /** 'auto': how long without a full batch before the writer thread is stopped (default 5 s). */
   writerIdleMs?: number;
 }
 
