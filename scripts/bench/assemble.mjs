@@ -20,16 +20,16 @@ Regenerate everything with \`npm run bench\` (about 15 minutes on 2 cores), or o
 
 | goal (issue) | measured | met |
 |---|---|---|
-| store append ≥ 0.5× a minimal insert loop (2) | 0.31× (71k records/s against the loop's 233k) | no: the store is CPU-bound on validation, hashing and canonical bytes (see Store) |
-| verify ≥ 300k records/s (2) | 84k/s at 1M records, 35% of the bare read + SHA-256 loop (237k/s in the same run, no checks at all) | no |
-| verify memory flat as the store grows (2) | 123–127 MiB in-thread at 100k–1M records; 195–220 MiB with workers | yes |
-| ingest ≥ 50k lines/s (3) | 52k lines/s | yes |
-| ingest ≥ 0.5× the store issue's loop (3) | 0.26× | no |
-| append → committed p99 ≤ 1 s (3) | 83–268 ms | yes |
-| idle RSS ≤ 80 MB (3) | 77 MB max as installed (service flags); 88 MB max as a plain \`agent run\` | as installed |
-| bundle verify ≥ 3× faster than hashdeep (5) | the whole verify (which re-verifies every record) takes 3.3× as long as hashdeep (4.6× before the witness stopped re-reading every record); its file-hashing part alone is 2.9× faster (2.6–3.3× across today's runs) | no |
+| store append ≥ 0.5× a minimal insert loop (2) | 0.56× (97k records/s against the loop's 174k, median of 3 rounds) since commits run in a writer thread during bursts; 0.31× before | yes, since issue 2 was closed as blocked |
+| verify ≥ 300k records/s (2) | 86k/s at 1M records, 40% of the bare read + SHA-256 loop (213k/s in the same run, no checks at all) | no |
+| verify memory flat as the store grows (2) | 118–129 MiB in-thread at 100k–1M records; 190–218 MiB with workers | yes |
+| ingest ≥ 50k lines/s (3) | 118k lines/s | yes |
+| ingest ≥ 0.5× the store issue's loop (3) | 0.51× (0.53× in the run before it; 0.26× last session) | yes, narrowly: see Ingest |
+| append → committed p99 ≤ 1 s (3) | 170–293 ms | yes |
+| idle RSS ≤ 80 MB (3) | 75.7 MB max as installed (service flags); 87.8 MB max as a plain \`agent run\` | as installed |
+| bundle verify ≥ 3× faster than hashdeep (5) | the whole verify (which re-verifies every record) takes 3.3× as long as hashdeep (4.6× before the witness stopped re-reading every record); its file-hashing part alone is 2.9× faster (2.6–3.3× across the runs of 2026-11-22/23). Measured before stores used 16 KiB pages (bench stores are cached) | no |
 
-This machine's speed varies between runs by up to 1.5× (the same bare loops: 157k–260k inserts/s, 186k–362k reads/s across the runs of 2026-11-23): compare the columns of one run, not runs.
+This machine's speed varies between runs by up to 1.5× (the same bare loops: 157k–260k inserts/s, 186k–362k reads/s across the runs of 2026-11-23): compare the columns of one run, not runs. The Collect section predates this session's store changes (writer thread, 16 KiB pages) and was not re-run.
 
 `;
 writeFileSync('BENCHMARKS.md', header + files.map((f) => readFileSync(join(dir, f), 'utf8').trim()).join('\n\n') + '\n');
