@@ -584,13 +584,8 @@ export class EvidenceStore {
         }
         return;
       case 'done': {
-        const head = this.inFlight.shift();
-        if (head === undefined || head.id !== reply.id) {
-          this.abandonWriter(`the writer thread answered commit ${reply.id} out of turn`);
-          return;
-        }
-        this.inFlightRecords -= head.records;
-        this.inFlightBytes -= head.bytes;
+        const head = this.takeAnswered(reply.id);
+        if (head === undefined) return;
         this.committedSize = reply.size;
         for (const batch of head.batches) this.builder.recycle(batch);
         if (reply.checkpoint !== undefined) this.lastCheckpointRow = reply.checkpoint;
@@ -607,13 +602,8 @@ export class EvidenceStore {
             return;
           }
         }
-        const head = this.inFlight.shift();
-        if (head === undefined || head.id !== reply.id) {
-          this.abandonWriter(`the writer thread answered commit ${reply.id} out of turn`);
-          return;
-        }
-        this.inFlightRecords -= head.records;
-        this.inFlightBytes -= head.bytes;
+        const head = this.takeAnswered(reply.id);
+        if (head === undefined) return;
         this.returned.push(...head.batches);
         if (this.inFlight.length === 0) this.takeBackReturned();
         return;
@@ -621,6 +611,23 @@ export class EvidenceStore {
       case 'closed':
         return;
     }
+  }
+
+  /**
+   * The oldest commit in flight, taken out, when the reply is about it. Replies come in the order
+   * of the posts; one that does not means the thread cannot be trusted with more, and it is dropped
+   * with everything still in flight (read back from the evidence file, the rest queued again).
+   */
+  private takeAnswered(id: number): InFlight | undefined {
+    const head = this.inFlight[0];
+    if (head === undefined || head.id !== id) {
+      this.abandonWriter(`the writer thread answered commit ${id} out of turn`);
+      return undefined;
+    }
+    this.inFlight.shift();
+    this.inFlightRecords -= head.records;
+    this.inFlightBytes -= head.bytes;
+    return head;
   }
 
   /** Puts batches the thread did not commit back in front of the queue, once nothing is in flight. */
