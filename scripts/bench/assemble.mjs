@@ -27,9 +27,9 @@ Regenerate everything with \`npm run bench\` (about 15 minutes on 2 cores), or o
 | ingest ≥ 0.5× the store issue's loop (3) | 0.51× (0.53× in the run before it; 0.26× last session) | yes, narrowly: see Ingest |
 | append → committed p99 ≤ 1 s (3) | 170–293 ms | yes |
 | idle RSS ≤ 80 MB (3) | 75.7 MB max as installed (service flags); 87.8 MB max as a plain \`agent run\` | as installed |
-| bundle verify ≥ 3× faster than hashdeep (5) | the whole verify (which re-verifies every record) takes 3.3× as long as hashdeep (4.6× before the witness stopped re-reading every record); its file-hashing part alone is 2.9× faster (2.6–3.3× across the runs of 2026-11-22/23). Measured before stores used 16 KiB pages (bench stores are cached) | no |
+| bundle verify ≥ 3× faster than hashdeep (5) | the whole verify (which re-verifies every record) takes 3.5× as long as hashdeep (40.5 s against 11.7 s); its file-hashing part alone is 2.89× faster (2.6–3.3× across the runs of 2026-11-22/23) | no |
 
-This machine's speed varies between runs by up to 1.5× (the same bare loops: 157k–260k inserts/s, 186k–362k reads/s across the runs of 2026-11-23): compare the columns of one run, not runs. The Collect section predates this session's store changes (writer thread, 16 KiB pages) and was not re-run.
+This machine's speed varies between runs by up to 1.5× (the same bare loops: 157k–260k inserts/s, 186k–362k reads/s across the runs of 2026-11-23): compare the columns of one run, not runs.
 
 `;
 writeFileSync('BENCHMARKS.md', header + files.map((f) => readFileSync(join(dir, f), 'utf8').trim()).join('\n\n') + '\n');
