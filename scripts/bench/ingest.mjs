@@ -319,7 +319,7 @@ async function main({ rateOnly }) {
       '|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...[r1k, r10k].map((r) => `| ${f0(r.rate)}/s | ${f0(r.lines)} | ${f0(r.p50)} ms | ${f0(r.p99)} ms | ${f0(r.max)} ms | ${f1(r.cpuPct)} % | ${f1(r.rssMaxMb)} MB | ${f1(r.rssMeanMb)} MB |`),
       '',
-      'Latency: from the writer\'s clock reading when it formatted the line to when the ingesting process knew it committed: the end of the transaction for a commit in its own thread, its next look (every 2 ms at most, later when busy) for one made by the store's writer thread (batches of 256 records or 250 ms). CPU and RSS are of a fresh ingesting process (store + ingestor + bookkeeping), sampled every 100 ms; the writer is a separate process.',
+      'Latency: from the writer\'s clock reading when it formatted the line to when the ingesting process knew it committed: the end of the transaction for a commit in its own thread, its next look (every 2 ms at most, later when busy) for one made by the store\'s writer thread (batches of 256 records or 250 ms). CPU and RSS are of a fresh ingesting process (store + ingestor + bookkeeping), sampled every 100 ms; the writer is a separate process.',
       '',
       `Goals: ≥ 0.5× the loop (${(ing.linesPerSec / ref).toFixed(2)}×) and ≥ 50k lines/s (${f0(ing.linesPerSec)}); p99 ≤ 1 s (${f0(r1k.p99)} / ${f0(r10k.p99)} ms).`,
     ];
