@@ -115,7 +115,6 @@ export interface CreateOptions extends OpenOptions {
 interface InFlight {
   id: number;
   batches: RecordBatch[];
-  records: number;
   bytes: number;
   /** The checkpoint it asks for, if any (for the policy while it is in flight). */
   checkpoint: { tree_size: number; created_at: string } | undefined;
@@ -179,10 +178,8 @@ export class EvidenceStore {
   private builder: BatchBuilder;
   /** Sealed batches not yet committed nor posted (in seq order, all before the builder's). */
   private queued: RecordBatch[] = [];
-  private queuedRecords = 0;
   /** Posted to the writer thread, oldest first (all before `queued`). */
   private inFlight: InFlight[] = [];
-  private inFlightRecords = 0;
   private inFlightBytes = 0;
   /** Batches the writer thread answered with failure or refusal, waiting to go back to `queued`. */
   private returned: RecordBatch[] = [];
@@ -304,7 +301,7 @@ export class EvidenceStore {
     const frontier = frontierFromDatabase(this.db);
     this.committedSize = frontier.size;
     this.builder = new BatchBuilder(frontier.size);
-    this.lastCheckpointRow = this.db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as CheckpointRow | undefined;
+    this.lastCheckpointRow = this.lastCheckpointInDatabase();
     this.committer = new RecordCommitter(this.db, dbPath, this.origin, frontier);
 
     this.key = this.recoverSigningKey(need('enrollment_public_key'));
@@ -378,7 +375,8 @@ export class EvidenceStore {
   /** Records appended and not yet committed (queued here or being committed by the writer thread). */
   get pendingCount(): number {
     this.pollWriter();
-    return this.builder.count + this.queuedRecords + this.inFlightRecords + this.returnedRecords();
+    // Every record appended and not committed has a seq in [committed size, next seq).
+    return this.builder.nextSeq - this.committedSize;
   }
   get nextSequence(): number {
     return this.builder.nextSeq;
@@ -389,10 +387,8 @@ export class EvidenceStore {
     return this.writer !== undefined ? 'starting' : 'off';
   }
 
-  private returnedRecords(): number {
-    let n = 0;
-    for (const b of this.returned) n += batchCount(b);
-    return n;
+  private lastCheckpointInDatabase(): CheckpointRow | undefined {
+    return this.db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as CheckpointRow | undefined;
   }
   get epoch(): number {
     return this.key.epoch;
@@ -516,7 +512,6 @@ export class EvidenceStore {
     const batch = this.builder.seal();
     if (batch === undefined) return;
     this.queued.push(batch);
-    this.queuedRecords += batchCount(batch);
   }
 
   /**
@@ -539,7 +534,6 @@ export class EvidenceStore {
     const outcome = this.committer.commit(this.queued, checkpoint);
     for (const batch of this.queued) this.builder.recycle(batch);
     this.queued = [];
-    this.queuedRecords = 0;
     this.committedSize = outcome.size;
     if (outcome.checkpoint === undefined) return undefined;
     this.lastCheckpointRow = outcome.checkpoint;
@@ -625,7 +619,6 @@ export class EvidenceStore {
       return undefined;
     }
     this.inFlight.shift();
-    this.inFlightRecords -= head.records;
     this.inFlightBytes -= head.bytes;
     return head;
   }
@@ -633,10 +626,7 @@ export class EvidenceStore {
   /** Puts batches the thread did not commit back in front of the queue, once nothing is in flight. */
   private takeBackReturned(): void {
     if (this.returned.length === 0) return;
-    let n = 0;
-    for (const b of this.returned) n += batchCount(b);
     this.queued = [...this.returned, ...this.queued];
-    this.queuedRecords += n;
     this.returned = [];
     this.generation++;
   }
@@ -664,14 +654,11 @@ export class EvidenceStore {
       this.inFlight.push({
         id,
         batches: this.queued,
-        records: this.queuedRecords,
         bytes,
         checkpoint: checkpoint === undefined ? undefined : { tree_size: size, created_at: checkpoint.createdAt },
       });
-      this.inFlightRecords += this.queuedRecords;
       this.inFlightBytes += bytes;
       this.queued = [];
-      this.queuedRecords = 0;
     }
     this.waitForWriter(wait ? 0 : MAX_IN_FLIGHT);
     if (this.failure !== undefined) {
@@ -729,16 +716,15 @@ export class EvidenceStore {
     }
     this.committer.adoptFrontier(frontier);
     this.committedSize = frontier.size;
-    this.lastCheckpointRow = this.db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as CheckpointRow | undefined;
+    this.lastCheckpointRow = this.lastCheckpointInDatabase();
     const uncommitted = [...this.inFlight.flatMap((f) => f.batches), ...this.returned, ...this.queued].filter((b) => b.firstSeq >= frontier.size);
     this.inFlight = [];
-    this.inFlightRecords = 0;
     this.inFlightBytes = 0;
     this.returned = [];
     this.queued = uncommitted;
-    this.queuedRecords = uncommitted.reduce((n, b) => n + batchCount(b), 0);
+    const requeued = uncommitted.reduce((n, b) => n + batchCount(b), 0);
     // Nothing is lost (the uncommitted records are queued here again), so this is reported, not thrown.
-    const err = new CustodyError(ErrorCodes.STORE_WRITE_FAILED, `${why}; ${this.queuedRecords} records are queued again and will be committed in this thread`, { where: this.dbPath });
+    const err = new CustodyError(ErrorCodes.STORE_WRITE_FAILED, `${why}; ${requeued} records are queued again and will be committed in this thread`, { where: this.dbPath });
     this.onBackgroundError?.(err);
   }
 

@@ -8,6 +8,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import { MerkleFrontier } from '../integrity/merkle.js';
 import { applyDurablePragmas } from './pragmas.js';
+import { batchCount } from './record-batch.js';
 import { RecordCommitter } from './record-committer.js';
 import type { WriterReply, WriterRequest, WriterThreadData } from './writer-thread.js';
 
@@ -66,9 +67,10 @@ function commitGroup(first: Extract<WriterRequest, { t: 'commit' }>): WriterRequ
   if (!committer) throw new CustodyError(ErrorCodes.STORE_WRITE_FAILED, 'writer thread was given no tree', { where: data.dbPath });
   try {
     const outcome = committer.commit(group.flatMap((r) => r.batches), group.at(-1)!.checkpoint);
-    let size = outcome.size - group.reduce((n, r) => n + r.batches.reduce((m, b) => m + b.ends.length, 0), 0);
-    for (const request of group) {
-      size += request.batches.reduce((m, b) => m + b.ends.length, 0);
+    const records = group.map((r) => r.batches.reduce((n, b) => n + batchCount(b), 0));
+    let size = outcome.size - records.reduce((n, c) => n + c, 0);
+    for (const [i, request] of group.entries()) {
+      size += records[i]!;
       reply({ t: 'done', id: request.id, size, checkpoint: request === group.at(-1) ? outcome.checkpoint : undefined });
     }
   } catch (err) {
