@@ -27,7 +27,7 @@ import {
   type Enrollment,
 } from './keyfiles.js';
 import type { CheckpointRow, RecordRow } from '../verify/reader.js';
-import { applyDurablePragmas } from './pragmas.js';
+import { applyDurablePragmas, retryWhileBusy } from './pragmas.js';
 import { BatchBuilder, batchCount, type RecordBatch } from './record-batch.js';
 import { RecordCommitter, wrapWriteError, type CheckpointRequest } from './record-committer.js';
 import { EVIDENCE_FORMAT_VERSION, EVIDENCE_SCHEMA } from './schema.js';
@@ -806,29 +806,41 @@ export class EvidenceStore {
   putBlob(content: Uint8Array): string {
     this.assertOpen();
     const sha256 = createHash('sha256').update(content).digest('hex');
-    const exists = this.db.prepare('SELECT 1 FROM blobs WHERE sha256 = ? AND chunk = 0').get(sha256);
-    if (exists) return sha256;
+    const exists = this.db.prepare('SELECT 1 FROM blobs WHERE sha256 = ? AND chunk = 0');
     const insert = this.db.prepare('INSERT INTO blobs(sha256, chunk, data) VALUES (?, ?, ?)');
+    const where = join(this.dir, EVIDENCE_FILE);
+    // IMMEDIATE, with the existence check inside: the writer thread may commit on its own
+    // connection at the same time (pragmas.ts says why a deferred read-then-write would fail).
+    const store = this.db.transaction(() => {
+      if (exists.get(sha256)) return;
+      let chunk = 0;
+      for (let offset = 0; offset < content.length || chunk === 0; offset += BLOB_CHUNK_BYTES, chunk++) {
+        insert.run(sha256, chunk, content.subarray(offset, offset + BLOB_CHUNK_BYTES));
+      }
+    }).immediate;
     try {
-      this.db.transaction(() => {
-        let chunk = 0;
-        for (let offset = 0; offset < content.length || chunk === 0; offset += BLOB_CHUNK_BYTES, chunk++) {
-          insert.run(sha256, chunk, content.subarray(offset, offset + BLOB_CHUNK_BYTES));
-        }
-      })();
+      retryWhileBusy(store, `storing blob ${sha256}`, where);
     } catch (err) {
-      throw wrapWriteError(err, `storing blob ${sha256}`, join(this.dir, EVIDENCE_FILE));
+      throw wrapWriteError(err, `storing blob ${sha256}`, where);
     }
     return sha256;
+  }
+
+  /** True when a blob with this SHA-256 (hex) is stored. */
+  hasBlob(sha256: string): boolean {
+    return this.db.prepare('SELECT 1 FROM blobs WHERE sha256 = ? AND chunk = 0').get(sha256) !== undefined;
   }
 
   /** Stores an RFC 3161 token obtained for a checkpoint. */
   attachTimestamp(checkpointId: number, tsaUrl: string, genTime: string, token: Uint8Array): void {
     this.assertOpen();
+    const where = join(this.dir, EVIDENCE_FILE);
+    const what = `storing the time stamp of checkpoint ${checkpointId}`;
+    const insert = this.db.prepare('INSERT INTO tsa_tokens(checkpoint_id, tsa_url, gen_time, token) VALUES (?, ?, ?, ?)');
     try {
-      this.db.prepare('INSERT INTO tsa_tokens(checkpoint_id, tsa_url, gen_time, token) VALUES (?, ?, ?, ?)').run(checkpointId, tsaUrl, genTime, token);
+      retryWhileBusy(() => insert.run(checkpointId, tsaUrl, genTime, token), what, where);
     } catch (err) {
-      throw wrapWriteError(err, `storing the time stamp of checkpoint ${checkpointId}`, join(this.dir, EVIDENCE_FILE));
+      throw wrapWriteError(err, what, where);
     }
   }
 

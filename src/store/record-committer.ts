@@ -12,6 +12,7 @@ import { formatCheckpointBody, signNote } from '../integrity/checkpoint.js';
 import type { SigningKey } from '../integrity/keys.js';
 import { leafHashPrefixed, MerkleFrontier } from '../integrity/merkle.js';
 import type { CheckpointRow } from '../verify/reader.js';
+import { retryWhileBusy } from './pragmas.js';
 import type { RecordBatch } from './record-batch.js';
 
 /** Rows go in this many at a time: one statement per 64 rows instead of per row roughly halves SQLite's share of an append (scripts/bench/store.mjs). */
@@ -56,7 +57,9 @@ export class RecordCommitter {
     this.insertCheckpoint = db.prepare('INSERT INTO checkpoints(tree_size, epoch, created_at, note) VALUES (?, ?, ?, ?)');
     const nextSeqInDb = db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) FROM records').pluck();
     const chunkArgs: unknown[] = new Array<unknown>(INSERT_CHUNK * 5).fill(undefined);
-    // `leaves` holds one leaf hash per record of `batches`, in order.
+    // `leaves` holds one leaf hash per record of `batches`, in order. BEGIN IMMEDIATE: the
+    // transaction reads (the seq check) before it writes, and a deferred one would then fail at
+    // once, without waiting, when another connection wrote in between (pragmas.ts).
     this.transaction = db.transaction((leaves: Uint8Array[], batches: readonly RecordBatch[], checkpoint: Omit<CheckpointRow, 'id'> | undefined) => {
       if (leaves.length > 0) {
         // The store's own invariant, checked where it cannot race: the batch continues the table.
@@ -100,7 +103,7 @@ export class RecordCommitter {
       }
       if (checkpoint === undefined) return undefined;
       return Number(this.insertCheckpoint.run(checkpoint.tree_size, checkpoint.epoch, checkpoint.created_at, checkpoint.note).lastInsertRowid);
-    });
+    }).immediate;
   }
 
   get size(): number {
@@ -147,11 +150,11 @@ export class RecordCommitter {
     }
     if (leaves.length === 0 && row === undefined) return { size: next.size, checkpoint: undefined };
     let id: number | undefined;
+    const first = batches[0]?.firstSeq;
+    const what = leaves.length > 0 ? `committing records ${first}..${next.size - 1}` : `writing the checkpoint of size ${next.size}`;
     try {
-      id = this.transaction(leaves, batches, row);
+      id = retryWhileBusy(() => this.transaction(leaves, batches, row), what, this.dbPath);
     } catch (err) {
-      const first = batches[0]?.firstSeq;
-      const what = leaves.length > 0 ? `committing records ${first}..${next.size - 1}` : `writing the checkpoint of size ${next.size}`;
       throw wrapWriteError(err, what, this.dbPath);
     }
     this.frontier = next;

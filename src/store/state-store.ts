@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import { STATE_FILE } from './evidence-store.js';
+import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { STATE_SCHEMA } from './schema.js';
 
 export class StateStore {
@@ -20,6 +21,8 @@ export class StateStore {
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
+      // `agent status` reads this file while the agent writes it.
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // State is a cache: NORMAL is enough, evidence is what must survive power loss.
       this.db.pragma('synchronous = NORMAL');
       for (const statement of STATE_SCHEMA) this.db.exec(statement);

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { TimedRecord } from '../bundle/timeline.js';
+import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 // Raw lines (the bulk of a store) have no event_time in their schema, so SQLite is spared parsing
@@ -24,6 +25,7 @@ export function* recordsByTime(storeDir: string): Generator<TimedRecord> {
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (err) {
     throw new CustodyError(ErrorCodes.IO, `cannot open the store for the timeline: ${messageOf(err)}`, { where: path, cause: err });
   }
