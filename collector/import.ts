@@ -4,57 +4,77 @@
  * derives, so a host without an agent still yields evidence.
  *
  * For each file, in the order given: its bytes go into the store (a blob under their SHA-256) and a
- * `log.file` record (`reason: import`, `content: stored`, size, mtime, sha256); then the content
- * decides the parser, never the name: EVTX (`ElfFile\0`) → Windows event mapping; gzip → the
- * decompressed content, read the same way (the compressed bytes are what is preserved);
- * setupapi.dev.log (`>>>  [Device Install`) → USB first installs; utmp-format records (size and
- * layout sanity) → logons; any other text → the line parsers (syslog, kernel USB, auth, auditd).
- * Derived records name the `log.file` seq in `derived_from`, and keep where in the file they came
- * from in `extra` (`lines`, `file_offset`, record indexes). A truncated tail (wtmp record, EVTX
- * chunk, gzip stream) is an `agent.gap` record: evidence that could not be read. Parser failures are
- * counted in the summary.
+ * `log.file` record (`reason: import`, `content: stored`, size, mtime, sha256); then its content is
+ * read (import-content.ts) into derived records that name the `log.file` seq in `derived_from`; a
+ * truncated tail is an `agent.gap` (evidence that could not be read); last, an `import.derived`
+ * record says the file was read to its end.
+ *
+ * Repeating an import is safe, because a store says how far each file got:
+ * - a file whose content an earlier import preserved (same SHA-256; one store holds one host) is
+ *   not stored again. When that import finished (`import.derived`), nothing is done; when it was cut
+ *   short (kill -9, a full disk), the file is read again from its first `log.file`'s path and mtime,
+ *   which gives the same records (import-content.ts is deterministic), the ones already in the
+ *   store are checked against them and skipped, and the rest follow: nothing is derived twice;
+ * - `preserveAgain` stores a second `log.file` on purpose (`duplicate_of` the first, with a note) and
+ *   derives nothing from it: its evidence is the first copy's, so no event is counted twice.
+ * An import that cannot finish (a write fails) records an `agent.gap` (`import_incomplete`) saying
+ * how far the file got, when the store can still take it, seals what was written, and returns a
+ * summary with `complete: false`: the command prints it and exits 2. Run it again to finish.
  *
  * All files are checked before anything is written (a missing file, a folder, an unreadable file is
  * an error naming it, and nothing is imported). Takes the store folder and options; never reads argv.
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { gunzipSync, constants as zc } from 'node:zlib';
+import { join, resolve } from 'node:path';
 import type { Clock } from '../src/clock.js';
 import { systemClock } from '../src/clock.js';
-import { deriveFromLines, decodeLineBytes, LATIN1_NOTE } from '../src/derive/lines.js';
-import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
-import { readEvtx } from '../src/parsers/evtx/index.js';
-import { parseSetupapiDevLog } from '../src/parsers/setupapi.js';
-import type { DerivedRecord, ParseFailure, ParseOutput, SourceLine } from '../src/parsers/types.js';
-import { createWindowsEventMapper } from '../src/parsers/windows-events.js';
-import { parseUtmp, UT_TYPES } from '../src/parsers/wtmp.js';
-import { formatTimestamp, type PayloadOf } from '../src/records/schema.js';
+import { CustodyError, ErrorCodes, isCustodyError, messageOf } from '../src/errors.js';
+import type { ParseFailure } from '../src/parsers/types.js';
+import { canonicalText, decodeCanonical } from '../src/records/canonical.js';
+import { formatTimestamp, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../src/records/schema.js';
 import { EVIDENCE_FILE, EvidenceStore } from '../src/store/evidence-store.js';
+import { parseContent, type ParsedContent } from './import-content.js';
 
-/** `source` of the log.file and agent.gap records of an import; derived records: `import:<parser>`. */
+/** `source` of the log.file, agent.gap and import.derived records of an import; derived records: `import:<parser>`. */
 export const IMPORT_SOURCE = 'import';
-/** Most bytes read from one gzip stream for parsing. */
-const MAX_INFLATED_BYTES = 1 << 30;
-/** Line numbers listed in a record's `extra.lines`. */
-const MAX_LISTED_LINES = 64;
+/** `reason` of the gap an interrupted import leaves. */
+export const IMPORT_INCOMPLETE = 'import_incomplete';
 
-export type DetectedFormat = 'evtx' | 'setupapi' | 'utmp' | 'text' | 'binary' | 'empty';
+/**
+ * What happened to a file: `imported` (preserved and read now), `resumed` (an earlier import had
+ * preserved it and read part of it; this one read the rest), `already_imported` (nothing to do),
+ * `preserved_again` (a second copy kept on purpose; nothing derived), `incomplete` (cut short now).
+ */
+export type ImportOutcome = 'imported' | 'resumed' | 'already_imported' | 'preserved_again' | 'incomplete';
 
 export interface ImportedFile {
   path: string;
   size: number;
   sha256: string;
   mtime: string;
-  /** seq of the file's `log.file` record. */
+  /** seq of the `log.file` record its evidence is derived from (an earlier import's, when it had preserved the same content). */
   seq: number;
+  outcome: ImportOutcome;
+  /** seq of the `log.file` of the second copy (`preserved_again`). */
+  copy_seq?: number;
   /** What the content was read as; `gzip+…` for a compressed file. */
   format: string;
+  /** Records derived by this run, by kind. */
   records: Record<string, number>;
+  /** Records earlier runs had derived from it (resumed or already imported). */
+  records_before: number;
   failures: Record<string, number>;
   /** Failure examples (at most 3 per reason). */
   failure_samples: ParseFailure[];
   gaps: Array<{ seq: number; reason: string; detail: string }>;
+  /** seq of the `import.derived` record that closes it (this run's or an earlier one's). */
+  done_seq?: number;
+}
+
+export interface ImportProblem {
+  code: string;
+  message: string;
+  where: string | undefined;
 }
 
 export interface ImportSummary {
@@ -65,8 +85,25 @@ export interface ImportSummary {
   created?: { fingerprint: string };
   files: ImportedFile[];
   totals: { files: number; bytes: number; records: Record<string, number>; failures: Record<string, number>; gaps: number };
-  /** Records in the store after the import (sealed by a final checkpoint). */
+  /** Records in the store after the import (sealed by a final checkpoint when `sealed`). */
   store_records: number;
+  sealed: boolean;
+  /** False when the import was cut short: `incomplete` says where, `not_imported` what was not reached. */
+  complete: boolean;
+  incomplete?: {
+    path: string;
+    error: ImportProblem;
+    /** Whether the file's content and `log.file` record are in the store. */
+    preserved: boolean;
+    /** Records derived from it that are committed (earlier runs included). */
+    derived_committed: number;
+    /** seq of the `agent.gap` that records the interruption, when the store could take it. */
+    gap_seq?: number;
+    /** Why no gap could be recorded. */
+    gap_error?: ImportProblem;
+  };
+  /** Files given that this run did not reach. */
+  not_imported: string[];
 }
 
 export interface ImportOptions {
@@ -74,6 +111,10 @@ export interface ImportOptions {
   host?: string;
   clock?: Clock;
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** Preserve a file again even when the store holds its content from an earlier import (`--preserve-again`). */
+  preserveAgain?: boolean;
+  /** Caps the evidence file's size (see OpenOptions.maxDatabaseBytes): a full disk, for tests. */
+  maxDatabaseBytes?: number;
 }
 
 function readBootId(): string {
@@ -107,205 +148,98 @@ function checkFiles(files: readonly string[]): string[] {
   });
 }
 
-function hasPrefix(bytes: Uint8Array, prefix: readonly number[]): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
+function mtimeOf(path: string): string {
+  const st = statSync(path, { bigint: true });
+  const ns = st.mtimeNs;
+  return formatTimestamp(Number(ns / 1_000_000n), Number((ns / 1000n) % 1000n));
 }
 
-const EVTX_MAGIC = [0x45, 0x6c, 0x66, 0x46, 0x69, 0x6c, 0x65, 0x00];
-const GZIP_MAGIC = [0x1f, 0x8b];
-const OTHER_COMPRESSION: Array<[string, number[]]> = [
-  ['bzip2', [0x42, 0x5a, 0x68]],
-  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
-  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
-];
-
-/** utmp-format: binary, at least one record, mostly known record types, and a real login-accounting entry. */
-function looksLikeUtmp(bytes: Uint8Array): boolean {
-  if (bytes.length < 384) return false;
-  if (!bytes.subarray(0, 384).includes(0)) return false;
-  const o = parseUtmp(bytes, { source: 'wtmp', derivedFrom: [0] });
-  if (o.entries.length === 0) return false;
-  const known = o.entries.filter((e) => e.type >= 0 && e.type < UT_TYPES.length).length;
-  const real = o.entries.some((e) => e.type >= 1 && e.type <= 8 && e.time !== undefined);
-  return real && known * 2 >= o.entries.length;
+/** The `log.file` of an earlier import of the same content, and whether it was read to its end. */
+interface EarlierImport {
+  seq: number;
+  path: string;
+  mtime: string;
+  doneSeq: number | undefined;
 }
 
-function looksBinary(bytes: Uint8Array): boolean {
-  const head = bytes.subarray(0, 8192);
-  return head.includes(0);
+function decodeRecord(bytes: Uint8Array): EvidenceRecord {
+  return decodeCanonical(bytes) as EvidenceRecord;
 }
 
-function utmpSource(path: string): 'wtmp' | 'btmp' | 'utmp' {
-  const name = basename(path).toLowerCase();
-  if (name.includes('btmp')) return 'btmp';
-  if (name.startsWith('utmp')) return 'utmp';
-  return 'wtmp';
-}
-
-/** Decompresses a gzip file as far as it goes; `truncated` when the stream ends early or is damaged. */
-function inflate(bytes: Uint8Array): { data: Buffer; truncated?: string } {
-  try {
-    return { data: gunzipSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES }) };
-  } catch (err) {
-    // Read what is there: a sync flush returns the bytes before the damage.
-    try {
-      const data = gunzipSync(bytes, { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED_BYTES });
-      return { data, truncated: messageOf(err) };
-    } catch (err2) {
-      return { data: Buffer.alloc(0), truncated: messageOf(err2) };
+/** The first `log.file` of each content an import preserved, by SHA-256 (copies kept on purpose are not firsts). */
+function earlierImports(store: EvidenceStore): Map<string, EarlierImport> {
+  const bySha = new Map<string, EarlierImport>();
+  const bySeq = new Map<number, EarlierImport>();
+  for (const row of store.recordsOfKinds(['log.file', 'import.derived'])) {
+    const r = decodeRecord(row.bytes);
+    if (r.source !== IMPORT_SOURCE) continue;
+    if (r.kind === 'log.file') {
+      const p = r.payload as PayloadOf<'log.file'>;
+      if (p.reason !== 'import' || p.duplicate_of !== undefined || bySha.has(p.sha256)) continue;
+      const earlier: EarlierImport = { seq: row.seq, path: p.path, mtime: p.mtime, doneSeq: undefined };
+      bySha.set(p.sha256, earlier);
+      bySeq.set(row.seq, earlier);
+    } else {
+      const earlier = bySeq.get((r.payload as PayloadOf<'import.derived'>).file_seq);
+      if (earlier !== undefined) earlier.doneSeq ??= row.seq;
     }
   }
+  return bySha;
+}
+
+/** What earlier runs derived from the file at `fileSeq`: canonical payloads of its records, in order, and its gaps. */
+function derivedEarlier(store: EvidenceStore, fileSeq: number, path: string): { records: string[]; gaps: number } {
+  const records: string[] = [];
+  let gaps = 0;
+  for (const row of store.records(fileSeq + 1)) {
+    if (row.kind === 'log.line' || row.kind === 'log.file') continue;
+    const r = decodeRecord(row.bytes);
+    if (r.kind === 'agent.gap') {
+      const g = r.payload as PayloadOf<'agent.gap'>;
+      // Gaps of imports before file_seq existed name only the path.
+      const ours = g.file_seq === fileSeq || (g.file_seq === undefined && r.source === IMPORT_SOURCE && g.path === path);
+      if (ours && g.reason !== IMPORT_INCOMPLETE) gaps++;
+      continue;
+    }
+    if (!r.source.startsWith(`${IMPORT_SOURCE}:`)) continue;
+    const from = (r.payload as { derived_from?: unknown }).derived_from;
+    if (Array.isArray(from) && from.length === 1 && from[0] === fileSeq) records.push(canonicalText(r.payload));
+  }
+  return { records, gaps };
 }
 
 function count(into: Record<string, number>, key: string, n = 1): void {
   into[key] = (into[key] ?? 0) + n;
 }
 
-/** Text lines of a file's bytes (split at \n), each decoded on its own (UTF-8, else latin1). */
-function* textLines(bytes: Uint8Array, seqBase: number, path: string, observedAt: string, latin1: Set<number>): Generator<SourceLine> {
-  let start = 0;
-  // A UTF-8 byte order mark is not part of the first line.
-  if (hasPrefix(bytes, [0xef, 0xbb, 0xbf])) start = 3;
-  let lineNo = 1;
-  while (start < bytes.length) {
-    let end = bytes.indexOf(0x0a, start);
-    if (end < 0) end = bytes.length;
-    const d = decodeLineBytes(bytes.subarray(start, end));
-    if (d.latin1) latin1.add(lineNo);
-    yield { seq: seqBase + lineNo, path, text: d.text, observedAt };
-    start = end + 1;
-    lineNo++;
-  }
+function problemOf(err: unknown): ImportProblem {
+  if (isCustodyError(err)) return { code: err.code, message: err.message, where: err.where };
+  return { code: ErrorCodes.IO, message: messageOf(err), where: undefined };
 }
 
-function listLines(nums: readonly number[]): string {
-  const sorted = [...new Set(nums)].sort((a, b) => a - b);
-  const shown = sorted.slice(0, MAX_LISTED_LINES).join(',');
-  return sorted.length > MAX_LISTED_LINES ? `${shown},… (${sorted.length} lines)` : shown;
-}
-
-/**
- * Text parsers name lines by seq; an import feeds line numbers instead (seq = line number) and
- * then points every record at the file's `log.file` seq, keeping the line numbers in `extra.lines`.
- */
-function relocateTextRecord(r: DerivedRecord, fileSeq: number, latin1: Set<number>): DerivedRecord {
-  const p = { ...(r.payload as Record<string, unknown>) } as { derived_from: number[]; extra?: Record<string, string>; session?: string };
-  const lines = p.derived_from;
-  const extra: Record<string, string> = { ...(p.extra ?? {}), lines: listLines(lines) };
-  if (lines.some((l) => latin1.has(l))) extra['text_decoding'] = LATIN1_NOTE;
-  if (extra['connect_seq'] !== undefined) {
-    extra['connect_line'] = extra['connect_seq'];
-    delete extra['connect_seq'];
-  }
-  if (typeof p.session === 'string') p.session = p.session.replace(/@(\d+)$/, (_m, line: string) => `@${fileSeq}:L${line}`);
-  p.derived_from = [fileSeq];
-  p.extra = extra;
-  return { kind: r.kind, payload: p } as DerivedRecord;
-}
-
-function relocateFailure(f: ParseFailure, fileSeq: number): ParseFailure {
-  const lines = f.derived_from;
-  const out: ParseFailure = { ...f, derived_from: [fileSeq] };
-  if (lines !== undefined && lines.length > 0) out.detail = `line ${listLines(lines)}: ${f.detail}`;
-  return out;
-}
-
-interface Parsed {
-  format: string;
-  out: ParseOutput;
-  /** Truncated tails: evidence that could not be read. */
-  gaps: Array<{ reason: string; detail: string; from_offset?: number; to_offset?: number; bytes?: number }>;
-}
-
-function parseContent(bytes: Uint8Array, path: string, fileSeq: number, mtime: string, depth = 0): Parsed {
-  if (bytes.length === 0) return { format: 'empty', out: { records: [], failures: [] }, gaps: [] };
-  if (hasPrefix(bytes, EVTX_MAGIC)) {
-    const r = readEvtx(bytes);
-    const out: ParseOutput = { records: [], failures: r.failures.map((f) => ({ ...f, derived_from: [fileSeq] })) };
-    const gaps: Parsed['gaps'] = r.failures
-      .filter((f) => f.reason === 'evtx.truncated_chunk')
-      .map((f) => ({ reason: 'truncated', detail: `EVTX: ${f.detail}`, ...(f.offset !== undefined ? { from_offset: f.offset, to_offset: bytes.length } : {}) }));
-    const mapper = createWindowsEventMapper();
-    for (const e of r.records) {
-      const o = mapper.map(e, [fileSeq]);
-      for (const rec of o.records) {
-        const p = rec.payload as { extra?: Record<string, string> };
-        p.extra = { ...(p.extra ?? {}), file_offset: String(e.offset), record_number: e.recordNumber };
-        out.records.push(rec);
-      }
-      out.failures.push(...o.failures);
-    }
-    return { format: 'evtx', out, gaps };
-  }
-  if (hasPrefix(bytes, GZIP_MAGIC) && depth === 0) {
-    const z = inflate(bytes);
-    const inner = parseContent(z.data, path, fileSeq, mtime, depth + 1);
-    const gaps = [...inner.gaps];
-    if (z.truncated !== undefined) {
-      gaps.push({
-        reason: 'truncated',
-        detail: `gzip stream damaged or cut short (${z.truncated}); ${z.data.length} bytes were decompressed and read, the rest could not be`,
-      });
-    }
-    return { format: `gzip+${inner.format}`, out: inner.out, gaps };
-  }
-  for (const [name, magic] of OTHER_COMPRESSION) {
-    if (hasPrefix(bytes, magic)) {
-      return {
-        format: name,
-        out: { records: [], failures: [{ parser: 'import', reason: 'import.unsupported_compression', detail: `${name} content is preserved but not read (decompress it and import the result too)`, derived_from: [fileSeq] }] },
-        gaps: [],
-      };
+/** The parsed records the store accepts (the others are failures), with the failures for the rest. */
+function acceptedRecords(parsed: ParsedContent, fileSeq: number): ParsedContent['out']['records'] {
+  const accepted: ParsedContent['out']['records'] = [];
+  for (const rec of parsed.out.records) {
+    try {
+      validatePayload(rec.kind as RecordKind, rec.payload as never);
+      accepted.push(rec);
+    } catch (err) {
+      if (!(err instanceof CustodyError && err.code === ErrorCodes.RECORD_INVALID)) throw err;
+      const parser = (rec.payload as { parser?: string }).parser ?? 'import';
+      parsed.out.failures.push({ parser, reason: 'import.invalid_record', detail: `${rec.kind}: ${err.message}`, derived_from: [fileSeq] });
     }
   }
-  if (looksLikeUtmp(bytes)) {
-    const o = parseUtmp(bytes, { source: utmpSource(path), derivedFrom: [fileSeq] });
-    const gaps: Parsed['gaps'] = o.failures
-      .filter((f) => f.reason === 'wtmp.truncated')
-      .map((f) => ({ reason: 'truncated', detail: f.detail, ...(f.offset !== undefined ? { from_offset: f.offset, to_offset: bytes.length, bytes: bytes.length - f.offset } : {}) }));
-    return { format: 'utmp', out: { records: o.records, failures: o.failures }, gaps };
-  }
-  if (hasPrefix(bytes, [0xff, 0xfe]) || hasPrefix(bytes, [0xfe, 0xff])) {
-    // UTF-16 text (some Windows logs): read as text, the preserved bytes stay as they are.
-    const le = bytes[0] === 0xff;
-    const body = Buffer.from(bytes.subarray(2));
-    if (!le) body.swap16();
-    const text = body.toString('utf16le');
-    return parseText(Buffer.from(text, 'utf8'), path, fileSeq, mtime, 'utf16-text');
-  }
-  if (looksBinary(bytes)) {
-    return {
-      format: 'binary',
-      out: { records: [], failures: [{ parser: 'import', reason: 'import.unknown_binary', detail: 'binary content of no known format: preserved, not read', derived_from: [fileSeq] }] },
-      gaps: [],
-    };
-  }
-  return parseText(bytes, path, fileSeq, mtime, 'text');
+  return accepted;
 }
 
-function parseText(bytes: Uint8Array, path: string, fileSeq: number, mtime: string, format: string): Parsed {
-  // setupapi.dev.log: sections, not lines.
-  const probe = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (probe.includes('>>>  [Device Install')) {
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-    return { format: format === 'text' ? 'setupapi' : `${format}+setupapi`, out: parseSetupapiDevLog(text, [fileSeq]), gaps: [] };
-  }
-  const latin1 = new Set<number>();
-  // Line numbers as seqs (see relocateTextRecord); the file's mtime is the reference for year-less dates.
-  const raw = deriveFromLines(textLines(bytes, 0, path, mtime, latin1), { referenceTime: () => mtime });
-  return {
-    format,
-    out: { records: raw.records.map((r) => relocateTextRecord(r, fileSeq, latin1)), failures: raw.failures.map((f) => relocateFailure(f, fileSeq)) },
-    gaps: [],
-  };
-}
-
-function mtimeOf(path: string): string {
-  const st = statSync(path, { bigint: true });
-  const ns = st.mtimeNs;
-  return formatTimestamp(Number(ns / 1_000_000n), Number((ns / 1000n) % 1000n));
+/** Progress of the file being imported, for the summary of an import cut short. */
+interface InProgress {
+  path: string;
+  fileSeq: number | undefined;
+  /** seq of every derived record appended from it by this run. */
+  appended: number[];
+  before: number;
 }
 
 /** Opens the store (creating it when a host is given), imports every file, seals with a checkpoint. */
@@ -313,17 +247,18 @@ export function importFiles(storeDir: string, files: readonly string[], options:
   const paths = checkFiles(files);
   const clock = options.clock ?? systemClock;
   const bootId = readBootId();
+  const storeOptions = { clock, bootId, ...(options.maxDatabaseBytes !== undefined ? { maxDatabaseBytes: options.maxDatabaseBytes } : {}) };
   let store: EvidenceStore;
   let created: ImportSummary['created'];
   if (!existsSync(join(storeDir, EVIDENCE_FILE))) {
     if (options.host === undefined) {
       throw new CustodyError(ErrorCodes.USAGE, 'there is no store here yet: give --host NAME (the machine the files came from) to create one', { where: storeDir });
     }
-    const r = EvidenceStore.create(storeDir, { host: options.host, clock, bootId });
+    const r = EvidenceStore.create(storeDir, { host: options.host, ...storeOptions });
     store = r.store;
     created = { fingerprint: r.enrollment.fingerprint };
   } else {
-    store = EvidenceStore.open(storeDir, { clock, bootId });
+    store = EvidenceStore.open(storeDir, storeOptions);
     if (options.host !== undefined && options.host !== store.host) {
       store.close();
       throw new CustodyError(
@@ -342,69 +277,214 @@ export function importFiles(storeDir: string, files: readonly string[], options:
     files: [],
     totals: { files: 0, bytes: 0, records: {}, failures: {}, gaps: 0 },
     store_records: 0,
+    sealed: false,
+    complete: true,
+    not_imported: [],
   };
-  let failed: unknown;
+  let progress: InProgress | undefined;
+  let failure: unknown;
   try {
+    const earlier = earlierImports(store);
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i] ?? '';
-      const given = files[i] ?? path;
-      let bytes: Buffer;
-      let mtime: string;
-      try {
-        bytes = readFileSync(path);
-        mtime = mtimeOf(path);
-      } catch (err) {
-        const done = summary.files.map((f) => f.path);
-        throw new CustodyError(
-          ErrorCodes.IO,
-          `cannot read it: ${messageOf(err)}; ${done.length === 0 ? 'no file was imported' : `the ${done.length} file(s) before it were imported and stay in the store (${done.join(', ')})`}`,
-          { where: given, cause: err },
-        );
-      }
-      const sha256 = store.putBlob(bytes);
-      const payload: PayloadOf<'log.file'> = { path, size: bytes.length, mtime, sha256, reason: 'import', content: 'stored' };
-      const seq = store.append('log.file', IMPORT_SOURCE, payload);
-      const parsed = parseContent(bytes, path, seq, mtime);
-      const file: ImportedFile = { path, size: bytes.length, sha256, mtime, seq, format: parsed.format, records: {}, failures: {}, failure_samples: [], gaps: [] };
-      for (const rec of parsed.out.records) {
-        const parser = (rec.payload as { parser: string }).parser;
-        try {
-          store.append(rec.kind, `${IMPORT_SOURCE}:${parser}`, rec.payload);
-          count(file.records, rec.kind);
-        } catch (err) {
-          if (err instanceof CustodyError && err.code === ErrorCodes.RECORD_INVALID) {
-            parsed.out.failures.push({ parser, reason: 'import.invalid_record', detail: `${rec.kind}: ${err.message}`, derived_from: [seq] });
-          } else throw err;
-        }
-      }
-      for (const f of parsed.out.failures) {
-        count(file.failures, f.reason);
-        if (file.failure_samples.filter((s) => s.reason === f.reason).length < 3) file.failure_samples.push({ ...f, detail: f.detail.slice(0, 300) });
-      }
-      for (const g of parsed.gaps) {
-        const gapSeq = store.append('agent.gap', IMPORT_SOURCE, { source: IMPORT_SOURCE, path, ...g });
-        file.gaps.push({ seq: gapSeq, reason: g.reason, detail: g.detail });
-      }
-      options.logger?.info({ evt: 'import.file', path, seq, sha256, format: parsed.format, records: file.records, failures: file.failures, gaps: file.gaps.length }, 'imported');
+      progress = { path, fileSeq: undefined, appended: [], before: 0 };
+      const file = importOne(store, path, files[i] ?? path, earlier, options, progress, summary);
       summary.files.push(file);
       summary.totals.files++;
-      summary.totals.bytes += bytes.length;
+      summary.totals.bytes += file.size;
       for (const [k, n] of Object.entries(file.records)) count(summary.totals.records, k, n);
       for (const [k, n] of Object.entries(file.failures)) count(summary.totals.failures, k, n);
       summary.totals.gaps += file.gaps.length;
+      progress = undefined;
     }
   } catch (err) {
-    failed = err;
+    failure = err;
   }
+  if (failure !== undefined) recordInterruption(store, summary, progress, paths, failure);
   // What was imported is committed and sealed either way.
   try {
     store.close({ finalCheckpoint: true });
+    summary.sealed = true;
   } catch (err) {
-    if (failed === undefined) failed = err;
+    if (failure === undefined) {
+      failure = err;
+      summary.complete = false;
+      summary.incomplete = { path: paths.at(-1) ?? '', error: problemOf(err), preserved: true, derived_committed: 0 };
+    }
   }
-  if (failed !== undefined) throw failed;
   summary.store_records = store.size;
+  if (summary.incomplete !== undefined && progress !== undefined) {
+    // Only what reached the disk counts: queued records a failed commit left behind are not there.
+    const committed = progress.appended.filter((seq) => seq < summary.store_records).length;
+    summary.incomplete.derived_committed = progress.before + committed;
+    summary.incomplete.preserved = progress.fileSeq !== undefined && progress.fileSeq < summary.store_records;
+    if (summary.incomplete.gap_seq !== undefined && summary.incomplete.gap_seq >= summary.store_records) {
+      summary.incomplete.gap_error = { code: ErrorCodes.STORE_WRITE_FAILED, message: 'the gap record could not be committed', where: storeDir };
+      delete summary.incomplete.gap_seq;
+    }
+  }
+  if (failure !== undefined && summary.incomplete === undefined) throw failure;
   return summary;
+}
+
+/** Notes in the summary, and in the store when it can still take it, that the import stopped and where. */
+function recordInterruption(store: EvidenceStore, summary: ImportSummary, progress: InProgress | undefined, paths: readonly string[], err: unknown): void {
+  summary.complete = false;
+  const at = progress === undefined ? -1 : paths.indexOf(progress.path);
+  summary.not_imported = paths.slice(at + 1);
+  const path = progress?.path ?? '';
+  summary.incomplete = { path, error: problemOf(err), preserved: progress?.fileSeq !== undefined, derived_committed: 0 };
+  const fileSeq = progress?.fileSeq;
+  const done = (progress?.before ?? 0) + (progress?.appended.length ?? 0);
+  const detail =
+    fileSeq === undefined
+      ? `import stopped before ${path} was preserved: ${problemOf(err).message}`
+      : `import stopped after ${done} records derived from ${path} (log.file seq ${fileSeq}): ${problemOf(err).message}; ` +
+        'the rest of the file was not read into evidence: run the same import again to finish it';
+  try {
+    summary.incomplete.gap_seq = store.append('agent.gap', IMPORT_SOURCE, {
+      source: IMPORT_SOURCE,
+      path,
+      reason: IMPORT_INCOMPLETE,
+      detail,
+      ...(fileSeq !== undefined ? { file_seq: fileSeq } : {}),
+    });
+  } catch (gapErr) {
+    summary.incomplete.gap_error = problemOf(gapErr);
+  }
+}
+
+function importOne(
+  store: EvidenceStore,
+  path: string,
+  given: string,
+  earlier: Map<string, EarlierImport>,
+  options: ImportOptions,
+  progress: InProgress,
+  summary: ImportSummary,
+): ImportedFile {
+  let bytes: Buffer;
+  let mtime: string;
+  try {
+    bytes = readFileSync(path);
+    mtime = mtimeOf(path);
+  } catch (err) {
+    const done = summary.files.map((f) => f.path);
+    throw new CustodyError(
+      ErrorCodes.IO,
+      `cannot read it: ${messageOf(err)}; ${done.length === 0 ? 'no file was imported' : `the ${done.length} file(s) before it were imported and stay in the store (${done.join(', ')})`}`,
+      { where: given, cause: err },
+    );
+  }
+  const sha256 = store.putBlob(bytes);
+  const first = earlier.get(sha256);
+  let fileSeq: number;
+  let copySeq: number | undefined;
+  let readPath = path;
+  let readMtime = mtime;
+  if (first === undefined) {
+    const payload: PayloadOf<'log.file'> = { path, size: bytes.length, mtime, sha256, reason: 'import', content: 'stored' };
+    fileSeq = store.append('log.file', IMPORT_SOURCE, payload);
+    earlier.set(sha256, { seq: fileSeq, path, mtime, doneSeq: undefined });
+  } else {
+    fileSeq = first.seq;
+    // Read as the first import read it: the same records come out (the path and the mtime, the
+    // reference for year-less dates, are part of them).
+    readPath = first.path;
+    readMtime = first.mtime;
+    if (options.preserveAgain) {
+      copySeq = store.append('log.file', IMPORT_SOURCE, {
+        path,
+        size: bytes.length,
+        mtime,
+        sha256,
+        reason: 'import',
+        content: 'stored',
+        duplicate_of: first.seq,
+        note: `a second copy preserved on purpose (--preserve-again); the same content as seq ${first.seq}, whose evidence is derived once, from seq ${first.seq}`,
+      });
+    }
+  }
+  progress.fileSeq = fileSeq;
+  const file: ImportedFile = {
+    path,
+    size: bytes.length,
+    sha256,
+    mtime,
+    seq: fileSeq,
+    outcome: 'imported',
+    ...(copySeq !== undefined ? { copy_seq: copySeq } : {}),
+    format: '',
+    records: {},
+    records_before: 0,
+    failures: {},
+    failure_samples: [],
+    gaps: [],
+  };
+  if (first?.doneSeq !== undefined) {
+    file.outcome = copySeq !== undefined ? 'preserved_again' : 'already_imported';
+    file.done_seq = first.doneSeq;
+    file.format = 'already read';
+    options.logger?.info({ evt: 'import.file', path, seq: fileSeq, sha256, outcome: file.outcome, copy_seq: copySeq }, 'already imported');
+    return file;
+  }
+
+  const parsed = parseContent(bytes, readPath, fileSeq, readMtime);
+  file.format = parsed.format;
+  const accepted = acceptedRecords(parsed, fileSeq);
+  let skipRecords = 0;
+  let skipGaps = 0;
+  if (first !== undefined) {
+    const before = derivedEarlier(store, fileSeq, readPath);
+    for (let i = 0; i < before.records.length; i++) {
+      const expected = accepted[i];
+      if (expected === undefined || canonicalText(expected.payload) !== before.records[i]) {
+        throw new CustodyError(
+          ErrorCodes.STORE_CORRUPT,
+          `an earlier import derived ${before.records.length} records from this content (log.file seq ${fileSeq}), and record ${i + 1} of them is not what this version of custody reads from it: ` +
+            'the import cannot be resumed without deriving evidence twice; nothing more was derived from it',
+          { where: given },
+        );
+      }
+    }
+    skipRecords = before.records.length;
+    skipGaps = Math.min(before.gaps, parsed.gaps.length);
+    file.records_before = skipRecords;
+    progress.before = skipRecords;
+    file.outcome = copySeq !== undefined ? 'preserved_again' : 'resumed';
+  }
+  for (let i = skipRecords; i < accepted.length; i++) {
+    const rec = accepted[i]!;
+    const parser = (rec.payload as { parser: string }).parser;
+    progress.appended.push(store.append(rec.kind, `${IMPORT_SOURCE}:${parser}`, rec.payload));
+    count(file.records, rec.kind);
+  }
+  for (const f of parsed.out.failures) {
+    count(file.failures, f.reason);
+    if (file.failure_samples.filter((s) => s.reason === f.reason).length < 3) file.failure_samples.push({ ...f, detail: f.detail.slice(0, 300) });
+  }
+  for (const g of parsed.gaps.slice(skipGaps)) {
+    const gapSeq = store.append('agent.gap', IMPORT_SOURCE, { source: IMPORT_SOURCE, path: readPath, file_seq: fileSeq, ...g });
+    file.gaps.push({ seq: gapSeq, reason: g.reason, detail: g.detail });
+  }
+  const allRecords: Record<string, number> = {};
+  for (const rec of accepted) count(allRecords, rec.kind);
+  file.done_seq = store.append('import.derived', IMPORT_SOURCE, {
+    file_seq: fileSeq,
+    path: readPath,
+    sha256,
+    format: parsed.format,
+    records: allRecords,
+    failures: file.failures,
+    gaps: parsed.gaps.length,
+    ...(skipRecords > 0 || first !== undefined ? { resumed_after: skipRecords } : {}),
+  });
+  earlier.get(sha256)!.doneSeq = file.done_seq;
+  options.logger?.info(
+    { evt: 'import.file', path, seq: fileSeq, sha256, format: parsed.format, outcome: file.outcome, records: file.records, records_before: skipRecords, failures: file.failures, gaps: file.gaps.length },
+    'imported',
+  );
+  return file;
 }
 
 function plural(n: number, word: string): string {
@@ -416,6 +496,14 @@ function listCounts(c: Record<string, number>): string {
   return entries.length === 0 ? 'none' : entries.map(([k, n]) => `${k} ${n}`).join(', ');
 }
 
+const OUTCOME_TEXT: Record<ImportOutcome, string> = {
+  imported: 'preserved and read',
+  resumed: 'preserved by an earlier import that was cut short; read on from where it stopped',
+  already_imported: 'already imported (same content): not stored again, nothing derived twice',
+  preserved_again: 'a second copy preserved on purpose (--preserve-again); its evidence is the first copy\'s',
+  incomplete: 'cut short',
+};
+
 /** The summary as people read it. */
 export function formatImportSummary(s: ImportSummary): string {
   const out: string[] = [];
@@ -424,10 +512,13 @@ export function formatImportSummary(s: ImportSummary): string {
     out.push(`enrollment key fingerprint: ${s.created.fingerprint}`);
     out.push('Record this fingerprint somewhere the host cannot change: examiners pin it with `custody verify --key`.');
   }
-  out.push(`imported ${plural(s.totals.files, 'file')} (${s.totals.bytes} bytes) into ${s.store} (host ${s.host}); the store now holds ${s.store_records} records, sealed by a checkpoint`);
+  const sealed = s.sealed ? 'sealed by a checkpoint' : 'NOT sealed (the final checkpoint could not be written)';
+  const head = s.complete ? 'imported' : 'import INCOMPLETE:';
+  out.push(`${head} ${plural(s.totals.files, 'file')} (${s.totals.bytes} bytes) into ${s.store} (host ${s.host}); the store now holds ${s.store_records} records, ${sealed}`);
   for (const f of s.files) {
     out.push(`  ${f.path}`);
     out.push(`    seq ${f.seq}  ${f.size} bytes  sha256 ${f.sha256}  read as ${f.format}`);
+    out.push(`    ${OUTCOME_TEXT[f.outcome]}${f.copy_seq !== undefined ? ` (copy: seq ${f.copy_seq})` : ''}${f.records_before > 0 ? `; ${f.records_before} records were derived before` : ''}`);
     out.push(`    records: ${listCounts(f.records)}`);
     if (Object.keys(f.failures).length > 0) out.push(`    not read: ${listCounts(f.failures)}`);
     for (const g of f.gaps) out.push(`    gap (seq ${g.seq}, ${g.reason}): ${g.detail}`);
@@ -435,5 +526,14 @@ export function formatImportSummary(s: ImportSummary): string {
   out.push(`records: ${listCounts(s.totals.records)}`);
   out.push(`failures: ${listCounts(s.totals.failures)}`);
   out.push(`gaps: ${s.totals.gaps}`);
+  const inc = s.incomplete;
+  if (inc !== undefined) {
+    out.push(`INCOMPLETE at ${inc.path}: ${inc.error.message} [${inc.error.code}]`);
+    out.push(`  preserved: ${inc.preserved ? 'yes' : 'no'}; records derived from it and committed: ${inc.derived_committed}`);
+    if (inc.gap_seq !== undefined) out.push(`  recorded in the store as a gap (seq ${inc.gap_seq}, ${IMPORT_INCOMPLETE})`);
+    else if (inc.gap_error !== undefined) out.push(`  the store could not record it (${inc.gap_error.message}): this summary is the only record`);
+    if (s.not_imported.length > 0) out.push(`  not reached: ${s.not_imported.join(', ')}`);
+    out.push('  Run the same import again to finish: what is in the store is kept, nothing is stored or derived twice.');
+  }
   return `${out.join('\n')}\n`;
 }

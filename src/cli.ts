@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { configFromFlags, configHash, configWarnings, loadConfig, LOG_LEVELS, redactConfig, type AgentConfig, type LogLevel } from '../agent/config.js';
 import { enrollStore } from '../agent/enroll.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_STORE_DIR, defaultServiceSpec, installService, launchdPlist, systemdUnit } from '../agent/install.js';
-import { CustodyError, ErrorCodes, isCustodyError, messageOf } from './errors.js';
+import { CustodyError, ErrorCodes, isCustodyError, messageOf, type ErrorCode } from './errors.js';
 import { systemClock } from './clock.js';
 import { custodyVersion } from './version.js';
 
@@ -235,11 +235,16 @@ function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('--store <dir>', 'store folder (created when --host is given and there is none)')
     .option('--host <name>', 'the machine the files came from (required to create the store)')
     .option('--json', 'print the summary as JSON')
+    .option('--preserve-again', 'store a file again even when the store holds the same content from an earlier import (recorded as a deliberate second copy; its evidence is not derived twice)')
     .argument('<file...>', 'files to import')
-    .action(async (files: string[], opts: { store: string; host?: string; json?: boolean }) => {
+    .action(async (files: string[], opts: { store: string; host?: string; json?: boolean; preserveAgain?: boolean }) => {
       const { importFiles, formatImportSummary } = await import('../collector/import.js');
-      const summary = importFiles(opts.store, files, opts.host === undefined ? {} : { host: opts.host });
+      const summary = importFiles(opts.store, files, { ...(opts.host === undefined ? {} : { host: opts.host }), ...(opts.preserveAgain ? { preserveAgain: true } : {}) });
       process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatImportSummary(summary));
+      if (!summary.complete && summary.incomplete !== undefined) {
+        const { error, path } = summary.incomplete;
+        throw new CustodyError(error.code as ErrorCode, `import incomplete at ${path}: ${error.message}; run the same command again to finish it`, { where: error.where ?? opts.store });
+      }
     });
 
   program

@@ -107,6 +107,8 @@ export const payloadSchemas = {
     dev: bigIntStringSchema.optional(),
     ino: bigIntStringSchema.optional(),
     note: z.string().optional(),
+    /** A second copy preserved on purpose (`import --preserve-again`): the seq of the first, from which its evidence is derived. */
+    duplicate_of: safeUint.optional(),
   }),
   'agent.start': z.strictObject({
     version: z.string(),
@@ -137,6 +139,27 @@ export const payloadSchemas = {
     bytes: safeUint.optional(),
     since: timestampSchema.optional(),
     until: timestampSchema.optional(),
+    /** The `log.file` record of the imported file the gap is in. */
+    file_seq: safeUint.optional(),
+  }),
+  /**
+   * An imported file was read to its end: every record derived from it (they name `file_seq` in
+   * `derived_from`) and every gap in it is in the store. A `log.file` of an import without one was
+   * not read to the end (the import was interrupted); running the import again finishes it.
+   */
+  'import.derived': z.strictObject({
+    file_seq: safeUint,
+    path: z.string().min(1),
+    sha256: sha256HexSchema,
+    /** What the content was read as (`text`, `evtx`, `gzip+text`, …). */
+    format: z.string(),
+    /** Records derived from the file, by kind, earlier runs included. */
+    records: z.record(z.string(), safeUint),
+    /** Parts of the file that could not be read into records, by reason. */
+    failures: z.record(z.string(), safeUint),
+    gaps: safeUint,
+    /** Records an earlier, interrupted import had already derived: this one went on after them. */
+    resumed_after: safeUint.optional(),
   }),
   /** The wall clock and the monotonic clock disagreed (a clock jump, a suspend, or someone setting time). */
   'clock.anomaly': z.strictObject({

@@ -851,6 +851,13 @@ export class EvidenceStore {
     }
   }
 
+  /** Committed records of the given kinds from `fromSeq` on, in seq order (a scan of the table: for imports and tools, not hot paths). */
+  *recordsOfKinds(kinds: readonly string[], fromSeq = 0): IterableIterator<RecordRow> {
+    if (kinds.length === 0) return;
+    const sql = `SELECT seq, kind, observed_at, leaf_hash, bytes FROM records WHERE seq >= ? AND kind IN (${kinds.map(() => '?').join(', ')}) ORDER BY seq`;
+    for (const row of this.db.prepare(sql).iterate(fromSeq, ...kinds)) yield row as RecordRow;
+  }
+
   /** Leaf hash of a committed record, for inclusion and consistency proofs. */
   leafHashAt(seq: number): Uint8Array {
     const row = this.db.prepare('SELECT leaf_hash FROM records WHERE seq = ?').raw().get(seq) as [Uint8Array] | undefined;

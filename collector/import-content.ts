@@ -1,0 +1,215 @@
+/**
+ * What an imported file holds, decided by its content and never its name, and the typed records
+ * read from it: EVTX (`ElfFile\0`) → Windows event mapping; gzip → the decompressed content, read
+ * the same way (the compressed bytes are what is preserved); setupapi.dev.log (`>>>  [Device
+ * Install`) → USB first installs; utmp-format records (size and layout sanity) → logons; any other
+ * text → the line parsers (syslog, kernel USB, auth, auditd). Pure: bytes in, records out.
+ *
+ * Deterministic for the same bytes, path, `log.file` seq and mtime: a resumed import (import.ts)
+ * reads a file again to find where its earlier run stopped, and must get the same records.
+ */
+import { basename } from 'node:path';
+import { gunzipSync, constants as zc } from 'node:zlib';
+import { deriveFromLines, decodeLineBytes, LATIN1_NOTE } from '../src/derive/lines.js';
+import { messageOf } from '../src/errors.js';
+import { readEvtx } from '../src/parsers/evtx/index.js';
+import { parseSetupapiDevLog } from '../src/parsers/setupapi.js';
+import type { DerivedRecord, ParseFailure, ParseOutput, SourceLine } from '../src/parsers/types.js';
+import { createWindowsEventMapper } from '../src/parsers/windows-events.js';
+import { parseUtmp, UT_TYPES } from '../src/parsers/wtmp.js';
+
+/** Most bytes read from one gzip stream for parsing. */
+const MAX_INFLATED_BYTES = 1 << 30;
+/** Line numbers listed in a record's `extra.lines`. */
+const MAX_LISTED_LINES = 64;
+
+function hasPrefix(bytes: Uint8Array, prefix: readonly number[]): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+const EVTX_MAGIC = [0x45, 0x6c, 0x66, 0x46, 0x69, 0x6c, 0x65, 0x00];
+const GZIP_MAGIC = [0x1f, 0x8b];
+const OTHER_COMPRESSION: Array<[string, number[]]> = [
+  ['bzip2', [0x42, 0x5a, 0x68]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+];
+
+/** utmp-format: binary, at least one record, mostly known record types, and a real login-accounting entry. */
+function looksLikeUtmp(bytes: Uint8Array): boolean {
+  if (bytes.length < 384) return false;
+  if (!bytes.subarray(0, 384).includes(0)) return false;
+  const o = parseUtmp(bytes, { source: 'wtmp', derivedFrom: [0] });
+  if (o.entries.length === 0) return false;
+  const known = o.entries.filter((e) => e.type >= 0 && e.type < UT_TYPES.length).length;
+  const real = o.entries.some((e) => e.type >= 1 && e.type <= 8 && e.time !== undefined);
+  return real && known * 2 >= o.entries.length;
+}
+
+function looksBinary(bytes: Uint8Array): boolean {
+  const head = bytes.subarray(0, 8192);
+  return head.includes(0);
+}
+
+function utmpSource(path: string): 'wtmp' | 'btmp' | 'utmp' {
+  const name = basename(path).toLowerCase();
+  if (name.includes('btmp')) return 'btmp';
+  if (name.startsWith('utmp')) return 'utmp';
+  return 'wtmp';
+}
+
+/** Decompresses a gzip file as far as it goes; `truncated` when the stream ends early or is damaged. */
+function inflate(bytes: Uint8Array): { data: Buffer; truncated?: string } {
+  try {
+    return { data: gunzipSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES }) };
+  } catch (err) {
+    // Read what is there: a sync flush returns the bytes before the damage.
+    try {
+      const data = gunzipSync(bytes, { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED_BYTES });
+      return { data, truncated: messageOf(err) };
+    } catch (err2) {
+      return { data: Buffer.alloc(0), truncated: messageOf(err2) };
+    }
+  }
+}
+
+/** Text lines of a file's bytes (split at \n), each decoded on its own (UTF-8, else latin1). */
+function* textLines(bytes: Uint8Array, seqBase: number, path: string, observedAt: string, latin1: Set<number>): Generator<SourceLine> {
+  let start = 0;
+  // A UTF-8 byte order mark is not part of the first line.
+  if (hasPrefix(bytes, [0xef, 0xbb, 0xbf])) start = 3;
+  let lineNo = 1;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const d = decodeLineBytes(bytes.subarray(start, end));
+    if (d.latin1) latin1.add(lineNo);
+    yield { seq: seqBase + lineNo, path, text: d.text, observedAt };
+    start = end + 1;
+    lineNo++;
+  }
+}
+
+export function listLines(nums: readonly number[]): string {
+  const sorted = [...new Set(nums)].sort((a, b) => a - b);
+  const shown = sorted.slice(0, MAX_LISTED_LINES).join(',');
+  return sorted.length > MAX_LISTED_LINES ? `${shown},… (${sorted.length} lines)` : shown;
+}
+
+/**
+ * Text parsers name lines by seq; an import feeds line numbers instead (seq = line number) and
+ * then points every record at the file's `log.file` seq, keeping the line numbers in `extra.lines`.
+ */
+function relocateTextRecord(r: DerivedRecord, fileSeq: number, latin1: Set<number>): DerivedRecord {
+  const p = { ...(r.payload as Record<string, unknown>) } as { derived_from: number[]; extra?: Record<string, string>; session?: string };
+  const lines = p.derived_from;
+  const extra: Record<string, string> = { ...(p.extra ?? {}), lines: listLines(lines) };
+  if (lines.some((l) => latin1.has(l))) extra['text_decoding'] = LATIN1_NOTE;
+  if (extra['connect_seq'] !== undefined) {
+    extra['connect_line'] = extra['connect_seq'];
+    delete extra['connect_seq'];
+  }
+  if (typeof p.session === 'string') p.session = p.session.replace(/@(\d+)$/, (_m, line: string) => `@${fileSeq}:L${line}`);
+  p.derived_from = [fileSeq];
+  p.extra = extra;
+  return { kind: r.kind, payload: p } as DerivedRecord;
+}
+
+function relocateFailure(f: ParseFailure, fileSeq: number): ParseFailure {
+  const lines = f.derived_from;
+  const out: ParseFailure = { ...f, derived_from: [fileSeq] };
+  if (lines !== undefined && lines.length > 0) out.detail = `line ${listLines(lines)}: ${f.detail}`;
+  return out;
+}
+
+export interface ParsedContent {
+  format: string;
+  out: ParseOutput;
+  /** Truncated tails: evidence that could not be read. */
+  gaps: Array<{ reason: string; detail: string; from_offset?: number; to_offset?: number; bytes?: number }>;
+}
+
+export function parseContent(bytes: Uint8Array, path: string, fileSeq: number, mtime: string, depth = 0): ParsedContent {
+  if (bytes.length === 0) return { format: 'empty', out: { records: [], failures: [] }, gaps: [] };
+  if (hasPrefix(bytes, EVTX_MAGIC)) {
+    const r = readEvtx(bytes);
+    const out: ParseOutput = { records: [], failures: r.failures.map((f) => ({ ...f, derived_from: [fileSeq] })) };
+    const gaps: ParsedContent['gaps'] = r.failures
+      .filter((f) => f.reason === 'evtx.truncated_chunk')
+      .map((f) => ({ reason: 'truncated', detail: `EVTX: ${f.detail}`, ...(f.offset !== undefined ? { from_offset: f.offset, to_offset: bytes.length } : {}) }));
+    const mapper = createWindowsEventMapper();
+    for (const e of r.records) {
+      const o = mapper.map(e, [fileSeq]);
+      for (const rec of o.records) {
+        const p = rec.payload as { extra?: Record<string, string> };
+        p.extra = { ...(p.extra ?? {}), file_offset: String(e.offset), record_number: e.recordNumber };
+        out.records.push(rec);
+      }
+      out.failures.push(...o.failures);
+    }
+    return { format: 'evtx', out, gaps };
+  }
+  if (hasPrefix(bytes, GZIP_MAGIC) && depth === 0) {
+    const z = inflate(bytes);
+    const inner = parseContent(z.data, path, fileSeq, mtime, depth + 1);
+    const gaps = [...inner.gaps];
+    if (z.truncated !== undefined) {
+      gaps.push({
+        reason: 'truncated',
+        detail: `gzip stream damaged or cut short (${z.truncated}); ${z.data.length} bytes were decompressed and read, the rest could not be`,
+      });
+    }
+    return { format: `gzip+${inner.format}`, out: inner.out, gaps };
+  }
+  for (const [name, magic] of OTHER_COMPRESSION) {
+    if (hasPrefix(bytes, magic)) {
+      return {
+        format: name,
+        out: { records: [], failures: [{ parser: 'import', reason: 'import.unsupported_compression', detail: `${name} content is preserved but not read (decompress it and import the result too)`, derived_from: [fileSeq] }] },
+        gaps: [],
+      };
+    }
+  }
+  if (looksLikeUtmp(bytes)) {
+    const o = parseUtmp(bytes, { source: utmpSource(path), derivedFrom: [fileSeq] });
+    const gaps: ParsedContent['gaps'] = o.failures
+      .filter((f) => f.reason === 'wtmp.truncated')
+      .map((f) => ({ reason: 'truncated', detail: f.detail, ...(f.offset !== undefined ? { from_offset: f.offset, to_offset: bytes.length, bytes: bytes.length - f.offset } : {}) }));
+    return { format: 'utmp', out: { records: o.records, failures: o.failures }, gaps };
+  }
+  if (hasPrefix(bytes, [0xff, 0xfe]) || hasPrefix(bytes, [0xfe, 0xff])) {
+    // UTF-16 text (some Windows logs): read as text, the preserved bytes stay as they are.
+    const le = bytes[0] === 0xff;
+    const body = Buffer.from(bytes.subarray(2));
+    if (!le) body.swap16();
+    const text = body.toString('utf16le');
+    return parseText(Buffer.from(text, 'utf8'), path, fileSeq, mtime, 'utf16-text');
+  }
+  if (looksBinary(bytes)) {
+    return {
+      format: 'binary',
+      out: { records: [], failures: [{ parser: 'import', reason: 'import.unknown_binary', detail: 'binary content of no known format: preserved, not read', derived_from: [fileSeq] }] },
+      gaps: [],
+    };
+  }
+  return parseText(bytes, path, fileSeq, mtime, 'text');
+}
+
+function parseText(bytes: Uint8Array, path: string, fileSeq: number, mtime: string, format: string): ParsedContent {
+  // setupapi.dev.log: sections, not lines.
+  const probe = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (probe.includes('>>>  [Device Install')) {
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+    return { format: format === 'text' ? 'setupapi' : `${format}+setupapi`, out: parseSetupapiDevLog(text, [fileSeq]), gaps: [] };
+  }
+  const latin1 = new Set<number>();
+  // Line numbers as seqs (see relocateTextRecord); the file's mtime is the reference for year-less dates.
+  const raw = deriveFromLines(textLines(bytes, 0, path, mtime, latin1), { referenceTime: () => mtime });
+  return {
+    format,
+    out: { records: raw.records.map((r) => relocateTextRecord(r, fileSeq, latin1)), failures: raw.failures.map((f) => relocateFailure(f, fileSeq)) },
+    gaps: [],
+  };
+}
