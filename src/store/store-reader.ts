@@ -36,8 +36,18 @@ export class SqliteStoreReader implements StoreReader {
     try {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
       this.db.pragma('busy_timeout = 5000');
+      // Everything this reader returns comes from one snapshot of the file: a store verified while
+      // its agent writes must not look truncated because sqlite_sequence was read after the records
+      // (every such read in its own transaction gave record.tail_truncated on an honest live store).
+      // Under WAL the read transaction never blocks the writer.
+      this.db.exec('BEGIN');
     } catch (err) {
       throw wrapReadError(err, path);
+    }
+    try {
+      this.db.prepare('SELECT COUNT(*) FROM meta').get(); // the snapshot is taken at the first read
+    } catch {
+      // A damaged file: the reads that follow report it where the verifier expects it (store.corrupt).
     }
   }
 
@@ -128,6 +138,7 @@ export class SqliteStoreReader implements StoreReader {
   }
 
   close(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
     this.db.close();
   }
 }

@@ -36,6 +36,7 @@ afterAll(() => tmp.cleanup());
 interface ReaderResult {
   snapshots: Array<{ dir: string; records: number; sealedSize: number }>;
   statusReads: number;
+  verifications: number;
   reads: number;
   errors: string[];
 }
@@ -102,6 +103,7 @@ describe('the store under every concurrent path at once', () => {
     expect(readerResult.errors).toEqual([]);
     expect(readerResult.snapshots.length).toBeGreaterThan(3);
     expect(readerResult.statusReads).toBeGreaterThan(3);
+    expect(readerResult.verifications).toBeGreaterThan(0);
 
     // Every heartbeat exactly once, in order; the key rotations between them; seq gapless.
     const db = new Database(join(dir, 'evidence.sqlite'), { readonly: true });
