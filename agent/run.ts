@@ -16,6 +16,7 @@ import type { Enrollment } from '../src/store/keyfiles.js';
 import { StateStore } from '../src/store/state-store.js';
 import { codeHash, custodyVersion } from '../src/version.js';
 import { ClockWatch, type ClockAnomaly, type ClockReading } from './clock-watch.js';
+import { ControlSocket } from './control.js';
 import { configHash, redactConfig, type AgentConfig } from './config.js';
 import { defaultHostName } from './enroll.js';
 import { DEFAULT_INGEST_OPTIONS, FileIngestor, type IngestOptions } from './ingest.js';
@@ -351,6 +352,18 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   };
 
   step('status', () => persistStatus(true));
+  // `custody collect` asks through it for a seal before it snapshots the store.
+  const control = await ControlSocket.start(
+    config.store,
+    {
+      seal: () => {
+        const checkpoint = store.checkpoint();
+        step('time stamp', maybeStamp);
+        return checkpoint;
+      },
+    },
+    logger,
+  );
   logger.info({ evt: Evt.ready, watch: config.sources.files.watch }, 'agent running');
   opts.onReady?.({ storeDir: config.store, host: store.host, storeId: store.storeId });
 
@@ -360,6 +373,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(timer);
+  await control?.stop();
 
   // --- shutdown --------------------------------------------------------------------------------
   const reason = typeof signal.reason === 'string' ? `signal ${signal.reason}` : 'stopped';

@@ -35,6 +35,7 @@ import { createHash } from 'node:crypto';
 import { EVIDENCE_FILE } from '../src/store/evidence-store.js';
 import { ENROLLMENT_FILE } from '../src/store/keyfiles.js';
 import { snapshotStore } from '../src/store/snapshot.js';
+import { requestSeal, type SealRequestResult } from '../src/net/agent-control.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
 import { importFiles } from './import.js';
@@ -92,7 +93,11 @@ export interface CollectOptions {
    * it), with the case's settings; see collector/report.ts. Written by default; `false` leaves it out.
    */
   report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang' | 'maxEvents'> | false;
+  /** How long to wait for a running agent to seal its store before the snapshot (default 5 s). */
+  sealTimeoutMs?: number;
 }
+
+const DEFAULT_SEAL_TIMEOUT_MS = 5_000;
 
 export interface CollectProgress {
   stage: 'snapshot' | 'verify' | 'triage' | 'timeline' | 'report' | 'hash' | 'seal' | 'tar' | 'done';
@@ -119,7 +124,21 @@ export interface CollectSummary {
   tar?: { path: string; size: number; sha256: string };
   case: string;
   collector: { fingerprint: string; generated: boolean; key_file?: string };
-  hosts: Array<{ host: string; store_id: string; source: string; path: string; records: number; verified: boolean; findings: number; witness_size: number; clock_skew_ms?: number }>;
+  hosts: Array<{
+    host: string;
+    store_id: string;
+    source: string;
+    path: string;
+    records: number;
+    verified: boolean;
+    findings: number;
+    witness_size: number;
+    /** Size of the newest checkpoint that verified in the snapshot. */
+    sealed_size?: number;
+    /** What asking the store's agent to seal before the snapshot gave (agent stores only). */
+    agent_seal?: { state: SealRequestResult['state']; tree_size?: number; detail?: string };
+    clock_skew_ms?: number;
+  }>;
   triage?: { files: string[]; skipped: string[] };
   timeline_entries: number;
   files: number;
@@ -312,6 +331,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     const hosts: BundleManifest['hosts'] = [];
     const timelineInputs: Array<{ dir: string; host: string; storeId: string }> = [];
     const usedPaths = new Set<string>();
+    const agentSeals = new Map<string, SealRequestResult>();
     for (const src of sources) {
       const live = new SqliteStoreReader(src.dir);
       let meta: Map<string, string>;
@@ -327,6 +347,13 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       if (usedPaths.has(rel)) throw new CustodyError(ErrorCodes.USAGE, `the same store (${host}, ${storeId}) was given twice`, { where: src.dir });
       usedPaths.add(rel);
       const dest = join(work, rel);
+      // A running agent seals what it has appended first, so the snapshot's records are sealed up
+      // to its last one but what the agent appends in between; the summary says when it could not.
+      let agentSeal: SealRequestResult | undefined;
+      if (src.source === 'agent-store') {
+        report({ stage: 'snapshot', detail: `${host} ${storeId}: asking its agent to seal` });
+        agentSeal = await requestSeal(src.dir, options.sealTimeoutMs ?? DEFAULT_SEAL_TIMEOUT_MS);
+      }
       report({ stage: 'snapshot', detail: `${host} ${storeId}` });
       const snap = snapshotStore(src.dir, dest);
       report({ recordsTotal: progress.recordsTotal + snap.records });
@@ -383,6 +410,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         },
       });
       timelineInputs.push({ dir: dest, host, storeId });
+      if (agentSeal !== undefined) agentSeals.set(rel, agentSeal);
       report({ storesDone: progress.storesDone + 1 });
     }
     hosts.sort((a, b) => compareBundlePaths(a.path, b.path));
@@ -517,6 +545,8 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         verified: h.verified.ok,
         findings: h.verified.findings.length,
         witness_size: h.witness.tree_size,
+        ...(h.verified.sealed ? { sealed_size: h.verified.sealed.tree_size } : {}),
+        ...(agentSeals.has(h.path) ? { agent_seal: sealSummary(agentSeals.get(h.path)!) } : {}),
         ...(h.clock.estimated_skew_ms !== undefined ? { clock_skew_ms: h.clock.estimated_skew_ms } : {}),
       })),
       ...(triageSummary ? { triage: triageSummary } : {}),
@@ -544,6 +574,10 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   }
 }
 
+function sealSummary(r: SealRequestResult): NonNullable<CollectSummary['hosts'][number]['agent_seal']> {
+  return r.state === 'sealed' ? { state: r.state, tree_size: r.treeSize } : { state: r.state, detail: r.detail };
+}
+
 export function formatCollectSummary(s: CollectSummary): string {
   const lines: string[] = [];
   lines.push(`case:         ${s.case}`);
@@ -553,6 +587,13 @@ export function formatCollectSummary(s: CollectSummary): string {
     lines.push(
       `  ${h.host} ${h.store_id} [${h.source}]: ${h.records} records, verified ${h.verified ? 'VALID' : 'INVALID'}${h.findings > 0 ? ` (${h.findings} findings)` : ''}, witnessed at size ${h.witness_size}${h.clock_skew_ms !== undefined ? `, collector clock - last record = ${h.clock_skew_ms} ms` : ''}`,
     );
+    const unsealed = h.sealed_size === undefined ? h.records : h.records - h.sealed_size;
+    const seal = h.agent_seal;
+    if (seal?.state === 'sealed') {
+      lines.push(`    its agent sealed ${seal.tree_size} records on request before the snapshot${unsealed > 0 ? `; ${unsealed} appended after that are unsealed (witnessed by the collector)` : ''}`);
+    } else if (seal !== undefined) {
+      lines.push(`    its agent was not asked to seal: ${seal.detail ?? seal.state}${unsealed > 0 ? `; ${unsealed} records are unsealed (witnessed by the collector)` : ''}`);
+    }
   }
   if (s.triage) lines.push(`triage:       ${s.triage.files.length} files preserved${s.triage.skipped.length > 0 ? `, ${s.triage.skipped.length} unreadable: ${s.triage.skipped.join(', ')}` : ''}`);
   lines.push(`timeline:     ${s.timeline_entries} entries; ${s.files} files, ${s.bytes} bytes`);
