@@ -228,6 +228,76 @@ export const payloadSchemas = {
     logon_id: z.string().optional(),
     reason: z.string().optional(),
   }),
+  /**
+   * A program was run (`start`: auditd execve/execveat, Windows 4688, Sysmon 1) or ended (`end`:
+   * Windows 4689, Sysmon 5). `command_line` is the source's own text (Windows) or the arguments
+   * joined with spaces (auditd, where `argv` keeps them exactly); `incomplete` says what the source
+   * left out (argv records missing, a command line the audit policy did not record).
+   */
+  'process.exec': z.strictObject({
+    ...derivedFields,
+    ...actorFields,
+    action: z.enum(['start', 'end']),
+    command_line: z.string().optional(),
+    argv: z.array(z.string()).optional(),
+    argc: safeUint.optional(),
+    cwd: z.string().optional(),
+    euid: z.string().optional(),
+    tty: z.string().optional(),
+    session: z.string().optional(),
+    ppid: safeUint.optional(),
+    parent_exe: z.string().optional(),
+    parent_command_line: z.string().optional(),
+    /** Sysmon's process GUIDs: process trees across pid reuse. */
+    process_guid: z.string().optional(),
+    parent_process_guid: z.string().optional(),
+    logon_id: z.string().optional(),
+    /** Windows token elevation type and mandatory label / Sysmon integrity level. */
+    elevation: z.string().optional(),
+    integrity_level: z.string().optional(),
+    /** Sysmon's hashes of the image, by algorithm (`SHA256` → hex). */
+    hashes: z.record(z.string(), z.string()).optional(),
+    success: z.boolean().optional(),
+    exit_code: z.string().optional(),
+    audit_key: z.string().optional(),
+    incomplete: z.string().optional(),
+  }),
+  /**
+   * Network and server access: a request a web server or proxy served (Apache/nginx common and
+   * combined, IIS W3C, Squid native) or a file share accessed (Windows 5140/5145); who, from where,
+   * to what, what came of it, and how many bytes went each way where the log says.
+   */
+  'net.access': z.strictObject({
+    ...derivedFields,
+    /** `http` (web server), `proxy`, `smb` (file share). */
+    service: z.string(),
+    client_ip: z.string().optional(),
+    client_port: safeUint.optional(),
+    user: z.string().optional(),
+    sid: z.string().optional(),
+    logon_id: z.string().optional(),
+    method: z.string().optional(),
+    /** Virtual host, or the destination host a proxy reached. */
+    host: z.string().optional(),
+    port: safeUint.optional(),
+    url: z.string().optional(),
+    protocol: z.string().optional(),
+    /** HTTP status, or the share access's outcome. */
+    status: z.string().optional(),
+    /** Squid's result code (TCP_MISS, TCP_TUNNEL, TCP_DENIED…), SMB access list. */
+    result: z.string().optional(),
+    /** Bytes from the server to the client (response), and from the client to the server (request), when logged. */
+    bytes_sent: safeUint.optional(),
+    bytes_received: safeUint.optional(),
+    referrer: z.string().optional(),
+    user_agent: z.string().optional(),
+    duration_ms: z.number().nonnegative().optional(),
+    share: z.string().optional(),
+    share_path: z.string().optional(),
+    target: z.string().optional(),
+    server_ip: z.string().optional(),
+    incomplete: z.string().optional(),
+  }),
 } as const;
 
 export type RecordKind = keyof typeof payloadSchemas;
