@@ -5,8 +5,9 @@
  * (its unsealed tail witnessed as before). Real agent (runAgent in process), real Unix sockets,
  * real collect and verify.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { spawn } from 'node:child_process';
+import { appendFileSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,20 @@ const deps = { clock: systemClock, collectorHost: 'ir-laptop', version: 'test', 
 
 async function collectOne(name: string, store: string, sealTimeoutMs?: number): Promise<CollectSummary> {
   return collectCase({ caseId: `SEAL-${name}`, stores: [store], out: join(dir, `bundle-${name}`), report: false, ...(sealTimeoutMs !== undefined ? { sealTimeoutMs } : {}) }, deps);
+}
+
+/** A store whose agent ran and stopped (a clean stop removes its socket). */
+async function storeOfStoppedAgent(name: string, host: string): Promise<string> {
+  const store = join(dir, `${name}-store`);
+  const config = parseConfig({ store, host, sources: { files: { watch: [join(dir, 'none', '*.log')] } }, checkpoint: { interval: '1h', records: 100_000 } });
+  const controller = new AbortController();
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const done = runAgent(config, { logger: silentLogger(), clock: systemClock, signal: controller.signal, tickMs: 50, onReady: ready });
+  await isReady;
+  controller.abort('SIGTERM');
+  await done;
+  return store;
 }
 
 describe('seal before snapshot', () => {
@@ -83,34 +98,22 @@ describe('seal before snapshot', () => {
     expect(await requestSeal(store)).toMatchObject({ state: 'no_agent' });
   });
 
-  it('no agent running: a stale socket file from a killed agent is "no agent", and the collect summary says the tail is unsealed', async () => {
-    const store = join(dir, 'stale-store');
-    const config = parseConfig({ store, host: 'ws-08', sources: { files: { watch: [join(dir, 'none', '*.log')] } }, checkpoint: { interval: '1h', records: 100_000 } });
-    const controller = new AbortController();
-    let ready!: () => void;
-    const isReady = new Promise<void>((r) => (ready = r));
-    const done = runAgent(config, { logger: silentLogger(), clock: systemClock, signal: controller.signal, tickMs: 50, onReady: ready });
-    await isReady;
-    controller.abort('SIGTERM');
-    await done;
-    // As a kill -9 would leave it: a socket file nobody listens on.
-    const stale: Server = createServer();
-    await new Promise<void>((r) => stale.listen(join(store, CONTROL_SOCKET), () => r()));
-    await new Promise<void>((r) => stale.close(() => r()));
-    const result = await requestSeal(store);
-    expect(result.state).toBe('no_agent');
+  it('no agent running: a socket file left by an agent killed with -9 is "no agent", and the collect summary says so', async () => {
+    const store = await storeOfStoppedAgent('stale', 'ws-08');
+    // A process that listens on the store's socket and is killed with -9 leaves the file behind.
+    const child = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(process.argv[1], () => process.stdout.write('up\\n'))`, join(store, CONTROL_SOCKET)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    expect(lstatSync(join(store, CONTROL_SOCKET)).isSocket()).toBe(true);
+    expect(await requestSeal(store)).toMatchObject({ state: 'no_agent', detail: expect.stringContaining('ECONNREFUSED') });
+    const summary = await collectOne('stale', store);
+    expect(summary.hosts[0]!.agent_seal?.state).toBe('no_agent');
+    expect(formatCollectSummary(summary)).toContain('its agent was not asked to seal: nobody listens on agent.sock (ECONNREFUSED): the agent is not running');
   });
 
   it('an agent that does not answer: collect waits the given time, says so, and still seals the bundle', async () => {
-    const store = join(dir, 'silent-store');
-    const config = parseConfig({ store, host: 'ws-09', sources: { files: { watch: [join(dir, 'none', '*.log')] } }, checkpoint: { interval: '1h', records: 100_000 } });
-    const controller = new AbortController();
-    let ready!: () => void;
-    const isReady = new Promise<void>((r) => (ready = r));
-    const done = runAgent(config, { logger: silentLogger(), clock: systemClock, signal: controller.signal, tickMs: 50, onReady: ready });
-    await isReady;
-    controller.abort('SIGTERM');
-    await done;
+    const store = await storeOfStoppedAgent('silent', 'ws-09');
     // Something that accepts and never answers (a hung agent).
     const silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(join(store, CONTROL_SOCKET), () => r()));
