@@ -23,6 +23,8 @@ import { CLI, custody } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest-harness.js';
 
 const ROOT = resolve(__dirname, '../..');
+/** A guard against a hang, not a speed target: these run many imports, and a busy 2-core machine is slow. */
+const HEAVY_TEST_MS = 900_000;
 const DIST = join(ROOT, 'dist');
 let tmp: { dir: string; cleanup: () => void };
 let logs: { syslog: string; audit: string };
@@ -82,7 +84,7 @@ beforeAll(async () => {
   if (!existsSync(join(DIST, 'collector/import.js'))) throw new Error('dist/ is not built: run `npx tsc -p tsconfig.json` (npm test does)');
   ({ importFiles: distImport } = (await import(pathToFileURL(join(DIST, 'collector/import.js')).href)) as typeof ImportModule);
   tmp = tempDir('import-repeat');
-  const gen = spawnSync(process.execPath, [join(ROOT, 'scripts/gen-incident-logs.mjs'), join(tmp.dir, 'logs'), '60000'], { encoding: 'utf8' });
+  const gen = spawnSync(process.execPath, [join(ROOT, 'scripts/gen-incident-logs.mjs'), join(tmp.dir, 'logs'), '40000'], { encoding: 'utf8' });
   expect(gen.status).toBe(0);
   logs = JSON.parse(gen.stdout) as { syslog: string; audit: string };
   const dir = fresh();
@@ -90,12 +92,12 @@ beforeAll(async () => {
   expect(s.complete).toBe(true);
   reference = summarize(dir);
   // The story holds what a responder looks for, so the comparisons below compare something.
-  expect(reference.kinds['usb.connect']).toBeGreaterThan(100);
-  expect(reference.kinds['auth.logon']).toBeGreaterThan(10_000);
-  expect(reference.kinds['file.access']).toBeGreaterThan(2_000);
+  expect(reference.kinds['usb.connect']).toBeGreaterThan(80);
+  expect(reference.kinds['auth.logon']).toBeGreaterThan(8_000);
+  expect(reference.kinds['file.access']).toBeGreaterThan(1_500);
   expect(reference.kinds['import.derived']).toBe(2);
   expect(reference.fileRecords).toHaveLength(2);
-});
+}, HEAVY_TEST_MS);
 afterAll(() => tmp.cleanup());
 
 describe('custody import, repeated', () => {
@@ -113,7 +115,7 @@ describe('custody import, repeated', () => {
       expect(got.derived).toEqual(reference.derived);
       await expectVerifies(dir);
     }
-  });
+  }, HEAVY_TEST_MS);
 
   it('run again on the same store: nothing stored or derived twice; --preserve-again keeps a recorded second copy and derives nothing from it', async () => {
     const dir = fresh();
@@ -142,7 +144,7 @@ describe('custody import, repeated', () => {
     expect(after.derived).toEqual(reference.derived);
     expect({ ...after.kinds, 'log.file': 2 }).toEqual(reference.kinds);
     await expectVerifies(dir);
-  });
+  }, HEAVY_TEST_MS);
 
   it('killed with -9 at three points, then run again: every file preserved once, every derived record once and in order, it verifies', async () => {
     const total = reference.derived.length + 4;
@@ -169,7 +171,7 @@ describe('custody import, repeated', () => {
       expect(got.fileRecords).toEqual(reference.fileRecords);
       await expectVerifies(dir);
     }
-  });
+  }, HEAVY_TEST_MS);
 
   it('a full disk halfway: the summary says how far it got and what was not reached; run again with room: complete, the same records as the reference', async () => {
     const dir = fresh();
@@ -203,7 +205,7 @@ describe('custody import, repeated', () => {
     expect(got.kinds).toEqual(reference.kinds);
     expect(got.derived).toEqual(reference.derived);
     await expectVerifies(dir);
-  });
+  }, HEAVY_TEST_MS);
 
   it('a file that cannot be read partway through the list: exit 2, the summary and an agent.gap name it; the files before it stay imported, the ones after are listed as not reached', async () => {
     const dir = fresh();
@@ -228,5 +230,5 @@ describe('custody import, repeated', () => {
     const summary = JSON.parse(rerun.stdout) as ImportModule.ImportSummary;
     expect(summary.files.map((f) => f.outcome)).toEqual(['already_imported', 'imported']);
     expect(summarize(dir).derived.length).toBe(reference.derived.length);
-  });
+  }, HEAVY_TEST_MS);
 });

@@ -23,6 +23,8 @@ import type { EvidenceRecord } from '../../src/records/schema.js';
 import { tempDir } from '../helpers/ingest-harness.js';
 
 const DIST = resolve(__dirname, '../../dist');
+/** A guard against a hang, not a speed target (a busy 2-core machine runs this slowly). */
+const HANG_GUARD_MS = 600_000;
 let EvidenceStore: typeof StoreModule.EvidenceStore;
 let tmp: { dir: string; cleanup: () => void };
 
@@ -129,7 +131,7 @@ describe('the store under every concurrent path at once', () => {
       expect(v.ok).toBe(true);
       expect(v.records).toBe(snap.records);
     }
-  });
+  }, HANG_GUARD_MS);
 
   it('a commit that meets another process holding the write lock longer than SQLite\'s busy timeout waits for it, and succeeds', async () => {
     const dir = join(tmp.dir, 'held');
@@ -152,5 +154,5 @@ describe('the store under every concurrent path at once', () => {
     const v = await verifyStoreDir(dir);
     expect(v.ok).toBe(true);
     expect(v.records).toBe(20);
-  });
+  }, HANG_GUARD_MS);
 });
