@@ -12,7 +12,7 @@
  * witness note is signed by the collector key and its root recomputes at its size; custody.jsonl
  * verifies against manifest.json's hash, its first entry by the collector.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,9 @@ import { fingerprint, keyMatches, rawPublicKey, verifyBytes } from '../src/integ
 import { readTimeStampToken, verifyTimeStampToken } from '../src/integrity/tsa.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { verifyStore, type Finding as StoreFinding, type StoreVerification, type TrustAnchor } from '../src/verify/store-verify.js';
+import { BundleContentCheck } from '../src/verify/bundle-content.js';
 import { hashFile, walkBundleDir, type WalkedEntry } from './bundle-files.js';
+import { FolderTextReader } from './bundle-text.js';
 import { loadTsaRoots } from './verify.js';
 import { createPublicKey } from 'node:crypto';
 
@@ -294,7 +296,17 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
 
   // --- store snapshots and witness notes ---------------------------------------------------------
   const pinnedAgents = options.agentKeys?.map((k) => k.trim());
-  for (const h of manifest.hosts) {
+  if (manifest.hosts.length === 0) add('bundle.no_hosts', 'error', 'the manifest lists no host: the bundle holds no evidence to verify', 'manifest.json');
+  for (const k of pinnedAgents ?? []) {
+    // A pin that matches nothing is a verifier's mistake or a swapped bundle; either way not silence.
+    if (!manifest.hosts.some((h) => h.enrollment.fingerprint === k)) add('agent_key.unmatched', 'error', `the pinned agent key ${k} enrolled none of the bundle's ${manifest.hosts.length} store(s)`, `--agent-key ${k}`);
+  }
+  // Each store's records pass through the content check as the store verifier reads them (once).
+  const content = new BundleContentCheck(
+    manifest.hosts.map((h) => ({ host: h.host, storeId: h.store_id })),
+    randomBytes(32),
+  );
+  for (const [hostIndex, h] of manifest.hosts.entries()) {
     const where = h.path;
     const hostResult: BundleHostResult = { host: h.host, store_id: h.store_id, path: h.path, trust: pinnedAgents ? 'pinned' : 'manifest', witness: { tree_size: h.witness.tree_size, ok: false } };
     result.hosts.push(hostResult);
@@ -335,7 +347,7 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
       const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
       const witnessSize = check.body?.treeSize;
       let witnessRoot: Uint8Array | undefined;
-      const store = await verifyStore(reader, {
+      const store = await verifyStore(content.teeRecords(hostIndex, reader), {
         trust,
         tsaRoots,
         ...(witnessSize !== undefined ? { rootsAt: [witnessSize], onRoot: (_size: number, root: Uint8Array) => (witnessRoot = root) } : {}),
@@ -367,6 +379,9 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
       reader.close();
     }
   }
+
+  // --- timeline and tables against the verified records ------------------------------------------
+  for (const f of content.check(new FolderTextReader(root, isFile))) add(f.code, f.severity, f.message, f.where);
 
   // --- custody.jsonl ---------------------------------------------------------------------------
   if (isFile('custody.jsonl')) {
