@@ -37,28 +37,10 @@ import type { RecordRow, StoreReader } from './reader.js';
 
 /** The finding codes of this check; stable, never renamed or reused. */
 export type BundleContentCode =
-  | 'timeline.missing'
-  | 'timeline.unreadable'
-  | 'timeline.row_malformed'
-  | 'timeline.row_unknown_store'
-  | 'timeline.row_unknown_record'
-  | 'timeline.row_duplicate'
-  | 'timeline.row_mismatch'
-  | 'timeline.row_out_of_order'
-  | 'timeline.row_missing'
-  | 'timeline.store_unchecked'
-  | 'timeline_csv.missing'
-  | 'timeline_csv.unreadable'
+  | `${'timeline' | 'timeline_csv' | 'table'}.${'missing' | 'unreadable' | RowProblem}`
   | 'timeline_csv.header_mismatch'
-  | 'timeline_csv.row_mismatch'
-  | 'timeline_csv.row_missing'
-  | 'timeline_csv.row_extra'
-  | 'table.missing'
-  | 'table.unreadable'
   | 'table.header_mismatch'
-  | 'table.row_mismatch'
-  | 'table.row_missing'
-  | 'table.row_extra';
+  | 'timeline.store_unchecked';
 
 export interface BundleContentFinding {
   code: BundleContentCode;
@@ -96,9 +78,11 @@ const LISTED_PER_CODE = 20;
 /** A CSV row may span lines (a quoted field with a newline); joined rows longer than this are not read on. */
 const MAX_ROW_CHARS = 16 << 20;
 const DIGEST = 8;
-const NO_TABLE = 0;
 const TABLE_ID: Record<TableName, number> = { 'file-access': 1, logons: 2, gaps: 3 };
-const SEEN = 0x80;
+const TABLE_MASK = 0x03;
+const SEEN_JSONL = 0x10;
+const SEEN_CSV = 0x20;
+const SEEN_TABLE = 0x40;
 
 export interface ContentStore {
   readonly host: string;
@@ -113,9 +97,9 @@ class StoreDigests {
   jsonl: Buffer = Buffer.alloc(0);
   csv: Buffer = Buffer.alloc(0);
   table: Buffer = Buffer.alloc(0);
-  /** Per seq: the table id in the low bits, SEEN once a jsonl row cited it. */
+  /** Per seq: the table id in the low bits, a SEEN_* bit per file once a row there cited it. */
   flags = new Uint8Array(0);
-  /** The last verified row of this store in the jsonl: (datetime, seq). */
+  /** The last verified row of this store in the file being read: (datetime, seq). */
   lastTime: string | undefined;
   lastSeq = -1;
   constructor(
@@ -143,14 +127,8 @@ class StoreDigests {
 interface ActualRow {
   text: string;
   line: number;
-  digest?: Buffer;
 }
 
-interface ExpectedRow {
-  store: StoreDigests;
-  seq: number;
-  digests: Buffer;
-}
 
 /** Collects findings, listing the first LISTED_PER_CODE of each code per file and counting the rest. */
 class Findings {
@@ -193,100 +171,99 @@ function* csvRows(lines: Iterable<string>, path: string): Generator<ActualRow> {
   if (text !== '') yield { text, line: start };
 }
 
-/** Iterator with lookahead of up to two rows. */
-class Peeker {
-  private readonly buf: ActualRow[] = [];
-  private done = false;
-  constructor(private readonly it: Iterator<ActualRow>) {}
-  peek(i: number): ActualRow | undefined {
-    while (this.buf.length <= i && !this.done) {
-      const n = this.it.next();
-      if (n.done) this.done = true;
-      else this.buf.push(n.value);
-    }
-    return this.buf[i];
-  }
-  take(): ActualRow | undefined {
-    const r = this.peek(0);
-    this.buf.shift();
-    return r;
-  }
-}
-
-/**
- * The rows a file must hold, in order, against the rows it holds, with one step of resync so that
- * one deleted or added row is named as such instead of shifting every row after it into a mismatch.
- */
-class LockstepMatcher {
-  private pending: ExpectedRow | undefined;
-  constructor(
-    private readonly file: string,
-    private readonly rows: Peeker,
-    private readonly digestOf: (text: string) => Buffer,
-    private readonly findings: Findings,
-    private readonly codes: { mismatch: BundleContentCode; missing: BundleContentCode; extra: BundleContentCode },
-  ) {}
-
-  private matches(a: ActualRow | undefined, e: ExpectedRow): boolean {
-    if (a === undefined) return false;
-    a.digest ??= this.digestOf(a.text);
-    return a.digest.equals(e.digests.subarray(e.seq * DIGEST, (e.seq + 1) * DIGEST));
-  }
-
-  expect(e: ExpectedRow): void {
-    const a = this.rows.peek(0);
-    if (this.pending === undefined) {
-      if (this.matches(a, e)) this.rows.take();
-      else this.pending = e;
-      return;
-    }
-    const p = this.pending;
-    this.pending = undefined;
-    if (this.matches(a, e)) {
-      // The row for p is not there; a is e's.
-      this.findings.add(this.codes.missing, this.file, `${this.file} before line ${a?.line ?? '?'} (${p.store.label}#${p.seq})`, `no row for ${p.store.label}#${p.seq}, which the timeline has here`);
-      this.rows.take();
-      return;
-    }
-    if (a !== undefined && this.matches(this.rows.peek(1), p)) {
-      this.findings.add(this.codes.extra, this.file, `${this.file} line ${a.line}`, `a row the records do not account for (before the row of ${p.store.label}#${p.seq})`);
-      this.rows.take();
-      this.rows.take();
-    } else if (a !== undefined) {
-      this.findings.add(this.codes.mismatch, this.file, `${this.file} line ${a.line} (${p.store.label}#${p.seq})`, `this row does not say what record ${p.store.label}#${p.seq} says (edited, or out of step with timeline.jsonl)`);
-      this.rows.take();
+/** The first `n` fields of a CSV row as csvRow writes them, or undefined when it is not such a row. */
+export function csvFields(text: string, n: number): string[] | undefined {
+  const out: string[] = [];
+  let i = 0;
+  while (out.length < n) {
+    if (text[i] === '"') {
+      let field = '';
+      let j = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q === -1) return undefined;
+        field += text.slice(j, q);
+        if (text[q + 1] === '"') {
+          field += '"';
+          j = q + 2;
+          continue;
+        }
+        i = q + 1;
+        break;
+      }
+      out.push(field);
     } else {
-      this.findings.add(this.codes.missing, this.file, `${this.file} end (${p.store.label}#${p.seq})`, `no row for ${p.store.label}#${p.seq}: the file ends first`);
+      // An unquoted field holds no comma, quote, CR or LF (csvField quotes those).
+      let end = text.indexOf(',', i);
+      if (end === -1) {
+        end = text.length;
+        while (end > i && (text[end - 1] === '\n' || text[end - 1] === '\r')) end--;
+      }
+      out.push(text.slice(i, end));
+      i = end;
     }
-    this.expect(e);
+    if (out.length === n) break;
+    if (text[i] !== ',') return undefined;
+    i++;
   }
-
-  finish(): void {
-    const p = this.pending;
-    this.pending = undefined;
-    if (p !== undefined) {
-      const a = this.rows.peek(0);
-      if (a !== undefined && this.matches(this.rows.peek(1), p)) {
-        this.findings.add(this.codes.extra, this.file, `${this.file} line ${a.line}`, `a row the records do not account for (before the row of ${p.store.label}#${p.seq})`);
-        this.rows.take();
-        this.rows.take();
-      } else if (a !== undefined) {
-        this.findings.add(this.codes.mismatch, this.file, `${this.file} line ${a.line} (${p.store.label}#${p.seq})`, `this row does not say what record ${p.store.label}#${p.seq} says`);
-        this.rows.take();
-      } else this.findings.add(this.codes.missing, this.file, `${this.file} end (${p.store.label}#${p.seq})`, `no row for ${p.store.label}#${p.seq}: the file ends first`);
-    }
-    for (let a = this.rows.take(); a !== undefined; a = this.rows.take()) {
-      this.findings.add(this.codes.extra, this.file, `${this.file} line ${a.line}`, 'a row after the last record the timeline accounts for');
-    }
-  }
+  return out;
 }
 
 // The head of a line as timelineJsonLine writes it: datetime, timestamp_desc, host, store_id, seq.
 const JSON_STRING = '"(?:[^"\\\\]|\\\\.)*"';
 const ROW_HEAD = new RegExp(`^\\{"datetime":(${JSON_STRING}),"timestamp_desc":"(?:Event|Observed) Time","host":(${JSON_STRING}),"store_id":(${JSON_STRING}),"seq":(0|[1-9][0-9]{0,15}),`);
+const SEQ = /^(0|[1-9][0-9]{0,15})$/;
 
 function decodeJsonString(token: string): string {
   return token.includes('\\') ? (JSON.parse(token) as string) : token.slice(1, -1);
+}
+
+/** What a row says it is: the record it cites and the time it is placed at. */
+interface RowHead {
+  datetime: string;
+  host: string;
+  storeId: string;
+  seq: number;
+}
+
+/** How one file of rows is read and checked. */
+interface RowFile {
+  path: string;
+  prefix: 'timeline' | 'timeline_csv' | 'table';
+  /** A header line first (CSV files). */
+  header?: string;
+  /** Splits the file's lines into rows (CSV rows may span lines). */
+  rows: (lines: Iterable<string>, path: string) => Iterable<ActualRow>;
+  head: (text: string) => RowHead | undefined;
+  digests: (s: StoreDigests) => Buffer;
+  seenBit: number;
+  /** Which records must have a row here (all, or those of one table). */
+  wants: (flags: number) => boolean;
+}
+
+function* jsonLines(lines: Iterable<string>): Generator<ActualRow> {
+  let line = 0;
+  for (const text of lines) yield { text, line: ++line };
+}
+
+function jsonHead(text: string): RowHead | undefined {
+  const m = ROW_HEAD.exec(text);
+  if (m === null) return undefined;
+  try {
+    return { datetime: decodeJsonString(m[1] as string), host: decodeJsonString(m[2] as string), storeId: decodeJsonString(m[3] as string), seq: Number(m[4]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A CSV head reader: the column numbers of datetime, host, store_id and seq. */
+function csvHead(datetime: number, host: number, storeId: number, seq: number): (text: string) => RowHead | undefined {
+  const n = Math.max(datetime, host, storeId, seq) + 1;
+  return (text) => {
+    const f = csvFields(text, n);
+    if (f === undefined || !SEQ.test(f[seq] as string)) return undefined;
+    return { datetime: f[datetime] as string, host: f[host] as string, storeId: f[storeId] as string, seq: Number(f[seq]) };
+  };
 }
 
 /**
@@ -376,147 +353,152 @@ export class BundleContentCheck {
         findings.add('timeline.store_unchecked', TIMELINE_JSONL, `${TIMELINE_JSONL} (${s.label})`, `the rows of store ${s.src.storeId} of ${s.src.host} cannot be checked: its records were not all read in seq order (its own findings say why)`, 'warning');
       }
     }
-    const checked = (s: StoreDigests): boolean => s.received && s.complete;
-
-    const open = (path: string, missing: BundleContentCode): Iterable<string> | undefined => {
-      const lines = reader.lines(path);
-      if (lines === undefined) findings.add(missing, path, path, 'the bundle holds no such file: the records it must show are not shown');
-      return lines;
-    };
-    const unreadable = (err: unknown, code: BundleContentCode): void => {
-      if (!(err instanceof BundleTextError)) throw err;
-      findings.add(code, err.path, `${err.path} line ${err.line}`, `${err.message}; not read further`);
-    };
-
-    // CSV and tables: rows follow the jsonl rows, so each is matched as the jsonl is read.
-    const matcher = (path: string, header: string, headerCode: BundleContentCode, missing: BundleContentCode, codes: ConstructorParameters<typeof LockstepMatcher>[4], unreadableCode: BundleContentCode) => {
-      const lines = open(path, missing);
-      if (lines === undefined) return undefined;
-      const rows = new Peeker(
-        (function* () {
-          try {
-            yield* csvRows(lines, path);
-          } catch (err) {
-            unreadable(err, unreadableCode);
-          }
-        })(),
-      );
-      const head = rows.take();
-      if (head?.text !== header) findings.add(headerCode, path, `${path} line 1`, `the header is not the one the collector writes (${JSON.stringify(header.trimEnd())})`);
-      return new LockstepMatcher(path, rows, (t) => this.digest(t), findings, codes);
-    };
-    const csv = matcher(TIMELINE_CSV, timelineCsvHeader(), 'timeline_csv.header_mismatch', 'timeline_csv.missing', { mismatch: 'timeline_csv.row_mismatch', missing: 'timeline_csv.row_missing', extra: 'timeline_csv.row_extra' }, 'timeline_csv.unreadable');
-    const tables = new Map<number, LockstepMatcher | undefined>();
-    for (const t of TABLES) {
-      tables.set(TABLE_ID[t], matcher(tablePath(t), TABLE_HEADERS[t], 'table.header_mismatch', 'table.missing', { mismatch: 'table.row_mismatch', missing: 'table.row_missing', extra: 'table.row_extra' }, 'table.unreadable'));
-    }
-
-    const jsonl = open(TIMELINE_JSONL, 'timeline.missing');
-    if (jsonl !== undefined) {
-      let line = 0;
-      let lastTime: string | undefined;
-      try {
-        for (const text of jsonl) {
-          line++;
-          const where = `${TIMELINE_JSONL} line ${line}`;
-          const m = ROW_HEAD.exec(text);
-          if (m === null) {
-            findings.add('timeline.row_malformed', TIMELINE_JSONL, where, 'not a timeline row as the collector writes one (datetime, timestamp_desc, host, store_id, seq first)');
-            continue;
-          }
-          let storeId: string;
-          let host: string;
-          let datetime: string;
-          try {
-            datetime = decodeJsonString(m[1] as string);
-            host = decodeJsonString(m[2] as string);
-            storeId = decodeJsonString(m[3] as string);
-          } catch {
-            findings.add('timeline.row_malformed', TIMELINE_JSONL, where, 'a field of the row is not a JSON string');
-            continue;
-          }
-          const seq = Number(m[4]);
-          const s = this.byStoreId.get(storeId);
-          if (s === undefined || s.src.host !== host) {
-            findings.add('timeline.row_unknown_store', TIMELINE_JSONL, where, `the row cites store ${JSON.stringify(storeId)} of ${JSON.stringify(host)}, which the bundle does not hold`);
-            continue;
-          }
-          if (!checked(s)) continue;
-          const at = `${where} (${s.label}#${seq})`;
-          if (seq >= s.count) {
-            findings.add('timeline.row_unknown_record', TIMELINE_JSONL, at, `the row cites ${s.label}#${seq}; the verified snapshot holds seq 0..${s.count - 1}`);
-            continue;
-          }
-          if (((s.flags[seq] as number) & SEEN) !== 0) {
-            findings.add('timeline.row_duplicate', TIMELINE_JSONL, at, `a second row for ${s.label}#${seq}`);
-            continue;
-          }
-          s.flags[seq] = (s.flags[seq] as number) | SEEN;
-          if (!this.digest(text).equals(s.jsonl.subarray(seq * DIGEST, (seq + 1) * DIGEST))) {
-            findings.add('timeline.row_mismatch', TIMELINE_JSONL, at, `the row does not say what record ${s.label}#${seq} says (its hash, time, message or payload differ from the verified record's)`);
-          } else {
-            // The row is the record's own rendering, so its datetime is the record's: check the order.
-            if (s.lastTime !== undefined && (datetime < s.lastTime || (datetime === s.lastTime && seq < s.lastSeq))) {
-              findings.add('timeline.row_out_of_order', TIMELINE_JSONL, at, `${s.label}#${seq} at ${datetime} comes after ${s.label}#${s.lastSeq} at ${s.lastTime}: a store's rows are in (time, seq) order`);
-            } else if (lastTime !== undefined && datetime < lastTime) {
-              findings.add('timeline.row_out_of_order', TIMELINE_JSONL, at, `${s.label}#${seq} at ${datetime} comes after a row at ${lastTime}: the timeline is in time order`);
-            }
-            s.lastTime = datetime;
-            s.lastSeq = seq;
-            lastTime = datetime;
-          }
-          const e: ExpectedRow = { store: s, seq, digests: s.csv };
-          csv?.expect(e);
-          const table = (s.flags[seq] as number) & ~SEEN;
-          if (table !== NO_TABLE) tables.get(table)?.expect({ store: s, seq, digests: s.table });
-        }
-      } catch (err) {
-        unreadable(err, 'timeline.unreadable');
-      }
-      // Every verified record must have had its row.
-      for (const s of this.stores) {
-        if (!checked(s)) continue;
-        let from = -1;
-        const report = (a: number, b: number): void => {
-          const range = a === b ? `${s.label}#${a}` : `${s.label}#${a}..${b}`;
-          findings.add('timeline.row_missing', TIMELINE_JSONL, `${TIMELINE_JSONL} (${range})`, `no row for ${a === b ? 'this record' : `these ${b - a + 1} records`}, which the verified snapshot holds`);
-        };
-        for (let seq = 0; seq < s.count; seq++) {
-          const seen = ((s.flags[seq] as number) & SEEN) !== 0;
-          if (!seen && from < 0) from = seq;
-          if (seen && from >= 0) {
-            report(from, seq - 1);
-            from = -1;
-          }
-        }
-        if (from >= 0) report(from, s.count - 1);
-      }
-    }
-    csv?.finish();
-    for (const t of tables.values()) t?.finish();
-
-    // usb-devices.csv aggregates records; it is recomputed whole and compared row by row.
-    const usbPath = tablePath('usb-devices');
-    const usbLines = open(usbPath, 'table.missing');
-    if (usbLines !== undefined) {
-      const want = [...csvRows(splitKeep(this.usb.csv()), usbPath)];
-      let i = 0;
-      try {
-        for (const got of csvRows(usbLines, usbPath)) {
-          const w = want[i++];
-          if (w === undefined) findings.add('table.row_extra', usbPath, `${usbPath} line ${got.line}`, 'a device row the records do not account for');
-          else if (w.text !== got.text) {
-            findings.add(i === 1 ? 'table.header_mismatch' : 'table.row_mismatch', usbPath, `${usbPath} line ${got.line}`, i === 1 ? 'the header is not the one the collector writes' : `this row is not what the USB records say (expected ${JSON.stringify(w.text.trimEnd())})`);
-          }
-        }
-      } catch (err) {
-        unreadable(err, 'table.unreadable');
-      }
-      for (; i < want.length; i++) findings.add('table.row_missing', usbPath, `${usbPath} end`, `no row for USB device ${JSON.stringify((want[i] as ActualRow).text.trimEnd())}`);
-    }
+    const files: RowFile[] = [
+      { path: TIMELINE_JSONL, prefix: 'timeline', rows: jsonLines, head: jsonHead, digests: (s) => s.jsonl, seenBit: SEEN_JSONL, wants: () => true },
+      { path: TIMELINE_CSV, prefix: 'timeline_csv', header: timelineCsvHeader(), rows: csvRows, head: csvHead(1, 5, 6, 7), digests: (s) => s.csv, seenBit: SEEN_CSV, wants: () => true },
+      ...TABLES.map(
+        (t): RowFile => ({
+          path: tablePath(t),
+          prefix: 'table',
+          header: TABLE_HEADERS[t],
+          rows: csvRows,
+          head: t === 'gaps' ? csvHead(0, 1, 2, 3) : csvHead(0, 2, 3, 4),
+          digests: (s) => s.table,
+          seenBit: SEEN_TABLE,
+          wants: (flags) => (flags & TABLE_MASK) === TABLE_ID[t],
+        }),
+      ),
+    ];
+    for (const f of files) this.checkRows(reader, f, findings);
+    this.checkUsb(reader, findings);
     return findings.finish();
   }
+
+  /**
+   * One file: every row cites a record of a verified store, is that record's own rendering, comes
+   * once, in (time, seq) order within its store and in time order overall; every record that must
+   * have a row here has one.
+   */
+  private checkRows(reader: BundleTextReader, f: RowFile, findings: Findings): void {
+    const code = (c: 'missing' | 'unreadable' | 'header_mismatch' | RowProblem): BundleContentCode => `${f.prefix}.${c}` as BundleContentCode;
+    const lines = reader.lines(f.path);
+    if (lines === undefined) {
+      findings.add(code('missing'), f.path, f.path, 'the bundle holds no such file: the records it must show are not shown');
+      return;
+    }
+    for (const s of this.stores) {
+      s.lastTime = undefined;
+      s.lastSeq = -1;
+    }
+    let lastTime: string | undefined;
+    let first = true;
+    try {
+      for (const row of f.rows(lines, f.path)) {
+        const where = `${f.path} line ${row.line}`;
+        if (first && f.header !== undefined) {
+          first = false;
+          if (row.text !== f.header) findings.add(code('header_mismatch'), f.path, where, `the header is not the one the collector writes (${JSON.stringify(f.header.trimEnd())})`);
+          continue;
+        }
+        first = false;
+        const h = f.head(row.text);
+        if (h === undefined) {
+          findings.add(code('row_malformed'), f.path, where, 'not a row as the collector writes one (it names no store and seq where they belong)');
+          continue;
+        }
+        const s = this.byStoreId.get(h.storeId);
+        if (s === undefined || s.src.host !== h.host) {
+          findings.add(code('row_unknown_store'), f.path, where, `the row cites store ${JSON.stringify(h.storeId)} of ${JSON.stringify(h.host)}, which the bundle does not hold`);
+          continue;
+        }
+        if (!s.received || !s.complete) continue;
+        const at = `${where} (${s.label}#${h.seq})`;
+        const flags = h.seq < s.count ? (s.flags[h.seq] as number) : 0;
+        if (h.seq >= s.count || !f.wants(flags)) {
+          findings.add(
+            code('row_unknown_record'),
+            f.path,
+            at,
+            h.seq >= s.count ? `the row cites ${s.label}#${h.seq}; the verified snapshot holds seq 0..${s.count - 1}` : `the row cites ${s.label}#${h.seq}, a record that has no row in this file`,
+          );
+          continue;
+        }
+        if ((flags & f.seenBit) !== 0) {
+          findings.add(code('row_duplicate'), f.path, at, `a second row for ${s.label}#${h.seq}`);
+          continue;
+        }
+        s.flags[h.seq] = flags | f.seenBit;
+        const digests = f.digests(s);
+        if (!this.digest(row.text).equals(digests.subarray(h.seq * DIGEST, (h.seq + 1) * DIGEST))) {
+          findings.add(code('row_mismatch'), f.path, at, `the row does not say what record ${s.label}#${h.seq} says (its hash, time or words differ from the verified record's)`);
+          continue;
+        }
+        // The row is the record's own rendering, so its time is the record's: now the order.
+        if (s.lastTime !== undefined && (h.datetime < s.lastTime || (h.datetime === s.lastTime && h.seq < s.lastSeq))) {
+          findings.add(code('row_out_of_order'), f.path, at, `${s.label}#${h.seq} (${h.datetime}) comes after ${s.label}#${s.lastSeq} (${s.lastTime}): a store's rows are in (time, seq) order`);
+        } else if (lastTime !== undefined && h.datetime < lastTime) {
+          findings.add(code('row_out_of_order'), f.path, at, `${s.label}#${h.seq} (${h.datetime}) comes after a row at ${lastTime}: the rows are in time order`);
+        }
+        s.lastTime = h.datetime;
+        s.lastSeq = h.seq;
+        lastTime = h.datetime;
+      }
+      if (first && f.header !== undefined) findings.add(code('header_mismatch'), f.path, `${f.path} line 1`, 'the file is empty: not even the header the collector writes');
+    } catch (err) {
+      if (!(err instanceof BundleTextError)) throw err;
+      findings.add(code('unreadable'), f.path, `${f.path} line ${err.line}`, `${err.message}; not read further`);
+    }
+    // Every verified record that belongs here must have had its row.
+    for (const s of this.stores) {
+      if (!s.received || !s.complete) continue;
+      let from = -1;
+      const report = (a: number, b: number): void => {
+        const range = a === b ? `${s.label}#${a}` : `${s.label}#${a}..${b}`;
+        findings.add(code('row_missing'), f.path, `${f.path} (${range})`, `no row for ${a === b ? 'this record' : `these ${b - a + 1} records`}, which the verified snapshot holds`);
+      };
+      for (let seq = 0; seq <= s.count; seq++) {
+        const flags = seq < s.count ? (s.flags[seq] as number) : 0;
+        const absent = seq < s.count && f.wants(flags) && (flags & f.seenBit) === 0;
+        // A run of absent rows is one finding; records with no row here do not break the run.
+        if (absent && from < 0) from = seq;
+        else if (from >= 0 && (seq === s.count || ((flags & f.seenBit) !== 0 && f.wants(flags)))) {
+          let to = seq - 1;
+          while (to > from && !f.wants(s.flags[to] as number)) to--;
+          report(from, to);
+          from = -1;
+        }
+      }
+    }
+  }
+
+  /** usb-devices.csv aggregates records; it is recomputed whole from the verified records and compared row by row. */
+  private checkUsb(reader: BundleTextReader, findings: Findings): void {
+    const path = tablePath('usb-devices');
+    const lines = reader.lines(path);
+    if (lines === undefined) {
+      findings.add('table.missing', path, path, 'the bundle holds no such file: the records it must show are not shown');
+      return;
+    }
+    const want = [...csvRows(splitKeep(this.usb.csv()), path)];
+    let i = 0;
+    try {
+      for (const got of csvRows(lines, path)) {
+        const w = want[i++];
+        if (w === undefined) findings.add('table.row_unknown_record', path, `${path} line ${got.line}`, 'a device row the verified USB records do not account for');
+        else if (w.text !== got.text) {
+          if (i === 1) findings.add('table.header_mismatch', path, `${path} line ${got.line}`, 'the header is not the one the collector writes');
+          else findings.add('table.row_mismatch', path, `${path} line ${got.line}`, `this row is not what the verified USB records say (they say ${JSON.stringify(w.text.trimEnd())})`);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof BundleTextError)) throw err;
+      findings.add('table.unreadable', path, `${path} line ${err.line}`, `${err.message}; not read further`);
+    }
+    for (; i < want.length; i++) findings.add('table.row_missing', path, `${path} end`, `no row for USB device ${JSON.stringify((want[i] as ActualRow).text.trimEnd())}, which the verified records show`);
+  }
 }
+
+type RowProblem = 'row_malformed' | 'row_unknown_store' | 'row_unknown_record' | 'row_duplicate' | 'row_mismatch' | 'row_out_of_order' | 'row_missing';
 
 /** Splits text into lines that keep their '\n' (as a BundleTextReader yields them). */
 export function splitKeep(text: string): string[] {
