@@ -13,8 +13,9 @@
  * a record, ~75 MB for 3 × 1M). The key is random per verification and never leaves the process,
  * so a forger who writes the files before the key exists passes one forged row with probability
  * 2^-64 (this is a MAC, not a fingerprint; a plain truncated hash would allow offline second
- * preimages). The files are then read once: each jsonl row names its store and seq, and must be
- * byte for byte the row of that record; csv and table rows follow the jsonl rows in lockstep.
+ * preimages). Each file is then read once, on its own: every row names its store and seq (jsonl:
+ * the head of the line; csv: its columns), and must be byte for byte the row of that record, so a
+ * row deleted, added or edited in one file is named there and nowhere else.
  *
  * What this proves, with the stores verified: every row is the collector's rendering of a record
  * in its host's snapshot (same hash, same words); no record is missing, none appears twice, none is
@@ -128,7 +129,6 @@ interface ActualRow {
   text: string;
   line: number;
 }
-
 
 /** Collects findings, listing the first LISTED_PER_CODE of each code per file and counting the rest. */
 class Findings {
