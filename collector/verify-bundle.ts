@@ -28,18 +28,13 @@ import { readTimeStampToken, verifyTimeStampToken } from '../src/integrity/tsa.j
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { verifyStore, type Finding as StoreFinding, type StoreVerification, type TrustAnchor } from '../src/verify/store-verify.js';
 import { BundleContentCheck } from '../src/verify/bundle-content.js';
+import type { BundleFinding, BundleFindingCode } from '../src/verify/bundle-findings.js';
 import { hashFile, walkBundleDir, type WalkedEntry } from './bundle-files.js';
 import { FolderTextReader } from './bundle-text.js';
 import { loadTsaRoots } from './verify.js';
 import { createPublicKey } from 'node:crypto';
 
-export interface BundleFinding {
-  code: string;
-  severity: 'error' | 'warning';
-  message: string;
-  /** Bundle-relative path (and more, e.g. `custody.jsonl entry 2`, `evidence/h/s: seq 5`). */
-  where: string;
-}
+export type { BundleFinding, BundleFindingCode } from '../src/verify/bundle-findings.js';
 
 export interface VerifyBundleOptions {
   /** Files with the TSA root certificates (PEM or DER). */
@@ -140,7 +135,7 @@ function readHeaderBytes(path: string, n: number): Buffer {
 
 async function verifyBundleDir(root: string, location: string, form: 'folder' | 'tar', tsaRoots: Uint8Array[], options: VerifyBundleOptions): Promise<BundleVerification> {
   const findings: BundleFinding[] = [];
-  const add = (code: string, severity: 'error' | 'warning', message: string, where: string): void => {
+  const add = (code: BundleFindingCode, severity: 'error' | 'warning', message: string, where: string): void => {
     findings.push({ code, severity, message, where });
   };
   const result: BundleVerification = { ok: false, location, form, tsa: { status: 'absent' }, files: { listed: 0, verified: 0 }, hosts: [], findings };
