@@ -348,6 +348,7 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
         ...(witnessSize !== undefined ? { rootsAt: [witnessSize], onRoot: (_size: number, root: Uint8Array) => (witnessRoot = root) } : {}),
       });
       hostResult.store = store;
+      if (store.findings.some((f) => f.code === 'store.unreadable' || f.code === 'store.corrupt')) content.markIncomplete(hostIndex);
       for (const f of store.findings) add(`store.${f.code}`, f.severity, f.message, storeWhere(f, h.path));
       if (store.storeId !== h.store_id || store.host !== h.host || store.origin !== h.origin) {
         add('host.mismatch', 'error', `the snapshot is store ${store.storeId ?? '?'} of ${store.host ?? '?'} (${store.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);

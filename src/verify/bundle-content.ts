@@ -337,6 +337,12 @@ export class BundleContentCheck {
     return tee;
   }
 
+  /** The store's records could not all be read (its verifier says where): its rows are not checked, one warning says so. */
+  markIncomplete(index: number): void {
+    const s = this.stores[index];
+    if (s !== undefined) s.complete = false;
+  }
+
   private take(s: StoreDigests, r: RecordRow): void {
     if (!s.complete) return;
     if (r.seq !== s.count) {

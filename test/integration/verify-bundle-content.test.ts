@@ -208,6 +208,17 @@ describe('bundle content against the verified records', () => {
     expect(errors(r)).toEqual(['table.row_mismatch at tables/usb-devices.csv line 2']);
   });
 
+  it('bytes that are not UTF-8 in a row (the reader never repairs them): timeline.unreadable at that line', async () => {
+    const dir = await forged((d) => {
+      const ls = lines(d, 'timeline/timeline.jsonl').map((l) => Buffer.from(l));
+      ls[2] = Buffer.concat([(ls[2] as Buffer).subarray(0, 40), Buffer.from([0xff]), (ls[2] as Buffer).subarray(41)]);
+      writeFileSync(join(d, 'timeline/timeline.jsonl'), Buffer.concat(ls));
+    });
+    const r = await verifyBundle(dir, { agentKeys });
+    expect(errors(r)[0]).toBe('timeline.unreadable at timeline/timeline.jsonl line 3');
+    expect(errors(r).slice(1).every((e) => e.startsWith('timeline.row_missing at timeline/timeline.jsonl ('))).toBe(true);
+  });
+
   it('a bundle without hosts: bundle.no_hosts, and a pinned agent key then matches nothing', async () => {
     const dir = join(work, 'no-hosts');
     cpSync(bundle, dir, { recursive: true });
