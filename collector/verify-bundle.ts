@@ -9,7 +9,9 @@
  * against the pinned TSA roots (or a `tsa.unverified` warning); every listed file present with its
  * size and SHA-256; SHA256SUMS and hashdeep.txt agree with the manifest and the files; each store
  * snapshot verifies (trust: the pinned enrollment fingerprints, else the manifest's keys); each
- * witness note is signed by the collector key and its root recomputes at its size; custody.jsonl
+ * witness note is signed by the collector key and its root recomputes at its size; every row of
+ * timeline/ and tables/ is the rendering of a verified record, each record's once (checked by
+ * src/verify/bundle-content.ts as the store verification streams the records); custody.jsonl
  * verifies against manifest.json's hash, its first entry by the collector.
  */
 import { createHash, randomBytes } from 'node:crypto';
