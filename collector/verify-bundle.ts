@@ -9,10 +9,12 @@
  * against the pinned TSA roots (or a `tsa.unverified` warning); every listed file present with its
  * size and SHA-256; SHA256SUMS and hashdeep.txt agree with the manifest and the files; each store
  * snapshot verifies (trust: the pinned enrollment fingerprints, else the manifest's keys); each
- * witness note is signed by the collector key and its root recomputes at its size; custody.jsonl
+ * witness note is signed by the collector key and its root recomputes at its size; every row of
+ * timeline/ and tables/ is the rendering of a verified record, each record's once (checked by
+ * src/verify/bundle-content.ts as the store verification streams the records); custody.jsonl
  * verifies against manifest.json's hash, its first entry by the collector.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,17 +29,14 @@ import { fingerprint, keyMatches, rawPublicKey, verifyBytes } from '../src/integ
 import { readTimeStampToken, verifyTimeStampToken } from '../src/integrity/tsa.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { verifyStore, type Finding as StoreFinding, type StoreVerification, type TrustAnchor } from '../src/verify/store-verify.js';
+import { BundleContentCheck } from '../src/verify/bundle-content.js';
+import type { BundleFinding, BundleFindingCode } from '../src/verify/bundle-findings.js';
 import { hashFile, walkBundleDir, type WalkedEntry } from './bundle-files.js';
+import { FolderTextReader } from './bundle-text.js';
 import { loadTsaRoots } from './verify.js';
 import { createPublicKey } from 'node:crypto';
 
-export interface BundleFinding {
-  code: string;
-  severity: 'error' | 'warning';
-  message: string;
-  /** Bundle-relative path (and more, e.g. `custody.jsonl entry 2`, `evidence/h/s: seq 5`). */
-  where: string;
-}
+export type { BundleFinding, BundleFindingCode } from '../src/verify/bundle-findings.js';
 
 export interface VerifyBundleOptions {
   /** Files with the TSA root certificates (PEM or DER). */
@@ -138,7 +137,7 @@ function readHeaderBytes(path: string, n: number): Buffer {
 
 async function verifyBundleDir(root: string, location: string, form: 'folder' | 'tar', tsaRoots: Uint8Array[], options: VerifyBundleOptions): Promise<BundleVerification> {
   const findings: BundleFinding[] = [];
-  const add = (code: string, severity: 'error' | 'warning', message: string, where: string): void => {
+  const add = (code: BundleFindingCode, severity: 'error' | 'warning', message: string, where: string): void => {
     findings.push({ code, severity, message, where });
   };
   const result: BundleVerification = { ok: false, location, form, tsa: { status: 'absent' }, files: { listed: 0, verified: 0 }, hosts: [], findings };
@@ -294,7 +293,17 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
 
   // --- store snapshots and witness notes ---------------------------------------------------------
   const pinnedAgents = options.agentKeys?.map((k) => k.trim());
-  for (const h of manifest.hosts) {
+  if (manifest.hosts.length === 0) add('bundle.no_hosts', 'error', 'the manifest lists no host: the bundle holds no evidence to verify', 'manifest.json');
+  for (const k of pinnedAgents ?? []) {
+    // A pin that matches nothing is a verifier's mistake or a swapped bundle; either way not silence.
+    if (!manifest.hosts.some((h) => h.enrollment.fingerprint === k)) add('agent_key.unmatched', 'error', `the pinned agent key ${k} enrolled none of the bundle's ${manifest.hosts.length} store(s)`, `--agent-key ${k}`);
+  }
+  // Each store's records pass through the content check as the store verifier reads them (once).
+  const content = new BundleContentCheck(
+    manifest.hosts.map((h) => ({ host: h.host, storeId: h.store_id })),
+    randomBytes(32),
+  );
+  for (const [hostIndex, h] of manifest.hosts.entries()) {
     const where = h.path;
     const hostResult: BundleHostResult = { host: h.host, store_id: h.store_id, path: h.path, trust: pinnedAgents ? 'pinned' : 'manifest', witness: { tree_size: h.witness.tree_size, ok: false } };
     result.hosts.push(hostResult);
@@ -335,12 +344,13 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
       const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
       const witnessSize = check.body?.treeSize;
       let witnessRoot: Uint8Array | undefined;
-      const store = await verifyStore(reader, {
+      const store = await verifyStore(content.teeRecords(hostIndex, reader), {
         trust,
         tsaRoots,
         ...(witnessSize !== undefined ? { rootsAt: [witnessSize], onRoot: (_size: number, root: Uint8Array) => (witnessRoot = root) } : {}),
       });
       hostResult.store = store;
+      if (store.findings.some((f) => f.code === 'store.unreadable' || f.code === 'store.corrupt')) content.markIncomplete(hostIndex);
       for (const f of store.findings) add(`store.${f.code}`, f.severity, f.message, storeWhere(f, h.path));
       if (store.storeId !== h.store_id || store.host !== h.host || store.origin !== h.origin) {
         add('host.mismatch', 'error', `the snapshot is store ${store.storeId ?? '?'} of ${store.host ?? '?'} (${store.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);
@@ -367,6 +377,9 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
       reader.close();
     }
   }
+
+  // --- timeline and tables against the verified records ------------------------------------------
+  for (const f of content.check(new FolderTextReader(root, isFile))) add(f.code, f.severity, f.message, f.where);
 
   // --- custody.jsonl ---------------------------------------------------------------------------
   if (isFile('custody.jsonl')) {

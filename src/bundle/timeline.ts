@@ -135,8 +135,29 @@ export function recordMessage(kind: string, p: Payload): string {
   }
 }
 
+/**
+ * The time a record is placed at: a derived record's payload.event_time when it is a string, else
+ * observed_at; raw lines (log.line) always at observed_at. The collector's SQL sort
+ * (src/store/timeline-reader.ts) states the same rule; the bundle verifier applies this one to the
+ * records it verified, so a row whose datetime is not its record's is a mismatch.
+ */
+export function recordTime(kind: string, observedAt: string, payload: Payload): string {
+  if (kind === 'log.line') return observedAt;
+  const t = payload['event_time'];
+  return typeof t === 'string' ? t : observedAt;
+}
+
+/** The timeline entry of a record as read in seq order (no time computed by SQLite): what the verifier renders. */
+export function timelineEntryOfRecord(src: TimelineSource, r: Omit<TimedRecord, 'time'>): TimelineEntry {
+  const parsed = parseRecord(r.bytes);
+  return entryOf(src, { ...r, time: recordTime(r.kind, r.observedAt, parsed.payload) }, parsed);
+}
+
 export function timelineEntry(src: TimelineSource, r: TimedRecord): TimelineEntry {
-  const { source, payload } = parseRecord(r.bytes);
+  return entryOf(src, r, parseRecord(r.bytes));
+}
+
+function entryOf(src: TimelineSource, r: TimedRecord, { source, payload }: { source: string; payload: Payload }): TimelineEntry {
   return {
     datetime: r.time,
     timestamp_desc: r.time === r.observedAt && payload['event_time'] !== r.time ? 'Observed Time' : 'Event Time',
@@ -340,7 +361,11 @@ export class UsbDeviceTable {
   csv(): string {
     const set = (s: Set<string>): string => [...s].sort().join(';');
     let out = csvRow(USB_COLUMNS);
-    const rows = [...this.devices.values()].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : a.device < b.device ? -1 : 1));
+    // A total order (first seen, label, then the grouping key), so the table does not depend on the
+    // order records were added in: the collector adds them by time, the verifier by seq.
+    const rows = [...this.devices.entries()]
+      .sort(([ka, a], [kb, b]) => (a.first !== b.first ? (a.first < b.first ? -1 : 1) : a.device !== b.device ? (a.device < b.device ? -1 : 1) : ka < kb ? -1 : ka > kb ? 1 : 0))
+      .map(([, d]) => d);
     for (const d of rows) {
       out += csvRow([
         d.device,
