@@ -19,13 +19,13 @@ import type { Clock } from '../src/clock.js';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { parseManifest } from '../src/bundle/manifest.js';
 import { extractTar } from '../src/bundle/tar.js';
-import type { TimelineEntry } from '../src/bundle/timeline.js';
 import { formatTimestamp } from '../src/records/schema.js';
 import { parseInstant, type PpcDeadlines } from '../src/report/deadlines.js';
 import type { Lang } from '../src/report/i18n.js';
 import { buildReportModel, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
 import { renderHtml } from '../src/report/render-html.js';
 import { renderMarkdown } from '../src/report/render-md.js';
+import { knownStores, parseTimelineLine, TIMELINE_FILE, type KnownStores, type TimelineRow } from '../src/report/timeline-input.js';
 import { verifyBundle, type VerifyBundleOptions } from './verify-bundle.js';
 
 export interface WriteReportOptions {
@@ -68,6 +68,55 @@ export function* readJsonLines<T>(path: string): Generator<T> {
       if (n === 0) break;
     }
     if (rest.trim() !== '') yield JSON.parse(rest) as T;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Longest timeline line read whole (a real one is a few KB); past it the line is a rejected row, skipped to its newline. */
+export const MAX_TIMELINE_LINE = 16 << 20;
+
+/**
+ * The rows of timeline.jsonl, each checked by `parseTimelineLine` (src/report/timeline-input.ts)
+ * with its 1-based line number: an entry, or a rejected row naming the line. Bounded memory: a line
+ * longer than `maxLine` characters is rejected without being held whole.
+ */
+export function* readTimelineRows(path: string, stores: KnownStores, maxLine = MAX_TIMELINE_LINE): Generator<TimelineRow> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    const decoder = new TextDecoder('utf-8');
+    let rest = '';
+    let lineNo = 0;
+    let skipping = false; // inside an over-long line, until its newline
+    const row = (text: string): TimelineRow => (text === '' ? { rejected: { where: `${TIMELINE_FILE}:${lineNo}`, message: 'empty line' } } : parseTimelineLine(text, lineNo, stores));
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      const text = rest + decoder.decode(buf.subarray(0, n), { stream: n > 0 });
+      let start = 0;
+      let nl: number;
+      while ((nl = text.indexOf('\n', start)) !== -1) {
+        const line = text.slice(start, nl);
+        start = nl + 1;
+        if (skipping) skipping = false; // the end of the over-long line already rejected
+        else {
+          lineNo++;
+          yield row(line);
+        }
+      }
+      rest = skipping ? '' : text.slice(start);
+      if (rest.length > maxLine) {
+        lineNo++;
+        skipping = true;
+        rest = '';
+        yield { rejected: { where: `${TIMELINE_FILE}:${lineNo}`, message: `line longer than ${maxLine} characters` } };
+      }
+      if (n === 0) break;
+    }
+    if (rest !== '') {
+      lineNo++;
+      yield row(rest);
+    }
   } finally {
     closeSync(fd);
   }
@@ -167,16 +216,18 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
     if (!existsSync(manifestPath)) throw new CustodyError(ErrorCodes.USAGE, 'not a bundle: no manifest.json', { where: bundlePath });
     if (!existsSync(timelinePath)) throw new CustodyError(ErrorCodes.USAGE, 'the bundle has no timeline/timeline.jsonl', { where: bundlePath });
     const mBytes = new Uint8Array(readFileSync(manifestPath));
+    const manifest = parseManifest(mBytes, manifestPath);
     const input: ReportInput = {
-      manifest: parseManifest(mBytes, manifestPath),
+      manifest,
       manifestSha256: createHash('sha256').update(mBytes).digest('hex'),
       verification: {
         ok: verification.ok,
         tsa: verification.tsa,
         ...(verification.custody ? { custody: verification.custody } : {}),
         findings: verification.findings,
+        trust: { collector: verification.collector?.trust ?? 'manifest', agents: verification.hosts.length > 0 && verification.hosts.every((h) => h.trust === 'pinned') ? 'pinned' : 'manifest' },
       },
-      entries: readJsonLines<TimelineEntry>(timelinePath),
+      entries: readTimelineRows(timelinePath, knownStores(manifest.hosts)),
     };
     const model = buildReportModel(input, reportModelOptions(options, formatTimestamp(deps.clock.nowMs())));
     const files = writeReportFiles(out, model, options.lang);
@@ -204,7 +255,7 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
 export function writeDraftReport(bundleDir: string, manifest: ReportManifest, options: WriteReportOptions, generatedAt: string): string[] {
   checkReportOptions(options);
   const model = buildReportModel(
-    { manifest, entries: readJsonLines<TimelineEntry>(join(bundleDir, 'timeline', 'timeline.jsonl')) },
+    { manifest, entries: readTimelineRows(join(bundleDir, 'timeline', 'timeline.jsonl'), knownStores(manifest.hosts)) },
     reportModelOptions(options, generatedAt),
   );
   return writeReportFiles(join(bundleDir, 'report'), model, options.lang).map((p) => relative(bundleDir, p).split(sep).join('/'));
