@@ -46,7 +46,10 @@ export interface WriteReportOptions {
 export interface ReportSummary {
   out: string;
   files: string[];
+  /** The bundle verified and every timeline line was usable (the report's verdict is VALID); the exit code follows it. */
   verified: boolean;
+  /** Timeline lines left out because they failed their schema (named in section 1 of the report). */
+  rejected_rows: number;
   patterns: Record<string, number>;
   /** final/final_malicious are the deadlines after moving past administrative holidays; `notes` says what was moved or could not be. */
   deadlines?: { prompt: string; final: string; final_malicious: string; notes: string[] };
@@ -238,7 +241,8 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
     return {
       out,
       files,
-      verified: verification.ok,
+      verified: model.verdict === 'valid',
+      rejected_rows: model.integrity.rejected.count,
       patterns,
       ...(d ? { deadlines: { prompt: `${d.prompt.from_date}..${d.prompt.to_date}`, final: d.final.date, final_malicious: d.final_malicious.date, notes: deadlineNotes(d) } } : {}),
     };
@@ -285,6 +289,7 @@ function deadlineNotes(d: PpcDeadlines): string[] {
 
 export function formatReportSummary(s: ReportSummary): string {
   const lines = [`report:   ${s.out}`, `bundle:   ${s.verified ? 'VALID' : 'INVALID (see section 1 of the report)'}`];
+  if (s.rejected_rows > 0) lines.push(`          ${s.rejected_rows} timeline line(s) failed their schema and were left out`);
   for (const f of s.files) lines.push(`  ${f}`);
   const pats = Object.entries(s.patterns);
   lines.push(`patterns: ${pats.length === 0 ? 'none' : pats.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
