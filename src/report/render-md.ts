@@ -130,7 +130,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
 
   // 5. what
   out.push(`## ${L('s_what')}`, '');
-  out.push(model.what.sensitiveConfigured ? L('files_sensitive', { globs: model.options.sensitive.join(', ') }) : L('files_all'), '');
+  out.push(model.what.sensitiveConfigured ? mdText(L('files_sensitive', { globs: model.options.sensitive.join(', ') })) : L('files_all'), '');
   if (model.what.files.length === 0) out.push(L('no_files'), '');
   else out.push(...table([L('path'), L('host'), L('count'), L('failed'), L('users'), L('operations'), L('first'), L('last'), L('evidence')], model.what.files.map((f) => [mdText(f.path), mdText(f.host), String(f.count), String(f.failed), mdText(namesCell(f.users, f.usersTotal, lang)), mdText(f.operations.join(', ')), T(f.first), T(f.last), cites(f.cites.slice(0, 3), f.count, lang).trim()])));
   out.push(...capLines(capNote('files', model.what.files.length, model.what.filesTotal, lang)));
@@ -181,10 +181,10 @@ function regulatorMd(model: ReportModel, lang: Lang): string[] {
       ...table(
         ['', L('due')],
         [
-          [L('day1'), fmtDate(d.discovered_date_jst, lang)],
-          [L('prompt'), L('between', { from: fmtDate(d.prompt.from_date, lang), to: fmtDate(d.prompt.to_date, lang) })],
-          [L('final30'), finalDeadlineCell(d.final, lang)],
-          [L('final60'), finalDeadlineCell(d.final_malicious, lang)],
+          [L('day1'), mdText(fmtDate(d.discovered_date_jst, lang))],
+          [L('prompt'), mdText(L('between', { from: fmtDate(d.prompt.from_date, lang), to: fmtDate(d.prompt.to_date, lang) }))],
+          [L('final30'), mdText(finalDeadlineCell(d.final, lang))],
+          [L('final60'), mdText(finalDeadlineCell(d.final_malicious, lang))],
         ],
       ),
     );
