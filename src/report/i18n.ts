@@ -29,7 +29,7 @@ export function fmtDate(date: string, lang: Lang): string {
 
 /** Why an administrative holiday is one, as the subject of "day 30 is …" (`long`) or in a list (short). */
 function closedReason(day: SkippedDay, lang: Lang, long: boolean): string {
-  if (day.reason !== 'national_holiday' || day.holiday === undefined) return t(`${long ? 'r' : 'rs'}.${day.reason}`, lang);
+  if (day.reason !== 'national_holiday' || day.holiday === undefined) return tCode(`${long ? 'r' : 'rs'}.${day.reason}`, lang);
   const name = lang === 'ja' ? day.holiday.ja : day.holiday.en;
   if (!long) return day.holiday.kind === 'statutory' || lang === 'ja' ? name : `${name} (${day.holiday.ja})`;
   return t(`r.${day.holiday.kind}`, lang, { name });
@@ -78,7 +78,7 @@ function list(v: Param | undefined, lang: Lang): string {
 
 type Texts = Record<string, string>;
 
-const en: Texts = {
+const en = {
   title: 'Investigation report',
   // The verdict opens the report, before the title: nothing else may be read first.
   verdict_invalid: 'INVALID: this bundle did not verify, or parts of it could not be used (see section 1). Do not rely on anything in this report until every finding is explained.',
@@ -274,9 +274,12 @@ const en: Texts = {
   'item.other.preserved': 'The logs were preserved in sealed bundle {case} ({hosts} host(s), sealed {sealed_at}, manifest SHA-256 {manifest_sha256}, collector key {fingerprint}); any third party can verify it with `custody verify` or sha256sum/hashdeep.',
   'item.other.gaps': '{gaps} place(s) where evidence may be missing are listed in section 1.',
   'item.other.preserving': 'The logs were preserved in bundle {case} ({hosts} host(s), collection started {sealed_at}, collector key {fingerprint}); this draft was written into the bundle before it was sealed, so the bundle\'s manifest covers it, and any third party can verify the bundle with `custody verify` or sha256sum/hashdeep.',
-};
+} satisfies Texts;
 
-const ja: Texts = {
+/** Every message of the report: Japanese must have each, and nothing else (a missing or misspelled key fails the build). */
+export type MessageKey = keyof typeof en;
+
+const ja: Record<MessageKey, string> = {
   title: '調査報告書(ドラフト)',
   verdict_invalid: '検証結果: 異常あり(INVALID)。本バンドルは検証に失敗したか、使用できない部分がある(第1章参照)。すべての指摘の原因が説明されるまで、本書の記載に依拠してはならない。',
   verdict_valid: '検証結果: 正常(VALID)。本書の作成時にバンドルの検証に成功した(第1章参照)。',
@@ -469,7 +472,7 @@ const ja: Texts = {
   'item.other.preserving': 'ログはバンドル {case} として保全した(対象 {hosts} ホスト、保全開始 {sealed_at}、保全者の鍵 {fingerprint})。本ドラフトは封印前にバンドル内に作成したため、マニフェストの対象に含まれ、第三者が `custody verify` または sha256sum/hashdeep で検証できる。',
 };
 
-const TEXTS: Record<Lang, Texts> = { en, ja };
+const TEXTS: Record<Lang, Record<MessageKey, string>> = { en, ja };
 
 const TIME_PARAMS = new Set(['time', 'connected_at', 'disconnected_at', 'first_read', 'first_failure', 'evidence_since', 'sealed_at']);
 const PATTERN_NAMES: Record<Lang, Record<PatternType, string>> = {
@@ -497,8 +500,20 @@ export function patternName(code: PatternType, lang: Lang): string {
   return PATTERN_NAMES[lang][code];
 }
 
-export function t(key: string, lang: Lang, params: Record<string, Param> = {}): string {
-  const template = TEXTS[lang][key] ?? TEXTS.en[key] ?? key;
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(en, key);
+}
+
+/**
+ * A key built from a model's code at run time (a statement's code, a holiday's reason): looked up
+ * like `t`, and a key with no message shows as itself, marked, rather than as an empty string.
+ */
+export function tCode(key: string, lang: Lang, params: Record<string, Param> = {}): string {
+  return isMessageKey(key) ? t(key, lang, params) : `[${key}]`;
+}
+
+export function t(key: MessageKey, lang: Lang, params: Record<string, Param> = {}): string {
+  const template = TEXTS[lang][key];
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {
     const v = params[name];
     if (v === undefined) return '';
@@ -552,11 +567,11 @@ export function howCapNote(model: ReportModel, lang: Lang): string | undefined {
 /** The sentence of a statement (patterns, gaps, questions, report items), without its citations. */
 export function statementText(st: Statement & { host?: string; time?: string }, lang: Lang): string {
   const params: Record<string, Param> = { ...st.params, ...(st.host !== undefined ? { host: st.host } : {}), ...(st.time !== undefined ? { time: st.time } : {}) };
-  if (st.code === 'anti_forensics') return t(`p.anti_forensics.${String(st.params['what'])}`, lang, params);
+  if (st.code === 'anti_forensics') return tCode(`p.anti_forensics.${String(st.params['what'])}`, lang, params);
   if (st.code.startsWith('item.overview.anti_forensics')) return t('item.overview.anti_forensics', lang, params);
   if (params['disconnected_at'] !== undefined) params['disconnected'] = t('disconnected', lang, params);
   const key = st.code.startsWith('q.') || st.code.startsWith('gap.') || st.code.startsWith('item.') || st.code.startsWith('reg.') ? st.code : `p.${st.code}`;
-  return t(key, lang, params);
+  return tCode(key, lang, params);
 }
 
 /**

@@ -10,7 +10,7 @@
  * page, above the title.
  */
 import { createHash } from 'node:crypto';
-import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, verdictTexts, type Lang } from './i18n.js';
+import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import { esc, html, Html, joinHtml, type HtmlValue } from './html.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { workingHoursText } from './render-md.js';
@@ -174,7 +174,7 @@ function verdictHtml(model: ReportModel, lang: Lang): Html {
 }
 
 export function renderHtml(model: ReportModel, lang: Lang): string {
-  const L = (k: string, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
   const T = (ts: string | undefined): Cell => ({ html: fmtTime(ts, lang), sort: ts ?? '' });
   const b: Html[] = [];
   b.push(verdictHtml(model, lang));

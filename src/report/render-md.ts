@@ -6,7 +6,7 @@
  * values shown as code go through `mdCode`, whose fence is longer than any run of backticks in the
  * value, so a value cannot close its code span and start markup. The verdict is the first line.
  */
-import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, verdictTexts, type Lang } from './i18n.js';
+import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 
 /** Escapes what would break a Markdown table cell or inline text. */
@@ -46,7 +46,7 @@ function statementLine(st: Statement & { host?: string; time?: string }, lang: L
 }
 
 export function renderMarkdown(model: ReportModel, lang: Lang): string {
-  const L = (k: string, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
   const T = (ts: string | undefined): string => mdText(fmtTime(ts, lang));
   const out: string[] = [];
   // The verdict before anything else, the title included.
@@ -173,7 +173,7 @@ export function workingHoursText(model: ReportModel, lang: Lang): string {
 }
 
 function regulatorMd(model: ReportModel, lang: Lang): string[] {
-  const L = (k: string, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
   const out: string[] = [`## ${L('s_reg')}`, '', `**${L('rule')}**: ${L('rule_text')}`, ''];
   const d = model.regulator.deadlines;
   if (d) {
