@@ -10,22 +10,23 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readTimelineRows } from '../../collector/report.js';
+import { readTimelineRows, writeReport } from '../../collector/report.js';
 import { parseManifest, type BundleManifest } from '../../src/bundle/manifest.js';
 import { esc, html, Html, joinHtml } from '../../src/report/html.js';
 import { buildReportModel, type ReportInput, type ReportModel } from '../../src/report/model.js';
 import { CSP, renderHtml } from '../../src/report/render-html.js';
 import { mdCode, renderMarkdown } from '../../src/report/render-md.js';
 import { isRejected, knownStores, parseTimelineLine, type TimelineRow } from '../../src/report/timeline-input.js';
-import { buildStoryBundle, STORY } from '../helpers/report-story.js';
+import { buildStoryBundle, steppingClock, STORY } from '../helpers/report-story.js';
 
 let work: string;
+let bundle: string;
 let manifest: BundleManifest;
 let lines: string[];
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'custody-report-input-'));
-  const { bundle } = await buildStoryBundle(work);
+  ({ bundle } = await buildStoryBundle(work));
   manifest = parseManifest(new Uint8Array(readFileSync(join(bundle, 'manifest.json'))));
   lines = readFileSync(join(bundle, 'timeline', 'timeline.jsonl'), 'utf8').trimEnd().split('\n');
 });
@@ -193,5 +194,31 @@ describe('the renderers', () => {
     expect(unpinned[0]).toMatch(/^\*\*VALID: /);
     expect(unpinned[2]).toMatch(/^\*\*The collector key was not pinned \(--collector-key\): .*the draft report in the bundle's report\/ folder is the collector's claim/);
     expect(unpinned.join('\n')).not.toContain('The agent keys were not pinned');
+  });
+});
+
+describe('custody report (writeReport): whose claim the report rests on', () => {
+  it('without --collector-key the report says the bundle\'s draft is the collector\'s claim; with it pinned (and the agent key), it does not', async () => {
+    const clock = steppingClock(Date.parse('2026-11-24T10:00:00Z'));
+    const loose = await writeReport(bundle, { lang: 'en', out: join(work, 'report-loose') }, { clock });
+    expect(loose.verified).toBe(true);
+    const looseMd = readFileSync(join(work, 'report-loose', 'report.md'), 'utf8').split('\n');
+    expect(looseMd[0]).toMatch(/^\*\*VALID: /);
+    expect(looseMd[2]).toMatch(/^\*\*The collector key was not pinned \(--collector-key\): .*collector's claim/);
+    expect(looseMd[4]).toMatch(/^\*\*The agent keys were not pinned \(--agent-key\)/);
+    expect(readFileSync(join(work, 'report-loose', 'report.html'), 'utf8')).toContain('<p>The collector key was not pinned (--collector-key): ');
+
+    const pinned = await writeReport(bundle, { lang: 'ja', out: join(work, 'report-pinned'), verify: { collectorKey: manifest.collector.key.fingerprint, agentKeys: manifest.hosts.map((h) => h.enrollment.fingerprint) } }, { clock });
+    expect(pinned.verified).toBe(true);
+    const pinnedMd = readFileSync(join(work, 'report-pinned', 'report.md'), 'utf8');
+    expect(pinnedMd.split('\n')[0]).toMatch(/^\*\*検証結果: 正常\(VALID\)/);
+    expect(pinnedMd).not.toContain('収集者の鍵が固定されていない');
+    expect(pinnedMd).not.toContain('エージェントの鍵が固定されていない');
+  });
+
+  it('the draft collect sealed into the bundle opens with NOT VERIFIED, the collector\'s claim, in both languages', () => {
+    const en = readFileSync(join(bundle, 'report', 'report.html'), 'utf8');
+    expect(en.slice(en.indexOf('<body>') + 7)).toMatch(/^<div id="verdict" class="verdict verdict-unverified" role="alert"><p class="bad">NOT VERIFIED: .*collector&#39;s claim/);
+    expect(readFileSync(join(bundle, 'report', 'report.ja.md'), 'utf8').split('\n')[0]).toMatch(/^\*\*未検証\(NOT VERIFIED\)。.*収集者の主張/);
   });
 });
