@@ -8,8 +8,11 @@
  * draft report into the bundle's `report/` folder itself, before sealing, so that one is covered by
  * the manifest (see `writeReportFiles`).
  *
- * The bundle is verified first (the result opens the report); then manifest.json and
- * timeline/timeline.jsonl (streamed) feed the pure model (src/report/model.ts).
+ * The bundle is verified first (the result opens the report); then manifest.json (its schema) and
+ * timeline/timeline.jsonl (streamed, each line through the gate of src/report/timeline-input.ts:
+ * a line that fails is left out and named) feed the pure model (src/report/model.ts). The report
+ * is written even for an INVALID bundle, and then says INVALID before anything else; the exit
+ * code follows the report's verdict.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
