@@ -8,7 +8,8 @@
  *   closes an attribute and opens an <img>). Nothing is forged, so the bundle verifies; the values
  *   reach tables, `title` attributes, `data-*` attributes and SVG text, and must stay text.
  * - INVALID, edited after sealing: timeline lines with markup in `record_sha256` and `seq`, a host
- *   the manifest does not list, an `</script>` in a message. The lines that break their schema are
+ *   the manifest does not list, an `</script>` in a message; the manifest's host renamed to markup
+ *   (and the rows with it), which reaches the SVG's lane text, `data-host`, ids and link fragments. The lines that break their schema are
  *   left out and named by line; the page says INVALID before anything else.
  *
  * Each page then runs in a real headless Chromium (test/helpers/chromium.ts) with a probe script
@@ -23,6 +24,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalText } from '../../src/records/canonical.js';
 import { esc } from '../../src/report/html.js';
 import { chromium, haveChromium, pageRequests, probeResult, withProbe } from '../helpers/chromium.js';
 import { custody } from '../helpers/cli.js';
@@ -38,6 +40,8 @@ const P = {
   sha: `<script>window.__pwned='sha';alert(1)</script>`,
   seq: `1<img src="http://127.0.0.1:9/seq.png" onerror="window.__pwned='seq'">`,
   host: `ws-0147<img src="http://127.0.0.1:9/host.png" onerror="window.__pwned='host'">`,
+  // The manifest's host, renamed after sealing (and every timeline row with it): lane text and data-host in the SVG, ids, link fragments, titles.
+  manifestHost: `ws-0147"><svg onload="window.__pwned='manifest-host'"><image href="http://127.0.0.1:9/manifest-host.png"/></svg>`,
   message: `</script><script>window.__pwned='message';document.getElementById('verdict').textContent='VALID'</script><img src="http://127.0.0.1:9/message.png">`,
 } as const;
 
@@ -84,7 +88,12 @@ beforeAll(() => {
   set(1, 'seq', P.seq); // line 2
   set(2, 'host', P.host); // line 3: well-formed, but not a host of the manifest
   set(3, 'message', P.message); // line 4: well-formed (a message is free text): used, and shown as text
+  for (let i = 3; i < lines.length; i++) set(i, 'host', P.manifestHost);
   writeFileSync(tl, `${lines.join('\n')}\n`);
+  const manifestPath = join(edited, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { hosts: Array<{ host: string }> };
+  manifest.hosts[0]!.host = P.manifestHost;
+  writeFileSync(manifestPath, canonicalText(manifest)); // still canonical JSON, so it parses; its signature no longer holds
   invalidReport = join(work, 'report-invalid');
   const r2 = custody('report', edited, '--out', invalidReport);
   expect(r2.code, r2.stderr).toBe(1);
@@ -128,6 +137,9 @@ describe('hostile values in the report (built CLI)', () => {
       for (const line of [1, 2, 3]) expect(html).toContain(`<code>timeline/timeline.jsonl:${line}</code>`);
       expect(html).not.toContain('<code>timeline/timeline.jsonl:4</code>');
       expect(html).toContain(esc(P.message));
+      expect(html).toContain(`<g class="lane" data-host="${esc(P.manifestHost)}">`);
+      expect(html).toContain(`<tr id="ev-${esc(P.manifestHost)}-`);
+      for (const tag of ['<svg onload', '<image']) expect(html, `${name}: ${tag}`).not.toContain(tag);
       expect(html.match(/<script/g)).toHaveLength(1);
       for (const tag of ['<img', '" onerror=', '<script>window']) expect(html, `${name}: ${tag}`).not.toContain(tag);
     }
