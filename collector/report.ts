@@ -28,7 +28,7 @@ import type { Lang } from '../src/report/i18n.js';
 import { buildReportModel, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
 import { renderHtml } from '../src/report/render-html.js';
 import { renderMarkdown } from '../src/report/render-md.js';
-import { knownStores, parseTimelineLine, TIMELINE_FILE, type KnownStores, type TimelineRow } from '../src/report/timeline-input.js';
+import { knownStores, parseTimelineLine, rejectLine, type KnownStores, type TimelineRow } from '../src/report/timeline-input.js';
 import { verifyBundle, type VerifyBundleOptions } from './verify-bundle.js';
 
 export interface WriteReportOptions {
@@ -95,7 +95,7 @@ export function* readTimelineRows(path: string, stores: KnownStores, maxLine = M
     let rest = '';
     let lineNo = 0;
     let skipping = false; // inside an over-long line, until its newline
-    const row = (text: string): TimelineRow => (text === '' ? { rejected: { where: `${TIMELINE_FILE}:${lineNo}`, message: 'empty line' } } : parseTimelineLine(text, lineNo, stores));
+    const row = (text: string): TimelineRow => (text === '' ? rejectLine('report.timeline_empty_line', lineNo, 'empty line') : parseTimelineLine(text, lineNo, stores));
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       const text = rest + decoder.decode(buf.subarray(0, n), { stream: n > 0 });
@@ -115,7 +115,7 @@ export function* readTimelineRows(path: string, stores: KnownStores, maxLine = M
         lineNo++;
         skipping = true;
         rest = '';
-        yield { rejected: { where: `${TIMELINE_FILE}:${lineNo}`, message: `line longer than ${maxLine} characters` } };
+        yield rejectLine('report.timeline_line_too_long', lineNo, `line longer than ${maxLine} characters`);
       }
       if (n === 0) break;
     }

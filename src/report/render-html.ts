@@ -198,7 +198,7 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
   const rejected = model.integrity.rejected;
   if (rejected.count > 0) {
     b.push(
-      html`<p class="bad" id="rejected-rows">${L('rejected_rows', { n: rejected.count })}</p><ul class="rejected">${rejected.shown.map((r) => html`<li><code>${r.where}</code> ${r.message}</li>`)}${rejected.count > rejected.shown.length ? html`<li>${L('rejected_more', { n: rejected.count - rejected.shown.length })}</li>` : ''}</ul>`,
+      html`<p class="bad" id="rejected-rows">${L('rejected_rows', { n: rejected.count })}</p><ul class="rejected">${rejected.shown.map((r) => html`<li class="bad">${r.severity} <code>${r.code}</code> <code>${r.where}</code> ${r.message}</li>`)}${rejected.count > rejected.shown.length ? html`<li>${L('rejected_more', { n: rejected.count - rejected.shown.length })}</li>` : ''}</ul>`,
     );
   }
   b.push(

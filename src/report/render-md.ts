@@ -75,7 +75,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   const rejected = model.integrity.rejected;
   if (rejected.count > 0) {
     out.push(`**${mdText(L('rejected_rows', { n: rejected.count }))}**`, '');
-    for (const r of rejected.shown) out.push(`- ${mdCode(r.where)} ${mdText(r.message)}`);
+    for (const r of rejected.shown) out.push(`- ${r.severity}: ${mdCode(r.code)} ${mdCode(r.where)} ${mdText(r.message)}`);
     if (rejected.count > rejected.shown.length) out.push(`- ${mdText(L('rejected_more', { n: rejected.count - rejected.shown.length }))}`);
     out.push('');
   }

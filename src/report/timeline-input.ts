@@ -40,9 +40,21 @@ function isPlainObject(value: unknown): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-/** A line the report did not use, and why. `where` is `timeline/timeline.jsonl:LINE`. */
+/** Why a line was left out: a closed set, never renamed or reused (scripts and tests match them). */
+export const REJECTED_LINE_CODES = [
+  'report.timeline_not_json',
+  'report.timeline_empty_line',
+  'report.timeline_line_too_long',
+  'report.timeline_schema',
+  'report.timeline_unknown_host',
+  'report.timeline_unknown_store',
+  'report.timeline_payload',
+] as const;
+export type RejectedLineCode = (typeof REJECTED_LINE_CODES)[number];
+
+/** A line the report did not use, as a finding: its code, and `where` = `timeline/timeline.jsonl:LINE`. */
 export interface RejectedRow {
-  rejected: { where: string; message: string };
+  rejected: { code: RejectedLineCode; severity: 'error'; where: string; message: string };
 }
 
 export type TimelineRow = TimelineEntry | RejectedRow;
@@ -64,8 +76,8 @@ export function knownStores(hosts: ReadonlyArray<{ host: string; store_id: strin
   return m;
 }
 
-function reject(lineNo: number, message: string): RejectedRow {
-  return { rejected: { where: `${TIMELINE_FILE}:${lineNo}`, message } };
+export function rejectLine(code: RejectedLineCode, lineNo: number, message: string): RejectedRow {
+  return { rejected: { code, severity: 'error', where: `${TIMELINE_FILE}:${lineNo}`, message } };
 }
 
 /** Longest message kept for a rejected row (a hostile line can be megabytes). */
@@ -84,19 +96,19 @@ export function parseTimelineLine(text: string, lineNo: number, stores: KnownSto
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return reject(lineNo, short(`not JSON: ${(err as Error).message}`));
+    return rejectLine('report.timeline_not_json', lineNo, short(`not JSON: ${(err as Error).message}`));
   }
   const parsed = timelineEntrySchema.safeParse(value);
-  if (!parsed.success) return reject(lineNo, short(`not a timeline entry: ${formatIssues(parsed.error.issues).join('; ')}`));
+  if (!parsed.success) return rejectLine('report.timeline_schema', lineNo, short(`not a timeline entry: ${formatIssues(parsed.error.issues).join('; ')}`));
   const e = parsed.data;
   const hostStores = stores.get(e.host);
-  if (hostStores === undefined) return reject(lineNo, short(`host ${JSON.stringify(e.host)} is not one of the manifest's hosts`));
-  if (!hostStores.has(e.store_id)) return reject(lineNo, short(`store ${JSON.stringify(e.store_id)} is not a store of host ${JSON.stringify(e.host)} in the manifest`));
+  if (hostStores === undefined) return rejectLine('report.timeline_unknown_host', lineNo, short(`host ${JSON.stringify(e.host)} is not one of the manifest's hosts`));
+  if (!hostStores.has(e.store_id)) return rejectLine('report.timeline_unknown_store', lineNo, short(`store ${JSON.stringify(e.store_id)} is not a store of host ${JSON.stringify(e.host)} in the manifest`));
   // log.line, most of any timeline, takes the hand-written check the agent uses (it accepts only
   // what the schema accepts; test/unit/records.test.ts holds it to that); anything else, the schema.
   if (isKnownKind(e.kind) && !(e.kind === 'log.line' && isPlainValidLogLine(e.payload))) {
     const p = payloadSchemas[e.kind].safeParse(e.payload);
-    if (!p.success) return reject(lineNo, short(`${e.kind} payload: ${formatIssues(p.error.issues, 'payload').join('; ')}`));
+    if (!p.success) return rejectLine('report.timeline_payload', lineNo, short(`${e.kind} payload: ${formatIssues(p.error.issues, 'payload').join('; ')}`));
   }
   return e as TimelineEntry;
 }

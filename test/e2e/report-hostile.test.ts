@@ -134,7 +134,9 @@ describe('hostile values in the report (built CLI)', () => {
       expect(body.startsWith('<div id="verdict" class="verdict verdict-invalid" role="alert"><p class="bad">')).toBe(true);
       expect(body).toMatch(name === 'report.html' ? /^<div[^>]*><p class="bad">INVALID: / : /^<div[^>]*><p class="bad">検証結果: 異常あり\(INVALID\)/);
       expect(html).toContain('<title>INVALID: ');
-      for (const line of [1, 2, 3]) expect(html).toContain(`<code>timeline/timeline.jsonl:${line}</code>`);
+      expect(html).toContain('error <code>report.timeline_schema</code> <code>timeline/timeline.jsonl:1</code> not a timeline entry: record_sha256: ');
+      expect(html).toContain('error <code>report.timeline_schema</code> <code>timeline/timeline.jsonl:2</code> not a timeline entry: seq: ');
+      expect(html).toContain('error <code>report.timeline_unknown_host</code> <code>timeline/timeline.jsonl:3</code> host ');
       expect(html).not.toContain('<code>timeline/timeline.jsonl:4</code>');
       expect(html).toContain(esc(P.message));
       expect(html).toContain(`<g class="lane" data-host="${esc(P.manifestHost)}">`);

@@ -52,28 +52,29 @@ describe('the timeline gate (src/report/timeline-input.ts)', () => {
   });
 
   it.each([
-    ['markup in record_sha256', (e: Record<string, unknown>) => (e['record_sha256'] = '<script>window.__pwned=1</script>'), 'record_sha256: must be a lowercase hex SHA-256'],
-    ['markup in seq', (e: Record<string, unknown>) => (e['seq'] = '1<img src=x onerror=alert(1)>'), 'seq: '],
-    ['a negative seq', (e: Record<string, unknown>) => (e['seq'] = -1), 'seq: '],
-    ['a host the manifest does not list', (e: Record<string, unknown>) => (e['host'] = 'ws-0147<b>'), 'is not one of the manifest'],
-    ['a store that is not the host\'s', (e: Record<string, unknown>) => (e['store_id'] = 'other-store'), 'is not a store of host'],
-    ['a datetime that is not a record timestamp', (e: Record<string, unknown>) => (e['datetime'] = '2026-11-20 09:14:02<b>'), 'datetime: '],
-    ['a kind that is not family.name', (e: Record<string, unknown>) => (e['kind'] = 'usb.connect"><b>'), 'kind: '],
-    ['a field the timeline does not have', (e: Record<string, unknown>) => (e['html'] = '<b>'), 'html'],
-    ['a payload its kind rejects', (e: Record<string, unknown>) => ((e['payload'] as Record<string, unknown>)['vendor_id'] = '<b>'), 'usb.connect payload: payload.vendor_id'],
-    ['a payload that is an array', (e: Record<string, unknown>) => (e['payload'] = ['<b>']), 'payload: '],
-  ])('%s: left out, named by file and line', (_name, edit, reason) => {
+    ['markup in record_sha256', (e: Record<string, unknown>) => (e['record_sha256'] = '<script>window.__pwned=1</script>'), 'report.timeline_schema', 'record_sha256: must be a lowercase hex SHA-256'],
+    ['markup in seq', (e: Record<string, unknown>) => (e['seq'] = '1<img src=x onerror=alert(1)>'), 'report.timeline_schema', 'seq: '],
+    ['a negative seq', (e: Record<string, unknown>) => (e['seq'] = -1), 'report.timeline_schema', 'seq: '],
+    ['a host the manifest does not list', (e: Record<string, unknown>) => (e['host'] = 'ws-0147<b>'), 'report.timeline_unknown_host', 'is not one of the manifest'],
+    ['a store that is not the host\'s', (e: Record<string, unknown>) => (e['store_id'] = 'other-store'), 'report.timeline_unknown_store', 'is not a store of host'],
+    ['a datetime that is not a record timestamp', (e: Record<string, unknown>) => (e['datetime'] = '2026-11-20 09:14:02<b>'), 'report.timeline_schema', 'datetime: '],
+    ['a kind that is not family.name', (e: Record<string, unknown>) => (e['kind'] = 'usb.connect"><b>'), 'report.timeline_schema', 'kind: '],
+    ['a field the timeline does not have', (e: Record<string, unknown>) => (e['html'] = '<b>'), 'report.timeline_schema', 'html'],
+    ['a payload its kind rejects', (e: Record<string, unknown>) => ((e['payload'] as Record<string, unknown>)['vendor_id'] = '<b>'), 'report.timeline_payload', 'usb.connect payload: payload.vendor_id'],
+    ['a payload that is an array', (e: Record<string, unknown>) => (e['payload'] = ['<b>']), 'report.timeline_schema', 'payload: '],
+  ])('%s: left out, named by code, file and line', (_name, edit, code, reason) => {
     const i = usbLine();
     const row = parseTimelineLine(edited(i, edit), i + 1, stores());
     expect(isRejected(row)).toBe(true);
     if (!isRejected(row)) return;
-    expect(row.rejected.where).toBe(`timeline/timeline.jsonl:${i + 1}`);
+    expect(row.rejected).toMatchObject({ code, severity: 'error', where: `timeline/timeline.jsonl:${i + 1}` });
     expect(row.rejected.message).toContain(reason);
   });
 
   it('a line that is not JSON, and a rejection message of a huge line, stay short', () => {
     const row = parseTimelineLine(`{"datetime":"${'<'.repeat(100_000)}`, 7, stores());
     expect(isRejected(row) && row.rejected.where).toBe('timeline/timeline.jsonl:7');
+    expect(isRejected(row) && row.rejected.code).toBe('report.timeline_not_json');
     expect(isRejected(row) && row.rejected.message.startsWith('not JSON')).toBe(true);
     expect(isRejected(row) && row.rejected.message.length).toBeLessThanOrEqual(301);
   });
@@ -86,9 +87,8 @@ describe('the timeline gate (src/report/timeline-input.ts)', () => {
     const summary = rows.map((r) => (isRejected(r) ? r.rejected.where : (r as { seq: number }).seq));
     const seq = (i: number): number => (JSON.parse(lines[i]!) as { seq: number }).seq;
     expect(summary).toEqual([seq(0), 'timeline/timeline.jsonl:2', 'timeline/timeline.jsonl:3', seq(1), 'timeline/timeline.jsonl:5', seq(2), 'timeline/timeline.jsonl:7', seq(4)]);
-    const reasons = rows.filter(isRejected).map((r) => r.rejected.message);
-    expect(reasons[1]).toBe('empty line');
-    expect(reasons[2]).toBe(`line longer than ${64 << 10} characters`);
+    expect(rows.filter(isRejected).map((r) => r.rejected.code)).toEqual(['report.timeline_not_json', 'report.timeline_empty_line', 'report.timeline_line_too_long', 'report.timeline_schema']);
+    expect(rows.filter(isRejected)[2]!.rejected.message).toBe(`line longer than ${64 << 10} characters`);
   });
 });
 
@@ -181,9 +181,9 @@ describe('the renderers', () => {
     const withBad = lines.map((l, k) => parseTimelineLine(k === i ? edited(i, (e) => (e['record_sha256'] = '<b>')) : l, k + 1, stores()));
     const rejected = buildReportModel({ manifest, entries: withBad, verification: ok }, { generatedAt: '2026-11-23T12:00:00.000000Z' });
     expect(rejected.verdict).toBe('invalid');
-    expect(rejected.integrity.rejected).toEqual({ count: 1, shown: [{ where: `timeline/timeline.jsonl:${i + 1}`, message: 'not a timeline entry: record_sha256: must be a lowercase hex SHA-256' }] });
+    expect(rejected.integrity.rejected).toEqual({ count: 1, shown: [{ code: 'report.timeline_schema', severity: 'error', where: `timeline/timeline.jsonl:${i + 1}`, message: 'not a timeline entry: record_sha256: must be a lowercase hex SHA-256' }] });
     expect(rejected.evidence.some((e) => e.seq === (JSON.parse(lines[i]!) as { seq: number }).seq)).toBe(false);
-    expect(renderMarkdown(rejected, 'en')).toContain(`- \`timeline/timeline.jsonl:${i + 1}\` not a timeline entry`);
+    expect(renderMarkdown(rejected, 'en')).toContain(`- error: \`report.timeline_schema\` \`timeline/timeline.jsonl:${i + 1}\` not a timeline entry`);
 
     const valid = storyModel({ verification: { ...ok, trust: { collector: 'pinned', agents: 'pinned' } } });
     expect(valid.verdict).toBe('valid');
