@@ -16,7 +16,7 @@ import { esc, html, Html, joinHtml } from '../../src/report/html.js';
 import { buildReportModel, type ReportInput, type ReportModel } from '../../src/report/model.js';
 import { CSP, renderHtml } from '../../src/report/render-html.js';
 import { mdCode, renderMarkdown } from '../../src/report/render-md.js';
-import { isRejected, knownStores, parseTimelineLine, type TimelineRow } from '../../src/report/timeline-input.js';
+import { isRejected, knownStores, parseTimelineLine, REJECTED_LINE_CODES, type TimelineRow } from '../../src/report/timeline-input.js';
 import { buildStoryBundle, steppingClock, STORY } from '../helpers/report-story.js';
 
 let work: string;
@@ -90,6 +90,13 @@ describe('the timeline gate (src/report/timeline-input.ts)', () => {
     expect(rows.filter(isRejected).map((r) => r.rejected.code)).toEqual(['report.timeline_not_json', 'report.timeline_empty_line', 'report.timeline_line_too_long', 'report.timeline_schema']);
     expect(rows.filter(isRejected)[2]!.rejected.message).toBe(`line longer than ${64 << 10} characters`);
   });
+});
+
+it('the README names every code of a left-out line, and no other', () => {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const para = /each left-out\s+line by its code[^;]*/.exec(readme)?.[0] ?? '';
+  const named = [...para.matchAll(/`(report\.timeline)?(_[a-z_]+)`/g)].map((m) => `report.timeline${m[2]}`);
+  expect(named.sort()).toEqual([...REJECTED_LINE_CODES].sort());
 });
 
 describe('escaping', () => {
