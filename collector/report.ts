@@ -8,8 +8,11 @@
  * draft report into the bundle's `report/` folder itself, before sealing, so that one is covered by
  * the manifest (see `writeReportFiles`).
  *
- * The bundle is verified first (the result opens the report); then manifest.json and
- * timeline/timeline.jsonl (streamed) feed the pure model (src/report/model.ts).
+ * The bundle is verified first (the result opens the report); then manifest.json (its schema) and
+ * timeline/timeline.jsonl (streamed, each line through the gate of src/report/timeline-input.ts:
+ * a line that fails is left out and named) feed the pure model (src/report/model.ts). The report
+ * is written even for an INVALID bundle, and then says INVALID before anything else; the exit
+ * code follows the report's verdict.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,13 +22,13 @@ import type { Clock } from '../src/clock.js';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { parseManifest } from '../src/bundle/manifest.js';
 import { extractTar } from '../src/bundle/tar.js';
-import type { TimelineEntry } from '../src/bundle/timeline.js';
 import { formatTimestamp } from '../src/records/schema.js';
 import { parseInstant, type PpcDeadlines } from '../src/report/deadlines.js';
 import type { Lang } from '../src/report/i18n.js';
 import { buildReportModel, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
 import { renderHtml } from '../src/report/render-html.js';
 import { renderMarkdown } from '../src/report/render-md.js';
+import { knownStores, parseTimelineLine, rejectLine, type KnownStores, type TimelineRow } from '../src/report/timeline-input.js';
 import { verifyBundle, type VerifyBundleOptions } from './verify-bundle.js';
 
 export interface WriteReportOptions {
@@ -46,7 +49,10 @@ export interface WriteReportOptions {
 export interface ReportSummary {
   out: string;
   files: string[];
+  /** The bundle verified and every timeline line was usable (the report's verdict is VALID); the exit code follows it. */
   verified: boolean;
+  /** Timeline lines left out because they failed their schema (named in section 1 of the report). */
+  rejected_rows: number;
   patterns: Record<string, number>;
   /** final/final_malicious are the deadlines after moving past administrative holidays; `notes` says what was moved or could not be. */
   deadlines?: { prompt: string; final: string; final_malicious: string; notes: string[] };
@@ -68,6 +74,55 @@ export function* readJsonLines<T>(path: string): Generator<T> {
       if (n === 0) break;
     }
     if (rest.trim() !== '') yield JSON.parse(rest) as T;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Longest timeline line read whole (a real one is a few KB); past it the line is a rejected row, skipped to its newline. */
+export const MAX_TIMELINE_LINE = 16 << 20;
+
+/**
+ * The rows of timeline.jsonl, each checked by `parseTimelineLine` (src/report/timeline-input.ts)
+ * with its 1-based line number: an entry, or a rejected row naming the line. Bounded memory: a line
+ * longer than `maxLine` characters is rejected without being held whole.
+ */
+export function* readTimelineRows(path: string, stores: KnownStores, maxLine = MAX_TIMELINE_LINE): Generator<TimelineRow> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    const decoder = new TextDecoder('utf-8');
+    let rest = '';
+    let lineNo = 0;
+    let skipping = false; // inside an over-long line, until its newline
+    const row = (text: string): TimelineRow => (text === '' ? rejectLine('report.timeline_empty_line', lineNo, 'empty line') : parseTimelineLine(text, lineNo, stores));
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      const text = rest + decoder.decode(buf.subarray(0, n), { stream: n > 0 });
+      let start = 0;
+      let nl: number;
+      while ((nl = text.indexOf('\n', start)) !== -1) {
+        const line = text.slice(start, nl);
+        start = nl + 1;
+        if (skipping) skipping = false; // the end of the over-long line already rejected
+        else {
+          lineNo++;
+          yield row(line);
+        }
+      }
+      rest = skipping ? '' : text.slice(start);
+      if (rest.length > maxLine) {
+        lineNo++;
+        skipping = true;
+        rest = '';
+        yield rejectLine('report.timeline_line_too_long', lineNo, `line longer than ${maxLine} characters`);
+      }
+      if (n === 0) break;
+    }
+    if (rest !== '') {
+      lineNo++;
+      yield row(rest);
+    }
   } finally {
     closeSync(fd);
   }
@@ -167,16 +222,18 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
     if (!existsSync(manifestPath)) throw new CustodyError(ErrorCodes.USAGE, 'not a bundle: no manifest.json', { where: bundlePath });
     if (!existsSync(timelinePath)) throw new CustodyError(ErrorCodes.USAGE, 'the bundle has no timeline/timeline.jsonl', { where: bundlePath });
     const mBytes = new Uint8Array(readFileSync(manifestPath));
+    const manifest = parseManifest(mBytes, manifestPath);
     const input: ReportInput = {
-      manifest: parseManifest(mBytes, manifestPath),
+      manifest,
       manifestSha256: createHash('sha256').update(mBytes).digest('hex'),
       verification: {
         ok: verification.ok,
         tsa: verification.tsa,
         ...(verification.custody ? { custody: verification.custody } : {}),
         findings: verification.findings,
+        trust: { collector: verification.collector?.trust ?? 'manifest', agents: verification.hosts.length > 0 && verification.hosts.every((h) => h.trust === 'pinned') ? 'pinned' : 'manifest' },
       },
-      entries: readJsonLines<TimelineEntry>(timelinePath),
+      entries: readTimelineRows(timelinePath, knownStores(manifest.hosts)),
     };
     const model = buildReportModel(input, reportModelOptions(options, formatTimestamp(deps.clock.nowMs())));
     const files = writeReportFiles(out, model, options.lang);
@@ -187,7 +244,8 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
     return {
       out,
       files,
-      verified: verification.ok,
+      verified: model.verdict === 'valid',
+      rejected_rows: model.integrity.rejected.count,
       patterns,
       ...(d ? { deadlines: { prompt: `${d.prompt.from_date}..${d.prompt.to_date}`, final: d.final.date, final_malicious: d.final_malicious.date, notes: deadlineNotes(d) } } : {}),
     };
@@ -204,7 +262,7 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
 export function writeDraftReport(bundleDir: string, manifest: ReportManifest, options: WriteReportOptions, generatedAt: string): string[] {
   checkReportOptions(options);
   const model = buildReportModel(
-    { manifest, entries: readJsonLines<TimelineEntry>(join(bundleDir, 'timeline', 'timeline.jsonl')) },
+    { manifest, entries: readTimelineRows(join(bundleDir, 'timeline', 'timeline.jsonl'), knownStores(manifest.hosts)) },
     reportModelOptions(options, generatedAt),
   );
   return writeReportFiles(join(bundleDir, 'report'), model, options.lang).map((p) => relative(bundleDir, p).split(sep).join('/'));
@@ -234,6 +292,7 @@ function deadlineNotes(d: PpcDeadlines): string[] {
 
 export function formatReportSummary(s: ReportSummary): string {
   const lines = [`report:   ${s.out}`, `bundle:   ${s.verified ? 'VALID' : 'INVALID (see section 1 of the report)'}`];
+  if (s.rejected_rows > 0) lines.push(`          ${s.rejected_rows} timeline line(s) failed their schema and were left out`);
   for (const f of s.files) lines.push(`  ${f}`);
   const pats = Object.entries(s.patterns);
   lines.push(`patterns: ${pats.length === 0 ? 'none' : pats.map(([k, n]) => `${k} ×${n}`).join(', ')}`);

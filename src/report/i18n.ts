@@ -29,7 +29,7 @@ export function fmtDate(date: string, lang: Lang): string {
 
 /** Why an administrative holiday is one, as the subject of "day 30 is …" (`long`) or in a list (short). */
 function closedReason(day: SkippedDay, lang: Lang, long: boolean): string {
-  if (day.reason !== 'national_holiday' || day.holiday === undefined) return t(`${long ? 'r' : 'rs'}.${day.reason}`, lang);
+  if (day.reason !== 'national_holiday' || day.holiday === undefined) return tCode(`${long ? 'r' : 'rs'}.${day.reason}`, lang);
   const name = lang === 'ja' ? day.holiday.ja : day.holiday.en;
   if (!long) return day.holiday.kind === 'statutory' || lang === 'ja' ? name : `${name} (${day.holiday.ja})`;
   return t(`r.${day.holiday.kind}`, lang, { name });
@@ -78,8 +78,16 @@ function list(v: Param | undefined, lang: Lang): string {
 
 type Texts = Record<string, string>;
 
-const en: Texts = {
+const en = {
   title: 'Investigation report',
+  // The verdict opens the report, before the title: nothing else may be read first.
+  verdict_invalid: 'INVALID: this bundle did not verify, or parts of it could not be used (see section 1). Do not rely on anything in this report until every finding is explained.',
+  verdict_valid: 'VALID: the bundle verified when this report was made (see section 1).',
+  verdict_unverified: "NOT VERIFIED: this draft was written by the collector before the bundle was sealed, so it is the collector's claim. Verify the bundle (`custody verify` with the agent and collector keys pinned) and make the report from it with `custody report`.",
+  claim_collector: "The collector key was not pinned (--collector-key): who sealed this bundle is not proven, and the draft report in the bundle's report/ folder is the collector's claim, not checked against the evidence.",
+  claim_agents: 'The agent keys were not pinned (--agent-key): the stores were checked against keys shipped inside the bundle, which shows only that the bundle agrees with itself.',
+  rejected_rows: 'Timeline lines left out ({n}): they do not match the timeline or record schema, or name a host or store the manifest does not list; nothing in this report rests on them.',
+  rejected_more: '… and {n} more',
   draft: 'Draft made from the sealed evidence. Every statement cites the record it rests on (host#seq:sha256). Nothing here goes beyond what the records show; conclusions are for the investigator.',
   case: 'Case',
   examiner: 'Examiner',
@@ -266,10 +274,20 @@ const en: Texts = {
   'item.other.preserved': 'The logs were preserved in sealed bundle {case} ({hosts} host(s), sealed {sealed_at}, manifest SHA-256 {manifest_sha256}, collector key {fingerprint}); any third party can verify it with `custody verify` or sha256sum/hashdeep.',
   'item.other.gaps': '{gaps} place(s) where evidence may be missing are listed in section 1.',
   'item.other.preserving': 'The logs were preserved in bundle {case} ({hosts} host(s), collection started {sealed_at}, collector key {fingerprint}); this draft was written into the bundle before it was sealed, so the bundle\'s manifest covers it, and any third party can verify the bundle with `custody verify` or sha256sum/hashdeep.',
-};
+} satisfies Texts;
 
-const ja: Texts = {
+/** Every message of the report: Japanese must have each, and nothing else (a missing or misspelled key fails the build). */
+export type MessageKey = keyof typeof en;
+
+const ja: Record<MessageKey, string> = {
   title: '調査報告書(ドラフト)',
+  verdict_invalid: '検証結果: 異常あり(INVALID)。本バンドルは検証に失敗したか、使用できない部分がある(第1章参照)。すべての指摘の原因が説明されるまで、本書の記載に依拠してはならない。',
+  verdict_valid: '検証結果: 正常(VALID)。本書の作成時にバンドルの検証に成功した(第1章参照)。',
+  verdict_unverified: '未検証(NOT VERIFIED)。本書はバンドルの封印前に収集者が作成したドラフトであり、収集者の主張にすぎない。エージェント鍵と収集者鍵を固定して `custody verify` でバンドルを検証し、`custody report` で報告書を作成すること。',
+  claim_collector: '収集者の鍵が固定されていない(--collector-key 未指定)。誰がバンドルを封印したかは証明されておらず、バンドル内 report/ フォルダのドラフト報告書は収集者の主張であり、証拠と照合されたものではない。',
+  claim_agents: 'エージェントの鍵が固定されていない(--agent-key 未指定)。ストアはバンドルに同梱された鍵で検証されており、バンドルが自己整合していることしか示さない。',
+  rejected_rows: '使用しなかったタイムライン行({n}行): タイムラインまたはレコードのスキーマに適合しないか、マニフェストにないホスト・ストアを示している。本書の記載はこれらの行に基づかない。',
+  rejected_more: 'ほか{n}行',
   draft: '本書は封印済みの証拠から自動作成したドラフトである。各記載には根拠となるレコード(ホスト#連番:SHA-256)を付している。記録から読み取れる事実のみを記載し、評価・結論は調査担当者が行う。',
   case: '事案番号',
   examiner: '証拠保全担当者',
@@ -454,7 +472,7 @@ const ja: Texts = {
   'item.other.preserving': 'ログはバンドル {case} として保全した(対象 {hosts} ホスト、保全開始 {sealed_at}、保全者の鍵 {fingerprint})。本ドラフトは封印前にバンドル内に作成したため、マニフェストの対象に含まれ、第三者が `custody verify` または sha256sum/hashdeep で検証できる。',
 };
 
-const TEXTS: Record<Lang, Texts> = { en, ja };
+const TEXTS: Record<Lang, Record<MessageKey, string>> = { en, ja };
 
 const TIME_PARAMS = new Set(['time', 'connected_at', 'disconnected_at', 'first_read', 'first_failure', 'evidence_since', 'sealed_at']);
 const PATTERN_NAMES: Record<Lang, Record<PatternType, string>> = {
@@ -482,8 +500,20 @@ export function patternName(code: PatternType, lang: Lang): string {
   return PATTERN_NAMES[lang][code];
 }
 
-export function t(key: string, lang: Lang, params: Record<string, Param> = {}): string {
-  const template = TEXTS[lang][key] ?? TEXTS.en[key] ?? key;
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(en, key);
+}
+
+/**
+ * A key built from a model's code at run time (a statement's code, a holiday's reason): looked up
+ * like `t`, and a key with no message shows as itself, marked, rather than as an empty string.
+ */
+export function tCode(key: string, lang: Lang, params: Record<string, Param> = {}): string {
+  return isMessageKey(key) ? t(key, lang, params) : `[${key}]`;
+}
+
+export function t(key: MessageKey, lang: Lang, params: Record<string, Param> = {}): string {
+  const template = TEXTS[lang][key];
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {
     const v = params[name];
     if (v === undefined) return '';
@@ -537,9 +567,21 @@ export function howCapNote(model: ReportModel, lang: Lang): string | undefined {
 /** The sentence of a statement (patterns, gaps, questions, report items), without its citations. */
 export function statementText(st: Statement & { host?: string; time?: string }, lang: Lang): string {
   const params: Record<string, Param> = { ...st.params, ...(st.host !== undefined ? { host: st.host } : {}), ...(st.time !== undefined ? { time: st.time } : {}) };
-  if (st.code === 'anti_forensics') return t(`p.anti_forensics.${String(st.params['what'])}`, lang, params);
+  if (st.code === 'anti_forensics') return tCode(`p.anti_forensics.${String(st.params['what'])}`, lang, params);
   if (st.code.startsWith('item.overview.anti_forensics')) return t('item.overview.anti_forensics', lang, params);
   if (params['disconnected_at'] !== undefined) params['disconnected'] = t('disconnected', lang, params);
   const key = st.code.startsWith('q.') || st.code.startsWith('gap.') || st.code.startsWith('item.') || st.code.startsWith('reg.') ? st.code : `p.${st.code}`;
-  return t(key, lang, params);
+  return tCode(key, lang, params);
+}
+
+/**
+ * What opens the report, in both renderers: the verdict, then what the verification trusted that
+ * the examiner did not pin (the collector's claim, the keys shipped in the bundle).
+ */
+export function verdictTexts(model: ReportModel, lang: Lang): { verdict: string; notes: string[] } {
+  const notes: string[] = [];
+  const trust = model.integrity.now?.trust;
+  if (trust?.collector === 'manifest') notes.push(t('claim_collector', lang));
+  if (trust?.agents === 'manifest') notes.push(t('claim_agents', lang));
+  return { verdict: t(`verdict_${model.verdict}`, lang), notes };
 }

@@ -23,6 +23,7 @@ import type { TimelineEntry } from '../bundle/timeline.js';
 import { CustodyError, ErrorCodes } from '../errors.js';
 import { ppcDeadlines, type PpcDeadlines } from './deadlines.js';
 import { GlobSet } from './glob.js';
+import { isRejected, type RejectedRow, type TimelineRow } from './timeline-input.js';
 
 export const REPORT_MODEL_VERSION = 1 as const;
 
@@ -34,6 +35,8 @@ export interface ReportVerification {
   tsa: { status: string; gen_time?: string };
   custody?: { entries: number; actions: string[]; head?: { index: number; sha256: string } };
   findings: ReadonlyArray<{ code: string; severity: 'error' | 'warning'; message: string; where: string }>;
+  /** Whose keys the verification trusted: pinned by the examiner, or taken from the bundle itself. */
+  trust?: { collector: 'pinned' | 'manifest'; agents: 'pinned' | 'manifest' };
 }
 
 /**
@@ -48,8 +51,11 @@ export interface ReportInput {
   manifest: ReportManifest;
   manifestSha256?: string;
   verification?: ReportVerification;
-  /** The timeline in time order (timeline/timeline.jsonl). */
-  entries: Iterable<TimelineEntry>;
+  /**
+   * The timeline in time order (timeline/timeline.jsonl), each line checked first
+   * (src/report/timeline-input.ts): a rejected row is counted and named, never used.
+   */
+  entries: Iterable<TimelineRow>;
 }
 
 export interface WorkingHours {
@@ -223,8 +229,19 @@ export interface FinalReportItem {
   toComplete: boolean;
 }
 
+/**
+ * What the report may be taken for, said before anything else: `invalid` when the bundle did not
+ * verify now, a store was invalid at collection, or a timeline line was rejected; `unverified` for
+ * the draft collect writes before sealing (the collector's claim until someone verifies the bundle).
+ */
+export type ReportVerdict = 'valid' | 'invalid' | 'unverified';
+
+/** Rejected timeline lines named one by one in the report; the rest are counted. */
+export const REJECTED_SHOWN = 50;
+
 export interface ReportModel {
   version: typeof REPORT_MODEL_VERSION;
+  verdict: ReportVerdict;
   generatedAt: string;
   case: { id: string; examiner?: string; note?: string };
   collector: { host: string; version: string; fingerprint: string; started_at: string; sealed_at?: string };
@@ -233,7 +250,9 @@ export interface ReportModel {
   options: { sensitive: string[]; usbWindowMinutes: number; failedLogonThreshold: number; bruteForceWindowMinutes: number; workingHours?: WorkingHours; rowLimit: number };
   integrity: {
     /** Verification now; undefined when the report was made without one (e.g. inside collect, before sealing). */
-    now?: { ok: boolean; tsa: { status: string; gen_time?: string }; custody?: ReportVerification['custody']; findings: ReportVerification['findings'] };
+    now?: { ok: boolean; tsa: { status: string; gen_time?: string }; custody?: ReportVerification['custody']; findings: ReportVerification['findings']; trust?: ReportVerification['trust'] };
+    /** Timeline lines that failed their schema and were left out: how many, and the first REJECTED_SHOWN of them. */
+    rejected: { count: number; shown: Array<RejectedRow['rejected']> };
     tsa?: { url: string };
     hosts: HostIntegrity[];
     gaps: Gap[];
@@ -484,8 +503,15 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   const hourly = new Map<string, number>();
   const hostStats = new Map<string, { records: number; sources: Set<string>; first?: string; last?: string }>();
   let entryNo = 0;
-  for (const e of input.entries) {
+  let rejectedCount = 0;
+  const rejectedShown: Array<RejectedRow['rejected']> = [];
+  for (const row of input.entries) {
     entryNo++;
+    if (isRejected(row)) {
+      if (rejectedCount++ < REJECTED_SHOWN) rejectedShown.push(row.rejected);
+      continue;
+    }
+    const e: TimelineEntry = row;
     const hk = `${e.datetime.slice(0, 13)}\u0000${e.host}`;
     hourly.set(hk, (hourly.get(hk) ?? 0) + 1);
     let hs = hostStats.get(e.host);
@@ -937,15 +963,18 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   });
   hourlyRows.sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.host < b.host ? -1 : 1));
 
+  const verdict: ReportVerdict = (input.verification !== undefined && !input.verification.ok) || rejectedCount > 0 || hosts.some((h) => !h.ok) ? 'invalid' : input.verification === undefined ? 'unverified' : 'valid';
   return {
     version: REPORT_MODEL_VERSION,
+    verdict,
     generatedAt: options.generatedAt,
     case: { ...m.case },
     collector: { host: m.collector.host, version: m.collector.version, fingerprint: m.collector.key.fingerprint, started_at: m.collector.started_at, ...(m.collector.sealed_at !== undefined ? { sealed_at: m.collector.sealed_at } : {}) },
     ...(input.manifestSha256 !== undefined ? { manifestSha256: input.manifestSha256 } : {}),
     options: { sensitive: [...(options.sensitive ?? [])], usbWindowMinutes, failedLogonThreshold, bruteForceWindowMinutes, ...(options.workingHours ? { workingHours: options.workingHours } : {}), rowLimit },
     integrity: {
-      ...(input.verification ? { now: { ok: input.verification.ok, tsa: input.verification.tsa, ...(input.verification.custody ? { custody: input.verification.custody } : {}), findings: input.verification.findings } } : {}),
+      ...(input.verification ? { now: { ok: input.verification.ok, tsa: input.verification.tsa, ...(input.verification.custody ? { custody: input.verification.custody } : {}), findings: input.verification.findings, ...(input.verification.trust ? { trust: input.verification.trust } : {}) } } : {}),
+      rejected: { count: rejectedCount, shown: rejectedShown },
       ...(m.tsa ? { tsa: { url: m.tsa.url } } : {}),
       hosts,
       gaps: shownGaps,

@@ -1,18 +1,35 @@
 /**
  * The report as Markdown (GitHub-flavoured tables), English or Japanese, from the model. Pure.
+ *
+ * Values come from a bundle someone else wrote, and a Markdown viewer may render inline HTML: text
+ * goes through `mdText` (every character Markdown or HTML could act on is backslash-escaped), and
+ * values shown as code go through `mdCode`, whose fence is longer than any run of backticks in the
+ * value, so a value cannot close its code span and start markup. The verdict is the first line.
  */
-import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, type Lang } from './i18n.js';
+import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 
 /** Escapes what would break a Markdown table cell or inline text. */
 export function mdText(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/([*_`<>[\]])/g, '\\$1').replace(/[\r\n]+/g, ' ');
+  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/([*_`<>[\]&~!#])/g, '\\$1').replace(/[\r\n]+/g, ' ');
+}
+
+/**
+ * A value as an inline code span: fenced with one backtick more than its longest run of backticks
+ * (CommonMark), on one line, and with `|` escaped, which GFM needs even inside code in a table cell.
+ */
+export function mdCode(s: string): string {
+  const flat = s.replace(/[\r\n]+/g, ' ').replace(/\|/g, '\\|');
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${flat}${pad}${fence}`;
 }
 
 function cites(cs: readonly Cite[], total: number, lang: Lang): string {
   if (cs.length === 0) return '';
   const more = total > cs.length ? (lang === 'ja' ? ` ほか${total - cs.length}件` : ` +${total - cs.length} more`) : '';
-  return ` [${cs.map((c) => `\`${citeLabel(c)}\``).join(', ')}${more}]`;
+  return ` [${cs.map((c) => mdCode(citeLabel(c))).join(', ')}${more}]`;
 }
 
 function table(head: string[], rows: string[][]): string[] {
@@ -29,16 +46,20 @@ function statementLine(st: Statement & { host?: string; time?: string }, lang: L
 }
 
 export function renderMarkdown(model: ReportModel, lang: Lang): string {
-  const L = (k: string, p: Record<string, string | number> = {}): string => t(k, lang, p);
-  const T = (ts: string | undefined): string => fmtTime(ts, lang);
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const T = (ts: string | undefined): string => mdText(fmtTime(ts, lang));
   const out: string[] = [];
+  // The verdict before anything else, the title included.
+  const verdict = verdictTexts(model, lang);
+  out.push(`**${mdText(verdict.verdict)}**`, '');
+  for (const note of verdict.notes) out.push(`**${mdText(note)}**`, '');
   out.push(`# ${L('title')}: ${mdText(model.case.id)}`, '');
   out.push(`> ${L('draft')}`, '');
   out.push(`- ${L('case')}: ${mdText(model.case.id)}`);
   if (model.case.examiner) out.push(`- ${L('examiner')}: ${mdText(model.case.examiner)}`);
   out.push(`- ${L('sealed')}: ${T(model.collector.sealed_at)}`);
-  out.push(`- ${L('collector_key')}: \`${model.collector.fingerprint}\``);
-  if (model.manifestSha256) out.push(`- ${L('manifest')}: \`${model.manifestSha256}\``);
+  out.push(`- ${L('collector_key')}: ${mdCode(model.collector.fingerprint)}`);
+  if (model.manifestSha256) out.push(`- ${L('manifest')}: ${mdCode(model.manifestSha256)}`);
   out.push(`- ${L('generated')}: ${T(model.generatedAt)}`, '');
 
   // 1. integrity
@@ -46,25 +67,32 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   const now = model.integrity.now;
   if (now) {
     out.push(`**${L('verified_now')}: ${now.ok ? L('valid') : L('invalid')}**`, '');
-    out.push(`- ${L('tsa')}: ${now.tsa.status}${now.tsa.gen_time ? ` (${T(now.tsa.gen_time)})` : ''}`);
-    if (now.custody) out.push(`- ${L('custody')}: ${now.custody.entries} (${now.custody.actions.join(', ')})${now.custody.head ? `, head \`${now.custody.head.index}:${now.custody.head.sha256}\`` : ''}`);
-    for (const f of now.findings) out.push(`- ${f.severity}: \`${f.code}\` ${mdText(f.message)} (${mdText(f.where)})`);
+    out.push(`- ${L('tsa')}: ${mdText(now.tsa.status)}${now.tsa.gen_time ? ` (${T(now.tsa.gen_time)})` : ''}`);
+    if (now.custody) out.push(`- ${L('custody')}: ${now.custody.entries} (${mdText(now.custody.actions.join(', '))})${now.custody.head ? `, head ${mdCode(`${now.custody.head.index}:${now.custody.head.sha256}`)}` : ''}`);
+    for (const f of now.findings) out.push(`- ${mdText(f.severity)}: ${mdCode(f.code)} ${mdText(f.message)} (${mdText(f.where)})`);
     out.push('');
   } else out.push(L('verified_now_none'), '');
+  const rejected = model.integrity.rejected;
+  if (rejected.count > 0) {
+    out.push(`**${mdText(L('rejected_rows', { n: rejected.count }))}**`, '');
+    for (const r of rejected.shown) out.push(`- ${r.severity}: ${mdCode(r.code)} ${mdCode(r.where)} ${mdText(r.message)}`);
+    if (rejected.count > rejected.shown.length) out.push(`- ${mdText(L('rejected_more', { n: rejected.count - rejected.shown.length }))}`);
+    out.push('');
+  }
   out.push(
     ...table(
       [L('host'), L('store'), L('source'), L('records'), L('status'), L('sealed_to'), L('unsealed'), L('witness'), L('skew'), L('findings')],
       model.integrity.hosts.map((h) => [
         mdText(h.host),
-        `\`${h.store_id}\``,
-        h.source,
+        mdCode(h.store_id),
+        mdText(h.source),
         String(h.records),
         h.ok ? L('valid') : L('invalid'),
-        h.sealed ? `#${h.sealed.checkpoint_id}, seq 0..${h.sealed.tree_size - 1}, ${T(h.sealed.time)}${h.sealed.trusted_time ? ` (TSA ${T(h.sealed.trusted_time)})` : ''}` : L('none'),
+        h.sealed ? mdText(`#${h.sealed.checkpoint_id}, seq 0..${h.sealed.tree_size - 1}, ${T(h.sealed.time)}${h.sealed.trusted_time ? ` (TSA ${T(h.sealed.trusted_time)})` : ''}`) : L('none'),
         h.unsealed ? `seq ${h.unsealed.from_seq}..${h.unsealed.to_seq} (${h.unsealed.count})` : L('none'),
         String(h.witness_size),
         h.clock_skew_ms !== undefined ? `${h.clock_skew_ms} ms` : '—',
-        h.findings.length === 0 ? L('none') : h.findings.map((f) => `${f.severity} \`${f.code}\``).join('; '),
+        h.findings.length === 0 ? L('none') : h.findings.map((f) => `${mdText(f.severity)} ${mdCode(f.code)}`).join('; '),
       ]),
     ),
   );
@@ -79,7 +107,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   out.push(`- ${L('last_event')}: ${model.when.last ? `${T(model.when.last.time)}${cites([model.when.last], 1, lang)}` : '—'}`);
   out.push(`- ${L('discovered')}: ${model.when.discoveredAt ? T(model.when.discoveredAt) : L('not_given')}`, '');
   out.push(`### ${L('excerpt')}`, '', L('excerpt_of', { n: model.when.excerpt.length, total: model.when.excerptTotal }), '');
-  out.push(...table([L('time'), L('host'), L('kind'), L('event'), L('evidence')], model.when.excerpt.map((x) => [T(x.time), mdText(x.host), x.kind, `${mdText(x.message)}${x.patterns.length > 0 ? ` **(${x.patterns.map((p) => patternName(p, lang)).join(lang === 'ja' ? '、' : ', ')})**` : ''}`, `\`${citeLabel(x.cite)}\``])));
+  out.push(...table([L('time'), L('host'), L('kind'), L('event'), L('evidence')], model.when.excerpt.map((x) => [T(x.time), mdText(x.host), mdText(x.kind), `${mdText(x.message)}${x.patterns.length > 0 ? ` **(${x.patterns.map((p) => patternName(p, lang)).join(lang === 'ja' ? '、' : ', ')})**` : ''}`, mdCode(citeLabel(x.cite))])));
 
   // 3. where
   out.push(`## ${L('s_where')}`, '');
@@ -95,14 +123,14 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   out.push(
     ...table(
       [L('serial'), L('ids'), L('name'), L('mass_storage'), L('host'), L('first'), L('last'), L('connects'), L('evidence')],
-      model.who.usb.map((d) => [mdText(d.serial ?? d.device), `${d.vendor_id ?? '????'}:${d.product_id ?? '????'}`, mdText([d.manufacturer, d.product].filter(Boolean).join(' ')), d.mass_storage ? L('yes') : L('no'), mdText(d.hosts.join(', ')), T(d.first_seen), T(d.last_seen), String(d.connects), cites(d.cites.slice(0, 2), d.cites.length, lang).trim()]),
+      model.who.usb.map((d) => [mdText(d.serial ?? d.device), mdText(`${d.vendor_id ?? '????'}:${d.product_id ?? '????'}`), mdText([d.manufacturer, d.product].filter(Boolean).join(' ')), d.mass_storage ? L('yes') : L('no'), mdText(d.hosts.join(', ')), T(d.first_seen), T(d.last_seen), String(d.connects), cites(d.cites.slice(0, 2), d.cites.length, lang).trim()]),
     ),
   );
   out.push(...capLines(capNote('usb', model.who.usb.length, model.who.usbTotal, lang)));
 
   // 5. what
   out.push(`## ${L('s_what')}`, '');
-  out.push(model.what.sensitiveConfigured ? L('files_sensitive', { globs: model.options.sensitive.join(', ') }) : L('files_all'), '');
+  out.push(model.what.sensitiveConfigured ? mdText(L('files_sensitive', { globs: model.options.sensitive.join(', ') })) : L('files_all'), '');
   if (model.what.files.length === 0) out.push(L('no_files'), '');
   else out.push(...table([L('path'), L('host'), L('count'), L('failed'), L('users'), L('operations'), L('first'), L('last'), L('evidence')], model.what.files.map((f) => [mdText(f.path), mdText(f.host), String(f.count), String(f.failed), mdText(namesCell(f.users, f.usersTotal, lang)), mdText(f.operations.join(', ')), T(f.first), T(f.last), cites(f.cites.slice(0, 3), f.count, lang).trim()])));
   out.push(...capLines(capNote('files', model.what.files.length, model.what.filesTotal, lang)));
@@ -125,12 +153,12 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
 
   // logons
   out.push(`## ${L('logon_table')}`, '', L('logons_of', { n: model.tables.logons.length, total: model.tables.logonsTotal }), '');
-  out.push(...table([L('time'), L('host'), L('user'), L('from'), L('service'), L('action'), L('result'), L('evidence')], model.tables.logons.map((r) => [T(r.time), mdText(r.host), mdText(r.user ?? '—'), mdText(r.from ?? '—'), mdText(r.service), r.action, r.success ? L('ok') : L('fail'), `\`${citeLabel(r.cite)}\``])));
+  out.push(...table([L('time'), L('host'), L('user'), L('from'), L('service'), L('action'), L('result'), L('evidence')], model.tables.logons.map((r) => [T(r.time), mdText(r.host), mdText(r.user ?? '—'), mdText(r.from ?? '—'), mdText(r.service), mdText(r.action), r.success ? L('ok') : L('fail'), mdCode(citeLabel(r.cite))])));
 
   // evidence index
   out.push(`## ${L('s_evidence')}`, '');
   // A loop, not push(...rows): the index can hold tens of thousands of rows, past what a spread call takes.
-  for (const line of table([L('ev_host'), L('ev_seq'), L('time'), L('kind'), L('ev_sha'), L('ev_msg')], model.evidence.map((e) => [mdText(e.host), String(e.seq), T(e.time), e.kind, `\`${e.sha256}\``, mdText(e.message)]))) out.push(line);
+  for (const line of table([L('ev_host'), L('ev_seq'), L('time'), L('kind'), L('ev_sha'), L('ev_msg')], model.evidence.map((e) => [mdText(e.host), String(e.seq), T(e.time), mdText(e.kind), mdCode(e.sha256), mdText(e.message)]))) out.push(line);
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
 
@@ -145,7 +173,7 @@ export function workingHoursText(model: ReportModel, lang: Lang): string {
 }
 
 function regulatorMd(model: ReportModel, lang: Lang): string[] {
-  const L = (k: string, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
   const out: string[] = [`## ${L('s_reg')}`, '', `**${L('rule')}**: ${L('rule_text')}`, ''];
   const d = model.regulator.deadlines;
   if (d) {
@@ -153,10 +181,10 @@ function regulatorMd(model: ReportModel, lang: Lang): string[] {
       ...table(
         ['', L('due')],
         [
-          [L('day1'), fmtDate(d.discovered_date_jst, lang)],
-          [L('prompt'), L('between', { from: fmtDate(d.prompt.from_date, lang), to: fmtDate(d.prompt.to_date, lang) })],
-          [L('final30'), finalDeadlineCell(d.final, lang)],
-          [L('final60'), finalDeadlineCell(d.final_malicious, lang)],
+          [L('day1'), mdText(fmtDate(d.discovered_date_jst, lang))],
+          [L('prompt'), mdText(L('between', { from: fmtDate(d.prompt.from_date, lang), to: fmtDate(d.prompt.to_date, lang) }))],
+          [L('final30'), mdText(finalDeadlineCell(d.final, lang))],
+          [L('final60'), mdText(finalDeadlineCell(d.final_malicious, lang))],
         ],
       ),
     );

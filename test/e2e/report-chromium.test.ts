@@ -12,59 +12,22 @@
  *   $CUSTODY_TEST_OUTPUT/report-chromium/).
  * Skipped without /usr/bin/chromium outside CI; in CI (.ci/run installs it) it must be there.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium as runChromium, haveChromium, pageRequests, probeResult, withProbe } from '../helpers/chromium.js';
 import { STORY, writeStoryLogs } from '../helpers/report-story.js';
-import { CLI, custody } from '../helpers/cli.js';
+import { custody } from '../helpers/cli.js';
 
-const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const OUTPUT = join(process.env['CUSTODY_TEST_OUTPUT'] ?? join(__dirname, '..', '..', 'tmp', 'test-output'), 'report-chromium');
-const haveChromium = existsSync(CHROMIUM);
 
 let work: string;
 let reportDir: string;
 
+const chromium = (file: string, extra: string[]): ReturnType<typeof runChromium> => runChromium(work, file, extra);
 
-let profiles = 0;
-/** Runs headless Chromium on a file with the flags that keep it quiet; returns stdout and the net log. */
-function chromium(file: string, extra: string[]): { stdout: string; netLog: NetLog } {
-  const netLogPath = join(work, `net-${++profiles}.json`);
-  const args = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    `--user-data-dir=${join(work, `profile-${profiles}`)}`,
-    `--log-net-log=${netLogPath}`,
-    ...extra,
-    pathToFileURL(file).href,
-  ];
-  // The timeout only keeps a hung browser from hanging the run; nothing is measured.
-  const r = spawnSync(CHROMIUM, args, { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 << 20 });
-  expect(r.error, String(r.error)).toBeUndefined();
-  expect(r.status, r.stderr.slice(-2000)).toBe(0);
-  return { stdout: r.stdout, netLog: JSON.parse(readFileSync(netLogPath, 'utf8')) as NetLog };
-}
-
-interface NetLog {
-  constants: { logEventTypes: Record<string, number> };
-  events: Array<{ type: number; params?: { url?: string; initiator?: string } }>;
-}
-
-/** URLs Chromium requested on behalf of a page (the browser's own requests have initiator "not an origin"). */
-function pageRequests(log: NetLog): string[] {
-  const start = log.constants.logEventTypes['URL_REQUEST_START_JOB'];
-  return log.events.filter((e) => e.type === start && e.params?.url !== undefined && e.params.initiator !== 'not an origin').map((e) => e.params?.url as string);
-}
-
-const PROBE = `<script>
+const PROBE = `
 (function(){
   var r={};
   var svg=document.getElementById('timeline');var b=svg.getBoundingClientRect();r.svg=[Math.round(b.width),Math.round(b.height)];
@@ -76,7 +39,7 @@ const PROBE = `<script>
   r.before=col();th.click();r.asc=col();th.click();r.desc=col();r.sortState=th.getAttribute('aria-sort');
   document.body.setAttribute('data-probe',JSON.stringify(r));
 })();
-</script>`;
+`;
 
 beforeAll(() => {
   if (!haveChromium) return;
@@ -98,11 +61,9 @@ describe.skipIf(!haveChromium && !process.env['CI'])('report.html in headless Ch
     for (const name of ['report.html', 'report.ja.html']) {
       const html = readFileSync(join(reportDir, name), 'utf8');
       const probePath = join(work, `probe-${name}`);
-      writeFileSync(probePath, html.replace('</body>', `${PROBE}\n</body>`));
+      writeFileSync(probePath, withProbe(html, PROBE));
       const { stdout, netLog } = chromium(probePath, ['--window-size=1280,2000', '--dump-dom']);
-      const m = /data-probe="([^"]*)"/.exec(stdout);
-      expect(m, 'the probe ran').not.toBeNull();
-      const probe = JSON.parse(m![1]!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as {
+      const probe = probeResult<{
         svg: [number, number];
         hours: number;
         usb: number;
@@ -112,7 +73,7 @@ describe.skipIf(!haveChromium && !process.env['CI'])('report.html in headless Ch
         asc: string[];
         desc: string[];
         sortState: string;
-      };
+      }>(stdout);
       expect(probe.svg[0]).toBeGreaterThan(500);
       expect(probe.svg[1]).toBeGreaterThan(50);
       expect(probe.hours).toBeGreaterThan(0);
