@@ -186,6 +186,14 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       pid: process.pid,
       node: process.version,
       platform: `${platform()}-${arch()}`,
+      policy: {
+        batch_records: store.policy.batchRecords,
+        batch_ms: store.policy.batchMs,
+        checkpoint_records: store.policy.checkpointRecords,
+        checkpoint_ms: store.policy.checkpointMs,
+        epoch_ms: store.policy.epochMs,
+        heartbeat_ms: config.heartbeatInterval,
+      },
     });
     const sinceLast = clockWatch.sinceLastRun(state.get<ClockReading>(STATE_CLOCK_KEY), bootId);
     if (sinceLast) appendAnomaly(sinceLast);
@@ -210,7 +218,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       // already failing; the first error is the one to report
     }
     try {
-      store.append('agent.stop', AGENT_SOURCE, { reason: `startup failed: ${messageOf(err)}` });
+      store.appendSealed('agent.stop', AGENT_SOURCE, { reason: `startup failed: ${messageOf(err)}` });
       store.close({ finalCheckpoint: true });
     } finally {
       if (!store.isClosed) store.close();
@@ -390,8 +398,8 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   }
   deriver?.stop();
   try {
-    store.append('agent.stop', AGENT_SOURCE, { reason });
-    const final = store.checkpoint();
+    // One transaction: verify reads an agent.stop without its final checkpoint as a removed seal.
+    const final = store.appendSealed('agent.stop', AGENT_SOURCE, { reason });
     status.stopped_at = isoNow(clock);
     status.stop_reason = reason;
     if (config.tsa) {

@@ -83,6 +83,8 @@ function storeWhere(f: StoreFinding, prefix: string): string {
   if (w.seqRange) parts.push(`seq ${w.seqRange[0]}..${w.seqRange[1]}`);
   else if (w.seq !== undefined) parts.push(`seq ${w.seq}`);
   if (w.checkpoint !== undefined) parts.push(`checkpoint #${w.checkpoint}`);
+  if (w.checkpointRange !== undefined) parts.push(`checkpoints #${w.checkpointRange[0]}..#${w.checkpointRange[1]}`);
+  if (w.epoch !== undefined) parts.push(`epoch ${w.epoch}`);
   if (w.tsaToken !== undefined) parts.push(`tsa token #${w.tsaToken}`);
   if (w.blob !== undefined) parts.push(`blob ${w.blob}`);
   return parts.length > 0 ? `${prefix}: ${parts.join(', ')}` : `${prefix}/evidence.sqlite`;

@@ -73,7 +73,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--custody-head <index:sha256>', 'bundle: the custody head recorded at the last handoff (detects entries cut from the end)')
     .option('--tsa-ca <file>', 'trusted TSA root certificate (PEM or DER); repeatable', collect)
     .option('--json', 'print the result as JSON')
-    .action(async (path: string, opts: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean }) => {
+    .option('--strict', 'every warning fails the verification too (exit 1)')
+    .action(async (path: string, opts: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean }) => {
+      const { verificationFails } = await import('./verify/format.js');
       if (isBundlePath(path)) {
         if (opts.key !== undefined) throw new CustodyError(ErrorCodes.USAGE, 'for a bundle, pin keys with --collector-key and --agent-key (--key is for a store folder)', { where: path });
         let head: { index: number; sha256: string } | undefined;
@@ -91,7 +93,8 @@ function buildProgram(setExit: (code: number) => void): Command {
           ...(head ? { custodyHead: head } : {}),
         });
         process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatBundleVerification(result));
-        setExit(result.ok ? EXIT_OK : EXIT_INTEGRITY);
+        if (opts.strict && result.ok && verificationFails(result, { strict: true })) process.stdout.write(opts.json ? '' : 'strict:       a warning fails the verification (--strict)\n');
+        setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
         return;
       }
       if (opts.collectorKey !== undefined || opts.agentKey !== undefined || opts.custodyKey !== undefined || opts.custodyHead !== undefined) {
@@ -101,8 +104,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { verifyStoreDir } = await import('../collector/verify.js');
       const { formatStoreVerification } = await import('./verify/format.js');
       const result = await verifyStoreDir(path, { ...(opts.key ? { key: opts.key } : {}), ...(opts.tsaCa ? { tsaCa: opts.tsaCa } : {}) });
-      process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatStoreVerification(result));
-      setExit(result.ok ? EXIT_OK : EXIT_INTEGRITY);
+      process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatStoreVerification(result, { strict: opts.strict === true }));
+      setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
     });
 
   const agent = program.command('agent').description('the evidence agent: a foreground process or a system service');

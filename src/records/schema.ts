@@ -117,6 +117,20 @@ export const payloadSchemas = {
     pid: safeUint,
     node: z.string(),
     platform: z.string(),
+    /**
+     * The sealing policy of this run (absent in stores written before it was recorded): how long an
+     * honest unsealed tail can be, so `verify` can tell it from a tail whose seals were removed.
+     */
+    policy: z
+      .strictObject({
+        batch_records: safeUint,
+        batch_ms: safeUint,
+        checkpoint_records: safeUint,
+        checkpoint_ms: safeUint,
+        epoch_ms: safeUint,
+        heartbeat_ms: safeUint,
+      })
+      .optional(),
   }),
   'agent.stop': z.strictObject({
     reason: z.string(),

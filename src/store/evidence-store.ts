@@ -207,6 +207,8 @@ export class EvidenceStore {
   private fullBatchStreak = 0;
   private lastFullBatchMono = Number.NEGATIVE_INFINITY;
   private maxPageCount: number | undefined;
+  /** appendSealed: the record waits for its checkpoint instead of filling a batch. */
+  private holdBatch = false;
 
   /** Creates a new store folder with its enrollment key (epoch 0). */
   static create(dir: string, options: CreateOptions): { store: EvidenceStore; enrollment: Enrollment } {
@@ -424,6 +426,7 @@ export class EvidenceStore {
     validatePayload(kind, payload);
     const text = recordText({ v: RECORD_VERSION, seq, kind, observed_at: observedAt, mono_ns: monoNs, boot_id: this.bootId, host: this.host, source, payload });
     this.builder.add(text, kind, observedAt);
+    if (this.holdBatch) return seq;
     if (this.builder.count >= this.policy.batchRecords || this.builder.bytes >= MAX_BATCH_BYTES) {
       this.batchFull();
     } else if (this.batchTimer === undefined) {
@@ -469,6 +472,23 @@ export class EvidenceStore {
   /** Signs a checkpoint if the policy says one is due (also when nothing is queued). Returns it, or undefined. */
   maybeCheckpoint(): CheckpointRow | undefined {
     return this.commit('policy');
+  }
+
+  /**
+   * Appends one record and commits it in the same transaction as a checkpoint that covers it (the
+   * agent's stop, a key's certificate): never committed alone, so the record without its seal is a
+   * trace of a removed seal (src/verify/seal-traces.ts), not an accident of batching or a crash.
+   */
+  appendSealed<K extends RecordKind>(kind: K, source: string, payload: PayloadOf<K>, key: SigningKey = this.key): CheckpointRow {
+    this.holdBatch = true;
+    try {
+      this.append(kind, source, payload);
+    } finally {
+      this.holdBatch = false;
+    }
+    const row = this.commit('always', key);
+    if (!row) throw new CustodyError(ErrorCodes.STORE_WRITE_FAILED, 'no checkpoint was written', { where: this.dir });
+    return row;
   }
 
   /**
@@ -785,13 +805,18 @@ export class EvidenceStore {
     const nextKey: SigningKey = { name: epochKeyName(this.storeId, epoch), epoch, privateKey: next.privateKey, publicKeyRaw: next.publicKeyRaw };
     writeEpochKey(this.dir, epoch, next.privateKey);
     const certificate = certifyNextKey(this.storeId, this.key, nextKey);
-    this.append('key.rotate', STORE_SOURCE, {
-      epoch,
-      public_key: Buffer.from(nextKey.publicKeyRaw).toString('base64'),
-      key_name: nextKey.name,
-      certificate: Buffer.from(certificate).toString('base64'),
-    });
-    this.commit('always', this.key); // the retiring key seals the certificate of its successor
+    // The retiring key seals the certificate of its successor, in the certificate's own transaction.
+    this.appendSealed(
+      'key.rotate',
+      STORE_SOURCE,
+      {
+        epoch,
+        public_key: Buffer.from(nextKey.publicKeyRaw).toString('base64'),
+        key_name: nextKey.name,
+        certificate: Buffer.from(certificate).toString('base64'),
+      },
+      this.key,
+    );
     const retired = this.key.epoch;
     this.key = nextKey;
     this.epochStartedMs = this.clock.nowMs();

@@ -70,6 +70,10 @@ export class SqliteStoreReader implements StoreReader {
     });
   }
 
+  sqliteSequence(): Map<string, number> {
+    return this.guard(() => new Map(this.db.prepare('SELECT name, seq FROM sqlite_sequence').raw().all() as [string, number][]));
+  }
+
   *records(): Iterable<RecordRow> {
     try {
       // raw() rows skip building an object per row; this loop is the verifier's hot path.

@@ -4,11 +4,18 @@
  */
 import type { Finding, StoreVerification } from './store-verify.js';
 
+export interface FormatOptions {
+  /** `verify --strict`: warnings fail the verification too, and the result line says so. */
+  strict?: boolean;
+}
+
 function where(f: Finding): string {
   const parts: string[] = [];
   if (f.where.seqRange) parts.push(`seq ${f.where.seqRange[0]}..${f.where.seqRange[1]}`);
   else if (f.where.seq !== undefined) parts.push(`seq ${f.where.seq}`);
   if (f.where.checkpoint !== undefined) parts.push(`checkpoint #${f.where.checkpoint}`);
+  if (f.where.checkpointRange !== undefined) parts.push(`checkpoints #${f.where.checkpointRange[0]}..#${f.where.checkpointRange[1]}`);
+  if (f.where.epoch !== undefined) parts.push(`epoch ${f.where.epoch}`);
   if (f.where.tsaToken !== undefined) parts.push(`tsa token #${f.where.tsaToken}`);
   if (f.where.blob !== undefined) parts.push(`blob ${f.where.blob.slice(0, 16)}…`);
   if (f.where.file !== undefined && parts.length === 0) parts.push(f.where.file);
@@ -19,7 +26,26 @@ export function formatFinding(f: Finding): string {
   return `${f.severity === 'error' ? 'ERROR' : 'warning'} ${f.code}${where(f)}: ${f.message}`;
 }
 
-export function formatStoreVerification(r: StoreVerification): string {
+/**
+ * What a local store cannot prove, said every time: a deletion of the newest seals that left no
+ * trace makes the store shorter, not inconsistent. Says only what this store's evidence supports.
+ */
+function limits(r: StoreVerification): string {
+  const stamped = r.sealed?.trustedTime
+    ? ` The RFC 3161 time stamp on checkpoint #${r.sealed.trustedTimeCheckpointId} proves records existed at ${r.sealed.trustedTime}, up to that checkpoint.`
+    : '';
+  return (
+    `limits:       a store on its own host cannot show newest seals removed together with every trace of them: that nothing was cut after seq ${r.records - 1} ` +
+    `is proven only against a seal kept off the host (a collector's witness, a time stamp, the evidence vault).${stamped}`
+  );
+}
+
+/** True when the result fails under the given options (errors; with --strict also warnings). */
+export function verificationFails(r: { ok: boolean; findings: readonly { severity: 'error' | 'warning' }[] }, options: FormatOptions = {}): boolean {
+  return !r.ok || (options.strict === true && r.findings.some((f) => f.severity === 'warning'));
+}
+
+export function formatStoreVerification(r: StoreVerification, options: FormatOptions = {}): string {
   const lines: string[] = [];
   lines.push(`store:        ${r.location}`);
   lines.push(`host:         ${r.host ?? '?'} (store ${r.storeId ?? '?'})`);
@@ -41,7 +67,11 @@ export function formatStoreVerification(r: StoreVerification): string {
   lines.push(`checkpoints:  ${r.checkpoints}; key epochs: ${r.epochs}; time stamps: ${r.tsa.verified} verified, ${r.tsa.unverified} not verified, of ${r.tsa.tokens}`);
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.length - errors;
-  lines.push(`result:       ${r.ok ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'})`);
+  if (r.records > 0) lines.push(limits(r));
+  const strictFail = r.ok && verificationFails(r, options);
+  lines.push(
+    `result:       ${r.ok && !strictFail ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${strictFail ? '; --strict: a warning fails it' : ''})`,
+  );
   for (const f of r.findings) lines.push(`  ${formatFinding(f)}`);
   return `${lines.join('\n')}\n`;
 }

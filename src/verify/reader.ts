@@ -38,6 +38,12 @@ export interface StoreReader {
   meta(): Map<string, string>;
   /** The highest seq the database ever allocated (SQLite's AUTOINCREMENT counter), if known. */
   highWaterSeq(): number | undefined;
+  /**
+   * SQLite's AUTOINCREMENT counters (`sqlite_sequence`: table name → highest id ever allocated),
+   * e.g. `checkpoints` and `tsa_tokens`: deleted rows leave the counter above the ids that are left.
+   * Empty when the store keeps none.
+   */
+  sqliteSequence(): Map<string, number>;
   /** Every record row in seq order. May throw when the underlying file is corrupt. */
   records(): Iterable<RecordRow>;
   /**

@@ -18,13 +18,14 @@ import { CustodyError, messageOf } from '../errors.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
 import type { RecordRow } from './reader.js';
+import type { Severity, StoreFindingCode } from './store-findings.js';
 
 /** A finding about one record, found without looking at any other record. */
 export interface RecordFinding {
   /** Index of the record in its batch. */
   index: number;
-  code: string;
-  severity: 'error' | 'warning';
+  code: StoreFindingCode;
+  severity: Severity;
   message: string;
   seq: number;
 }
@@ -35,6 +36,14 @@ export interface KeyRotateFact {
   public_key: string;
   key_name: string;
   certificate: string;
+}
+
+/** The agent's account of itself, for the traces a removed seal leaves (seal-traces.ts). */
+export interface AgentFact {
+  index: number;
+  kind: 'agent.start' | 'agent.stop' | 'clock.anomaly';
+  /** agent.start: the sealing policy of that run, when recorded. */
+  policy?: PayloadOf<'agent.start'>['policy'];
 }
 
 export interface StoredFileFact {
@@ -63,6 +72,7 @@ export interface CheckedBatch {
   lastObservedAt: string | undefined;
   keyRotations: KeyRotateFact[];
   storedFiles: StoredFileFact[];
+  agentFacts: AgentFact[];
   /**
    * Something threw where the single-threaded verifier had no per-record guard (hashing a row
    * whose columns have impossible types): the record at `index` was not checked, and the verifier
@@ -76,7 +86,7 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
   const n = rows.length;
   const leaves = new Uint8Array(n * HASH_SIZE);
   const flags = new Uint8Array(n);
-  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [] };
+  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [], agentFacts: [] };
   const findings = out.findings;
   let last: string | undefined;
   for (let i = 0; i < n; i++) {
@@ -131,6 +141,11 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
     } else if (record.kind === 'log.file') {
       const p = record.payload as PayloadOf<'log.file'>;
       if (p.content === 'stored') out.storedFiles.push({ index: i, sha256: p.sha256 });
+    } else if (record.kind === 'agent.start') {
+      const p = record.payload as PayloadOf<'agent.start'>;
+      out.agentFacts.push(p.policy ? { index: i, kind: 'agent.start', policy: p.policy } : { index: i, kind: 'agent.start' });
+    } else if (record.kind === 'agent.stop' || record.kind === 'clock.anomaly') {
+      out.agentFacts.push({ index: i, kind: record.kind });
     }
   }
   out.lastObservedAt = last;

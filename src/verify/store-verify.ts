@@ -25,26 +25,10 @@ import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
 import { SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
+import { sealTraceFindings, type RecordedPolicy } from './seal-traces.js';
+import type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
 
-export type Severity = 'error' | 'warning';
-
-export interface Finding {
-  /** Stable name, e.g. `checkpoint.root_mismatch`. */
-  code: string;
-  severity: Severity;
-  message: string;
-  /** Where: seq, seq range, checkpoint id, token id, blob hash. */
-  where: FindingLocation;
-}
-
-export interface FindingLocation {
-  seq?: number;
-  seqRange?: [number, number];
-  checkpoint?: number;
-  tsaToken?: number;
-  blob?: string;
-  file?: string;
-}
+export type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
 
 export interface TrustAnchor {
   /** The enrollment key the verifier trusts, as the key itself or as its fingerprint (`SHA256:…`). */
@@ -122,7 +106,7 @@ const KEY_NAME = /^custody:([0-9a-f]+):e(\d+)$/;
 
 export async function verifyStore(reader: StoreReader, options: VerifyStoreOptions): Promise<StoreVerification> {
   const findings: Finding[] = [];
-  const add = (code: string, severity: Severity, message: string, where: FindingLocation = {}): void => {
+  const add = (code: StoreFindingCode, severity: Severity, message: string, where: FindingLocation = {}): void => {
     findings.push({ code, severity, message, where });
   };
 
@@ -266,6 +250,10 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   let expectedSeq = 0;
   let integrityOk = true;
   let lastObservedAt = '';
+  // The agent's account of itself, for the traces of removed seals (seal-traces.ts).
+  const agentStops: number[] = [];
+  const agentStarts: { seq: number; policy: RecordedPolicy | undefined }[] = [];
+  const clockAnomalies: number[] = [];
   const progressEvery = options.progressEvery ?? 100_000;
   // Per-record work (hashing, decoding, validation) is done by checkRecords, in this thread or in
   // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
@@ -275,6 +263,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     let f = 0;
     let k = 0;
     let b = 0;
+    let a = 0;
     const end = checked.fatal ? checked.fatal.index + 1 : rows.length;
     for (let i = 0; i < end; i++) {
       const rowSeq = (rows[i] as RecordRow).seq;
@@ -315,6 +304,13 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
             epochKeys.set(payload.epoch, { ...next, certifiedAt: rowSeq });
             currentEpoch = payload.epoch;
           }
+        }
+        const fact = checked.agentFacts[a];
+        if (fact !== undefined && fact.index === i) {
+          a++;
+          if (fact.kind === 'agent.stop') agentStops.push(rowSeq);
+          else if (fact.kind === 'clock.anomaly') clockAnomalies.push(rowSeq);
+          else agentStarts.push({ seq: rowSeq, policy: fact.policy });
         }
         const stored = checked.storedFiles[b];
         if (stored !== undefined && stored.index === i) {
@@ -365,15 +361,17 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       info.good = false;
     }
   }
+  const rotations: { seq: number; epoch: number; sealedByRetiring: boolean }[] = [];
   for (const [epoch, key] of epochKeys) {
     if (epoch === 0) continue;
     const boundary = key.certifiedAt + 1;
     const sealedByRetiring = (bySize.get(boundary) ?? []).some((c) => c.good && c.signerEpoch === epoch - 1);
+    rotations.push({ seq: key.certifiedAt, epoch, sealedByRetiring });
     // A rotation no checkpoint covers yet is part of the unsealed tail (a crash can leave one there);
     // once anything covers it, the retiring key must have sealed it first.
     const covered = checkpoints.some((c) => (c.body?.treeSize ?? 0) >= boundary);
     if (!sealedByRetiring && covered) {
-      add('key.rotation_unsealed', 'error', `the certificate of epoch ${epoch} (seq ${key.certifiedAt}) was not sealed by a checkpoint of the retiring epoch ${epoch - 1} key`, { seq: key.certifiedAt });
+      add('key.rotation_unsealed', 'error', `the certificate of epoch ${epoch} (seq ${key.certifiedAt}) was not sealed by a checkpoint of the retiring epoch ${epoch - 1} key`, { seq: key.certifiedAt, epoch });
     }
   }
   // The sealed point is the largest checkpoint that survived every check.
@@ -396,6 +394,30 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     });
   }
 
+  let tsaTokenIds: number[] = [];
+  let sequences = new Map<string, number>();
+  try {
+    tsaTokenIds = reader.tsaTokens().map((t) => t.id);
+    sequences = reader.sqliteSequence();
+  } catch {
+    // Reading these again fails only where verifyTimestamps (below) or the high-water mark says so.
+  }
+  sealTraceFindings(
+    {
+      recordCount,
+      checkpoints: checkpoints.map((c) => ({ id: c.row.id, treeSize: c.body?.treeSize })),
+      sealed: result.sealed ? { treeSize: result.sealed.treeSize, time: result.sealed.time } : undefined,
+      rotations,
+      agentStops,
+      agentStarts,
+      clockAnomalies,
+      lastObservedAt: lastObservedAt === '' ? undefined : lastObservedAt,
+      sequences,
+      tsaTokenIds,
+    },
+    add,
+  );
+
   await verifyTimestamps(reader, checkpoints, options, result, add);
   verifyBlobs(reader, blobsNeeded, add);
   return finish(result);
@@ -406,7 +428,7 @@ async function verifyTimestamps(
   checkpoints: CheckpointInfo[],
   options: VerifyStoreOptions,
   result: StoreVerification,
-  add: (code: string, severity: Severity, message: string, where?: FindingLocation) => void,
+  add: (code: StoreFindingCode, severity: Severity, message: string, where?: FindingLocation) => void,
 ): Promise<void> {
   let tokens;
   try {
@@ -459,7 +481,7 @@ async function verifyTimestamps(
   }
 }
 
-function verifyBlobs(reader: StoreReader, needed: Map<string, number>, add: (code: string, severity: Severity, message: string, where?: FindingLocation) => void): void {
+function verifyBlobs(reader: StoreReader, needed: Map<string, number>, add: (code: StoreFindingCode, severity: Severity, message: string, where?: FindingLocation) => void): void {
   const seen = new Set<string>();
   let current: { sha: string; hash: ReturnType<typeof createHash>; nextChunk: number } | undefined;
   const close = (): void => {
@@ -494,7 +516,7 @@ function trustedFingerprint(trust: TrustAnchor): string {
   throw new CustodyError(ErrorCodes.USAGE, 'a trust anchor needs a public key or a fingerprint');
 }
 
-function codeForReadError(err: unknown): string {
+function codeForReadError(err: unknown): StoreFindingCode {
   return err instanceof CustodyError && err.code === 'E_STORE_CORRUPT' ? 'store.corrupt' : 'store.unreadable';
 }
 

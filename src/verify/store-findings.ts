@@ -1,0 +1,83 @@
+/**
+ * The store verifier's findings: one closed table of codes, each with its severity and what it
+ * means, and one finding shape (code, severity, where, message). Scripts and tests match codes, so
+ * a code is never renamed or reused; a new check adds a row here and to the README's table
+ * (test/unit/store-findings.test.ts compares the two both ways).
+ *
+ * Severity is part of the code, not of the call site: an error makes the store INVALID, a warning
+ * does not (except under `verify --strict`).
+ */
+
+export type Severity = 'error' | 'warning';
+
+export const STORE_FINDINGS = {
+  'store.meta_missing': { severity: 'error', meaning: 'store metadata (ids, host, enrollment key) is missing' },
+  'store.enrollment_mismatch': { severity: 'error', meaning: 'the store is not the one enrolled with the pinned key' },
+  'store.corrupt': { severity: 'error', meaning: 'SQLite reports the file itself damaged' },
+  'store.unreadable': { severity: 'error', meaning: 'the store could not be read to the end' },
+  'record.seq_gap': { severity: 'error', meaning: 'records between two seqs are missing' },
+  'record.seq_out_of_order': { severity: 'error', meaning: 'a record appears after a later one' },
+  'record.seq_mismatch': { severity: 'error', meaning: "a row holds another seq's record (swapped or moved)" },
+  'record.leaf_hash_mismatch': { severity: 'error', meaning: "a record's bytes no longer match their stored hash" },
+  'record.not_canonical': { severity: 'error', meaning: "a record's bytes are not canonical JSON" },
+  'record.invalid': { severity: 'error', meaning: 'a record does not match the schema of its kind' },
+  'record.column_mismatch': { severity: 'error', meaning: "a row's kind or observed_at columns disagree with its bytes" },
+  'record.host_mismatch': { severity: 'error', meaning: "a record names another host than the store's" },
+  'record.unknown_kind': { severity: 'warning', meaning: 'a kind this version does not know: envelope checked, payload not' },
+  'record.time_backwards': { severity: 'warning', meaning: "a record's observed_at is earlier than the previous record's (clock change?)" },
+  'record.tail_truncated': { severity: 'error', meaning: "SQLite's high-water mark shows records after the last one were deleted" },
+  'checkpoint.malformed': { severity: 'error', meaning: 'a checkpoint note cannot be parsed' },
+  'checkpoint.origin_mismatch': { severity: 'error', meaning: 'a checkpoint names another store' },
+  'checkpoint.size_mismatch': { severity: 'error', meaning: "a checkpoint row's tree size disagrees with its signed note" },
+  'checkpoint.epoch_mismatch': { severity: 'error', meaning: "a checkpoint row's epoch disagrees with the key that signed it" },
+  'checkpoint.root_mismatch': { severity: 'error', meaning: 'the records no longer hash to a signed root; the seq range says where' },
+  'checkpoint.beyond_end': { severity: 'error', meaning: 'a checkpoint covers records that are gone' },
+  'checkpoint.rollback': { severity: 'error', meaning: 'an older checkpoint was replayed after a newer one' },
+  'checkpoint.time_backwards': { severity: 'warning', meaning: "a checkpoint's time is earlier than the previous one's" },
+  'checkpoint.signature_invalid': { severity: 'error', meaning: "a checkpoint's signature does not verify" },
+  'checkpoint.key_not_certified': { severity: 'error', meaning: 'signed by a key the log had not certified yet (the past re-signed)' },
+  'checkpoint.key_retired': { severity: 'error', meaning: 'signed by a key after it was retired' },
+  'checkpoint.deleted': { severity: 'error', meaning: "checkpoint rows were deleted: SQLite's id counter, or a hole in the ids, shows more than are left" },
+  'key.epoch_out_of_order': { severity: 'error', meaning: 'a key.rotate skips or repeats an epoch' },
+  'key.certificate_invalid': { severity: 'error', meaning: 'the key chain is broken: a certificate does not verify' },
+  'key.rotation_unsealed': { severity: 'error', meaning: 'a key.rotate that the retiring key never sealed, though the log goes on after it (its seal was removed)' },
+  'agent.stop_unsealed': { severity: 'error', meaning: 'an agent.stop without the final checkpoint the agent writes with it (its seal was removed)' },
+  'seal.tail_beyond_policy': { severity: 'warning', meaning: "the unsealed tail is far longer than the agent's own checkpoint policy allows (seals may have been removed)" },
+  'tsa.token_invalid': { severity: 'error', meaning: 'a time stamp does not verify or does not cover its checkpoint' },
+  'tsa.orphan': { severity: 'error', meaning: 'a time stamp names a checkpoint that does not exist' },
+  'tsa.token_deleted': { severity: 'error', meaning: "time-stamp rows were deleted: SQLite's id counter shows more than are left" },
+  'tsa.unverified': { severity: 'warning', meaning: 'time stamps were read but not verified (no --tsa-ca)' },
+  'blob.hash_mismatch': { severity: 'error', meaning: 'preserved file content was changed' },
+  'blob.chunk_missing': { severity: 'error', meaning: 'a chunk of preserved file content is missing' },
+  'blob.missing': { severity: 'error', meaning: 'preserved file content a record names is not in the store' },
+} as const satisfies Record<string, { severity: Severity; meaning: string }>;
+
+export type StoreFindingCode = keyof typeof STORE_FINDINGS;
+
+export const STORE_FINDING_CODES = Object.keys(STORE_FINDINGS) as StoreFindingCode[];
+
+export function severityOf(code: StoreFindingCode): Severity {
+  return STORE_FINDINGS[code].severity;
+}
+
+export interface FindingLocation {
+  seq?: number;
+  seqRange?: [number, number];
+  checkpoint?: number;
+  /** A range of checkpoint ids (rows that are gone). */
+  checkpointRange?: [number, number];
+  /** The key epoch a finding is about. */
+  epoch?: number;
+  tsaToken?: number;
+  blob?: string;
+  file?: string;
+}
+
+export interface Finding {
+  /** Stable name, e.g. `checkpoint.root_mismatch`. */
+  code: StoreFindingCode;
+  severity: Severity;
+  message: string;
+  /** Where: seq, seq range, checkpoint id, epoch, token id, blob hash. */
+  where: FindingLocation;
+}
