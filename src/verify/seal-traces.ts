@@ -52,6 +52,8 @@ export interface SealFacts {
   agentStops: readonly number[];
   agentStarts: readonly { seq: number; policy: RecordedPolicy | undefined }[];
   clockAnomalies: readonly number[];
+  /** observed_at of the first record, if it decoded (where an unsealed tail starts when nothing is sealed). */
+  firstObservedAt: string | undefined;
   /** observed_at of the last record, if it decoded. */
   lastObservedAt: string | undefined;
   /** sqlite_sequence: table → highest id ever allocated. */
@@ -150,13 +152,15 @@ function tailBeyondPolicy(facts: SealFacts, add: Add): void {
   }
   // A clock that jumped makes observed_at and checkpoint times incomparable: the count still counts.
   const clockJumped = facts.clockAnomalies.some((seq) => seq >= from);
-  if (clockJumped || facts.sealed === undefined || facts.lastObservedAt === undefined) return;
-  const spanMs = Date.parse(facts.lastObservedAt) - Date.parse(facts.sealed.time);
+  // Nothing sealed: the agent seals at its first commit, so the tail is timed from the first record.
+  const since = facts.sealed?.time ?? facts.firstObservedAt;
+  if (clockJumped || since === undefined || facts.lastObservedAt === undefined) return;
+  const spanMs = Date.parse(facts.lastObservedAt) - Date.parse(since);
   if (Number.isFinite(spanMs) && spanMs > POLICY_SLACK * maxMs + TIME_SLACK_MS) {
     add(
       'seal.tail_beyond_policy',
       'warning',
-      `the unsealed records run until ${facts.lastObservedAt}, ${Math.round(spanMs / 1000)} s after the last verified checkpoint (${facts.sealed.time}), but the agent's own policy seals at least every ${Math.round(maxMs / 1000)} s: checkpoints after seq ${from - 1} may have been deleted`,
+      `the unsealed records run until ${facts.lastObservedAt}, ${Math.round(spanMs / 1000)} s after ${facts.sealed ? `the last verified checkpoint (${since})` : `the first record (${since}), and no checkpoint verified`}, but the agent's own policy seals at least every ${Math.round(maxMs / 1000)} s: checkpoints after seq ${from - 1} may have been deleted`,
       where,
     );
   }

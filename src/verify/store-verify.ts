@@ -254,6 +254,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   const agentStops: number[] = [];
   const agentStarts: { seq: number; policy: RecordedPolicy | undefined }[] = [];
   const clockAnomalies: number[] = [];
+  let firstObservedAt: string | undefined;
   const progressEvery = options.progressEvery ?? 100_000;
   // Per-record work (hashing, decoding, validation) is done by checkRecords, in this thread or in
   // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
@@ -324,6 +325,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       if (rootsWanted.has(frontier.size)) options.onRoot?.(frontier.size, frontier.root());
     }
     if (checked.lastObservedAt !== undefined) lastObservedAt = checked.lastObservedAt;
+    if (firstObservedAt === undefined && checked.firstValid >= 0) firstObservedAt = checked.firstObservedAt;
   };
   try {
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
@@ -411,6 +413,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       agentStops,
       agentStarts,
       clockAnomalies,
+      firstObservedAt,
       lastObservedAt: lastObservedAt === '' ? undefined : lastObservedAt,
       sequences,
       tsaTokenIds,

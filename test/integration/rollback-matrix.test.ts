@@ -1,0 +1,315 @@
+/**
+ * The rollback matrix: an attacker with root deletes the newest seals (no key needed) and rewrites
+ * what they covered. Each variant works on a fresh copy of one store written by the real store
+ * code the way the agent writes it (three runs: agent.start with its policy, lines, heartbeats, key
+ * rotations, agent.stop sealed with its final checkpoint; the last run ends without a stop, as a
+ * kill -9 leaves it), with RFC 3161 tokens from a real (openssl) TSA. Each test names the attack
+ * and asserts the finding's code and location; the last variants show what is left when every
+ * trace is erased too, which is the limit the README states.
+ */
+import Database from 'better-sqlite3';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyStoreDir } from '../../collector/verify.js';
+import type { Clock } from '../../src/clock.js';
+import { leafHash } from '../../src/integrity/merkle.js';
+import { requestTimeStamp } from '../../src/net/tsa-http.js';
+import { canonicalBytes, decodeCanonical } from '../../src/records/canonical.js';
+import type { EvidenceRecord } from '../../src/records/schema.js';
+import { EvidenceStore, EVIDENCE_FILE } from '../../src/store/evidence-store.js';
+import { formatStoreVerification, verificationFails } from '../../src/verify/format.js';
+import { STORE_FINDINGS } from '../../src/verify/store-findings.js';
+import type { Finding, StoreVerification } from '../../src/verify/store-verify.js';
+import { startTestTsa, type TestTsa } from '../helpers/tsa-server.js';
+
+const POLICY = { batchRecords: 10, batchMs: 250, checkpointRecords: 20, checkpointMs: 60_000, epochMs: 3_600_000 };
+const RECORDED_POLICY = { batch_records: 10, batch_ms: 250, checkpoint_records: 20, checkpoint_ms: 60_000, epoch_ms: 3_600_000, heartbeat_ms: 30_000 };
+const AGENT = 'custody.agent';
+const SHA = 'a'.repeat(64);
+
+let work: string;
+let pristine: string;
+let fingerprint: string;
+let tsa: TestTsa;
+/** What the pristine store holds, read back from it: the attacks' expected locations. */
+let facts: {
+  records: number;
+  checkpoints: { id: number; tree_size: number }[];
+  rotations: { seq: number; epoch: number }[];
+  stops: number[];
+  heartbeats: number[];
+  stampedCheckpoints: number[];
+};
+
+/** A clock the test drives: a line every three seconds, an hour of downtime between runs. */
+let nowMs = Date.parse('2026-11-23T10:00:00.000Z');
+let monoNs = 1_000_000_000n;
+const clock: Clock = { nowMs: () => nowMs, monoNs: () => monoNs };
+const tick = (ms: number): void => {
+  nowMs += ms;
+  monoNs += BigInt(ms) * 1_000_000n;
+};
+
+let lineNo = 0;
+function appendLine(store: EvidenceStore): void {
+  tick(3000);
+  const text = `Nov 23 10:00:${String(lineNo % 60).padStart(2, '0')} web-01 sshd[${2000 + lineNo}]: Accepted publickey for alice from 10.0.0.${lineNo % 250}`;
+  store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: lineNo * 80, line_no: lineNo + 1, length: Buffer.byteLength(text), text });
+  lineNo++;
+}
+
+/** One agent run as agent/run.ts writes it; `stop` false ends it as a kill -9 does (no agent.stop). */
+function agentRun(store: EvidenceStore, opts: { lines: number; rotateAfter?: number; stop: boolean }): void {
+  store.append('agent.start', AGENT, { version: '0.0.0-test', config_sha256: SHA, code_sha256: SHA, pid: 4242, node: 'v20', platform: 'linux-x64', policy: RECORDED_POLICY });
+  store.flush();
+  for (let i = 0; i < opts.lines; i++) {
+    appendLine(store);
+    if (i % 25 === 24) store.append('agent.heartbeat', AGENT, { uptime_ms: (i + 1) * 1000, reason: 'interval' });
+    if (opts.rotateAfter === i) {
+      store.append('agent.heartbeat', AGENT, { uptime_ms: (i + 1) * 1000, reason: 'epoch' });
+      store.rotateKey();
+    }
+  }
+  if (opts.stop) store.appendSealed('agent.stop', AGENT, { reason: 'signal SIGTERM' });
+  store.close();
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'custody-rollback-'));
+  pristine = join(work, 'pristine');
+  tsa = await startTestTsa();
+  const created = EvidenceStore.create(pristine, { host: 'web-01', bootId: 'boot-1', clock, policy: POLICY });
+  fingerprint = created.enrollment.fingerprint;
+  agentRun(created.store, { lines: 90, rotateAfter: 59, stop: true });
+  tick(3_600_000);
+  const second = EvidenceStore.open(pristine, { bootId: 'boot-1', clock, policy: POLICY });
+  agentRun(second, { lines: 90, rotateAfter: 59, stop: true });
+  tick(3_600_000);
+  const third = EvidenceStore.open(pristine, { bootId: 'boot-1', clock, policy: POLICY });
+  agentRun(third, { lines: 15, stop: false });
+
+  // Time stamps on the first checkpoint and on the final checkpoint of the first run.
+  const db = new Database(join(pristine, EVIDENCE_FILE));
+  const cps = db.prepare('SELECT id, tree_size, note FROM checkpoints ORDER BY id').all() as { id: number; tree_size: number; note: string }[];
+  const seqOf = (kind: string): number[] => (db.prepare('SELECT seq FROM records WHERE kind = ? ORDER BY seq').raw().all(kind) as [number][]).map((r) => r[0]);
+  const stops = seqOf('agent.stop');
+  const stamped = [cps[0]!, cps.find((c) => c.tree_size === stops[0]! + 1)!];
+  db.close();
+  const store = EvidenceStore.open(pristine, { bootId: 'boot-1', clock, policy: POLICY });
+  for (const cp of stamped) {
+    const stamp = await requestTimeStamp(tsa.url, new TextEncoder().encode(cp.note));
+    store.attachTimestamp(cp.id, tsa.url, stamp.info.genTime, stamp.tokenDer);
+  }
+  store.close();
+
+  const check = new Database(join(pristine, EVIDENCE_FILE), { readonly: true });
+  const rotations = (check.prepare(`SELECT seq, bytes FROM records WHERE kind = 'key.rotate' ORDER BY seq`).all() as { seq: number; bytes: Uint8Array }[]).map((r) => ({
+    seq: r.seq,
+    epoch: ((decodeCanonical(r.bytes) as EvidenceRecord).payload as { epoch: number }).epoch,
+  }));
+  facts = {
+    records: (check.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n,
+    checkpoints: check.prepare('SELECT id, tree_size FROM checkpoints ORDER BY id').all() as { id: number; tree_size: number }[],
+    rotations,
+    stops,
+    heartbeats: (check.prepare(`SELECT seq FROM records WHERE kind = 'agent.heartbeat' ORDER BY seq`).raw().all() as [number][]).map((r) => r[0]),
+    stampedCheckpoints: stamped.map((c) => c.id),
+  };
+  check.close();
+});
+
+afterAll(async () => {
+  await tsa?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function verifyCopy(dir: string): Promise<StoreVerification> {
+  return verifyStoreDir(dir, { key: fingerprint, tsaCa: [tsa.caCertPath] });
+}
+
+let attackCount = 0;
+/** Copies the pristine store, opens it as an attacker would (triggers dropped), mutates it, verifies it. */
+async function attack(mutate: (db: Database.Database) => void): Promise<StoreVerification> {
+  const dir = join(work, `attack-${++attackCount}`);
+  cpSync(pristine, dir, { recursive: true });
+  const db = new Database(join(dir, EVIDENCE_FILE));
+  db.pragma('foreign_keys = OFF'); // as in the sqlite3 shell, where it is off by default
+  for (const { name } of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).all() as { name: string }[]) db.exec(`DROP TRIGGER ${name}`);
+  mutate(db);
+  db.close();
+  const result = await verifyCopy(dir);
+  // Every finding has the severity its code is declared with.
+  for (const f of result.findings) expect(f.severity, f.code).toBe(STORE_FINDINGS[f.code].severity);
+  return result;
+}
+
+const errors = (r: StoreVerification): Finding[] => r.findings.filter((f) => f.severity === 'error');
+const warnings = (r: StoreVerification): Finding[] => r.findings.filter((f) => f.severity === 'warning');
+const where = (r: StoreVerification, code: string): Finding['where'][] => r.findings.filter((f) => f.code === code).map((f) => f.where);
+
+/** The attack's core: every checkpoint after the first deleted. */
+function deleteCheckpointsAfterFirst(db: Database.Database): void {
+  db.prepare('DELETE FROM checkpoints WHERE id > 1').run();
+}
+
+/** Rewrites a record properly (canonical bytes, matching columns, recomputed leaf): what someone without the key can do. */
+function rewrite(db: Database.Database, seq: number, change: (r: EvidenceRecord) => EvidenceRecord): void {
+  const row = db.prepare('SELECT bytes FROM records WHERE seq = ?').get(seq) as { bytes: Uint8Array };
+  const record = change(decodeCanonical(row.bytes) as EvidenceRecord);
+  const bytes = canonicalBytes(record);
+  db.prepare('UPDATE records SET bytes = ?, leaf_hash = ?, kind = ?, observed_at = ? WHERE seq = ?').run(bytes, leafHash(bytes), record.kind, record.observed_at, seq);
+}
+
+/** Deletes the records of the given seqs and renumbers the rest so seq stays gapless; resets SQLite's counter to match. */
+function deleteAndRenumber(db: Database.Database, doomed: ReadonlySet<number>): void {
+  const rows = (db.prepare('SELECT seq, bytes FROM records ORDER BY seq').all() as { seq: number; bytes: Uint8Array }[]).filter((r) => !doomed.has(r.seq));
+  db.prepare('DELETE FROM records').run();
+  const insert = db.prepare('INSERT INTO records(seq, kind, observed_at, leaf_hash, bytes) VALUES (?, ?, ?, ?, ?)');
+  rows.forEach((row, seq) => {
+    const record = { ...(decodeCanonical(row.bytes) as EvidenceRecord), seq };
+    const bytes = canonicalBytes(record);
+    insert.run(seq, record.kind, record.observed_at, leafHash(bytes), bytes);
+  });
+  db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'`).run(rows.length - 1);
+}
+
+/** Puts SQLite's id counters back to the rows that are left, and drops the tokens of deleted checkpoints. */
+function hideDeletedCheckpoints(db: Database.Database): void {
+  db.prepare('DELETE FROM tsa_tokens WHERE checkpoint_id NOT IN (SELECT id FROM checkpoints)').run();
+  db.prepare(`UPDATE sqlite_sequence SET seq = (SELECT COALESCE(MAX(id), 0) FROM checkpoints) WHERE name = 'checkpoints'`).run();
+  db.prepare(`UPDATE sqlite_sequence SET seq = (SELECT COALESCE(MAX(id), 0) FROM tsa_tokens) WHERE name = 'tsa_tokens'`).run();
+}
+
+describe('the honest store', () => {
+  it('has no finding: three runs, two rotations, two sealed stops, a crash-ended last run with a short unsealed tail', async () => {
+    const result = await verifyCopy(pristine);
+    expect(result.findings).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(facts.rotations.map((r) => r.epoch)).toEqual([1, 2]);
+    expect(facts.stops).toHaveLength(2);
+    // The last run ended without agent.stop: its records are the unsealed tail, within the policy.
+    expect(result.unsealed?.count).toBeGreaterThan(0);
+    expect(result.unsealed!.count).toBeLessThanOrEqual(RECORDED_POLICY.checkpoint_records + RECORDED_POLICY.batch_records);
+    expect(result.tsa.verified).toBe(2);
+    expect(formatStoreVerification(result)).toMatch(/^limits: .*cannot show newest seals removed together with every trace of them/m);
+  });
+});
+
+describe('rollback matrix: seals removed without a key', () => {
+  it('1. every checkpoint after the first deleted and an unsealed record rewritten: each trace named, INVALID', async () => {
+    const victim = facts.rotations[0]!.seq + 5;
+    const result = await attack((db) => {
+      deleteCheckpointsAfterFirst(db);
+      rewrite(db, victim, (r) => ({ ...r, payload: { ...r.payload, text: 'Nov 23 10:00:00 web-01 sshd[1]: nothing happened' } }));
+    });
+    expect(result.ok).toBe(false);
+    const lastId = facts.checkpoints.at(-1)!.id;
+    expect(where(result, 'checkpoint.deleted')).toEqual([{ checkpointRange: [2, lastId] }]);
+    expect(where(result, 'key.rotation_unsealed')).toEqual(facts.rotations.map((r) => ({ seq: r.seq, epoch: r.epoch })));
+    expect(where(result, 'agent.stop_unsealed')).toEqual(facts.stops.map((seq) => ({ seq })));
+    // The second token's checkpoint is gone; its token is left pointing at nothing.
+    expect(where(result, 'tsa.orphan')).toEqual([{ tsaToken: 2 }]);
+    expect(where(result, 'seal.tail_beyond_policy')).toEqual([{ seqRange: [facts.checkpoints[0]!.tree_size, facts.records - 1] }]);
+    expect(result.sealed?.checkpointId).toBe(1);
+    expect(new Set(errors(result).map((f) => f.code))).toEqual(new Set(['checkpoint.deleted', 'key.rotation_unsealed', 'agent.stop_unsealed', 'tsa.orphan']));
+  });
+
+  it('2. the same deletion with nothing rewritten is just as INVALID', async () => {
+    const result = await attack(deleteCheckpointsAfterFirst);
+    expect(result.ok).toBe(false);
+    expect(new Set(errors(result).map((f) => f.code))).toEqual(new Set(['checkpoint.deleted', 'key.rotation_unsealed', 'agent.stop_unsealed', 'tsa.orphan']));
+  });
+
+  it("3. ... with SQLite's id counters reset and the orphaned token deleted: the rotations and stops still say it", async () => {
+    const result = await attack((db) => {
+      deleteCheckpointsAfterFirst(db);
+      hideDeletedCheckpoints(db);
+    });
+    expect(result.ok).toBe(false);
+    expect(errors(result).map((f) => f.code).sort()).toEqual(['agent.stop_unsealed', 'agent.stop_unsealed', 'key.rotation_unsealed', 'key.rotation_unsealed']);
+    expect(where(result, 'key.rotation_unsealed')).toEqual(facts.rotations.map((r) => ({ seq: r.seq, epoch: r.epoch })));
+  });
+
+  it('4. ... and the token rows deleted with their counter left: tsa.token_deleted', async () => {
+    const result = await attack((db) => {
+      deleteCheckpointsAfterFirst(db);
+      db.prepare('DELETE FROM tsa_tokens WHERE checkpoint_id NOT IN (SELECT id FROM checkpoints)').run();
+      db.prepare(`UPDATE sqlite_sequence SET seq = 1 WHERE name = 'checkpoints'`).run();
+    });
+    expect(where(result, 'tsa.token_deleted')).toEqual([{ tsaToken: 2 }]);
+    expect(where(result, 'checkpoint.deleted')).toEqual([]);
+  });
+
+  it('5. ... and the key.rotate and agent.stop records deleted, the rest renumbered: only the policy is left to say it (a warning; --strict fails)', async () => {
+    const result = await attack((db) => {
+      deleteCheckpointsAfterFirst(db);
+      hideDeletedCheckpoints(db);
+      deleteAndRenumber(db, new Set([...facts.rotations.map((r) => r.seq), ...facts.stops]));
+    });
+    expect(errors(result)).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(warnings(result).map((f) => f.code)).toEqual(['seal.tail_beyond_policy']);
+    expect(where(result, 'seal.tail_beyond_policy')).toEqual([{ seqRange: [facts.checkpoints[0]!.tree_size, facts.records - 1 - 4] }]);
+    expect(verificationFails(result)).toBe(false);
+    expect(verificationFails(result, { strict: true })).toBe(true);
+    expect(formatStoreVerification(result, { strict: true })).toMatch(/^result: +INVALID \(0 errors, 1 warning; --strict: a warning fails it\)$/m);
+  });
+
+  it('6. ... and the heartbeats deleted too: the count of unsealed records still exceeds the policy', async () => {
+    const result = await attack((db) => {
+      deleteCheckpointsAfterFirst(db);
+      hideDeletedCheckpoints(db);
+      deleteAndRenumber(db, new Set([...facts.rotations.map((r) => r.seq), ...facts.stops, ...facts.heartbeats]));
+    });
+    expect(errors(result)).toEqual([]);
+    expect(warnings(result).map((f) => f.code)).toEqual(['seal.tail_beyond_policy']);
+  });
+
+  it('7. ... with the tail cut back to what the policy allows, its records renumbered and their times kept: the time span still exceeds it', async () => {
+    const first = facts.checkpoints[0]!.tree_size;
+    const keep = new Set<number>();
+    // Keep 20 records spread over the whole tail (their observed_at span days of the agent's time).
+    for (let i = 0; i < 20; i++) keep.add(first + Math.floor(((facts.records - 1 - first) * i) / 19));
+    const result = await attack((db) => {
+      deleteCheckpointsAfterFirst(db);
+      hideDeletedCheckpoints(db);
+      const doomed = new Set<number>();
+      for (let seq = first; seq < facts.records; seq++) if (!keep.has(seq)) doomed.add(seq);
+      deleteAndRenumber(db, doomed);
+    });
+    expect(errors(result)).toEqual([]);
+    expect(warnings(result).map((f) => f.code)).toEqual(['seal.tail_beyond_policy']);
+    expect(warnings(result)[0]!.message).toMatch(/s after the last verified checkpoint/);
+  });
+
+  it('8. the limit: newest seals removed with every trace (records, counters, a short tail of plausible times) is not seen locally', async () => {
+    const first = facts.checkpoints[0]!.tree_size;
+    const result = await attack((db) => {
+      deleteCheckpointsAfterFirst(db);
+      hideDeletedCheckpoints(db);
+      db.prepare('DELETE FROM records WHERE seq >= ?').run(first + 5);
+      db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'`).run(first + 4);
+    });
+    // This is what the README says a local store cannot prove; the output says it too.
+    expect(result.findings).toEqual([]);
+    expect(formatStoreVerification(result)).toMatch(/^limits: .*is proven only against a seal kept off the host/m);
+  });
+
+  it('9. only the final checkpoint of a run deleted: agent.stop_unsealed at that stop, checkpoint.deleted by id', async () => {
+    const stop = facts.stops[1]!;
+    const victim = facts.checkpoints.find((c) => c.tree_size === stop + 1)!;
+    const result = await attack((db) => db.prepare('DELETE FROM checkpoints WHERE id = ?').run(victim.id));
+    expect(where(result, 'agent.stop_unsealed')).toEqual([{ seq: stop }]);
+    expect(where(result, 'checkpoint.deleted')).toEqual([{ checkpointRange: [victim.id, victim.id] }]);
+  });
+
+  it('10. one checkpoint in the middle deleted (nothing gained, still tampering): checkpoint.deleted names its id', async () => {
+    const boundaries = new Set([...facts.rotations.map((r) => r.seq + 1), ...facts.stops.map((s) => s + 1)]);
+    const victim = facts.checkpoints.find((c, i) => i > 0 && !boundaries.has(c.tree_size) && !facts.stampedCheckpoints.includes(c.id))!;
+    const result = await attack((db) => db.prepare('DELETE FROM checkpoints WHERE id = ?').run(victim.id));
+    expect(errors(result).map((f) => f.code)).toEqual(['checkpoint.deleted']);
+    expect(where(result, 'checkpoint.deleted')).toEqual([{ checkpointRange: [victim.id, victim.id] }]);
+  });
+});
