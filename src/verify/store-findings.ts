@@ -40,7 +40,7 @@ export const STORE_FINDINGS = {
   'checkpoint.deleted': { severity: 'error', meaning: "checkpoint rows were deleted: SQLite's id counter, or a hole in the ids, shows more than are left" },
   'key.epoch_out_of_order': { severity: 'error', meaning: 'a key.rotate skips or repeats an epoch' },
   'key.certificate_invalid': { severity: 'error', meaning: 'the key chain is broken: a certificate does not verify' },
-  'key.rotation_unsealed': { severity: 'error', meaning: 'a key.rotate that the retiring key never sealed, though the log goes on after it (its seal was removed)' },
+  'key.rotation_unsealed': { severity: 'error', meaning: 'the retiring key never sealed a key.rotate though the log goes on after it (its seal was removed, or the past re-signed)' },
   'agent.stop_unsealed': { severity: 'error', meaning: 'an agent.stop without the final checkpoint the agent writes with it (its seal was removed)' },
   'seal.tail_beyond_policy': { severity: 'warning', meaning: "the unsealed tail is far longer than the agent's own checkpoint policy allows (seals may have been removed)" },
   'tsa.token_invalid': { severity: 'error', meaning: 'a time stamp does not verify or does not cover its checkpoint' },
