@@ -14,14 +14,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyStoreDir } from '../../collector/verify.js';
 import type { Clock } from '../../src/clock.js';
-import { leafHash } from '../../src/integrity/merkle.js';
 import { requestTimeStamp } from '../../src/net/tsa-http.js';
-import { canonicalBytes, decodeCanonical } from '../../src/records/canonical.js';
+import { decodeCanonical } from '../../src/records/canonical.js';
 import type { EvidenceRecord } from '../../src/records/schema.js';
 import { EvidenceStore, EVIDENCE_FILE } from '../../src/store/evidence-store.js';
 import { formatStoreVerification, verificationFails } from '../../src/verify/format.js';
 import { STORE_FINDINGS } from '../../src/verify/store-findings.js';
 import type { Finding, StoreVerification } from '../../src/verify/store-verify.js';
+import { deleteAndRenumber, deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker, rewriteRecord } from '../helpers/store-attacks.js';
 import { startTestTsa, type TestTsa } from '../helpers/tsa-server.js';
 
 const POLICY = { batchRecords: 10, batchMs: 250, checkpointRecords: 20, checkpointMs: 60_000, epochMs: 3_600_000 };
@@ -134,9 +134,7 @@ let attackCount = 0;
 async function attack(mutate: (db: Database.Database) => void): Promise<StoreVerification> {
   const dir = join(work, `attack-${++attackCount}`);
   cpSync(pristine, dir, { recursive: true });
-  const db = new Database(join(dir, EVIDENCE_FILE));
-  db.pragma('foreign_keys = OFF'); // as in the sqlite3 shell, where it is off by default
-  for (const { name } of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).all() as { name: string }[]) db.exec(`DROP TRIGGER ${name}`);
+  const db = openAsAttacker(dir);
   mutate(db);
   db.close();
   const result = await verifyCopy(dir);
@@ -148,39 +146,6 @@ async function attack(mutate: (db: Database.Database) => void): Promise<StoreVer
 const errors = (r: StoreVerification): Finding[] => r.findings.filter((f) => f.severity === 'error');
 const warnings = (r: StoreVerification): Finding[] => r.findings.filter((f) => f.severity === 'warning');
 const where = (r: StoreVerification, code: string): Finding['where'][] => r.findings.filter((f) => f.code === code).map((f) => f.where);
-
-/** The attack's core: every checkpoint after the first deleted. */
-function deleteCheckpointsAfterFirst(db: Database.Database): void {
-  db.prepare('DELETE FROM checkpoints WHERE id > 1').run();
-}
-
-/** Rewrites a record properly (canonical bytes, matching columns, recomputed leaf): what someone without the key can do. */
-function rewrite(db: Database.Database, seq: number, change: (r: EvidenceRecord) => EvidenceRecord): void {
-  const row = db.prepare('SELECT bytes FROM records WHERE seq = ?').get(seq) as { bytes: Uint8Array };
-  const record = change(decodeCanonical(row.bytes) as EvidenceRecord);
-  const bytes = canonicalBytes(record);
-  db.prepare('UPDATE records SET bytes = ?, leaf_hash = ?, kind = ?, observed_at = ? WHERE seq = ?').run(bytes, leafHash(bytes), record.kind, record.observed_at, seq);
-}
-
-/** Deletes the records of the given seqs and renumbers the rest so seq stays gapless; resets SQLite's counter to match. */
-function deleteAndRenumber(db: Database.Database, doomed: ReadonlySet<number>): void {
-  const rows = (db.prepare('SELECT seq, bytes FROM records ORDER BY seq').all() as { seq: number; bytes: Uint8Array }[]).filter((r) => !doomed.has(r.seq));
-  db.prepare('DELETE FROM records').run();
-  const insert = db.prepare('INSERT INTO records(seq, kind, observed_at, leaf_hash, bytes) VALUES (?, ?, ?, ?, ?)');
-  rows.forEach((row, seq) => {
-    const record = { ...(decodeCanonical(row.bytes) as EvidenceRecord), seq };
-    const bytes = canonicalBytes(record);
-    insert.run(seq, record.kind, record.observed_at, leafHash(bytes), bytes);
-  });
-  db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'`).run(rows.length - 1);
-}
-
-/** Puts SQLite's id counters back to the rows that are left, and drops the tokens of deleted checkpoints. */
-function hideDeletedCheckpoints(db: Database.Database): void {
-  db.prepare('DELETE FROM tsa_tokens WHERE checkpoint_id NOT IN (SELECT id FROM checkpoints)').run();
-  db.prepare(`UPDATE sqlite_sequence SET seq = (SELECT COALESCE(MAX(id), 0) FROM checkpoints) WHERE name = 'checkpoints'`).run();
-  db.prepare(`UPDATE sqlite_sequence SET seq = (SELECT COALESCE(MAX(id), 0) FROM tsa_tokens) WHERE name = 'tsa_tokens'`).run();
-}
 
 describe('the honest store', () => {
   it('has no finding: three runs, two rotations, two sealed stops, a crash-ended last run with a short unsealed tail', async () => {
@@ -202,7 +167,7 @@ describe('rollback matrix: seals removed without a key', () => {
     const victim = facts.rotations[0]!.seq + 5;
     const result = await attack((db) => {
       deleteCheckpointsAfterFirst(db);
-      rewrite(db, victim, (r) => ({ ...r, payload: { ...r.payload, text: 'Nov 23 10:00:00 web-01 sshd[1]: nothing happened' } }));
+      rewriteRecord(db, victim, (r) => ({ ...r, payload: { ...r.payload, text: 'Nov 23 10:00:00 web-01 sshd[1]: nothing happened' } }));
     });
     expect(result.ok).toBe(false);
     const lastId = facts.checkpoints.at(-1)!.id;
