@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { certificatesFromPemOrDer } from '../src/integrity/tsa.js';
-import { ENROLLMENT_FILE, enrollmentSchema } from '../src/store/keyfiles.js';
+import { ENROLLMENT_FILE, enrollmentSchema, listEpochKeys } from '../src/store/keyfiles.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { verifyStore, type StoreVerification, type TrustAnchor } from '../src/verify/store-verify.js';
 
@@ -69,12 +69,25 @@ export function loadTsaRoots(files: readonly string[] | undefined): Uint8Array[]
   });
 }
 
+/** The epochs of the key files beside a store, or undefined when that folder cannot be read (another user's 0700 folder). */
+function keyFilesIfReadable(storeDir: string): number[] | undefined {
+  try {
+    return listEpochKeys(storeDir);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function verifyStoreDir(storeDir: string, options: VerifyStoreDirOptions = {}): Promise<StoreVerification> {
   if (!existsSync(storeDir) || !statSync(storeDir).isDirectory()) {
     throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, 'not a folder', { where: storeDir });
   }
   const trust = resolveTrustAnchor(storeDir, options.key);
   const tsaRoots = loadTsaRoots(options.tsaCa);
+  // Listed before the reader's snapshot of the database starts (at its first read): the log only
+  // moves forward and the agent erases a retiring key only after the rotation is committed, so a
+  // listing older than the snapshot never shows a key beyond the log that the log had certified.
+  const epochKeyFiles = keyFilesIfReadable(storeDir);
   const reader = new SqliteStoreReader(storeDir);
   try {
     return await verifyStore(reader, {
@@ -83,6 +96,8 @@ export async function verifyStoreDir(storeDir: string, options: VerifyStoreDirOp
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.rootsAt !== undefined ? { rootsAt: options.rootsAt } : {}),
       ...(options.onRoot ? { onRoot: options.onRoot } : {}),
+      // Beside a live store its key folder is evidence too (seal-traces.ts); a copy has none.
+      ...(epochKeyFiles !== undefined ? { epochKeyFiles } : {}),
     });
   } finally {
     reader.close();

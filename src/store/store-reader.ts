@@ -38,7 +38,8 @@ export class SqliteStoreReader implements StoreReader {
       this.db.pragma('busy_timeout = 5000');
       // Everything this reader returns comes from one snapshot of the file: a store verified while
       // its agent writes must not look truncated because sqlite_sequence was read after the records
-      // (every such read in its own transaction gave record.tail_truncated on an honest live store).
+      // (every such read in its own transaction gave record.tail_truncated on an honest live store,
+      // and a checkpoint committed between reading the checkpoints and their counter looked deleted).
       // Under WAL the read transaction never blocks the writer.
       this.db.exec('BEGIN');
     } catch (err) {

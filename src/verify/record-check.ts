@@ -41,7 +41,7 @@ export interface KeyRotateFact {
 /** The agent's account of itself, for the traces a removed seal leaves (seal-traces.ts). */
 export interface AgentFact {
   index: number;
-  kind: 'agent.start' | 'agent.stop' | 'clock.anomaly';
+  kind: 'agent.start' | 'agent.stop' | 'clock.anomaly' | 'epoch.heartbeat';
   /** agent.start: the sealing policy of that run, when recorded. */
   policy?: PayloadOf<'agent.start'>['policy'];
 }
@@ -146,6 +146,8 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
       out.agentFacts.push(p.policy ? { index: i, kind: 'agent.start', policy: p.policy } : { index: i, kind: 'agent.start' });
     } else if (record.kind === 'agent.stop' || record.kind === 'clock.anomaly') {
       out.agentFacts.push({ index: i, kind: record.kind });
+    } else if (record.kind === 'agent.heartbeat' && (record.payload as PayloadOf<'agent.heartbeat'>).reason === 'epoch') {
+      out.agentFacts.push({ index: i, kind: 'epoch.heartbeat' });
     }
   }
   out.lastObservedAt = last;

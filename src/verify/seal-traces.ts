@@ -18,6 +18,11 @@
  * - `agent.stop_unsealed`: the agent writes its `agent.stop` in one transaction with a checkpoint
  *   of exactly the size that ends with it. Without that checkpoint, it was removed. A kill -9 leaves
  *   no `agent.stop` at all, so it never fires on a crash.
+ * - `key.rotation_missing` (a warning): the agent writes an `agent.heartbeat` (reason `epoch`)
+ *   right before each rotation; one with no key.rotate after it is a deleted rotation record, or
+ *   a rotation that failed or crashed at that point (honest, and rare: hence a warning).
+ * - `key.file_beyond_log`: where the store is read beside its key folder, a key file of a later
+ *   epoch than the log ends in, without the log's own, is a log rolled back past a rotation.
  * - `seal.tail_beyond_policy` (a warning): each run's `agent.start` records its checkpoint policy
  *   (every N records or T ms). An honest unsealed tail is never longer than that policy allows
  *   (plus a batch); one far longer is what deleting seals leaves when every other trace was erased
@@ -52,6 +57,10 @@ export interface SealFacts {
   agentStops: readonly number[];
   agentStarts: readonly { seq: number; policy: RecordedPolicy | undefined }[];
   clockAnomalies: readonly number[];
+  /** agent.heartbeat records with reason 'epoch': the agent writes one just before each key.rotate. */
+  epochHeartbeats: readonly number[];
+  /** Epochs of the private key files beside the store, if it was read where they are kept. */
+  epochKeyFiles: readonly number[] | undefined;
   /** observed_at of the first record, if it decoded (where an unsealed tail starts when nothing is sealed). */
   firstObservedAt: string | undefined;
   /** observed_at of the last record, if it decoded. */
@@ -101,7 +110,42 @@ export function sealTraceFindings(facts: SealFacts, add: Add): void {
     );
   }
 
+  // The agent writes an epoch heartbeat, seals it, then the key.rotate: one without the other is a
+  // rotation record deleted (or a rotation that failed or crashed there: hence a warning).
+  const rotationSeqs = new Set(facts.rotations.map((r) => r.seq));
+  for (const seq of facts.epochHeartbeats) {
+    if (rotationSeqs.has(seq + 1) || seq >= last) continue;
+    add(
+      'key.rotation_missing',
+      'warning',
+      `the epoch heartbeat at seq ${seq} is not followed by the key.rotate the agent writes after it: a rotation record was deleted, or that rotation failed`,
+      { seq },
+    );
+  }
+
+  keyFilesBeyondLog(facts, add);
   tailBeyondPolicy(facts, add);
+}
+
+/**
+ * The agent's key folder moves with the log: the next epoch's key is written just before its
+ * key.rotate, and the retiring key is erased only after that record and its seal are committed. So
+ * the key of the log's own last epoch is on disk whenever a later one is. A later key without the
+ * log's own is what rolling the log back past a rotation leaves on the host.
+ */
+function keyFilesBeyondLog(facts: SealFacts, add: Add): void {
+  const files = facts.epochKeyFiles;
+  if (files === undefined || files.length === 0) return;
+  const logEpoch = facts.rotations.reduce((max, r) => Math.max(max, r.epoch), 0);
+  const newest = Math.max(...files);
+  if (newest > logEpoch && !files.includes(logEpoch)) {
+    add(
+      'key.file_beyond_log',
+      'error',
+      `the store's key folder holds the epoch ${newest} key but not the epoch ${logEpoch} key the log ends in: the agent had certified and moved to later epochs, whose key.rotate records and seals were removed from the log`,
+      { epoch: newest },
+    );
+  }
 }
 
 function deletedRows(table: 'checkpoints' | 'tsa_tokens', ids: readonly number[], sequences: ReadonlyMap<string, number>, add: Add): void {

@@ -41,6 +41,8 @@ export const STORE_FINDINGS = {
   'key.epoch_out_of_order': { severity: 'error', meaning: 'a key.rotate skips or repeats an epoch' },
   'key.certificate_invalid': { severity: 'error', meaning: 'the key chain is broken: a certificate does not verify' },
   'key.rotation_unsealed': { severity: 'error', meaning: 'the retiring key never sealed a key.rotate though the log goes on after it (its seal was removed, or the past re-signed)' },
+  'key.rotation_missing': { severity: 'warning', meaning: 'an epoch heartbeat without the key.rotate the agent writes after it (a rotation record deleted, or a rotation that failed)' },
+  'key.file_beyond_log': { severity: 'error', meaning: "the key folder holds a later epoch's key but not the one the log ends in (the log was rolled back past a rotation)" },
   'agent.stop_unsealed': { severity: 'error', meaning: 'an agent.stop without the final checkpoint the agent writes with it (its seal was removed)' },
   'seal.tail_beyond_policy': { severity: 'warning', meaning: "the unsealed tail is far longer than the agent's own checkpoint policy allows (seals may have been removed)" },
   'tsa.token_invalid': { severity: 'error', meaning: 'a time stamp does not verify or does not cover its checkpoint' },

@@ -63,6 +63,11 @@ export interface VerifyStoreOptions {
    */
   rootsAt?: readonly number[];
   onRoot?: (treeSize: number, root: Uint8Array) => void;
+  /**
+   * The epochs of the private key files beside the store (`keys/epoch-N.key`), when the store is
+   * read where its agent keeps them; undefined for a copy without keys. See seal-traces.ts.
+   */
+  epochKeyFiles?: readonly number[];
 }
 
 export interface SealedPoint {
@@ -254,6 +259,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   const agentStops: number[] = [];
   const agentStarts: { seq: number; policy: RecordedPolicy | undefined }[] = [];
   const clockAnomalies: number[] = [];
+  const epochHeartbeats: number[] = [];
   let firstObservedAt: string | undefined;
   const progressEvery = options.progressEvery ?? 100_000;
   // Per-record work (hashing, decoding, validation) is done by checkRecords, in this thread or in
@@ -311,6 +317,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
           a++;
           if (fact.kind === 'agent.stop') agentStops.push(rowSeq);
           else if (fact.kind === 'clock.anomaly') clockAnomalies.push(rowSeq);
+          else if (fact.kind === 'epoch.heartbeat') epochHeartbeats.push(rowSeq);
           else agentStarts.push({ seq: rowSeq, policy: fact.policy });
         }
         const stored = checked.storedFiles[b];
@@ -413,6 +420,8 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       agentStops,
       agentStarts,
       clockAnomalies,
+      epochHeartbeats,
+      epochKeyFiles: options.epochKeyFiles,
       firstObservedAt,
       lastObservedAt: lastObservedAt === '' ? undefined : lastObservedAt,
       sequences,

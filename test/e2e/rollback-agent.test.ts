@@ -208,23 +208,39 @@ describe("rolled-back seals on the real agent's store, through the built CLI", (
     expect(text.stdout).toMatch(/^result: +INVALID/m);
   });
 
-  it('the rotations and stops deleted too, counters reset: VALID with a seal.tail_beyond_policy warning, exit 0; --strict exits 1', () => {
+  it('the rotations and stops deleted too, counters reset: the key folder still says it (exit 1); with it removed only warnings are left (exit 0, --strict exit 1)', () => {
     const attacked = join(dir, 'rolled-back-quietly');
     cpSync(store, attacked, { recursive: true });
     const db = openAsAttacker(attacked);
+    const rotations = seqsOfKind(db, 'key.rotate').length;
     deleteCheckpointsAfterFirst(db);
     hideDeletedCheckpoints(db);
     deleteAndRenumber(db, new Set([...seqsOfKind(db, 'key.rotate'), ...seqsOfKind(db, 'agent.stop')]));
     const first = (db.prepare('SELECT tree_size FROM checkpoints').get() as { tree_size: number }).tree_size;
     const records = (db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n;
+    // The agent writes an epoch heartbeat right before each rotation; one left as the very last record reads as a crash there.
+    const epochHeartbeats = (
+      db.prepare(`SELECT seq FROM records WHERE kind = 'agent.heartbeat' AND json_extract(CAST(bytes AS TEXT), '$.payload.reason') = 'epoch' ORDER BY seq`).raw().all() as [number][]
+    )
+      .map((r) => r[0])
+      .filter((seq) => seq < records - 1);
     db.close();
+    expect(epochHeartbeats.length).toBeGreaterThanOrEqual(rotations - 1);
 
+    // On the host, the agent's key folder holds the newest epoch's key, not the epoch 0 key the log now ends in.
+    const onHost = verifyJson(attacked);
+    expect(onHost.code).toBe(1);
+    expect(onHost.result.findings.filter((f) => f.severity === 'error').map((f) => [f.code, f.where])).toEqual([['key.file_beyond_log', { epoch: rotations }]]);
+
+    rmSync(join(attacked, 'keys'), { recursive: true });
     const lenient = verifyJson(attacked);
     expect(lenient.code).toBe(0);
-    expect(lenient.result.findings.map((f) => [f.code, f.severity, f.where])).toEqual([['seal.tail_beyond_policy', 'warning', { seqRange: [first, records - 1] }]]);
+    expect(lenient.result.findings.every((f) => f.severity === 'warning')).toBe(true);
+    expect(lenient.result.findings.filter((f) => f.code === 'key.rotation_missing').map((f) => f.where)).toEqual(epochHeartbeats.map((seq) => ({ seq })));
+    expect(lenient.result.findings.filter((f) => f.code === 'seal.tail_beyond_policy').map((f) => f.where)).toEqual([{ seqRange: [first, records - 1] }]);
     const strict = custody('verify', attacked, '--key', fingerprint, '--strict');
     expect(strict.code).toBe(1);
-    expect(strict.stdout).toMatch(/^result: +INVALID \(0 errors, 1 warning; --strict: a warning fails it\)$/m);
+    expect(strict.stdout).toMatch(/^result: +INVALID \(0 errors, \d+ warnings; --strict: a warning fails it\)$/m);
     expect(strict.stdout).toContain('warning seal.tail_beyond_policy at seq');
   });
 });

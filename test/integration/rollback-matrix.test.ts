@@ -40,6 +40,7 @@ let facts: {
   rotations: { seq: number; epoch: number }[];
   stops: number[];
   heartbeats: number[];
+  epochHeartbeats: number[];
   stampedCheckpoints: number[];
 };
 
@@ -115,6 +116,7 @@ beforeAll(async () => {
     rotations,
     stops,
     heartbeats: (check.prepare(`SELECT seq FROM records WHERE kind = 'agent.heartbeat' ORDER BY seq`).raw().all() as [number][]).map((r) => r[0]),
+    epochHeartbeats: (check.prepare(`SELECT seq FROM records WHERE kind = 'agent.heartbeat' AND json_extract(CAST(bytes AS TEXT), '$.payload.reason') = 'epoch' ORDER BY seq`).raw().all() as [number][]).map((r) => r[0]),
     stampedCheckpoints: stamped.map((c) => c.id),
   };
   check.close();
@@ -131,12 +133,15 @@ async function verifyCopy(dir: string): Promise<StoreVerification> {
 
 let attackCount = 0;
 /** Copies the pristine store, opens it as an attacker would (triggers dropped), mutates it, verifies it. */
-async function attack(mutate: (db: Database.Database) => void): Promise<StoreVerification> {
+async function attack(mutate: (db: Database.Database) => void, opts: { removeKeyFolder?: boolean } = {}): Promise<StoreVerification> {
   const dir = join(work, `attack-${++attackCount}`);
   cpSync(pristine, dir, { recursive: true });
   const db = openAsAttacker(dir);
   mutate(db);
   db.close();
+  // The key folder betrays a log rolled back past a rotation (key.file_beyond_log); the thorough
+  // attacker removes it too, at the price of an agent that can no longer start on this store.
+  if (opts.removeKeyFolder) rmSync(join(dir, 'keys'), { recursive: true, force: true });
   const result = await verifyCopy(dir);
   // Every finding has the severity its code is declared with.
   for (const f of result.findings) expect(f.severity, f.code).toBe(STORE_FINDINGS[f.code].severity);
@@ -207,27 +212,47 @@ describe('rollback matrix: seals removed without a key', () => {
     expect(where(result, 'checkpoint.deleted')).toEqual([]);
   });
 
-  it('5. ... and the key.rotate and agent.stop records deleted, the rest renumbered: only the policy is left to say it (a warning; --strict fails)', async () => {
+  it('5. ... and the key.rotate and agent.stop records deleted, the rest renumbered: the key folder and the epoch heartbeats still say it', async () => {
+    const doomed = [...facts.rotations.map((r) => r.seq), ...facts.stops];
     const result = await attack((db) => {
       deleteCheckpointsAfterFirst(db);
       hideDeletedCheckpoints(db);
-      deleteAndRenumber(db, new Set([...facts.rotations.map((r) => r.seq), ...facts.stops]));
+      deleteAndRenumber(db, new Set(doomed));
     });
+    expect(result.ok).toBe(false);
+    // The agent holds the epoch 2 key; the log now ends in epoch 0, whose key it erased long ago.
+    expect(errors(result).map((f) => [f.code, f.where])).toEqual([['key.file_beyond_log', { epoch: 2 }]]);
+    const renumbered = (seq: number): number => seq - doomed.filter((d) => d < seq).length;
+    expect(where(result, 'key.rotation_missing')).toEqual(facts.epochHeartbeats.map((seq) => ({ seq: renumbered(seq) })));
+    expect(where(result, 'seal.tail_beyond_policy')).toEqual([{ seqRange: [facts.checkpoints[0]!.tree_size, facts.records - 1 - doomed.length] }]);
+  });
+
+  it('5b. ... and the key folder removed as well: only warnings are left (VALID; --strict fails)', async () => {
+    const result = await attack(
+      (db) => {
+        deleteCheckpointsAfterFirst(db);
+        hideDeletedCheckpoints(db);
+        deleteAndRenumber(db, new Set([...facts.rotations.map((r) => r.seq), ...facts.stops]));
+      },
+      { removeKeyFolder: true },
+    );
     expect(errors(result)).toEqual([]);
     expect(result.ok).toBe(true);
-    expect(warnings(result).map((f) => f.code)).toEqual(['seal.tail_beyond_policy']);
-    expect(where(result, 'seal.tail_beyond_policy')).toEqual([{ seqRange: [facts.checkpoints[0]!.tree_size, facts.records - 1 - 4] }]);
+    expect(warnings(result).map((f) => f.code)).toEqual(['key.rotation_missing', 'key.rotation_missing', 'seal.tail_beyond_policy']);
     expect(verificationFails(result)).toBe(false);
     expect(verificationFails(result, { strict: true })).toBe(true);
-    expect(formatStoreVerification(result, { strict: true })).toMatch(/^result: +INVALID \(0 errors, 1 warning; --strict: a warning fails it\)$/m);
+    expect(formatStoreVerification(result, { strict: true })).toMatch(/^result: +INVALID \(0 errors, 3 warnings; --strict: a warning fails it\)$/m);
   });
 
   it('6. ... and the heartbeats deleted too: the count of unsealed records still exceeds the policy', async () => {
-    const result = await attack((db) => {
-      deleteCheckpointsAfterFirst(db);
-      hideDeletedCheckpoints(db);
-      deleteAndRenumber(db, new Set([...facts.rotations.map((r) => r.seq), ...facts.stops, ...facts.heartbeats]));
-    });
+    const result = await attack(
+      (db) => {
+        deleteCheckpointsAfterFirst(db);
+        hideDeletedCheckpoints(db);
+        deleteAndRenumber(db, new Set([...facts.rotations.map((r) => r.seq), ...facts.stops, ...facts.heartbeats]));
+      },
+      { removeKeyFolder: true },
+    );
     expect(errors(result)).toEqual([]);
     expect(warnings(result).map((f) => f.code)).toEqual(['seal.tail_beyond_policy']);
   });
@@ -243,20 +268,20 @@ describe('rollback matrix: seals removed without a key', () => {
       const doomed = new Set<number>();
       for (let seq = first; seq < facts.records; seq++) if (!keep.has(seq)) doomed.add(seq);
       deleteAndRenumber(db, doomed);
-    });
+    }, { removeKeyFolder: true });
     expect(errors(result)).toEqual([]);
     expect(warnings(result).map((f) => f.code)).toEqual(['seal.tail_beyond_policy']);
     expect(warnings(result)[0]!.message).toMatch(/s after the last verified checkpoint/);
   });
 
-  it('8. the limit: newest seals removed with every trace (records, counters, a short tail of plausible times) is not seen locally', async () => {
+  it('8. the limit: newest seals removed with every trace (records, counters, key folder, a short tail of plausible times) is not seen locally', async () => {
     const first = facts.checkpoints[0]!.tree_size;
     const result = await attack((db) => {
       deleteCheckpointsAfterFirst(db);
       hideDeletedCheckpoints(db);
       db.prepare('DELETE FROM records WHERE seq >= ?').run(first + 5);
       db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'`).run(first + 4);
-    });
+    }, { removeKeyFolder: true });
     // This is what the README says a local store cannot prove; the output says it too.
     expect(result.findings).toEqual([]);
     expect(formatStoreVerification(result)).toMatch(/^limits: .*is proven only against a seal kept off the host/m);
