@@ -142,7 +142,7 @@ function keyFilesBeyondLog(facts: SealFacts, add: Add): void {
     add(
       'key.file_beyond_log',
       'error',
-      `the store's key folder holds the epoch ${newest} key but not the epoch ${logEpoch} key the log ends in: the agent had certified and moved to later epochs, whose key.rotate records and seals were removed from the log`,
+      `the store's key folder holds the epoch ${newest} key but not the epoch ${logEpoch} key the log ends in: the agent had certified and moved to later epochs, whose key.rotate records and seals were removed from the log (or this folder is a copy whose keys were copied later than its database)`,
       { epoch: newest },
     );
   }
