@@ -321,6 +321,7 @@ export class BundleContentCheck {
       location: reader.location,
       meta: () => reader.meta(),
       highWaterSeq: () => reader.highWaterSeq(),
+      sqliteSequence: () => reader.sqliteSequence(),
       records: function* () {
         for (const r of reader.records()) {
           take(r);

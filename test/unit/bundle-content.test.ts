@@ -39,6 +39,7 @@ function fakeStore(rows: RecordRow[]): StoreReader {
     location: 'fake',
     meta: () => new Map(),
     highWaterSeq: () => rows.length - 1,
+    sqliteSequence: () => new Map(),
     records: () => rows,
     checkpoints: () => [],
     tsaTokens: () => [],
