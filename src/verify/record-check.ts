@@ -17,6 +17,7 @@ import { bytesEqual, HASH_SIZE, leafHash } from '../integrity/merkle.js';
 import { CustodyError, messageOf } from '../errors.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
+import { fileEventOf, type FileEvent } from './file-offsets.js';
 import type { RecordRow } from './reader.js';
 
 /** A finding about one record, found without looking at any other record. */
@@ -63,6 +64,8 @@ export interface CheckedBatch {
   lastObservedAt: string | undefined;
   keyRotations: KeyRotateFact[];
   storedFiles: StoredFileFact[];
+  /** Read positions of followed files (file-offsets.ts), for the continuity check. */
+  fileEvents: Array<{ index: number; event: FileEvent }>;
   /**
    * Something threw where the single-threaded verifier had no per-record guard (hashing a row
    * whose columns have impossible types): the record at `index` was not checked, and the verifier
@@ -76,7 +79,7 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
   const n = rows.length;
   const leaves = new Uint8Array(n * HASH_SIZE);
   const flags = new Uint8Array(n);
-  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [] };
+  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [], fileEvents: [] };
   const findings = out.findings;
   let last: string | undefined;
   for (let i = 0; i < n; i++) {
@@ -131,6 +134,10 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
     } else if (record.kind === 'log.file') {
       const p = record.payload as PayloadOf<'log.file'>;
       if (p.content === 'stored') out.storedFiles.push({ index: i, sha256: p.sha256 });
+    }
+    if (known && (record.kind === 'log.line' || record.kind === 'agent.gap' || record.kind === 'log.file')) {
+      const event = fileEventOf(record);
+      if (event) out.fileEvents.push({ index: i, event });
     }
   }
   out.lastObservedAt = last;

@@ -23,6 +23,7 @@ import { bytesEqual, emptyRoot, HASH_SIZE, MerkleFrontier } from '../integrity/m
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
+import { FileOffsetTracker } from './file-offsets.js';
 import { SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
 
@@ -266,6 +267,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   let expectedSeq = 0;
   let integrityOk = true;
   let lastObservedAt = '';
+  const fileOffsets = new FileOffsetTracker();
   const progressEvery = options.progressEvery ?? 100_000;
   // Per-record work (hashing, decoding, validation) is done by checkRecords, in this thread or in
   // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
@@ -275,6 +277,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     let f = 0;
     let k = 0;
     let b = 0;
+    let e = 0;
     const end = checked.fatal ? checked.fatal.index + 1 : rows.length;
     for (let i = 0; i < end; i++) {
       const rowSeq = (rows[i] as RecordRow).seq;
@@ -320,6 +323,12 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
         if (stored !== undefined && stored.index === i) {
           b++;
           if (!blobsNeeded.has(stored.sha256)) blobsNeeded.set(stored.sha256, rowSeq);
+        }
+        const fileEvent = checked.fileEvents[e];
+        if (fileEvent !== undefined && fileEvent.index === i) {
+          e++;
+          const jump = fileOffsets.observe(rowSeq, fileEvent.event);
+          if (jump) add(jump.code, jump.severity, jump.message, { seq: jump.seq, file: jump.file });
         }
       }
       result.records++;
