@@ -74,12 +74,43 @@ export interface FileOffsetFinding {
   file: string;
 }
 
+/** Jumps reported one by one; past this many, `rest` counts the others (a store of garbage must not flood the report). */
+export const MAX_REPORTED_JUMPS = 100;
+
 /** Folds file events in seq order; `observe` returns a finding when a line is not where it should be. */
 export class FileOffsetTracker {
   /** Per identity: the offset the next line must start at, and the seq of what set it. */
   private readonly expected = new Map<string, { offset: number; seq: number; by: 'line' | 'gap' | 'start' }>();
+  private reported = 0;
+  private more: { count: number; firstSeq: number; lastSeq: number; skipped: boolean } | undefined;
 
   observe(seq: number, event: FileEvent): FileOffsetFinding | undefined {
+    const finding = this.check(seq, event);
+    if (!finding) return undefined;
+    if (this.reported < MAX_REPORTED_JUMPS) {
+      this.reported++;
+      return finding;
+    }
+    this.more ??= { count: 0, firstSeq: seq, lastSeq: seq, skipped: false };
+    this.more.count++;
+    this.more.lastSeq = seq;
+    this.more.skipped ||= finding.code === OFFSET_SKIPPED;
+    return undefined;
+  }
+
+  /** One finding for the jumps past MAX_REPORTED_JUMPS, once the stream has ended (undefined when there were none). */
+  rest(): (Omit<FileOffsetFinding, 'seq' | 'file'> & { seqRange: [number, number] }) | undefined {
+    if (!this.more) return undefined;
+    const { count, firstSeq, lastSeq, skipped } = this.more;
+    return {
+      code: skipped ? OFFSET_SKIPPED : OFFSET_REPEATED,
+      severity: skipped ? 'error' : 'warning',
+      message: `${count} more lines after the first ${MAX_REPORTED_JUMPS} jumps do not start where their file's previous line ended, and no agent.gap explains them`,
+      seqRange: [firstSeq, lastSeq],
+    };
+  }
+
+  private check(seq: number, event: FileEvent): FileOffsetFinding | undefined {
     const key = `${event.dev}:${event.ino}`;
     if (event.t === 'close') {
       this.expected.delete(key);

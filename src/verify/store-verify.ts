@@ -357,6 +357,8 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   }
   result.epochs = epochKeys.size;
   const recordCount = expectedSeq;
+  const moreJumps = fileOffsets.rest();
+  if (moreJumps) add(moreJumps.code, moreJumps.severity, moreJumps.message, { seqRange: moreJumps.seqRange });
 
   // --- what the stream could not settle --------------------------------------------------------
   for (const info of checkpoints) {
