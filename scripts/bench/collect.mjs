@@ -252,7 +252,8 @@ function runShell(script, cwd) {
 
 /** Builds (or reuses from the cache) one store of `records` auth.log `log.line` records for `host`. */
 async function ensureStore(cache, host, records) {
-  const dir = join(cache, `${host}-${records}`);
+  // `-v2`: lines laid out as the agent does (contiguous offsets); stores cached by earlier versions of this script are not reused.
+  const dir = join(cache, `${host}-${records}-v2`);
   if (existsSync(join(dir, 'evidence.sqlite'))) {
     const db = new Database(join(dir, 'evidence.sqlite'), { readonly: true, fileMustExist: true });
     const n = db.prepare("SELECT count(*) AS n FROM records WHERE kind = 'log.line'").get().n;
