@@ -66,6 +66,57 @@ export function fileEventOf(record: { kind: string; source: string; payload: unk
   }
 }
 
+/**
+ * A batch's file events in a form that is cheap to post between threads (record-check runs in
+ * workers for large stores, one event per `log.line`): per event five numbers in `data` (index in
+ * the batch, entry in `files`, kind, offset, end) and each file once in `files` as
+ * `dev NUL ino NUL path` (dev and ino are digits, so the first two NULs split it whatever the path).
+ */
+export interface FileEventsOfBatch {
+  files: string[];
+  data: number[];
+}
+
+const EVENT_LINE = 0;
+const EVENT_RESET = 1;
+const EVENT_CLOSE = 2;
+
+export function emptyFileEvents(): FileEventsOfBatch {
+  return { files: [], data: [] };
+}
+
+/** Adds the event of the record at `index`; `fileIndex` (one per batch) maps a file to its entry in `files`. */
+export function pushFileEvent(out: FileEventsOfBatch, fileIndex: Map<string, number>, index: number, event: FileEvent): void {
+  const file = `${event.dev}\u0000${event.ino}\u0000${event.t === 'line' ? event.path : ''}`;
+  let f = fileIndex.get(file);
+  if (f === undefined) {
+    f = out.files.length;
+    out.files.push(file);
+    fileIndex.set(file, f);
+  }
+  if (event.t === 'line') out.data.push(index, f, EVENT_LINE, event.offset, event.end);
+  else if (event.t === 'reset') out.data.push(index, f, EVENT_RESET, event.offset, 0);
+  else out.data.push(index, f, EVENT_CLOSE, 0, 0);
+}
+
+/** The event at position `at` (a multiple of 5) of `data`, as a FileEvent. */
+export function fileEventAt(events: FileEventsOfBatch, at: number): { index: number; event: FileEvent } {
+  const d = events.data;
+  const file = events.files[d[at + 1] as number] as string;
+  const a = file.indexOf('\u0000');
+  const b = file.indexOf('\u0000', a + 1);
+  const dev = file.slice(0, a);
+  const ino = file.slice(a + 1, b);
+  const kind = d[at + 2];
+  const event: FileEvent =
+    kind === EVENT_LINE
+      ? { t: 'line', dev, ino, path: file.slice(b + 1), offset: d[at + 3] as number, end: d[at + 4] as number }
+      : kind === EVENT_RESET
+        ? { t: 'reset', dev, ino, offset: d[at + 3] as number }
+        : { t: 'close', dev, ino };
+  return { index: d[at] as number, event };
+}
+
 export interface FileOffsetFinding {
   code: FileOffsetFindingCode;
   severity: 'error' | 'warning';

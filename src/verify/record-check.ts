@@ -17,7 +17,7 @@ import { bytesEqual, HASH_SIZE, leafHash } from '../integrity/merkle.js';
 import { CustodyError, messageOf } from '../errors.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
-import { fileEventOf, type FileEvent } from './file-offsets.js';
+import { emptyFileEvents, fileEventOf, pushFileEvent, type FileEventsOfBatch } from './file-offsets.js';
 import type { RecordRow } from './reader.js';
 
 /** A finding about one record, found without looking at any other record. */
@@ -65,7 +65,7 @@ export interface CheckedBatch {
   keyRotations: KeyRotateFact[];
   storedFiles: StoredFileFact[];
   /** Read positions of followed files (file-offsets.ts), for the continuity check. */
-  fileEvents: Array<{ index: number; event: FileEvent }>;
+  fileEvents: FileEventsOfBatch;
   /**
    * Something threw where the single-threaded verifier had no per-record guard (hashing a row
    * whose columns have impossible types): the record at `index` was not checked, and the verifier
@@ -79,7 +79,8 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
   const n = rows.length;
   const leaves = new Uint8Array(n * HASH_SIZE);
   const flags = new Uint8Array(n);
-  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [], fileEvents: [] };
+  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [], fileEvents: emptyFileEvents() };
+  const fileIndex = new Map<string, number>();
   const findings = out.findings;
   let last: string | undefined;
   for (let i = 0; i < n; i++) {
@@ -137,7 +138,7 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
     }
     if (known && (record.kind === 'log.line' || record.kind === 'agent.gap' || record.kind === 'log.file')) {
       const event = fileEventOf(record);
-      if (event) out.fileEvents.push({ index: i, event });
+      if (event) pushFileEvent(out.fileEvents, fileIndex, i, event);
     }
   }
   out.lastObservedAt = last;

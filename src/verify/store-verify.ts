@@ -23,7 +23,7 @@ import { bytesEqual, emptyRoot, HASH_SIZE, MerkleFrontier } from '../integrity/m
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
-import { FileOffsetTracker } from './file-offsets.js';
+import { fileEventAt, FileOffsetTracker } from './file-offsets.js';
 import { SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
 
@@ -324,9 +324,9 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
           b++;
           if (!blobsNeeded.has(stored.sha256)) blobsNeeded.set(stored.sha256, rowSeq);
         }
-        const fileEvent = checked.fileEvents[e];
-        if (fileEvent !== undefined && fileEvent.index === i) {
-          e++;
+        if (e < checked.fileEvents.data.length && checked.fileEvents.data[e] === i) {
+          const fileEvent = fileEventAt(checked.fileEvents, e);
+          e += 5;
           const jump = fileOffsets.observe(rowSeq, fileEvent.event);
           if (jump) add(jump.code, jump.severity, jump.message, { seq: jump.seq, file: jump.file });
         }

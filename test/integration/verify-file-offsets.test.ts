@@ -14,7 +14,7 @@ import { leafHash } from '../../src/integrity/merkle.js';
 import { canonicalBytes, decodeCanonical } from '../../src/records/canonical.js';
 import type { EvidenceRecord } from '../../src/records/schema.js';
 import { EVIDENCE_FILE } from '../../src/store/evidence-store.js';
-import { FileOffsetTracker, MAX_REPORTED_JUMPS, OFFSET_REPEATED, OFFSET_SKIPPED } from '../../src/verify/file-offsets.js';
+import { emptyFileEvents, fileEventAt, FileOffsetTracker, MAX_REPORTED_JUMPS, OFFSET_REPEATED, OFFSET_SKIPPED, pushFileEvent, type FileEvent } from '../../src/verify/file-offsets.js';
 import { custody } from '../helpers/cli.js';
 import { allRecords, idle, lineRecords, makeRig, payloads, tempDir, waitFor } from '../helpers/ingest-harness.js';
 
@@ -189,5 +189,23 @@ describe('FileOffsetTracker', () => {
     for (let seq = 0; seq < MAX_REPORTED_JUMPS + 50; seq++) if (t.observe(seq, line(seq * 10 + 5, 1))) reported++;
     expect(reported).toBe(MAX_REPORTED_JUMPS);
     expect(t.rest()).toEqual({ code: OFFSET_SKIPPED, severity: 'error', message: expect.stringContaining('50 more lines'), seqRange: [MAX_REPORTED_JUMPS, MAX_REPORTED_JUMPS + 49] });
+  });
+});
+
+describe('file events between threads', () => {
+  it('come back exactly as they went in, each file once, whatever its path holds', () => {
+    const events: FileEvent[] = [
+      { t: 'line', dev: '2049', ino: '77', path: '/var/log/a\u0000b.log', offset: 0, end: 10 },
+      { t: 'line', dev: '2049', ino: '77', path: '/var/log/a\u0000b.log', offset: 10, end: 25 },
+      { t: 'reset', dev: '2049', ino: '77', offset: 0 },
+      { t: 'line', dev: '1', ino: '2', path: '', offset: 3, end: 3 },
+      { t: 'close', dev: '2049', ino: '77' },
+    ];
+    const out = emptyFileEvents();
+    const index = new Map<string, number>();
+    events.forEach((e, i) => pushFileEvent(out, index, i * 3, e));
+    expect(out.files).toHaveLength(3);
+    const back = events.map((_, k) => fileEventAt(structuredClone(out), k * 5));
+    expect(back).toEqual(events.map((event, i) => ({ index: i * 3, event })));
   });
 });
