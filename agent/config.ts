@@ -5,12 +5,19 @@
  * Durations are milliseconds or strings with a unit (`250ms`, `10s`, `5m`, `24h`, `7d`); sizes are
  * bytes or strings with a unit (`512MiB`, `2GB`). Relative paths in a file are relative to the
  * file's folder. Every problem is reported at once, one `path: message` line each.
+ *
+ * The file is input we do not trust blindly (a path on the command line may name anything): only
+ * a regular file of at most MAX_CONFIG_BYTES (1 MiB; a complete configuration is about 1 KB) is
+ * read, so `/dev/zero` is refused instead of exhausting memory and a FIFO is refused instead of
+ * blocking forever. YAML aliases may not expand the document beyond MAX_CONFIG_VALUES values, and
+ * an alias that names no earlier anchor or its own ancestor is refused with its line: an alias bomb
+ * is a configuration error (E_CONFIG_INVALID), not an out-of-memory crash.
  */
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import fg from 'fast-glob';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, isPair, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { canonicalBytes } from '../src/records/canonical.js';
@@ -269,15 +276,132 @@ export function parseConfig(value: unknown, options: { baseDir?: string; where?:
   return resolvePaths(result.data, options.baseDir ?? process.cwd());
 }
 
-/** Reads and validates a YAML or JSON configuration file. */
-export function loadConfig(path: string): AgentConfig {
-  let text: string;
+/** The largest configuration file read: far above any real one (about 1 KB), far below harm. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * The most values (scalars, mappings, sequences, pairs) a configuration may expand to once its
+ * aliases are resolved; also the `maxAliasCount` given to the yaml package as a second guard. A
+ * real configuration holds a few hundred.
+ */
+export const MAX_CONFIG_VALUES = 10_000;
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isFIFO()) return 'a FIFO (named pipe)';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The file's text, when it is a regular file of at most MAX_CONFIG_BYTES. Opened non-blocking so
+ * that a FIFO cannot hang the open; its type and size are taken from the open descriptor (what is
+ * read), and reading stops one byte past the limit so a file that grows meanwhile is still refused.
+ */
+function readConfigFile(path: string): string {
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw new CustodyError(ErrorCodes.IO, `cannot read the agent configuration: ${messageOf(err)}`, { where: path, cause: err });
   }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) {
+      throw new CustodyError(ErrorCodes.CONFIG_INVALID, `the agent configuration is ${fileKind(stats)}: only a regular file is read`, { where: path });
+    }
+    const tooLarge = (): CustodyError =>
+      new CustodyError(ErrorCodes.CONFIG_INVALID, `the agent configuration is larger than ${MAX_CONFIG_BYTES} bytes (1 MiB): refused`, { where: path });
+    if (stats.size > MAX_CONFIG_BYTES) throw tooLarge();
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_CONFIG_BYTES) throw tooLarge();
+    }
+    return buffer.toString('utf8', 0, length);
+  } catch (err) {
+    if (err instanceof CustodyError) throw err;
+    throw new CustodyError(ErrorCodes.IO, `cannot read the agent configuration: ${messageOf(err)}`, { where: path, cause: err });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and validates a YAML or JSON configuration file (a regular file of at most MAX_CONFIG_BYTES). */
+export function loadConfig(path: string): AgentConfig {
+  const text = readConfigFile(path);
   return parseConfigText(text, { where: path, baseDir: dirname(resolve(path)) });
+}
+
+/**
+ * Problems with the document's aliases, each with its line: an alias with no anchor before it, an
+ * alias inside the node it names (a cycle), and the alias at which the resolved document first
+ * exceeds MAX_CONFIG_VALUES values. Counted on the syntax tree, before anything is expanded: each
+ * anchor's expanded size is computed once, so a billion-laughs document costs its own size here.
+ */
+export function aliasProblems(doc: Document, lineCounter: LineCounter): string[] {
+  const lineOf = (node: { range?: [number, number, number] | null }): string => (node.range ? `line ${lineCounter.linePos(node.range[0]).line}` : '(alias)');
+  // Anchors and aliases in document order: an alias names the last anchor of that name before it (YAML 1.2, 3.2.2.2).
+  const order: YamlNode[] = [];
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node) || (node as { anchor?: string }).anchor !== undefined) order.push(node);
+    },
+  });
+  const targetOf = new Map<YamlNode, YamlNode | undefined>();
+  const lastAnchor = new Map<string, YamlNode>();
+  for (const node of order) {
+    if (isAlias(node)) targetOf.set(node, lastAnchor.get(node.source));
+    else lastAnchor.set((node as { anchor: string }).anchor, node);
+  }
+
+  const problems: string[] = [];
+  const sizeOf = new Map<unknown, number>();
+  const inProgress = new Set<unknown>();
+  let total = 0;
+  let failed = false;
+  // The expanded size of a node; `counting` adds the document's own nodes to the running total.
+  const size = (node: unknown, counting: boolean): number => {
+    if (failed) return 0;
+    if (isAlias(node)) {
+      const target = targetOf.get(node);
+      if (target === undefined) {
+        problems.push(`${lineOf(node)}: alias *${node.source} names no anchor before it`);
+        failed = true;
+        return 0;
+      }
+      if (inProgress.has(target)) {
+        problems.push(`${lineOf(node)}: alias *${node.source} is inside the node it names (a cycle)`);
+        failed = true;
+        return 0;
+      }
+      const n = size(target, false);
+      if (counting) {
+        total += n;
+        if (total > MAX_CONFIG_VALUES) {
+          problems.push(`${lineOf(node)}: alias *${node.source} expands the configuration beyond ${MAX_CONFIG_VALUES} values (an alias bomb?)`);
+          failed = true;
+        }
+      }
+      return n;
+    }
+    const known = sizeOf.get(node);
+    if (known !== undefined && !counting) return known;
+    inProgress.add(node);
+    let n = 1;
+    if (isMap(node) || isSeq(node)) for (const item of node.items) n += size(item, counting);
+    else if (isPair(node)) n = size(node.key, counting) + size(node.value, counting);
+    inProgress.delete(node);
+    if (counting && !isPair(node)) total += 1;
+    sizeOf.set(node, n);
+    return n;
+  };
+  size(doc.contents, true);
+  return problems;
 }
 
 /** Parses YAML (JSON is YAML) with line and column for syntax errors, then validates. */
@@ -292,7 +416,16 @@ export function parseConfigText(text: string, options: { where?: string; baseDir
     });
     throw invalid(problems, options.where);
   }
-  const value = doc.toJS() as unknown;
+  const aliases = aliasProblems(doc, lineCounter);
+  if (aliases.length > 0) throw invalid(aliases, options.where);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_CONFIG_VALUES }) as unknown;
+  } catch (err) {
+    // The yaml package's own alias guard, behind ours: still a configuration error, never a crash.
+    if (err instanceof ReferenceError || err instanceof RangeError) throw invalid([`(aliases): ${err.message}`], options.where);
+    throw err;
+  }
   if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
     throw invalid(['(root): must be a mapping of settings (key: value)'], options.where);
   }

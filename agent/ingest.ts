@@ -237,6 +237,10 @@ export class FileIngestor {
       { evt: 'ingest.resumed', cache: resume.cache, from_seq: resume.fromSeq, folded: resume.folded, files: resume.cursors.size, first_run: resume.firstRun },
       'ingest cursors recovered from the evidence store',
     );
+    if (resume.disagreements.length > 0) {
+      // Someone changed state.sqlite (or it is from another store): the evidence decided instead.
+      this.log.warn({ evt: 'ingest.cursor_cache_rejected', disagreements: resume.disagreements }, 'the cursor cache in the state database disagrees with the evidence; resumed from the evidence');
+    }
 
     const matched = await this.expandGlobs();
     const byKey = new Map<string, { path: string; st: BigIntStats }>();

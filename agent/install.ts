@@ -2,8 +2,14 @@
  * `custody agent install`: a hardened systemd unit (or a launchd daemon plist) that runs
  * `custody agent run --config FILE` as its own unprivileged user. The text is made by pure
  * functions; `installService` writes it (under a root folder that tests point elsewhere).
+ *
+ * Running the agent as root is refused unless asked for by name (`allowRoot`, the CLI's
+ * `--allow-root`): the agent only reads logs and writes its store, and a typo'd or copied
+ * `--user root` would otherwise quietly give a network-facing process (it talks to a TSA) every
+ * privilege. Everything the written files refer to exists: the documentation is the README shipped
+ * beside the CLI, named by its absolute path, and left out when there is none.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 
@@ -35,6 +41,12 @@ export interface ServiceSpec {
   user: string;
   /** Memory ceiling for the service (systemd MemoryMax), e.g. `256M`. */
   memoryMax: string;
+  /** The service user may be a superuser (root, or a name with uid 0 in `superusers`): only when asked for explicitly. */
+  allowRoot: boolean;
+  /** Names with uid 0 on this host besides `root` (from /etc/passwd; see `superusersOf`). */
+  superusers: readonly string[];
+  /** custody's README (absolute), named as the service's documentation; none when the install has no README. */
+  readmePath: string | undefined;
 }
 
 export function defaultServiceSpec(partial: Partial<ServiceSpec> & Pick<ServiceSpec, 'nodePath' | 'cliPath'>): ServiceSpec {
@@ -43,6 +55,9 @@ export function defaultServiceSpec(partial: Partial<ServiceSpec> & Pick<ServiceS
     storeDir: DEFAULT_STORE_DIR,
     user: DEFAULT_SERVICE_USER,
     memoryMax: '256M',
+    allowRoot: false,
+    superusers: [],
+    readmePath: undefined,
     ...partial,
   };
 }
@@ -59,7 +74,57 @@ function checkSpec(spec: ServiceSpec): void {
     if (/[\s"'\\%$;]/.test(value)) throw new CustodyError(ErrorCodes.USAGE, `the ${name} may not contain spaces, quotes, '%', '$', ';' or '\\': ${value}`);
   }
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.user)) throw new CustodyError(ErrorCodes.USAGE, `service user name ${JSON.stringify(spec.user)} is not a valid system user name`);
+  if (runsAsRoot(spec) && !spec.allowRoot) {
+    throw new CustodyError(
+      ErrorCodes.USAGE,
+      `the service user ${spec.user} is a superuser (uid 0); the agent needs only to read logs (the default user \`${DEFAULT_SERVICE_USER}\` reads them through the adm and systemd-journal groups). Pass --allow-root to run it as ${spec.user} anyway`,
+    );
+  }
+  if (spec.readmePath !== undefined && (!isAbsolute(spec.readmePath) || /[\s"'\\%$;]/.test(spec.readmePath))) {
+    throw new CustodyError(ErrorCodes.USAGE, `the README path in a service definition must be absolute and plain: ${spec.readmePath}`);
+  }
   if (!/^\d+[KMGT]?$/.test(spec.memoryMax)) throw new CustodyError(ErrorCodes.USAGE, `memory limit ${JSON.stringify(spec.memoryMax)} must look like 256M`);
+}
+
+/** Whether the service user is root by name or has uid 0 on this host. */
+export function runsAsRoot(spec: Pick<ServiceSpec, 'user' | 'superusers'>): boolean {
+  return spec.user === 'root' || spec.superusers.includes(spec.user);
+}
+
+/** The names with uid 0 in an /etc/passwd text (`toor` and the like are root too). */
+export function superusersOf(passwd: string): string[] {
+  return passwd
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((fields) => fields.length >= 3 && fields[2] === '0' && fields[0] !== '')
+    .map((fields) => fields[0] as string);
+}
+
+/** The uid-0 names of this host's /etc/passwd (none when it cannot be read: `root` is refused by name anyway). */
+export function superusersOnThisHost(passwdPath = '/etc/passwd'): string[] {
+  try {
+    return superusersOf(readFileSync(passwdPath, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * custody's README beside the CLI (`<package>/dist/src/cli.js` → `<package>/README.md`; npm ships
+ * a package's README whatever its `files` say), when it is there as a regular file.
+ */
+export function readmeBeside(cliPath: string): string | undefined {
+  const readme = join(dirname(cliPath), '..', '..', 'README.md');
+  try {
+    return statSync(readme).isFile() ? readme : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where the generated files point a reader: the README when there is one, else the CLI's own help. */
+function docsNote(spec: ServiceSpec): string {
+  return spec.readmePath !== undefined ? `See ${spec.readmePath}, "Running the agent".` : 'See `custody agent install --help`.';
 }
 
 /** A StateDirectory= name when the store is under /var/lib (systemd then creates and owns it). */
@@ -73,11 +138,10 @@ export function systemdUnit(spec: ServiceSpec): string {
   checkSpec(spec);
   const stateDir = stateDirectoryOf(spec.storeDir);
   return `# custody-agent.service — generated by \`custody agent install --systemd\`.
-# Preserves log evidence in ${spec.storeDir}. See docs/agent-service.md.
+# Preserves log evidence in ${spec.storeDir}. ${docsNote(spec)}
 [Unit]
 Description=custody log-evidence agent
-Documentation=https://github.com/custody-forensics/custody/blob/main/docs/agent-service.md
-After=local-fs.target network-online.target
+${spec.readmePath !== undefined ? `Documentation=file://${spec.readmePath}\n` : ''}After=local-fs.target network-online.target
 Wants=network-online.target
 StartLimitIntervalSec=10min
 StartLimitBurst=10
@@ -164,7 +228,7 @@ export function launchdPlist(spec: ServiceSpec): string {
   const args = [spec.nodePath, ...SERVICE_NODE_FLAGS, spec.cliPath, 'agent', 'run', '--config', spec.configPath];
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<!-- Generated by \`custody agent install --launchd\`. See docs/agent-service.md. -->
+<!-- Generated by \`custody agent install --launchd\`. ${xml(docsNote(spec)).replace(/--/g, '- -')} -->
 <plist version="1.0">
 <dict>
   <key>Label</key>
@@ -235,11 +299,13 @@ export function installService(kind: 'systemd' | 'launchd', spec: ServiceSpec, o
   }
   const configMissing = !existsSync(at(spec.configPath));
   const nextSteps: string[] = [];
-  if (configMissing) nextSteps.push(`write the agent configuration to ${spec.configPath} (see docs/agent-service.md), then: custody agent check-config ${spec.configPath}`);
+  const configDocs = spec.readmePath !== undefined ? `see ${spec.readmePath}, "Configuration"` : 'see `custody agent check-config --help`';
+  if (configMissing) nextSteps.push(`write the agent configuration to ${spec.configPath} (${configDocs}), then: custody agent check-config ${spec.configPath}`);
   if (kind === 'systemd') {
     write(SYSTEMD_UNIT_PATH, systemdUnit(spec), 0o644);
-    write(SYSUSERS_PATH, sysusersConf(spec), 0o644);
-    nextSteps.push('systemd-sysusers', 'systemctl daemon-reload', 'systemctl enable --now custody-agent', 'journalctl -u custody-agent -f   # the enrollment fingerprint is logged on first start');
+    // root exists already: no sysusers entry (it would add root to the log groups for nothing).
+    if (!runsAsRoot(spec)) write(SYSUSERS_PATH, sysusersConf(spec), 0o644);
+    nextSteps.push(...(runsAsRoot(spec) ? [] : ['systemd-sysusers']), 'systemctl daemon-reload', 'systemctl enable --now custody-agent', 'journalctl -u custody-agent -f   # the enrollment fingerprint is logged on first start');
   } else {
     write(LAUNCHD_PLIST_PATH, launchdPlist(spec), 0o644);
     nextSteps.push(`launchctl bootstrap system ${LAUNCHD_PLIST_PATH}`, `launchctl print system/${LAUNCHD_LABEL}`);

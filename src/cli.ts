@@ -12,7 +12,7 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFromFlags, configHash, configWarnings, loadConfig, LOG_LEVELS, redactConfig, type AgentConfig, type LogLevel } from '../agent/config.js';
 import { enrollStore } from '../agent/enroll.js';
-import { DEFAULT_CONFIG_PATH, DEFAULT_STORE_DIR, defaultServiceSpec, installService, launchdPlist, systemdUnit } from '../agent/install.js';
+import { DEFAULT_CONFIG_PATH, DEFAULT_STORE_DIR, defaultServiceSpec, installService, launchdPlist, readmeBeside, superusersOnThisHost, systemdUnit } from '../agent/install.js';
 import { CustodyError, ErrorCodes, isCustodyError, messageOf, type ErrorCode } from './errors.js';
 import { systemClock } from './clock.js';
 import { custodyVersion } from './version.js';
@@ -189,15 +189,20 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--config <file>', 'configuration the service runs with', DEFAULT_CONFIG_PATH)
     .option('--store <dir>', 'store folder the service may write (default: the one in --config, else /var/lib/custody)')
     .option('--user <name>', 'the service user', 'custody')
-    .action((opts: { systemd?: boolean; launchd?: boolean; print?: boolean; config: string; store?: string; user: string }) => {
+    .option('--allow-root', 'let --user be root (or another uid-0 name); refused without it')
+    .action((opts: { systemd?: boolean; launchd?: boolean; print?: boolean; config: string; store?: string; user: string; allowRoot?: boolean }) => {
       if (Boolean(opts.systemd) === Boolean(opts.launchd)) throw new CustodyError(ErrorCodes.USAGE, 'give exactly one of --systemd or --launchd');
       const kind = opts.systemd ? 'systemd' : 'launchd';
+      const cliPath = realpathSync(fileURLToPath(import.meta.url));
       const spec = defaultServiceSpec({
         nodePath: process.execPath,
-        cliPath: realpathSync(fileURLToPath(import.meta.url)),
+        cliPath,
         configPath: resolvePath(opts.config),
         storeDir: opts.store !== undefined ? resolvePath(opts.store) : existsSync(opts.config) ? loadConfig(opts.config).store : DEFAULT_STORE_DIR,
         user: opts.user,
+        allowRoot: opts.allowRoot === true,
+        superusers: superusersOnThisHost(),
+        readmePath: readmeBeside(cliPath),
       });
       if (opts.print) {
         process.stdout.write(kind === 'systemd' ? systemdUnit(spec) : launchdPlist(spec));

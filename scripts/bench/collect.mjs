@@ -252,7 +252,8 @@ function runShell(script, cwd) {
 
 /** Builds (or reuses from the cache) one store of `records` auth.log `log.line` records for `host`. */
 async function ensureStore(cache, host, records) {
-  const dir = join(cache, `${host}-${records}`);
+  // `-v2`: lines laid out as the agent does (contiguous offsets); stores cached by earlier versions of this script are not reused.
+  const dir = join(cache, `${host}-${records}-v2`);
   if (existsSync(join(dir, 'evidence.sqlite'))) {
     const db = new Database(join(dir, 'evidence.sqlite'), { readonly: true, fileMustExist: true });
     const n = db.prepare("SELECT count(*) AS n FROM records WHERE kind = 'log.line'").get().n;
@@ -273,9 +274,9 @@ async function ensureStore(cache, host, records) {
   let offset = 0;
   for (let i = 0; i < records; i++) {
     const text = authLine(i, host);
-    const length = Buffer.byteLength(text) + 1;
+    const length = Buffer.byteLength(text);
     store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset, line_no: i + 1, length, text });
-    offset += length;
+    offset += length + 1; // the newline: verify checks that lines are contiguous
     if ((i + 1) % 200000 === 0) process.stderr.write(`  ${host}: ${fmt(i + 1)} records\n`);
   }
   store.close({ finalCheckpoint: true });

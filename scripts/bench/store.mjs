@@ -45,7 +45,7 @@ const flag = (name) => process.argv.includes(`--${name}`);
 
 function linePayload(i, offset) {
   const text = authLine(i);
-  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset, line_no: i + 1, length: Buffer.byteLength(text) + 1, text };
+  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset, line_no: i + 1, length: Buffer.byteLength(text), text };
 }
 
 function median(xs) {
@@ -121,7 +121,7 @@ async function benchAppend(lib, work, records, rounds) {
   const rows = [];
   for (let i = 0; i < records; i++) {
     const payload = linePayload(i, offset);
-    offset += payload.length;
+    offset += payload.length + 1; // the newline: verify checks that lines are contiguous
     const bytes = canonicalBytes({ v: 1, seq: i, kind: 'log.line', observed_at: '2026-11-23T14:08:51.123456Z', mono_ns: String(1e15 + i * 1000), boot_id: boot, host: 'web-01', source: 'file:/var/log/auth.log', payload });
     rows.push({ bytes, hash: leafHash(bytes) });
   }

@@ -17,6 +17,7 @@ import { bytesEqual, HASH_SIZE, leafHash } from '../integrity/merkle.js';
 import { CustodyError, messageOf } from '../errors.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
+import { emptyFileEvents, fileEventOf, pushFileEvent, type FileEventsOfBatch } from './file-offsets.js';
 import type { RecordRow } from './reader.js';
 import type { Severity, StoreFindingCode } from './store-findings.js';
 
@@ -73,6 +74,8 @@ export interface CheckedBatch {
   keyRotations: KeyRotateFact[];
   storedFiles: StoredFileFact[];
   agentFacts: AgentFact[];
+  /** Read positions of followed files (file-offsets.ts), for the continuity check. */
+  fileEvents: FileEventsOfBatch;
   /**
    * Something threw where the single-threaded verifier had no per-record guard (hashing a row
    * whose columns have impossible types): the record at `index` was not checked, and the verifier
@@ -86,7 +89,20 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
   const n = rows.length;
   const leaves = new Uint8Array(n * HASH_SIZE);
   const flags = new Uint8Array(n);
-  const out: CheckedBatch = { count: n, leaves, flags, findings: [], firstValid: -1, firstObservedAt: '', lastObservedAt: undefined, keyRotations: [], storedFiles: [], agentFacts: [] };
+  const out: CheckedBatch = {
+    count: n,
+    leaves,
+    flags,
+    findings: [],
+    firstValid: -1,
+    firstObservedAt: '',
+    lastObservedAt: undefined,
+    keyRotations: [],
+    storedFiles: [],
+    agentFacts: [],
+    fileEvents: emptyFileEvents(),
+  };
+  const fileIndex = new Map<string, number>();
   const findings = out.findings;
   let last: string | undefined;
   for (let i = 0; i < n; i++) {
@@ -148,6 +164,10 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
       out.agentFacts.push({ index: i, kind: record.kind });
     } else if (record.kind === 'agent.heartbeat' && (record.payload as PayloadOf<'agent.heartbeat'>).reason === 'epoch') {
       out.agentFacts.push({ index: i, kind: 'epoch.heartbeat' });
+    }
+    if (known && (record.kind === 'log.line' || record.kind === 'agent.gap' || record.kind === 'log.file')) {
+      const event = fileEventOf(record);
+      if (event) pushFileEvent(out.fileEvents, fileIndex, i, event);
     }
   }
   out.lastObservedAt = last;

@@ -52,6 +52,11 @@ export const STORE_FINDINGS = {
   'blob.hash_mismatch': { severity: 'error', meaning: 'preserved file content was changed' },
   'blob.chunk_missing': { severity: 'error', meaning: 'a chunk of preserved file content is missing' },
   'blob.missing': { severity: 'error', meaning: 'preserved file content a record names is not in the store' },
+  'file.offset_skipped': {
+    severity: 'error',
+    meaning: "a followed file's line starts past where its previous line ended, and no `agent.gap` of that file says why: bytes were never preserved",
+  },
+  'file.offset_repeated': { severity: 'warning', meaning: "a followed file's line starts before where its previous line ended, with no `agent.gap`: bytes recorded twice" },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type StoreFindingCode = keyof typeof STORE_FINDINGS;

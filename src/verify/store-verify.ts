@@ -23,6 +23,7 @@ import { bytesEqual, emptyRoot, HASH_SIZE, MerkleFrontier } from '../integrity/m
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
+import { fileEventAt, FileOffsetTracker } from './file-offsets.js';
 import { SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
 import { sealTraceFindings, type RecordedPolicy } from './seal-traces.js';
@@ -261,6 +262,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   const clockAnomalies: number[] = [];
   const epochHeartbeats: number[] = [];
   let firstObservedAt: string | undefined;
+  const fileOffsets = new FileOffsetTracker();
   const progressEvery = options.progressEvery ?? 100_000;
   // Per-record work (hashing, decoding, validation) is done by checkRecords, in this thread or in
   // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
@@ -271,6 +273,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     let k = 0;
     let b = 0;
     let a = 0;
+    let e = 0;
     const end = checked.fatal ? checked.fatal.index + 1 : rows.length;
     for (let i = 0; i < end; i++) {
       const rowSeq = (rows[i] as RecordRow).seq;
@@ -325,6 +328,12 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
           b++;
           if (!blobsNeeded.has(stored.sha256)) blobsNeeded.set(stored.sha256, rowSeq);
         }
+        if (e < checked.fileEvents.data.length && checked.fileEvents.data[e] === i) {
+          const fileEvent = fileEventAt(checked.fileEvents, e);
+          e += 5;
+          const jump = fileOffsets.observe(rowSeq, fileEvent.event);
+          if (jump) add(jump.code, jump.severity, jump.message, { seq: jump.seq, file: jump.file });
+        }
       }
       result.records++;
       if (options.onProgress && result.records % progressEvery === 0) options.onProgress(result.records);
@@ -353,6 +362,8 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   }
   result.epochs = epochKeys.size;
   const recordCount = expectedSeq;
+  const moreJumps = fileOffsets.rest();
+  if (moreJumps) add(moreJumps.code, moreJumps.severity, moreJumps.message, { seqRange: moreJumps.seqRange });
 
   // --- what the stream could not settle --------------------------------------------------------
   for (const info of checkpoints) {

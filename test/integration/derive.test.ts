@@ -53,7 +53,8 @@ class LineWriter {
     const seq = this.store.append('log.line', `file:${path}`, {
       path,
       dev: '2049',
-      ino: String(1000 + this.offsets.size),
+      // One inode per path for the file's life (verify checks each inode's lines are contiguous).
+      ino: String(1000 + (this.offsets.has(path) ? [...this.offsets.keys()].indexOf(path) : this.offsets.size)),
       offset: pos.offset,
       line_no: pos.lineNo,
       length: b.length,

@@ -37,9 +37,13 @@ function steppingClock(): Clock {
   return { nowMs: () => ms++, monoNs: () => (ns += 1000n) };
 }
 
+const textOf = (i: number): string => `Nov 23 10:${String(i % 60).padStart(2, '0')}:00 web-01 sshd[${1000 + i}]: Failed password for root from 203.0.113.${i % 250} port ${40000 + i} ssh2`;
+/** Offsets as the agent records them: each line starts after the previous one and its newline (verify checks it). */
+const offsets = [0];
 function line(i: number) {
-  const text = `Nov 23 10:${String(i % 60).padStart(2, '0')}:00 web-01 sshd[${1000 + i}]: Failed password for root from 203.0.113.${i % 250} port ${40000 + i} ssh2`;
-  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: i * 110, line_no: i + 1, length: Buffer.byteLength(text), text };
+  while (offsets.length <= i) offsets.push((offsets.at(-1) as number) + Buffer.byteLength(textOf(offsets.length - 1)) + 1);
+  const text = textOf(i);
+  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: offsets[i] as number, line_no: i + 1, length: Buffer.byteLength(text), text };
 }
 
 function rows(dir: string): { seq: number; bytes: Buffer; leaf_hash: Buffer }[] {
@@ -124,7 +128,8 @@ describe('the writer thread', () => {
     let i = 300;
     for (; i < 3000 && thrown === undefined; i++) {
       try {
-        store.append('log.line', 'file:/var/log/auth.log', { ...line(i), length: big.length, text: big });
+        // Each big line continues where the previous one ended (verify checks that a file's lines are contiguous).
+        store.append('log.line', 'file:/var/log/auth.log', { ...line(300), offset: line(300).offset + (i - 300) * (big.length + 1), line_no: i + 1, length: big.length, text: big });
       } catch (err) {
         thrown = err;
       }

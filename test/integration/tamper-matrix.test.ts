@@ -27,14 +27,23 @@ let tsa: TestTsa;
 let otherStore: string;
 const UNSEALED = 30;
 
-function line(i: number): { path: string; dev: string; ino: string; offset: number; line_no: number; length: number; text?: string; raw_b64?: string } {
-  const base = { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: i * 64, line_no: i + 1 };
-  if (i % 97 === 5) {
-    const raw = Buffer.from([0x66, 0x6f, 0xff, 0x00, 0xc3, 0x28, i & 0xff]);
-    return { ...base, length: raw.length, raw_b64: raw.toString('base64') };
-  }
+function lineBytes(i: number): { raw: Buffer; text?: string } {
+  if (i % 97 === 5) return { raw: Buffer.from([0x66, 0x6f, 0xff, 0x00, 0xc3, 0x28, i & 0xff]) };
   const text = `Nov 23 14:${String(i % 60).padStart(2, '0')}:00 web-01 sshd[${1000 + i}]: Accepted publickey for alice from 10.0.0.${i % 250} port ${40000 + i}`;
-  return { ...base, length: Buffer.byteLength(text), text };
+  return { raw: Buffer.from(text), text };
+}
+
+/** Offsets as the agent records them: each line starts after the previous one and its newline (verify checks it). */
+const offsets = [0];
+function offsetOf(i: number): number {
+  while (offsets.length <= i) offsets.push((offsets.at(-1) as number) + lineBytes(offsets.length - 1).raw.length + 1);
+  return offsets[i] as number;
+}
+
+function line(i: number): { path: string; dev: string; ino: string; offset: number; line_no: number; length: number; text?: string; raw_b64?: string } {
+  const base = { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: offsetOf(i), line_no: i + 1 };
+  const { raw, text } = lineBytes(i);
+  return text === undefined ? { ...base, length: raw.length, raw_b64: raw.toString('base64') } : { ...base, length: raw.length, text };
 }
 
 beforeAll(async () => {

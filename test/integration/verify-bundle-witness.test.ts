@@ -43,9 +43,11 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'custody-witness-'));
   const storeDir = join(work, 'store');
   const { store } = EvidenceStore.create(storeDir, { host: 'ws-07', bootId: 'c0ffee00-1111-2222-3333-444455556666' });
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0, offset = 0; i < 40; i++) {
     const text = `Nov 23 09:00:${String(i).padStart(2, '0')} ws-07 sshd[${4000 + i}]: Failed password for root from 203.0.113.7 port ${50000 + i} ssh2`;
-    store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '77', offset: i * 100, line_no: i + 1, length: Buffer.byteLength(text) + 1, text });
+    // Offsets as the agent records them: each line starts after the previous one and its newline (verify checks it).
+    store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '77', offset, line_no: i + 1, length: Buffer.byteLength(text), text });
+    offset += Buffer.byteLength(text) + 1;
     // The first commit signs a checkpoint (at 20 records); the next 20 are not due for one.
     if (i === 19) store.flush();
   }

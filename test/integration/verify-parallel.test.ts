@@ -28,9 +28,13 @@ let pristine: string;
 let tampered: string;
 let fingerprint: string;
 
+const textOf = (i: number): string => `Nov 23 14:${String(i % 60).padStart(2, '0')}:00 web-01 sshd[${1000 + i}]: Accepted publickey for alice from 10.0.0.${i % 250} port ${40000 + i}`;
+/** Offsets as the agent records them: each line starts after the previous one and its newline (verify checks it). */
+const offsets = [0];
 function line(i: number) {
-  const text = `Nov 23 14:${String(i % 60).padStart(2, '0')}:00 web-01 sshd[${1000 + i}]: Accepted publickey for alice from 10.0.0.${i % 250} port ${40000 + i}`;
-  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: i * 100, line_no: i + 1, length: Buffer.byteLength(text), text };
+  while (offsets.length <= i) offsets.push((offsets.at(-1) as number) + Buffer.byteLength(textOf(offsets.length - 1)) + 1);
+  const text = textOf(i);
+  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: offsets[i] as number, line_no: i + 1, length: Buffer.byteLength(text), text };
 }
 
 beforeAll(async () => {

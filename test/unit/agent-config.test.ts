@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONFIG_DEFAULTS, configFromFlags, configHash, configWarnings, loadConfig, parseConfigText, redactConfig } from '../../agent/config.js';
+import { CONFIG_DEFAULTS, configFromFlags, configHash, configWarnings, loadConfig, MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, parseConfigText, redactConfig } from '../../agent/config.js';
 import { CustodyError, ErrorCodes } from '../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'custody-config-'));
@@ -249,5 +250,96 @@ describe('agent configuration: live sources (journald, usb, watchFolders)', () =
     expect(problemsOf(() => parseConfigText('store: /s\nsources:\n  files: { watch: [/x] }\n  journald: { directory: /a, file: /b.journal }\n'))).toEqual([
       'sources.journald.file: give directory or file, not both (line 4)',
     ]);
+  });
+});
+
+describe('agent configuration: hostile files (issue 11, item 9)', () => {
+  /** The CustodyError a call throws (it must throw one). */
+  function refusal(fn: () => unknown): CustodyError {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(CustodyError);
+      return err as CustodyError;
+    }
+    throw new Error('expected the configuration to be refused');
+  }
+  const VALID = 'store: ./store\nsources:\n  files:\n    watch: [/var/log/syslog]\n';
+
+  it('refuses a character device (/dev/zero, /dev/null) instead of reading it until memory runs out', () => {
+    for (const device of ['/dev/zero', '/dev/null']) {
+      const err = refusal(() => loadConfig(device));
+      expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
+      expect(err.where).toBe(device);
+      expect(err.message).toContain('a character device: only a regular file is read');
+    }
+  });
+
+  it('refuses a FIFO at once, with no writer on the other end (the open does not block)', () => {
+    const fifo = join(dir, 'agent.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const err = refusal(() => loadConfig(fifo));
+    expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(err.where).toBe(fifo);
+    expect(err.message).toContain('a FIFO (named pipe)');
+  });
+
+  it('refuses a folder', () => {
+    const err = refusal(() => loadConfig(dir));
+    expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(err.message).toContain('is a folder');
+  });
+
+  it('reads a file of exactly MAX_CONFIG_BYTES and refuses one byte more', () => {
+    const padded = (size: number): string => VALID + '#'.repeat(size - Buffer.byteLength(VALID) - 1) + '\n';
+    const atLimit = file('at-limit.yaml', padded(MAX_CONFIG_BYTES));
+    expect(loadConfig(atLimit).sources.files.watch).toEqual(['/var/log/syslog']);
+    const over = file('over-limit.yaml', padded(MAX_CONFIG_BYTES + 1));
+    const err = refusal(() => loadConfig(over));
+    expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
+    expect(err.where).toBe(over);
+    expect(err.message).toContain(`larger than ${MAX_CONFIG_BYTES} bytes`);
+  });
+
+  it('reads through a symbolic link to a regular file', () => {
+    const target = file('linked-target.yaml', VALID);
+    const link = join(dir, 'linked.yaml');
+    symlinkSync(target, link);
+    expect(loadConfig(link).store).toBe(join(dir, 'store'));
+  });
+
+  it('refuses a billion-laughs alias bomb with the line of the alias that crosses the limit, before expanding it', () => {
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+      'f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]',
+      'g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]',
+      'h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]',
+      'i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]',
+      '',
+    ].join('\n');
+    // c expands to 9 * (1 + 9 * 10) + 1 = 820 values, d to 7381: the running total passes 10,000 on line 5.
+    expect(problemsOf(() => loadConfig(file('bomb.yaml', bomb)))).toEqual([`line 5: alias *d expands the configuration beyond ${MAX_CONFIG_VALUES} values (an alias bomb?)`]);
+  });
+
+  it('refuses an alias with no anchor before it, and an alias inside the node it names, with their lines', () => {
+    expect(problemsOf(() => parseConfigText(`${VALID}host: *nowhere\n`))).toEqual(['line 5: alias *nowhere names no anchor before it']);
+    expect(problemsOf(() => parseConfigText('store: x\nsources: &s\n  files:\n    watch: [*s]\n'))).toEqual(['line 4: alias *s is inside the node it names (a cycle)']);
+  });
+
+  it("turns the yaml package's own alias guard (maxAliasCount) into E_CONFIG_INVALID too", () => {
+    // Few values, but yaml counts each use of b times the uses of a before it: 200 × 51 > 10,000.
+    const lines = ['x: &a one', ...Array.from({ length: 50 }, (_, i) => `a${i}: *a`), 'y: &b [*a]', ...Array.from({ length: 200 }, (_, i) => `b${i}: *b`), ''];
+    expect(problemsOf(() => parseConfigText(lines.join('\n')))).toEqual(['(aliases): Excessive alias count indicates a resource exhaustion attack']);
+  });
+
+  it('still accepts ordinary aliases (a shared retry block)', () => {
+    const config = parseConfigText(`${VALID}    retry: &r { initial: 1s, max: 1m }\ncheckpoint: { records: 100, interval: 10s }\n`);
+    expect(config.sources.files.retry).toEqual({ initial: 1000, max: 60_000 });
+    const shared = parseConfigText('store: s\nsources:\n  files: &f\n    watch: &w [/var/log/a.log, /var/log/b.log]\n  watchFolders: { paths: *w }\n');
+    expect(shared.sources.watchFolders?.paths).toEqual(['/var/log/a.log', '/var/log/b.log']);
   });
 });

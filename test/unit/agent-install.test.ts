@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,9 @@ import {
   installService,
   LAUNCHD_PLIST_PATH,
   launchdPlist,
+  readmeBeside,
+  superusersOf,
+  superusersOnThisHost,
   SYSTEMD_UNIT_PATH,
   systemdUnit,
   SYSUSERS_PATH,
@@ -21,7 +24,10 @@ const dir = mkdtempSync(join(tmpdir(), 'custody-install-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // ExecStart must name real files for `systemd-analyze verify`: this very test file stands in for the CLI.
-const spec: ServiceSpec = defaultServiceSpec({ nodePath: process.execPath, cliPath: fileURLToPath(import.meta.url) });
+// The README is the repository's own, found as the CLI finds it beside dist/src/cli.js.
+const REPO = join(fileURLToPath(import.meta.url), '..', '..', '..');
+const README = readmeBeside(join(REPO, 'dist', 'src', 'cli.js'));
+const spec: ServiceSpec = defaultServiceSpec({ nodePath: process.execPath, cliPath: fileURLToPath(import.meta.url), readmePath: README });
 
 /** The unit's settings as key → values (a key may repeat). */
 function settings(unit: string): Map<string, string[]> {
@@ -129,5 +135,103 @@ describe('installService', () => {
     const result = installService('launchd', spec, { root });
     expect(result.written).toEqual([join(root, LAUNCHD_PLIST_PATH)]);
     expect(readFileSync(join(root, LAUNCHD_PLIST_PATH), 'utf8')).toBe(launchdPlist(spec));
+  });
+});
+
+/** Every absolute path a generated file names (after `=`, `>`, `file://` or a space), `file://` stripped. */
+function pathsNamedIn(text: string): string[] {
+  return [...text.matchAll(/(?:^|[\s=>]|file:\/\/)(\/[^\s"'<>]+)/gm)].map((m) => (m[1] as string).replace(/[.,)]+$/, ''));
+}
+
+describe('no dangling references (issue 11, item 10)', () => {
+  it('finds the README beside the CLI as the CLI does, and nothing where there is none', () => {
+    expect(README).toBe(join(REPO, 'README.md'));
+    expect(readmeBeside(join(dir, 'nowhere', 'dist', 'src', 'cli.js'))).toBeUndefined();
+    // A folder named README.md is not documentation.
+    mkdirSync(join(dir, 'pkg', 'README.md'), { recursive: true });
+    expect(readmeBeside(join(dir, 'pkg', 'dist', 'src', 'cli.js'))).toBeUndefined();
+  });
+
+  it('names, in the unit, the sysusers entry and the next steps, only files that exist after install', () => {
+    const config = join(dir, 'refs', 'agent.yaml');
+    const store = join(dir, 'refs', 'store');
+    mkdirSync(store, { recursive: true });
+    writeFileSync(config, 'store: ./store\nsources: { files: { watch: [/var/log/syslog] } }\n');
+    const root = join(dir, 'root-refs');
+    const refSpec = { ...spec, configPath: config, storeDir: store };
+    const result = installService('systemd', refSpec, { root });
+    const texts = [...result.written.map((f) => readFileSync(f, 'utf8')), result.nextSteps.join('\n')];
+    const named = texts.flatMap(pathsNamedIn);
+    expect(named).toEqual(expect.arrayContaining([process.execPath, spec.cliPath, config, store, README]));
+    for (const path of named) expect(existsSync(path), `${path} is named but does not exist`).toBe(true);
+    expect(settings(texts[0] as string).get('Documentation')).toEqual([`file://${README}`]);
+    expect(texts.join('\n')).not.toContain('docs/agent-service.md');
+  });
+
+  it('leaves the documentation out when the install has no README, and points to --help instead', () => {
+    const bare = { ...spec, readmePath: undefined };
+    const unit = systemdUnit(bare);
+    expect(settings(unit).has('Documentation')).toBe(false);
+    expect(unit).toContain('See `custody agent install --help`.');
+    expect(launchdPlist(bare)).not.toContain('README');
+    const result = installService('systemd', bare, { root: join(dir, 'root-bare') });
+    expect(result.nextSteps[0]).toContain('see `custody agent check-config --help`');
+    for (const text of [unit, launchdPlist(bare), result.nextSteps.join('\n')]) expect(text).not.toContain('docs/');
+  });
+
+  it('names in the launchd plist only files that exist, or the log launchd creates', () => {
+    const plist = launchdPlist(spec);
+    expect(plist).toContain(`See ${README}`);
+    for (const path of pathsNamedIn(plist)) {
+      if (path === '/var/log/custody-agent.log' || path === '/etc/custody/agent.yaml' || path === '/var/lib/custody') continue;
+      expect(existsSync(path), path).toBe(true);
+    }
+  });
+});
+
+describe('running as root needs --allow-root (issue 11, item 10)', () => {
+  function usageError(fn: () => unknown): CustodyError {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(CustodyError);
+      expect((err as CustodyError).code).toBe(ErrorCodes.USAGE);
+      return err as CustodyError;
+    }
+    throw new Error('expected a usage error');
+  }
+
+  it('refuses user root for the unit, the plist and the install, and writes nothing', () => {
+    const rootSpec = { ...spec, user: 'root' };
+    expect(usageError(() => systemdUnit(rootSpec)).message).toContain('Pass --allow-root');
+    usageError(() => launchdPlist(rootSpec));
+    const root = join(dir, 'root-refused');
+    usageError(() => installService('systemd', rootSpec, { root }));
+    expect(existsSync(join(root, SYSTEMD_UNIT_PATH))).toBe(false);
+    expect(existsSync(join(root, SYSUSERS_PATH))).toBe(false);
+  });
+
+  it('refuses another name with uid 0 on the host (toor) just the same', () => {
+    const passwd = 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\ntoor:x:0:0:backdoor:/root:/bin/sh\n\n# not a line\n';
+    expect(superusersOf(passwd)).toEqual(['root', 'toor']);
+    const passwdFile = join(dir, 'passwd');
+    writeFileSync(passwdFile, passwd);
+    const superusers = superusersOnThisHost(passwdFile);
+    expect(superusers).toEqual(['root', 'toor']);
+    expect(superusersOnThisHost(join(dir, 'no-passwd'))).toEqual([]);
+    expect(usageError(() => systemdUnit({ ...spec, user: 'toor', superusers })).message).toContain('toor is a superuser (uid 0)');
+    // daemon (uid 1) is not root.
+    expect(settings(systemdUnit({ ...spec, user: 'daemon', superusers })).get('User')).toEqual(['daemon']);
+  });
+
+  it('with allowRoot, runs as root and writes no sysusers entry (root exists; no log groups for it)', () => {
+    const rootSpec = { ...spec, user: 'root', allowRoot: true };
+    expect(settings(systemdUnit(rootSpec)).get('User')).toEqual(['root']);
+    const root = join(dir, 'root-allowed');
+    const result = installService('systemd', rootSpec, { root });
+    expect(result.written).toEqual([join(root, SYSTEMD_UNIT_PATH)]);
+    expect(readdirSync(join(root, 'etc'))).not.toContain('sysusers.d');
+    expect(result.nextSteps).not.toContain('systemd-sysusers');
+    expect(result.nextSteps).toContain('systemctl daemon-reload');
   });
 });
