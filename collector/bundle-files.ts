@@ -42,10 +42,14 @@ export interface WalkedEntry {
   size: number;
 }
 
-/** Every entry under `root`, by lstat (symlinks are reported, never followed), sorted bytewise. */
+/**
+ * Every entry under `root`, by lstat (symlinks are reported, never followed), sorted bytewise. An
+ * explicit list of folders to visit, not recursion: a hostile folder's depth cannot overflow the stack.
+ */
 export function walkBundleDir(root: string): WalkedEntry[] {
   const out: WalkedEntry[] = [];
-  const visit = (rel: string): void => {
+  const folders: string[] = [''];
+  for (let rel = folders.pop(); rel !== undefined; rel = folders.pop()) {
     const abs = rel === '' ? root : join(root, rel);
     let names: string[];
     try {
@@ -59,12 +63,11 @@ export function walkBundleDir(root: string): WalkedEntry[] {
       if (st.isSymbolicLink()) out.push({ path: childRel, type: 'symlink', size: 0 });
       else if (st.isDirectory()) {
         out.push({ path: childRel, type: 'dir', size: 0 });
-        visit(childRel);
+        folders.push(childRel);
       } else if (st.isFile()) out.push({ path: childRel, type: 'file', size: st.size });
       else out.push({ path: childRel, type: 'other', size: 0 });
     }
-  };
-  visit('');
+  }
   return out.sort((a, b) => compareBundlePaths(a.path, b.path));
 }
 

@@ -15,13 +15,13 @@
  * code follows the report's verdict.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Clock } from '../src/clock.js';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { parseManifest } from '../src/bundle/manifest.js';
 import { extractTar } from '../src/bundle/tar.js';
+import { makeTempFolder, removeTempFolder } from '../src/fs/temp-folder.js';
 import { formatTimestamp } from '../src/records/schema.js';
 import { parseInstant, type PpcDeadlines } from '../src/report/deadlines.js';
 import type { Lang } from '../src/report/i18n.js';
@@ -213,7 +213,7 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
   try {
     let dir = bundleAbs;
     if (st.isFile()) {
-      temp = mkdtempSync(join(tmpdir(), 'custody-report-'));
+      temp = makeTempFolder('custody-report-');
       dir = join(temp, 'bundle');
       await extractTar(bundlePath, dir);
     }
@@ -250,7 +250,7 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
       ...(d ? { deadlines: { prompt: `${d.prompt.from_date}..${d.prompt.to_date}`, final: d.final.date, final_malicious: d.final_malicious.date, notes: deadlineNotes(d) } } : {}),
     };
   } finally {
-    if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
+    if (temp !== undefined) removeTempFolder(temp);
   }
 }
 

@@ -15,11 +15,11 @@
  * verifies against manifest.json's hash, its first entry by the collector.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { custodyHead, verifyCustodyLog } from '../src/bundle/custody-log.js';
+import { makeTempFolder, removeTempFolder } from '../src/fs/temp-folder.js';
 import { BUNDLE_META_FILES, parseManifest, type BundleManifest } from '../src/bundle/manifest.js';
 import { parseHashdeep, parseSha256Sums, type FileHash } from '../src/bundle/sums.js';
 import { extractTar, TarRefusal } from '../src/bundle/tar.js';
@@ -101,7 +101,8 @@ export async function verifyBundle(path: string, options: VerifyBundleOptions = 
   }
   if (st.isDirectory()) return verifyBundleDir(path, path, 'folder', tsaRoots, options);
   if (!st.isFile()) throw new CustodyError(ErrorCodes.USAGE, 'is neither a bundle folder nor a .tar file', { where: path });
-  const temp = mkdtempSync(join(tmpdir(), 'custody-verify-'));
+  // Registered, so the CLI entry removes it on SIGINT/SIGTERM too; removed without recursion at any depth.
+  const temp = makeTempFolder('custody-verify-');
   try {
     const target = join(temp, 'bundle');
     try {
@@ -122,7 +123,7 @@ export async function verifyBundle(path: string, options: VerifyBundleOptions = 
     }
     return await verifyBundleDir(target, path, 'tar', tsaRoots, options);
   } finally {
-    rmSync(temp, { recursive: true, force: true });
+    removeTempFolder(temp);
   }
 }
 

@@ -85,13 +85,15 @@ function buildProgram(setExit: (code: number) => void): Command {
           head = { index: Number(m[1]), sha256: m[2] as string };
         }
         const { verifyBundle, formatBundleVerification } = await import('../collector/verify-bundle.js');
-        const result = await verifyBundle(path, {
-          ...(opts.tsaCa ? { tsaCa: opts.tsaCa } : {}),
-          ...(opts.collectorKey ? { collectorKey: opts.collectorKey } : {}),
-          ...(opts.agentKey ? { agentKeys: opts.agentKey } : {}),
-          ...(opts.custodyKey ? { custodyKeys: opts.custodyKey } : {}),
-          ...(head ? { custodyHead: head } : {}),
-        });
+        const result = await removingTempFoldersOnExit(() =>
+          verifyBundle(path, {
+            ...(opts.tsaCa ? { tsaCa: opts.tsaCa } : {}),
+            ...(opts.collectorKey ? { collectorKey: opts.collectorKey } : {}),
+            ...(opts.agentKey ? { agentKeys: opts.agentKey } : {}),
+            ...(opts.custodyKey ? { custodyKeys: opts.custodyKey } : {}),
+            ...(head ? { custodyHead: head } : {}),
+          }),
+        );
         process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatBundleVerification(result));
         if (opts.strict && result.ok && verificationFails(result, { strict: true })) process.stdout.write(opts.json ? '' : 'strict:       a warning fails the verification (--strict)\n');
         setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
@@ -353,23 +355,25 @@ function buildProgram(setExit: (code: number) => void): Command {
         if (!Number.isInteger(usbWindow) || usbWindow < 0) throw new CustodyError(ErrorCodes.USAGE, `--usb-window must be a whole number of minutes, got ${JSON.stringify(opts.usbWindow)}`);
         if (opts.lang !== undefined && opts.lang !== 'en' && opts.lang !== 'ja') throw new CustodyError(ErrorCodes.USAGE, `--lang must be en or ja, got ${JSON.stringify(opts.lang)}`);
         const maxEvents = opts.maxEvents !== undefined ? parseMaxEvents(opts.maxEvents) : undefined;
-        const summary = await writeReport(
-          bundle,
-          {
-            ...(opts.lang !== undefined ? { lang: opts.lang as 'en' | 'ja' } : {}),
-            ...(opts.discoveredAt !== undefined ? { discoveredAt: opts.discoveredAt } : {}),
-            ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
-            ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
-            usbWindowMinutes: usbWindow,
-            ...(maxEvents !== undefined ? { maxEvents } : {}),
-            ...(opts.out !== undefined ? { out: opts.out } : {}),
-            verify: {
-              ...(opts.collectorKey !== undefined ? { collectorKey: opts.collectorKey } : {}),
-              ...(opts.agentKey !== undefined ? { agentKeys: opts.agentKey } : {}),
-              ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}),
+        const summary = await removingTempFoldersOnExit(() =>
+          writeReport(
+            bundle,
+            {
+              ...(opts.lang !== undefined ? { lang: opts.lang as 'en' | 'ja' } : {}),
+              ...(opts.discoveredAt !== undefined ? { discoveredAt: opts.discoveredAt } : {}),
+              ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
+              ...(opts.workingHours !== undefined ? { workingHours: parseWorkingHours(opts.workingHours, opts.utcOffset) } : {}),
+              usbWindowMinutes: usbWindow,
+              ...(maxEvents !== undefined ? { maxEvents } : {}),
+              ...(opts.out !== undefined ? { out: opts.out } : {}),
+              verify: {
+                ...(opts.collectorKey !== undefined ? { collectorKey: opts.collectorKey } : {}),
+                ...(opts.agentKey !== undefined ? { agentKeys: opts.agentKey } : {}),
+                ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}),
+              },
             },
-          },
-          { clock: systemClock },
+            { clock: systemClock },
+          ),
         );
         process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatReportSummary(summary));
         // The report is written either way (its section 1 names the problems); the exit code says the bundle did not verify.
@@ -397,6 +401,33 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/**
+ * Runs a command that may hold temporary folders (a bundle .tar extracted to verify it or to report
+ * on it). The folders are removed on every way out: the command's own finally on return and error,
+ * the 'exit' hook when something crashes past it, and SIGINT/SIGTERM/SIGHUP, after which the
+ * process ends as the signal would have ended it (exit status 128+n).
+ */
+async function removingTempFoldersOnExit<T>(work: () => Promise<T>): Promise<T> {
+  const { removeAllTempFolders } = await import('./fs/temp-folder.js');
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const onExit = (): void => {
+    removeAllTempFolders();
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    for (const s of signals) process.off(s, onSignal);
+    removeAllTempFolders();
+    process.kill(process.pid, signal);
+  };
+  process.on('exit', onExit);
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    return await work();
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+    process.off('exit', onExit);
+  }
 }
 
 /** `--max-events` of report and collect: a positive whole number. */

@@ -43,6 +43,7 @@ export type TarRefusalReason =
   | 'too_large' // an entry larger than the limit
   | 'total_too_large' // all entries together larger than the limit
   | 'too_many_entries'
+  | 'too_deep' // a path with more components than the limit
   | 'bad_end_marker' // one zero block followed by something else
   | 'trailing_data'; // non-zero bytes after the end-of-archive marker
 

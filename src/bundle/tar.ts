@@ -13,15 +13,17 @@
  * length, the end-of-archive marker). `extractTar` writes into a fresh temporary folder next to the
  * target, creating every file with O_CREAT|O_EXCL|O_NOFOLLOW, and renames it into place only when
  * the whole archive was accepted; on any refusal it removes the temporary folder, so nothing is
- * left behind and nothing is ever written outside it.
+ * left behind and nothing is ever written outside it. Paths deeper than `maxDepth` components and
+ * archives with more than `maxEntries` entries are refused before anything is created for them.
  */
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, rename, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
+import { removeTree } from '../fs/temp-folder.js';
 import { bundlePathProblem, compareBundlePaths } from './paths.js';
 import {
   BLOCK,
@@ -229,6 +231,8 @@ export interface TarLimits {
   /** Largest accepted sum of all entries, bytes. */
   readonly maxTotalSize: number;
   readonly maxEntries: number;
+  /** Most components in one path (`a/b/c` has 3). */
+  readonly maxDepth: number;
   /** Largest accepted pax extended header, bytes. */
   readonly maxPaxHeaderSize: number;
 }
@@ -236,7 +240,12 @@ export interface TarLimits {
 export const DEFAULT_TAR_LIMITS: TarLimits = {
   maxEntrySize: 1024 ** 4, // 1 TiB
   maxTotalSize: 16 * 1024 ** 4,
-  maxEntries: 1_000_000,
+  // A bundle holds tens of files (manifest, sums, custody log, one snapshot per store, timeline,
+  // tables, report), a few folders deep. These limits are far beyond that and far below what hurts:
+  // every entry is a file or folder created in the temporary folder, every component a level the
+  // tools that walk it must descend (a tar 1,800 folders deep used to overflow the stack).
+  maxEntries: 100_000,
+  maxDepth: 32,
   maxPaxHeaderSize: 64 * 1024,
 };
 
@@ -370,6 +379,7 @@ async function walkTar(
     const clash = folded.get(fold);
     if (clash !== undefined) refuse('case_collision', `the path collides with ${JSON.stringify(clash)} on case-insensitive or normalising file systems`);
     const parts = name.split('/');
+    if (parts.length > limits.maxDepth) refuse('too_deep', `the path has ${parts.length} components, folders within folders (limit ${limits.maxDepth})`);
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       if (files.has(parent)) refuse('path_conflict', `its parent ${JSON.stringify(parent)} is a file in this archive`);
@@ -491,6 +501,13 @@ export async function extractTar(tarPath: string, targetDir: string, limits: Par
     throw new CustodyError(ErrorCodes.IO, `cannot extract ${tarPath} into ${target}: ${messageOf(err)}`, { where: target, cause: err });
   } finally {
     await fh.close();
-    if (temp !== undefined) await rm(temp, { recursive: true, force: true });
+    if (temp !== undefined) {
+      try {
+        removeTree(temp);
+      } catch {
+        // The refusal or error that brought us here is what the caller must see; the caller's own
+        // temporary folder (verify's, report's) holds this one and is removed with it.
+      }
+    }
   }
 }

@@ -365,6 +365,22 @@ describe('hostile archives are refused, and nothing is written', () => {
     await expect(listTar(archive)).resolves.toMatchObject({ entries: [{ path: 'ok.txt' }, { path: 'b' }] });
   });
 
+  it('refuses a path deeper than the limit before creating anything for it, naming the entry', async () => {
+    const base = tmp();
+    const archive = join(base, 'deep.tar');
+    const deep = `${Array<string>(1800).fill('a').join('/')}/f`;
+    writeFileSync(archive, Buffer.concat([OK, paxEntry({ path: deep }), file('ignored-name', 'deep\n'), END]));
+    const err = await extractTar(archive, join(base, 'out')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'too_deep', offset: OK.length, entry: deep });
+    expect((err as TarRefusal).detail).toBe('the path has 1801 components, folders within folders (limit 32)');
+    expect(readdirSync(base)).toEqual(['deep.tar']);
+    // At the limit it is accepted; one more component is refused.
+    const edge = join(base, 'edge.tar');
+    writeFileSync(edge, Buffer.concat([file(Array<string>(32).fill('b').join('/')), END]));
+    await expect(listTar(edge)).resolves.toMatchObject({ entries: [{ path: Array<string>(32).fill('b').join('/') }] });
+    await expect(listTar(edge, { limits: { maxDepth: 31 } })).rejects.toMatchObject({ reason: 'too_deep' });
+  });
+
   it('accepts the well-formed remainder of the matrix (the crafting helper is sound)', async () => {
     const base = tmp();
     const archive = join(base, 'fine.tar');
