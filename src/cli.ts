@@ -74,7 +74,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tsa-ca <file>', 'trusted TSA root certificate (PEM or DER); repeatable', collect)
     .option('--json', 'print the result as JSON')
     .option('--strict', 'every warning fails the verification too (exit 1)')
-    .action(async (path: string, opts: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean }) => {
+    .action(async (path: string, given: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean }) => {
+      const opts = { ...given, ...(await checkedPins(given)) };
       const { verificationFails } = await import('./verify/format.js');
       if (isBundlePath(path)) {
         if (opts.key !== undefined) throw new CustodyError(ErrorCodes.USAGE, 'for a bundle, pin keys with --collector-key and --agent-key (--key is for a store folder)', { where: path });
@@ -87,10 +88,10 @@ function buildProgram(setExit: (code: number) => void): Command {
         const { verifyBundle, formatBundleVerification } = await import('../collector/verify-bundle.js');
         const result = await removingTempFoldersOnExit(() =>
           verifyBundle(path, {
-            ...(opts.tsaCa ? { tsaCa: opts.tsaCa } : {}),
-            ...(opts.collectorKey ? { collectorKey: opts.collectorKey } : {}),
-            ...(opts.agentKey ? { agentKeys: opts.agentKey } : {}),
-            ...(opts.custodyKey ? { custodyKeys: opts.custodyKey } : {}),
+            ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}),
+            ...(opts.collectorKey !== undefined ? { collectorKey: opts.collectorKey } : {}),
+            ...(opts.agentKey !== undefined ? { agentKeys: opts.agentKey } : {}),
+            ...(opts.custodyKey !== undefined ? { custodyKeys: opts.custodyKey } : {}),
             ...(head ? { custodyHead: head } : {}),
           }),
         );
@@ -105,7 +106,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       // Commands load their modules when they run: the agent stays small without the verifier's PKI code.
       const { verifyStoreDir } = await import('../collector/verify.js');
       const { formatStoreVerification } = await import('./verify/format.js');
-      const result = await verifyStoreDir(path, { ...(opts.key ? { key: opts.key } : {}), ...(opts.tsaCa ? { tsaCa: opts.tsaCa } : {}) });
+      const result = await verifyStoreDir(path, { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) });
       process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatStoreVerification(result, { strict: opts.strict === true }));
       setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
     });
@@ -348,8 +349,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(
       async (
         bundle: string,
-        opts: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; maxEvents?: string; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
+        given: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; maxEvents?: string; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
       ) => {
+        const opts = { ...given, ...(await checkedPins(given)) };
         const { writeReport, formatReportSummary, parseWorkingHours } = await import('../collector/report.js');
         const usbWindow = Number(opts.usbWindow);
         if (!Number.isInteger(usbWindow) || usbWindow < 0) throw new CustodyError(ErrorCodes.USAGE, `--usb-window must be a whole number of minutes, got ${JSON.stringify(opts.usbWindow)}`);
@@ -392,6 +394,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print the result as JSON')
     .action(async (bundle: string, opts: { action: string; actor: string; key: string; note?: string; json?: boolean }) => {
       const { handoff } = await import('../collector/handoff.js');
+      const { filePin } = await import('./integrity/pins.js');
+      filePin('--key', opts.key);
       const r = handoff({ bundle, action: opts.action, actor: opts.actor, keyFile: opts.key, ...(opts.note !== undefined ? { note: opts.note } : {}) }, systemClock);
       process.stdout.write(
         opts.json
@@ -401,6 +405,27 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/**
+ * The pins of verify and report, each well-formed or a usage error (src/integrity/pins.ts): an
+ * empty `--collector-key ""` must never fall back to the keys shipped with the evidence.
+ */
+async function checkedPins(opts: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; tsaCa?: string[] }): Promise<{
+  key?: string;
+  collectorKey?: string;
+  agentKey?: string[];
+  custodyKey?: string[];
+  tsaCa?: string[];
+}> {
+  const { filePin, fingerprintOrFilePin, fingerprintPin, publicKeyPin } = await import('./integrity/pins.js');
+  return {
+    ...(opts.key !== undefined ? { key: fingerprintOrFilePin('--key', opts.key) } : {}),
+    ...(opts.collectorKey !== undefined ? { collectorKey: publicKeyPin('--collector-key', opts.collectorKey) } : {}),
+    ...(opts.agentKey !== undefined ? { agentKey: opts.agentKey.map((v) => fingerprintPin('--agent-key', v)) } : {}),
+    ...(opts.custodyKey !== undefined ? { custodyKey: opts.custodyKey.map((v) => fingerprintPin('--custody-key', v)) } : {}),
+    ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa.map((v) => filePin('--tsa-ca', v)) } : {}),
+  };
 }
 
 /**
