@@ -11,6 +11,7 @@ import type { EvidenceRecord, PayloadOf } from '../src/records/schema.js';
 import { EVIDENCE_FILE, LOCK_FILE, STATE_FILE } from '../src/store/evidence-store.js';
 import { StateStore } from '../src/store/state-store.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
+import { terminalLines } from '../src/text/terminal.js';
 
 /** StateStore keys the agent writes and `agent status` reads. */
 export const STATE_STATUS_KEY = 'agent.status';
@@ -412,5 +413,6 @@ export function formatAgentStatus(r: AgentStatusReport, nowMs: number): string {
   }
   lines.push(`gaps         ${r.gaps.count}`);
   for (const g of r.gaps.latest) lines.push(`  seq ${g.seq} ${g.observed_at} ${g.source}${g.path ? ` ${g.path}` : ''}: ${g.reason} — ${g.detail}`);
-  return `${lines.join('\n')}\n`;
+  // Paths, host names and gap details come from the store and the logs it watches: no control character reaches the terminal.
+  return terminalLines(lines);
 }

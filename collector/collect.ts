@@ -37,6 +37,7 @@ import { ENROLLMENT_FILE } from '../src/store/keyfiles.js';
 import { snapshotStore } from '../src/store/snapshot.js';
 import { requestSeal, type SealRequestResult } from '../src/net/agent-control.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
+import { terminalLines } from '../src/text/terminal.js';
 import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
 import { importFiles } from './import.js';
 import { writeTimelineAndTables } from './timeline.js';
@@ -581,7 +582,8 @@ function sealSummary(r: SealRequestResult): NonNullable<CollectSummary['hosts'][
 export function formatCollectSummary(s: CollectSummary): string {
   const lines: string[] = [];
   lines.push(`case:         ${s.case}`);
-  lines.push(`bundle:       ${s.out}${s.tar ? `\ntar:          ${s.tar.path} (${s.tar.size} bytes, sha256 ${s.tar.sha256})` : ''}`);
+  lines.push(`bundle:       ${s.out}`);
+  if (s.tar) lines.push(`tar:          ${s.tar.path} (${s.tar.size} bytes, sha256 ${s.tar.sha256})`);
   lines.push(`collector key ${s.collector.fingerprint}${s.collector.generated ? ' (generated for this collection: record this fingerprint now; it is what verifiers pin)' : ` (${s.collector.key_file ?? ''})`}`);
   for (const h of s.hosts) {
     lines.push(
@@ -603,12 +605,16 @@ export function formatCollectSummary(s: CollectSummary): string {
     const html = s.report.files.filter((f) => f.endsWith('.html')).map((f) => join(s.out, f));
     lines.push(`draft report: ${html.join(', ')} (inside the seal; made before it, so \`custody report\` on the bundle makes one that includes the bundle's verification)`);
   }
-  if (s.report_error) lines.push(`draft report: NOT WRITTEN (${s.report_error.code}): ${s.report_error.message}\n              the bundle is sealed without report/; make the report afterwards with \`custody report ${s.out}\``);
+  if (s.report_error) {
+    lines.push(`draft report: NOT WRITTEN (${s.report_error.code}): ${s.report_error.message}`);
+    lines.push(`              the bundle is sealed without report/; make the report afterwards with \`custody report ${s.out}\``);
+  }
   lines.push(`custody head: ${s.custody_head.index}:${s.custody_head.sha256}`);
   lines.push('verify with:');
   lines.push(`  ${s.audit.custody}`);
   lines.push(`  cd ${s.out} && ${s.audit.sha256sum} && ${s.audit.hashdeep}`);
   lines.push(`  ${s.audit.openssl_sig}`);
   if (s.audit.openssl_tsr) lines.push(`  ${s.audit.openssl_tsr}`);
-  return `${lines.join('\n')}\n`;
+  // Case id, host names and paths come from the user and the stores: no control character reaches the terminal.
+  return terminalLines(lines);
 }

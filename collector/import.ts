@@ -33,6 +33,7 @@ import type { ParseFailure } from '../src/parsers/types.js';
 import { canonicalText, decodeCanonical } from '../src/records/canonical.js';
 import { formatTimestamp, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../src/records/schema.js';
 import { EVIDENCE_FILE, EvidenceStore } from '../src/store/evidence-store.js';
+import { terminalLines } from '../src/text/terminal.js';
 import { parseContent, type ParsedContent } from './import-content.js';
 
 /** `source` of the log.file, agent.gap and import.derived records of an import; derived records: `import:<parser>`. */
@@ -535,5 +536,6 @@ export function formatImportSummary(s: ImportSummary): string {
     if (s.not_imported.length > 0) out.push(`  not reached: ${s.not_imported.join(', ')}`);
     out.push('  Run the same import again to finish: what is in the store is kept, nothing is stored or derived twice.');
   }
-  return `${out.join('\n')}\n`;
+  // File paths, host names and gap details come from the imported files: no control character reaches the terminal.
+  return terminalLines(out);
 }

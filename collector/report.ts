@@ -29,6 +29,7 @@ import { buildReportModel, type ReportInput, type ReportManifest, type ReportMod
 import { renderHtml } from '../src/report/render-html.js';
 import { renderMarkdown } from '../src/report/render-md.js';
 import { knownStores, parseTimelineLine, rejectLine, type KnownStores, type TimelineRow } from '../src/report/timeline-input.js';
+import { terminalLines } from '../src/text/terminal.js';
 import { verifyBundle, type VerifyBundleOptions } from './verify-bundle.js';
 
 export interface WriteReportOptions {
@@ -300,5 +301,5 @@ export function formatReportSummary(s: ReportSummary): string {
     lines.push(`PPC:      prompt report ${s.deadlines.prompt} (JST), final report ${s.deadlines.final} (${s.deadlines.final_malicious} if malicious)`);
     for (const n of s.deadlines.notes) lines.push(`          ${n}`);
   }
-  return `${lines.join('\n')}\n`;
+  return terminalLines(lines);
 }

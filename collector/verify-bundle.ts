@@ -18,8 +18,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
-import { custodyHead, verifyCustodyLog } from '../src/bundle/custody-log.js';
+import { custodyHead, verifyCustodyLog, type VerifiedEntry } from '../src/bundle/custody-log.js';
 import { makeTempFolder, removeTempFolder } from '../src/fs/temp-folder.js';
+import { terminalLines } from '../src/text/terminal.js';
 import { BUNDLE_META_FILES, parseManifest, type BundleManifest } from '../src/bundle/manifest.js';
 import { parseHashdeep, parseSha256Sums, type FileHash } from '../src/bundle/sums.js';
 import { extractTar, TarRefusal } from '../src/bundle/tar.js';
@@ -71,8 +72,20 @@ export interface BundleVerification {
   tsa: { status: 'verified' | 'unverified' | 'invalid' | 'absent' | 'missing'; gen_time?: string };
   files: { listed: number; verified: number };
   hosts: BundleHostResult[];
-  custody?: { entries: number; head?: { index: number; sha256: string }; actions: string[] };
+  custody?: { entries: number; head?: { index: number; sha256: string }; actions: string[]; log: BundleCustodyEntry[] };
   findings: BundleFinding[];
+}
+
+/** One custody entry as verify shows it: what was done, in whose name, when, and which key signed it. */
+export interface BundleCustodyEntry {
+  index: number;
+  action: string;
+  actor: string;
+  at: string;
+  signer: string;
+  /** Whom the signing key is known as: the bundle's collector key, a --custody-key pin, or neither. */
+  signer_known_as: 'collector' | 'pinned' | 'not pinned';
+  signature_ok: boolean;
 }
 
 const META = new Set<string>(BUNDLE_META_FILES);
@@ -390,6 +403,7 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
     const v = verifyCustodyLog(log, manifestSha256, {
       ...(options.custodyHead ? { head: options.custodyHead } : {}),
       ...(options.custodyKeys ? { trustedKeys: options.custodyKeys } : {}),
+      knownKeys: [collectorFp],
     });
     for (const f of v.findings) add(f.code, f.severity, f.message, f.index >= 0 ? `custody.jsonl entry ${f.index}` : 'custody.jsonl');
     const first = v.entries[0]?.entry;
@@ -397,9 +411,21 @@ async function verifyBundleDir(root: string, location: string, form: 'folder' | 
       add('custody.first_not_collector', 'error', `entry 0 is "${first.action}" by ${first.key.fingerprint}; it must be "collected" by the collector key ${collectorFp}`, 'custody.jsonl entry 0');
     }
     const head = custodyHead(log);
-    result.custody = { entries: v.entries.length, ...(head ? { head } : {}), actions: v.entries.map((e) => e.entry?.action ?? '?') };
+    result.custody = { entries: v.entries.length, ...(head ? { head } : {}), actions: v.entries.map((e) => e.entry?.action ?? '?'), log: custodyEntries(v.entries, collectorFp, options.custodyKeys) };
   }
   return finish();
+}
+
+function custodyEntries(entries: readonly VerifiedEntry[], collectorFp: string, custodyKeys: readonly string[] | undefined): BundleCustodyEntry[] {
+  const pinned = new Set(custodyKeys?.map((k) => k.trim()));
+  return entries.flatMap(({ position, entry, signatureValid }) => {
+    if (entry === undefined) return [];
+    // The key that signed it, not the fingerprint it claims (a mismatch is a custody.key_mismatch error).
+    const raw = Buffer.from(entry.key.public_key, 'base64');
+    const signer = raw.length === 32 ? fingerprint(raw) : entry.key.fingerprint;
+    const knownAs = signer === collectorFp ? 'collector' : pinned.has(signer) ? 'pinned' : 'not pinned';
+    return [{ index: position, action: entry.action, actor: entry.actor, at: entry.at, signer, signer_known_as: knownAs, signature_ok: signatureValid }];
+  });
 }
 
 export function formatBundleVerification(r: BundleVerification): string {
@@ -423,10 +449,17 @@ export function formatBundleVerification(r: BundleVerification): string {
       `  ${h.path}: ${s ? `${s.records} records, ${sealed}${unsealed}, store ${s.ok ? 'VALID' : 'INVALID'}` : 'not verified'}; witness ${h.witness.ok ? `OK at size ${h.witness.tree_size}` : 'FAILED'}; agent key ${h.trust === 'pinned' ? 'pinned' : 'from the manifest'}`,
     );
   }
-  if (r.custody) lines.push(`custody:      ${r.custody.entries} entries (${r.custody.actions.join(', ')})${r.custody.head ? `; head ${r.custody.head.index}:${r.custody.head.sha256}` : ''}`);
+  if (r.custody) {
+    lines.push(`custody:      ${r.custody.entries} entries (${r.custody.actions.join(', ')})${r.custody.head ? `; head ${r.custody.head.index}:${r.custody.head.sha256}` : ''}`);
+    const signer = { collector: 'the collector key', pinned: 'pinned with --custody-key', 'not pinned': 'NOT PINNED' } as const;
+    for (const e of r.custody.log) {
+      lines.push(`  #${e.index} ${e.action} by ${e.actor}, ${e.at}; signed by ${e.signer} (${signer[e.signer_known_as]}${e.signature_ok ? '' : ', signature INVALID'})`);
+    }
+  }
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.length - errors;
   lines.push(`result:       ${r.ok ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'})`);
   for (const f of r.findings) lines.push(`  ${f.severity === 'error' ? 'ERROR' : 'warning'} ${f.code} at ${f.where}: ${f.message}`);
-  return `${lines.join('\n')}\n`;
+  // Case id, paths, actors, fingerprints, times and messages all come from the bundle: no control character reaches the terminal.
+  return terminalLines(lines);
 }

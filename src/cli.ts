@@ -15,6 +15,7 @@ import { enrollStore } from '../agent/enroll.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_STORE_DIR, defaultServiceSpec, installService, launchdPlist, readmeBeside, superusersOnThisHost, systemdUnit } from '../agent/install.js';
 import { CustodyError, ErrorCodes, isCustodyError, messageOf, type ErrorCode } from './errors.js';
 import { systemClock } from './clock.js';
+import { escapeForTerminal, terminalJson, terminalLines } from './text/terminal.js';
 import { custodyVersion } from './version.js';
 
 export const EXIT_OK = 0;
@@ -95,7 +96,7 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(head ? { custodyHead: head } : {}),
           }),
         );
-        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatBundleVerification(result));
+        process.stdout.write(opts.json ? terminalJson(result) : formatBundleVerification(result));
         if (opts.strict && result.ok && verificationFails(result, { strict: true })) process.stdout.write(opts.json ? '' : 'strict:       a warning fails the verification (--strict)\n');
         setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
         return;
@@ -107,7 +108,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { verifyStoreDir } = await import('../collector/verify.js');
       const { formatStoreVerification } = await import('./verify/format.js');
       const result = await verifyStoreDir(path, { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) });
-      process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatStoreVerification(result, { strict: opts.strict === true }));
+      process.stdout.write(opts.json ? terminalJson(result) : formatStoreVerification(result, { strict: opts.strict === true }));
       setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
     });
 
@@ -180,7 +181,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { store: string; json?: boolean }) => {
       const { agentStatus, formatAgentStatus } = await import('../agent/status.js');
       const report = agentStatus(opts.store);
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatAgentStatus(report, Date.now()));
+      process.stdout.write(opts.json ? terminalJson(report) : formatAgentStatus(report, Date.now()));
     });
 
   agent
@@ -251,7 +252,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (files: string[], opts: { store: string; host?: string; json?: boolean; preserveAgain?: boolean }) => {
       const { importFiles, formatImportSummary } = await import('../collector/import.js');
       const summary = importFiles(opts.store, files, { ...(opts.host === undefined ? {} : { host: opts.host }), ...(opts.preserveAgain ? { preserveAgain: true } : {}) });
-      process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatImportSummary(summary));
+      process.stdout.write(opts.json ? terminalJson(summary) : formatImportSummary(summary));
       if (!summary.complete && summary.incomplete !== undefined) {
         const { error, path } = summary.incomplete;
         throw new CustodyError(error.code as ErrorCode, `import incomplete at ${path}: ${error.message}; run the same command again to finish it`, { where: error.where ?? opts.store });
@@ -326,7 +327,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           { clock: systemClock, collectorHost: hostname(), version: custodyVersion(), codeSha256: codeHash(), onProgress: progress.update },
         );
         progress.end();
-        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatCollectSummary(summary));
+        process.stdout.write(opts.json ? terminalJson(summary) : formatCollectSummary(summary));
       },
     );
 
@@ -377,7 +378,7 @@ function buildProgram(setExit: (code: number) => void): Command {
             { clock: systemClock },
           ),
         );
-        process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatReportSummary(summary));
+        process.stdout.write(opts.json ? terminalJson(summary) : formatReportSummary(summary));
         // The report is written either way (its section 1 names the problems); the exit code says the bundle did not verify.
         setExit(summary.verified ? EXIT_OK : EXIT_INTEGRITY);
       },
@@ -399,8 +400,12 @@ function buildProgram(setExit: (code: number) => void): Command {
       const r = handoff({ bundle, action: opts.action, actor: opts.actor, keyFile: opts.key, ...(opts.note !== undefined ? { note: opts.note } : {}) }, systemClock);
       process.stdout.write(
         opts.json
-          ? `${JSON.stringify(r, null, 2)}\n`
-          : `${r.action} by ${r.actor} (key ${r.fingerprint})\ncustody head: ${r.head.index}:${r.head.sha256}\nRecord this head: \`custody verify ${bundle} --custody-head ${r.head.index}:${r.head.sha256}\` detects entries removed after it.\n`,
+          ? terminalJson(r)
+          : terminalLines([
+              `${r.action} by ${r.actor} (key ${r.fingerprint})`,
+              `custody head: ${r.head.index}:${r.head.sha256}`,
+              `Record this head: \`custody verify ${bundle} --custody-head ${r.head.index}:${r.head.sha256}\` detects entries removed after it.`,
+            ]),
       );
     });
 
@@ -535,10 +540,11 @@ export async function main(argv: string[]): Promise<number> {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT_OK : EXIT_USAGE_OR_IO;
     }
     if (isCustodyError(err)) {
-      process.stderr.write(`custody: ${err.message}${err.where ? ` (${err.where})` : ''} [${err.code}]\n`);
+      // Messages and places can quote a hostile bundle or store: escaped like everything else printed from evidence.
+      process.stderr.write(`custody: ${escapeForTerminal(`${err.message}${err.where ? ` (${err.where})` : ''}`)} [${err.code}]\n`);
       return err.code === ErrorCodes.STORE_CORRUPT ? EXIT_INTEGRITY : EXIT_USAGE_OR_IO;
     }
-    process.stderr.write(`custody: unexpected error: ${messageOf(err)}\n`);
+    process.stderr.write(`custody: unexpected error: ${escapeForTerminal(messageOf(err))}\n`);
     if (process.env['CUSTODY_DEBUG']) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
     return EXIT_USAGE_OR_IO;
   }

@@ -48,7 +48,8 @@ export type CustodyFindingCode =
   | 'custody.key_not_trusted' // signed by a key the verifier did not list
   | 'custody.head_missing' // the log is shorter than the pinned head
   | 'custody.head_mismatch' // the entry at the pinned head's index is not the pinned one
-  | 'custody.time_backwards'; // warning: an entry is dated before the one before it
+  | 'custody.time_backwards' // warning: an entry is dated before the one before it
+  | 'custody.signer_not_pinned'; // warning: signed by a key the verifier knows nothing of (no trustedKeys given)
 
 export interface CustodyFinding {
   readonly code: CustodyFindingCode;
@@ -102,6 +103,13 @@ export interface CustodyVerifyOptions {
   readonly head?: { readonly index: number; readonly sha256: string };
   /** Fingerprints (`SHA256:…`) of keys the verifier accepts; when given, any other key is an error. */
   readonly trustedKeys?: readonly string[];
+  /**
+   * Fingerprints of signers the verifier knows without listing them all (the bundle's collector
+   * key). Without `trustedKeys`, an entry signed by any other key is a `custody.signer_not_pinned`
+   * warning naming its actor and key: anyone can sign an entry in any name, so an entry by a key
+   * nobody pinned says only that someone appended it.
+   */
+  readonly knownKeys?: readonly string[];
 }
 
 export interface CustodyVerifyResult {
@@ -157,6 +165,7 @@ export function verifyCustodyLog(log: string | Uint8Array, manifestSha256: strin
     findings.push({ code, severity: 'error', index, message });
   };
   const trusted = options.trustedKeys === undefined ? undefined : new Set(options.trustedKeys.map((k) => k.trim()));
+  const known = options.knownKeys === undefined ? undefined : new Set(options.knownKeys.map((k) => k.trim()));
   const { lines, endsWithNewline } = splitLines(log);
   if (lines.length === 0) error('custody.empty', -1, 'the custody log has no entries');
   if (!endsWithNewline) error('custody.truncated', lines.length - 1, `entry ${lines.length - 1}: the last line has no newline (cut off, or edited)`);
@@ -217,6 +226,13 @@ export function verifyCustodyLog(log: string | Uint8Array, manifestSha256: strin
         if (!signatureValid) error('custody.bad_signature', position, `${at}: the signature does not verify with key ${fingerprint(publicKeyRaw)} (the entry or its signature was changed)`);
         if (trusted !== undefined && !trusted.has(fingerprint(publicKeyRaw))) {
           error('custody.key_not_trusted', position, `${at}: signed by ${fingerprint(publicKeyRaw)}, which is not among the trusted keys`);
+        } else if (trusted === undefined && known !== undefined && !known.has(fingerprint(publicKeyRaw))) {
+          findings.push({
+            code: 'custody.signer_not_pinned',
+            severity: 'warning',
+            index: position,
+            message: `${at}: "${entry.action}" by ${JSON.stringify(entry.actor)} is signed by ${fingerprint(publicKeyRaw)}, a key the verifier did not pin (pin it with --custody-key to accept it)`,
+          });
         }
       }
       if (previousAt !== undefined && entry.at < previousAt) {

@@ -2,6 +2,7 @@
  * Human-readable text of a verification result. Pure. The same facts go out as JSON with --json;
  * this is what an examiner reads and pastes into a report.
  */
+import { terminalLines } from '../text/terminal.js';
 import type { Finding, StoreVerification } from './store-verify.js';
 
 export interface FormatOptions {
@@ -73,5 +74,6 @@ export function formatStoreVerification(r: StoreVerification, options: FormatOpt
     `result:       ${r.ok && !strictFail ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${strictFail ? '; --strict: a warning fails it' : ''})`,
   );
   for (const f of r.findings) lines.push(`  ${formatFinding(f)}`);
-  return `${lines.join('\n')}\n`;
+  // Host, store id, paths, times and messages come from the store: no control character reaches the terminal.
+  return terminalLines(lines);
 }
