@@ -491,7 +491,7 @@ function progressReporter(stream: NodeJS.WriteStream): { update: (p: CollectProg
     update: (p) => {
       if (p.stage !== lastStage) {
         stageStart = Date.now();
-        if (!tty) stream.write(`collect: ${p.stage}${p.detail ? ` ${p.detail}` : ''} (stores ${p.storesDone}/${p.storesTotal}, records ${p.records}/${p.recordsTotal}, ${mib(p.bytes)})\n`);
+        if (!tty) stream.write(`collect: ${p.stage}${p.detail ? ` ${escapeForTerminal(p.detail)}` : ''} (stores ${p.storesDone}/${p.storesTotal}, records ${p.records}/${p.recordsTotal}, ${mib(p.bytes)})\n`);
         lastStage = p.stage;
       }
       if (!tty) return;

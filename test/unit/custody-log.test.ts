@@ -113,6 +113,32 @@ describe('custody log', () => {
     expect(codes(forged, MANIFEST, { head: custodyHead(LOG) })).toEqual(['custody.head_mismatch']);
   });
 
+  it('an entry by a key that is neither known (the collector) nor trusted is a warning naming its action, actor and key', () => {
+    // The re-signed entry of the attack above, by a key nobody pinned, under the collector's known key.
+    const resigned = edit(LINES[2] as string, (e) => {
+      e['actor'] = 'Mallory, Evil Ltd';
+      e['key'] = { fingerprint: counsel.fingerprint, public_key: Buffer.from(counsel.publicKeyRaw).toString('base64') };
+      delete e['sig'];
+      e['sig'] = Buffer.from(signBytes(counsel.privateKey, custodySigningBytes(e as never))).toString('base64');
+    });
+    const forged = join([LINES[0], LINES[1], resigned] as string[]);
+    const result = verifyCustodyLog(forged, MANIFEST, { knownKeys: [collector.fingerprint] });
+    expect(result.ok).toBe(true);
+    expect(result.findings).toEqual([
+      {
+        code: 'custody.signer_not_pinned',
+        severity: 'warning',
+        index: 2,
+        message: `entry 2: "received" by "Mallory, Evil Ltd" is signed by ${counsel.fingerprint}, a key the verifier did not pin (pin it with --custody-key to accept it)`,
+      },
+    ]);
+    // The vendor's real entry in the untouched log is just as unknown without a pin; known, nothing is said.
+    expect(codes(LOG, MANIFEST, { knownKeys: [collector.fingerprint] })).toEqual(['custody.signer_not_pinned']);
+    expect(codes(LOG, MANIFEST, { knownKeys: [collector.fingerprint, vendor.fingerprint] })).toEqual([]);
+    // Trusted keys given: the stricter error instead, never both.
+    expect(codes(forged, MANIFEST, { knownKeys: [collector.fingerprint], trustedKeys: [collector.fingerprint, vendor.fingerprint] })).toEqual(['custody.key_not_trusted']);
+  });
+
   it('names a log re-linked to another manifest', () => {
     expect(codes(LOG, OTHER_MANIFEST)).toEqual(['custody.first_not_manifest']);
     const relinked = appendEntry('', { manifestSha256: OTHER_MANIFEST, action: 'collected', actor: 'Aiko Tanaka, Example Corp CSIRT' }, collector.privateKey, T0);
