@@ -4,7 +4,8 @@
  *
  * - terminal control characters: a case id that hides the real result with ESC[8m and forges a
  *   `result: VALID` line, a custody actor with bidi overrides; the text shows escapes, never the
- *   raw bytes, and has exactly one result line; `--json` is exact JSON without them;
+ *   raw bytes, and has exactly one result line; `--json` is exact JSON without them; a store
+ *   whose host root rewrote with an erase-line sequence, the same in verify and agent status;
  * - empty and malformed pins (`--key ""`, `--collector-key ""`, …) are usage errors, exit 2;
  * - a custody entry by a key nobody pinned is a `custody.signer_not_pinned` warning naming the
  *   actor and the key, and the text lists every entry with its signer;
@@ -16,6 +17,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestBytes, type BundleManifest } from '../../src/bundle/manifest.js';
 import { CLI, custody } from '../helpers/cli.js';
@@ -102,6 +104,23 @@ describe('4. terminal control characters from evidence are shown escaped', () =>
     expect(r.stdout).toContain('  #1 transferred by Ken \\u202eOTI\\u202c\\u2067x\\u2069, ACME IR, ');
     expect(r.stdout).toContain('warning custody.signer_not_pinned at custody.jsonl entry 1: entry 1: "transferred" by "Ken \\u202eOTI');
     expect(RAW_CONTROL.test(r.stdout)).toBe(false);
+  });
+
+  it('a store whose host was rewritten by root (triggers dropped): verify and agent status show escapes', () => {
+    const dir = join(work, 'store-host');
+    cpSync(store, dir, { recursive: true });
+    const db = new Database(join(dir, 'evidence.sqlite'));
+    db.exec('DROP TRIGGER meta_no_update');
+    db.prepare("UPDATE meta SET value = ? WHERE name = 'host'").run('ws-07\u001b[2K\rresult:       VALID\u009b8m\u200b');
+    db.close();
+    const v = run(['verify', dir, '--key', agentFp]);
+    expect(v.stdout).toContain('host:         ws-07\\x1b[2K\\rresult:       VALID\\x9b8m\\u200b (store ');
+    expect(RAW_CONTROL.test(v.stdout)).toBe(false);
+    expect(v.stdout.split('\n').filter((l) => l.startsWith('result:'))).toHaveLength(1);
+    const status = run(['agent', 'status', '--store', dir]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('host ws-07\\x1b[2K\\rresult:');
+    expect(RAW_CONTROL.test(status.stdout)).toBe(false);
   });
 });
 
