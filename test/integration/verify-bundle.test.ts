@@ -5,7 +5,7 @@
  * symlink, a FIFO or an unlisted file gets each named, and the symlink is never followed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,8 +46,14 @@ function file(name: string, data: string, opts: Parameters<typeof header>[3] = {
 }
 const END = Buffer.alloc(1024);
 
+/** The temporary folder verify extracts into (os.tmpdir() reads TMPDIR): this file's own, so other test files running at the same time cannot change the count of custody-verify-* folders in it. */
+let privateTmp: string;
+
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'custody-verify-bundle-'));
+  privateTmp = join(work, 'tmp');
+  mkdirSync(privateTmp);
+  process.env['TMPDIR'] = privateTmp;
   const run = (...args: string[]): void => {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     expect(r.stderr).not.toContain('custody:');
@@ -76,6 +82,7 @@ describe('verifyBundle: hostile tars', () => {
     it(`refuses ${c.name}, writes nothing outside`, async () => {
       const tarPath = join(work, `hostile-${c.name.replace(/\W+/g, '-')}.tar`);
       writeFileSync(tarPath, c.tar());
+      expect(tmpdir()).toBe(privateTmp);
       const before = readdirSync(tmpdir()).filter((n) => n.startsWith('custody-verify-')).length;
       const r = await verifyBundle(tarPath);
       expect(r.ok).toBe(false);
