@@ -125,7 +125,8 @@ export function s3ErrorCode(err: unknown): { code: string; status: number | unde
 /** Maps an SDK failure to a typed error. `what` is our own words (operation, bucket, key), never the far end's. */
 export function vaultError(err: unknown, what: string, where: string): CustodyError {
   const { code, status } = s3ErrorCode(err);
-  const http = status === undefined ? '' : ` (HTTP ${status})`;
+  // A HEAD's answer has no body, so no S3 error code: say so rather than print a made-up one.
+  const http = code.startsWith('HTTP') ? `HTTP ${status} without an S3 error code` : status === undefined ? code : `${code} (HTTP ${status})`;
   let errorCode: ErrorCode;
   let hint = '';
   if (NETWORK_CODES.has(code) || (status === undefined && /ECONN|ENOTFOUND|EAI_AGAIN|socket|timeout/i.test(String((err as { message?: unknown })?.message)))) {
@@ -138,14 +139,14 @@ export function vaultError(err: unknown, what: string, where: string): CustodyEr
         ? ': the vault does not accept these credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the shared credentials file)'
         : code === 'CredentialsProviderError'
           ? ': no credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a shared credentials file)'
-          : ': refused by the vault';
+          : ': refused by the vault (the credentials are not accepted, or may not do this in this bucket)';
   } else if (NOT_FOUND_CODES.has(code) || status === 404) {
     errorCode = ErrorCodes.VAULT_NOT_FOUND;
     hint = code === 'NoSuchBucket' ? ': the bucket does not exist (create it with `custody vault init`)' : ': not found';
   } else {
     errorCode = ErrorCodes.VAULT_REQUEST_FAILED;
   }
-  return new CustodyError(errorCode, `${what} failed: ${code}${http}${hint}`, { where, cause: undefined });
+  return new CustodyError(errorCode, `${what} failed: ${http}${hint}`, { where });
 }
 
 function endpointFrom(options: VaultClientOptions): string | undefined {
