@@ -24,8 +24,9 @@
  * - Put-once: an object is written with Content-MD5 and Object Lock headers. If the name exists with
  *   the same bytes, that is success (a shipper resuming after a crash); with different bytes it is
  *   E_VAULT_OBJECT_EXISTS. `If-None-Match: *` makes that check atomic where the endpoint supports
- *   conditional writes (AWS S3); where it is ignored (older RGW), two racing writers can leave two
- *   versions, which verification names as a second version of a write-once object.
+ *   conditional writes (AWS S3); Ceph RGW 16.2 ignores it (measured: a PUT with it stored a second
+ *   version), so there the HEAD before the PUT is the check, and two writers racing between them
+ *   can leave two versions, which verification is to name as a second version of a write-once object.
  */
 import { createHash } from 'node:crypto';
 import {
