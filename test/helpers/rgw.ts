@@ -107,3 +107,12 @@ export function useRgw(): Rgw {
   }, 120_000);
   return rgw;
 }
+
+/** A second S3 user on the test vault (radosgw-admin), for least-privilege tests; its keys. */
+export function createRgwUser(rgw: Rgw, uid: string): { accessKeyId: string; secretAccessKey: string; env: Record<string, string> } {
+  const accessKeyId = `${uid.toUpperCase().replace(/[^A-Z0-9]/g, '')}${'0'.repeat(20)}`.slice(0, 20);
+  const secretAccessKey = `${uid.replace(/[^a-z0-9]/g, '')}${'s'.repeat(40)}`.slice(0, 40);
+  const r = spawnSync('radosgw-admin', ['--conf', join(rgw.dir, 'ceph.conf'), 'user', 'create', `--uid=${uid}`, `--display-name=${uid}`, `--access-key=${accessKeyId}`, `--secret-key=${secretAccessKey}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`radosgw-admin user create ${uid} failed: ${r.stderr}`);
+  return { accessKeyId, secretAccessKey, env: { ...rgw.env, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } };
+}
