@@ -272,6 +272,14 @@ export class VaultClient {
     } catch (err) {
       const { code, status } = s3ErrorCode(err);
       if ((status === 404 || code === 'NotFound' || code === 'NoSuchKey') && code !== 'NoSuchBucket') return undefined;
+      if (status === 403) {
+        // S3 answers a HEAD of a missing name with 403 to whoever may not list the bucket.
+        throw new CustodyError(
+          ErrorCodes.VAULT_ACCESS_DENIED,
+          'put-once cannot tell whether this name exists: the vault refused the HEAD (HTTP 403); the credentials need s3:GetObject on the name and s3:ListBucket on the bucket (README, least privilege), or are not accepted',
+          { where: this.where(key) },
+        );
+      }
       throw vaultError(err, 'head', this.where(key));
     }
   }
