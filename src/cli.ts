@@ -409,6 +409,40 @@ function buildProgram(setExit: (code: number) => void): Command {
       );
     });
 
+  // --- the evidence vault (issue 12) ---
+  const vault = program.command('vault').description('the evidence vault: S3 with Object Lock that holds seals and evidence off the hosts');
+  // Our @aws-sdk range is pinned to releases that support Node 20 (package.json); its notice that later
+  // releases will not is not for custody's users.
+  const quietSdk = (): void => {
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  };
+  vault
+    .command('init')
+    .description('create the bucket with Object Lock and a default retention, or check an existing one; refuses a bucket that cannot lock')
+    .argument('<vault>', 's3://BUCKET[/PREFIX]')
+    .option('--retention <days>', 'default retention of every object, in days or years (365d, 7y)', '365d')
+    .option('--mode <mode>', 'compliance (no one can delete before retention ends) or governance (privileged users can)', 'compliance')
+    .option('--endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
+    .option('--json', 'print the result as JSON')
+    .action(async (url: string, opts: { retention: string; mode: string; endpoint?: string; json?: boolean }) => {
+      quietSdk();
+      const { vaultInit, formatVaultInit } = await import('../collector/vault.js');
+      const r = await vaultInit({ url, retention: opts.retention, mode: opts.mode, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) });
+      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatVaultInit(r));
+    });
+  vault
+    .command('hosts')
+    .description('every host and store in the vault, its newest checkpoint and how long ago the vault received it')
+    .argument('<vault>', 's3://BUCKET[/PREFIX]')
+    .option('--endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
+    .option('--json', 'print the result as JSON')
+    .action(async (url: string, opts: { endpoint?: string; json?: boolean }) => {
+      quietSdk();
+      const { vaultHosts, formatVaultHosts } = await import('../collector/vault.js');
+      const r = await vaultHosts({ url, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) }, systemClock.nowMs());
+      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatVaultHosts(r));
+    });
+
   return program;
 }
 

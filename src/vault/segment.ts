@@ -1,0 +1,134 @@
+/**
+ * A record segment: the canonical bytes of records [start, end) as one vault object, framed so that
+ * the segment and the checkpoint at tree size `end` verify together without any other object. Pure.
+ *
+ *   custody-segment v1\n
+ *   {"end":END,"frontier":["<base64>",…],"start":START,"store_id":"<32 hex>"}\n   (canonical JSON)
+ *   <decimal byte length>:<record bytes>\n                                         (end - start times)
+ *
+ * Why a frontier: a checkpoint signs the Merkle root of records 0..end-1. The frontier is the list
+ * of RFC 6962 subtree roots that cover records 0..start-1 (one per set bit of `start`, level 0
+ * first, exactly MerkleFrontier's state). From it and the segment's records the root at `end`
+ * recomputes; if it equals the signed root, these are the records at those positions of the signed
+ * tree (a forged frontier or record would need a SHA-256 collision). The frontier itself is not
+ * trusted: only the comparison with the signed root is.
+ *
+ * Why length-prefixed: record bytes are canonical JSON and never hold a raw newline, but the shipper
+ * ships what the store holds, and a tampered store may hold anything; a length frames any bytes
+ * exactly. The decimal form keeps a segment readable with `less`.
+ */
+import { CustodyError, ErrorCodes } from '../errors.js';
+import { HASH_SIZE, leafHash, MerkleFrontier, type FrontierState } from '../integrity/merkle.js';
+
+const MAGIC = 'custody-segment v1\n';
+const STORE_ID = /^[0-9a-f]{32}$/;
+
+export interface Segment {
+  storeId: string;
+  start: number;
+  /** Exclusive: the tree size of the checkpoint this segment ends at. */
+  end: number;
+  /** Subtree roots covering records [0, start): one per set bit of start, lowest level first. */
+  frontier: Uint8Array[];
+  records: Uint8Array[];
+}
+
+function invalid(message: string): CustodyError {
+  return new CustodyError(ErrorCodes.VAULT_SEGMENT_INVALID, message);
+}
+
+/** The subtree roots of a frontier of `size` leaves, lowest level first (the segment header's form). */
+export function frontierRoots(state: FrontierState): Uint8Array[] {
+  const roots: Uint8Array[] = [];
+  let s = state.size;
+  for (let level = 0; s > 0; level++, s = Math.floor(s / 2)) {
+    if (s % 2 === 1) roots.push(new Uint8Array(state.levels[level] as Uint8Array));
+  }
+  return roots;
+}
+
+function frontierFromRoots(size: number, roots: readonly Uint8Array[]): MerkleFrontier {
+  const levels: Uint8Array[] = [];
+  let next = 0;
+  let s = size;
+  for (let level = 0; s > 0; level++, s = Math.floor(s / 2)) {
+    if (s % 2 === 1) {
+      const root = roots[next++];
+      if (root === undefined) throw invalid(`the frontier of ${size} records needs more subtree roots than the segment carries`);
+      levels[level] = root;
+    } else levels[level] = new Uint8Array(HASH_SIZE);
+  }
+  if (next !== roots.length) throw invalid(`the frontier of ${size} records has ${next} subtree roots, the segment carries ${roots.length}`);
+  return MerkleFrontier.fromState({ size, levels });
+}
+
+export function encodeSegment(segment: Segment): Uint8Array {
+  if (!STORE_ID.test(segment.storeId)) throw invalid('a segment needs the 32-hex-digit store id');
+  if (!Number.isSafeInteger(segment.start) || segment.start < 0) throw invalid(`segment start ${segment.start} is not a seq`);
+  if (segment.end !== segment.start + segment.records.length || segment.records.length === 0) {
+    throw invalid(`segment [${segment.start}, ${segment.end}) must hold ${segment.end - segment.start} records (at least one), got ${segment.records.length}`);
+  }
+  frontierFromRoots(segment.start, segment.frontier); // checks the count of roots
+  // Keys in code-point order: this is the canonical (RFC 8785) form of the header.
+  const header = JSON.stringify({
+    end: segment.end,
+    frontier: segment.frontier.map((h) => Buffer.from(h).toString('base64')),
+    start: segment.start,
+    store_id: segment.storeId,
+  });
+  const parts: Buffer[] = [Buffer.from(MAGIC), Buffer.from(`${header}\n`)];
+  for (const r of segment.records) {
+    parts.push(Buffer.from(`${r.length}:`), Buffer.from(r.buffer, r.byteOffset, r.byteLength), Buffer.from('\n'));
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** Parses a segment strictly (any byte out of place is an error, never skipped). */
+export function decodeSegment(bytes: Uint8Array): Segment {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!buf.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC))) throw invalid('not a custody segment (first line is not "custody-segment v1")');
+  const headerEnd = buf.indexOf(0x0a, MAGIC.length);
+  if (headerEnd === -1) throw invalid('segment header line has no end');
+  const headerText = buf.subarray(MAGIC.length, headerEnd).toString('utf8');
+  let header: unknown;
+  try {
+    header = JSON.parse(headerText);
+  } catch {
+    throw invalid('segment header is not JSON');
+  }
+  const h = header as { end?: unknown; frontier?: unknown; start?: unknown; store_id?: unknown };
+  if (
+    typeof h !== 'object' || h === null || typeof h.start !== 'number' || typeof h.end !== 'number' || typeof h.store_id !== 'string' ||
+    !Array.isArray(h.frontier) || !h.frontier.every((x) => typeof x === 'string') || Object.keys(h).length !== 4
+  ) {
+    throw invalid('segment header must hold exactly end, frontier, start and store_id');
+  }
+  const frontier = (h.frontier as string[]).map((b64) => {
+    const d = Buffer.from(b64, 'base64');
+    if (d.length !== HASH_SIZE || d.toString('base64') !== b64) throw invalid('a frontier entry is not a base64 SHA-256 hash');
+    return new Uint8Array(d);
+  });
+  const records: Uint8Array[] = [];
+  let at = headerEnd + 1;
+  while (at < buf.length) {
+    const colon = buf.indexOf(0x3a, at);
+    const digits = colon === -1 ? '' : buf.subarray(at, colon).toString('latin1');
+    if (!/^(0|[1-9]\d{0,9})$/.test(digits)) throw invalid(`record ${records.length} of the segment has no valid length prefix (at byte ${at})`);
+    const length = Number(digits);
+    const stop = colon + 1 + length;
+    if (stop >= buf.length || buf[stop] !== 0x0a) throw invalid(`record ${records.length} of the segment is cut short or not followed by a newline (at byte ${at})`);
+    records.push(new Uint8Array(buf.subarray(colon + 1, stop)));
+    at = stop + 1;
+  }
+  const segment: Segment = { storeId: h.store_id, start: h.start, end: h.end, frontier, records };
+  // Re-encoding must give the same bytes: one segment has one spelling.
+  if (!Buffer.from(encodeSegment(segment)).equals(buf)) throw invalid('segment is not in its canonical form');
+  return segment;
+}
+
+/** The Merkle root at tree size `end` implied by the segment: compare it with the checkpoint's signed root. */
+export function segmentRoot(segment: Segment): Uint8Array {
+  const frontier = frontierFromRoots(segment.start, segment.frontier);
+  for (const r of segment.records) frontier.push(leafHash(r));
+  return frontier.root();
+}

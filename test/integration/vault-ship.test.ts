@@ -1,0 +1,141 @@
+/**
+ * Shipping a real store (two key epochs, a TSA-stamped checkpoint, a preserved file) to a real vault
+ * (Ceph RGW), and what resuming rests on: the vault alone recomputes every signed root from the
+ * shipped segments and holds every record exactly once; a second round ships nothing; a round after
+ * the state database forgot everything (a crash before the acknowledgements were recorded) writes
+ * nothing and leaves one version per name; a store that grew ships only what is new.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAcknowledged, shipStore } from '../../agent/ship/shipper.js';
+import { openVault, vaultHosts, vaultInit } from '../../collector/vault.js';
+import { parseCheckpointBody, parseNote } from '../../src/integrity/checkpoint.js';
+import { requestTimeStamp } from '../../src/net/tsa-http.js';
+import { EvidenceStore } from '../../src/store/evidence-store.js';
+import { StateStore } from '../../src/store/state-store.js';
+import { SqliteStoreReader } from '../../src/store/store-reader.js';
+import { hostsPrefix, parseObjectKey, type VaultObject } from '../../src/vault/layout.js';
+import type { VaultClient } from '../../src/vault/s3.js';
+import { decodeSegment, segmentRoot } from '../../src/vault/segment.js';
+import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
+import { startTestTsa, type TestTsa } from '../helpers/tsa-server.js';
+
+const line = (i: number) => ({ path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: i * 64, line_no: i + 1, length: 9, text: `line ${i}` });
+
+describe.skipIf(skipWithoutRgw())('shipping a store to a real vault', () => {
+  const rgw = useRgw();
+  let work: string;
+  let storeDir: string;
+  let tsa: TestTsa;
+  let client: VaultClient;
+  const url = `s3://ship-${process.pid}/fleet`;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'custody-ship-'));
+    storeDir = join(work, 'store');
+    tsa = await startTestTsa();
+    const { store } = EvidenceStore.create(storeDir, { host: 'web-01', bootId: 'boot-1', policy: { batchRecords: 20, checkpointRecords: 50, checkpointMs: 3_600_000 } });
+    for (let i = 0; i < 120; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+    const content = Buffer.from('rotated log\n'.repeat(50));
+    const sha = store.putBlob(content);
+    store.append('log.file', 'file:/var/log/auth.log', { path: '/var/log/auth.log.1', size: content.length, mtime: '2026-11-23T00:00:00.000000Z', sha256: sha, reason: 'rotated', content: 'stored' });
+    const stamped = store.checkpoint();
+    const stamp = await requestTimeStamp(tsa.url, new TextEncoder().encode(stamped.note));
+    store.attachTimestamp(stamped.id, tsa.url, stamp.info.genTime, stamp.tokenDer);
+    store.rotateKey();
+    for (let i = 120; i < 150; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+    store.close({ finalCheckpoint: true });
+    await vaultInit({ url, retention: '1d', env: rgw.env });
+    client = openVault({ url, env: rgw.env });
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await tsa?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Everything of this store in the vault, parsed, with the bodies. */
+  async function vaultContents(): Promise<{ key: string; obj: VaultObject; body: Uint8Array }[]> {
+    const out: { key: string; obj: VaultObject; body: Uint8Array }[] = [];
+    for await (const page of client.list(hostsPrefix(client.vault.prefix))) {
+      for (const o of page.objects) {
+        const obj = parseObjectKey(client.vault.prefix, o.key);
+        expect(obj, o.key).toBeDefined();
+        out.push({ key: o.key, obj: obj as VaultObject, body: (await client.get(o.key)).body });
+      }
+    }
+    return out;
+  }
+
+  function storeRecords(): Uint8Array[] {
+    const reader = new SqliteStoreReader(storeDir);
+    try {
+      return [...reader.records()].map((r) => r.bytes);
+    } finally {
+      reader.close();
+    }
+  }
+
+  it('ships everything once; the vault alone recomputes every signed root and holds every record exactly once', async () => {
+    const state = new StateStore(storeDir);
+    const first = await shipStore(storeDir, client, state);
+    expect(first.existed).toBe(0);
+    const contents = await vaultContents();
+    expect(first.written).toBe(contents.length);
+    const kinds = contents.map((c) => c.obj.type);
+    for (const k of ['enrollment', 'checkpoint', 'tsa-token', 'key-certificate', 'segment', 'blob'] as const) expect(kinds, k).toContain(k);
+
+    const notes = new Map<number, Uint8Array>();
+    for (const c of contents) {
+      if (c.obj.type !== 'checkpoint') continue;
+      const body = parseCheckpointBody(parseNote(Buffer.from(c.body).toString('utf8')).text);
+      expect(body.treeSize).toBe(c.obj.treeSize);
+      notes.set(body.treeSize, body.rootHash);
+    }
+    const segments = contents.flatMap((c) => (c.obj.type === 'segment' ? [{ obj: c.obj, seg: decodeSegment(c.body) }] : [])).sort((a, b) => a.seg.start - b.seg.start);
+    for (const { obj, seg } of segments) {
+      expect([seg.start, seg.end]).toEqual([obj.start, obj.end]);
+      const signed = notes.get(seg.end);
+      expect(signed, `a checkpoint at ${seg.end}`).toBeDefined();
+      expect(Buffer.from(segmentRoot(seg)).equals(Buffer.from(signed as Uint8Array))).toBe(true);
+    }
+    const shipped = segments.flatMap((s) => s.seg.records);
+    expect(shipped.map((b) => Buffer.from(b).toString())).toEqual(storeRecords().map((b) => Buffer.from(b).toString()));
+    state.close();
+  });
+
+  it('a second round ships nothing; a round after the state forgot everything writes nothing and leaves one version per name', async () => {
+    const state = new StateStore(storeDir);
+    const again = await shipStore(storeDir, client, state);
+    expect({ written: again.written, existed: again.existed }).toEqual({ written: 0, existed: 0 });
+    const before = (await vaultContents()).length;
+    state.delete('ship.acknowledged'); // the crash: the vault has it all, the agent recorded nothing
+    const resumed = await shipStore(storeDir, client, state);
+    expect({ written: resumed.written, existed: resumed.existed }).toEqual({ written: 0, existed: before });
+    const versions = await client.listVersions(hostsPrefix(client.vault.prefix));
+    expect(versions).toHaveLength(before);
+    expect(new Set(versions.map((v) => v.key)).size).toBe(before);
+    state.close();
+  });
+
+  it('a store that grew ships only what is new, and vault hosts sees its newest checkpoint', async () => {
+    const store = EvidenceStore.open(storeDir, { bootId: 'boot-2' });
+    for (let i = 150; i < 175; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+    store.close({ finalCheckpoint: true });
+    const state = new StateStore(storeDir);
+    const acked = loadAcknowledged(state, url);
+    const round = await shipStore(storeDir, client, state);
+    expect(round.existed).toBe(0);
+    // The new checkpoint(s) and one segment per checkpoint that grew the tree, nothing else.
+    const fresh = (await vaultContents()).filter((c) => (c.obj.type === 'checkpoint' && c.obj.checkpointId > acked.checkpointId) || (c.obj.type === 'segment' && c.obj.start >= acked.segmentEnd));
+    expect(round.written).toBe(fresh.length);
+    expect(fresh.some((c) => c.obj.type === 'segment')).toBe(true);
+    const total = storeRecords().length;
+    expect(round.acknowledged.segmentEnd).toBe(total);
+    const hosts = await vaultHosts({ url, env: rgw.env }, Date.now());
+    expect(hosts.hosts.map((h) => [h.host, h.newestCheckpoint?.treeSize])).toEqual([['web-01', total]]);
+    state.close();
+  });
+});
