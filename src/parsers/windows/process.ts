@@ -52,7 +52,7 @@ export function mapProcessStart(c: EventContext): void {
   const extra = c.extraBase();
   const incomplete: string[] = [];
   const p: ExecPayload = { ...c.base, action: 'start', extra };
-  extra['event_version'] = String(e.version);
+  if (e.version !== undefined) extra['event_version'] = String(e.version);
 
   const exe = clean(d['NewProcessName']);
   if (exe !== undefined) p.exe = exe;
