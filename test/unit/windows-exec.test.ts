@@ -9,7 +9,8 @@ import { readEvtx, type EvtxEvent } from '../../src/parsers/evtx/index.js';
 import { MAX_COMMAND_LINE, parseHashes } from '../../src/parsers/windows/process.js';
 import { createWindowsEventMapper, mapWindowsEvent } from '../../src/parsers/windows-events.js';
 import type { DerivedRecord } from '../../src/parsers/types.js';
-import { validateRecord } from '../../src/records/schema.js';
+import { validateRecord, type PayloadOf } from '../../src/records/schema.js';
+import { linkProcesses } from '../../src/report/process-tree.js';
 import { EVTX_SAMPLES, loadFixture } from '../helpers/evtx-samples.js';
 
 const S = EVTX_SAMPLES;
@@ -94,6 +95,33 @@ describe('Security 4688 → process.exec', () => {
     // The kernel's own first processes: no creator name, SYSTEM's SID, System integrity.
     expect(byRecord(m, '4').p).toMatchObject({ exe: 'C:\\Windows\\System32\\smss.exe', pid: 0x154, ppid: 4, sid: 'S-1-5-18', integrity_level: 'System' });
     expect(byRecord(m, '4').p['user']).toBeUndefined();
+  });
+});
+
+describe('Security 4689 → process.exec (end)', () => {
+  // No public sample with 4689 was found (SOURCES.md); this one is the WMIexec cmd.exe's 4688 with
+  // its EventData replaced by 4689's fields, as Windows documents them.
+  it('exe, pid, exit status and subject; the tree closes the start it ends', () => {
+    const start = readEvtx(loadFixture(S.wmiexec)).records.find((e) => e.recordId === '463010')!;
+    const exit: EvtxEvent = {
+      ...start,
+      eventId: 4689,
+      recordId: '463012',
+      version: 0,
+      data: { SubjectUserSid: 'S-1-5-21-4230534742-2542757381-3142984815-1111', SubjectUserName: 'admmig', SubjectDomainName: 'OFFSEC', SubjectLogonId: '0x4da32af', Status: '0x0', ProcessId: '0xd44', ProcessName: 'C:\\Windows\\System32\\cmd.exe' },
+    };
+    const o = mapWindowsEvent(exit, [9]);
+    expect(o.failures).toEqual([]);
+    expect(o.records[0]).toMatchObject({ kind: 'process.exec', payload: { action: 'end', exe: 'C:\\Windows\\System32\\cmd.exe', pid: 0xd44, exit_code: '0x0', user: 'OFFSEC\\admmig', logon_id: '0x4da32af', success: true } });
+    expect(mapWindowsEvent({ ...exit, data: {} }, [9]).records[0]!.payload).toMatchObject({ action: 'end', incomplete: 'no ProcessName' });
+    const started = mapWindowsEvent(start, [8]).records[0]!.payload as PayloadOf<'process.exec'>;
+    const ended = { ...(o.records[0]!.payload as PayloadOf<'process.exec'>), event_time: '2021-04-26T08:25:38.000000Z' };
+    const tree = linkProcesses([
+      { seq: 8, host: 'srvdefender01.offsec.lan', payload: started },
+      { seq: 9, host: 'srvdefender01.offsec.lan', payload: ended },
+    ]);
+    expect(tree.ends.get(9)).toEqual({ seq: 8, by: 'pid+exe' });
+
   });
 });
 
