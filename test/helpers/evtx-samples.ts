@@ -25,6 +25,10 @@ export const EVTX_SAMPLES = {
   hiddenUser: 'EVTX-to-MITRE-Attack/TA0003-Persistence/T1136-Create account/ID472, 4728 Hidden user creation.evtx',
   sshBrute: 'EVTX-to-MITRE-Attack/TA0006-Credential Access/T1110.xxx-Brut force/ID4625-OpenSSH brutforce with valid users.evtx',
   rdp: 'EVTX-to-MITRE-Attack/TA0001-Initial access/T1078-Valid accounts/ID1149-RDP success logins to multiple hosts.evtx',
+  wmiexec: 'EVTX-to-MITRE-Attack/EVTX_full_APT_attack_steps/ID4688,5140,5145-WMIexec execution via SMB (GLOBAL).evtx',
+  smbPayload: 'EVTX-to-MITRE-Attack/EVTX_full_APT_attack_steps/ID5140-5145,4688,4697-Encrypted payload deployed with service over SMB (GLOBAL).evtx',
+  server2022Sysmon: 'DFIRArtifactMuseum/Windows/EventLogs/Server2022/APTSimulatorVM/APTSimulatorVM_EventLogs_Server2022.7z.extracted/logs/Microsoft-Windows-Sysmon%4Operational.evtx',
+  rdpVss: 'evtx/samples/2-vss_0-Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx',
 } as const;
 
 export function loadFixture(path: string): Uint8Array {

@@ -64,10 +64,10 @@ describe('readEvtx never throws or hangs', () => {
 
 describe('mapWindowsEvent never throws', () => {
   it('on events with arbitrary data for every mapped provider and id', () => {
-    const providers = ['Microsoft-Windows-Security-Auditing', 'Microsoft-Windows-Partition', 'Microsoft-Windows-Kernel-PnP', 'Microsoft-Windows-DriverFrameworks-UserMode', 'Microsoft-Windows-UserPnp', 'x'];
-    const ids = [1006, 400, 410, 420, 2003, 2100, 2102, 20001, 20003, 6416, 4624, 4625, 4648, 4634, 4647, 4656, 4663, 4660, 4658, 1];
-    const keys = ['BusType', 'Capacity', 'ParentId', 'Manufacturer', 'Model', 'SerialNumber', 'DeviceInstanceId', 'DeviceInstanceID', '@instance', 'Request@minor', 'DeviceId', 'TargetUserName', 'TargetDomainName', 'IpAddress', 'IpPort', 'LogonType', 'ProcessId', 'HandleId', 'ObjectType', 'ObjectName', 'AccessList', 'SubStatus', 'Status', '__proto__', 'constructor'];
-    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('7', '0', 'File', '-', '0x1f4', 'USB\\VID_13FE&PID_6300\\0701935D84A40B14', 'USBSTOR\\Disk&Ven_A&Prod_B&Rev_1\\&12&0', '%%4416 %%1537', '23', '10'));
+    const providers = ['Microsoft-Windows-Security-Auditing', 'Microsoft-Windows-Partition', 'Microsoft-Windows-Kernel-PnP', 'Microsoft-Windows-DriverFrameworks-UserMode', 'Microsoft-Windows-UserPnp', 'Microsoft-Windows-Sysmon', 'Microsoft-Windows-TerminalServices-RemoteConnectionManager', 'x'];
+    const ids = [1006, 400, 410, 420, 2003, 2100, 2102, 20001, 20003, 6416, 4624, 4625, 4648, 4634, 4647, 4656, 4663, 4660, 4658, 1, 4688, 4689, 5, 5140, 5145, 1149];
+    const keys = ['BusType', 'Capacity', 'ParentId', 'Manufacturer', 'Model', 'SerialNumber', 'DeviceInstanceId', 'DeviceInstanceID', '@instance', 'Request@minor', 'DeviceId', 'TargetUserName', 'TargetDomainName', 'IpAddress', 'IpPort', 'LogonType', 'ProcessId', 'HandleId', 'ObjectType', 'ObjectName', 'AccessList', 'SubStatus', 'Status', '__proto__', 'constructor', 'NewProcessName', 'NewProcessId', 'CommandLine', 'SubjectUserSid', 'TargetUserSid', 'MandatoryLabel', 'TokenElevationType', 'Image', 'Hashes', 'ProcessGuid', 'ParentProcessGuid', 'ShareName', 'RelativeTargetName', 'Param1', 'Param3'];
+    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('7', '0', 'File', '-', '0x1f4', 'USB\\VID_13FE&PID_6300\\0701935D84A40B14', 'USBSTOR\\Disk&Ven_A&Prod_B&Rev_1\\&12&0', '%%4416 %%1537', '23', '10', 'S-1-0-0', 'S-1-16-12288', 'SHA256=AB,MD5=', '{AC061C88-4864-652F-9200-000000000200}'));
     const event = fc.record({
       provider: fc.constantFrom(...providers),
       eventId: fc.constantFrom(...ids),
@@ -75,6 +75,7 @@ describe('mapWindowsEvent never throws', () => {
       keywords: fc.oneof(fc.constant(undefined), fc.constantFrom('0x8010000000000000', '0x8020000000000000', 'zz'), fc.string({ maxLength: 20 })),
       timeCreated: fc.oneof(fc.constant('2021-01-01T00:00:00.000000Z'), fc.string({ maxLength: 30 })),
       computer: fc.string({ maxLength: 20 }),
+      version: fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 255 })),
     });
     const mapper = createWindowsEventMapper();
     fc.assert(
@@ -82,6 +83,8 @@ describe('mapWindowsEvent never throws', () => {
         const e: EvtxEvent = { recordId: '1', recordNumber: '1', channel: 'c', offset: 0, ...x, ...(x.keywords === undefined ? { keywords: undefined } : {}) } as EvtxEvent;
         const out = mapper.map(e, [1]);
         expect(Array.isArray(out.records)).toBe(true);
+        // The mapper turns a throw into evtx.map_error; none may happen, and every payload fits its schema.
+        expect(out.failures.filter((f) => f.reason === 'evtx.map_error' || f.reason === 'evtx.bad_payload')).toEqual([]);
       }),
       { numRuns: RUNS },
     );
