@@ -6,9 +6,9 @@
  * must get back ({@link W3cContext}). Data lines before any `#Fields:` cannot be read and are
  * named failures, never guessed.
  *
- * Values are space-separated, `-` means missing, and IIS writes spaces inside a value as `+`
- * (user agents, referrers): `cs(User-Agent)` and `cs(Referer)` get their `+` back as spaces; URL
- * stems and queries are kept as written. `date time` are UTC in IIS's W3C format (the spec says
+ * Values are space-separated and `-` means missing. IIS writes a space inside a value as `+` but
+ * leaves a real `+` as it is (`bingbot/2.0;++http://…` was `bingbot/2.0; +http://…`), so the two
+ * cannot be told apart: every value, user agents included, is kept as written. `date time` are UTC in IIS's W3C format (the spec says
  * so); other producers may differ, which `time_note` says. Pure, never throws.
  */
 import { formatTimestamp, type PayloadOf } from '../records/schema.js';
@@ -44,7 +44,6 @@ function failure(reason: string, detail: string, line: SourceLine): ParseFailure
   return { parser: W3C_PARSER, reason, detail, derived_from: [line.seq] };
 }
 
-const plusToSpace = (v: string): string => v.replace(/\+/g, ' ');
 const dash = (v: string | undefined): string | undefined => (v === undefined || v === '-' || v === '' ? undefined : v);
 
 function uint(v: string | undefined): number | undefined {
@@ -121,7 +120,7 @@ export function createW3cParser(): W3cParser {
     const received = uint(get('cs-bytes'));
     if (received !== undefined) payload.bytes_received = received;
     const ua = get('cs(user-agent)');
-    if (ua !== undefined) payload.user_agent = plusToSpace(ua);
+    if (ua !== undefined) payload.user_agent = ua;
     const ref = get('cs(referer)');
     if (ref !== undefined) payload.referrer = ref;
     const taken = uint(get('time-taken'));
