@@ -16,12 +16,14 @@
  *
  *   npm run build && node scripts/bench/import-vs-oracles.mjs [--lines 1000000] [--rounds 1] [--out FILE]
  *
- * Wall-clock time of each whole process (spawned, waited for), median of --rounds; a fresh store
- * per custody round. The generated files are deleted afterwards.
+ * Wall-clock and CPU time (GNU time's user + system) of each whole process, median of --rounds; a
+ * fresh store per custody round; the parsers' own CPU measured in-process on the same file. CPU
+ * time is reported beside wall clock because the benchmark machine is shared (wall clock there
+ * includes waiting for a core). The generated files are deleted afterwards.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -114,12 +116,25 @@ function auditLog(path) {
   });
 }
 
+/** Wall-clock and CPU (user + system, from GNU time) seconds of one whole process. */
 function timed(cmd, args, opts = {}) {
+  const timeFile = join(work, 'time.txt');
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' }, maxBuffer: 1 << 30 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, cmd, ...args], { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' }, maxBuffer: 1 << 30 });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr?.toString().slice(0, 500)}`);
-  return { s, stdout: r.stdout };
+  const [u, sy] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+  return { s, cpu: u + sy, stdout: r.stdout };
+}
+
+/** CPU seconds of reading the file into records in this process (collector/import-content.js parseContent): the parsers' share. */
+async function parseCpu(file) {
+  const { parseContent } = await import(join(root, 'dist', 'collector', 'import-content.js'));
+  const bytes = readFileSync(file);
+  const c0 = process.cpuUsage();
+  parseContent(bytes, file, 1, '2026-12-04T00:00:00.000000Z');
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -135,15 +150,21 @@ try {
     const bytes = statSync(file).size;
     const custodyTimes = [];
     const oracleTimes = [];
+    const custodyCpu = [];
+    const oracleCpu = [];
+    const parse = await parseCpu(file);
     let summary = '';
     for (let r = 0; r < ROUNDS; r++) {
       const store = join(work, `store-${rows.length}-${r}`);
       const c = timed(process.execPath, [CLI, 'import', '--store', store, '--host', 'bench', '--json', file], { stdout: 'pipe' });
       custodyTimes.push(c.s);
+      custodyCpu.push(c.cpu);
       summary = c.stdout.toString();
       rmSync(store, { recursive: true, force: true });
       const [cmd, args] = oracle(file);
-      oracleTimes.push(timed(cmd, args, { allowFail: cmd === 'ausearch' }).s);
+      const o = timed(cmd, args, { allowFail: cmd === 'ausearch' });
+      oracleTimes.push(o.s);
+      oracleCpu.push(o.cpu);
     }
     let records = '';
     try {
@@ -155,7 +176,9 @@ try {
     }
     const c = median(custodyTimes);
     const o = median(oracleTimes);
-    rows.push({ name, lines: LINES, bytes, custody: c, oracle: o, oracleName: oracle(file)[0], ratio: c / o, records });
+    const cc = median(custodyCpu);
+    const oc = median(oracleCpu);
+    rows.push({ name, lines: LINES, bytes, custody: c, oracle: o, oracleName: oracle(file)[0], ratio: c / o, cc, oc, cpuRatio: cc / oc, parse, records });
     rmSync(file, { force: true });
   }
 } finally {
@@ -166,11 +189,11 @@ const env = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 *
 const md = [
   `# custody import vs goaccess / ausearch`,
   '',
-  `\`node scripts/bench/import-vs-oracles.mjs --lines ${LINES} --rounds ${ROUNDS}\` on ${env}; wall-clock seconds per whole process, median of ${ROUNDS}.`,
+  `\`node scripts/bench/import-vs-oracles.mjs --lines ${LINES} --rounds ${ROUNDS}\` on ${env}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; seconds per whole process (wall clock, and CPU = user + system from GNU time), median of ${ROUNDS}; "parse" is the CPU of reading the same file into records in-process (parseContent), the parsers' share of custody's CPU.`,
   '',
-  '| input | lines | MB | custody import (s) | oracle | oracle (s) | custody ÷ oracle | derived |',
-  '|---|---:|---:|---:|---|---:|---:|---|',
-  ...rows.map((r) => `| ${r.name} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${r.custody.toFixed(2)} | ${r.oracleName} | ${r.oracle.toFixed(2)} | ${r.ratio.toFixed(2)}× | ${r.records} |`),
+  '| input | lines | MB | custody wall / CPU (s) | oracle | oracle wall / CPU (s) | custody ÷ oracle, wall / CPU | parse CPU (s) | derived |',
+  '|---|---:|---:|---:|---|---:|---:|---:|---|',
+  ...rows.map((r) => `| ${r.name} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${r.custody.toFixed(2)} / ${r.cc.toFixed(2)} | ${r.oracleName} | ${r.oracle.toFixed(2)} / ${r.oc.toFixed(2)} | ${r.ratio.toFixed(2)}× / ${r.cpuRatio.toFixed(2)}× | ${r.parse.toFixed(2)} | ${r.records} |`),
   '',
 ].join('\n');
 mkdirSync(dirname(OUT), { recursive: true });
