@@ -46,26 +46,19 @@ function tokenize(text: string): Token[] | undefined {
     if (i >= n) break;
     const c = text[i];
     if (c === '"') {
+      // the closing quote is the first one not escaped (preceded by an even number of backslashes)
       let j = i + 1;
-      let buf = '';
-      let closed = false;
-      while (j < n) {
-        const ch = text[j]!;
-        if (ch === '\\' && j + 1 < n) {
-          buf += text.slice(j, j + 2);
-          j += 2;
-          continue;
-        }
-        if (ch === '"') {
-          closed = true;
-          break;
-        }
-        buf += ch;
+      for (;;) {
+        j = text.indexOf('"', j);
+        if (j < 0) return undefined;
+        let backslashes = 0;
+        for (let k = j - 1; k > i && text.charCodeAt(k) === 92; k--) backslashes++;
+        if (backslashes % 2 === 0) break;
         j++;
       }
       // A quote closes only before a space or the end: `"a"b"` is broken quoting, not two fields.
-      if (!closed || (j + 1 < n && text.charCodeAt(j + 1) !== 32)) return undefined;
-      out.push({ kind: 'quoted', value: buf });
+      if (j + 1 < n && text.charCodeAt(j + 1) !== 32) return undefined;
+      out.push({ kind: 'quoted', value: text.slice(i + 1, j) });
       i = j + 1;
     } else if (c === '[') {
       const j = text.indexOf(']', i + 1);
