@@ -201,3 +201,24 @@ describe('Squid native access.log', () => {
     expect(r[7]!.extra).toMatchObject({ hierarchy: 'HIER_DIRECT', peer: '10.20.30.40' });
   });
 });
+
+describe('never throws: every cut and quote inserted into real lines', () => {
+  it('every prefix of a real line of each format, and a quote or backslash at every position: records valid or named failures', () => {
+    const samples = [
+      ...readFileSync(`${FIXTURES}plaso/test_data/apache_access.log`, 'utf8').split('\n').slice(0, 12),
+      readFileSync(`${FIXTURES}lnav/test/logfile_shop_access_log.0`, 'utf8').split('\n')[1]!,
+      readFileSync(`${FIXTURES}plaso/test_data/squid_access.log`, 'utf8').split('\n')[7]!,
+    ].filter((l) => l !== '');
+    const w3c = readFileSync(`${FIXTURES}lnav/test/logfile_w3c_big.0`, 'utf8').split('\n').slice(0, 6);
+    let lines = 0;
+    for (const base of [...samples, w3c[4]!]) {
+      const variants: string[] = [];
+      for (let i = 0; i <= base.length; i++) variants.push(base.slice(0, i), `${base.slice(0, i)}"${base.slice(i)}`, `${base.slice(0, i)}\\${base.slice(i)}`);
+      const input = toLines([...w3c.slice(0, 4), ...variants].join('\n'));
+      const o = deriveFromLines(input);
+      for (const r of o.records) payloadSchemas[r.kind].parse(r.payload);
+      lines += input.length;
+    }
+    expect(lines).toBeGreaterThan(10_000);
+  });
+});

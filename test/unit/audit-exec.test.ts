@@ -211,3 +211,19 @@ describe('process.exec: bad input says what is incomplete and never throws', () 
     expect(records[0]!.incomplete).toMatch(/argc: 99999999999 is more than 1048576/);
   });
 });
+
+describe('process.exec: every cut of a real event', () => {
+  it('each line of the crowdsec hub execve event cut at every position: valid records, never a throw', () => {
+    const text = readFileSync(`${FIXTURES}hub/.tests/auditd-suid-crash/auditd-suid-crash.log`, 'utf8').split('\n').slice(6, 12);
+    let events = 0;
+    for (let line = 0; line < text.length; line++) {
+      for (let cut = 0; cut <= text[line]!.length; cut += 3) {
+        const lines = [...text];
+        lines[line] = text[line]!.slice(0, cut);
+        const { records } = execs(toLines(lines.join('\n')));
+        events += records.length;
+      }
+    }
+    expect(events).toBeGreaterThan(100);
+  });
+});
