@@ -3,7 +3,7 @@
  * read from it: EVTX (`ElfFile\0`) → Windows event mapping; gzip → the decompressed content, read
  * the same way (the compressed bytes are what is preserved); setupapi.dev.log (`>>>  [Device
  * Install`) → USB first installs; utmp-format records (size and layout sanity) → logons; any other
- * text → the line parsers (syslog, kernel USB, auth, auditd). Pure: bytes in, records out.
+ * text → the line parsers (syslog, kernel USB, auth, auditd, web and proxy access logs). Pure: bytes in, records out.
  *
  * Deterministic for the same bytes, path, `log.file` seq and mtime: a resumed import (import.ts)
  * reads a file again to find where its earlier run stopped, and must get the same records.

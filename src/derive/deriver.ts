@@ -1,6 +1,6 @@
 /**
  * The deriver: turns the committed `log.line` records of a store into typed evidence (`usb.*`,
- * `file.access`, `auth.logon`) appended to the same store, each naming the seq(s) of the line(s) it
+ * `file.access`, `auth.logon`, `process.exec`, `net.access`) appended to the same store, each naming the seq(s) of the line(s) it
  * was read from. Shared by the agent (continuously) and the collector; it is given a store, it never
  * opens one.
  *
@@ -25,7 +25,7 @@
  *
  * Carried over a restart (a crash or a clean stop and start), per file: the open USB sessions with
  * the device identity their disconnect repeats, the boot id and kernel uptime that tell a reboot,
- * recent SCSI hosts, and the year of the last RFC 3164 line (so a December → January rollover across
+ * recent SCSI hosts, an IIS W3C file's current `#Fields:`, and the year of the last RFC 3164 line (so a December → January rollover across
  * the restart still moves to the next year). It is the context of the saved position: a kill -9
  * feeds again, from that position, the lines read since, with the context as it was then.
  * Known limits: a syslog continuation line right after the restart point is read on its own (the
@@ -51,7 +51,7 @@ export const DERIVE_SOURCE_PREFIX = 'derive:';
 /** State database key of the deriver's position and counters. */
 export const DERIVE_STATE_KEY = 'derive.position';
 /** Kinds the parsers derive. */
-export const DERIVED_KINDS: ReadonlySet<string> = new Set(['usb.connect', 'usb.disconnect', 'usb.present', 'file.access', 'file.change', 'auth.logon']);
+export const DERIVED_KINDS: ReadonlySet<string> = new Set(['usb.connect', 'usb.disconnect', 'usb.present', 'file.access', 'file.change', 'auth.logon', 'process.exec', 'net.access']);
 /** A long line's pieces are joined up to this many bytes for parsing (no parser reads longer lines). */
 export const MAX_JOIN_BYTES = 1 << 20;
 /** Lines whose records need a note (joined pieces, latin1) are remembered this long (in lines). */

@@ -19,9 +19,11 @@
  * so that memory stays bounded on arbitrary input.
  *
  * A completed event with a SYSCALL record and PATH records becomes one `file.access` per object
- * (see {@link eventToFileAccess}). Pure: no I/O, no clock; never throws.
+ * (see {@link eventToFileAccess}); an execve/execveat event also becomes one `process.exec` (see
+ * audit-exec.ts). Pure: no I/O, no clock; never throws.
  */
 import { formatTimestamp, type PayloadOf } from '../records/schema.js';
+import { AUDITD_EXEC_PARSER, eventToProcessExec } from './audit-exec.js';
 import { archName, syscallName } from './syscalls.js';
 import type { DerivedRecord, ParseFailure, ParseOutput, SourceLine } from './types.js';
 
@@ -313,7 +315,7 @@ export interface AuditdParser {
   readonly pending: number;
 }
 
-/** A stateful but pure audit.log parser: lines in, `file.access` records and named failures out. */
+/** A stateful but pure audit.log parser: lines in, `file.access` and `process.exec` records and named failures out. */
 export function createAuditdParser(): AuditdParser {
   const grouper = new EventGrouper();
   const convert = (events: AuditEvent[], out: ParseOutput): ParseOutput => {
@@ -324,6 +326,16 @@ export function createAuditdParser(): AuditdParser {
         out.failures.push(
           failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, e.records.map((r) => r.seq)),
         );
+      }
+      try {
+        eventToProcessExec(e, out);
+      } catch (err) {
+        out.failures.push({
+          parser: AUDITD_EXEC_PARSER,
+          reason: 'auditd.internal',
+          detail: `parser error: ${err instanceof Error ? err.message : String(err)}`,
+          derived_from: e.records.map((r) => r.seq),
+        });
       }
     }
     return out;

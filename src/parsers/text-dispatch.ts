@@ -1,14 +1,19 @@
 /**
- * Text log lines → derived records, by content: every line is framed (syslog.ts) and offered to each
- * content parser, cheapest test first, so users never say which parser a file needs. State is kept
+ * Text log lines → derived records, by content: access logs are recognised by shape (IIS W3C by its
+ * directives, Squid native, Apache/nginx common and combined); every other line is framed
+ * (syslog.ts) and offered to each content parser, cheapest test first, so users never say which
+ * parser a file needs. State is kept
  * per file path (year inference, continuations, USB announcements), since lines of different files
  * do not continue one another. What that state still holds after finish() (the year, open USB
- * sessions) comes out of context() as plain JSON and goes into new parsers with restore(), so that a
+ * sessions, a W3C file's current #Fields:) comes out of context() as plain JSON and goes into new parsers with restore(), so that a
  * restarted deriver carries on where the saved position left off. Pure and never throws.
  */
 import { createSyslogFramer, type RestoreCounts, type SyslogFrame, type SyslogFramer, type SyslogFramerContext } from './syslog.js';
 import { createKernelUsbParser, type KernelUsbContext, type KernelUsbParser } from './linux-usb.js';
 import { mayBeAuth, parseAuthLine } from './linux-auth.js';
+import { isAccessLogLine, parseAccessLogLine } from './access-log.js';
+import { createW3cParser, isW3cDirective, type W3cContext, type W3cParser } from './iis-w3c.js';
+import { isSquidLine, parseSquidLine } from './squid.js';
 import { appendOutput, type ParseOutput, type SourceLine } from './types.js';
 
 export interface TextParsersOptions {
@@ -28,7 +33,7 @@ export interface TextParsersOptions {
  */
 export interface TextParsersContext {
   v: typeof TEXT_CONTEXT_VERSION;
-  files: Array<{ path: string; syslog?: SyslogFramerContext; usb?: KernelUsbContext }>;
+  files: Array<{ path: string; syslog?: SyslogFramerContext; usb?: KernelUsbContext; w3c?: W3cContext }>;
 }
 
 /** Changes when a context of this version would be misread by the previous code (restore ignores other versions). */
@@ -64,12 +69,14 @@ export interface TextParsersRestore extends RestoreCounts {
 interface PerFile {
   framer: SyslogFramer;
   usb: KernelUsbParser;
+  /** IIS W3C: the current #Fields: of the file (line state a restart must carry). */
+  w3c: W3cParser;
 }
 
 export function createTextParsers(options: TextParsersOptions = {}): TextParsers {
   const byPath = new Map<string, PerFile>();
   const framerOptions = options.utcOffsetMinutes === undefined ? {} : { utcOffsetMinutes: options.utcOffsetMinutes };
-  const newPerFile = (): PerFile => ({ framer: createSyslogFramer(framerOptions), usb: createKernelUsbParser() });
+  const newPerFile = (): PerFile => ({ framer: createSyslogFramer(framerOptions), usb: createKernelUsbParser(), w3c: createW3cParser() });
 
   function stateFor(path: string): PerFile {
     let s = byPath.get(path);
@@ -86,7 +93,7 @@ export function createTextParsers(options: TextParsersOptions = {}): TextParsers
       counts.ignored++;
       return;
     }
-    const e = entry as { path?: unknown; syslog?: unknown; usb?: unknown };
+    const e = entry as { path?: unknown; syslog?: unknown; usb?: unknown; w3c?: unknown };
     const path = e.path;
     if (typeof path !== 'string' || path.length > MAX_CONTEXT_PATH || byPath.has(path) || byPath.size >= MAX_CONTEXT_FILES) {
       counts.ignored++;
@@ -104,6 +111,10 @@ export function createTextParsers(options: TextParsersOptions = {}): TextParsers
       restored += r.restored;
       counts.ignored += r.ignored;
       counts.usbSessions += r.sessions;
+    }
+    if (e.w3c !== undefined) {
+      if (s.w3c.restore(e.w3c)) restored++;
+      else counts.ignored++;
     }
     if (restored === 0) return;
     byPath.set(path, s);
@@ -126,6 +137,20 @@ export function createTextParsers(options: TextParsersOptions = {}): TextParsers
           ref = options.referenceTime?.(line.path);
         } catch {
           ref = undefined;
+        }
+        // Access logs first (by shape, cheapest test first); they are not syslog and never framed as it.
+        const text = line.text;
+        if (s.w3c.active || (text.charCodeAt(0) === 0x23 && isW3cDirective(text))) {
+          appendOutput(out, s.w3c.push(line));
+          return out;
+        }
+        if (isSquidLine(text)) {
+          appendOutput(out, parseSquidLine(line));
+          return out;
+        }
+        if (isAccessLogLine(text)) {
+          appendOutput(out, parseAccessLogLine(line));
+          return out;
         }
         for (const framed of s.framer.frame(line.text, ref ?? line.observedAt)) offer(out, s, line, framed);
       } catch (err) {
@@ -154,9 +179,11 @@ export function createTextParsers(options: TextParsersOptions = {}): TextParsers
         if (path.length > MAX_CONTEXT_PATH) continue; // restore() would not take it
         const syslog = s.framer.context();
         const usb = s.usb.context(sessionsLeft);
-        if (syslog === undefined && usb === undefined) continue;
+        const w3c = s.w3c.context();
+        if (syslog === undefined && usb === undefined && w3c === undefined) continue;
         const entry: TextParsersContext['files'][number] = { path };
         if (syslog !== undefined) entry.syslog = syslog;
+        if (w3c !== undefined) entry.w3c = w3c;
         if (usb !== undefined) {
           entry.usb = usb;
           sessionsLeft -= usb.open.length;

@@ -47,6 +47,24 @@ describe('custody import (built CLI)', () => {
     expect(s.files[0]).toMatchObject({ path: resolve(AUTH), records: { 'auth.logon': 7 } });
   });
 
+  it('issue 13: audit execve, nginx, IIS W3C and Squid logs become process.exec and net.access, by content; the store verifies', () => {
+    const store = join(work, 'store-exec-net');
+    const files = ['plaso/test_data/audit_enriched.log', 'lnav/test/logfile_shop_access_log.0', 'lnav/test/logfile_w3c_big.0', 'plaso/test_data/squid_access.log', 'plaso/test_data/apache_access.log'].map((f) => FIX + f);
+    const r = custody('import', '--store', store, '--host', 'web-01', '--json', ...files);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as { files: Array<{ path: string; records: Record<string, number>; failures?: Record<string, number> }> };
+    expect(s.files.map((f) => [f.records['process.exec'] ?? 0, f.records['net.access'] ?? 0])).toEqual([
+      [3, 0],
+      [0, 1000],
+      [0, 210],
+      [0, 8],
+      [0, 12],
+    ]);
+    expect(JSON.stringify(s.files[4])).toContain('access_log.bad_quoting');
+    expect(custody('verify', store).code).toBe(0);
+  });
+
   it('a missing file: exit 2, the file named, nothing imported', () => {
     const store = join(work, 'store-missing');
     const missing = join(work, 'no-such.log');

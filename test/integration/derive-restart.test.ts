@@ -199,6 +199,48 @@ describe('deriver restart: the parser context is saved with the position', () =>
     await verifyClean(storeDir);
   });
 
+  it("an IIS W3C file's #Fields: read before a stop applies to the data lines after the next start (issue 13)", async () => {
+    // IIS writes the header once per file (and again after a restart of its own); an agent
+    // restarted between the header and the next request must still know the columns.
+    const storeDir = join(tmp.dir, 'w3c');
+    const W3C_PATH = 'C:/inetpub/logs/LogFiles/W3SVC1/u_ex261204.log';
+    let store = EvidenceStore.create(storeDir, { host: 'iis-01' }).store;
+    let state = new StateStore(storeDir);
+    const w = new LineWriter(store);
+    for (const l of [
+      '#Software: Microsoft Internet Information Services 10.0',
+      '#Version: 1.0',
+      '#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status sc-bytes cs-bytes time-taken',
+      '2026-12-04 01:00:05 10.0.0.10 GET /share/a.xlsx - 443 CORP\\sato 10.1.2.3 Mozilla/5.0 200 5120 410 15',
+    ]) w.line(W3C_PATH, l);
+    store.flush();
+    drain(new Deriver({ store, state }));
+    expect(state.get<SavedPosition>(DERIVE_STATE_KEY)?.parser_context).toMatchObject({
+      files: [{ path: W3C_PATH, w3c: { fields: ['date', 'time', 's-ip', 'cs-method', 'cs-uri-stem', 'cs-uri-query', 's-port', 'cs-username', 'c-ip', 'cs(User-Agent)', 'sc-status', 'sc-bytes', 'cs-bytes', 'time-taken'], software: 'Microsoft Internet Information Services 10.0' } }],
+    });
+    store.close({ finalCheckpoint: true });
+    state.close();
+
+    store = EvidenceStore.open(storeDir);
+    state = new StateStore(storeDir);
+    const upload = LineWriter.resume(store).line(W3C_PATH, '2026-12-04 01:07:41 10.0.0.10 POST /upload - 443 CORP\\sato 10.1.2.3 rclone/v1.66 201 312 73400320 8123');
+    store.flush();
+    const second = new Deriver({ store, state });
+    expect(second.resume()).toMatchObject({ cache: 'used', context: { files: 1, ignored: 0 } });
+    drain(second);
+    const records = allRecords(store);
+    const access = ofKind(records, 'net.access');
+    expect(access.map((p) => [p['method'], p['url'], p['user'], p['status'], p['bytes_received'], p['time_note']])).toEqual([
+      ['GET', '/share/a.xlsx', 'CORP\\sato', '200', 410, undefined],
+      ['POST', '/upload', 'CORP\\sato', '201', 73400320, undefined],
+    ]);
+    expect(access[1]).toMatchObject({ derived_from: [upload], event_time: '2026-12-04T01:07:41.000000Z', client_ip: '10.1.2.3' });
+    expect(access).toEqual(pure(records).filter((r) => r.kind === 'net.access').map((r) => r.payload));
+    store.close({ finalCheckpoint: true });
+    state.close();
+    await verifyClean(storeDir);
+  });
+
   /** A store with the SanDisk connected and derived, its state's saved value replaced by `mutate`, then the disconnect. */
   async function resumeWith(name: string, mutate: (saved: SavedPosition) => unknown): Promise<{ resumed: ReturnType<Deriver['resume']>; disconnect: Record<string, unknown>; warned: boolean; savedFedThrough: number }> {
     const storeDir = join(tmp.dir, `bad-${name}`);

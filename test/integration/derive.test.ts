@@ -226,6 +226,9 @@ describe('deriving from log.line records in a real store', () => {
     copyFileSync(KERN, join(logs, 'kern.log'));
     copyFileSync(AUTH, join(logs, 'auth.log'));
     copyFileSync(AUDIT, join(logs, 'audit.log'));
+    // issue 13: an IIS W3C log (its #Fields: is line state) and a Squid log, picked by content
+    copyFileSync(`${FIX}lnav/test/logfile_w3c_big.0`, join(logs, 'u_ex150113.log'));
+    copyFileSync(`${FIX}plaso/test_data/squid_access.log`, join(logs, 'access.log'));
     const storeDir = join(tmp.dir, 'ingest-store');
     const rig = await makeRig(storeDir, { watch: [join(logs, '*.log')] });
     await rig.start();
@@ -236,16 +239,18 @@ describe('deriving from log.line records in a real store', () => {
     const out = derived(records);
     const counts: Record<string, number> = {};
     for (const r of out) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
-    expect(counts).toEqual({ 'usb.connect': 3, 'usb.disconnect': 2, 'auth.logon': 7, 'file.access': 3 });
+    expect(counts).toEqual({ 'usb.connect': 3, 'usb.disconnect': 2, 'auth.logon': 7, 'file.access': 3, 'process.exec': 3, 'net.access': 218 });
     const bySeq = new Map(records.map((r) => [r.seq, r]));
-    const fileOf: Record<string, string> = { usb: 'kern.log', auth: 'auth.log', file: 'audit.log' };
+    const fileOf: Record<string, string> = { usb: 'kern.log', auth: 'auth.log', file: 'audit.log', process: 'audit.log' };
     for (const r of out) {
       for (const s of df(r)) {
         const line = bySeq.get(s);
         expect(line?.kind).toBe('log.line');
-        expect(String(line?.payload['path'])).toBe(join(logs, fileOf[r.kind.split('.')[0]!]!));
+        const file = r.kind === 'net.access' ? (r.payload['service'] === 'proxy' ? 'access.log' : 'u_ex150113.log') : fileOf[r.kind.split('.')[0]!]!;
+        expect(String(line?.payload['path'])).toBe(join(logs, file));
       }
     }
+    expect(out.filter((r) => r.kind === 'net.access' && r.payload['service'] === 'proxy')).toHaveLength(8);
     await rig.close();
     await verifyClean(storeDir);
   });
