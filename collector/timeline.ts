@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import {
   TABLE_HEADERS,
+  TABLE_NAMES,
+  type TableName,
   UsbDeviceTable,
   tableRow,
   timelineCsvHeader,
@@ -129,16 +131,12 @@ export function writeTimelineAndTables(bundleDir: string, inputs: readonly Timel
   mkdirSync(join(bundleDir, 'tables'), { recursive: true });
   const jsonl = new FileWriter(join(bundleDir, 'timeline', 'timeline.jsonl'));
   const csv = new FileWriter(join(bundleDir, 'timeline', 'timeline.csv'));
-  const tables = {
-    'file-access': new FileWriter(join(bundleDir, 'tables', 'file-access.csv')),
-    logons: new FileWriter(join(bundleDir, 'tables', 'logons.csv')),
-    gaps: new FileWriter(join(bundleDir, 'tables', 'gaps.csv')),
-  };
+  const tables = Object.fromEntries(TABLE_NAMES.map((name) => [name, new FileWriter(join(bundleDir, 'tables', `${name}.csv`))])) as Record<TableName, FileWriter>;
   const usb = new UsbDeviceTable();
   let entries = 0;
   try {
     csv.write(timelineCsvHeader());
-    for (const [name, w] of Object.entries(tables)) w.write(TABLE_HEADERS[name as keyof typeof TABLE_HEADERS]);
+    for (const name of TABLE_NAMES) tables[name].write(TABLE_HEADERS[name]);
     const sources = inputs.map((i) => ({ src: { host: i.host, storeId: i.storeId }, records: recordsByTime(i.dir) }));
     for (const { src, rec } of mergeByTime(sources)) {
       const e = timelineEntry(src, rec);
@@ -161,6 +159,6 @@ export function writeTimelineAndTables(bundleDir: string, inputs: readonly Timel
   onRecord?.(entries);
   return {
     entries,
-    files: ['timeline/timeline.jsonl', 'timeline/timeline.csv', 'tables/usb-devices.csv', 'tables/file-access.csv', 'tables/logons.csv', 'tables/gaps.csv'],
+    files: ['timeline/timeline.jsonl', 'timeline/timeline.csv', 'tables/usb-devices.csv', ...TABLE_NAMES.map((name) => `tables/${name}.csv`)],
   };
 }

@@ -120,6 +120,40 @@ export function recordMessage(kind: string, p: Payload): string {
       );
     case 'agent.gap':
       return oneLine(join(['GAP', str(p['reason']), str(p['path']), str(p['detail'])]));
+    case 'process.exec':
+      return oneLine(
+        join([
+          p['action'] === 'end' ? 'process ended:' : 'program run:',
+          str(p['exe']),
+          p['action'] === 'end' ? undefined : str(commandLineOf(p)),
+          str(p['user']) !== undefined ? `by ${str(p['user'])}` : p['auid'] !== undefined ? `by auid=${str(p['auid'])}` : p['uid'] !== undefined ? `by uid=${str(p['uid'])}` : undefined,
+          p['pid'] !== undefined ? `pid ${str(p['pid'])}` : undefined,
+          p['parent_exe'] !== undefined ? `parent ${str(p['parent_exe'])}` : undefined,
+          p['success'] === false ? '(failed)' : undefined,
+          p['incomplete'] !== undefined ? `[incomplete: ${str(p['incomplete'])}]` : undefined,
+        ]),
+        500,
+      );
+    case 'net.access':
+      return oneLine(
+        join([
+          `${str(p['service']) ?? 'access'}:`,
+          str(p['client_ip']),
+          str(p['user']),
+          str(p['method']),
+          [str(p['host']), str(p['share']), str(p['url']) ?? str(p['target'])].filter((x) => x !== undefined).join(' ') || undefined,
+          p['status'] !== undefined ? `→ ${str(p['status'])}` : undefined,
+          str(p['result']),
+          p['bytes_sent'] !== undefined ? `${str(p['bytes_sent'])} bytes sent` : undefined,
+          p['bytes_received'] !== undefined ? `${str(p['bytes_received'])} bytes received` : undefined,
+        ]),
+        500,
+      );
+    case 'import.derived': {
+      const records = p['records'];
+      const n = typeof records === 'object' && records !== null ? Object.values(records as Record<string, unknown>).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0) : 0;
+      return oneLine(join(['imported file read to its end:', str(p['path']), `(${n} records derived, log.file seq ${str(p['file_seq']) ?? '?'})`]));
+    }
     case 'clock.anomaly':
       return oneLine(join(['clock anomaly:', str(p['detail']), `skew ${str(p['skew_ms']) ?? '?'} ms`]));
     case 'agent.start':
@@ -259,6 +293,13 @@ export const LOGON_COLUMNS = [
 export const GAP_COLUMNS = [
   'datetime', 'host', 'store_id', 'seq', 'record_sha256', 'kind', 'source', 'path', 'reason', 'detail', 'from_offset', 'to_offset', 'bytes', 'since', 'until',
 ] as const;
+export const PROCESS_COLUMNS = [
+  'datetime', 'timestamp_desc', 'host', 'store_id', 'seq', 'record_sha256', 'action', 'user', 'uid', 'auid', 'euid', 'sid', 'pid', 'ppid', 'exe', 'command_line', 'cwd', 'parent_exe', 'parent_command_line', 'process_guid', 'parent_process_guid', 'logon_id', 'integrity_level', 'elevation', 'tty', 'session', 'success', 'exit_code', 'audit_key', 'incomplete', 'event_host', 'parser', 'derived_from',
+] as const;
+/** `dest_host` is the payload's `host` (virtual host, or where a proxy went); `host` is the evidence's. */
+export const NET_ACCESS_COLUMNS = [
+  'datetime', 'timestamp_desc', 'host', 'store_id', 'seq', 'record_sha256', 'service', 'client_ip', 'client_port', 'user', 'method', 'dest_host', 'port', 'url', 'protocol', 'status', 'result', 'bytes_sent', 'bytes_received', 'referrer', 'user_agent', 'duration_ms', 'share', 'share_path', 'target', 'server_ip', 'logon_id', 'incomplete', 'event_host', 'parser', 'derived_from',
+] as const;
 export const USB_COLUMNS = [
   'device', 'serial', 'vendor_id', 'product_id', 'manufacturer', 'product', 'first_seen', 'last_seen', 'connects', 'disconnects', 'sessions', 'hosts', 'block_devices', 'ports', 'records',
 ] as const;
@@ -271,9 +312,31 @@ function pick(p: Payload, names: readonly string[]): CsvValue[] {
   });
 }
 
-/** The row for tables/file-access.csv, tables/logons.csv or tables/gaps.csv, if the entry belongs to one. */
-export function tableRow(e: TimelineEntry): { table: 'file-access' | 'logons' | 'gaps'; row: string } | undefined {
+/** auditd gives argv, Windows a command line: the table shows one column for both. */
+function commandLineOf(p: Payload): CsvValue {
+  const line = str(p['command_line']);
+  if (line !== undefined) return line;
+  const argv = p['argv'];
+  return Array.isArray(argv) ? argv.map(String).join(' ') : undefined;
+}
+
+export type TableName = 'file-access' | 'logons' | 'gaps' | 'process-executions' | 'net-access';
+/** Every per-record table, in the order the bundle lists them. */
+export const TABLE_NAMES: readonly TableName[] = ['file-access', 'logons', 'gaps', 'process-executions', 'net-access'];
+
+/** The row for the per-record table the entry belongs to (tables/<name>.csv), if any. */
+export function tableRow(e: TimelineEntry): { table: TableName; row: string } | undefined {
   const head = [e.datetime, e.timestamp_desc, e.host, e.store_id, e.seq, e.record_sha256];
+  if (e.kind === 'process.exec') {
+    const p = e.payload;
+    const cols = PROCESS_COLUMNS.slice(6);
+    return { table: 'process-executions', row: csvRow([...head, ...cols.map((c) => (c === 'command_line' ? commandLineOf(p) : pick(p, [c])[0]))]) };
+  }
+  if (e.kind === 'net.access') {
+    const p = e.payload;
+    const cols = NET_ACCESS_COLUMNS.slice(6);
+    return { table: 'net-access', row: csvRow([...head, ...cols.map((c) => pick(p, [c === 'dest_host' ? 'host' : c])[0])]) };
+  }
   if (e.kind === 'file.access' || e.kind === 'file.change') {
     return { table: 'file-access', row: csvRow([...head, e.kind, ...pick(e.payload, FILE_ACCESS_COLUMNS.slice(7))]) };
   }
@@ -389,8 +452,10 @@ export class UsbDeviceTable {
   }
 }
 
-export const TABLE_HEADERS = {
+export const TABLE_HEADERS: Readonly<Record<TableName, string>> = {
   'file-access': csvRow(FILE_ACCESS_COLUMNS),
   logons: csvRow(LOGON_COLUMNS),
   gaps: csvRow(GAP_COLUMNS),
-} as const;
+  'process-executions': csvRow(PROCESS_COLUMNS),
+  'net-access': csvRow(NET_ACCESS_COLUMNS),
+};

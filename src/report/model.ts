@@ -377,7 +377,7 @@ function reportTooLarge(maxEvents: number, entryNo: number): CustodyError {
   return new CustodyError(
     ErrorCodes.REPORT_TOO_LARGE,
     `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
-      "Nothing is lost: every record is in the bundle's timeline/ (timeline.jsonl, timeline.csv) and tables/ (file-access.csv, logons.csv, usb-devices.csv, gaps.csv). " +
+      "Nothing is lost: every record is in the bundle's timeline/ (timeline.jsonl, timeline.csv) and tables/ (file-access.csv, logons.csv, usb-devices.csv, gaps.csv, process-executions.csv, net-access.csv). " +
       `To make the report anyway, raise the limit: \`custody report <bundle> --max-events N\`, which needs about ${KB_PER_EVENT} KB of memory per event (${n(2 * maxEvents)} events: about ${((2 * maxEvents * KB_PER_EVENT) / 1e6).toFixed(1)} GB).`,
   );
 }

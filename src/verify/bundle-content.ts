@@ -84,7 +84,7 @@ const LISTED_PER_CODE = 20;
 /** A CSV row may span lines (a quoted field with a newline); joined rows longer than this are not read on. */
 const MAX_ROW_CHARS = 16 << 20;
 const DIGEST = 8;
-const TABLE_ID: Record<TableName, number> = { 'file-access': 1, logons: 2, gaps: 3 };
+const TABLE_ID: Record<TableName, number> = { 'file-access': 1, logons: 2, gaps: 3, 'process-executions': 4, 'net-access': 5 };
 const TABLES = Object.keys(TABLE_ID) as TableName[];
 const TABLE_MASK = 0x0f; // up to 15 tables; the SEEN_* bits sit above
 const SEEN_JSONL = 0x10;

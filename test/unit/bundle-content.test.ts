@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import {
   TABLE_HEADERS,
+  TABLE_NAMES,
   UsbDeviceTable,
   tableRow,
   timelineCsvHeader,
@@ -52,9 +53,7 @@ function collectorFiles(rows: RecordRow[]): Map<string, string> {
   const files = new Map<string, string>([
     ['timeline/timeline.jsonl', ''],
     ['timeline/timeline.csv', timelineCsvHeader()],
-    ['tables/file-access.csv', TABLE_HEADERS['file-access']],
-    ['tables/logons.csv', TABLE_HEADERS.logons],
-    ['tables/gaps.csv', TABLE_HEADERS.gaps],
+    ...TABLE_NAMES.map((name): [string, string] => [`tables/${name}.csv`, TABLE_HEADERS[name]]),
   ]);
   const usb = new UsbDeviceTable();
   const append = (f: string, t: string): void => {
