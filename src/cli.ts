@@ -574,8 +574,12 @@ export async function main(argv: string[]): Promise<number> {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT_OK : EXIT_USAGE_OR_IO;
     }
     if (isCustodyError(err)) {
-      // Messages and places can quote a hostile bundle or store: escaped like everything else printed from evidence.
-      process.stderr.write(`custody: ${escapeForTerminal(`${err.message}${err.where ? ` (${err.where})` : ''}`)} [${err.code}]\n`);
+      // Messages and places can quote a hostile bundle or store: escaped like everything else printed
+      // from evidence, on one line. A configuration's problems are one per line (`path: message`), and
+      // the file is the administrator's own, not evidence: each of its lines is escaped on its own.
+      const text = `${err.message}${err.where ? ` (${err.where})` : ''}`;
+      const shown = err.code === ErrorCodes.CONFIG_INVALID ? text.split('\n').map(escapeForTerminal).join('\n') : escapeForTerminal(text);
+      process.stderr.write(`custody: ${shown} [${err.code}]\n`);
       return err.code === ErrorCodes.STORE_CORRUPT ? EXIT_INTEGRITY : EXIT_USAGE_OR_IO;
     }
     process.stderr.write(`custody: unexpected error: ${escapeForTerminal(messageOf(err))}\n`);
