@@ -3,30 +3,14 @@
  * real child processes, real files, a real store, real signals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI, custody } from '../helpers/cli.js';
+import { e2eWorkspace, until } from '../helpers/e2e-workspace.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'custody-agent-e2e-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+const { dir, children } = e2eWorkspace('agent-e2e');
 
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a value; the test's own timeout bounds the wait. */
-async function until<T>(what: string, check: () => T | undefined): Promise<T> {
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-}
 
 interface StatusJson {
   agent: { running: boolean; pid?: number; stoppedAt?: string; stopReason?: string; configSha256?: string };

@@ -4,28 +4,14 @@
  * says so in its log, skips no line, and `custody verify` finds the store continuous.
  */
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI, custody } from '../helpers/cli.js';
+import { e2eWorkspace, until } from '../helpers/e2e-workspace.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'custody-cursor-e2e-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, check: () => T | undefined): Promise<T> {
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-}
+const { dir, children } = e2eWorkspace('cursor-e2e');
 
 function lines(from: number, to: number): string {
   let s = '';

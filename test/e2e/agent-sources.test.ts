@@ -3,25 +3,18 @@
  * agent process with a sysfs-shaped tree and a watched folder in temp dirs, SIGTERM, then
  * `custody verify` of the store.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeCanonical } from '../../src/records/canonical.js';
 import type { EvidenceRecord } from '../../src/records/schema.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { CLI, custody } from '../helpers/cli.js';
 import { makeSysfs } from '../helpers/sysfs-tree.js';
+import { e2eWorkspace, sleep } from '../helpers/e2e-workspace.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'custody-sources-e2e-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const { dir, children } = e2eWorkspace('sources-e2e');
 
 function byKind(store: string): Record<string, number> {
   const r = custody('agent', 'status', '--store', store, '--json');

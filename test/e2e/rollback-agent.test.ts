@@ -6,30 +6,15 @@
  * no finding; the rollback of such a store must be INVALID with each trace named where it is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI, custody } from '../helpers/cli.js';
 import { deleteAndRenumber, deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker, rewriteRecord, seqsOfKind } from '../helpers/store-attacks.js';
+import { e2eWorkspace, until } from '../helpers/e2e-workspace.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'custody-rollback-e2e-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+const { dir, children } = e2eWorkspace('rollback-e2e');
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a value; the test's own timeout bounds the wait. */
-async function until<T>(check: () => T | undefined): Promise<T> {
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-}
 
 interface VerifyJson {
   ok: boolean;
@@ -65,7 +50,7 @@ async function startAgent(configFile = config): Promise<{ agent: ChildProcess; s
   let err = '';
   agent.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   agent.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  await until(() => (err.includes('"evt":"agent.ready"') ? true : undefined));
+  await until('the store', () => (err.includes('"evt":"agent.ready"') ? true : undefined));
   const m = /enrollment key fingerprint: (SHA256:\S+)/.exec(out);
   if (m) fingerprint = m[1] as string;
   return { agent, stderr: () => err };
@@ -98,7 +83,7 @@ describe('honest stores written by the real agent have no finding', () => {
     expect(fingerprint).toMatch(/^SHA256:/);
     appendLines(30);
     // Idle after that: heartbeats every second, a new key epoch every two.
-    await until(() => {
+    await until('the store', () => {
       const k = kindCounts(store);
       return (k['log.line'] ?? 0) >= 30 && (k['key.rotate'] ?? 0) >= 2 && (k['agent.heartbeat'] ?? 0) >= 3 ? true : undefined;
     });
@@ -121,7 +106,7 @@ describe('honest stores written by the real agent have no finding', () => {
     writeFileSync(quiet, JSON.stringify({ store, sources: { files: { watch: [join(logs, '*.log')] } }, batching: { records: 5, interval: '100ms' }, checkpoint: { records: 20, interval: '1h' }, heartbeatInterval: '1h' }));
     const { agent } = await startAgent(quiet);
     appendLines(12);
-    await until(() => ((kindCounts(store)['log.line'] ?? 0) >= 42 ? true : undefined));
+    await until('the store', () => ((kindCounts(store)['log.line'] ?? 0) >= 42 ? true : undefined));
     const killed = exitOf(agent);
     agent.kill('SIGKILL');
     await killed;
@@ -133,7 +118,7 @@ describe('honest stores written by the real agent have no finding', () => {
     // The next agent.start after a run without agent.stop is the honest record of the crash.
     const restarted = await startAgent();
     appendLines(5);
-    await until(() => ((kindCounts(store)['log.line'] ?? 0) >= 47 ? true : undefined));
+    await until('the store', () => ((kindCounts(store)['log.line'] ?? 0) >= 47 ? true : undefined));
     const exited = exitOf(restarted.agent);
     restarted.agent.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -153,7 +138,7 @@ describe('honest stores written by the real agent have no finding', () => {
     children.push(agent);
     let err = '';
     agent.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-    await until(() => (err.includes('"evt":"agent.ready"') ? true : undefined));
+    await until('the store', () => (err.includes('"evt":"agent.ready"') ? true : undefined));
     const exited = exitOf(agent);
     agent.kill('SIGTERM');
     agent.kill('SIGINT');
