@@ -34,7 +34,7 @@ import { canonicalText, decodeCanonical } from '../src/records/canonical.js';
 import { formatTimestamp, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../src/records/schema.js';
 import { EVIDENCE_FILE, EvidenceStore } from '../src/store/evidence-store.js';
 import { terminalLines } from '../src/text/terminal.js';
-import { parseContent, type ParsedContent } from './import-content.js';
+import { parseContent } from './import-content.js';
 
 /** `source` of the log.file, agent.gap and import.derived records of an import; derived records: `import:<parser>`. */
 export const IMPORT_SOURCE = 'import';
@@ -218,20 +218,14 @@ function problemOf(err: unknown): ImportProblem {
   return { code: ErrorCodes.IO, message: messageOf(err), where: undefined };
 }
 
-/** The parsed records the store accepts (the others are failures), with the failures for the rest. */
-function acceptedRecords(parsed: ParsedContent, fileSeq: number): ParsedContent['out']['records'] {
-  const accepted: ParsedContent['out']['records'] = [];
-  for (const rec of parsed.out.records) {
-    try {
-      validatePayload(rec.kind as RecordKind, rec.payload as never);
-      accepted.push(rec);
-    } catch (err) {
-      if (!(err instanceof CustodyError && err.code === ErrorCodes.RECORD_INVALID)) throw err;
-      const parser = (rec.payload as { parser?: string }).parser ?? 'import';
-      parsed.out.failures.push({ parser, reason: 'import.invalid_record', detail: `${rec.kind}: ${err.message}`, derived_from: [fileSeq] });
-    }
-  }
-  return accepted;
+/** An earlier run derived records from this content that this version does not read from it (the `index`-th differs, or there are fewer). */
+function resumeMismatch(earlier: number, index: number, fileSeq: number, given: string): CustodyError {
+  return new CustodyError(
+    ErrorCodes.STORE_CORRUPT,
+    `an earlier import derived ${earlier} records from this content (log.file seq ${fileSeq}), and record ${index + 1} of them is not what this version of custody reads from it: ` +
+      'the import cannot be resumed without deriving evidence twice; nothing more was derived from it',
+    { where: given },
+  );
 }
 
 /** Progress of the file being imported, for the summary of an import cut short. */
@@ -432,44 +426,46 @@ function importOne(
 
   const parsed = parseContent(bytes, readPath, fileSeq, readMtime);
   file.format = parsed.format;
-  const accepted = acceptedRecords(parsed, fileSeq);
-  let skipRecords = 0;
-  let skipGaps = 0;
+  // Records an earlier, interrupted run derived from this file: the first ones the store accepts
+  // of what is read now must be exactly these (then skipped), the rest are appended.
+  const before = first === undefined ? undefined : derivedEarlier(store, fileSeq, readPath);
+  const skipRecords = before?.records.length ?? 0;
   if (first !== undefined) {
-    const before = derivedEarlier(store, fileSeq, readPath);
-    for (let i = 0; i < before.records.length; i++) {
-      const expected = accepted[i];
-      if (expected === undefined || canonicalText(expected.payload) !== before.records[i]) {
-        throw new CustodyError(
-          ErrorCodes.STORE_CORRUPT,
-          `an earlier import derived ${before.records.length} records from this content (log.file seq ${fileSeq}), and record ${i + 1} of them is not what this version of custody reads from it: ` +
-            'the import cannot be resumed without deriving evidence twice; nothing more was derived from it',
-          { where: given },
-        );
-      }
-    }
-    skipRecords = before.records.length;
-    skipGaps = Math.min(before.gaps, parsed.gaps.length);
     file.records_before = skipRecords;
     progress.before = skipRecords;
     file.outcome = copySeq !== undefined ? 'preserved_again' : 'resumed';
   }
-  for (let i = skipRecords; i < accepted.length; i++) {
-    const rec = accepted[i]!;
-    const parser = (rec.payload as { parser: string }).parser;
-    progress.appended.push(store.append(rec.kind, `${IMPORT_SOURCE}:${parser}`, rec.payload));
-    count(file.records, rec.kind);
+  const allRecords: Record<string, number> = {};
+  let accepted = 0;
+  for (const rec of parsed.out.records) {
+    const parser = (rec.payload as { parser?: string }).parser ?? 'import';
+    try {
+      if (accepted < skipRecords) {
+        // The store validates what it appends; what is skipped is validated here, as append would.
+        validatePayload(rec.kind as RecordKind, rec.payload as never);
+        if (canonicalText(rec.payload) !== before!.records[accepted]) throw resumeMismatch(skipRecords, accepted, fileSeq, given);
+      } else {
+        progress.appended.push(store.append(rec.kind, `${IMPORT_SOURCE}:${parser}`, rec.payload));
+        count(file.records, rec.kind);
+      }
+    } catch (err) {
+      if (!(err instanceof CustodyError && err.code === ErrorCodes.RECORD_INVALID)) throw err;
+      parsed.out.failures.push({ parser, reason: 'import.invalid_record', detail: `${rec.kind}: ${err.message}`, derived_from: [fileSeq] });
+      continue;
+    }
+    count(allRecords, rec.kind);
+    accepted++;
   }
+  if (accepted < skipRecords) throw resumeMismatch(skipRecords, accepted, fileSeq, given);
   for (const f of parsed.out.failures) {
     count(file.failures, f.reason);
     if (file.failure_samples.filter((s) => s.reason === f.reason).length < 3) file.failure_samples.push({ ...f, detail: f.detail.slice(0, 300) });
   }
+  const skipGaps = Math.min(before?.gaps ?? 0, parsed.gaps.length);
   for (const g of parsed.gaps.slice(skipGaps)) {
     const gapSeq = store.append('agent.gap', IMPORT_SOURCE, { source: IMPORT_SOURCE, path: readPath, file_seq: fileSeq, ...g });
     file.gaps.push({ seq: gapSeq, reason: g.reason, detail: g.detail });
   }
-  const allRecords: Record<string, number> = {};
-  for (const rec of accepted) count(allRecords, rec.kind);
   file.done_seq = store.append('import.derived', IMPORT_SOURCE, {
     file_seq: fileSeq,
     path: readPath,
@@ -478,7 +474,7 @@ function importOne(
     records: allRecords,
     failures: file.failures,
     gaps: parsed.gaps.length,
-    ...(skipRecords > 0 || first !== undefined ? { resumed_after: skipRecords } : {}),
+    ...(first !== undefined ? { resumed_after: skipRecords } : {}),
   });
   earlier.get(sha256)!.doneSeq = file.done_seq;
   options.logger?.info(
