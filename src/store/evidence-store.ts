@@ -851,11 +851,6 @@ export class EvidenceStore {
     return sha256;
   }
 
-  /** True when a blob with this SHA-256 (hex) is stored. */
-  hasBlob(sha256: string): boolean {
-    return this.db.prepare('SELECT 1 FROM blobs WHERE sha256 = ? AND chunk = 0').get(sha256) !== undefined;
-  }
-
   /** Stores an RFC 3161 token obtained for a checkpoint. */
   attachTimestamp(checkpointId: number, tsaUrl: string, genTime: string, token: Uint8Array): void {
     this.assertOpen();

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
+import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 import { ENROLLMENT_FILE } from './keyfiles.js';
 
@@ -27,7 +28,7 @@ export function snapshotStore(storeDir: string, destDir: string): SnapshotResult
   mkdirSync(destDir, { recursive: true });
   const db = new Database(source, { readonly: true, fileMustExist: true });
   try {
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.prepare('VACUUM INTO ?').run(dest);
   } catch (err) {
     throw new CustodyError(ErrorCodes.IO, `snapshot failed: ${messageOf(err)}`, { where: storeDir, cause: err });

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { BlobChunkRow, CheckpointRow, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
+import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 /** SQLite result codes that mean the file itself is damaged rather than unreadable. */
@@ -35,7 +36,7 @@ export class SqliteStoreReader implements StoreReader {
     }
     try {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Everything this reader returns comes from one snapshot of the file: a store verified while
       // its agent writes must not look truncated because sqlite_sequence was read after the records
       // (every such read in its own transaction gave record.tail_truncated on an honest live store,
