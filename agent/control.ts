@@ -8,7 +8,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { messageOf } from '../src/errors.js';
-import { controlSocketPath, MAX_CONTROL_LINE, MAX_SOCKET_PATH, type SealAnswer } from '../src/net/agent-control.js';
+import { controlSocketPath, MAX_SOCKET_PATH, onFirstLine, type SealAnswer } from '../src/net/agent-control.js';
 import type { Logger } from './logger.js';
 
 const CLIENT_DEADLINE_MS = 2_000;
@@ -73,23 +73,18 @@ export class ControlSocket {
   }
 
   private serve(socket: Socket): void {
-    let received = '';
     const deadline = setTimeout(() => socket.destroy(), CLIENT_DEADLINE_MS);
     deadline.unref();
-    socket.setEncoding('utf8');
     socket.on('error', () => undefined);
     socket.on('close', () => clearTimeout(deadline));
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      const end = received.indexOf('\n');
-      if (end < 0) {
-        if (received.length > MAX_CONTROL_LINE) socket.destroy();
-        return;
-      }
-      const request = received.slice(0, end).trim();
-      const answer: SealAnswer = request === 'seal' ? this.seal() : { ok: false, error: 'unknown request' };
-      socket.end(`${JSON.stringify(answer)}\n`);
-    });
+    onFirstLine(
+      socket,
+      (line) => {
+        const answer: SealAnswer = line.trim() === 'seal' ? this.seal() : { ok: false, error: 'unknown request' };
+        socket.end(`${JSON.stringify(answer)}\n`);
+      },
+      () => socket.destroy(),
+    );
   }
 
   private seal(): SealAnswer {

@@ -12,7 +12,7 @@
  * other. A missing, stale or silent socket only means the bundle may carry an unsealed tail, which
  * the collect summary then says.
  */
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 
@@ -40,6 +40,28 @@ export function controlSocketPath(storeDir: string): string {
   return join(storeDir, CONTROL_SOCKET);
 }
 
+/**
+ * Calls `onLine` with the first line the socket sends (without its '\n'), or `onTooLong` once more
+ * than MAX_CONTROL_LINE characters came without one: each side of the socket reads one line.
+ */
+export function onFirstLine(socket: Socket, onLine: (line: string) => void, onTooLong: () => void): void {
+  let received = '';
+  let done = false;
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    if (done) return;
+    received += chunk;
+    const end = received.indexOf('\n');
+    if (end >= 0) {
+      done = true;
+      onLine(received.slice(0, end));
+    } else if (received.length > MAX_CONTROL_LINE) {
+      done = true;
+      onTooLong();
+    }
+  });
+}
+
 /** Parses the agent's answer line; undefined when it is not a well-formed answer. */
 export function parseSealAnswer(line: string): SealAnswer | undefined {
   let value: unknown;
@@ -65,7 +87,6 @@ export function requestSeal(storeDir: string, timeoutMs = 5_000): Promise<SealRe
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) return Promise.resolve({ state: 'no_agent', detail: `the socket path is longer than ${MAX_SOCKET_PATH} bytes` });
   return new Promise((resolve) => {
     let settled = false;
-    let received = '';
     const socket = createConnection(path);
     const finish = (result: SealRequestResult): void => {
       if (settled) return;
@@ -75,20 +96,17 @@ export function requestSeal(storeDir: string, timeoutMs = 5_000): Promise<SealRe
       resolve(result);
     };
     const timer = setTimeout(() => finish({ state: 'no_answer', detail: `the agent did not answer within ${timeoutMs / 1000} s` }), timeoutMs);
-    socket.setEncoding('utf8');
     socket.on('connect', () => socket.write('seal\n'));
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      const end = received.indexOf('\n');
-      if (end < 0) {
-        if (received.length > MAX_CONTROL_LINE) finish({ state: 'no_answer', detail: 'the agent answered with an over-long line' });
-        return;
-      }
-      const answer = parseSealAnswer(received.slice(0, end));
-      if (answer === undefined) finish({ state: 'no_answer', detail: 'the agent answered something that is not a seal answer' });
-      else if (!answer.ok || answer.tree_size === undefined) finish({ state: 'no_answer', detail: `the agent could not seal: ${answer.error ?? 'no reason given'}` });
-      else finish({ state: 'sealed', treeSize: answer.tree_size, checkpointId: answer.checkpoint_id });
-    });
+    onFirstLine(
+      socket,
+      (line) => {
+        const answer = parseSealAnswer(line);
+        if (answer === undefined) finish({ state: 'no_answer', detail: 'the agent answered something that is not a seal answer' });
+        else if (!answer.ok || answer.tree_size === undefined) finish({ state: 'no_answer', detail: `the agent could not seal: ${answer.error ?? 'no reason given'}` });
+        else finish({ state: 'sealed', treeSize: answer.tree_size, checkpointId: answer.checkpoint_id });
+      },
+      () => finish({ state: 'no_answer', detail: 'the agent answered with an over-long line' }),
+    );
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // A socket file with nobody listening: an agent that died without removing it.
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') finish({ state: 'no_agent', detail: `nobody listens on ${CONTROL_SOCKET} (${err.code}): the agent is not running` });

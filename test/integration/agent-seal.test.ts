@@ -128,6 +128,62 @@ describe('seal before snapshot', () => {
     }
   });
 
+  it('a hostile socket in the store folder: an over-long answer, an answer of terminal escapes: no seal claimed, nothing raw printed', async () => {
+    const store = await storeOfStoppedAgent('hostile', 'ws-10');
+    for (const [reply, detail] of [
+      ['x'.repeat(10_000), 'the agent answered with an over-long line'],
+      [`${JSON.stringify({ ok: false, error: '\u001b[8m\nresult: VALID' })}\n`, 'the agent could not seal: \u001b[8m\nresult: VALID'],
+      ['{"ok":true,"tree_size":"999999"}\n', 'the agent could not seal: no reason given'],
+    ] as const) {
+      const open = new Set<import('node:net').Socket>();
+      const fake = createServer((socket) => {
+        open.add(socket);
+        socket.on('error', () => undefined);
+        socket.write(reply);
+      });
+      await new Promise<void>((r) => fake.listen(join(store, CONTROL_SOCKET), () => r()));
+      try {
+        expect(await requestSeal(store, 2000)).toEqual({ state: 'no_answer', detail });
+        if (reply.includes('\u001b')) {
+          const summary = await collectOne('hostile', store, 2000);
+          const text = formatCollectSummary(summary);
+          expect(text).not.toContain('\u001b');
+          expect(text).toContain('\\x1b[8m\\nresult: VALID');
+        }
+      } finally {
+        for (const socket of open) socket.destroy();
+        await new Promise<void>((r) => fake.close(() => r()));
+      }
+    }
+  });
+
+  it('an agent sent an over-long request without a newline drops it and seals nothing', async () => {
+    const logs = join(dir, 'flood-logs');
+    mkdirSync(logs, { recursive: true });
+    const store = join(dir, 'flood-store');
+    const config = parseConfig({ store, host: 'ws-11', sources: { files: { watch: [join(logs, '*.log')] } }, checkpoint: { interval: '1h', records: 100_000 } });
+    const controller = new AbortController();
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const done = runAgent(config, { logger: silentLogger(), clock: systemClock, signal: controller.signal, tickMs: 50, onReady: ready });
+    await isReady;
+    try {
+      const { createConnection } = await import('node:net');
+      const got = await new Promise<string>((resolve) => {
+        const s = createConnection(join(store, CONTROL_SOCKET));
+        let out = '';
+        s.setEncoding('utf8').on('data', (d: string) => (out += d)).on('close', () => resolve(out)).on('error', () => undefined);
+        s.write('seal'.repeat(5000));
+      });
+      expect(got).toBe('');
+      // The agent still answers a proper request afterwards.
+      expect(await requestSeal(store)).toMatchObject({ state: 'sealed' });
+    } finally {
+      controller.abort('SIGTERM');
+      await done;
+    }
+  });
+
   it('answers that are not seal answers are refused', () => {
     expect(parseSealAnswer('not json')).toBeUndefined();
     expect(parseSealAnswer('[]')).toBeUndefined();
