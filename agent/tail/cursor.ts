@@ -10,19 +10,15 @@
  * the `seq` it was computed at, so a restart folds just the tail written after it.
  */
 
-/** Records the ingestor writes carry `source` = FILE_SOURCE_PREFIX + the file's path. */
-export const FILE_SOURCE_PREFIX = 'file:';
+import { fileEventOf, FILE_SOURCE_PREFIX, GONE_REASON, RESTART_REASONS, SKIP_REASON } from '../../src/verify/file-offsets.js';
+
+/** Records the ingestor writes carry `source` = FILE_SOURCE_PREFIX + the file's path; a truncation or
+ * rewrite restarts at 0 (RESTART_REASONS), a skipped start resumes at `to_offset` (SKIP_REASON), a file
+ * that vanished is retired (GONE_REASON), as is a rotated one. One definition, in the verifier's
+ * file-offset check, because both fold the same records. */
+export { FILE_SOURCE_PREFIX, GONE_REASON, RESTART_REASONS, SKIP_REASON };
 /** How many bytes of a file just before the cursor are remembered to detect rewritten files. */
 export const WINDOW_BYTES = 64;
-
-/** Gap reasons after which reading restarts at offset 0 of the same identity. */
-export const RESTART_REASONS: ReadonlySet<string> = new Set(['truncated', 'rewritten']);
-/** Gap reason for content deliberately skipped (start at end); reading resumes at `to_offset`. */
-export const SKIP_REASON = 'start_at_end';
-/** Gap reason for a file that vanished: its cursor is retired. */
-export const GONE_REASON = 'file_gone';
-/** `log.file` reasons with dev+ino that mark a followed file as finished (cursor retired). */
-export const CLOSING_FILE_REASONS: ReadonlySet<string> = new Set(['rotated']);
 
 export interface Cursor {
   /** The path the file was followed under (its logical name; it may have been renamed since). */
@@ -78,43 +74,25 @@ function rawBytes(payload: { text?: unknown; raw_b64?: unknown }): Buffer {
 
 /** The effect of a committed record (decoded JSON) on the cursors, or undefined when it has none. */
 export function effectOfRecord(record: { kind?: unknown; source?: unknown; payload?: unknown }): CursorEffect | undefined {
-  if (typeof record.source !== 'string' || !record.source.startsWith(FILE_SOURCE_PREFIX)) return undefined;
+  const { kind, source } = record;
   const p = record.payload as Record<string, unknown> | undefined;
-  if (!p) return undefined;
-  const dev = p.dev;
-  const ino = p.ino;
-  if (typeof dev !== 'string' || typeof ino !== 'string') return undefined;
-  switch (record.kind) {
-    case 'log.line': {
-      const offset = p.offset as number;
-      const length = p.length as number;
+  if (typeof kind !== 'string' || typeof source !== 'string' || !p) return undefined;
+  if (kind === 'log.file' && p.reason === 'compressed' && source.startsWith(FILE_SOURCE_PREFIX) && typeof p.dev === 'string' && typeof p.ino === 'string') {
+    return { t: 'compressed', key: compressedKey(p.dev, p.ino, p.size as number, p.mtime as string) };
+  }
+  // Where the bytes were, and what moves or retires a cursor: the same fold as the verifier's.
+  const event = fileEventOf({ kind, source, payload: p });
+  if (!event) return undefined;
+  switch (event.t) {
+    case 'line': {
       const partial = p.partial === true;
       const lineNo = p.line_no as number;
-      return {
-        t: 'line',
-        path: p.path as string,
-        dev,
-        ino,
-        end: offset + length + (partial ? 0 : 1),
-        nextLineNo: partial ? lineNo : lineNo + 1,
-        window: windowOf(rawBytes(p), !partial),
-      };
+      return { t: 'line', path: event.path, dev: event.dev, ino: event.ino, end: event.end, nextLineNo: partial ? lineNo : lineNo + 1, window: windowOf(rawBytes(p), !partial) };
     }
-    case 'agent.gap': {
-      const reason = p.reason as string;
-      if (RESTART_REASONS.has(reason)) return { t: 'reset', path: String(p.path ?? ''), dev, ino, offset: 0 };
-      if (reason === SKIP_REASON && typeof p.to_offset === 'number') return { t: 'reset', path: String(p.path ?? ''), dev, ino, offset: p.to_offset };
-      if (reason === GONE_REASON) return { t: 'close', dev, ino };
-      return undefined;
-    }
-    case 'log.file': {
-      const reason = p.reason as string;
-      if (CLOSING_FILE_REASONS.has(reason)) return { t: 'close', dev, ino };
-      if (reason === 'compressed') return { t: 'compressed', key: compressedKey(dev, ino, p.size as number, p.mtime as string) };
-      return undefined;
-    }
-    default:
-      return undefined;
+    case 'reset':
+      return { t: 'reset', path: String(p.path ?? ''), dev: event.dev, ino: event.ino, offset: event.offset };
+    case 'close':
+      return event;
   }
 }
 

@@ -15,17 +15,18 @@
  * record is decoded anyway, in whichever thread) and folded in seq order by `FileOffsetTracker`.
  * Only records whose `source` is `file:<path>` count: the live sources (journald, watched
  * folders) number their lines differently. The reasons and their effects mirror
- * agent/tail/cursor.ts, which folds the same records into the agent's read positions.
+ * agent/tail/cursor.ts, which folds the same records into the agent's read positions and builds on
+ * `fileEventOf` (these constants are the one definition of the ingestor's reasons).
  */
 
 /** `source` prefix of the file ingestor's records. */
-const FILE_SOURCE_PREFIX = 'file:';
+export const FILE_SOURCE_PREFIX = 'file:';
 /** Gap reasons after which reading restarts at offset 0 of the same identity. */
-const RESTART_REASONS: ReadonlySet<string> = new Set(['truncated', 'rewritten']);
+export const RESTART_REASONS: ReadonlySet<string> = new Set(['truncated', 'rewritten']);
 /** Gap reason for content deliberately skipped; reading resumes at `to_offset`. */
-const SKIP_REASON = 'start_at_end';
+export const SKIP_REASON = 'start_at_end';
 /** Gap reason for a file that vanished: its identity is finished. */
-const GONE_REASON = 'file_gone';
+export const GONE_REASON = 'file_gone';
 
 /** A forward jump no gap explains: bytes of the file were never preserved. */
 export const OFFSET_SKIPPED = 'file.offset_skipped';
