@@ -128,7 +128,8 @@ interface Blocked {
   message: string;
 }
 
-function formatMtime(st: BigIntStats): string {
+/** A file's mtime as a record states it (also the compressed-file key's mtime part). */
+export function formatMtime(st: BigIntStats): string {
   const ns = st.mtimeNs;
   return formatTimestamp(Number(ns / 1_000_000n), Number((ns / 1000n) % 1000n));
 }

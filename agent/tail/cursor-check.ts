@@ -9,6 +9,8 @@
  * line number and the bytes just before the offset (the window that is compared with the file on
  * disk when reading resumes); an `agent.gap` that restarts or skips fixes the offset with no
  * window; a gap for a vanished file or a `log.file` for a finished rotation says there is no cursor.
+ * The cache's set of compressed files already preserved is checked too: a key in it that no
+ * `log.file` of the evidence carries would make the agent skip that file for good, silently.
  * Any disagreement and the whole cache is discarded: resume.ts then folds the evidence from seq 0,
  * which costs a full read of the store once but can only give what the evidence proves.
  */
@@ -60,6 +62,24 @@ export function cursorDisagreements(cached: CursorMap, lastEffects: ReadonlyMap<
     if (cached.has(key) || effect.t === 'compressed' || effect.t === 'close') continue;
     const truth = cursorAfter(effect);
     out.push(`${truth?.path ?? key} (dev ${effect.dev}, inode ${effect.ino}): the evidence (searched from seq ${searchedFrom}) reads this file up to offset ${truth?.offset ?? 0}, but the cache has no cursor for it`);
+  }
+  return out;
+}
+
+/**
+ * Where the cached set of preserved compressed files and the evidence disagree (empty when they
+ * agree). `preserved` holds the keys of every compressed `log.file` the evidence records before
+ * `cacheSeq`. A cached key the evidence lacks would skip a file that was never preserved; a key the
+ * evidence has and the cache lacks would only preserve a file twice, but is a sign of an edited
+ * cache all the same.
+ */
+export function compressedDisagreements(cached: ReadonlySet<string>, preserved: ReadonlySet<string>, cacheSeq: number): string[] {
+  const out: string[] = [];
+  for (const key of cached) {
+    if (!preserved.has(key)) out.push(`compressed file ${key} (dev:inode:size:mtime): the cache says it was preserved, but the evidence before seq ${cacheSeq} holds no log.file for it`);
+  }
+  for (const key of preserved) {
+    if (!cached.has(key)) out.push(`compressed file ${key} (dev:inode:size:mtime): the evidence preserved it before seq ${cacheSeq}, but the cache does not list it`);
   }
   return out;
 }

@@ -13,7 +13,7 @@
 import type { EvidenceStore } from '../../src/store/evidence-store.js';
 import type { StateStore } from '../../src/store/state-store.js';
 import { applyEffect, effectOfRecord, fromCache, type CursorEffect, type CursorMap } from './cursor.js';
-import { cursorDisagreements, effectKey } from './cursor-check.js';
+import { compressedDisagreements, cursorDisagreements, effectKey } from './cursor-check.js';
 
 export const CURSOR_STATE_KEY = 'ingest.cursors';
 const FOLDED_KINDS = new Set(['log.line', 'agent.gap', 'log.file']);
@@ -52,7 +52,11 @@ export function resumeFromEvidence(store: EvidenceStore, state: StateStore): Res
     else if (parsed.seq > store.size) cache = 'ahead_of_store';
     else {
       const found = lastEffectsBefore(store, parsed.seq, new Set(parsed.cursors.keys()));
-      disagreements = cursorDisagreements(parsed.cursors, found.effects, parsed.seq, found.searchedFrom);
+      disagreements = [
+        ...cursorDisagreements(parsed.cursors, found.effects, parsed.seq, found.searchedFrom),
+        // An empty set can only make the agent preserve a file again, never skip one: no scan then.
+        ...(parsed.compressed.size > 0 ? compressedDisagreements(parsed.compressed, compressedPreservedBefore(store, parsed.seq), parsed.seq) : []),
+      ];
       if (disagreements.length > 0) cache = 'disagrees_with_evidence';
       else {
         cache = 'used';
@@ -78,6 +82,21 @@ export function resumeFromEvidence(store: EvidenceStore, state: StateStore): Res
 function effectOfRow(row: { bytes: Uint8Array }): CursorEffect | undefined {
   // Our own committed bytes: plain JSON.parse is enough here (verification is `custody verify`'s job).
   return effectOfRecord(JSON.parse(Buffer.from(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength).toString('utf8')) as Record<string, unknown>);
+}
+
+/**
+ * The keys of the compressed files the evidence preserved before `beforeSeq`. Compressed rotations
+ * are few but may be old, so this reads every `log.file` (SQLite filters by kind; only those
+ * records are decoded): one pass over the store on a start whose cache lists any.
+ */
+export function compressedPreservedBefore(store: EvidenceStore, beforeSeq: number): Set<string> {
+  const keys = new Set<string>();
+  for (const row of store.recordsOfKinds(['log.file'])) {
+    if (row.seq >= beforeSeq) break;
+    const effect = effectOfRow(row);
+    if (effect?.t === 'compressed') keys.add(effect.key);
+  }
+  return keys;
 }
 
 /**

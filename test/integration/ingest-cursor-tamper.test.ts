@@ -9,11 +9,15 @@
 import Database from 'better-sqlite3';
 import { appendFileSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyStoreDir } from '../../collector/verify.js';
 import { CURSOR_STATE_KEY } from '../../agent/tail/resume.js';
 import type { CursorCache } from '../../agent/tail/cursor.js';
 import { STATE_FILE } from '../../src/store/evidence-store.js';
+import { formatMtime } from '../../agent/ingest.js';
+import { compressedKey } from '../../agent/tail/cursor.js';
 import { allRecords, idle, lineRecords, makeRig, payloads, reconstruct, tempDir, type Rig } from '../helpers/ingest-harness.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -176,6 +180,45 @@ describe('the cursor cache in state.sqlite is checked against the evidence', () 
     expect(gaps.map((g) => ({ reason: g.reason, from_offset: g.from_offset }))).toEqual([{ reason: 'rewritten', from_offset: offsetOfLine(10) }]);
     const after = lineRecords(records).filter((l) => l.seq > (gaps[0] as { _seq: number })._seq);
     expect(reconstruct(after).equals(readFileSync(log))).toBe(true);
+    await r.close();
+    expect(await verifyFindings()).toEqual([]);
+  });
+
+  it('a compressed file listed as preserved that the evidence never preserved: preserved on restart, the cache rejected', async () => {
+    // Without the check, the agent trusted the cache's set of preserved compressed rotations and
+    // skipped a .gz planted in it for good, with no gap and a clean verify.
+    writeFileSync(log, lines(0, 5));
+    const first = await makeRig(storeDir, { watch: [join(logs, '*.log*')], partialLineFlushMs: 60_000 }, { create: true });
+    rigs.push(first);
+    await first.start();
+    await idle(first);
+    await first.close();
+    const gzPath = join(logs, 'app.log.1.gz');
+    const gz = gzipSync(Buffer.from(lines(1000, 1040)));
+    writeFileSync(gzPath, gz);
+    const st = statSync(gzPath, { bigint: true });
+    const key = compressedKey(String(st.dev), String(st.ino), Number(st.size), formatMtime(st));
+    const db = new Database(join(storeDir, STATE_FILE));
+    let cacheSeq = -1;
+    try {
+      const row = db.prepare('SELECT value FROM kv WHERE name = ?').get(CURSOR_STATE_KEY) as { value: string };
+      const cache = JSON.parse(row.value) as CursorCache;
+      expect(cache.compressed).toEqual([]);
+      cacheSeq = cache.seq;
+      cache.compressed.push(key);
+      db.prepare('UPDATE kv SET value = ? WHERE name = ?').run(JSON.stringify(cache), CURSOR_STATE_KEY);
+    } finally {
+      db.close();
+    }
+    const r = await makeRig(storeDir, { watch: [join(logs, '*.log*')], partialLineFlushMs: 60_000 }, { create: false });
+    rigs.push(r);
+    await r.start();
+    await idle(r);
+    const preserved = payloads<{ reason: string; path: string; sha256: string }>(allRecords(r.store), 'log.file').filter((f) => f.reason === 'compressed');
+    expect(preserved.map((f) => ({ path: f.path, sha256: f.sha256 }))).toEqual([{ path: gzPath, sha256: createHash('sha256').update(gz).digest('hex') }]);
+    const rejected = r.events.find((e) => e.evt === 'ingest.cursor_cache_rejected');
+    expect(rejected?.disagreements).toEqual([`compressed file ${key} (dev:inode:size:mtime): the cache says it was preserved, but the evidence before seq ${cacheSeq} holds no log.file for it`]);
+    expect(r.events.find((e) => e.evt === 'ingest.resumed')).toMatchObject({ cache: 'disagrees_with_evidence', from_seq: 0 });
     await r.close();
     expect(await verifyFindings()).toEqual([]);
   });
