@@ -155,16 +155,22 @@ describe('custody import, repeated', () => {
       let finished = false;
       void exited.then(() => (finished = true));
       while (!finished && recordCount(dir) < total * fraction) await new Promise((r) => setTimeout(r, 5));
+      const endedBeforeKill = finished;
       child.kill('SIGKILL');
-      expect(await exited).toBe('SIGKILL');
+      const signal = await exited;
+      // The writer thread commits in large batches: the last one can take the count from under 90 %
+      // to all of it between two polls, and the import may even end before the kill. Then this round
+      // checks only that running again changes nothing; the earlier kills must have cut it short.
+      if (!endedBeforeKill) expect(signal).toBe('SIGKILL');
       const cut = recordCount(dir);
-      expect(cut).toBeLessThan(total);
+      expect(cut).toBeLessThanOrEqual(total);
+      if (fraction < 0.9) expect(cut).toBeLessThan(total);
 
       const rerun = custody('import', '--store', dir, '--json', logs.syslog, logs.audit);
       expect(rerun.code).toBe(0);
       const s = JSON.parse(rerun.stdout) as ImportModule.ImportSummary;
       expect(s.complete).toBe(true);
-      expect(s.files.some((f) => f.outcome === 'resumed' || (f.outcome === 'imported' && f.seq > 0))).toBe(true);
+      if (cut < total) expect(s.files.some((f) => f.outcome === 'resumed' || (f.outcome === 'imported' && f.seq > 0))).toBe(true);
       const got = summarize(dir);
       expect(got.kinds).toEqual(reference.kinds);
       expect(got.derived).toEqual(reference.derived);
