@@ -178,7 +178,7 @@ describe('when the writer thread dies', () => {
     let i = 0;
     for (; i < 2000; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
     // Commits are in flight: end the thread under them (fault injection through the private field).
-    (store as unknown as { writer: { terminate(): void } }).writer.terminate();
+    (store as unknown as { writerCommits: { writer: { terminate(): void } } }).writerCommits.writer.terminate();
     for (const end = i + 500; i < end; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
     expect(store.flush()).toBe(i);
     expect(store.writerThreadState).toBe('off');
