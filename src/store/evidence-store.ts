@@ -11,9 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
-import { CustodyError, ErrorCodes, type ErrorCode } from '../errors.js';
+import { CustodyError, ErrorCodes } from '../errors.js';
 import { certifyNextKey, epochKeyName, generateEd25519, rawPublicKey, type SigningKey } from '../integrity/keys.js';
-import { MerkleFrontier } from '../integrity/merkle.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { recordText } from '../records/record-bytes.js';
 import { formatTimestamp, RECORD_VERSION, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../records/schema.js';
@@ -28,10 +27,10 @@ import {
 } from './keyfiles.js';
 import type { CheckpointRow, RecordRow } from '../verify/reader.js';
 import { applyDurablePragmas, retryWhileBusy } from './pragmas.js';
-import { BatchBuilder, batchCount, type RecordBatch } from './record-batch.js';
+import { BatchBuilder, type RecordBatch } from './record-batch.js';
 import { RecordCommitter, wrapWriteError, type CheckpointRequest } from './record-committer.js';
 import { EVIDENCE_FORMAT_VERSION, EVIDENCE_SCHEMA } from './schema.js';
-import { WriterThread, type WriterReply } from './writer-thread.js';
+import { frontierFromDatabase, WriterThreadCommits, type CommitMode, type WriterHost } from './writer-thread-commits.js';
 
 export type { CheckpointRow, RecordRow };
 export { applyDurablePragmas };
@@ -52,17 +51,8 @@ const PAGE_BYTES = 16384;
 const WRITER_START_AFTER_FULL_BATCHES = 32;
 const STREAK_GAP_MS = 250;
 const WRITER_IDLE_MS = 5_000;
-/**
- * Commits posted and not yet answered; past this many, or this many bytes, append waits for the
- * oldest (bounded memory). Enough to keep the thread busy through the appending thread's pauses
- * (GC, reads), and below the ingestor's 4096-record backpressure mark.
- */
-const MAX_IN_FLIGHT = 12;
-const MAX_IN_FLIGHT_BYTES = 64 << 20;
 /** A batch is also full at this many bytes (long lines), whatever policy.batchRecords says. */
 const MAX_BATCH_BYTES = 8 << 20;
-/** How long a synchronous wait for the writer thread may last before it is given up on. */
-const WRITER_REPLY_TIMEOUT_MS = 120_000;
 
 export interface StorePolicy {
   /** Commit when this many records are queued… */
@@ -111,23 +101,6 @@ export interface CreateOptions extends OpenOptions {
   host: string;
 }
 
-/** A commit posted to the writer thread and not yet answered. */
-interface InFlight {
-  id: number;
-  batches: RecordBatch[];
-  bytes: number;
-  /** The checkpoint it asks for, if any (for the policy while it is in flight). */
-  checkpoint: { tree_size: number; created_at: string } | undefined;
-}
-
-/** Every leaf hash in the evidence file, in seq order, folded into a frontier. */
-function frontierFromDatabase(db: Database.Database): MerkleFrontier {
-  const frontier = new MerkleFrontier();
-  for (const row of db.prepare('SELECT leaf_hash FROM records ORDER BY seq').raw().iterate()) {
-    frontier.push((row as [Uint8Array])[0]);
-  }
-  return frontier;
-}
 
 /** Takes the single-writer lock of a store folder; a lock left by a dead process is taken over. */
 function acquireWriterLock(dir: string): string {
@@ -178,13 +151,6 @@ export class EvidenceStore {
   private builder: BatchBuilder;
   /** Sealed batches not yet committed nor posted (in seq order, all before the builder's). */
   private queued: RecordBatch[] = [];
-  /** Posted to the writer thread, oldest first (all before `queued`). */
-  private inFlight: InFlight[] = [];
-  private inFlightBytes = 0;
-  /** Batches the writer thread answered with failure or refusal, waiting to go back to `queued`. */
-  private returned: RecordBatch[] = [];
-  /** A commit the writer thread could not do, not yet reported to a caller. */
-  private failure: CustodyError | undefined;
   private committedSize: number;
   private key: SigningKey;
   private lastCheckpointRow: CheckpointRow | undefined;
@@ -194,16 +160,8 @@ export class EvidenceStore {
   private timestampMs = Number.NaN;
   private timestampText = '';
   private readonly writerMode: 'auto' | 'on' | 'off';
-  private readonly writerIdleMs: number;
-  private writer: WriterThread | undefined;
-  /** The writer thread has the frontier and takes the commits. */
-  private writerActive = false;
-  /** The writer thread could not be started here; the store stays in this thread. */
-  private writerUnavailable = false;
-  private writerIdleTimer: NodeJS.Timeout | undefined;
-  private requestId = 0;
-  /** Generation of the posts; bumped after a failure, so the thread takes the retried batches. */
-  private generation = 0;
+  /** Commits in the writer thread (bursts, or always with writerThread 'on'). */
+  private readonly writerCommits: WriterThreadCommits;
   private fullBatchStreak = 0;
   private lastFullBatchMono = Number.NEGATIVE_INFINITY;
   private maxPageCount: number | undefined;
@@ -277,7 +235,6 @@ export class EvidenceStore {
     this.policy = { ...DEFAULT_POLICY, ...options.policy };
     this.onBackgroundError = options.onBackgroundError;
     this.writerMode = options.writerThread ?? 'auto';
-    this.writerIdleMs = options.writerIdleMs ?? WRITER_IDLE_MS;
     const dbPath = join(dir, EVIDENCE_FILE);
     this.dbPath = dbPath;
     this.db = new Database(dbPath, { fileMustExist: true });
@@ -305,10 +262,11 @@ export class EvidenceStore {
     this.builder = new BatchBuilder(frontier.size);
     this.lastCheckpointRow = this.lastCheckpointInDatabase();
     this.committer = new RecordCommitter(this.db, dbPath, this.origin, frontier);
+    this.writerCommits = new WriterThreadCommits(this.writerHost(), options.writerIdleMs ?? WRITER_IDLE_MS);
 
     this.key = this.recoverSigningKey(need('enrollment_public_key'));
     this.epochStartedMs = this.clock.nowMs();
-    if (this.writerMode === 'on') this.startWriter(true);
+    if (this.writerMode === 'on') this.writerCommits.startWriter(true);
   }
 
   /**
@@ -359,7 +317,7 @@ export class EvidenceStore {
     const pages = bytes > 0 ? Math.max(1, Math.floor(bytes / pageSize)) : 4294967294;
     this.db.pragma(`max_page_count = ${pages}`);
     this.maxPageCount = pages;
-    this.writer?.post({ t: 'limit', maxPageCount: pages });
+    this.writerCommits?.setMaxPageCount(pages);
   }
 
   /** Bytes the evidence file uses now (pages × page size, WAL not included). */
@@ -371,12 +329,12 @@ export class EvidenceStore {
 
   /** Records committed (the tree's size). */
   get size(): number {
-    this.pollWriter();
+    this.writerCommits.pollWriter();
     return this.committedSize;
   }
   /** Records appended and not yet committed (queued here or being committed by the writer thread). */
   get pendingCount(): number {
-    this.pollWriter();
+    this.writerCommits.pollWriter();
     // Every record appended and not committed has a seq in [committed size, next seq).
     return this.builder.nextSeq - this.committedSize;
   }
@@ -385,8 +343,7 @@ export class EvidenceStore {
   }
   /** Where commits run now: 'active' in the writer thread, 'starting' while it starts, else 'off'. */
   get writerThreadState(): 'off' | 'starting' | 'active' {
-    if (this.writerActive) return 'active';
-    return this.writer !== undefined ? 'starting' : 'off';
+    return this.writerCommits.state;
   }
 
   private lastCheckpointInDatabase(): CheckpointRow | undefined {
@@ -441,11 +398,11 @@ export class EvidenceStore {
     const now = performance.now();
     this.fullBatchStreak = now - this.lastFullBatchMono <= STREAK_GAP_MS ? this.fullBatchStreak + 1 : 1;
     this.lastFullBatchMono = now;
-    if (this.writerMode === 'auto' && this.writer === undefined && !this.writerUnavailable && this.fullBatchStreak >= WRITER_START_AFTER_FULL_BATCHES) {
-      this.startWriter(false);
+    if (this.writerMode === 'auto' && this.writerCommits.canStart && this.fullBatchStreak >= WRITER_START_AFTER_FULL_BATCHES) {
+      this.writerCommits.startWriter(false);
     }
-    this.pollWriter();
-    if (this.writerActive) this.commitThroughWriter('policy', this.key, false);
+    this.writerCommits.pollWriter();
+    if (this.writerCommits.active) this.writerCommits.commitThroughWriter('policy', this.key, false);
     else this.commit('policy');
   }
 
@@ -504,11 +461,7 @@ export class EvidenceStore {
 
   /** The newest checkpoint committed or asked for (the policy counts from it). */
   private newestCheckpoint(): { tree_size: number; created_at: string } | undefined {
-    for (let i = this.inFlight.length - 1; i >= 0; i--) {
-      const asked = this.inFlight[i]!.checkpoint;
-      if (asked !== undefined) return asked;
-    }
-    return this.lastCheckpointRow;
+    return this.writerCommits.newestAskedCheckpoint() ?? this.lastCheckpointRow;
   }
 
   private checkpointDue(size: number): boolean {
@@ -520,7 +473,7 @@ export class EvidenceStore {
   }
 
   /** The checkpoint `mode` asks for over a tree of `size` records, or undefined. */
-  private checkpointRequest(mode: 'policy' | 'always' | 'force', key: SigningKey, size: number): CheckpointRequest | undefined {
+  private checkpointRequest(mode: CommitMode, key: SigningKey, size: number): CheckpointRequest | undefined {
     const newest = this.newestCheckpoint();
     const alreadySealed = newest !== undefined && newest.tree_size === size;
     const wanted = mode === 'force' || (mode === 'always' ? !alreadySealed : this.checkpointDue(size));
@@ -540,14 +493,14 @@ export class EvidenceStore {
    * Synchronous: when it returns, everything appended before it is committed (or it threw, and
    * everything is still queued).
    */
-  private commit(mode: 'policy' | 'always' | 'force', key: SigningKey = this.key): CheckpointRow | undefined {
+  private commit(mode: CommitMode, key: SigningKey = this.key): CheckpointRow | undefined {
     this.assertOpen();
     if (this.batchTimer !== undefined) {
       clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
     }
-    this.pollWriter();
-    if (this.writerActive) return this.commitThroughWriter(mode, key, true);
+    this.writerCommits.pollWriter();
+    if (this.writerCommits.active) return this.writerCommits.commitThroughWriter(mode, key, true);
     this.sealBuilder();
     const checkpoint = this.checkpointRequest(mode, key, this.builder.nextSeq);
     if (this.queued.length === 0 && checkpoint === undefined) return undefined;
@@ -560,232 +513,50 @@ export class EvidenceStore {
     return outcome.checkpoint;
   }
 
-  // ───────────────────────────── writer thread ─────────────────────────────
-
-  /** Starts the writer thread; it takes over once it is ready (at once when `wait`). */
-  private startWriter(wait: boolean): void {
-    const maxPageCount = this.maxPageCount ?? (this.db.pragma('max_page_count', { simple: true }) as number);
-    const writer = WriterThread.start({ dbPath: this.dbPath, origin: this.origin, maxPageCount });
-    if (writer === undefined) {
-      this.writerUnavailable = true;
-      return;
-    }
-    this.writer = writer;
-    this.writerIdleTimer = setInterval(() => this.stopWriterWhenIdle(), Math.min(1000, this.writerIdleMs));
-    this.writerIdleTimer.unref();
-    if (wait) {
-      const reply = writer.waitForReply(WRITER_REPLY_TIMEOUT_MS);
-      if (reply === undefined) this.discardWriter();
-      else this.handleReply(reply);
-    }
-  }
-
-  /** Reads the writer thread's replies that have arrived, without waiting. */
-  private pollWriter(): void {
-    const writer = this.writer;
-    if (writer === undefined) return;
-    for (let reply = writer.take(); reply !== undefined; reply = writer.take()) this.handleReply(reply);
-    if (writer.hasExited && this.writer === writer) this.abandonWriter('the writer thread ended');
-  }
-
-  private handleReply(reply: WriterReply): void {
-    switch (reply.t) {
-      case 'ready':
-        // Nothing is in flight before the thread is active, so the frontier here is the committed tree.
-        if (!this.writerActive && this.writer !== undefined) {
-          this.writer.post({ t: 'adopt', frontier: this.committer.frontierState() });
-          this.writerActive = true;
-        }
-        return;
-      case 'done': {
-        const head = this.takeAnswered(reply.id);
-        if (head === undefined) return;
-        this.committedSize = reply.size;
-        for (const batch of head.batches) this.builder.recycle(batch);
-        if (reply.checkpoint !== undefined) this.lastCheckpointRow = reply.checkpoint;
-        return;
-      }
-      case 'failed':
-      case 'refused': {
-        if (reply.t === 'failed') {
-          this.failure ??= new CustodyError(reply.error.code as ErrorCode, reply.error.message, { where: reply.error.where });
-          if (reply.id === -1) {
-            // Not about a commit: the thread cannot work (e.g. it could not open the database).
-            if (this.writerActive) this.abandonWriter(reply.error.message);
-            else this.discardWriter();
-            return;
-          }
-        }
-        const head = this.takeAnswered(reply.id);
-        if (head === undefined) return;
-        this.returned.push(...head.batches);
-        if (this.inFlight.length === 0) this.takeBackReturned();
-        return;
-      }
-      case 'closed':
-        return;
-    }
-  }
-
-  /**
-   * The oldest commit in flight, taken out, when the reply is about it. Replies come in the order
-   * of the posts; one that does not means the thread cannot be trusted with more, and it is dropped
-   * with everything still in flight (read back from the evidence file, the rest queued again).
-   */
-  private takeAnswered(id: number): InFlight | undefined {
-    const head = this.inFlight[0];
-    if (head === undefined || head.id !== id) {
-      this.abandonWriter(`the writer thread answered commit ${id} out of turn`);
-      return undefined;
-    }
-    this.inFlight.shift();
-    this.inFlightBytes -= head.bytes;
-    return head;
-  }
-
-  /** Puts batches the thread did not commit back in front of the queue, once nothing is in flight. */
-  private takeBackReturned(): void {
-    if (this.returned.length === 0) return;
-    this.queued = [...this.returned, ...this.queued];
-    this.returned = [];
-    this.generation++;
-  }
-
-  /**
-   * Posts what is queued (and the checkpoint `mode` asks for) to the writer thread. With `wait`,
-   * returns when everything is committed and throws if anything failed (all of it queued again);
-   * without, waits only when the pipeline is full, and throws a failure seen since the last call.
-   */
-  private commitThroughWriter(mode: 'policy' | 'always' | 'force', key: SigningKey, wait: boolean): CheckpointRow | undefined {
-    if (this.failure !== undefined) {
-      // A failed commit's batches come back only once everything after them has been answered.
-      this.waitForWriter(0);
-      if (!wait) throw this.takeFailure();
-      this.failure = undefined; // a synchronous commit is the retry
-    }
-    if (!this.writerActive) return wait ? this.commit(mode, key) : undefined;
-    this.sealBuilder();
-    const size = this.builder.nextSeq;
-    const checkpoint = this.checkpointRequest(mode, key, size);
-    if (this.queued.length > 0 || checkpoint !== undefined) {
-      const id = ++this.requestId;
-      this.writer!.post({ t: 'commit', id, generation: this.generation, batches: this.queued, checkpoint });
-      const bytes = this.queued.reduce((n, b) => n + b.data.byteLength, 0);
-      this.inFlight.push({
-        id,
-        batches: this.queued,
-        bytes,
-        checkpoint: checkpoint === undefined ? undefined : { tree_size: size, created_at: checkpoint.createdAt },
-      });
-      this.inFlightBytes += bytes;
-      this.queued = [];
-    }
-    this.waitForWriter(wait ? 0 : MAX_IN_FLIGHT);
-    if (this.failure !== undefined) {
-      this.waitForWriter(0);
-      throw this.takeFailure();
-    }
-    if (!wait || checkpoint === undefined) return undefined;
-    return this.lastCheckpointRow?.tree_size === size ? this.lastCheckpointRow : undefined;
-  }
-
-  /** Blocks until at most `maxInFlight` commits (and MAX_IN_FLIGHT_BYTES) are unanswered. */
-  private waitForWriter(maxInFlight: number): void {
-    while ((this.inFlight.length > maxInFlight || (this.inFlight.length > 0 && this.inFlightBytes > MAX_IN_FLIGHT_BYTES)) && this.writer !== undefined) {
-      const reply = this.writer.waitForReply(WRITER_REPLY_TIMEOUT_MS);
-      if (reply === undefined) {
-        this.abandonWriter(`the writer thread did not answer within ${WRITER_REPLY_TIMEOUT_MS / 1000} s`);
-        return;
-      }
-      this.handleReply(reply);
-    }
-  }
-
-  private takeFailure(): CustodyError {
-    const failure = this.failure ?? new CustodyError(ErrorCodes.STORE_WRITE_FAILED, 'a commit in the writer thread failed', { where: this.dbPath });
-    this.failure = undefined;
-    return failure;
-  }
-
-  /** Drops a thread that never took over; the store goes on in this thread. */
-  private discardWriter(): void {
-    this.writer?.terminate();
-    this.writer = undefined;
-    this.writerActive = false;
-    this.writerUnavailable = true;
-    this.failure = undefined;
-    if (this.writerIdleTimer !== undefined) clearInterval(this.writerIdleTimer);
-    this.writerIdleTimer = undefined;
-  }
-
-  /**
-   * The thread ended or stopped answering while it had the tree: learn from the evidence file what
-   * was committed, keep everything else queued, and go on in this thread.
-   */
-  private abandonWriter(why: string): void {
-    const wasActive = this.writerActive;
-    this.discardWriter();
-    if (!wasActive) return;
-    // Taking the write lock first waits out a transaction the thread may still be finishing. (A
-    // thread that stopped answering but commits later is refused by the gapless-seq check.)
-    let frontier: MerkleFrontier;
-    try {
-      frontier = this.db.transaction(() => frontierFromDatabase(this.db)).immediate();
-    } catch {
-      frontier = frontierFromDatabase(this.db);
-    }
-    this.committer.adoptFrontier(frontier);
-    this.committedSize = frontier.size;
-    this.lastCheckpointRow = this.lastCheckpointInDatabase();
-    const uncommitted = [...this.inFlight.flatMap((f) => f.batches), ...this.returned, ...this.queued].filter((b) => b.firstSeq >= frontier.size);
-    this.inFlight = [];
-    this.inFlightBytes = 0;
-    this.returned = [];
-    this.queued = uncommitted;
-    const requeued = uncommitted.reduce((n, b) => n + batchCount(b), 0);
-    // Nothing is lost (the uncommitted records are queued here again), so this is reported, not thrown.
-    const err = new CustodyError(ErrorCodes.STORE_WRITE_FAILED, `${why}; ${requeued} records are queued again and will be committed in this thread`, { where: this.dbPath });
-    this.onBackgroundError?.(err);
-  }
-
-  /** Waits for the thread's commits, takes the tree back, and ends it. */
-  private stopWriter(): void {
-    const writer = this.writer;
-    if (writer === undefined) return;
-    if (!this.writerActive) {
-      this.discardWriter();
-      this.writerUnavailable = false;
-      return;
-    }
-    this.waitForWriter(0);
-    if (this.writer !== writer) return; // abandoned while waiting
-    writer.post({ t: 'close' });
-    for (;;) {
-      const reply = writer.waitForReply(WRITER_REPLY_TIMEOUT_MS);
-      if (reply === undefined) {
-        this.abandonWriter('the writer thread did not close');
-        return;
-      }
-      if (reply.t === 'closed') {
-        if (reply.frontier === undefined) {
-          this.abandonWriter('the writer thread closed without its tree');
-          return;
-        }
-        this.committer.adoptFrontier(MerkleFrontier.fromState(reply.frontier));
-        break;
-      }
-      this.handleReply(reply);
-    }
-    this.discardWriter();
-    this.writerUnavailable = false;
-  }
-
-  private stopWriterWhenIdle(): void {
-    if (this.closed || this.writer === undefined || this.writerMode === 'on') return;
-    if (performance.now() - this.lastFullBatchMono < this.writerIdleMs) return;
-    this.pollWriter();
-    if (this.inFlight.length > 0 || this.failure !== undefined) return;
-    this.stopWriter();
+  /** The store's fields the writer thread's bookkeeping (writer-thread-commits.ts) reads and moves. */
+  private writerHost(): WriterHost {
+    // Accessors, not copies: the store and the bookkeeping move the same queue, size and checkpoint.
+    const store = this;
+    return {
+      db: this.db,
+      dbPath: this.dbPath,
+      origin: this.origin,
+      writerMode: this.writerMode,
+      builder: this.builder,
+      committer: this.committer,
+      onBackgroundError: this.onBackgroundError,
+      get closed() {
+        return store.closed;
+      },
+      get lastFullBatchMono() {
+        return store.lastFullBatchMono;
+      },
+      get maxPageCount() {
+        return store.maxPageCount;
+      },
+      get queued() {
+        return store.queued;
+      },
+      set queued(batches) {
+        store.queued = batches;
+      },
+      get committedSize() {
+        return store.committedSize;
+      },
+      set committedSize(size) {
+        store.committedSize = size;
+      },
+      get lastCheckpointRow() {
+        return store.lastCheckpointRow;
+      },
+      set lastCheckpointRow(row) {
+        store.lastCheckpointRow = row;
+      },
+      sealBuilder: () => this.sealBuilder(),
+      checkpointRequest: (mode, key, size) => this.checkpointRequest(mode, key, size),
+      commitHere: (mode, key) => this.commit(mode, key),
+      lastCheckpointInDatabase: () => this.lastCheckpointInDatabase(),
+    };
   }
 
   /** True when the current epoch has lasted `policy.epochMs`. */
@@ -889,12 +660,12 @@ export class EvidenceStore {
   close(options: { finalCheckpoint?: boolean } = {}): void {
     if (this.closed) return;
     try {
-      this.stopWriter();
+      this.writerCommits.stopWriter();
       if (options.finalCheckpoint) this.checkpoint();
       else this.commit('policy');
     } finally {
       if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
-      this.discardWriter();
+      this.writerCommits.discardWriter();
       this.closed = true;
       this.db.close();
       try {

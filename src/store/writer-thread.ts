@@ -4,10 +4,9 @@
  * flush, a full pipeline) it blocks on Atomics.wait until the thread signals a reply. So a commit
  * overlaps the preparation of the next batch, and nothing about the store's API becomes async.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { FrontierState } from '../integrity/merkle.js';
+import { workerScript } from '../worker-script.js';
 import type { CheckpointRow } from '../verify/reader.js';
 import type { RecordBatch } from './record-batch.js';
 import type { CheckpointRequest } from './record-committer.js';
@@ -44,8 +43,6 @@ export type WriterReply =
   | { t: 'refused'; id: number }
   | { t: 'closed'; frontier: FrontierState | undefined };
 
-const WORKER_URL = new URL('./writer-thread-worker.js', import.meta.url);
-
 export class WriterThread {
   private readonly worker: Worker;
   private readonly port: MessagePort;
@@ -54,19 +51,20 @@ export class WriterThread {
   /** The signal's value when the port was last found empty. */
   private drainedAt = 0;
 
-  /** Starts the thread; undefined where its script is not there (the store running from TypeScript sources). */
+  /** Starts the thread; undefined where its script is not there (sources without a build). */
   static start(options: Omit<WriterThreadData, 'port' | 'signal'>): WriterThread | undefined {
-    if (!existsSync(fileURLToPath(WORKER_URL))) return undefined;
-    return new WriterThread(options);
+    const script = workerScript('./writer-thread-worker.js', import.meta.url);
+    if (script === undefined) return undefined;
+    return new WriterThread(script, options);
   }
 
-  private constructor(options: Omit<WriterThreadData, 'port' | 'signal'>) {
+  private constructor(script: URL, options: Omit<WriterThreadData, 'port' | 'signal'>) {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
     this.port = port1;
     this.signal = new Int32Array(signal);
     const data: WriterThreadData = { ...options, port: port2, signal };
-    this.worker = new Worker(WORKER_URL, { workerData: data, transferList: [port2] });
+    this.worker = new Worker(script, { workerData: data, transferList: [port2] });
     // Neither keeps the process alive: the store's owner decides when it ends (close() first).
     this.worker.unref();
     this.port.unref();

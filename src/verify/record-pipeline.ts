@@ -10,6 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '../worker-script.js';
 import { checkRecords, packRows, type CheckedBatch, type PackedRows } from './record-check.js';
 import type { CheckRequest, CheckResponse } from './record-check-worker.js';
 import type { RecordRow } from './reader.js';
@@ -95,10 +96,11 @@ class CheckPool {
   }
 
   constructor(count: number) {
-    for (let i = 0; i < count; i++) {
+    const script = workerScript('./record-check-worker.js', import.meta.url);
+    for (let i = 0; script !== undefined && i < count; i++) {
       let worker: Worker;
       try {
-        worker = new Worker(new URL('./record-check-worker.js', import.meta.url));
+        worker = new Worker(script);
       } catch {
         continue;
       }

@@ -3,8 +3,9 @@
  * the next batch. The evidence must be exactly what the store writes in its own thread, nothing
  * may be lost when a commit fails there, and the thread must hand the tree back when it stops.
  *
- * Worker threads run compiled JavaScript, so this test drives the store built in dist/ (`npm test`
- * builds first); from the TypeScript sources the store never starts the thread.
+ * This test drives the store built in dist/ (`npm test` builds first), the whole of it as users run
+ * it; tests that import the sources start the same thread from dist/ (src/worker-script.ts,
+ * test/integration/worker-threads-from-source.test.ts).
  */
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -178,7 +179,7 @@ describe('when the writer thread dies', () => {
     let i = 0;
     for (; i < 2000; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
     // Commits are in flight: end the thread under them (fault injection through the private field).
-    (store as unknown as { writer: { terminate(): void } }).writer.terminate();
+    (store as unknown as { writerCommits: { writer: { terminate(): void } } }).writerCommits.writer.terminate();
     for (const end = i + 500; i < end; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
     expect(store.flush()).toBe(i);
     expect(store.writerThreadState).toBe('off');
