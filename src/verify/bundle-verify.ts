@@ -25,7 +25,7 @@ import { bytesEqual } from '../integrity/merkle.js';
 import { fingerprint, keyMatches, rawPublicKey, verifyBytes } from '../integrity/keys.js';
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { BundleContentCheck, type BundleTextReader } from './bundle-content.js';
-import type { BundleFinding, BundleFindingCode } from './bundle-findings.js';
+import { bundleSeverityOf, type BundleFinding, type BundleFindingCode } from './bundle-findings.js';
 import type { StoreReader } from './reader.js';
 import { verifyStore, type Finding as StoreFinding, type StoreVerification, type TrustAnchor } from './store-verify.js';
 
@@ -131,8 +131,9 @@ export async function checkBundle(
   options: BundleCheckOptions = {},
 ): Promise<BundleVerification> {
   const findings: BundleFinding[] = [];
-  const add = (code: BundleFindingCode, severity: 'error' | 'warning', message: string, where: string): void => {
-    findings.push({ code, severity, message, where });
+  // Severity is part of the code (src/verify/bundle-findings.ts), never chosen at the call site.
+  const add = (code: BundleFindingCode, message: string, where: string): void => {
+    findings.push({ code, severity: bundleSeverityOf(code), message, where });
   };
   const result: BundleVerification = { ok: false, location, form, tsa: { status: 'absent' }, files: { listed: 0, verified: 0 }, hosts: [], findings };
   const finish = (): BundleVerification => {
@@ -144,8 +145,8 @@ export async function checkBundle(
   const walked = reader.entries();
   const entries = new Map<string, BundleEntry>(walked.map((e) => [e.path, e]));
   for (const e of walked) {
-    if (e.type === 'symlink') add('file.symlink', 'error', 'a symbolic link in the bundle (not followed)', e.path);
-    if (e.type === 'other') add('file.special', 'error', 'a device, FIFO or socket in the bundle (not read)', e.path);
+    if (e.type === 'symlink') add('file.symlink', 'a symbolic link in the bundle (not followed)', e.path);
+    if (e.type === 'other') add('file.special', 'a device, FIFO or socket in the bundle (not read)', e.path);
   }
   const actual = new Map<string, { size: number; sha256: string }>();
   for (const e of walked) if (e.type === 'file') actual.set(e.path, await reader.hash(e.path));
@@ -153,7 +154,7 @@ export async function checkBundle(
 
   // --- manifest ------------------------------------------------------------------------------
   if (!isFile('manifest.json')) {
-    add('manifest.missing', 'error', 'the bundle has no manifest.json: nothing in it can be checked', 'manifest.json');
+    add('manifest.missing', 'the bundle has no manifest.json: nothing in it can be checked', 'manifest.json');
     return finish();
   }
   const mBytes = reader.read('manifest.json');
@@ -163,45 +164,45 @@ export async function checkBundle(
   try {
     manifest = parseManifest(mBytes);
   } catch (err) {
-    add('manifest.invalid', 'error', messageOf(err), 'manifest.json');
+    add('manifest.invalid', messageOf(err), 'manifest.json');
     return finish();
   }
   result.case = manifest.case.id;
   result.sealed_at = manifest.collector.sealed_at;
   result.files.listed = manifest.files.length;
   const sortedOk = manifest.files.every((f, i) => i === 0 || f.path > (manifest.files[i - 1] as { path: string }).path);
-  if (!sortedOk) add('manifest.invalid', 'error', 'files are not sorted by path and unique', 'manifest.json');
+  if (!sortedOk) add('manifest.invalid', 'files are not sorted by path and unique', 'manifest.json');
 
   const collectorRaw = Buffer.from(manifest.collector.key.public_key, 'base64');
   const collectorKeyOk = collectorRaw.length === 32 && collectorRaw.toString('base64') === manifest.collector.key.public_key;
-  if (!collectorKeyOk) add('manifest.collector_key_invalid', 'error', 'collector.key.public_key is not a 32-byte Ed25519 key in base64', 'manifest.json');
+  if (!collectorKeyOk) add('manifest.collector_key_invalid', 'collector.key.public_key is not a 32-byte Ed25519 key in base64', 'manifest.json');
   else if (fingerprint(collectorRaw) !== manifest.collector.key.fingerprint) {
-    add('manifest.collector_key_mismatch', 'error', `collector.key.fingerprint ${manifest.collector.key.fingerprint} is not that of its public key (${fingerprint(collectorRaw)})`, 'manifest.json');
+    add('manifest.collector_key_mismatch', `collector.key.fingerprint ${manifest.collector.key.fingerprint} is not that of its public key (${fingerprint(collectorRaw)})`, 'manifest.json');
   }
   const collectorFp = collectorKeyOk ? fingerprint(collectorRaw) : manifest.collector.key.fingerprint;
   result.collector = { fingerprint: collectorFp, trust: options.collectorKey !== undefined ? 'pinned' : 'manifest' };
   if (options.collectorKey !== undefined && (!collectorKeyOk || !keyMatches(options.collectorKey, collectorRaw))) {
-    add('manifest.collector_not_pinned', 'error', `the bundle was sealed by ${collectorFp}, not the pinned collector key ${options.collectorKey}`, 'manifest.json');
+    add('manifest.collector_not_pinned', `the bundle was sealed by ${collectorFp}, not the pinned collector key ${options.collectorKey}`, 'manifest.json');
   }
 
   // --- manifest.sig ---------------------------------------------------------------------------
-  if (!isFile('manifest.sig')) add('manifest.sig_missing', 'error', 'the bundle has no manifest.sig', 'manifest.sig');
+  if (!isFile('manifest.sig')) add('manifest.sig_missing', 'the bundle has no manifest.sig', 'manifest.sig');
   else {
     const sig = reader.read('manifest.sig');
     if (!collectorKeyOk || !verifyBytes(collectorRaw, mBytes, sig)) {
-      add('manifest.bad_signature', 'error', `manifest.sig is not a valid Ed25519 signature of manifest.json by the collector key ${collectorFp}`, 'manifest.sig');
+      add('manifest.bad_signature', `manifest.sig is not a valid Ed25519 signature of manifest.json by the collector key ${collectorFp}`, 'manifest.sig');
     }
   }
 
   // --- manifest.tsr ---------------------------------------------------------------------------
   if (isFile('manifest.tsr')) {
     const token = reader.read('manifest.tsr');
-    if (manifest.tsa === undefined) add('tsa.undeclared', 'warning', 'manifest.tsr is present but the manifest names no TSA', 'manifest.tsr');
+    if (manifest.tsa === undefined) add('tsa.undeclared', 'manifest.tsr is present but the manifest names no TSA', 'manifest.tsr');
     const v = await verifyTimeStampToken(token, mBytes, tsaRoots);
     if (v.ok) result.tsa = { status: 'verified', ...(v.info ? { gen_time: v.info.genTime } : {}) };
     else if (v.problem === 'no_trust_anchor') {
       result.tsa = { status: 'unverified', ...(v.info ? { gen_time: v.info.genTime } : {}) };
-      add('tsa.unverified', 'warning', 'manifest.tsr covers manifest.json, but no --tsa-ca was given: the time is not trusted', 'manifest.tsr');
+      add('tsa.unverified', 'manifest.tsr covers manifest.json, but no --tsa-ca was given: the time is not trusted', 'manifest.tsr');
     } else {
       let genTime: string | undefined;
       try {
@@ -210,11 +211,11 @@ export async function checkBundle(
         genTime = undefined;
       }
       result.tsa = { status: 'invalid', ...(genTime ? { gen_time: genTime } : {}) };
-      add(`tsa.${v.problem ?? 'invalid'}`, 'error', `manifest.tsr does not verify: ${v.detail ?? v.problem ?? 'invalid'}`, 'manifest.tsr');
+      add(`tsa.${v.problem ?? 'invalid'}`, `manifest.tsr does not verify: ${v.detail ?? v.problem ?? 'invalid'}`, 'manifest.tsr');
     }
   } else if (manifest.tsa !== undefined) {
     result.tsa = { status: 'missing' };
-    add('tsa.missing', 'error', `the manifest says it was time-stamped by ${manifest.tsa.url}, but manifest.tsr is missing`, 'manifest.tsr');
+    add('tsa.missing', `the manifest says it was time-stamped by ${manifest.tsa.url}, but manifest.tsr is missing`, 'manifest.tsr');
   }
 
   // --- files against the manifest --------------------------------------------------------------
@@ -223,10 +224,10 @@ export async function checkBundle(
   for (const f of manifest.files) {
     const e = entries.get(f.path);
     const got = actual.get(f.path);
-    if (e === undefined) add('file.missing', 'error', 'listed in the manifest but not in the bundle', f.path);
-    else if (got === undefined) add('file.not_regular', 'error', `listed in the manifest but is a ${e.type}`, f.path);
-    else if (got.size !== f.size) add('file.size_mismatch', 'error', `is ${got.size} bytes, the manifest says ${f.size}`, f.path);
-    else if (got.sha256 !== f.sha256) add('file.hash_mismatch', 'error', `SHA-256 is ${got.sha256}, the manifest says ${f.sha256}`, f.path);
+    if (e === undefined) add('file.missing', 'listed in the manifest but not in the bundle', f.path);
+    else if (got === undefined) add('file.not_regular', `listed in the manifest but is a ${e.type}`, f.path);
+    else if (got.size !== f.size) add('file.size_mismatch', `is ${got.size} bytes, the manifest says ${f.size}`, f.path);
+    else if (got.sha256 !== f.sha256) add('file.hash_mismatch', `SHA-256 is ${got.sha256}, the manifest says ${f.sha256}`, f.path);
     else verifiedFiles++;
   }
   result.files.verified = verifiedFiles;
@@ -236,11 +237,11 @@ export async function checkBundle(
     for (let i = 1; i < parts.length; i++) listedDirs.add(parts.slice(0, i).join('/'));
   }
   for (const e of walked) {
-    if (e.type === 'file' && !listed.has(e.path) && !META.has(e.path)) add('file.unlisted', 'error', 'a file the manifest does not list', e.path);
-    if (e.type === 'dir' && !listedDirs.has(e.path)) add('file.unlisted_dir', 'warning', 'a folder holding nothing the manifest lists', e.path);
+    if (e.type === 'file' && !listed.has(e.path) && !META.has(e.path)) add('file.unlisted', 'a file the manifest does not list', e.path);
+    if (e.type === 'dir' && !listedDirs.has(e.path)) add('file.unlisted_dir', 'a folder holding nothing the manifest lists', e.path);
   }
   for (const required of ['SHA256SUMS', 'hashdeep.txt', 'custody.jsonl']) {
-    if (!isFile(required)) add('file.missing', 'error', `the bundle has no ${required}`, required);
+    if (!isFile(required)) add('file.missing', `the bundle has no ${required}`, required);
   }
   if (listed.has('collector.pem') && collectorKeyOk && isFile('collector.pem')) {
     let same = false;
@@ -249,7 +250,7 @@ export async function checkBundle(
     } catch {
       same = false;
     }
-    if (!same) add('collector.pem_mismatch', 'error', "collector.pem is not the manifest's collector key", 'collector.pem');
+    if (!same) add('collector.pem_mismatch', "collector.pem is not the manifest's collector key", 'collector.pem');
   }
 
   // --- SHA256SUMS and hashdeep.txt ---------------------------------------------------------------
@@ -263,34 +264,34 @@ export async function checkBundle(
     for (const item of list) {
       seen.add(item.path);
       const want = sealed.get(item.path);
-      if (want === undefined) add('sums.extra_entry', 'error', `${file} lists ${item.path}, which the bundle does not hold as a sealed file`, `${file}: ${item.path}`);
+      if (want === undefined) add('sums.extra_entry', `${file} lists ${item.path}, which the bundle does not hold as a sealed file`, `${file}: ${item.path}`);
       else if (item.sha256 !== want.sha256 || (item.size !== undefined && item.size !== want.size)) {
-        add('sums.mismatch', 'error', `${file} says ${item.size !== undefined ? `${item.size} bytes, ` : ''}${item.sha256} for ${item.path}; the manifest/file say ${want.size} bytes, ${want.sha256}`, `${file}: ${item.path}`);
+        add('sums.mismatch', `${file} says ${item.size !== undefined ? `${item.size} bytes, ` : ''}${item.sha256} for ${item.path}; the manifest/file say ${want.size} bytes, ${want.sha256}`, `${file}: ${item.path}`);
       }
     }
-    for (const p of sealed.keys()) if (!seen.has(p)) add('sums.missing_entry', 'error', `${file} does not list ${p}`, `${file}: ${p}`);
+    for (const p of sealed.keys()) if (!seen.has(p)) add('sums.missing_entry', `${file} does not list ${p}`, `${file}: ${p}`);
   };
   if (isFile('SHA256SUMS')) {
     try {
       compareList('SHA256SUMS', parseSha256Sums(utf8(reader.read('SHA256SUMS')), 'SHA256SUMS'));
     } catch (err) {
-      add('sums.invalid', 'error', messageOf(err), 'SHA256SUMS');
+      add('sums.invalid', messageOf(err), 'SHA256SUMS');
     }
   }
   if (isFile('hashdeep.txt')) {
     try {
       compareList('hashdeep.txt', parseHashdeep(utf8(reader.read('hashdeep.txt')), { prefix: '', where: 'hashdeep.txt' }));
     } catch (err) {
-      add('sums.invalid', 'error', messageOf(err), 'hashdeep.txt');
+      add('sums.invalid', messageOf(err), 'hashdeep.txt');
     }
   }
 
   // --- store snapshots and witness notes ---------------------------------------------------------
   const pinnedAgents = options.agentKeys?.map((k) => k.trim());
-  if (manifest.hosts.length === 0) add('bundle.no_hosts', 'error', 'the manifest lists no host: the bundle holds no evidence to verify', 'manifest.json');
+  if (manifest.hosts.length === 0) add('bundle.no_hosts', 'the manifest lists no host: the bundle holds no evidence to verify', 'manifest.json');
   for (const k of pinnedAgents ?? []) {
     // A pin that matches nothing is a verifier's mistake or a swapped bundle; either way not silence.
-    if (!manifest.hosts.some((h) => h.enrollment.fingerprint === k)) add('agent_key.unmatched', 'error', `the pinned agent key ${k} enrolled none of the bundle's ${manifest.hosts.length} store(s)`, `--agent-key ${k}`);
+    if (!manifest.hosts.some((h) => h.enrollment.fingerprint === k)) add('agent_key.unmatched', `the pinned agent key ${k} enrolled none of the bundle's ${manifest.hosts.length} store(s)`, `--agent-key ${k}`);
   }
   // Each store's records pass through the content check as the store verifier reads them (once).
   const content = new BundleContentCheck(
@@ -303,16 +304,16 @@ export async function checkBundle(
     result.hosts.push(hostResult);
     const evidence = `${h.path}/evidence.sqlite`;
     if (!listed.has(evidence) || !isFile(evidence)) {
-      add('host.evidence_missing', 'error', `no ${evidence} listed and present for host ${h.host}`, evidence);
+      add('host.evidence_missing', `no ${evidence} listed and present for host ${h.host}`, evidence);
       continue;
     }
     if (pinnedAgents !== undefined && !pinnedAgents.includes(h.enrollment.fingerprint)) {
-      add('host.agent_key_not_pinned', 'error', `store ${h.store_id} of ${h.host} was enrolled with ${h.enrollment.fingerprint}, which is not among the pinned agent keys`, where);
+      add('host.agent_key_not_pinned', `store ${h.store_id} of ${h.host} was enrolled with ${h.enrollment.fingerprint}, which is not among the pinned agent keys`, where);
     }
     // Opening SQLite in WAL mode would create -wal/-shm files beside it; snapshots are never in WAL mode.
     const header = Buffer.from(reader.head(evidence, 20));
     if (header.length < 20 || header.subarray(0, 16).toString('latin1') !== 'SQLite format 3\u0000' || header[18] !== 1 || header[19] !== 1) {
-      add('host.not_a_snapshot', 'error', 'evidence.sqlite is not a SQLite file in rollback-journal mode (snapshots always are); not opened', evidence);
+      add('host.not_a_snapshot', 'evidence.sqlite is not a SQLite file in rollback-journal mode (snapshots always are); not opened', evidence);
       continue;
     }
     const enrollmentRaw = new Uint8Array(Buffer.from(h.enrollment.public_key, 'base64'));
@@ -321,7 +322,7 @@ export async function checkBundle(
     try {
       store = reader.openStore(h.path);
     } catch (err) {
-      add('host.unreadable', 'error', messageOf(err), evidence);
+      add('host.unreadable', messageOf(err), evidence);
       continue;
     }
     try {
@@ -330,10 +331,10 @@ export async function checkBundle(
       // streams them, not by reading the records again).
       const notePath = `${h.path}/witness.note`;
       let note: string | undefined;
-      if (!listed.has(notePath) || !isFile(notePath)) add('witness.missing', 'error', 'the witness note is not listed and present', notePath);
+      if (!listed.has(notePath) || !isFile(notePath)) add('witness.missing', 'the witness note is not listed and present', notePath);
       else {
         note = utf8(reader.read(notePath));
-        if (note !== h.witness.note) add('witness.mismatch', 'error', 'witness.note differs from the note in the manifest', notePath);
+        if (note !== h.witness.note) add('witness.mismatch', 'witness.note differs from the note in the manifest', notePath);
       }
       const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
       const witnessSize = check.body?.treeSize;
@@ -345,15 +346,15 @@ export async function checkBundle(
       });
       hostResult.store = storeResult;
       if (storeResult.findings.some((f) => f.code === 'store.unreadable' || f.code === 'store.corrupt')) content.markIncomplete(hostIndex);
-      for (const f of storeResult.findings) add(`store.${f.code}`, f.severity, f.message, storeWhere(f, h.path));
+      for (const f of storeResult.findings) add(`store.${f.code}`, f.message, storeWhere(f, h.path));
       if (storeResult.storeId !== h.store_id || storeResult.host !== h.host || storeResult.origin !== h.origin) {
-        add('host.mismatch', 'error', `the snapshot is store ${storeResult.storeId ?? '?'} of ${storeResult.host ?? '?'} (${storeResult.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);
+        add('host.mismatch', `the snapshot is store ${storeResult.storeId ?? '?'} of ${storeResult.host ?? '?'} (${storeResult.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);
       }
-      if (!check.ok) add(`witness.${check.problem ?? 'invalid'}`, 'error', check.detail ?? 'the witness note does not verify', notePath);
+      if (!check.ok) add(`witness.${check.problem ?? 'invalid'}`, check.detail ?? 'the witness note does not verify', notePath);
       if (check.body !== undefined) {
         hostResult.witness.time = 'time' in check ? check.time : undefined;
         if (check.body.treeSize !== h.witness.tree_size || Buffer.from(check.body.rootHash).toString('base64') !== h.witness.root_hash) {
-          add('witness.manifest_mismatch', 'error', 'the manifest states another size or root than the signed witness note', notePath);
+          add('witness.manifest_mismatch', 'the manifest states another size or root than the signed witness note', notePath);
         }
         const size = check.body.treeSize;
         const root = witnessRoot;
@@ -361,10 +362,10 @@ export async function checkBundle(
           // The stream stopped before the witnessed size: the snapshot holds fewer records, or could
           // not be read up to them (the store's findings say where).
           const unreadable = storeResult.findings.some((f) => f.code === 'store.unreadable' || f.code === 'store.corrupt');
-          if (unreadable) add('witness.unreadable', 'error', `cannot read the records to recompute the witnessed root: the store could not be read beyond ${storeResult.records} records`, evidence);
-          else add('witness.beyond_end', 'error', `the collector witnessed ${size} records, the snapshot holds ${storeResult.records}`, `${h.path}: tree size ${size}`);
+          if (unreadable) add('witness.unreadable', `cannot read the records to recompute the witnessed root: the store could not be read beyond ${storeResult.records} records`, evidence);
+          else add('witness.beyond_end', `the collector witnessed ${size} records, the snapshot holds ${storeResult.records}`, `${h.path}: tree size ${size}`);
         } else if (!bytesEqual(root, check.body.rootHash)) {
-          add('witness.root_mismatch', 'error', `the records 0..${size - 1} no longer hash to the root the collector signed at collection`, `${h.path}: seq 0..${size - 1}`);
+          add('witness.root_mismatch', `the records 0..${size - 1} no longer hash to the root the collector signed at collection`, `${h.path}: seq 0..${size - 1}`);
         } else if (check.ok) hostResult.witness.ok = true;
       }
     } finally {
@@ -373,7 +374,7 @@ export async function checkBundle(
   }
 
   // --- timeline and tables against the verified records ------------------------------------------
-  for (const f of content.check(reader)) add(f.code, f.severity, f.message, f.where);
+  for (const f of content.check(reader)) add(f.code, f.message, f.where);
 
   // --- custody.jsonl ---------------------------------------------------------------------------
   if (isFile('custody.jsonl')) {
@@ -383,10 +384,10 @@ export async function checkBundle(
       ...(options.custodyKeys ? { trustedKeys: options.custodyKeys } : {}),
       knownKeys: [collectorFp],
     });
-    for (const f of v.findings) add(f.code, f.severity, f.message, f.index >= 0 ? `custody.jsonl entry ${f.index}` : 'custody.jsonl');
+    for (const f of v.findings) add(f.code, f.message, f.where >= 0 ? `custody.jsonl entry ${f.where}` : 'custody.jsonl');
     const first = v.entries[0]?.entry;
     if (first !== undefined && (first.action !== 'collected' || first.key.fingerprint !== collectorFp)) {
-      add('custody.first_not_collector', 'error', `entry 0 is "${first.action}" by ${first.key.fingerprint}; it must be "collected" by the collector key ${collectorFp}`, 'custody.jsonl entry 0');
+      add('custody.first_not_collector', `entry 0 is "${first.action}" by ${first.key.fingerprint}; it must be "collected" by the collector key ${collectorFp}`, 'custody.jsonl entry 0');
     }
     const head = custodyHead(log);
     result.custody = { entries: v.entries.length, ...(head ? { head } : {}), actions: v.entries.map((e) => e.entry?.action ?? '?'), log: custodyEntries(v.entries, collectorFp, options.custodyKeys) };
