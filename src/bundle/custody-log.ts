@@ -25,6 +25,7 @@ import { fingerprint, rawPublicKey, signBytes, verifyBytes } from '../integrity/
 import { canonicalBytes, canonicalText } from '../records/canonical.js';
 import { formatTimestamp, sha256HexSchema, timestampSchema } from '../records/schema.js';
 import { displayNameProblem, strictBase64 } from './personal-key.js';
+import type { FindingCodeInfo, FindingOf } from '../verify/findings.js';
 
 export const CUSTODY_LOG_VERSION = 1 as const;
 
@@ -33,31 +34,29 @@ export type CustodyAction = (typeof CUSTODY_ACTIONS)[number];
 
 export const MAX_NOTE_LENGTH = 4096;
 
-/** Stable finding codes. */
-export type CustodyFindingCode =
-  | 'custody.empty' // the log has no entries
-  | 'custody.truncated' // the last line has no '\n' (cut off mid-write, or edited)
-  | 'custody.bad_json' // a line is not UTF-8 JSON (or is empty)
-  | 'custody.not_canonical' // JSON, but not the RFC 8785 bytes of itself
-  | 'custody.bad_entry' // JSON, but not a custody entry (fields, types, values)
-  | 'custody.index_gap' // an entry's index is not its position
-  | 'custody.first_not_manifest' // entry 0 does not name this bundle's manifest
-  | 'custody.broken_link' // prev is not the hash of the line before
-  | 'custody.key_mismatch' // the fingerprint does not belong to the public key
-  | 'custody.bad_signature'
-  | 'custody.key_not_trusted' // signed by a key the verifier did not list
-  | 'custody.head_missing' // the log is shorter than the pinned head
-  | 'custody.head_mismatch' // the entry at the pinned head's index is not the pinned one
-  | 'custody.time_backwards' // warning: an entry is dated before the one before it
-  | 'custody.signer_not_pinned'; // warning: signed by a key the verifier knows nothing of (no trustedKeys given)
+/** The custody log's finding codes, each with its severity and meaning (closed: never renamed or reused; the README's table of bundle codes lists them). */
+export const CUSTODY_FINDINGS = {
+  'custody.empty': { severity: 'error', meaning: 'custody.jsonl has no entries' },
+  'custody.truncated': { severity: 'error', meaning: "custody.jsonl's last line has no newline (cut off mid-write, or edited)" },
+  'custody.bad_json': { severity: 'error', meaning: 'a custody line is not UTF-8 JSON (or is empty)' },
+  'custody.not_canonical': { severity: 'error', meaning: 'a custody line is JSON but not the RFC 8785 bytes of itself' },
+  'custody.bad_entry': { severity: 'error', meaning: 'a custody line is JSON but not a custody entry (fields, types, values)' },
+  'custody.index_gap': { severity: 'error', meaning: "a custody entry's index is not its position" },
+  'custody.first_not_manifest': { severity: 'error', meaning: "custody entry 0 does not name this bundle's manifest" },
+  'custody.broken_link': { severity: 'error', meaning: "a custody entry's prev is not the hash of the line before" },
+  'custody.key_mismatch': { severity: 'error', meaning: "a custody entry's key fingerprint does not belong to its public key" },
+  'custody.bad_signature': { severity: 'error', meaning: "a custody entry's signature does not verify (the entry or its signature was changed)" },
+  'custody.key_not_trusted': { severity: 'error', meaning: 'a custody entry is signed by a key the verifier did not list (`--custody-key`)' },
+  'custody.head_missing': { severity: 'error', meaning: 'custody.jsonl is shorter than the pinned `--custody-head`' },
+  'custody.head_mismatch': { severity: 'error', meaning: "the custody entry at the pinned head's index is not the pinned one" },
+  'custody.time_backwards': { severity: 'warning', meaning: 'a custody entry is dated before the one before it' },
+  'custody.signer_not_pinned': { severity: 'warning', meaning: "a custody entry is signed by a key the verifier knows nothing of (neither the collector's nor pinned)" },
+} as const satisfies Record<string, FindingCodeInfo>;
 
-export interface CustodyFinding {
-  readonly code: CustodyFindingCode;
-  readonly severity: 'error' | 'warning';
-  /** Line position (0-based) the finding is about; -1 for the log as a whole. */
-  readonly index: number;
-  readonly message: string;
-}
+export type CustodyFindingCode = keyof typeof CUSTODY_FINDINGS;
+
+/** A custody finding: `where` is the entry's position (0-based), -1 for the log as a whole. */
+export type CustodyFinding = FindingOf<CustodyFindingCode, number>;
 
 const actorSchema = z.string().superRefine((s, ctx) => {
   const problem = displayNameProblem(s);
@@ -162,7 +161,7 @@ export function verifyCustodyLog(log: string | Uint8Array, manifestSha256: strin
   const findings: CustodyFinding[] = [];
   const entries: VerifiedEntry[] = [];
   const error = (code: CustodyFindingCode, index: number, message: string): void => {
-    findings.push({ code, severity: 'error', index, message });
+    findings.push({ code, severity: 'error', where: index, message });
   };
   const trusted = options.trustedKeys === undefined ? undefined : new Set(options.trustedKeys.map((k) => k.trim()));
   const known = options.knownKeys === undefined ? undefined : new Set(options.knownKeys.map((k) => k.trim()));
@@ -230,13 +229,13 @@ export function verifyCustodyLog(log: string | Uint8Array, manifestSha256: strin
           findings.push({
             code: 'custody.signer_not_pinned',
             severity: 'warning',
-            index: position,
+            where: position,
             message: `${at}: "${entry.action}" by ${JSON.stringify(entry.actor)} is signed by ${fingerprint(publicKeyRaw)}, a key the verifier did not pin (pin it with --custody-key to accept it)`,
           });
         }
       }
       if (previousAt !== undefined && entry.at < previousAt) {
-        findings.push({ code: 'custody.time_backwards', severity: 'warning', index: position, message: `${at}: dated ${entry.at}, before entry ${position - 1} (${previousAt}); a clock is wrong somewhere` });
+        findings.push({ code: 'custody.time_backwards', severity: 'warning', where: position, message: `${at}: dated ${entry.at}, before entry ${position - 1} (${previousAt}); a clock is wrong somewhere` });
       }
       previousAt = entry.at;
     } finally {

@@ -28,14 +28,26 @@ export class SqliteStoreReader implements StoreReader {
   readonly location: string;
   private readonly db: Database.Database;
 
-  constructor(storeDir: string) {
-    const path = join(storeDir, EVIDENCE_FILE);
+  /**
+   * A store snapshot held in memory (the bytes of an evidence.sqlite in rollback-journal mode), read
+   * the same way; `location` names it in messages. For a bundle read without a folder.
+   */
+  static fromBytes(snapshot: Uint8Array, location: string): SqliteStoreReader {
+    return new SqliteStoreReader(location, snapshot);
+  }
+
+  /** `snapshot`: see fromBytes; then `storeDir` is only the name used in messages. */
+  constructor(storeDir: string, snapshot?: Uint8Array) {
+    const path = snapshot === undefined ? join(storeDir, EVIDENCE_FILE) : storeDir;
     this.location = path;
-    if (!existsSync(path) || !statSync(path).isFile()) {
+    if (snapshot === undefined && (!existsSync(path) || !statSync(path).isFile())) {
       throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, 'no evidence store here', { where: storeDir });
     }
     try {
-      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db =
+        snapshot === undefined
+          ? new Database(path, { readonly: true, fileMustExist: true })
+          : new Database(Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength), { readonly: true });
       this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Everything this reader returns comes from one snapshot of the file: a store verified while
       // its agent writes must not look truncated because sqlite_sequence was read after the records

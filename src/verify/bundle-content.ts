@@ -39,6 +39,7 @@ import {
   timelineEntryOfRecord,
   timelineJsonLine,
 } from '../bundle/timeline.js';
+import type { FindingOf } from './findings.js';
 import type { RecordRow, StoreReader } from './reader.js';
 
 /** The finding codes of this check; stable, never renamed or reused. */
@@ -48,13 +49,8 @@ export type BundleContentCode =
   | 'table.header_mismatch'
   | 'timeline.store_unchecked';
 
-export interface BundleContentFinding {
-  code: BundleContentCode;
-  severity: 'error' | 'warning';
-  /** Bundle-relative file, then `line N` and/or `host#seq`. */
-  where: string;
-  message: string;
-}
+/** A content finding: `where` is the bundle-relative file, then `line N` and/or `host#seq`. */
+export type BundleContentFinding = FindingOf<BundleContentCode, string>;
 
 export const TIMELINE_JSONL = 'timeline/timeline.jsonl';
 export const TIMELINE_CSV = 'timeline/timeline.csv';

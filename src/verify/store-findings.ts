@@ -8,7 +8,9 @@
  * does not (except under `verify --strict`).
  */
 
-export type Severity = 'error' | 'warning';
+import type { FindingCodeInfo, FindingOf, Severity } from './findings.js';
+
+export type { Severity } from './findings.js';
 
 export const STORE_FINDINGS = {
   'store.meta_missing': { severity: 'error', meaning: 'store metadata (ids, host, enrollment key) is missing' },
@@ -57,7 +59,7 @@ export const STORE_FINDINGS = {
     meaning: "a followed file's line starts past where its previous line ended, and no `agent.gap` of that file says why: bytes were never preserved",
   },
   'file.offset_repeated': { severity: 'warning', meaning: "a followed file's line starts before where its previous line ended, with no `agent.gap`: bytes recorded twice" },
-} as const satisfies Record<string, { severity: Severity; meaning: string }>;
+} as const satisfies Record<string, FindingCodeInfo>;
 
 export type StoreFindingCode = keyof typeof STORE_FINDINGS;
 
@@ -80,11 +82,5 @@ export interface FindingLocation {
   file?: string;
 }
 
-export interface Finding {
-  /** Stable name, e.g. `checkpoint.root_mismatch`. */
-  code: StoreFindingCode;
-  severity: Severity;
-  message: string;
-  /** Where: seq, seq range, checkpoint id, epoch, token id, blob hash. */
-  where: FindingLocation;
-}
+/** A store finding: `where` says where in the store (seq, seq range, checkpoint id, epoch, token id, blob hash). */
+export type Finding = FindingOf<StoreFindingCode, FindingLocation>;

@@ -128,7 +128,7 @@ describe('custody log', () => {
       {
         code: 'custody.signer_not_pinned',
         severity: 'warning',
-        index: 2,
+        where: 2,
         message: `entry 2: "received" by "Mallory, Evil Ltd" is signed by ${counsel.fingerprint}, a key the verifier did not pin (pin it with --custody-key to accept it)`,
       },
     ]);
@@ -158,7 +158,7 @@ describe('custody log', () => {
     expect(verifyCustodyLog(bytes, MANIFEST).findings.map((f) => f.code)).toEqual(['custody.bad_json']);
     // Findings say where.
     const finding = verifyCustodyLog(join([LINES[0], LINES[2]] as string[]), MANIFEST).findings[0];
-    expect(finding).toMatchObject({ code: 'custody.index_gap', severity: 'error', index: 1 });
+    expect(finding).toMatchObject({ code: 'custody.index_gap', severity: 'error', where: 1 });
     expect(finding?.message).toMatch(/^entry 1: has index 2, expected 1/);
   });
 
@@ -166,7 +166,7 @@ describe('custody log', () => {
     const log = appendEntry(LOG, { manifestSha256: MANIFEST, action: 'examined', actor: 'Kenji Sato, Forensic Vendor KK' }, vendor.privateKey, T0 + 60_000);
     const result = verifyCustodyLog(log, MANIFEST);
     expect(result.ok).toBe(true);
-    expect(result.findings).toEqual([expect.objectContaining({ code: 'custody.time_backwards', severity: 'warning', index: 3 })]);
+    expect(result.findings).toEqual([expect.objectContaining({ code: 'custody.time_backwards', severity: 'warning', where: 3 })]);
   });
 
   it('never extends a log that does not verify, and checks what goes in', () => {
