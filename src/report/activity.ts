@@ -336,19 +336,19 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
     const named = o.sensitiveConfigured ? sensitivePathsOf(line, str(p['cwd']), o.sensitive) : [];
     if (named.length > 0) {
       acc.sensitiveRuns++;
-      commands.push({ time: e.datetime, host: e.host, exe, user, command_line: displayValue(line, lineLength), command_line_length: lineLength, paths: named, cite: citeOf(e) });
-      if (acc.tool === 'archiver') archiveRuns.push({ e, paths: named, line: displayValue(line, lineLength) });
+      commands.push({ time: e.datetime, host: e.host, exe: shown(exe), user: shown(user), command_line: displayValue(line, lineLength), command_line_length: lineLength, paths: named.map(shown), cite: citeOf(e) });
+      if (acc.tool === 'archiver') archiveRuns.push({ e, paths: named.map(shown), line: displayValue(line, lineLength) });
     }
   }
-  const programRows: ProgramRow[] = [...programs.values()].map(({ users, lines, runEntries: _r, ...rest }) => ({ ...rest, users: [...users].slice(0, 10), usersTotal: users.size, commandLines: [...lines].slice(0, 3), commandLinesTotal: lines.size }));
+  const programRows: ProgramRow[] = [...programs.values()].map(({ users, lines, runEntries: _r, ...rest }) => ({ ...rest, exe: shown(rest.exe), users: shownList(users), usersTotal: users.size, commandLines: [...lines].slice(0, 3), commandLinesTotal: lines.size }));
   for (const acc of programs.values()) {
     const tool = acc.tool;
     if (tool !== undefined && tool !== 'archiver') {
-      patterns.push({ code: 'known_tool', host: acc.host, time: acc.first, params: { exe: acc.exe, tool, runs: acc.runs, users: [...acc.users].slice(0, 10), command_line: [...acc.lines][0] ?? '' }, evidence: acc.runEntries, total: acc.runs });
+      patterns.push({ code: 'known_tool', host: acc.host, time: acc.first, params: { exe: shown(acc.exe), tool, runs: acc.runs, users: shownList(acc.users), command_line: [...acc.lines][0] ?? '' }, evidence: acc.runEntries, total: acc.runs });
     }
     if (acc.firstSeen) {
       const since = firstRunOnHost.get(acc.host);
-      patterns.push({ code: 'new_executable', host: acc.host, time: acc.first, params: { exe: acc.exe, users: [...acc.users].slice(0, 10), runs: acc.runs, evidence_since: since !== undefined ? new Date(since * 60_000).toISOString() : acc.first, writable: WRITABLE_DIR.test(acc.exe) }, evidence: acc.runEntries.slice(0, 1), total: 1 });
+      patterns.push({ code: 'new_executable', host: acc.host, time: acc.first, params: { exe: shown(acc.exe), users: shownList(acc.users), runs: acc.runs, evidence_since: since !== undefined ? new Date(since * 60_000).toISOString() : acc.first, writable: WRITABLE_DIR.test(acc.exe) }, evidence: acc.runEntries.slice(0, 1), total: 1 });
     }
   }
 
@@ -427,16 +427,24 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
         code: 'large_upload',
         host: e.host,
         time: e.datetime,
-        params: { destination: dest.name, endpoint: p['port'] !== undefined ? `${dest.name}:${String(p['port'])}` : dest.name, method: t.method, bytes, basis, threshold: o.uploadThreshold, client: client ?? '?', user: user ?? '?', url: displayValue(str(p['url']) ?? '', typeof p['url_length'] === 'number' ? p['url_length'] : undefined) },
+        params: { destination: shown(dest.name), endpoint: shown(p['port'] !== undefined ? `${dest.name}:${String(p['port'])}` : dest.name), method: shown(t.method), bytes, basis, threshold: o.uploadThreshold, client: shown(client ?? '?'), user: shown(user ?? '?'), url: displayValue(str(p['url']) ?? '', typeof p['url_length'] === 'number' ? p['url_length'] : undefined) },
         evidence: [e],
         total: 1,
       });
     }
   }
   const transferRows: TransferRow[] = [...transfers.values()]
-    .map(({ clientSet, userSet, hostSet, portSet, methodSet, ...r }) => ({ ...r, clients: [...clientSet].slice(0, 10), users: [...userSet].slice(0, 10), loggedOn: [...hostSet], ports: [...portSet].sort(), methods: [...methodSet].sort() }))
+    .map(({ clientSet, userSet, hostSet, portSet, methodSet, ...r }) => ({ ...r, destination: shown(r.destination), ...(r.address !== undefined ? { address: shown(r.address) } : {}), clients: shownList(clientSet), users: shownList(userSet), loggedOn: [...hostSet], ports: [...portSet].sort(), methods: shownList(methodSet).sort() }))
     .sort((a, b) => b.requestBytes + b.tunnelBytes - (a.requestBytes + a.tunnelBytes) || (a.destination < b.destination ? -1 : 1));
-  const shareRows: ShareRow[] = [...shares.values()].map(({ targetSet, ...r }) => ({ ...r, targets: [...targetSet].slice(0, 10), targetsTotal: targetSet.size }));
+  const shareRows: ShareRow[] = [...shares.values()].map(({ targetSet, ...r }) => ({
+    ...r,
+    share: shown(r.share),
+    ...(r.share_path !== undefined ? { share_path: shown(r.share_path) } : {}),
+    ...(r.client !== undefined ? { client: shown(r.client) } : {}),
+    ...(r.user !== undefined ? { user: shown(r.user) } : {}),
+    targets: shownList(targetSet),
+    targetsTotal: targetSet.size,
+  }));
 
   // --- an archiver on sensitive paths, then a USB storage connection (same host) or an outside upload (any proxy) ---
   const windowMin = o.windowMinutes;
@@ -451,7 +459,7 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
       code: 'archive_then_usb',
       host: c.host,
       time: c.start,
-      params: { programs: uniq(before.map((r) => programName(str(r.e.payload['exe']) ?? '?'))), users: uniq(before.map((r) => actorOf(r.e.payload))), files: uniq(before.flatMap((r) => r.paths)).slice(0, 10), command_line: before[0]?.line ?? '', runs: before.length, first_run: before[0]?.e.datetime ?? '', device: c.device, connected_at: c.start, window_minutes: windowMin },
+      params: { programs: shownList(before.map((r) => programName(str(r.e.payload['exe']) ?? '?'))), users: shownList(before.map((r) => actorOf(r.e.payload))), files: uniq(before.flatMap((r) => r.paths)).slice(0, 10), command_line: before[0]?.line ?? '', runs: before.length, first_run: before[0]?.e.datetime ?? '', device: c.device, connected_at: c.start, window_minutes: windowMin },
       evidence: [...before.slice(0, o.citeLimit).map((r) => r.e), c.entry],
       total: before.length + 1,
     });
@@ -463,7 +471,7 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
       code: 'archive_then_upload',
       host: before[0]?.e.host ?? u.e.host,
       time: u.e.datetime,
-      params: { programs: uniq(before.map((r) => programName(str(r.e.payload['exe']) ?? '?'))), users: uniq(before.map((r) => actorOf(r.e.payload))), files: uniq(before.flatMap((r) => r.paths)).slice(0, 10), command_line: before[0]?.line ?? '', runs: before.length, first_run: before[0]?.e.datetime ?? '', destination: u.dest.name, method: u.method, bytes: u.bytes ?? -1, basis: u.basis, client: str(u.e.payload['client_ip']) ?? '?', logged_on: u.e.host, sent_at: u.e.datetime, window_minutes: windowMin },
+      params: { programs: shownList(before.map((r) => programName(str(r.e.payload['exe']) ?? '?'))), users: shownList(before.map((r) => actorOf(r.e.payload))), files: uniq(before.flatMap((r) => r.paths)).slice(0, 10), command_line: before[0]?.line ?? '', runs: before.length, first_run: before[0]?.e.datetime ?? '', destination: shown(u.dest.name), method: shown(u.method), bytes: u.bytes ?? -1, basis: u.basis, client: shown(str(u.e.payload['client_ip']) ?? '?'), logged_on: u.e.host, sent_at: u.e.datetime, window_minutes: windowMin },
       evidence: [...before.slice(0, o.citeLimit).map((r) => r.e), u.e],
       total: before.length + 1,
     });
@@ -474,4 +482,14 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
 
 function uniq(values: readonly string[]): string[] {
   return [...new Set(values)];
+}
+
+/** A short value someone else wrote (a program path, a user, a host name), as shown: cut and with controls visible. */
+function shown(v: string): string {
+  return displayValue(v, v.length, DISPLAY_CHARS);
+}
+
+/** The first 10 distinct values of a list, as shown. */
+function shownList(values: Iterable<string>): string[] {
+  return uniq([...values]).slice(0, 10).map(shown);
 }
