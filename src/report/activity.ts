@@ -226,8 +226,13 @@ function actorOf(p: Readonly<Record<string, unknown>>): string {
 export function sensitivePathsOf(commandLine: string, cwd: string | undefined, sensitive: GlobSet): string[] {
   const found: string[] = [];
   // Arguments: quoted strings or runs without spaces; `--opt=/path` gives the path.
+  let first = true;
   for (const m of commandLine.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) {
     let arg = m[1] ?? m[2] ?? m[3] ?? '';
+    // The program itself is no argument (a relative one would be joined to the working folder).
+    const isProgram = first;
+    first = false;
+    if (isProgram && !arg.startsWith('/') && !/^[A-Za-z]:\\/.test(arg)) continue;
     const eq = arg.indexOf('=');
     if (eq > 0 && arg.startsWith('-')) arg = arg.slice(eq + 1);
     if (arg === '' || arg.startsWith('-')) continue;

@@ -24,6 +24,7 @@ import { CustodyError, ErrorCodes } from '../errors.js';
 import { ppcDeadlines, type PpcDeadlines } from './deadlines.js';
 import { DEFAULT_INTERNAL_RANGES } from '../net/cidr.js';
 import { keepNetAccess, keptValue, readActivity, type CommandRow, type ProgramRow, type ShareRow, type TransferRow, type UsbStorageConnect } from './activity.js';
+import { escapeForTerminal } from '../text/terminal.js';
 import { GlobSet } from './glob.js';
 import { DEFAULT_UPLOAD_THRESHOLD, internalSet } from './net-options.js';
 import { isRejected, type RejectedRow, type TimelineRow } from './timeline-input.js';
@@ -415,7 +416,8 @@ function compactEntry(e: TimelineEntry, keys: readonly string[], pool: StringPoo
     }
     if (v !== undefined) payload[k] = typeof v === 'string' ? pool.of(v) : v;
   }
-  return { datetime: e.datetime, host: pool.of(e.host), store_id: pool.of(e.store_id), seq: e.seq, record_sha256: e.record_sha256, kind: pool.of(e.kind), message: e.message, payload };
+  // The message quotes the evidence (a command line, a URL): controls shown as escapes, so a report read in a terminal obeys none.
+  return { datetime: e.datetime, host: pool.of(e.host), store_id: pool.of(e.store_id), seq: e.seq, record_sha256: e.record_sha256, kind: pool.of(e.kind), message: escapeForTerminal(e.message), payload };
 }
 
 function reportTooLarge(maxEvents: number, entryNo: number): CustodyError {
