@@ -453,9 +453,22 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
 
   // --- an archiver on sensitive paths, then a USB storage connection (same host) or an outside upload (any proxy) ---
   const windowMin = o.windowMinutes;
+  // The runs are in time order (the entries are): a window is found by binary search, not a scan per event.
+  const runTimes = archiveRuns.map((r) => minutes(r.e.datetime));
+  const firstAtOrAfter = (x: number, after: boolean): number => {
+    let lo = 0;
+    let hi = runTimes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = runTimes[mid] as number;
+      if (v < x || (after && v === x)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
   const runsBefore = (at: string, host: string | undefined): typeof archiveRuns => {
     const t = minutes(at);
-    return archiveRuns.filter((r) => (host === undefined || r.e.host === host) && minutes(r.e.datetime) <= t && t - minutes(r.e.datetime) <= windowMin);
+    return archiveRuns.slice(firstAtOrAfter(t - windowMin, false), firstAtOrAfter(t, true)).filter((r) => host === undefined || r.e.host === host);
   };
   for (const c of usb) {
     const before = runsBefore(c.start, c.host);

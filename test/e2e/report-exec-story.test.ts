@@ -116,7 +116,7 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     const upLine = md.split('\n').find((l) => l.startsWith('- **archiver on sensitive paths then an upload**') && l.includes('mega.nz'));
     expect(upLine).toContain('52,428,800');
     expect(upLine).toContain(label(tunnel!));
-    const largeLine = md.split('\n').find((l) => l.startsWith('- **large upload to an outside host**'));
+    const largeLine = md.split('\n').find((l) => l.startsWith('- **large upload or tunnel to an outside host**'));
     expect(largeLine).toContain('mega.nz:443');
     expect(largeLine).toContain(label(tunnel!));
     const ja = pages['report.ja.md']!;
