@@ -13,7 +13,7 @@ import type { TimelineEntry } from '../../src/bundle/timeline.js';
 import { buildReportModel, type ReportInput, type ReportModel, type ReportOptions } from '../../src/report/model.js';
 import { renderHtml } from '../../src/report/render-html.js';
 import { renderMarkdown } from '../../src/report/render-md.js';
-import { sensitivePathsOf } from '../../src/report/activity.js';
+import { sensitivePathsOf, toolOf } from '../../src/report/activity.js';
 import { GlobSet } from '../../src/report/glob.js';
 
 const WS = 'ws-0147';
@@ -94,6 +94,11 @@ describe('What ran', () => {
     expect(sensitivePathsOf('tar czf out.tgz "/srv/customer-data/a b.csv"', undefined, g)).toEqual(['/srv/customer-data/a b.csv']);
     expect(sensitivePathsOf('rsync --files-from=/srv/customer-data/list x:', undefined, g)).toEqual(['/srv/customer-data/list']);
     expect(sensitivePathsOf('zip -r out.zip /srv/other', '/home/alice', g)).toEqual([]);
+    // Windows (4688 / Sysmon 1 command lines): a quoted program path is skipped, a folder argument matches a backslash glob.
+    const w = new GlobSet(['C:\\Shares\\Customers\\**']);
+    expect(sensitivePathsOf('"C:\\Program Files\\7-Zip\\7z.exe" a C:\\Users\\sato\\out.7z C:\\Shares\\Customers\\', undefined, w)).toEqual(['C:\\Shares\\Customers\\']);
+    expect(sensitivePathsOf('robocopy C:\\Shares\\Customers E:\\copy /E', undefined, w)).toEqual(['C:\\Shares\\Customers']);
+    expect([toolOf('C:\\Tools\\RClone.EXE'), toolOf('C:\\Windows\\System32\\Robocopy.exe'), toolOf('/usr/bin/anydesk'), toolOf('\\??\\C:\\PSTools\\PsExec64.exe'), toolOf('/usr/bin/vim')]).toEqual(['transfer', 'archiver', 'remote_control', 'remote_exec', undefined]);
     // In a sensitive folder, a relative argument is a path in it; the program name is not.
     expect(sensitivePathsOf('zip -r out.zip .', '/srv/customer-data', g)).toEqual(['/srv/customer-data/out.zip', '/srv/customer-data']);
   });
