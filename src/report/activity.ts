@@ -432,7 +432,7 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
         code: 'large_upload',
         host: e.host,
         time: e.datetime,
-        params: { destination: shown(dest.name), endpoint: shown(p['port'] !== undefined ? `${dest.name}:${String(p['port'])}` : dest.name), method: shown(t.method), bytes, basis, threshold: o.uploadThreshold, client: shown(client ?? '?'), user: shown(user ?? '?'), url: displayValue(str(p['url']) ?? '', typeof p['url_length'] === 'number' ? p['url_length'] : undefined) },
+        params: { destination: shown(dest.name), endpoint: shown(p['port'] !== undefined ? `${dest.name}:${String(p['port'])}` : dest.name), method: shown(t.method), bytes, basis, threshold: o.uploadThreshold.toLocaleString('en-US'), client: shown(client ?? '?'), user: shown(user ?? '?'), url: displayValue(str(p['url']) ?? '', typeof p['url_length'] === 'number' ? p['url_length'] : undefined) },
         evidence: [e],
         total: 1,
       });
