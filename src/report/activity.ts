@@ -104,6 +104,8 @@ export interface CommandRow {
   user: string;
   /** The command line as displayed (cut at DISPLAY_CHARS, escapes visible). */
   command_line: string;
+  /** The program that started it, when the record names it (4688 v2, Sysmon 1). */
+  parent?: string;
   /** Its whole length in characters (more than shown: cut). */
   command_line_length: number;
   /** The sensitive paths it names (at most 10) and the globs they match. */
@@ -341,7 +343,8 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
     const named = o.sensitiveConfigured ? sensitivePathsOf(line, str(p['cwd']), o.sensitive) : [];
     if (named.length > 0) {
       acc.sensitiveRuns++;
-      commands.push({ time: e.datetime, host: e.host, exe: shown(exe), user: shown(user), command_line: displayValue(line, lineLength), command_line_length: lineLength, paths: named.map(shown), cite: citeOf(e) });
+      const parent = str(p['parent_exe']);
+      commands.push({ time: e.datetime, host: e.host, exe: shown(exe), user: shown(user), ...(parent !== undefined ? { parent: shown(parent) } : {}), command_line: displayValue(line, lineLength), command_line_length: lineLength, paths: named.map(shown), cite: citeOf(e) });
       if (acc.tool === 'archiver') archiveRuns.push({ e, paths: named.map(shown), line: displayValue(line, lineLength) });
     }
   }

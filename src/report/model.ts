@@ -365,7 +365,7 @@ const ACTOR_KEYS = ['user', 'target_user', 'auid', 'uid'];
 const USB_KEYS = ['serial', 'serial_is_generated', 'vendor_id', 'product_id', 'manufacturer', 'product', 'mass_storage', 'block_device', 'instance_id', 'port'];
 const FILE_KEYS = ['path', 'operation', 'syscall', 'success', 'audit_id', ...ACTOR_KEYS];
 /** `audit_id` (from `extra`), and `command_line` / `url` cut to KEPT_CHARS with their whole length beside: see compactEntry. */
-const EXEC_KEYS = ['action', 'exe', 'comm', 'command_line', 'cwd', 'success', 'audit_id', 'euid', ...ACTOR_KEYS];
+const EXEC_KEYS = ['action', 'exe', 'comm', 'command_line', 'cwd', 'success', 'audit_id', 'euid', 'parent_exe', ...ACTOR_KEYS];
 const NET_KEYS = ['service', 'client_ip', 'user', 'method', 'host', 'port', 'url', 'status', 'result', 'bytes_sent', 'bytes_received', 'share', 'share_path', 'target', 'server_ip'];
 /** The kinds the model analyses, each with the payload keys it reads (all that is kept of an entry's payload). */
 const KEPT_PAYLOAD_KEYS: ReadonlyMap<string, readonly string[]> = new Map([

@@ -116,7 +116,7 @@ function ranAndWentHtml(model: ReportModel, lang: Lang): Html {
   if (!model.what.sensitiveConfigured) b.push(html`<p>${L('no_sensitive_given')}</p>`);
   else if (ran.commands.length === 0) b.push(html`<p>${L('no_sensitive_commands')}</p>`);
   else {
-    b.push(tableHtml('commands', [L('time'), L('host'), L('user'), L('program'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), c.host, c.user, html`<code>${c.exe}</code>`, html`<code>${c.command_line}</code>`, c.paths.join(', '), citeHtml([c.cite], 1, lang)])));
+    b.push(tableHtml('commands', [L('time'), L('host'), L('user'), L('program'), L('parent'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), c.host, c.user, html`<code>${c.exe}</code>`, c.parent !== undefined ? html`<code>${c.parent}</code>` : '—', html`<code>${c.command_line}</code>`, c.paths.join(', '), citeHtml([c.cite], 1, lang)])));
     b.push(capP(capNote('commands', ran.commands.length, ran.commandsTotal, lang)));
   }
   const went = model.went;

@@ -8,10 +8,11 @@
  */
 import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
+import { escapeForTerminal } from '../text/terminal.js';
 
-/** Escapes what would break a Markdown table cell or inline text. */
+/** Escapes what would break a Markdown table cell or inline text; control, format and invisible characters become visible escapes (a report.md read with `cat` obeys none). */
 export function mdText(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/([*_`<>[\]&~!#])/g, '\\$1').replace(/[\r\n]+/g, ' ');
+  return escapeForTerminal(s.replace(/[\r\n]+/g, ' ')).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/([*_`<>[\]&~!#])/g, '\\$1').replace(/[\r\n]+/g, ' ');
 }
 
 /**
@@ -19,7 +20,7 @@ export function mdText(s: string): string {
  * (CommonMark), on one line, and with `|` escaped, which GFM needs even inside code in a table cell.
  */
 export function mdCode(s: string): string {
-  const flat = s.replace(/[\r\n]+/g, ' ').replace(/\|/g, '\\|');
+  const flat = escapeForTerminal(s.replace(/[\r\n]+/g, ' ')).replace(/\|/g, '\\|');
   const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);
   const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
@@ -196,7 +197,7 @@ function ranAndWentMd(model: ReportModel, lang: Lang): string[] {
   if (!model.what.sensitiveConfigured) out.push(L('no_sensitive_given'), '');
   else if (ran.commands.length === 0) out.push(L('no_sensitive_commands'), '');
   else {
-    out.push(...table([L('time'), L('host'), L('user'), L('program'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), mdText(c.host), mdText(c.user), mdCode(c.exe), mdCode(c.command_line), mdText(c.paths.join(', ')), cites([c.cite], 1, lang).trim()])));
+    out.push(...table([L('time'), L('host'), L('user'), L('program'), L('parent'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), mdText(c.host), mdText(c.user), mdCode(c.exe), c.parent !== undefined ? mdCode(c.parent) : '—', mdCode(c.command_line), mdText(c.paths.join(', ')), cites([c.cite], 1, lang).trim()])));
     out.push(...capLines(capNote('commands', ran.commands.length, ran.commandsTotal, lang)));
   }
   const went = model.went;

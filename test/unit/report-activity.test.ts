@@ -45,10 +45,12 @@ function story(): TimelineEntry[] {
   ws(0, 'file.access', { path: '/usr/bin/ls', operation: 'execute', success: true, auid: '1000', extra: { audit_id: '1:1' } });
   // zip over the customer data, two hours in (after the baseline): one execve, two records.
   ws(120, 'file.access', { path: '/usr/bin/zip', operation: 'execute', success: true, auid: '1000', extra: { audit_id: '1:2' } });
-  ws(120, 'process.exec', { action: 'start', exe: '/usr/bin/zip', command_line: 'zip -r /tmp/c.zip customer-data', cwd: '/srv', auid: '1000', user: 'alice', extra: { audit_id: '1:2' } });
+  ws(120, 'process.exec', { action: 'start', exe: '/usr/bin/zip', command_line: 'zip -r /tmp/c.zip customer-data', cwd: '/srv', auid: '1000', user: 'alice', parent_exe: '/usr/bin/bash', extra: { audit_id: '1:2' } });
   // An execute audited without a process record of its event: a run too.
   ws(121, 'file.access', { path: '/usr/bin/cp', operation: 'execute', success: true, auid: '1000', extra: { audit_id: '1:3' } });
-  ws(125, 'usb.connect', { origin: 'kernel', serial: '4C530001230527110412', vendor_id: '0781', product_id: '5581', manufacturer: 'SanDisk', product: 'Ultra', mass_storage: true, port: '1-1' });
+  ws(125, 'usb.connect', { origin: 'kernel', serial: '4C530001230527110412', vendor_id: '0781', product_id: '5581', manufacturer: 'SanDisk', product: 'Ultra\u001b[8m', mass_storage: true, port: '1-1' });
+  // Controls in fields other than command lines (a file name, a user): escaped by the renderers themselves.
+  ws(126, 'file.access', { path: '/srv/customer-data/\u202evsc.exe', operation: 'open', success: true, user: 'eve\u001b[2K\rroot' });
   px(130, { method: 'CONNECT', url: 'mega.nz:443', host: 'mega.nz', port: 443, bytes_sent: 50 * MIB, result: 'TCP_TUNNEL', status: '200' });
   px(131, { method: 'POST', url: 'http://203.0.113.5/upload', host: '203.0.113.5', port: 80, bytes_received: 4096, bytes_sent: 300 });
   px(132, { method: 'CONNECT', url: '10.0.0.5:443', host: '10.0.0.5', port: 443, bytes_sent: 90 * MIB });
@@ -89,7 +91,7 @@ describe('What ran', () => {
 
   it('finds the sensitive path in a command line relative to its working folder', () => {
     expect(model.ran.commands).toHaveLength(1);
-    expect(model.ran.commands[0]).toMatchObject({ exe: '/usr/bin/zip', user: 'alice', paths: ['/srv/customer-data'], command_line: 'zip -r /tmp/c.zip customer-data' });
+    expect(model.ran.commands[0]).toMatchObject({ exe: '/usr/bin/zip', parent: '/usr/bin/bash', user: 'alice', paths: ['/srv/customer-data'], command_line: 'zip -r /tmp/c.zip customer-data' });
     const g = new GlobSet(['/srv/customer-data/**']);
     expect(sensitivePathsOf('tar czf out.tgz "/srv/customer-data/a b.csv"', undefined, g)).toEqual(['/srv/customer-data/a b.csv']);
     expect(sensitivePathsOf('rsync --files-from=/srv/customer-data/list x:', undefined, g)).toEqual(['/srv/customer-data/list']);
@@ -166,7 +168,7 @@ describe('rendering', () => {
     expect(pages['md.ja']).not.toMatch(/\[(?:p|item|q|tool|bytes)\.[a-z_.]+\]/);
   });
 
-  it('a hostile 10 MB command line: cut with the count of the rest, markup escaped, no control character reaches the page', () => {
+  it('a hostile 10 MB command line: cut with the count of the rest, markup escaped; no control character reaches the page from any field', () => {
     for (const [name, page] of Object.entries(pages)) {
       expect(page.length, name).toBeLessThan(1_000_000);
       expect(page, name).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202e]/);
