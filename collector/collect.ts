@@ -93,7 +93,7 @@ export interface CollectOptions {
    * The draft investigation report written into `report/` before sealing (so the manifest covers
    * it), with the case's settings; see collector/report.ts. Written by default; `false` leaves it out.
    */
-  report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang' | 'maxEvents'> | false;
+  report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang' | 'maxEvents' | 'net'> | false;
   /** How long to wait for a running agent to seal its store before the snapshot (default 5 s). */
   sealTimeoutMs?: number;
 }

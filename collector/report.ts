@@ -26,6 +26,7 @@ import { formatTimestamp } from '../src/records/schema.js';
 import { parseInstant, type PpcDeadlines } from '../src/report/deadlines.js';
 import type { Lang } from '../src/report/i18n.js';
 import { buildReportModel, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
+import type { ReportNetOptions } from '../src/report/net-options.js';
 import { renderHtml } from '../src/report/render-html.js';
 import { renderMarkdown } from '../src/report/render-md.js';
 import { knownStores, parseTimelineLine, rejectLine, type KnownStores, type TimelineRow } from '../src/report/timeline-input.js';
@@ -43,6 +44,8 @@ export interface WriteReportOptions {
   usbWindowMinutes?: number;
   /** Most events the report holds in memory (`ReportOptions.maxEvents`); past it, E_REPORT_TOO_LARGE. */
   maxEvents?: number;
+  /** Internal address ranges and the large-upload threshold (src/report/net-options.ts); defaults when absent. */
+  net?: ReportNetOptions;
   /** Options for the verification that opens the report (pinned keys, TSA roots). */
   verify?: VerifyBundleOptions;
 }
@@ -277,6 +280,7 @@ export function reportModelOptions(options: WriteReportOptions, generatedAt: str
     ...(options.workingHours !== undefined ? { workingHours: options.workingHours } : {}),
     ...(options.usbWindowMinutes !== undefined ? { usbWindowMinutes: options.usbWindowMinutes } : {}),
     ...(options.maxEvents !== undefined ? { maxEvents: options.maxEvents } : {}),
+    ...(options.net !== undefined ? { internalRanges: options.net.internal_ranges, uploadThreshold: options.net.upload_threshold } : {}),
   };
 }
 

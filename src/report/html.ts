@@ -11,6 +11,8 @@
  * need its own escape here, not a string built beside this. Pure.
  */
 
+import { escapeForTerminal } from '../text/terminal.js';
+
 export class Html {
   constructor(readonly value: string) {}
   toString(): string {
@@ -21,9 +23,13 @@ export class Html {
 /** What may be interpolated: text (escaped), markup made by `html`, lists of either; nothing for undefined/false/null. */
 export type HtmlValue = string | number | Html | undefined | null | false | readonly HtmlValue[];
 
-/** Escapes text for an element's content or a double-quoted attribute value. */
+/**
+ * Escapes text for an element's content or a double-quoted attribute value. Control, format (bidi
+ * overrides, zero-width) and invisible characters are shown as escapes first (`\x1b`, `\u202e`):
+ * inert in a browser, but a right-to-left override would still reorder what a reader sees.
+ */
 export function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return escapeForTerminal(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 function part(v: HtmlValue): string {

@@ -22,7 +22,11 @@ import type { BundleManifest } from '../bundle/manifest.js';
 import type { TimelineEntry } from '../bundle/timeline.js';
 import { CustodyError, ErrorCodes } from '../errors.js';
 import { ppcDeadlines, type PpcDeadlines } from './deadlines.js';
+import { DEFAULT_INTERNAL_RANGES } from '../net/cidr.js';
+import { keepNetAccess, keptValue, readActivity, type CommandRow, type ProgramRow, type ShareRow, type TransferRow, type UsbStorageConnect } from './activity.js';
+import { escapeForTerminal } from '../text/terminal.js';
 import { GlobSet } from './glob.js';
+import { DEFAULT_UPLOAD_THRESHOLD, internalSet } from './net-options.js';
 import { isRejected, type RejectedRow, type TimelineRow } from './timeline-input.js';
 
 export const REPORT_MODEL_VERSION = 1 as const;
@@ -98,6 +102,12 @@ export interface ReportOptions {
    * KB_PER_EVENT each); one more is E_REPORT_TOO_LARGE. Default DEFAULT_MAX_EVENTS.
    */
   maxEvents?: number;
+  /** Internal address ranges (CIDR); an upload or CONNECT to anything else is outside. Default DEFAULT_INTERNAL_RANGES. */
+  internalRanges?: readonly string[];
+  /** An upload (or a tunnel) of at least this many bytes to an outside host is a pattern. Default DEFAULT_UPLOAD_THRESHOLD. */
+  uploadThreshold?: number;
+  /** How long a host's process records run before a program's first run there counts as a first sighting (default 60). */
+  newExecutableBaselineMinutes?: number;
 }
 
 // --- the model -------------------------------------------------------------------------------
@@ -121,7 +131,21 @@ export interface Statement {
   citesTotal: number;
 }
 
-export type PatternType = 'sensitive_then_usb' | 'sensitive_during_usb' | 'new_usb_serial' | 'failed_then_success' | 'new_logon_source' | 'anti_forensics' | 'off_hours';
+export type PatternType =
+  | 'sensitive_then_usb'
+  | 'sensitive_during_usb'
+  | 'new_usb_serial'
+  | 'failed_then_success'
+  | 'new_logon_source'
+  | 'anti_forensics'
+  | 'off_hours'
+  | 'archive_then_usb'
+  | 'archive_then_upload'
+  | 'large_upload'
+  | 'known_tool'
+  | 'new_executable';
+
+export type { CommandRow, ProgramRow, ShareRow, TransferRow } from './activity.js';
 
 export interface Pattern extends Statement {
   code: PatternType;
@@ -270,6 +294,10 @@ export interface ReportModel {
     usbTotal: number;
   };
   what: { files: FileRow[]; filesTotal: number; sensitiveConfigured: boolean; otherFiles: number };
+  /** What ran: programs per host (and runs counted once per execve), command lines on sensitive paths. */
+  ran: { programs: ProgramRow[]; programsTotal: number; runs: number; commands: CommandRow[]; commandsTotal: number; baselineMinutes: number };
+  /** Where data went: uploads and tunnels to outside destinations by bytes, file share access. */
+  went: { transfers: TransferRow[]; transfersTotal: number; shares: ShareRow[]; sharesTotal: number; internalRanges: string[]; uploadThreshold: number };
   /** At most `rowLimit` of each kind, in time order. */
   how: Pattern[];
   /** Patterns found in all, and per kind. */
@@ -335,7 +363,10 @@ interface KeptEntry {
 
 const ACTOR_KEYS = ['user', 'target_user', 'auid', 'uid'];
 const USB_KEYS = ['serial', 'serial_is_generated', 'vendor_id', 'product_id', 'manufacturer', 'product', 'mass_storage', 'block_device', 'instance_id', 'port'];
-const FILE_KEYS = ['path', 'operation', 'syscall', 'success', ...ACTOR_KEYS];
+const FILE_KEYS = ['path', 'operation', 'syscall', 'success', 'audit_id', ...ACTOR_KEYS];
+/** `audit_id` (from `extra`), and `command_line` / `url` cut to KEPT_CHARS with their whole length beside: see compactEntry. */
+const EXEC_KEYS = ['action', 'exe', 'comm', 'command_line', 'cwd', 'success', 'audit_id', 'euid', 'parent_exe', ...ACTOR_KEYS];
+const NET_KEYS = ['service', 'client_ip', 'user', 'method', 'host', 'port', 'url', 'status', 'result', 'bytes_sent', 'bytes_received', 'share', 'share_path', 'target', 'server_ip'];
 /** The kinds the model analyses, each with the payload keys it reads (all that is kept of an entry's payload). */
 const KEPT_PAYLOAD_KEYS: ReadonlyMap<string, readonly string[]> = new Map([
   ['usb.connect', USB_KEYS],
@@ -344,6 +375,8 @@ const KEPT_PAYLOAD_KEYS: ReadonlyMap<string, readonly string[]> = new Map([
   ['file.access', FILE_KEYS],
   ['file.change', FILE_KEYS],
   ['auth.logon', ['success', 'from_ip', 'from_host', 'service', 'action', 'method', ...ACTOR_KEYS]],
+  ['process.exec', EXEC_KEYS],
+  ['net.access', NET_KEYS],
   ['agent.gap', ['since', 'until', 'reason', 'detail', 'source', 'path', 'bytes']],
   ['agent.stop', ['reason']],
   ['agent.start', []],
@@ -363,20 +396,35 @@ class StringPool {
   }
 }
 
+/** Whether the model keeps an entry of a kind it analyses: program starts, and only the network records "Where data went" reads. */
+function isKept(e: TimelineEntry): boolean {
+  if (e.kind === 'process.exec') return e.payload['action'] === 'start';
+  if (e.kind === 'net.access') return keepNetAccess(e.payload);
+  return true;
+}
+
 function compactEntry(e: TimelineEntry, keys: readonly string[], pool: StringPool): KeptEntry {
   const payload: Payload = {};
   for (const k of keys) {
-    const v = e.payload[k];
+    let v = k === 'audit_id' ? (e.payload['extra'] as Record<string, unknown> | undefined)?.['audit_id'] : e.payload[k];
+    // A command line or URL may be megabytes: a bounded head is kept, and its whole length.
+    if (k === 'command_line' && v === undefined && Array.isArray(e.payload['argv'])) v = (e.payload['argv'] as unknown[]).map(String).join(' ');
+    if ((k === 'command_line' || k === 'url') && typeof v === 'string') {
+      const kv = keptValue(v);
+      payload[`${k}_length`] = kv.length;
+      v = kv.text;
+    }
     if (v !== undefined) payload[k] = typeof v === 'string' ? pool.of(v) : v;
   }
-  return { datetime: e.datetime, host: pool.of(e.host), store_id: pool.of(e.store_id), seq: e.seq, record_sha256: e.record_sha256, kind: pool.of(e.kind), message: e.message, payload };
+  // The message quotes the evidence (a command line, a URL): controls shown as escapes, so a report read in a terminal obeys none.
+  return { datetime: e.datetime, host: pool.of(e.host), store_id: pool.of(e.store_id), seq: e.seq, record_sha256: e.record_sha256, kind: pool.of(e.kind), message: escapeForTerminal(e.message), payload };
 }
 
 function reportTooLarge(maxEvents: number, entryNo: number): CustodyError {
   const n = (x: number): string => x.toLocaleString('en-US');
   return new CustodyError(
     ErrorCodes.REPORT_TOO_LARGE,
-    `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
+    `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon, program run, upload, file share and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
       "Nothing is lost: every record is in the bundle's timeline/ (timeline.jsonl, timeline.csv) and tables/ (file-access.csv, logons.csv, usb-devices.csv, gaps.csv, process-executions.csv, net-access.csv). " +
       `To make the report anyway, raise the limit: \`custody report <bundle> --max-events N\`, which needs about ${KB_PER_EVENT} KB of memory per event (${n(2 * maxEvents)} events: about ${((2 * maxEvents * KB_PER_EVENT) / 1e6).toFixed(1)} GB).`,
   );
@@ -473,9 +521,9 @@ const recordKey = (host: string, seq: number): string => `${host}\u0000${seq}`;
 const LOG_PATH = /^\/var\/log\/|\\Windows\\System32\\winevt\\Logs\\/i;
 const DESTRUCTIVE_OPS = /delete|unlink|truncate|rename|remove/i;
 /** Patterns that point to a wrongful purpose (the regulator's Art. 7(iii)). */
-const MALICIOUS: ReadonlySet<PatternType> = new Set(['sensitive_then_usb', 'sensitive_during_usb', 'failed_then_success']);
+const MALICIOUS: ReadonlySet<PatternType> = new Set(['sensitive_then_usb', 'sensitive_during_usb', 'failed_then_success', 'archive_then_usb', 'archive_then_upload']);
 /** Patterns that are context (a first sighting), not part of the overview. */
-const CONTEXT: ReadonlySet<PatternType> = new Set(['new_usb_serial', 'new_logon_source']);
+const CONTEXT: ReadonlySet<PatternType> = new Set(['new_usb_serial', 'new_logon_source', 'new_executable']);
 
 function inWorkingHours(ts: string, wh: WorkingHours): boolean {
   const local = new Date(ms(ts) + wh.utcOffsetMinutes * 60_000);
@@ -521,7 +569,7 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
     if (hs.first === undefined || e.datetime < hs.first) hs.first = e.datetime;
     if (hs.last === undefined || e.datetime > hs.last) hs.last = e.datetime;
     const keys = KEPT_PAYLOAD_KEYS.get(e.kind);
-    if (keys === undefined) continue;
+    if (keys === undefined || !isKept(e)) continue;
     // Refuse at the first event past the bound, before the heap grows further.
     if (kept.length >= maxEvents) throw reportTooLarge(maxEvents, entryNo);
     kept.push(compactEntry(e, keys, pool));
@@ -710,6 +758,18 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   }
   failuresBySource.clear();
 
+  // --- what ran, where data went (src/report/activity.ts) ---
+  const internalRanges = [...(options.internalRanges ?? DEFAULT_INTERNAL_RANGES)];
+  const uploadThreshold = options.uploadThreshold ?? DEFAULT_UPLOAD_THRESHOLD;
+  const baselineMinutes = options.newExecutableBaselineMinutes ?? 60;
+  const usbStorageConnects: UsbStorageConnect[] = [];
+  for (const sess of sessions) {
+    const first = sessionFirst.get(sess);
+    if (sess.mass_storage && first !== undefined) usbStorageConnects.push({ host: sess.host, device: sess.device, start: sess.start, entry: first });
+  }
+  const activity = readActivity(kept, usbStorageConnects, { sensitive, sensitiveConfigured, internal: internalSet(internalRanges), uploadThreshold, windowMinutes: usbWindowMinutes, baselineMinutes, citeLimit });
+  for (const p of activity.patterns) addPattern(p.code, p.host, p.time, p.params, p.evidence as KeptEntry[], p.total);
+
   // --- gaps, stops, deletions: where evidence may be missing ---
   const gaps: Gap[] = [];
   const lastStop = new Map<string, KeptEntry>();
@@ -803,6 +863,18 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   // USB sessions (the chart): storage first, then the earliest.
   const shownSessions = capRows(sessions, rowLimit, (a, b) => Number(b.mass_storage) - Number(a.mass_storage), (x) => named.sessions.has(`${x.host}\u0000${x.device}\u0000${x.start}`) || x.cites.some((c) => named.records.has(recordKey(c.host, c.seq))));
 
+  // Programs: those a pattern names or cites first, then known tools, sensitive command lines,
+  // first sightings, then the rarest (a program run once says more than one cron runs hourly).
+  const citesNamed = (cs: readonly Cite[]): boolean => cs.some((c) => named.records.has(recordKey(c.host, c.seq)));
+  const programScore = (r: ProgramRow): number => (r.tool !== undefined && r.tool !== 'archiver' ? 0 : r.sensitiveRuns > 0 ? 1 : r.tool === 'archiver' ? 2 : r.firstSeen ? 3 : 4);
+  const shownPrograms = capRows(activity.programs, rowLimit, (a, b) => programScore(a) - programScore(b) || a.runs - b.runs || (a.first < b.first ? -1 : 1), (r) => citesNamed(r.cites));
+  // Command lines on sensitive paths: the earliest, and every one a pattern cites.
+  const shownCommands = capRows(activity.commands, rowLimit, () => 0, (r) => named.records.has(recordKey(r.cite.host, r.cite.seq)));
+  // Destinations: the most bytes (they are in that order), and every one a pattern cites.
+  const shownTransfers = capRows(activity.transfers, rowLimit, () => 0, (r) => citesNamed(r.cites));
+  // Shares: sensitive first, then the most accessed.
+  const shownShares = capRows(activity.shares, rowLimit, (a, b) => Number(b.glob !== undefined) - Number(a.glob !== undefined) || b.count - a.count, () => false);
+
   // --- who ---
   // Per user and per source: counts and the first `citeLimit` records (all that `cites` shows).
   const users = new Map<string, { user: string; hosts: Set<string>; logons: number; failed: number; fileAccesses: number; first: KeptEntry[] }>();
@@ -851,6 +923,16 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
       case 'failed_then_success':
         why.push({ code: 'q.source_known', params: { from: p.params['from'] ?? '', user: p.params['user'] ?? '', host: p.host }, cites: p.cites.slice(-1), citesTotal: 1 });
         break;
+      case 'archive_then_usb':
+      case 'archive_then_upload':
+        why.push({ code: 'q.archive_purpose', params: { ...copyListParam(p.params, 'users'), ...copyListParam(p.params, 'programs'), ...copyListParam(p.params, 'files'), host: p.host, to: p.code === 'archive_then_usb' ? String(p.params['device'] ?? '') : String(p.params['destination'] ?? '') }, cites: p.cites, citesTotal: p.citesTotal });
+        break;
+      case 'large_upload':
+        why.push({ code: 'q.destination_known', params: { destination: p.params['destination'] ?? '', client: p.params['client'] ?? '', user: p.params['user'] ?? '' }, cites: p.cites, citesTotal: p.citesTotal });
+        break;
+      case 'known_tool':
+        why.push({ code: 'q.tool_authorised', params: { exe: p.params['exe'] ?? '', host: p.host, ...copyListParam(p.params, 'users') }, cites: p.cites.slice(0, 1), citesTotal: p.citesTotal });
+        break;
       case 'anti_forensics':
         why.push({ code: 'q.gap_reason', params: { what: p.params['what'] ?? '', host: p.host, time: p.time }, cites: p.cites, citesTotal: p.citesTotal });
         break;
@@ -878,7 +960,7 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   // --- when ---
   const citedKeys = new Map<string, PatternType[]>();
   for (const p of how) for (const c of p.cites) pushTo(citedKeys, recordKey(c.host, c.seq), p.code);
-  const isRelevant = (e: KeptEntry): boolean => RELEVANT_KINDS.has(e.kind) && (!sensitiveConfigured || (e.kind !== 'file.access' && e.kind !== 'file.change') || sensitive.match(s(e.payload['path']) ?? '') !== undefined);
+  const isRelevant = (e: KeptEntry): boolean => (e.kind === 'process.exec' || e.kind === 'net.access' ? citedKeys.has(recordKey(e.host, e.seq)) : RELEVANT_KINDS.has(e.kind)) && (!sensitiveConfigured || (e.kind !== 'file.access' && e.kind !== 'file.change') || sensitive.match(s(e.payload['path']) ?? '') !== undefined);
   const excerptLimit = options.excerptLimit ?? 60;
   // Every cited entry first (up to the limit), then the others in time order to fill it; shown in
   // time order. Filling needs no more than the first 2 × limit relevant entries.
@@ -939,7 +1021,17 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   ];
 
   // --- evidence index: every record cited by what is shown ---
-  const allCites: Cite[] = [...how.flatMap((p) => p.cites), ...shownGaps.flatMap((g) => g.cites), ...shownFiles.flatMap((f) => f.cites), ...shownUsb.flatMap((r) => r.cites), ...excerpt.map((x) => x.cite)];
+  const allCites: Cite[] = [
+    ...how.flatMap((p) => p.cites),
+    ...shownGaps.flatMap((g) => g.cites),
+    ...shownFiles.flatMap((f) => f.cites),
+    ...shownUsb.flatMap((r) => r.cites),
+    ...excerpt.map((x) => x.cite),
+    ...shownPrograms.flatMap((r) => r.cites.slice(0, 3)),
+    ...shownCommands.map((r) => r.cite),
+    ...shownTransfers.flatMap((r) => r.cites.slice(0, 3)),
+    ...shownShares.flatMap((r) => r.cites.slice(0, 3)),
+  ];
   const evidence = new Map<string, Cite & { store_id: string; message: string }>();
   const citedSeqs = new Map<string, Set<number>>();
   for (const c of allCites) {
@@ -997,6 +1089,8 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
       usbTotal: usbRows.size,
     },
     what: { files: shownFiles, filesTotal: files.length, sensitiveConfigured, otherFiles },
+    ran: { programs: shownPrograms, programsTotal: activity.programs.length, runs: activity.runs, commands: shownCommands, commandsTotal: activity.commands.length, baselineMinutes },
+    went: { transfers: shownTransfers, transfersTotal: activity.transfers.length, shares: shownShares, sharesTotal: activity.shares.length, internalRanges, uploadThreshold },
     how,
     howTotal: patterns.length,
     howTotals,

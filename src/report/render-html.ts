@@ -10,7 +10,7 @@
  * page, above the title.
  */
 import { createHash } from 'node:crypto';
-import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, verdictTexts, type Lang, type MessageKey } from './i18n.js';
+import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import { esc, html, Html, joinHtml, type HtmlValue } from './html.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { workingHoursText } from './render-md.js';
@@ -80,6 +80,84 @@ function capP(note: string | undefined): Html {
 
 function stmtLi(st: Statement & { host?: string; time?: string }, lang: Lang, prefix: HtmlValue = ''): Html {
   return html`<li>${prefix}${statementText(st, lang)}${citeHtml(st.cites, st.citesTotal, lang)}</li>`;
+}
+
+/** Section 5's "What ran" and "Where data went" (values escaped by `html`; long ones already cut by the model). */
+function ranAndWentHtml(model: ReportModel, lang: Lang): Html {
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const T = (ts: string | undefined): string => fmtTime(ts, lang);
+  const num = (x: number): Cell => ({ html: x.toLocaleString('en-US'), sort: String(x) });
+  const b: Html[] = [html`<h3 id="ran">${L('ran')}</h3>`];
+  const ran = model.ran;
+  if (ran.runs === 0) b.push(html`<p>${L('no_runs')}</p>`);
+  else {
+    b.push(html`<p>${L('ran_intro', { runs: ran.runs, baseline: ran.baselineMinutes })}</p><p class="cap">${L('cut_note')}</p>`);
+    b.push(
+      tableHtml(
+        'programs',
+        [L('program'), L('host'), L('tool'), L('runs'), L('failed'), L('users'), L('first'), L('last'), L('command_lines'), L('evidence')],
+        ran.programs.map((r) => [
+          html`<code>${r.exe}</code>${r.firstSeen ? html` <span class="pattern">(${L('first_seen')})</span>` : ''}`,
+          r.host,
+          r.tool !== undefined ? tCode(`tool.${r.tool}`, lang) : '',
+          r.runs,
+          r.failed,
+          namesCell(r.users, r.usersTotal, lang),
+          T(r.first),
+          T(r.last),
+          html`${joinHtml(r.commandLines.map((c) => html`<code>${c}</code>`), ' ')}${r.commandLinesTotal > r.commandLines.length ? ` +${r.commandLinesTotal - r.commandLines.length}` : ''}`,
+          citeHtml(r.cites.slice(0, 3), r.runs, lang),
+        ]),
+      ),
+    );
+    b.push(capP(capNote('programs', ran.programs.length, ran.programsTotal, lang)));
+  }
+  b.push(html`<h4>${L('sensitive_commands')}</h4>`);
+  if (!model.what.sensitiveConfigured) b.push(html`<p>${L('no_sensitive_given')}</p>`);
+  else if (ran.commands.length === 0) b.push(html`<p>${L('no_sensitive_commands')}</p>`);
+  else {
+    b.push(tableHtml('commands', [L('time'), L('host'), L('user'), L('program'), L('parent'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), c.host, c.user, html`<code>${c.exe}</code>`, c.parent !== undefined ? html`<code>${c.parent}</code>` : '—', html`<code>${c.command_line}</code>`, c.paths.join(', '), citeHtml([c.cite], 1, lang)])));
+    b.push(capP(capNote('commands', ran.commands.length, ran.commandsTotal, lang)));
+  }
+  const went = model.went;
+  b.push(html`<h3 id="went">${L('went')}</h3><p>${L('went_intro', { ranges: went.internalRanges.join(', ') })}</p>`);
+  if (went.transfers.length === 0) b.push(html`<p>${L('no_transfers')}</p>`);
+  else {
+    b.push(
+      tableHtml(
+        'transfers',
+        [L('destination'), L('ports'), L('methods'), L('requests'), L('request_bytes'), L('tunnel_bytes'), L('clients'), L('users'), L('logged_on'), L('first'), L('last'), L('evidence')],
+        went.transfers.map((r) => [
+          html`<code>${r.destination}</code>${r.address !== undefined && r.address !== r.destination ? html` (<code>${r.address}</code>)` : ''}${r.judgedBy === 'name' ? ` ${L('judged_by_name')}` : ''}`,
+          r.ports.join(', '),
+          r.methods.join(', '),
+          r.requests,
+          { html: html`${r.requestBytes.toLocaleString('en-US')}${r.uploadsWithoutSize > 0 ? ` (${L('no_size', { n: r.uploadsWithoutSize })})` : ''}`, sort: String(r.requestBytes) },
+          num(r.tunnelBytes),
+          r.clients.join(', '),
+          r.users.join(', '),
+          r.loggedOn.join(', '),
+          T(r.first),
+          T(r.last),
+          citeHtml(r.cites.slice(0, 3), r.requests, lang),
+        ]),
+      ),
+    );
+    b.push(capP(capNote('transfers', went.transfers.length, went.transfersTotal, lang)));
+  }
+  b.push(html`<h4>${L('shares')}</h4>`);
+  if (went.shares.length === 0) b.push(html`<p>${L('no_shares')}</p>`);
+  else {
+    b.push(
+      tableHtml(
+        'shares',
+        [L('host'), L('share'), L('path'), L('client'), L('user'), L('count'), L('targets'), L('sensitive_col'), L('first'), L('last'), L('evidence')],
+        went.shares.map((r) => [r.host, html`<code>${r.share}</code>`, r.share_path !== undefined ? html`<code>${r.share_path}</code>` : '', r.client ?? '—', r.user ?? '—', r.count, namesCell(r.targets, r.targetsTotal, lang), r.glob ?? '', T(r.first), T(r.last), citeHtml(r.cites.slice(0, 3), r.count, lang)]),
+      ),
+    );
+    b.push(capP(capNote('shares', went.shares.length, went.sharesTotal, lang)));
+  }
+  return joinHtml(b, '');
 }
 
 /** A coordinate, to one decimal. */
@@ -278,6 +356,7 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
     );
   b.push(capP(capNote('files', model.what.files.length, model.what.filesTotal, lang)));
   if (model.what.otherFiles > 0) b.push(html`<p>${L('files_other', { n: model.what.otherFiles })}</p>`);
+  b.push(ranAndWentHtml(model, lang));
   b.push(html`</section>`);
 
   // 6. how

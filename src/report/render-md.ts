@@ -6,12 +6,13 @@
  * values shown as code go through `mdCode`, whose fence is longer than any run of backticks in the
  * value, so a value cannot close its code span and start markup. The verdict is the first line.
  */
-import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, verdictTexts, type Lang, type MessageKey } from './i18n.js';
+import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
+import { escapeForTerminal } from '../text/terminal.js';
 
-/** Escapes what would break a Markdown table cell or inline text. */
+/** Escapes what would break a Markdown table cell or inline text; control, format and invisible characters become visible escapes (a report.md read with `cat` obeys none). */
 export function mdText(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/([*_`<>[\]&~!#])/g, '\\$1').replace(/[\r\n]+/g, ' ');
+  return escapeForTerminal(s.replace(/[\r\n]+/g, ' ')).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/([*_`<>[\]&~!#])/g, '\\$1').replace(/[\r\n]+/g, ' ');
 }
 
 /**
@@ -19,7 +20,7 @@ export function mdText(s: string): string {
  * (CommonMark), on one line, and with `|` escaped, which GFM needs even inside code in a table cell.
  */
 export function mdCode(s: string): string {
-  const flat = s.replace(/[\r\n]+/g, ' ').replace(/\|/g, '\\|');
+  const flat = escapeForTerminal(s.replace(/[\r\n]+/g, ' ')).replace(/\|/g, '\\|');
   const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);
   const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
@@ -135,6 +136,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   else out.push(...table([L('path'), L('host'), L('count'), L('failed'), L('users'), L('operations'), L('first'), L('last'), L('evidence')], model.what.files.map((f) => [mdText(f.path), mdText(f.host), String(f.count), String(f.failed), mdText(namesCell(f.users, f.usersTotal, lang)), mdText(f.operations.join(', ')), T(f.first), T(f.last), cites(f.cites.slice(0, 3), f.count, lang).trim()])));
   out.push(...capLines(capNote('files', model.what.files.length, model.what.filesTotal, lang)));
   if (model.what.otherFiles > 0) out.push(L('files_other', { n: model.what.otherFiles }), '');
+  out.push(...ranAndWentMd(model, lang));
 
   // 6. how
   out.push(`## ${L('s_how')}`, '');
@@ -160,6 +162,81 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   // A loop, not push(...rows): the index can hold tens of thousands of rows, past what a spread call takes.
   for (const line of table([L('ev_host'), L('ev_seq'), L('time'), L('kind'), L('ev_sha'), L('ev_msg')], model.evidence.map((e) => [mdText(e.host), String(e.seq), T(e.time), mdText(e.kind), mdCode(e.sha256), mdText(e.message)]))) out.push(line);
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+}
+
+/** Section 5's "What ran" and "Where data went": every value escaped, long ones already cut by the model. */
+function ranAndWentMd(model: ReportModel, lang: Lang): string[] {
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const T = (ts: string | undefined): string => mdText(fmtTime(ts, lang));
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const out: string[] = [`### ${L('ran')}`, ''];
+  const ran = model.ran;
+  if (ran.runs === 0) out.push(L('no_runs'), '');
+  else {
+    out.push(mdText(L('ran_intro', { runs: ran.runs, baseline: ran.baselineMinutes })), '', mdText(L('cut_note')), '');
+    out.push(
+      ...table(
+        [L('program'), L('host'), L('tool'), L('runs'), L('failed'), L('users'), L('first'), L('last'), L('command_lines'), L('evidence')],
+        ran.programs.map((r) => [
+          `${mdCode(r.exe)}${r.firstSeen ? ` **(${L('first_seen')})**` : ''}`,
+          mdText(r.host),
+          r.tool !== undefined ? mdText(tCode(`tool.${r.tool}`, lang)) : '',
+          String(r.runs),
+          String(r.failed),
+          mdText(namesCell(r.users, r.usersTotal, lang)),
+          T(r.first),
+          T(r.last),
+          r.commandLines.map((c) => mdCode(c)).join(' ') + (r.commandLinesTotal > r.commandLines.length ? ` ${mdText(`+${r.commandLinesTotal - r.commandLines.length}`)}` : ''),
+          cites(r.cites.slice(0, 3), r.runs, lang).trim(),
+        ]),
+      ),
+    );
+    out.push(...capLines(capNote('programs', ran.programs.length, ran.programsTotal, lang)));
+  }
+  out.push(`#### ${L('sensitive_commands')}`, '');
+  if (!model.what.sensitiveConfigured) out.push(L('no_sensitive_given'), '');
+  else if (ran.commands.length === 0) out.push(L('no_sensitive_commands'), '');
+  else {
+    out.push(...table([L('time'), L('host'), L('user'), L('program'), L('parent'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), mdText(c.host), mdText(c.user), mdCode(c.exe), c.parent !== undefined ? mdCode(c.parent) : '—', mdCode(c.command_line), mdText(c.paths.join(', ')), cites([c.cite], 1, lang).trim()])));
+    out.push(...capLines(capNote('commands', ran.commands.length, ran.commandsTotal, lang)));
+  }
+  const went = model.went;
+  out.push(`### ${L('went')}`, '', mdText(L('went_intro', { ranges: went.internalRanges.join(', ') })), '');
+  if (went.transfers.length === 0) out.push(L('no_transfers'), '');
+  else {
+    out.push(
+      ...table(
+        [L('destination'), L('ports'), L('methods'), L('requests'), L('request_bytes'), L('tunnel_bytes'), L('clients'), L('users'), L('logged_on'), L('first'), L('last'), L('evidence')],
+        went.transfers.map((r) => [
+          `${mdCode(r.destination)}${r.address !== undefined && r.address !== r.destination ? ` (${mdCode(r.address)})` : ''}${r.judgedBy === 'name' ? ` ${mdText(L('judged_by_name'))}` : ''}`,
+          mdText(r.ports.join(', ')),
+          mdText(r.methods.join(', ')),
+          String(r.requests),
+          `${n(r.requestBytes)}${r.uploadsWithoutSize > 0 ? ` (${mdText(L('no_size', { n: r.uploadsWithoutSize }))})` : ''}`,
+          n(r.tunnelBytes),
+          mdText(r.clients.join(', ')),
+          mdText(r.users.join(', ')),
+          mdText(r.loggedOn.join(', ')),
+          T(r.first),
+          T(r.last),
+          cites(r.cites.slice(0, 3), r.requests, lang).trim(),
+        ]),
+      ),
+    );
+    out.push(...capLines(capNote('transfers', went.transfers.length, went.transfersTotal, lang)));
+  }
+  out.push(`#### ${L('shares')}`, '');
+  if (went.shares.length === 0) out.push(L('no_shares'), '');
+  else {
+    out.push(
+      ...table(
+        [L('host'), L('share'), L('path'), L('client'), L('user'), L('count'), L('targets'), L('sensitive_col'), L('first'), L('last'), L('evidence')],
+        went.shares.map((r) => [mdText(r.host), mdCode(r.share), r.share_path !== undefined ? mdCode(r.share_path) : '', mdText(r.client ?? '—'), mdText(r.user ?? '—'), String(r.count), mdText(namesCell(r.targets, r.targetsTotal, lang)), r.glob !== undefined ? mdText(r.glob) : '', T(r.first), T(r.last), cites(r.cites.slice(0, 3), r.count, lang).trim()]),
+      ),
+    );
+    out.push(...capLines(capNote('shares', went.shares.length, went.sharesTotal, lang)));
+  }
+  return out;
 }
 
 export function workingHoursText(model: ReportModel, lang: Lang): string {
