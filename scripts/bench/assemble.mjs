@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = 'bench-results';
-const order = ['store', 'ingest', 'agent-idle', 'collect', 'parsers-text', 'parsers-audit', 'parsers-evtx'];
+const order = ['store', 'ingest', 'agent-idle', 'collect', 'vault-ship', 'parsers-text', 'parsers-audit', 'parsers-evtx'];
 const files = readdirSync(dir).filter((f) => f.endsWith('.md'));
 files.sort((a, b) => {
   const ia = order.indexOf(a.replace(/\.md$/, ''));
