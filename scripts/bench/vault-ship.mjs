@@ -7,7 +7,7 @@
 // on free ports and stopped at the end, or an already running one: --rgw-dir DIR (its s3.env).
 //
 // Usage: npm run bench:vault  (= npm run build && node scripts/bench/vault-ship.mjs > bench-results/vault-ship.md)
-//   --stores 50 --records 2000 --concurrency 8 --runs 3 --lag-seconds 30 --lag-rate 20 --lag-round-ms 2000
+//   --stores 50 --records 2000 --concurrency 8 --runs 3 --lag-seconds 60 --lag-rate 20 --lag-round-ms 2000
 //
 // Why the raw loop looks like this: it is what shipping must at least do per object (one PUT with
 // Content-MD5, which a lock bucket requires, into a bucket with Object Lock and the same default
@@ -42,7 +42,7 @@ const STORES = Number(arg('stores', 50));
 const RECORDS = Number(arg('records', 2000));
 const CONCURRENCY = Number(arg('concurrency', 8));
 const RUNS = Number(arg('runs', 3));
-const LAG_SECONDS = Number(arg('lag-seconds', 30));
+const LAG_SECONDS = Number(arg('lag-seconds', 60));
 const LAG_RATE = Number(arg('lag-rate', 20)); // records per second per store
 const LAG_ROUND_MS = Number(arg('lag-round-ms', 2000));
 const RGW_DIR = arg('rgw-dir', undefined);
@@ -199,7 +199,7 @@ try {
   const lagClient = openVault({ url: lagUrl, env });
   const growing = built.map((b, s) => {
     const dir = join(work, 'growing', b.host);
-    const { store } = EvidenceStore.create(dir, { host: b.host, bootId: `lag-${s}`, policy: { batchRecords: 16, checkpointRecords: 1000, checkpointMs: 1000 } });
+    const { store } = EvidenceStore.create(dir, { host: b.host, bootId: `lag-${s}` });
     return { host: b.host, dir, store, appendedAt: new Map(), next: 0, offset: 0, acked: 0, state: new StateStore(dir) };
   });
   const lagsMs = [];
@@ -290,7 +290,7 @@ try {
   out.push('');
   out.push('### Lag while the stores grow');
   out.push('');
-  out.push(`${STORES} stores (fresh, policy: a checkpoint every 1,000 records or 1 s, batches of 16) each appended ${LAG_RATE} records/s (${fmt(STORES * LAG_RATE)} records/s in all) for ${LAG_SECONDS} s, in the same process; meanwhile rounds of shipping every store (${CONCURRENCY} at a time, \`shipStore\`), a round starting every ${LAG_ROUND_MS} ms or as soon as the last one ended. Lag of a record = from its \`append\` to the end of its store's \`shipStore\` call that acknowledged its segment (it waits for its checkpoint first: shipping sends sealed records only).`);
+  out.push(`${STORES} stores (fresh, the default policy as the agent has it: commits every 250 ms, a signed checkpoint every 1,000 records or 10 s) each appended ${LAG_RATE} records/s (${fmt(STORES * LAG_RATE)} records/s in all) for ${LAG_SECONDS} s, in the same process; meanwhile rounds of shipping every store (${CONCURRENCY} at a time, \`shipStore\`), a round starting every ${LAG_ROUND_MS} ms or as soon as the last one ended. Lag of a record = from its \`append\` to the end of its store's \`shipStore\` call that acknowledged its segment (it waits for its checkpoint first: shipping sends sealed records only).`);
   out.push('');
   out.push(`| records appended | rounds | round time p50 / max | lag p50 | lag p99 | lag max | unshipped records at round ends (max) | unshipped after the last round |`);
   out.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
