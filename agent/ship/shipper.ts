@@ -41,9 +41,13 @@ function saveAcknowledged(state: StateStore, vault: string, acked: Acknowledged)
   state.set(STATE_KEY, stored);
 }
 
-/** The version just put (or found) must carry an Object Lock retention; else E_VAULT_NOT_LOCKABLE. */
-async function requireLocked(client: VaultClient, key: string, versionId: string | undefined): Promise<void> {
-  const h = await client.head(key, versionId !== undefined && versionId !== 'null' ? versionId : undefined);
+/**
+ * The object just put (or found) must carry an Object Lock retention; else E_VAULT_NOT_LOCKABLE.
+ * A HEAD of the name, not of a version id: that would need s3:GetObjectVersion, which the agent's
+ * policy does not grant.
+ */
+async function requireLocked(client: VaultClient, key: string): Promise<void> {
+  const h = await client.head(key);
   if (h.lockMode !== undefined && h.retainUntil !== undefined) return;
   throw new CustodyError(
     ErrorCodes.VAULT_NOT_LOCKABLE,
@@ -110,7 +114,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
         // default retention accepts every PUT and locks nothing, and put-once cannot tell. The HEAD
         // needs only the agent's s3:GetObject (docs/vault/agent-policy.json), not the bucket's
         // configuration.
-        await requireLocked(client, key, r.versionId);
+        await requireLocked(client, key);
         lockChecked = true;
       }
       round[r.outcome === 'written' ? 'written' : 'existed']++;

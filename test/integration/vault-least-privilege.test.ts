@@ -12,12 +12,16 @@
  * s3:PutObjectLegalHold an agent could lift a legal hold on its own objects (measured in an earlier
  * version of this test); the Deny is checked here.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, PutBucketPolicyCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { shipStore } from '../../agent/ship/shipper.js';
 import { openVault, vaultInit } from '../../collector/vault.js';
 import { CustodyError } from '../../src/errors.js';
+import { EvidenceStore } from '../../src/store/evidence-store.js';
+import { StateStore } from '../../src/store/state-store.js';
 import { checkpointKey, encodeHost, rootOf } from '../../src/vault/layout.js';
 import { s3ErrorCode } from '../../src/vault/s3.js';
 import { createRgwUser, skipWithoutRgw, useRgw } from '../helpers/rgw.js';
@@ -90,6 +94,23 @@ describe.skipIf(skipWithoutRgw())('least privilege on a real vault', () => {
     const dbPut = await db.putOnce(dbKey, bytes('db note'));
     expect(dbPut.outcome).toBe('written');
 
+    // The agent ships a real store with only these permissions (put-once's HEADs, the lock check).
+    const work = mkdtempSync(join(tmpdir(), 'custody-lp-'));
+    try {
+      const dir = join(work, 'store');
+      const { store } = EvidenceStore.create(dir, { host: 'web-01', bootId: 'boot-lp' });
+      for (let i = 0; i < 30; i++) store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: i * 10, line_no: i + 1, length: 9, text: `line ${i}` });
+      store.close({ finalCheckpoint: true });
+      const state = new StateStore(dir);
+      const round = await shipStore(dir, web, state);
+      expect(round.written).toBeGreaterThan(0);
+      expect(round.acknowledged.segmentEnd).toBeGreaterThan(0);
+      expect((await shipStore(dir, web, state)).written).toBe(0);
+      state.close();
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+
     // A stolen agent key: write or read another host's evidence, delete its own, rewrite it.
     expect(await code(() => web.putOnce(checkpointKey(prefix, 'db-01', STORE, 11, 2), bytes('forged')))).toBe('E_VAULT_ACCESS_DENIED');
     expect(await code(() => web.get(dbKey))).toBe('E_VAULT_ACCESS_DENIED');
@@ -99,9 +120,12 @@ describe.skipIf(skipWithoutRgw())('least privilege on a real vault', () => {
     expect(await code(() => web.s3.send(new PutObjectRetentionCommand({ Bucket: B, Key: own, VersionId: put.versionId, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: new Date(Date.now() + 60_000) }, BypassGovernanceRetention: true })))).toBe('AccessDenied');
 
     // The collector reads, lists versions and places a legal hold on exactly the version it used.
-    expect((await collector.listPage(rootOf(prefix))).objects.map((o) => o.key).sort()).toEqual([dbKey, own].sort());
+    const listed = (await collector.listPage(rootOf(prefix))).objects.map((o) => o.key);
+    expect(listed.filter((k) => k.includes(STORE)).sort()).toEqual([dbKey, own].sort());
+    expect(listed.length).toBeGreaterThan(2); // and the shipped store's objects
     const versions = await collector.listVersions(rootOf(prefix));
-    expect(versions.map((v) => v.versionId).sort()).toEqual([put.versionId, dbPut.versionId].sort());
+    expect(versions.filter((v) => v.key.includes(STORE)).map((v) => v.versionId).sort()).toEqual([put.versionId, dbPut.versionId].sort());
+    expect(versions).toHaveLength(listed.length);
     expect(Buffer.from((await collector.get(own, put.versionId)).body).toString()).toBe('note');
     expect(Buffer.from((await collector.get(dbKey)).body).toString()).toBe('db note');
     await collector.setLegalHold(own, put.versionId as string, true);
