@@ -41,6 +41,21 @@ function saveAcknowledged(state: StateStore, vault: string, acked: Acknowledged)
   state.set(STATE_KEY, stored);
 }
 
+/**
+ * The object just put (or found) must carry an Object Lock retention; else E_VAULT_NOT_LOCKABLE.
+ * A HEAD of the name, not of a version id: that would need s3:GetObjectVersion, which the agent's
+ * policy does not grant.
+ */
+async function requireLocked(client: VaultClient, key: string): Promise<void> {
+  const h = await client.head(key);
+  if (h.lockMode !== undefined && h.retainUntil !== undefined) return;
+  throw new CustodyError(
+    ErrorCodes.VAULT_NOT_LOCKABLE,
+    'the vault stored an object without an Object Lock retention (the bucket has no Object Lock or no default retention rule), so what is shipped there could be deleted; shipping stops here. Check the bucket with `custody vault init`',
+    { where: `s3://${client.bucket}/${key}` },
+  );
+}
+
 export interface ShipRound {
   written: number;
   existed: number;
@@ -90,9 +105,18 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
 
     let frontierState = frontier.toState();
     const round: ShipRound = { written: 0, existed: 0, bytes: 0, acknowledged: acked };
+    let lockChecked = false;
     for (const item of plan) {
       const { key, body, next } = objectFor(item);
       const r = await client.putOnce(key, body);
+      if (!lockChecked) {
+        // Once per round, before anything is acknowledged: a bucket without Object Lock or without a
+        // default retention accepts every PUT and locks nothing, and put-once cannot tell. The HEAD
+        // needs only the agent's s3:GetObject (docs/vault/agent-policy.json), not the bucket's
+        // configuration.
+        await requireLocked(client, key);
+        lockChecked = true;
+      }
       round[r.outcome === 'written' ? 'written' : 'existed']++;
       if (r.outcome === 'written') round.bytes += body.length;
       acked = next(acked);

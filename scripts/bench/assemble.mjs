@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = 'bench-results';
-const order = ['store', 'ingest', 'agent-idle', 'collect', 'parsers-text', 'parsers-audit', 'parsers-evtx'];
+const order = ['store', 'ingest', 'agent-idle', 'collect', 'vault-ship', 'parsers-text', 'parsers-audit', 'parsers-evtx'];
 const files = readdirSync(dir).filter((f) => f.endsWith('.md'));
 files.sort((a, b) => {
   const ia = order.indexOf(a.replace(/\.md$/, ''));
@@ -28,6 +28,8 @@ Regenerate everything with \`npm run bench\` (about 15 minutes on 2 cores), or o
 | append → committed p99 ≤ 1 s (3) | 87–293 ms | yes |
 | idle RSS ≤ 80 MB (3) | 75.7 MB max as installed (service flags); 87.8 MB max as a plain \`agent run\` | as installed |
 | bundle verify ≥ 3× faster than hashdeep (5) | the whole verify (which re-verifies every record) takes 3.5× as long as hashdeep (40.5 s against 11.7 s); its file-hashing part alone is 2.89× faster (2.6–3.3× across the runs of 2026-11-22/23) | no |
+| vault shipping ≥ 0.8× a raw PUT loop, same client and object sizes (12) | 0.16–0.43× over six runs on 2026-12-05 (0.29, 0.36, 0.16 in the section below on a heavily loaded machine; 0.35, 0.36, 0.43 in a quieter run, 9.9k–13.6k records/s shipped); against a HEAD+PUT loop (what put-once must do on RGW, which ignores \`If-None-Match\`) 0.31–0.74×, and HEAD+PUT alone is 0.49–0.77× of PUT | no: the floor on RGW is the HEAD+PUT loop (about 0.5–0.75× of PUT); shipping's own store reading and encoding in the requests' thread costs the rest (section below) |
+| vault lag at 50 stores × 20 records/s (12) | p50 9.7 s, p99 17.9 s on the quieter run (10 s of it is waiting for the default 10 s checkpoint); p50 18.2 s, p99 38.2 s on the loaded one; nothing left unshipped after the last round in either | no goal set |
 
 This machine's speed varies between runs by up to 1.5× (the same bare loops: 157k–260k inserts/s, 186k–362k reads/s across the runs of 2026-11-23): compare the columns of one run, not runs.
 

@@ -1,25 +1,55 @@
 /**
- * Least privilege on a real vault (Ceph RGW, bucket policies for two more users): an agent that
- * may only write (and read back) its own host's objects, and a collector that may only read, list
- * and place legal holds. Each case is an attack a stolen key would try.
+ * Least privilege on a real vault (Ceph RGW): the policy documents users are told to apply
+ * (docs/vault/agent-policy.json, docs/vault/collector-policy.json) applied exactly, as one bucket
+ * policy with a principal per statement (docs/vault/README.md says how), for two agents and a
+ * collector. Each refusal is an attack a stolen key would try.
  *
- * Measured while writing this (RGW 16.2), and why the policy has one action per statement: a
+ * Measured while writing this (RGW 16.2), and why the documents have one action per statement: a
  * statement listing the collector's actions together (GetObject, GetObjectVersion, PutObjectLegalHold,
  * GetObjectLegalHold, GetObjectRetention) was ignored as a whole, and so was one with ListBucket and
- * ListBucketVersions, while the same actions one per statement were honoured (the agent's
- * two-action statement was honoured; which name spoils a statement was not isolated). Not asserted here, and named in the README: an object belongs to
- * the user who uploaded it, so on RGW the agent can lift a legal hold on its own objects.
+ * ListBucketVersions, while the same actions one per statement were honoured. An object belongs to
+ * the user who uploaded it on RGW, so without the agent document's explicit Deny of
+ * s3:PutObjectLegalHold an agent could lift a legal hold on its own objects (measured in an earlier
+ * version of this test); the Deny is checked here.
  */
-import { DeleteObjectCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteObjectCommand, PutBucketPolicyCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { shipStore } from '../../agent/ship/shipper.js';
 import { openVault, vaultInit } from '../../collector/vault.js';
 import { CustodyError } from '../../src/errors.js';
-import { checkpointKey } from '../../src/vault/layout.js';
+import { EvidenceStore } from '../../src/store/evidence-store.js';
+import { StateStore } from '../../src/store/state-store.js';
+import { checkpointKey, encodeHost, rootOf } from '../../src/vault/layout.js';
 import { s3ErrorCode } from '../../src/vault/s3.js';
 import { createRgwUser, skipWithoutRgw, useRgw } from '../helpers/rgw.js';
 
 const STORE = 'e'.repeat(32);
+const DOCS = join(__dirname, '..', '..', 'docs', 'vault');
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+interface Statement {
+  Sid: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string;
+  Resource: string;
+  Principal?: { AWS: string[] };
+}
+
+/** A policy document of docs/vault with its placeholders filled in, as docs/vault/README.md tells a user to. */
+function policyDocument(file: string, fill: { bucket: string; prefix: string; host?: string }): Statement[] {
+  let text = readFileSync(join(DOCS, file), 'utf8').replaceAll('<BUCKET>', fill.bucket).replaceAll('<PREFIX/>', fill.prefix === '' ? '' : `${fill.prefix}/`);
+  if (fill.host !== undefined) text = text.replaceAll('<HOST>', encodeHost(fill.host));
+  expect(text, `${file}: every placeholder filled`).not.toMatch(/<[A-Z/]+>/);
+  return (JSON.parse(text) as { Statement: Statement[] }).Statement;
+}
+
+/** The identity policy's statements as bucket-policy statements of one principal (RGW has no IAM users' policies). */
+function forPrincipal(statements: Statement[], uid: string): Statement[] {
+  return statements.map((s) => ({ ...s, Sid: `${s.Sid}${uid.replace(/[^A-Za-z0-9]/g, '')}`, Principal: { AWS: [`arn:aws:iam:::user/${uid}`] } }));
+}
 
 async function code(run: () => Promise<unknown>): Promise<string> {
   try {
@@ -33,44 +63,82 @@ async function code(run: () => Promise<unknown>): Promise<string> {
 describe.skipIf(skipWithoutRgw())('least privilege on a real vault', () => {
   const rgw = useRgw();
 
-  it('an agent ships only under its own host and deletes nothing; a collector reads, lists, holds and writes nothing', async () => {
-    const url = `s3://lp-${process.pid}`;
+  it('the documented policies: an agent ships only under its own host, reads no other host, deletes nothing and lifts no hold; a collector reads, lists, holds and writes nothing', async () => {
+    const url = `s3://lp-${process.pid}/fleet`;
     await vaultInit({ url, retention: '1d', env: rgw.env });
     const owner = openVault({ url, env: rgw.env });
     const B = owner.bucket;
-    const agentUser = createRgwUser(rgw, 'agent-web-01');
+    const prefix = owner.vault.prefix;
+    const webUser = createRgwUser(rgw, 'agent-web-01');
+    const dbUser = createRgwUser(rgw, 'agent-db-01');
     const collectorUser = createRgwUser(rgw, 'collector');
-    const who = (uid: string) => ({ AWS: [`arn:aws:iam:::user/${uid}`] });
     const statements = [
-      ...['s3:PutObject', 's3:GetObject'].map((a) => ({ Effect: 'Allow', Principal: who('agent-web-01'), Action: a, Resource: `arn:aws:s3:::${B}/custody/v1/hosts/web-01/*` })),
-      { Effect: 'Allow', Principal: who('agent-web-01'), Action: 's3:ListBucket', Resource: `arn:aws:s3:::${B}` },
-      ...['s3:GetObject', 's3:GetObjectVersion', 's3:PutObjectLegalHold', 's3:GetObjectLegalHold', 's3:GetObjectRetention'].map((a) => ({ Effect: 'Allow', Principal: who('collector'), Action: a, Resource: `arn:aws:s3:::${B}/*` })),
-      ...['s3:ListBucket', 's3:ListBucketVersions'].map((a) => ({ Effect: 'Allow', Principal: who('collector'), Action: a, Resource: `arn:aws:s3:::${B}` })),
+      ...forPrincipal(policyDocument('agent-policy.json', { bucket: B, prefix, host: 'web-01' }), 'agent-web-01'),
+      ...forPrincipal(policyDocument('agent-policy.json', { bucket: B, prefix, host: 'db-01' }), 'agent-db-01'),
+      ...forPrincipal(policyDocument('collector-policy.json', { bucket: B, prefix }), 'collector'),
     ];
+    // Nothing in the documents may delete, shorten a retention or bypass governance.
+    const allowed = statements.filter((s) => s.Effect === 'Allow').map((s) => s.Action);
+    for (const a of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:BypassGovernanceRetention', 's3:PutBucketPolicy', 's3:PutBucketObjectLockConfiguration', 's3:PutBucketVersioning']) expect(allowed).not.toContain(a);
     await owner.s3.send(new PutBucketPolicyCommand({ Bucket: B, Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }));
-    const agent = openVault({ url, env: agentUser.env, maxAttempts: 1 });
+    const web = openVault({ url, env: webUser.env, maxAttempts: 1 });
+    const db = openVault({ url, env: dbUser.env, maxAttempts: 1 });
     const collector = openVault({ url, env: collectorUser.env, maxAttempts: 1 });
-    const own = checkpointKey('', 'web-01', STORE, 10, 1);
+    const own = checkpointKey(prefix, 'web-01', STORE, 10, 1);
+    const dbKey = checkpointKey(prefix, 'db-01', STORE, 10, 1);
 
-    // The agent ships, and resumes (put-once's HEAD needs ListBucket to see 404, not 403).
-    const put = await agent.putOnce(own, bytes('note'));
+    // Each agent ships, and resumes (put-once's HEAD needs ListBucket to see 404, not 403).
+    const put = await web.putOnce(own, bytes('note'));
     expect(put.outcome).toBe('written');
-    expect((await agent.putOnce(own, bytes('note'))).outcome).toBe('existed');
-    // A stolen agent key: write another host's evidence, delete its own, rewrite it.
-    expect(await code(() => agent.putOnce(checkpointKey('', 'db-01', STORE, 10, 1), bytes('forged')))).toBe('E_VAULT_ACCESS_DENIED');
-    expect(await code(() => agent.s3.send(new DeleteObjectCommand({ Bucket: B, Key: own, VersionId: put.versionId })))).toBe('AccessDenied');
-    expect(await code(() => agent.putOnce(own, bytes('rewritten')))).toBe('E_VAULT_OBJECT_EXISTS');
+    expect((await web.putOnce(own, bytes('note'))).outcome).toBe('existed');
+    const dbPut = await db.putOnce(dbKey, bytes('db note'));
+    expect(dbPut.outcome).toBe('written');
+
+    // The agent ships a real store with only these permissions (put-once's HEADs, the lock check).
+    const work = mkdtempSync(join(tmpdir(), 'custody-lp-'));
+    try {
+      const dir = join(work, 'store');
+      const { store } = EvidenceStore.create(dir, { host: 'web-01', bootId: 'boot-lp' });
+      for (let i = 0; i < 30; i++) store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: i * 10, line_no: i + 1, length: 9, text: `line ${i}` });
+      store.close({ finalCheckpoint: true });
+      const state = new StateStore(dir);
+      const round = await shipStore(dir, web, state);
+      expect(round.written).toBeGreaterThan(0);
+      expect(round.acknowledged.segmentEnd).toBeGreaterThan(0);
+      expect((await shipStore(dir, web, state)).written).toBe(0);
+      state.close();
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+
+    // A stolen agent key: write or read another host's evidence, delete its own, rewrite it.
+    expect(await code(() => web.putOnce(checkpointKey(prefix, 'db-01', STORE, 11, 2), bytes('forged')))).toBe('E_VAULT_ACCESS_DENIED');
+    expect(await code(() => web.get(dbKey))).toBe('E_VAULT_ACCESS_DENIED');
+    expect(await code(() => web.s3.send(new DeleteObjectCommand({ Bucket: B, Key: own, VersionId: put.versionId })))).toBe('AccessDenied');
+    expect(await code(() => web.s3.send(new DeleteObjectCommand({ Bucket: B, Key: own })))).toBe('AccessDenied');
+    expect(await code(() => web.putOnce(own, bytes('rewritten')))).toBe('E_VAULT_OBJECT_EXISTS');
+    expect(await code(() => web.s3.send(new PutObjectRetentionCommand({ Bucket: B, Key: own, VersionId: put.versionId, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: new Date(Date.now() + 60_000) }, BypassGovernanceRetention: true })))).toBe('AccessDenied');
 
     // The collector reads, lists versions and places a legal hold on exactly the version it used.
-    expect((await collector.listPage('custody/')).objects.map((o) => o.key)).toEqual([own]);
-    const versions = await collector.listVersions('custody/');
-    expect(versions.map((v) => v.versionId)).toEqual([put.versionId]);
+    const listed = (await collector.listPage(rootOf(prefix))).objects.map((o) => o.key);
+    expect(listed.filter((k) => k.includes(STORE)).sort()).toEqual([dbKey, own].sort());
+    expect(listed.length).toBeGreaterThan(2); // and the shipped store's objects
+    const versions = await collector.listVersions(rootOf(prefix));
+    expect(versions.filter((v) => v.key.includes(STORE)).map((v) => v.versionId).sort()).toEqual([put.versionId, dbPut.versionId].sort());
+    expect(versions).toHaveLength(listed.length);
     expect(Buffer.from((await collector.get(own, put.versionId)).body).toString()).toBe('note');
+    expect(Buffer.from((await collector.get(dbKey)).body).toString()).toBe('db note');
     await collector.setLegalHold(own, put.versionId as string, true);
     expect((await collector.head(own, put.versionId)).legalHold).toBe(true);
-    // A stolen collector key: write evidence, delete it.
-    expect(await code(() => collector.putOnce(checkpointKey('', 'web-01', STORE, 11, 2), bytes('forged')))).toBe('E_VAULT_ACCESS_DENIED');
+    // The agent that uploaded (and on RGW owns) the object cannot lift the case's hold: the explicit Deny.
+    expect(await code(() => web.setLegalHold(own, put.versionId as string, false))).toBe('E_VAULT_ACCESS_DENIED');
+    expect((await collector.head(own, put.versionId)).legalHold).toBe(true);
+
+    // A stolen collector key: write evidence, delete it, shorten its retention.
+    expect(await code(() => collector.putOnce(checkpointKey(prefix, 'web-01', STORE, 11, 2), bytes('forged')))).toBe('E_VAULT_ACCESS_DENIED');
     expect(await code(() => collector.s3.send(new DeleteObjectCommand({ Bucket: B, Key: own, VersionId: put.versionId })))).toBe('AccessDenied');
-    for (const c of [owner, agent, collector]) c.destroy();
+    expect(await code(() => collector.s3.send(new PutObjectRetentionCommand({ Bucket: B, Key: own, VersionId: put.versionId, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: new Date(Date.now() + 60_000) }, BypassGovernanceRetention: true })))).toBe('AccessDenied');
+    await collector.setLegalHold(own, put.versionId as string, false); // a case released
+    for (const c of [owner, web, db, collector]) c.destroy();
   });
 });

@@ -1,0 +1,324 @@
+// Shipping many stores to one vault (issue 12): records/s and MB/s of the shipping library
+// (agent/ship shipStore, from dist/) against a raw PUT loop with the same S3 client, the same object
+// sizes and counts and the same concurrency, in the same run; then the lag while every store grows at
+// a steady rate and is shipped in rounds. Writes a Markdown section to stdout (BENCHMARKS.md).
+//
+// The vault is a local Ceph RGW (scripts/vault/rgw-start.sh, memstore) started in a temporary folder
+// on free ports and stopped at the end, or an already running one: --rgw-dir DIR (its s3.env).
+//
+// Usage: npm run bench:vault  (= npm run build && node scripts/bench/vault-ship.mjs > bench-results/vault-ship.md)
+//   --stores 50 --records 2000 --concurrency 8 --runs 3 --lag-seconds 60 --lag-rate 20 --lag-round-ms 2000
+//
+// Why the raw loop looks like this: it is what shipping must at least do per object (one PUT with
+// Content-MD5, which a lock bucket requires, into a bucket with Object Lock and the same default
+// retention), and nothing it need not (no HEAD, no store read, no state database, no segment
+// encoding). Both sides run `concurrency` workers, each putting one object at a time; shipping's
+// workers each take a whole store (one store is shipped in order, by design), the raw loop's take
+// the same objects in the same store-by-store order.
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { authLine } from './shared.mjs';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const dist = (p) => pathToFileURL(join(root, 'dist', p)).href;
+const { shipStore } = await import(dist('agent/ship/shipper.js'));
+const { openVault, vaultInit } = await import(dist('collector/vault.js'));
+const { EvidenceStore } = await import(dist('src/store/evidence-store.js'));
+const { StateStore } = await import(dist('src/store/state-store.js'));
+const { HeadObjectCommand, PutObjectCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : process.argv[i + 1];
+};
+const STORES = Number(arg('stores', 50));
+const RECORDS = Number(arg('records', 2000));
+const CONCURRENCY = Number(arg('concurrency', 8));
+const RUNS = Number(arg('runs', 3));
+const LAG_SECONDS = Number(arg('lag-seconds', 60));
+const LAG_RATE = Number(arg('lag-rate', 20)); // records per second per store
+const LAG_ROUND_MS = Number(arg('lag-round-ms', 2000));
+const RGW_DIR = arg('rgw-dir', undefined);
+const log = (s) => process.stderr.write(`[vault-ship] ${s}\n`);
+const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const T_START = Date.now();
+const loadStart = loadavg();
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function readEnv(text) {
+  return Object.fromEntries(text.split('\n').flatMap((l) => {
+    const m = /^([A-Z_]+)=(.*)$/.exec(l);
+    return m ? [[m[1], m[2]]] : [];
+  }));
+}
+
+const work = mkdtempSync(join(tmpdir(), 'custody-bench-vault-'));
+let rgwDir = RGW_DIR;
+let startedRgw = false;
+let env;
+try {
+  if (rgwDir === undefined) {
+    rgwDir = join(work, 'rgw');
+    const r = spawnSync('bash', [join(root, 'scripts/vault/rgw-start.sh'), rgwDir], {
+      encoding: 'utf8',
+      env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: '6144', START_TIMEOUT: '120' },
+    });
+    if (r.status !== 0) throw new Error(`rgw-start.sh failed: ${r.stderr}`);
+    startedRgw = true;
+  }
+  env = { ...readEnv(readFileSync(join(rgwDir, 's3.env'), 'utf8')), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
+  // ---- the stores (untimed) ----------------------------------------------------------------------
+  log(`building ${STORES} stores of ${RECORDS} records`);
+  const built = [];
+  const tBuild = Date.now();
+  for (let s = 0; s < STORES; s++) {
+    const host = `host-${String(s).padStart(3, '0')}`;
+    const dir = join(work, 'stores', host);
+    const { store } = EvidenceStore.create(dir, { host, bootId: `boot-${s}` });
+    let offset = 0;
+    for (let i = 0; i < RECORDS; i++) {
+      const text = authLine(i + s * RECORDS, host);
+      store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset, line_no: i + 1, length: Buffer.byteLength(text), text });
+      offset += Buffer.byteLength(text) + 1;
+    }
+    store.close({ finalCheckpoint: true });
+    built.push({ host, dir });
+  }
+  const buildSeconds = (Date.now() - tBuild) / 1000;
+
+  async function pool(items, worker) {
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
+      while (next < items.length) await worker(items[next++]);
+    }));
+  }
+
+  // ---- throughput: shipping vs the raw PUT loop, alternating ------------------------------------
+  const runs = [];
+  let objectsOfStore; // from the first shipped run: [{ store, size }] in store order
+  for (let run = 1; run <= RUNS; run++) {
+    const shipUrl = `s3://bench-ship-${run}-${process.pid}`;
+    const rawBucket = `bench-raw-${run}-${process.pid}`;
+    await vaultInit({ url: shipUrl, retention: '1d', env });
+    const headBucket = `bench-head-${run}-${process.pid}`;
+    await vaultInit({ url: `s3://${rawBucket}`, retention: '1d', env });
+    await vaultInit({ url: `s3://${headBucket}`, retention: '1d', env });
+    const client = openVault({ url: shipUrl, env });
+    const ship = async () => {
+      let written = 0;
+      let bytes = 0;
+      const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
+      await pool(built, async (b) => {
+        const state = new StateStore(b.dir);
+        try {
+          const r = await shipStore(b.dir, client, state);
+          written += r.written;
+          bytes += r.bytes;
+          if (r.existed !== 0) throw new Error(`${b.host}: ${r.existed} objects already in a fresh vault`);
+        } finally {
+          state.close();
+        }
+      });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = process.cpuUsage(c0);
+      return { seconds, objects: written, bytes, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    };
+    const raw = async (withHead = false) => {
+      // Bodies of the shipped sizes, made before the clock starts; Content-MD5 is computed inside the
+      // loop, as put-once does.
+      const items = objectsOfStore.map((o, i) => ({ key: `raw/${String(o.store).padStart(4, '0')}/${i}`, body: randomBytes(o.size), store: o.store }));
+      const byStore = new Map();
+      for (const it of items) byStore.set(it.store, [...(byStore.get(it.store) ?? []), it]);
+      let bytes = 0;
+      const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
+      const bucket = withHead ? headBucket : rawBucket;
+      await pool([...byStore.values()], async (objs) => {
+        for (const o of objs) {
+          if (withHead) {
+            // put-once's check on RGW: a HEAD that answers 404 before the PUT.
+            try {
+              await client.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key }));
+              throw new Error(`${o.key} exists`);
+            } catch (err) {
+              if (err?.$metadata?.httpStatusCode !== 404) throw err;
+            }
+          }
+          await client.s3.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: o.body, ContentLength: o.body.length, ContentMD5: createHash('md5').update(o.body).digest('base64') }));
+          bytes += o.body.length;
+        }
+      });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = process.cpuUsage(c0);
+      return { seconds, objects: items.length, bytes, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    };
+    let s;
+    let r;
+    let h;
+    if (objectsOfStore === undefined || run % 2 === 1) {
+      log(`run ${run}: shipping`);
+      s = await ship();
+      if (objectsOfStore === undefined) {
+        objectsOfStore = [];
+        const hostIndex = new Map(built.map((b, i) => [b.host, i]));
+        let token;
+        do {
+          const page = await client.s3.send(new ListObjectsV2Command({ Bucket: client.bucket, ContinuationToken: token }));
+          for (const o of page.Contents ?? []) objectsOfStore.push({ store: hostIndex.get(o.Key.split('/')[3]), size: o.Size, key: o.Key });
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token !== undefined);
+        objectsOfStore.sort((a, b) => a.store - b.store || a.key.localeCompare(b.key));
+        if (objectsOfStore.length !== s.objects) throw new Error(`listed ${objectsOfStore.length} objects, shipped ${s.objects}`);
+      }
+      log(`run ${run}: raw PUT loop`);
+      r = await raw();
+      log(`run ${run}: raw HEAD+PUT loop`);
+      h = await raw(true);
+    } else {
+      log(`run ${run}: raw HEAD+PUT loop`);
+      h = await raw(true);
+      log(`run ${run}: raw PUT loop`);
+      r = await raw();
+      log(`run ${run}: shipping`);
+      s = await ship();
+    }
+    client.destroy();
+    const records = STORES * RECORDS;
+    runs.push({ run, order: run % 2 === 0 ? 'raw loops first' : 'shipping first', ship: s, raw: r, head: h, records });
+    log(`run ${run}: shipping ${fmt(records / s.seconds)} records/s, raw ${fmt(records / r.seconds)} equiv., ratio ${(r.seconds / s.seconds).toFixed(2)}`);
+  }
+
+  // ---- lag while the stores grow at a steady rate --------------------------------------------------
+  log(`lag: ${STORES} stores growing at ${LAG_RATE} records/s each for ${LAG_SECONDS} s, shipped in rounds`);
+  const lagUrl = `s3://bench-lag-${process.pid}`;
+  await vaultInit({ url: lagUrl, retention: '1d', env });
+  const lagClient = openVault({ url: lagUrl, env });
+  const growing = built.map((b, s) => {
+    const dir = join(work, 'growing', b.host);
+    const { store } = EvidenceStore.create(dir, { host: b.host, bootId: `lag-${s}` });
+    return { host: b.host, dir, store, appendedAt: new Map(), next: 0, offset: 0, acked: 0, state: new StateStore(dir) };
+  });
+  const lagsMs = [];
+  const backlogAtRoundEnd = [];
+  const roundSeconds = [];
+  let writing = true;
+  const tickMs = 100;
+  const lagStart = Date.now();
+  const writer = setInterval(() => {
+    if (!writing) return;
+    // From the elapsed time, not the ticks: a tick delayed by a busy event loop must not lower the rate.
+    const now = Date.now();
+    const n = Math.floor(((now - lagStart) / 1000) * LAG_RATE) - growing[0].next;
+    for (const g of growing) {
+      for (let k = 0; k < n; k++) {
+        const text = authLine(g.next, g.host);
+        const seq = g.store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: g.offset, line_no: g.next + 1, length: Buffer.byteLength(text), text });
+        g.appendedAt.set(seq, now);
+        g.offset += Buffer.byteLength(text) + 1;
+        g.next++;
+      }
+    }
+  }, tickMs);
+  const shipRound = async () => {
+    const t0 = Date.now();
+    await pool(growing, async (g) => {
+      const r = await shipStore(g.dir, lagClient, g.state);
+      const end = r.acknowledged.segmentEnd;
+      const now = Date.now();
+      for (let seq = g.acked; seq < end; seq++) {
+        const at = g.appendedAt.get(seq);
+        if (at !== undefined) lagsMs.push(now - at);
+      }
+      g.acked = end;
+    });
+    roundSeconds.push((Date.now() - t0) / 1000);
+    backlogAtRoundEnd.push(growing.reduce((n, g) => n + Math.max(0, g.next - g.acked), 0));
+  };
+  while (Date.now() - lagStart < LAG_SECONDS * 1000) {
+    const t0 = Date.now();
+    await shipRound();
+    const rest = LAG_ROUND_MS - (Date.now() - t0);
+    if (rest > 0) await sleep(rest);
+  }
+  writing = false;
+  clearInterval(writer);
+  const appended = growing.reduce((n, g) => n + g.next, 0);
+  for (const g of growing) g.store.close({ finalCheckpoint: true });
+  await shipRound(); // the tail: everything sealed at close
+  const unshipped = growing.reduce((n, g) => n + [...g.appendedAt.keys()].filter((seq) => seq >= g.acked).length, 0);
+  for (const g of growing) g.state.close();
+  lagClient.destroy();
+
+  // ---- report ------------------------------------------------------------------------------------
+  const pct = (xs, p) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+  };
+  const ratios = runs.map((r) => r.raw.seconds / r.ship.seconds);
+  const medianRatio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)];
+  const first = runs[0];
+  const objs = objectsOfStore.length;
+  const totalBytes = objectsOfStore.reduce((n, o) => n + o.size, 0);
+  const mib = (b) => b / 1048576;
+  const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const rgwVersion = spawnSync('radosgw', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' ').slice(0, 3).join(' ');
+  const out = [];
+  out.push('## Vault: shipping many stores to one RGW');
+  out.push('');
+  out.push(`Machine: ${availableParallelism()} CPUs, ${cpuModel}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM; Node ${process.version}; ${rgwVersion} (memstore, one OSD, on the same machine); ${new Date().toISOString().slice(0, 10)}.`);
+  out.push('');
+  out.push(`Command: \`npm run bench:vault\` (= \`npm run build && node scripts/bench/vault-ship.mjs --stores ${STORES} --records ${RECORDS} --concurrency ${CONCURRENCY} --runs ${RUNS} --lag-seconds ${LAG_SECONDS} --lag-rate ${LAG_RATE} --lag-round-ms ${LAG_ROUND_MS} > bench-results/vault-ship.md\`). The whole run took ${fmt((Date.now() - T_START) / 1000)} s, ${fmt(buildSeconds)} s of it building the stores. Load average (1/5/15 min) at the start: ${loadStart}; at the end: ${loadavg()} (other work on the machine makes wall-clock rates lower and noisier; compare the columns of one run, not runs).`);
+  out.push('');
+  out.push(`Input: ${STORES} stores (hosts), each ${fmt(RECORDS)} \`log.line\` records of auth.log lines written by \`EvidenceStore\` with the default policy and closed with a final checkpoint: ${fmt(STORES * RECORDS)} records. Shipping one store puts ${fmt(objs / STORES, 1)} objects on average (enrollment key, checkpoint notes, segments), ${fmt(objs)} objects and ${fmt(mib(totalBytes), 1)} MiB in all per run.`);
+  out.push('');
+  out.push(`Each run ships every store into a fresh vault (bucket with Object Lock, compliance, 1 day) with \`shipStore\` from \`dist/\`, ${CONCURRENCY} stores at a time, and runs the raw loop into another fresh lock bucket: the same \`S3Client\` (the vault client's), the same ${fmt(objs)} object sizes in the same store-by-store order, ${CONCURRENCY} workers, one \`PutObject\` with \`Content-MD5\` per object and nothing else. Runs alternate which side goes first. Ratio = raw time / shipping time (goal ≥ 0.8×). A third loop, into a third fresh lock bucket, does what put-once must do on RGW and nothing more: a HEAD (404) before each PUT; \"shipping vs HEAD+PUT\" is its time / shipping time.`);
+  out.push('');
+  out.push('| run | first | shipping s | shipping records/s | shipping MiB/s | raw PUT s | raw records/s equiv. | raw MiB/s | ratio | raw HEAD+PUT s | shipping vs HEAD+PUT | shipping CPU s | raw CPU s |');
+  out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of runs) {
+    out.push(`| ${r.run} | ${r.order} | ${r.ship.seconds.toFixed(2)} | ${fmt(r.records / r.ship.seconds)} | ${(mib(r.ship.bytes) / r.ship.seconds).toFixed(1)} | ${r.raw.seconds.toFixed(2)} | ${fmt(r.records / r.raw.seconds)} | ${(mib(r.raw.bytes) / r.raw.seconds).toFixed(1)} | **${(r.raw.seconds / r.ship.seconds).toFixed(2)}×** | ${r.head.seconds.toFixed(2)} | ${(r.head.seconds / r.ship.seconds).toFixed(2)}× | ${r.ship.cpuSeconds.toFixed(2)} | ${r.raw.cpuSeconds.toFixed(2)} |`);
+  }
+  out.push('');
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const headRatios = runs.map((r) => r.head.seconds / r.ship.seconds);
+  const headCost = runs.map((r) => r.raw.seconds / r.head.seconds);
+  out.push(`Median ratio ${medianRatio.toFixed(2)}× (all runs: ${ratios.map((x) => x.toFixed(2)).join(', ')}); goal ≥ 0.8×: ${ratios.every((x) => x >= 0.8) ? 'met in every run' : medianRatio >= 0.8 ? 'met on the median, not in every run' : 'not met'}.`);
+  out.push('');
+  out.push(`Where the time goes. Put-once on RGW is a HEAD then a PUT (RGW ignores \`If-None-Match: *\`, so the HEAD is the only way to write a name once): the HEAD+PUT loop alone runs at ${med(headCost).toFixed(2)}× the PUT loop's speed (all runs: ${headCost.map((x) => x.toFixed(2)).join(', ')}), so with the check put-once needs the floor is about that ratio, not 0.8×. Shipping runs at ${med(headRatios).toFixed(2)}× the HEAD+PUT loop (all runs: ${headRatios.map((x) => x.toFixed(2)).join(', ')}); the rest is the work of shipping itself, in the same Node thread as the requests: one more HEAD per store and round (the check that the vault locked what it got), reading every record of the store from SQLite, hashing each into the Merkle frontier, encoding segments, MD5 of each body, and a state-database write per acknowledged object (shipping CPU ${runs.map((r) => r.ship.cpuSeconds.toFixed(1)).join(', ')} s against the loop's ${runs.map((r) => r.raw.cpuSeconds.toFixed(1)).join(', ')} s). On an endpoint that honours conditional writes (AWS S3) the HEAD could be left out (a PUT with \`If-None-Match: *\`, and a GET only on 412), which this RGW cannot show.`);
+  out.push('');
+  out.push('### Lag while the stores grow');
+  out.push('');
+  out.push(`${STORES} stores (fresh, the default policy as the agent has it: commits every 250 ms, a signed checkpoint every 1,000 records or 10 s) each appended ${LAG_RATE} records/s (${fmt(STORES * LAG_RATE)} records/s in all) for ${LAG_SECONDS} s, in the same process; meanwhile rounds of shipping every store (${CONCURRENCY} at a time, \`shipStore\`), a round starting every ${LAG_ROUND_MS} ms or as soon as the last one ended. Lag of a record = from its \`append\` to the end of its store's \`shipStore\` call that acknowledged its segment (it waits for its checkpoint first: shipping sends sealed records only).`);
+  out.push('');
+  out.push(`| records appended | rounds | round time p50 / max | lag p50 | lag p99 | lag max | unshipped records at round ends (max) | unshipped after the last round |`);
+  out.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(`| ${fmt(appended)} | ${roundSeconds.length} | ${pct(roundSeconds, 50).toFixed(2)} s / ${Math.max(...roundSeconds).toFixed(2)} s | ${(pct(lagsMs, 50) / 1000).toFixed(2)} s | ${(pct(lagsMs, 99) / 1000).toFixed(2)} s | ${(Math.max(...lagsMs) / 1000).toFixed(2)} s | ${fmt(Math.max(...backlogAtRoundEnd))} | ${fmt(unshipped)} |`);
+  out.push('');
+  out.push(`Round times grow with the store: \`shipStore\` reads every record from seq 0 each round to rebuild the Merkle frontier (agent/ship/shipper.ts says so; a stored frontier would make a round proportional to what is new).`);
+  process.stdout.write(out.join('\n') + '\n');
+  log(`first run: shipping ${first.ship.seconds.toFixed(2)} s, raw ${first.raw.seconds.toFixed(2)} s`);
+} finally {
+  if (startedRgw) spawnSync('bash', [join(root, 'scripts/vault/rgw-stop.sh'), rgwDir, '--purge'], { encoding: 'utf8' });
+  rmSync(work, { recursive: true, force: true });
+}
