@@ -10,7 +10,8 @@
  * ListBucketVersions, while the same actions one per statement were honoured. An object belongs to
  * the user who uploaded it on RGW, so without the agent document's explicit Deny of
  * s3:PutObjectLegalHold an agent could lift a legal hold on its own objects (measured in an earlier
- * version of this test); the Deny is checked here.
+ * version of this test), and on a governance-mode vault it could delete its own locked version with
+ * the bypass header (measured with the Denies removed); the Denies are checked here.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
