@@ -10,7 +10,8 @@
  * ListBucketVersions, while the same actions one per statement were honoured. An object belongs to
  * the user who uploaded it on RGW, so without the agent document's explicit Deny of
  * s3:PutObjectLegalHold an agent could lift a legal hold on its own objects (measured in an earlier
- * version of this test); the Deny is checked here.
+ * version of this test), and on a governance-mode vault it could delete its own locked version with
+ * the bypass header (measured with the Denies removed); the Denies are checked here.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,5 +141,22 @@ describe.skipIf(skipWithoutRgw())('least privilege on a real vault', () => {
     expect(await code(() => collector.s3.send(new PutObjectRetentionCommand({ Bucket: B, Key: own, VersionId: put.versionId, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: new Date(Date.now() + 60_000) }, BypassGovernanceRetention: true })))).toBe('AccessDenied');
     await collector.setLegalHold(own, put.versionId as string, false); // a case released
     for (const c of [owner, web, db, collector]) c.destroy();
+  });
+
+  it('on a governance-mode vault the agent policy still refuses deleting with the governance bypass, though on RGW the agent owns what it uploaded', async () => {
+    const url = `s3://lpgov-${process.pid}`;
+    await vaultInit({ url, retention: '1d', mode: 'governance', env: rgw.env });
+    const owner = openVault({ url, env: rgw.env });
+    const B = owner.bucket;
+    const agentUser = createRgwUser(rgw, 'agent-gov-01');
+    const statements = forPrincipal(policyDocument('agent-policy.json', { bucket: B, prefix: '', host: 'gov-01' }), 'agent-gov-01');
+    await owner.s3.send(new PutBucketPolicyCommand({ Bucket: B, Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }));
+    const agent = openVault({ url, env: agentUser.env, maxAttempts: 1 });
+    const key = checkpointKey('', 'gov-01', STORE, 10, 1);
+    const put = await agent.putOnce(key, bytes('note'));
+    expect(await code(() => agent.s3.send(new DeleteObjectCommand({ Bucket: B, Key: key, VersionId: put.versionId, BypassGovernanceRetention: true })))).toBe('AccessDenied');
+    expect(await code(() => agent.s3.send(new PutObjectRetentionCommand({ Bucket: B, Key: key, VersionId: put.versionId, Retention: { Mode: 'GOVERNANCE', RetainUntilDate: new Date(Date.now() + 1000) }, BypassGovernanceRetention: true })))).toBe('AccessDenied');
+    expect((await owner.listVersions('custody/')).map((v) => v.versionId)).toEqual([put.versionId]);
+    for (const c of [owner, agent]) c.destroy();
   });
 });
