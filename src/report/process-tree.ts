@@ -29,7 +29,8 @@ export interface ProcessEvent {
   boot?: string;
   /** The record's observed_at, used when the payload has no event_time. */
   observedAt?: string;
-  payload: PayloadOf<'process.exec'>;
+  /** What the linking reads of the record's payload. */
+  payload: Pick<PayloadOf<'process.exec'>, 'action' | 'pid' | 'ppid' | 'exe' | 'parent_exe' | 'process_guid' | 'parent_process_guid' | 'event_time'>;
 }
 
 export type LinkBasis = 'process_guid' | 'pid+exe' | 'pid';
