@@ -20,8 +20,8 @@
  * end); a start of its parent's pid is in the evidence but before a boot marker, so not linked;
  * or the chain is longer than MAX_DEPTH, or loops (hostile GUIDs can make one).
  *
- * Runs with the same program and the same ancestors (24 runs of 7z.exe from one cmd.exe) are one
- * row with their count.
+ * Runs with the same program and the same parent (24 runs of 7z.exe from one cmd.exe) are one row
+ * with their count.
  */
 import { actorOf, citeOf, displayValue, type ActivityCite, type ActivityEntry, type NotableReason, type NotableRun } from './activity.js';
 import { linkProcesses, type LinkBasis, type ProcessEvent } from './process-tree.js';
@@ -64,8 +64,23 @@ export interface AncestryRow {
   end: ChainEnd;
 }
 
+/**
+ * A row before it is shown: what choosing the rows needs (why, when, which runs), and the chain as
+ * indexes. Only the rows shown are turned into AncestryRows (`describe`): a million notable runs
+ * with different parents are a million groups, and their steps' texts are made for 200 of them.
+ */
+export interface AncestryGroup {
+  readonly host: string;
+  readonly why: NotableReason[];
+  runs: number;
+  readonly first: string;
+  readonly cites: ActivityCite[];
+}
+
 export interface Ancestry {
-  rows: AncestryRow[];
+  groups: AncestryGroup[];
+  /** The row of a group, with its steps and where its chain stops. */
+  describe(group: AncestryGroup): AncestryRow;
   /** Hosts with process records and their boot markers (counted). */
   bootMarkers: Array<{ host: string; markers: number }>;
   /** Hosts with process records linked by pid whose evidence holds no boot marker. */
@@ -126,24 +141,15 @@ export function readAncestry(entries: readonly ActivityEntry[], notable: readonl
   const procs = entries.filter((e) => e.kind === 'process.exec');
   const index = new Map<ActivityEntry, number>();
   const segOf: number[] = [];
+  // The kept payload has what the linker reads (pid, ppid, exe, parent_exe, GUIDs); its time is the entry's.
   const events: ProcessEvent[] = procs.map((e, i) => {
     index.set(e, i);
-    const p = e.payload;
     const hostMarkers = markers.get(e.host);
     const seg = hostMarkers !== undefined ? countAtOrBefore(hostMarkers, Date.parse(e.datetime)) : 0;
     segOf.push(seg);
-    const payload: ProcessEvent['payload'] = { action: p['action'] === 'end' ? 'end' : 'start', event_time: e.datetime };
-    for (const k of ['pid', 'ppid'] as const) {
-      const v = num(p[k]);
-      if (v !== undefined) payload[k] = v;
-    }
-    for (const k of ['exe', 'parent_exe', 'process_guid', 'parent_process_guid'] as const) {
-      const v = str(p[k]);
-      if (v !== undefined) payload[k] = v;
-    }
-    return { seq: i, host: e.host, ...(hostMarkers !== undefined ? { boot: String(seg) } : {}), payload };
+    return { seq: i, host: e.host, ...(hostMarkers !== undefined ? { boot: String(seg) } : {}), observedAt: e.datetime, payload: e.payload as ProcessEvent['payload'] };
   });
-  const tree = linkProcesses(events);
+  const tree = linkProcesses(events, { children: false });
 
   // Starts per host and pid (time order), to tell a parent refused for its boot from one not in the evidence.
   const startsOfPid = new Map<string, number[]>();
@@ -178,57 +184,59 @@ export function readAncestry(entries: readonly ActivityEntry[], notable: readonl
     return { reason: 'not_in_evidence', ...(parent !== undefined ? { parent: displayValue(parent) } : {}), ...(ppid !== undefined ? { ppid } : {}), ...(guid !== undefined ? { parent_guid: displayValue(guid) } : {}) };
   };
 
-  const groups = new Map<string, AncestryRow>();
+  interface Group extends AncestryGroup {
+    /** The first run of the group (its chain is every run's). */
+    run: number;
+  }
+  // Runs with the same program and the same parent start have the same ancestors (the chain above a
+  // start is fixed), so the group key needs the parent only; runs with no parent linked group by
+  // the parent their records name.
+  const groups = new Map<string, Group>();
   for (const run of notable) {
     const i = index.get(run.entry);
     if (i === undefined) continue;
-    const chainIdx: number[] = [];
-    const seen = new Set<number>([i]);
-    let end: ChainEnd | undefined;
-    let cur = i;
-    for (;;) {
-      const link = tree.parents.get(cur);
-      if (link === undefined) {
-        end = endOf(cur);
-        break;
-      }
-      if (seen.has(link.seq)) {
-        end = { reason: 'loop' };
-        break;
-      }
-      if (chainIdx.length >= MAX_DEPTH) {
-        end = { reason: 'too_deep' };
-        break;
-      }
-      seen.add(link.seq);
-      chainIdx.push(link.seq);
-      cur = link.seq;
-    }
     const e = run.entry;
-    const exe = str(e.payload['exe']) ?? str(e.payload['comm']) ?? '?';
-    const key = `${e.host}\u0000${exe}\u0000${chainIdx.join(',')}\u0000${end.reason}`;
-    const row = groups.get(key);
-    if (row !== undefined) {
-      row.runs++;
-      for (const w of run.why) if (!row.why.includes(w)) row.why.push(w);
-      if (row.cites.length < citeLimit) row.cites.push(citeOf(e));
+    const p = e.payload;
+    const link = tree.parents.get(i);
+    const above = link !== undefined ? `p${link.seq}` : `n${str(p['ppid']) ?? ''}\u0000${str(p['parent_process_guid']) ?? ''}\u0000${str(p['parent_exe']) ?? ''}`;
+    const key = `${e.host}\u0000${str(p['exe']) ?? str(p['comm']) ?? '?'}\u0000${above}`;
+    const group = groups.get(key);
+    if (group !== undefined) {
+      group.runs++;
+      for (const w of run.why) if (!group.why.includes(w)) group.why.push(w);
+      if (group.cites.length < citeLimit) group.cites.push(citeOf(e));
       continue;
+    }
+    groups.set(key, { host: e.host, why: [...run.why], runs: 1, first: e.datetime, cites: [citeOf(e)], run: i });
+  }
+
+  const describe = (group: AncestryGroup): AncestryRow => {
+    const g = group as Group;
+    const e = procs[g.run] as ActivityEntry;
+    const chain: AncestorStep[] = [];
+    const seen = new Set<number>([g.run]);
+    let end: ChainEnd | undefined;
+    for (let cur = g.run; end === undefined; ) {
+      const link = tree.parents.get(cur);
+      if (link === undefined) end = endOf(cur);
+      else if (seen.has(link.seq)) end = { reason: 'loop' };
+      else if (chain.length >= MAX_DEPTH) end = { reason: 'too_deep' };
+      else {
+        seen.add(link.seq);
+        chain.push(step(link.seq, link.by));
+        cur = link.seq;
+      }
     }
     const line = str(e.payload['command_line']) ?? '';
     const lineLength = typeof e.payload['command_line_length'] === 'number' ? e.payload['command_line_length'] : line.length;
-    let child = i;
-    const chain = chainIdx.map((j) => {
-      const s = step(j, (tree.parents.get(child) as { by: LinkBasis }).by);
-      child = j;
-      return s;
-    });
-    groups.set(key, { host: e.host, exe: displayValue(exe), why: [...run.why], runs: 1, first: e.datetime, user: displayValue(actorOf(e.payload)), command_line: displayValue(line, lineLength), cites: [citeOf(e)], chain, end });
-  }
+    return { host: g.host, exe: displayValue(str(e.payload['exe']) ?? str(e.payload['comm']) ?? '?'), why: [...g.why], runs: g.runs, first: g.first, user: displayValue(actorOf(e.payload)), command_line: displayValue(line, lineLength), cites: [...g.cites], chain, end };
+  };
 
   const hosts = [...new Set(procs.map((e) => e.host))].sort();
   const pidHosts = new Set(procs.filter((e) => e.payload['parent_process_guid'] === undefined && num(e.payload['ppid']) !== undefined).map((e) => e.host));
   return {
-    rows: [...groups.values()],
+    groups: [...groups.values()],
+    describe,
     bootMarkers: hosts.map((host) => ({ host, markers: markers.get(host)?.length ?? 0 })),
     unmarkedHosts: hosts.filter((h) => pidHosts.has(h) && !markers.has(h)),
   };

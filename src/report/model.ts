@@ -24,7 +24,7 @@ import { CustodyError, ErrorCodes } from '../errors.js';
 import { ppcDeadlines, type PpcDeadlines } from './deadlines.js';
 import { DEFAULT_INTERNAL_RANGES } from '../net/cidr.js';
 import { keepNetAccess, keptValue, readActivity, type CommandRow, type ProgramRow, type ShareRow, type TransferRow, type UsbStorageConnect } from './activity.js';
-import { readAncestry, type AncestryRow } from './ancestry.js';
+import { readAncestry, type AncestryGroup, type AncestryRow } from './ancestry.js';
 import { interestFilter } from './interest.js';
 import { escapeForTerminal } from '../text/terminal.js';
 import { GlobSet } from './glob.js';
@@ -449,7 +449,7 @@ function reportTooLarge(maxEvents: number, entryNo: number): CustodyError {
   const n = (x: number): string => x.toLocaleString('en-US');
   return new CustodyError(
     ErrorCodes.REPORT_TOO_LARGE,
-    `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon, program run, upload, file share and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
+    `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon, program start and end, upload, file share and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
       "Nothing is lost: every record is in the bundle's timeline/ (timeline.jsonl, timeline.csv) and tables/ (file-access.csv, logons.csv, usb-devices.csv, gaps.csv, process-executions.csv, net-access.csv). " +
       `To make the report anyway, raise the limit: \`custody report <bundle> --max-events N\`, which needs about ${KB_PER_EVENT} KB of memory per event (${n(2 * maxEvents)} events: about ${((2 * maxEvents * KB_PER_EVENT) / 1e6).toFixed(1)} GB).`,
   );
@@ -901,8 +901,8 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   // Destinations: the most bytes (they are in that order), and every one a pattern cites.
   const shownTransfers = capRows(activity.transfers, rowLimit, () => 0, (r) => citesNamed(r.cites));
   // Ancestry: the runs a pattern cites, then known tools, sensitive command lines, first sightings; the earliest first.
-  const treeScore = (r: AncestryRow): number => (r.why.includes('known_tool') ? 0 : r.why.includes('sensitive') ? 1 : 2);
-  const shownTrees = capRows(ancestry.rows, rowLimit, (a, b) => treeScore(a) - treeScore(b) || (a.first < b.first ? -1 : 1), (r) => citesNamed(r.cites));
+  const treeScore = (r: AncestryGroup): number => (r.why.includes('known_tool') ? 0 : r.why.includes('sensitive') ? 1 : 2);
+  const shownTrees = capRows(ancestry.groups, rowLimit, (a, b) => treeScore(a) - treeScore(b) || (a.first < b.first ? -1 : 1), (r) => citesNamed(r.cites)).map(ancestry.describe);
   // Shares: sensitive first, then the most accessed.
   const shownShares = capRows(activity.shares, rowLimit, (a, b) => Number(b.glob !== undefined) - Number(a.glob !== undefined) || b.count - a.count, () => false);
 
@@ -1130,7 +1130,7 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
       baselineMinutes,
       ...(activity.focus !== undefined ? { focus: { ...interest, ...activity.focus } } : {}),
       trees: shownTrees,
-      treesTotal: ancestry.rows.length,
+      treesTotal: ancestry.groups.length,
       bootMarkers: ancestry.bootMarkers,
       unmarkedHosts: ancestry.unmarkedHosts,
     },

@@ -59,7 +59,8 @@ interface Started {
   exe: string | undefined;
 }
 
-export function linkProcesses(events: readonly ProcessEvent[], options: { pidWindowMs?: number } = {}): ProcessTree {
+/** `children: false` leaves `children` empty (the report walks up only, and a million runs' lists cost memory). */
+export function linkProcesses(events: readonly ProcessEvent[], options: { pidWindowMs?: number; children?: boolean } = {}): ProcessTree {
   const window = options.pidWindowMs ?? DEFAULT_PID_WINDOW_MS;
   const tree: ProcessTree = { parents: new Map(), children: new Map(), ends: new Map() };
 
@@ -80,6 +81,7 @@ export function linkProcesses(events: readonly ProcessEvent[], options: { pidWin
   const pidKey = (ev: ProcessEvent, pid: number): string => `${ev.host}\u0000${ev.boot ?? ''}\u0000${pid}`;
   const link = (child: number, parent: ProcessLink): void => {
     tree.parents.set(child, parent);
+    if (options.children === false) return;
     const list = tree.children.get(parent.seq);
     if (list) list.push(child);
     else tree.children.set(parent.seq, [child]);

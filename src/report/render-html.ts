@@ -87,7 +87,7 @@ function ancestryHtml(model: ReportModel, lang: Lang): Html {
   const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
   const T = (ts: string | undefined): string => fmtTime(ts, lang);
   const ran = model.ran;
-  const head = html`<h4 id="trees">${L('trees')}</h4>`;
+  const head = html`<h4 id="ancestry">${L('trees')}</h4>`;
   if (ran.trees.length === 0) return html`${head}<p>${L('no_trees')}</p>`;
   return html`${head}<p>${L('trees_intro')}</p><p>${L('trees_boots', { list: bootMarkersText(ran, lang) })}</p>${ran.unmarkedHosts.length > 0 ? html`<p>${t('trees_unmarked', lang, { hosts: ran.unmarkedHosts })}</p>` : ''}${tableHtml(
     'trees',
