@@ -282,10 +282,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--utc-offset <±hh:mm>', 'report: the local time of --working-hours', '+09:00')
     .option('--internal-range <cidr>', 'report: an internal address range (IPv4 or IPv6 CIDR); repeatable; replaces the default (RFC 1918, loopback, link-local, IPv6 ULA): uploads and CONNECTs to other addresses are "outside"', collect)
     .option('--upload-threshold <bytes>', 'report: an upload of at least this many bytes to an outside host is a pattern (e.g. 10MiB, 500KB; default 10MiB)')
+    .option('--user-of-interest <name>', 'report: "What ran" is about the programs this user ran (alice, CONTOSO\\alice, auid=1001); repeatable; the rest is counted, and the patterns weigh every run', collect)
+    .option('--host-of-interest <name>', 'report: "What ran" is about the programs run on this host (web01 or web01.example.jp); repeatable; with --user-of-interest, those users on these hosts', collect)
     .option('--max-events <n>', 'report: most USB, file access, logon and agent records it holds in memory (about 0.7 KB each; default 1000000); past it the bundle is sealed without report/')
     .option('--json', 'print the summary as JSON')
     .action(
-      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; json?: boolean }) => {
+      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; userOfInterest?: string[]; hostOfInterest?: string[]; json?: boolean }) => {
         if (opts.tsaCa !== undefined && opts.tsa === undefined) throw new CustodyError(ErrorCodes.USAGE, '--tsa-ca needs --tsa URL');
         const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
           import('../collector/collect.js'),
@@ -299,13 +301,13 @@ function buildProgram(setExit: (code: number) => void): Command {
         } else if (opts.agentConfig !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--agent-config is only used with --triage');
         let report: { lang?: 'en' | 'ja'; sensitive?: string[]; discoveredAt?: string; workingHours?: import('../src/report/model.js').WorkingHours; net?: import('../src/report/net-options.js').ReportNetOptions } | false;
         if (opts.report === false) {
-          const given = (['lang', 'sensitive', 'discoveredAt', 'workingHours', 'maxEvents', 'internalRange', 'uploadThreshold'] as const).filter((k) => opts[k] !== undefined);
+          const given = (['lang', 'sensitive', 'discoveredAt', 'workingHours', 'maxEvents', 'internalRange', 'uploadThreshold', 'userOfInterest', 'hostOfInterest'] as const).filter((k) => opts[k] !== undefined);
           if (given.length > 0) throw new CustodyError(ErrorCodes.USAGE, `--no-report leaves the report out, so --${given.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} would be ignored: drop one or the other`);
           report = false;
         } else {
           const [{ parseWorkingHours }, { reportNetFromFlags }] = await Promise.all([import('../collector/report.js'), import('./report/net-options.js')]);
           report = {
-            net: reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}) }),
+            net: reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}), ...(opts.userOfInterest !== undefined ? { userOfInterest: opts.userOfInterest } : {}), ...(opts.hostOfInterest !== undefined ? { hostOfInterest: opts.hostOfInterest } : {}) }),
             ...(opts.lang !== undefined ? { lang: opts.lang as 'en' | 'ja' } : {}),
             ...(opts.maxEvents !== undefined ? { maxEvents: parseMaxEvents(opts.maxEvents) } : {}),
             ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
@@ -346,6 +348,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--usb-window <minutes>', 'a sensitive read this long before a USB storage connection counts as followed by it', '60')
     .option('--internal-range <cidr>', 'an internal address range (IPv4 or IPv6 CIDR); repeatable; replaces the default (RFC 1918, loopback, link-local, IPv6 ULA): uploads and CONNECTs to other addresses are "outside"', collect)
     .option('--upload-threshold <bytes>', 'an upload of at least this many bytes to an outside host is a pattern (e.g. 10MiB, 500KB; default 10MiB)')
+    .option('--user-of-interest <name>', '"What ran" is about the programs this user ran (alice, CONTOSO\\alice, auid=1001); repeatable; the rest is counted, and the patterns weigh every run', collect)
+    .option('--host-of-interest <name>', '"What ran" is about the programs run on this host (web01 or web01.example.jp); repeatable; with --user-of-interest, those users on these hosts', collect)
     .option('--out <dir>', 'folder for the report (default: <bundle>-report beside the bundle; never inside it)')
     .option('--max-events <n>', 'most USB, file access, logon and agent records the report holds in memory (about 0.7 KB each); more is an error (default 1000000)')
     .option('--collector-key <fingerprint>', 'verify: the collector key the bundle must be sealed with')
@@ -355,7 +359,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(
       async (
         bundle: string,
-        given: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
+        given: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; userOfInterest?: string[]; hostOfInterest?: string[]; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
       ) => {
         const opts = { ...given, ...(await checkedPins(given)) };
         const { writeReport, formatReportSummary, parseWorkingHours } = await import('../collector/report.js');
@@ -364,7 +368,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         if (opts.lang !== undefined && opts.lang !== 'en' && opts.lang !== 'ja') throw new CustodyError(ErrorCodes.USAGE, `--lang must be en or ja, got ${JSON.stringify(opts.lang)}`);
         const maxEvents = opts.maxEvents !== undefined ? parseMaxEvents(opts.maxEvents) : undefined;
         const { reportNetFromFlags } = await import('./report/net-options.js');
-        const net = reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}) });
+        const net = reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}), ...(opts.userOfInterest !== undefined ? { userOfInterest: opts.userOfInterest } : {}), ...(opts.hostOfInterest !== undefined ? { hostOfInterest: opts.hostOfInterest } : {}) });
         const summary = await removingTempFoldersOnExit(() =>
           writeReport(
             bundle,
