@@ -142,6 +142,8 @@ function buildProgram(setExit: (code: number) => void): Command {
           logger,
           clock: systemClock,
           signal: controller.signal,
+          // The vault's S3 client reads endpoint, region and keys the AWS SDK's way (the config holds no secret).
+          env: process.env,
           onEnrolled: (enrollment) => {
             process.stdout.write(
               `created store ${config.store} for host ${enrollment.host}\n` +

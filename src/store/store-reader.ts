@@ -122,6 +122,52 @@ export class SqliteStoreReader implements StoreReader {
     if (batch.length > 0) yield batch;
   }
 
+  /** Records with `from <= seq < to`, in order (the vault shipper reads only what it has not shipped). */
+  *recordRange(from: number, to: number): Iterable<RecordRow> {
+    try {
+      for (const row of this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records WHERE seq >= ? AND seq < ? ORDER BY seq').raw().iterate(from, to)) {
+        const [seq, kind, observed_at, leaf_hash, bytes] = row as [number, string, string, Uint8Array, Uint8Array];
+        yield { seq, kind, observed_at, leaf_hash, bytes };
+      }
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  /** The leaf hashes of records with `seq < to`, in order, without their bytes. */
+  *leafHashesBefore(to: number): Iterable<{ seq: number; leaf_hash: Uint8Array }> {
+    try {
+      for (const row of this.db.prepare('SELECT seq, leaf_hash FROM records WHERE seq < ? ORDER BY seq').raw().iterate(to)) {
+        const [seq, leaf_hash] = row as [number, Uint8Array];
+        yield { seq, leaf_hash };
+      }
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  /** How many records with `seq >= from`, their bytes, and the oldest one's observed_at (the vault lag in `agent status`). */
+  recordsFromSummary(from: number): { records: number; bytes: number; oldestObservedAt: string | undefined } {
+    return this.guard(() => {
+      const row = this.db.prepare('SELECT COUNT(*), COALESCE(SUM(LENGTH(bytes)), 0) FROM records WHERE seq >= ?').raw().get(from) as [number, number];
+      const oldest = this.db.prepare('SELECT observed_at FROM records WHERE seq >= ? ORDER BY seq LIMIT 1').raw().get(from) as [string] | undefined;
+      return { records: row[0], bytes: row[1], oldestObservedAt: oldest?.[0] };
+    });
+  }
+
+  /** The SHA-256 of every preserved blob, without reading their data. */
+  blobHashes(): string[] {
+    return this.guard(() => (this.db.prepare('SELECT DISTINCT sha256 FROM blobs ORDER BY sha256').raw().all() as [string][]).map(([h]) => h));
+  }
+
+  /** One blob's bytes, its chunks in order. */
+  blob(sha256: string): Uint8Array {
+    return this.guard(() => {
+      const chunks = this.db.prepare('SELECT data FROM blobs WHERE sha256 = ? ORDER BY chunk').raw().all(sha256) as [Uint8Array][];
+      return new Uint8Array(Buffer.concat(chunks.map(([d]) => d)));
+    });
+  }
+
   /** How many records of each kind, counted by SQLite (for status; the verifier streams instead). */
   kindCounts(): Map<string, number> {
     return this.guard(() => new Map(this.db.prepare('SELECT kind, COUNT(*) FROM records GROUP BY kind').raw().all() as [string, number][]));
