@@ -14,7 +14,7 @@
  * Nothing is asserted about how long anything took; the 30 s outage is the gateway's, real time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { agentStatus } from '../../agent/status.js';
@@ -87,6 +87,7 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
 
   /** The status report while polling (the function the command prints; the command itself is run where its output is checked). */
   function status(store: string): VaultStatusJson {
+    if (!existsSync(join(store, 'evidence.sqlite'))) return { agent: { running: false }, records: { total: 0, byKind: {} } }; // not created yet
     return JSON.parse(JSON.stringify(agentStatus(store))) as VaultStatusJson;
   }
 
