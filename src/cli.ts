@@ -122,6 +122,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`)
     .action(async (opts: { config?: string; store?: string; watch?: string[]; logLevel?: string }) => {
       const config = withLogLevel(agentConfigFrom(opts), opts.logLevel);
+      // As for `custody vault`: the pinned SDK's notice about later releases is not for the agent's log.
+      if (config.vault) process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
       const [{ createLogger }, { runAgent }] = await Promise.all([import('../agent/logger.js'), import('../agent/run.js')]);
       const logger = createLogger({ level: config.logLevel });
       const controller = new AbortController();

@@ -40,7 +40,7 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
   /** The agent's environment: the keys the SDK's way, none of the caller's own AWS setup, no ~/.aws. */
   function agentEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-    return { ...base, HOME: '/nonexistent', AWS_REGION: rgw.region, AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...overrides };
+    return { ...base, HOME: '/nonexistent', AWS_REGION: rgw.region, AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey, ...overrides };
   }
 
   interface Agent {
@@ -178,6 +178,8 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
     await expectVaultHoldsStore(url, store);
     expect(agent.stderr()).not.toContain(rgw.secretAccessKey);
     expect(agent.stderr()).toContain('"evt":"vault.start"');
+    expect(agent.stderr()).not.toContain('NodeVersionSupportWarning'); // only JSON log lines on stderr
+    for (const line of agent.stderr().split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
   }, 120_000);
 
   it('(b) killed with -9 mid-upload and started again: nothing lost, nothing shipped twice under a new name', async () => {
