@@ -198,7 +198,7 @@ const vaultSchema = z.strictObject({
   requestTimeout: duration(1000).default(CONFIG_DEFAULTS.vaultRequestTimeoutMs),
   /** At most this many records per round, so a large backlog is shipped in steps the agent hardly notices. */
   recordsPerRound: count(1, 10_000_000).default(CONFIG_DEFAULTS.vaultRecordsPerRound),
-}).refine((v) => v.interval <= v.retryMax, { message: 'retryMax must not be shorter than interval', path: ['retryMax'] });
+}).refine((v) => v.interval <= v.retryMax, { message: 'must not be shorter than interval', path: ['retryMax'] });
 
 export const agentConfigSchema = z.strictObject({
   /** The store folder (created with its keys on first run). */
