@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes } from '../../src/errors.js';
+import { parseCheckpointBody, parseNote } from '../../src/integrity/checkpoint.js';
 import { MerkleFrontier, type FrontierState } from '../../src/integrity/merkle.js';
 import { ENROLLMENT_FILE } from '../../src/store/keyfiles.js';
 import type { StateStore } from '../../src/store/state-store.js';
@@ -153,12 +154,23 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
 
     // The frontier before the first unshipped record, and the records this round's segments need.
     const segments = plan.filter((i): i is Extract<ShipItem, { kind: 'segment' }> => i.kind === 'segment');
-    const rebuild = (): FrontierState => {
+    const rebuildAt = (size: number): FrontierState => {
       const frontier = new MerkleFrontier();
-      for (const r of reader.leafHashesBefore(acked.segmentEnd)) frontier.push(r.leaf_hash);
+      for (const r of reader.leafHashesBefore(size)) frontier.push(r.leaf_hash);
       return frontier.toState();
     };
-    let frontierState: FrontierState = loadFrontier(state, vaultName, acked.segmentEnd) ?? rebuild();
+    let frontierState: FrontierState = loadFrontier(state, vaultName, acked.segmentEnd) ?? rebuildAt(acked.segmentEnd);
+    const signedRoots = new Map<number, Uint8Array>();
+    const matchesCheckpoint = (after: FrontierState, treeSize: number): boolean => {
+      let root = signedRoots.get(treeSize);
+      if (root === undefined) {
+        const c = checkpoints.find((x) => x.tree_size === treeSize);
+        if (c === undefined) return false;
+        root = parseCheckpointBody(parseNote(c.note).text).rootHash;
+        signedRoots.set(treeSize, root);
+      }
+      return Buffer.from(MerkleFrontier.fromState(after).root()).equals(Buffer.from(root));
+    };
     const pending: { bytes: Uint8Array; observedAt: string }[] = [];
     if (segments.length > 0) {
       const to = Math.min(sealedSize, (segments.at(-1) as { end: number }).end);
@@ -209,7 +221,15 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           if (frontierState.size !== item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records before seq ${item.start} are missing from the store`, { where: storeDir });
           const records = pending.splice(0, item.end - item.start);
           if (records.length !== item.end - item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${item.start}, ${item.end}) are not all in the store`, { where: storeDir });
-          const seg = segmentObject(prefix, host as string, storeId as string, frontierState, records);
+          let seg = segmentObject(prefix, host as string, storeId as string, frontierState, records);
+          if (!matchesCheckpoint(seg.after, item.end)) {
+            // The saved frontier is a cache and may be damaged: never put a segment that does not
+            // verify against its own checkpoint under a write-once name. Rebuild it from the store once.
+            seg = segmentObject(prefix, host as string, storeId as string, rebuildAt(item.start), records);
+            if (!matchesCheckpoint(seg.after, item.end)) {
+              throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${item.start}, ${item.end}) do not hash to the root their checkpoint signed; nothing of them was shipped`, { where: storeDir });
+            }
+          }
           frontierState = seg.after;
           return { key: seg.key, body: seg.body, next: (a) => ({ ...a, segmentEnd: item.end }) };
         }
