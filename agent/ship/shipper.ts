@@ -115,13 +115,15 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     const storeId = meta.get('store_id');
     const host = meta.get('host');
     if (storeId === undefined || host === undefined) throw new CustodyError(ErrorCodes.STORE_CORRUPT, 'the store has no store_id or host', { where: storeDir });
-    const checkpoints = reader.checkpoints();
-    const tokens = reader.tsaTokens();
     let acked = loadAcknowledged(state, vaultName);
+    // Only what is not shipped yet, or is needed for it: checkpoints after the acknowledged one or
+    // beyond the acknowledged records (segments end at them), and those new time stamps belong to.
+    const tokens = reader.tsaTokensAfter(acked.tsaTokenId);
+    const checkpoints = reader.checkpointsForShipping(acked.checkpointId, acked.segmentEnd, [...new Set(tokens.map((t) => t.checkpoint_id))]);
 
     // Only sealed records are shipped (a segment ends at a checkpoint), and key certificates only
     // from sealed key.rotate records.
-    const sealedSize = checkpoints.reduce((m, c) => Math.max(m, c.tree_size), 0);
+    const sealedSize = reader.sealedSize();
     const certificates = new Map<number, Uint8Array>();
     for (const r of reader.latestOfKind('key.rotate', Number.MAX_SAFE_INTEGER)) {
       if (r.seq >= sealedSize) continue;

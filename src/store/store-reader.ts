@@ -155,6 +155,36 @@ export class SqliteStoreReader implements StoreReader {
     });
   }
 
+  /**
+   * Checkpoints with `id > afterId`, or `tree_size > sizeAbove`, or an id in `ids`, by id: what the
+   * vault shipper has not shipped or still needs, read through the indexes instead of every
+   * checkpoint of a long-lived store on every round.
+   */
+  checkpointsForShipping(afterId: number, sizeAbove: number, ids: readonly number[]): CheckpointRow[] {
+    return this.guard(() => {
+      const rows = this.db.prepare('SELECT id, tree_size, epoch, created_at, note FROM checkpoints WHERE id > ? OR tree_size > ? ORDER BY id').all(afterId, sizeAbove) as CheckpointRow[];
+      const have = new Set(rows.map((r) => r.id));
+      const byId = this.db.prepare('SELECT id, tree_size, epoch, created_at, note FROM checkpoints WHERE id = ?');
+      for (const id of ids) {
+        if (have.has(id)) continue;
+        const row = byId.get(id) as CheckpointRow | undefined;
+        if (row !== undefined) rows.push(row);
+        have.add(id);
+      }
+      return rows.sort((a, b) => a.id - b.id);
+    });
+  }
+
+  /** Time stamp tokens with `id > afterId`, by id. */
+  tsaTokensAfter(afterId: number): TsaTokenRow[] {
+    return this.guard(() => this.db.prepare('SELECT id, checkpoint_id, tsa_url, gen_time, token FROM tsa_tokens WHERE id > ? ORDER BY id').all(afterId) as TsaTokenRow[]);
+  }
+
+  /** The largest tree size a checkpoint seals (0 without one). */
+  sealedSize(): number {
+    return this.guard(() => (this.db.prepare('SELECT COALESCE(MAX(tree_size), 0) FROM checkpoints').raw().get() as [number])[0]);
+  }
+
   /** The SHA-256 of every preserved blob, without reading their data. */
   blobHashes(): string[] {
     return this.guard(() => (this.db.prepare('SELECT DISTINCT sha256 FROM blobs ORDER BY sha256').raw().all() as [string][]).map(([h]) => h));
