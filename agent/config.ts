@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { canonicalBytes } from '../src/records/canonical.js';
 import { DEFAULT_POLICY } from '../src/store/evidence-store.js';
+import { parseVaultUrl } from '../src/vault/url.js';
 import { DEFAULT_INGEST_OPTIONS } from './ingest.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -110,6 +111,10 @@ export const CONFIG_DEFAULTS = {
   clockAnomalyThresholdMs: 2_000,
   tsaIntervalMs: 15 * 60_000,
   tsaTimeoutMs: 30_000,
+  vaultIntervalMs: 10_000,
+  vaultRetryMaxMs: 5 * 60_000,
+  vaultRequestTimeoutMs: 60_000,
+  vaultRecordsPerRound: 20_000,
 } as const;
 
 const fileSourceSchema = z.strictObject({
@@ -164,6 +169,37 @@ const watchFoldersSchema = z.strictObject({
   maxHashBytes: byteSize(1).default(SOURCE_DEFAULTS.watchMaxHashBytes),
 });
 
+/**
+ * Where the agent ships its evidence (issue 12). Only names and timings: credentials come the way
+ * the AWS SDK finds them (environment, shared credentials file, roles), never from this file, so
+ * the configuration (logged, hashed into agent.start, printed by check-config) holds no secret.
+ */
+const vaultSchema = z.strictObject({
+  /** `s3://BUCKET[/PREFIX]`. */
+  url: z.string().superRefine((value, ctx) => {
+    try {
+      parseVaultUrl(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: messageOf(err) });
+    }
+  }),
+  /** The S3 endpoint (Ceph RGW, MinIO…); overrides AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. Path-style addressing. */
+  endpoint: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), { message: 'may not carry credentials: use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the shared credentials file' })
+    .optional(),
+  /** Overrides AWS_REGION. */
+  region: z.string().regex(/^[a-z0-9-]+$/, 'must be an S3 region name such as eu-central-1').optional(),
+  /** How often a shipping round starts when the last one succeeded. */
+  interval: duration(100).default(CONFIG_DEFAULTS.vaultIntervalMs),
+  /** The longest pause between rounds after failures (the pause doubles from `interval` up to this). */
+  retryMax: duration(100).default(CONFIG_DEFAULTS.vaultRetryMaxMs),
+  /** The longest one S3 request may take before it is abandoned (and retried in a later round). */
+  requestTimeout: duration(1000).default(CONFIG_DEFAULTS.vaultRequestTimeoutMs),
+  /** At most this many records per round, so a large backlog is shipped in steps the agent hardly notices. */
+  recordsPerRound: count(1, 10_000_000).default(CONFIG_DEFAULTS.vaultRecordsPerRound),
+}).refine((v) => v.interval <= v.retryMax, { message: 'must not be shorter than interval', path: ['retryMax'] });
+
 export const agentConfigSchema = z.strictObject({
   /** The store folder (created with its keys on first run). */
   store: z
@@ -207,6 +243,8 @@ export const agentConfigSchema = z.strictObject({
   maxDatabaseBytes: byteSize(64 * 1024).optional(),
   /** Derive typed evidence (usb.*, file.access, auth.logon) from the preserved lines as they are committed; absent = true. */
   derive: z.boolean().optional(),
+  /** Ship checkpoints, records, keys and blobs to an S3 Object Lock vault; absent = the store stays on the host only. */
+  vault: vaultSchema.optional(),
 });
 
 /** The file as written (before defaults). */

@@ -23,6 +23,7 @@ import { DEFAULT_INGEST_OPTIONS, FileIngestor, type IngestOptions } from './inge
 import { Deriver } from '../src/derive/deriver.js';
 import { Evt, type Logger } from './logger.js';
 import { hasLiveSources, LiveSources } from './sources/index.js';
+import type { AppendOutageRecord, VaultShipLoop } from './ship/loop.js';
 import { STATE_CLOCK_KEY, STATE_STATUS_KEY, STATE_TSA_KEY, type AgentStatusState } from './status.js';
 
 /** The `source` of the agent's own records. */
@@ -32,6 +33,8 @@ const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 const SHUTDOWN_TSA_WAIT_MS = 5_000;
 /** First retry after a TSA failure; doubles up to the configured interval. */
 const TSA_RETRY_INITIAL_MS = 30_000;
+/** How long shutdown waits for the shipping round in flight, then for one last round with the final checkpoint. */
+const SHUTDOWN_SHIP_WAIT_MS = 5_000;
 
 export interface RunAgentOptions {
   logger: Logger;
@@ -45,6 +48,12 @@ export interface RunAgentOptions {
   tickMs?: number;
   /** Overrides the boot id read from /proc (tests). */
   bootId?: string;
+  /**
+   * The environment the vault's S3 client reads its endpoint, region and keys from (the CLI passes
+   * process.env); without keys in it the AWS SDK's own chain finds them (shared credentials file,
+   * roles). Only used with a `vault` block.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The kernel's boot id, or '' where there is none (not Linux, or /proc hidden). */
@@ -240,6 +249,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   }
 
   // --- maintenance -----------------------------------------------------------------------------
+  let vaultLoop: VaultShipLoop | undefined;
   const heartbeatNs = BigInt(config.heartbeatInterval) * 1_000_000n;
   let lastHeartbeatMono = startedMono;
   let lastPersisted = '';
@@ -258,6 +268,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     }
     status.ingest = ingestStatus;
     if (liveSources) Object.assign(status, { sources: liveSources.status() });
+    if (vaultLoop) status.vault = vaultLoop.status();
     const { updated_at: _ignored, ...comparable } = status;
     const snapshot = JSON.stringify(comparable);
     const now = clock.monoNs();
@@ -372,6 +383,15 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     },
     logger,
   );
+  // Shipping to the vault: its own part of the agent, off the ingest path (agent/ship/loop.ts). The
+  // AWS SDK is loaded only when a vault is configured: an agent without one stays as small as before.
+  if (config.vault) {
+    try {
+      vaultLoop = await startVaultLoop(config.vault, { storeDir: config.store, state, logger, clock, env: opts.env ?? {}, append: (kind, payload) => store.append(kind, AGENT_SOURCE, payload) });
+    } catch (err) {
+      logger.error({ evt: 'vault.start_failed', code: (err as { code?: string }).code, err: messageOf(err) }, 'shipping to the vault could not start; evidence is still preserved locally');
+    }
+  }
   logger.info({ evt: Evt.ready, watch: config.sources.files.watch }, 'agent running');
   opts.onReady?.({ storeDir: config.store, host: store.host, storeId: store.storeId });
 
@@ -382,6 +402,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   });
   clearInterval(timer);
   await control?.stop();
+  await vaultLoop?.stop(SHUTDOWN_SHIP_WAIT_MS);
 
   // --- shutdown --------------------------------------------------------------------------------
   const reason = typeof signal.reason === 'string' ? `signal ${signal.reason}` : 'stopped';
@@ -409,6 +430,13 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     persistStatus(true);
     store.close({ finalCheckpoint: true });
     logger.info({ evt: Evt.stop, reason, records: final.tree_size, checkpoint: final.id }, 'agent stopped; final checkpoint written');
+    if (vaultLoop) {
+      // The final checkpoint and what it seals leave the host too, unless the vault was failing
+      // (then the next start ships them: shutdown must not wait on an outage).
+      if (vaultLoop.healthy) await vaultLoop.finalRound(SHUTDOWN_SHIP_WAIT_MS);
+      status.vault = vaultLoop.status();
+      state.set(STATE_STATUS_KEY, status);
+    }
   } finally {
     try {
       if (!store.isClosed) store.close();
@@ -416,6 +444,23 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       state.close();
     }
   }
+}
+
+async function startVaultLoop(
+  vault: NonNullable<AgentConfig['vault']>,
+  deps: { storeDir: string; state: StateStore; logger: Logger; clock: Clock; env: Readonly<Record<string, string | undefined>>; append: AppendOutageRecord },
+): Promise<VaultShipLoop> {
+  const [{ VaultShipLoop }, { VaultClient }, { parseVaultUrl }] = await Promise.all([import('./ship/loop.js'), import('../src/vault/s3.js'), import('../src/vault/url.js')]);
+  const client = new VaultClient(parseVaultUrl(vault.url), {
+    env: deps.env,
+    ...(vault.endpoint !== undefined ? { endpoint: vault.endpoint } : {}),
+    ...(vault.region !== undefined ? { region: vault.region } : {}),
+    requestTimeoutMs: vault.requestTimeout,
+  });
+  const loop = new VaultShipLoop({ ...deps, client }, { intervalMs: vault.interval, retryMaxMs: vault.retryMax, limits: { records: vault.recordsPerRound } });
+  loop.start();
+  deps.logger.info({ evt: 'vault.start', vault: vault.url, endpoint: client.endpoint, interval_ms: vault.interval }, 'shipping to the vault');
+  return loop;
 }
 
 async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

@@ -12,6 +12,8 @@ import { EVIDENCE_FILE, LOCK_FILE, STATE_FILE } from '../src/store/evidence-stor
 import { StateStore } from '../src/store/state-store.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { terminalLines } from '../src/text/terminal.js';
+import type { VaultShipStatus } from './ship/loop.js';
+import { loadAcknowledged } from './ship/shipper.js';
 
 /** StateStore keys the agent writes and `agent status` reads. */
 export const STATE_STATUS_KEY = 'agent.status';
@@ -37,6 +39,8 @@ export interface AgentStatusState {
   ingest?: unknown;
   /** What each live source (journald, USB, watched folders) says about itself (agent/sources). */
   sources?: unknown;
+  /** Shipping to the vault (agent/ship/loop.ts), when a vault is configured. */
+  vault?: VaultShipStatus;
 }
 
 export interface TsaStatus {
@@ -123,6 +127,34 @@ export interface AgentStatusReport {
   gaps: { count: number; latest: GapSummary[] };
   storeSize: { evidenceBytes: number; walBytes: number; stateBytes: number; totalBytes: number };
   tsa?: TsaStatus;
+  /** Shipping to the vault, when the agent has a vault configured. */
+  vault?: VaultLagReport;
+}
+
+/** How far the vault is behind the store, and how shipping is going. */
+export interface VaultLagReport {
+  vault: string;
+  endpoint?: string;
+  /** As the agent last reported: shipping, failing, stopped… */
+  state: string;
+  /** Records in the store not yet in the vault (segments end at checkpoints: the unsealed tail counts too). */
+  lagRecords: number;
+  /** Their canonical bytes. */
+  lagBytes: number;
+  /** The observed_at of the oldest record not yet in the vault, when there is one. */
+  oldestUnshipped?: string;
+  /** Checkpoints not yet in the vault. */
+  lagCheckpoints: number;
+  shippedRecords: number;
+  shippedCheckpointId: number;
+  lastSuccessAt?: string;
+  failures: number;
+  lastError?: string;
+  lastErrorCode?: string;
+  lastErrorAt?: string;
+  /** An outage the agent recorded (vault.unreachable) and has not yet seen end. */
+  outageSince?: string;
+  outageSeq?: number;
 }
 
 function fileSize(path: string): number {
@@ -286,6 +318,7 @@ export function agentStatus(storeDir: string): AgentStatusReport {
     }
   }
   const pid = lockHolder(storeDir);
+  const vault = agentState?.vault !== undefined ? vaultLag(storeDir, agentState.vault, checkpoints) : undefined;
 
   const evidenceBytes = fileSize(join(storeDir, EVIDENCE_FILE));
   const walBytes = fileSize(join(storeDir, `${EVIDENCE_FILE}-wal`));
@@ -324,6 +357,7 @@ export function agentStatus(storeDir: string): AgentStatusReport {
     a.watch = agentState.watch;
     if (agentState.tsa) report.tsa = agentState.tsa;
   }
+  if (vault !== undefined) report.vault = vault;
   if (last) {
     const token = tokenByCheckpoint.get(last.id);
     report.lastCheckpoint = {
@@ -336,6 +370,50 @@ export function agentStatus(storeDir: string): AgentStatusReport {
   }
   if (lastToken) {
     report.lastTimestamped = { checkpointId: lastToken.checkpoint_id, treeSize: sizeById.get(lastToken.checkpoint_id) ?? 0, genTime: lastToken.gen_time, tsaUrl: lastToken.tsa_url };
+  }
+  return report;
+}
+
+/** The vault section: the agent's last word on shipping, and the lag computed from the store and the acknowledged watermarks now. */
+function vaultLag(storeDir: string, shipping: VaultShipStatus, checkpoints: readonly { id: number }[]): VaultLagReport | undefined {
+  if (typeof shipping !== 'object' || shipping === null || typeof shipping.vault !== 'string') return undefined;
+  let acked;
+  try {
+    const state = new StateStore(storeDir);
+    try {
+      acked = loadAcknowledged(state, shipping.vault);
+    } finally {
+      state.close();
+    }
+  } catch {
+    return undefined;
+  }
+  const reader = new SqliteStoreReader(storeDir);
+  let summary;
+  try {
+    summary = reader.recordsFromSummary(acked.segmentEnd);
+  } finally {
+    reader.close();
+  }
+  const report: VaultLagReport = {
+    vault: shipping.vault,
+    state: String(shipping.state),
+    lagRecords: summary.records,
+    lagBytes: summary.bytes,
+    lagCheckpoints: checkpoints.filter((c) => c.id > acked.checkpointId).length,
+    shippedRecords: acked.segmentEnd,
+    shippedCheckpointId: acked.checkpointId,
+    failures: num(shipping.failures) ?? 0,
+  };
+  if (shipping.endpoint !== undefined) report.endpoint = shipping.endpoint;
+  if (summary.oldestObservedAt !== undefined) report.oldestUnshipped = summary.oldestObservedAt;
+  if (shipping.last_success_at !== undefined) report.lastSuccessAt = shipping.last_success_at;
+  if (shipping.last_error !== undefined) report.lastError = shipping.last_error;
+  if (shipping.last_error_code !== undefined) report.lastErrorCode = shipping.last_error_code;
+  if (shipping.last_error_at !== undefined) report.lastErrorAt = shipping.last_error_at;
+  if (shipping.outage !== undefined) {
+    report.outageSince = shipping.outage.since;
+    report.outageSeq = shipping.outage.seq;
   }
   return report;
 }
@@ -410,6 +488,17 @@ export function formatAgentStatus(r: AgentStatusReport, nowMs: number): string {
       const facts = Object.entries(l.facts).map(([k, v]) => `${k.replace(/_/g, ' ')} ${String(v)}`).join(', ');
       lines.push(`  ${l.name.padEnd(width)}  ${l.state}${why}${counts}${err}${facts === '' ? '' : `; ${facts}`}`);
     }
+  }
+  if (r.vault) {
+    const v = r.vault;
+    lines.push(`vault        ${v.vault}${v.endpoint ? ` at ${v.endpoint}` : ''}: ${v.state}${a.running ? '' : ' (as the agent last reported)'}`);
+    const age = v.oldestUnshipped === undefined ? '' : `, oldest unshipped record observed ${ago(v.oldestUnshipped, nowMs)}`;
+    lines.push(`  lag        ${v.lagRecords} record${v.lagRecords === 1 ? '' : 's'} (${bytes(v.lagBytes)}), ${v.lagCheckpoints} checkpoint${v.lagCheckpoints === 1 ? '' : 's'}${age}`);
+    lines.push(`  shipped    ${v.shippedRecords} records, checkpoints up to #${v.shippedCheckpointId}; last success ${ago(v.lastSuccessAt, nowMs)}`);
+    if (v.failures > 0 || v.lastError !== undefined) {
+      lines.push(`  last error ${v.lastError ?? 'none'}${v.lastErrorCode ? ` [${v.lastErrorCode}]` : ''}${v.lastErrorAt ? ` at ${v.lastErrorAt}` : ''}${v.failures > 0 ? `; ${v.failures} failed round(s) in a row` : ''}`);
+    }
+    if (v.outageSince !== undefined) lines.push(`  outage     since ${v.outageSince} (vault.unreachable, seq ${v.outageSeq})`);
   }
   lines.push(`gaps         ${r.gaps.count}`);
   for (const g of r.gaps.latest) lines.push(`  seq ${g.seq} ${g.observed_at} ${g.source}${g.path ? ` ${g.path}` : ''}: ${g.reason} — ${g.detail}`);

@@ -122,6 +122,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`)
     .action(async (opts: { config?: string; store?: string; watch?: string[]; logLevel?: string }) => {
       const config = withLogLevel(agentConfigFrom(opts), opts.logLevel);
+      // As for `custody vault`: the pinned SDK's notice about later releases is not for the agent's log.
+      if (config.vault) process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
       const [{ createLogger }, { runAgent }] = await Promise.all([import('../agent/logger.js'), import('../agent/run.js')]);
       const logger = createLogger({ level: config.logLevel });
       const controller = new AbortController();
@@ -142,6 +144,8 @@ function buildProgram(setExit: (code: number) => void): Command {
           logger,
           clock: systemClock,
           signal: controller.signal,
+          // The vault's S3 client reads endpoint, region and keys the AWS SDK's way (the config holds no secret).
+          env: process.env,
           onEnrolled: (enrollment) => {
             process.stdout.write(
               `created store ${config.store} for host ${enrollment.host}\n` +

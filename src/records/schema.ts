@@ -176,6 +176,26 @@ export const payloadSchemas = {
     /** Records an earlier, interrupted import had already derived: this one went on after them. */
     resumed_after: safeUint.optional(),
   }),
+  /**
+   * The agent could not ship to its vault (issue 12): recorded once per outage, at its first failed
+   * round, not per retry. The local store keeps everything meanwhile (it is the buffer); `code` says
+   * what kind of failure (E_VAULT_UNREACHABLE, E_VAULT_ACCESS_DENIED, …), `detail` is custody's own
+   * words (never the far end's, never a credential).
+   */
+  'vault.unreachable': z.strictObject({
+    vault: z.string(),
+    code: z.string(),
+    detail: z.string(),
+  }),
+  /** The end of an outage: the first round that succeeded after `vault.unreachable` (its `seq`). */
+  'vault.reachable': z.strictObject({
+    vault: z.string(),
+    unreachable_seq: safeUint,
+    /** Rounds that failed during the outage, the first included. */
+    failed_rounds: safeUint,
+    /** How long the outage lasted, by the monotonic clock (from the first failure to this success). */
+    duration_ms: safeUint,
+  }),
   /** The wall clock and the monotonic clock disagreed (a clock jump, a suspend, or someone setting time). */
   'clock.anomaly': z.strictObject({
     wall_delta_ms: z.number().int(),

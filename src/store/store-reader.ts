@@ -122,6 +122,82 @@ export class SqliteStoreReader implements StoreReader {
     if (batch.length > 0) yield batch;
   }
 
+  /** Records with `from <= seq < to`, in order (the vault shipper reads only what it has not shipped). */
+  *recordRange(from: number, to: number): Iterable<RecordRow> {
+    try {
+      for (const row of this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records WHERE seq >= ? AND seq < ? ORDER BY seq').raw().iterate(from, to)) {
+        const [seq, kind, observed_at, leaf_hash, bytes] = row as [number, string, string, Uint8Array, Uint8Array];
+        yield { seq, kind, observed_at, leaf_hash, bytes };
+      }
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  /** The leaf hashes of records with `seq < to`, in order, without their bytes. */
+  *leafHashesBefore(to: number): Iterable<{ seq: number; leaf_hash: Uint8Array }> {
+    try {
+      for (const row of this.db.prepare('SELECT seq, leaf_hash FROM records WHERE seq < ? ORDER BY seq').raw().iterate(to)) {
+        const [seq, leaf_hash] = row as [number, Uint8Array];
+        yield { seq, leaf_hash };
+      }
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  /** How many records with `seq >= from`, their bytes, and the oldest one's observed_at (the vault lag in `agent status`). */
+  recordsFromSummary(from: number): { records: number; bytes: number; oldestObservedAt: string | undefined } {
+    return this.guard(() => {
+      const row = this.db.prepare('SELECT COUNT(*), COALESCE(SUM(LENGTH(bytes)), 0) FROM records WHERE seq >= ?').raw().get(from) as [number, number];
+      const oldest = this.db.prepare('SELECT observed_at FROM records WHERE seq >= ? ORDER BY seq LIMIT 1').raw().get(from) as [string] | undefined;
+      return { records: row[0], bytes: row[1], oldestObservedAt: oldest?.[0] };
+    });
+  }
+
+  /**
+   * Checkpoints with `id > afterId`, or `tree_size > sizeAbove`, or an id in `ids`, by id: what the
+   * vault shipper has not shipped or still needs, read through the indexes instead of every
+   * checkpoint of a long-lived store on every round.
+   */
+  checkpointsForShipping(afterId: number, sizeAbove: number, ids: readonly number[]): CheckpointRow[] {
+    return this.guard(() => {
+      const rows = this.db.prepare('SELECT id, tree_size, epoch, created_at, note FROM checkpoints WHERE id > ? OR tree_size > ? ORDER BY id').all(afterId, sizeAbove) as CheckpointRow[];
+      const have = new Set(rows.map((r) => r.id));
+      const byId = this.db.prepare('SELECT id, tree_size, epoch, created_at, note FROM checkpoints WHERE id = ?');
+      for (const id of ids) {
+        if (have.has(id)) continue;
+        const row = byId.get(id) as CheckpointRow | undefined;
+        if (row !== undefined) rows.push(row);
+        have.add(id);
+      }
+      return rows.sort((a, b) => a.id - b.id);
+    });
+  }
+
+  /** Time stamp tokens with `id > afterId`, by id. */
+  tsaTokensAfter(afterId: number): TsaTokenRow[] {
+    return this.guard(() => this.db.prepare('SELECT id, checkpoint_id, tsa_url, gen_time, token FROM tsa_tokens WHERE id > ? ORDER BY id').all(afterId) as TsaTokenRow[]);
+  }
+
+  /** The largest tree size a checkpoint seals (0 without one). */
+  sealedSize(): number {
+    return this.guard(() => (this.db.prepare('SELECT COALESCE(MAX(tree_size), 0) FROM checkpoints').raw().get() as [number])[0]);
+  }
+
+  /** The SHA-256 of every preserved blob, without reading their data. */
+  blobHashes(): string[] {
+    return this.guard(() => (this.db.prepare('SELECT DISTINCT sha256 FROM blobs ORDER BY sha256').raw().all() as [string][]).map(([h]) => h));
+  }
+
+  /** One blob's bytes, its chunks in order. */
+  blob(sha256: string): Uint8Array {
+    return this.guard(() => {
+      const chunks = this.db.prepare('SELECT data FROM blobs WHERE sha256 = ? ORDER BY chunk').raw().all(sha256) as [Uint8Array][];
+      return new Uint8Array(Buffer.concat(chunks.map(([d]) => d)));
+    });
+  }
+
   /** How many records of each kind, counted by SQLite (for status; the verifier streams instead). */
   kindCounts(): Map<string, number> {
     return this.guard(() => new Map(this.db.prepare('SELECT kind, COUNT(*) FROM records GROUP BY kind').raw().all() as [string, number][]));

@@ -58,6 +58,12 @@ export interface VaultClientOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Attempts per request, including the first (SDK default 3). Tests of failure use 1. */
   maxAttempts?: number;
+  /**
+   * The longest one request may take (connecting included) before it fails as E_VAULT_UNREACHABLE;
+   * without it the SDK waits as long as the socket stays open, so a gateway that accepts and never
+   * answers would hang the agent's shipping round for good.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface PutOnceOptions {
@@ -203,6 +209,9 @@ export class VaultClient {
       ...(credentials !== undefined ? { credentials } : {}),
       ...(region !== undefined ? { region } : {}),
       ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+      ...(options.requestTimeoutMs !== undefined
+        ? { requestHandler: { connectionTimeout: Math.min(10_000, options.requestTimeoutMs), requestTimeout: options.requestTimeoutMs, throwOnRequestTimeout: true } }
+        : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });

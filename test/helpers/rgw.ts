@@ -7,7 +7,7 @@
  * Install: apt-get install --no-install-recommends ceph-mon ceph-osd radosgw ceph-common
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,4 +115,40 @@ export function createRgwUser(rgw: Rgw, uid: string): { accessKeyId: string; sec
   const r = spawnSync('radosgw-admin', ['--conf', join(rgw.dir, 'ceph.conf'), 'user', 'create', `--uid=${uid}`, `--display-name=${uid}`, `--access-key=${accessKeyId}`, `--secret-key=${secretAccessKey}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`radosgw-admin user create ${uid} failed: ${r.stderr}`);
   return { accessKeyId, secretAccessKey, env: { ...rgw.env, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } };
+}
+
+function radosgwPid(rgw: Rgw): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(rgw.dir, 'run', 'ceph-client.rgw.a.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Kills the vault's radosgw (-9, as a crash or a cut cable looks to a client; the mon and the OSD,
+ * and so the objects, stay) and waits until it is gone. Returns its pid.
+ */
+export async function stopRadosgw(rgw: Rgw): Promise<number> {
+  const pid = radosgwPid(rgw);
+  if (pid === undefined || !alive(pid)) throw new Error(`radosgw of ${rgw.dir} is not running`);
+  process.kill(pid, 'SIGKILL');
+  while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+  return pid;
+}
+
+/** Starts the vault's radosgw again (rgw-start.sh is idempotent: it starts only what is not running). */
+export function startRadosgw(rgw: Rgw): void {
+  const r = spawnSync('bash', [join(SCRIPTS, 'rgw-start.sh'), rgw.dir], { encoding: 'utf8', env: { ...process.env, START_TIMEOUT: '100' } });
+  if (r.status !== 0) throw new Error(`rgw-start.sh (restart) failed (exit ${r.status}):\n${r.stderr}`);
 }

@@ -138,4 +138,46 @@ describe.skipIf(skipWithoutRgw())('shipping a store to a real vault', () => {
     expect(hosts.hosts.map((h) => [h.host, h.newestCheckpoint?.treeSize])).toEqual([['web-01', total]]);
     state.close();
   });
+
+  it('bounded rounds: a backlog ships in steps (more until done), the saved frontier carries each step on, and a damaged one is rebuilt, never shipped', async () => {
+    const dir = join(work, 'backlog');
+    const { store } = EvidenceStore.create(dir, { host: 'web-02', bootId: 'boot-b', policy: { batchRecords: 25, checkpointRecords: 25, checkpointMs: 3_600_000 } });
+    for (let i = 0; i < 600; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+    store.close({ finalCheckpoint: true });
+    const state = new StateStore(dir);
+    const rounds: { written: number; more: boolean; segmentEnd: number }[] = [];
+    for (;;) {
+      const r = await shipStore(dir, client, state, { limits: { records: 100, objects: 1000 } });
+      rounds.push({ written: r.written, more: r.more, segmentEnd: r.acknowledged.segmentEnd });
+      if (rounds.length === 2) {
+        // Damage the saved frontier (a cache): the next round must notice and rebuild it from the store.
+        const stored = state.get<{ frontier: { size: number; levels: string[] } }>('ship.acknowledged');
+        expect(stored?.frontier.size).toBe(r.acknowledged.segmentEnd);
+        state.set('ship.acknowledged', { ...stored, frontier: { ...stored?.frontier, levels: stored?.frontier.levels.map(() => 'ab'.repeat(32)) } });
+      }
+      if (!r.more) break;
+    }
+    // 100 records a round (four segments of 25), the checkpoints all in the first.
+    expect(rounds.map((r) => r.segmentEnd)).toEqual([100, 200, 300, 400, 500, 600]);
+    expect(rounds.at(-1)?.more).toBe(false);
+    expect(rounds.slice(0, -1).every((r) => r.more)).toBe(true);
+    const reader = new SqliteStoreReader(dir);
+    const want = [...reader.records()].map((r) => Buffer.from(r.bytes).toString('base64'));
+    const storeId = reader.meta().get('store_id') as string;
+    const notes = new Map(reader.checkpoints().map((c) => [c.tree_size, parseCheckpointBody(parseNote(c.note).text).rootHash]));
+    reader.close();
+    const segments: { start: number; end: number; root: Uint8Array; records: Uint8Array[] }[] = [];
+    for await (const page of client.list(hostsPrefix(client.vault.prefix))) {
+      for (const o of page.objects) {
+        const obj = parseObjectKey(client.vault.prefix, o.key);
+        if (obj?.type !== 'segment' || obj.storeId !== storeId) continue;
+        const seg = decodeSegment((await client.get(o.key)).body);
+        segments.push({ start: seg.start, end: seg.end, root: segmentRoot(seg), records: seg.records });
+      }
+    }
+    segments.sort((a, b) => a.start - b.start);
+    for (const seg of segments) expect(Buffer.from(seg.root).equals(Buffer.from(notes.get(seg.end) as Uint8Array)), `segment [${seg.start}, ${seg.end})`).toBe(true);
+    expect(segments.flatMap((g) => g.records.map((b) => Buffer.from(b).toString('base64')))).toEqual(want);
+    state.close();
+  });
 });

@@ -149,6 +149,42 @@ keyEpoch: -5
     ]);
   });
 
+  it('a vault block: defaults filled in, no secret in it, and each mistake named with its line', () => {
+    const config = parseConfigText('store: /s\nsources: { files: { watch: [/l] } }\nvault: { url: s3://acme-evidence/fleet }\n');
+    expect(config.vault).toEqual({
+      url: 's3://acme-evidence/fleet',
+      interval: CONFIG_DEFAULTS.vaultIntervalMs,
+      retryMax: CONFIG_DEFAULTS.vaultRetryMaxMs,
+      requestTimeout: CONFIG_DEFAULTS.vaultRequestTimeoutMs,
+      recordsPerRound: CONFIG_DEFAULTS.vaultRecordsPerRound,
+    });
+    expect(parseConfigText('store: /s\nsources: { files: { watch: [/l] } }\n').vault).toBeUndefined();
+    const full = parseConfigText('store: /s\nsources: { files: { watch: [/l] } }\nvault: { url: "s3://b-1", endpoint: "http://127.0.0.1:7480", region: eu-central-1, interval: 2s, retryMax: 1m, requestTimeout: 5s, recordsPerRound: 500 }\n');
+    expect(full.vault).toEqual({ url: 's3://b-1', endpoint: 'http://127.0.0.1:7480', region: 'eu-central-1', interval: 2000, retryMax: 60_000, requestTimeout: 5000, recordsPerRound: 500 });
+    expect(
+      problemsOf(() =>
+        parseConfigText(
+          [
+            'store: /s',
+            'sources: { files: { watch: [/l] } }',
+            'vault:',
+            '  url: https://acme-evidence',
+            '  endpoint: "http://key:secret@127.0.0.1:7480"',
+            '  interval: 10m',
+            '  retryMax: 1m',
+            '  accessKey: AKIA',
+            '',
+          ].join('\n'),
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^vault\.url: a vault is named s3:\/\/BUCKET or s3:\/\/BUCKET\/PREFIX, got "https:\/\/acme-evidence" \(line 4\)$/),
+      'vault.endpoint: may not carry credentials: use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the shared credentials file (line 5)',
+      'vault.accessKey: unknown setting (line 8)',
+      'vault.retryMax: must not be shorter than interval (line 7)',
+    ]);
+  });
+
   it('names missing required settings', () => {
     expect(problemsOf(() => parseConfigText('logLevel: info\n'))).toEqual([
       'store: required: the evidence store folder',
