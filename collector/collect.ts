@@ -366,6 +366,9 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       const trustKey = existsSync(liveEnrollment) ? liveEnrollment : rawKey.length === 32 ? fingerprint(rawKey) : undefined;
       let root: Uint8Array | undefined;
       const verification = await verifyStoreDir(dest, {
+        // Collect parses every record for the timeline anyway: it also proves each well-formed
+        // (canonical JSON, its kind's schema) before it seals the bundle (issue 14).
+        deep: true,
         ...(trustKey !== undefined ? { key: trustKey } : {}),
         ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}),
         rootsAt: [snap.records],

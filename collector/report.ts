@@ -212,7 +212,8 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
       throw new CustodyError(ErrorCodes.USAGE, 'the report would be written inside the sealed bundle, where `custody verify` would name it as an unlisted file; choose an --out outside it', { where: out });
     }
   }
-  const verification = await verifyBundle(bundlePath, options.verify ?? {});
+  // The report reads every record's rendering anyway: it also proves each record well-formed (issue 14).
+  const verification = await verifyBundle(bundlePath, { deep: true, ...options.verify });
   let temp: string | undefined;
   try {
     let dir = bundleAbs;

@@ -75,7 +75,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tsa-ca <file>', 'trusted TSA root certificate (PEM or DER); repeatable', collect)
     .option('--json', 'print the result as JSON')
     .option('--strict', 'every warning fails the verification too (exit 1)')
-    .action(async (path: string, given: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean }) => {
+    .option('--deep', "also prove every record canonical JSON valid against its kind's schema (default: integrity only, which is what the seals prove)")
+    .action(async (path: string, given: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean; deep?: boolean }) => {
       const opts = { ...given, ...(await checkedPins(given)) };
       const { verificationFails } = await import('./verify/format.js');
       if (isBundlePath(path)) {
@@ -94,6 +95,7 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.agentKey !== undefined ? { agentKeys: opts.agentKey } : {}),
             ...(opts.custodyKey !== undefined ? { custodyKeys: opts.custodyKey } : {}),
             ...(head ? { custodyHead: head } : {}),
+            deep: opts.deep === true,
           }),
         );
         process.stdout.write(opts.json ? terminalJson(result) : formatBundleVerification(result));
@@ -107,7 +109,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       // Commands load their modules when they run: the agent stays small without the verifier's PKI code.
       const { verifyStoreDir } = await import('../collector/verify.js');
       const { formatStoreVerification } = await import('./verify/format.js');
-      const result = await verifyStoreDir(path, { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) });
+      const result = await verifyStoreDir(path, { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}), deep: opts.deep === true });
       process.stdout.write(opts.json ? terminalJson(result) : formatStoreVerification(result, { strict: opts.strict === true }));
       setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
     });

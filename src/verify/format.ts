@@ -41,6 +41,18 @@ function limits(r: StoreVerification): string {
   );
 }
 
+/**
+ * Which checks ran (issue 14), so nobody reads "VALID" as more than it proves. Default verify
+ * proves integrity; only --deep proves every record canonical JSON valid against its kind's schema.
+ */
+export function checksLine(c: { canonical: boolean; schema: boolean; recordsFullyChecked: number }, records: number): string {
+  if (c.canonical && c.schema) return 'checks:       integrity, canonical, schema (--deep): every record is also proven canonical JSON valid against its kind\'s schema';
+  return (
+    'checks:       integrity (leaf hashes, seq order, Merkle roots, checkpoint signatures, key chain, and the seq, kind, time, host and file offsets each record states); ' +
+    `canonical JSON and schema: ${c.recordsFullyChecked} of ${records} records (key, agent and log.file records, the unsealed tail), not the others: --deep checks every record`
+  );
+}
+
 /** True when the result fails under the given options (errors; with --strict also warnings). */
 export function verificationFails(r: { ok: boolean; findings: readonly { severity: 'error' | 'warning' }[] }, options: FormatOptions = {}): boolean {
   return !r.ok || (options.strict === true && r.findings.some((f) => f.severity === 'warning'));
@@ -65,6 +77,7 @@ export function formatStoreVerification(r: StoreVerification, options: FormatOpt
   if (r.unsealed) {
     lines.push(`unsealed:     seq ${r.unsealed.fromSeq}..${r.unsealed.toSeq} (${r.unsealed.count} records) are not covered by a verified checkpoint: present, but not protected against later change`);
   }
+  lines.push(checksLine(r.checks, r.records));
   lines.push(`checkpoints:  ${r.checkpoints}; key epochs: ${r.epochs}; time stamps: ${r.tsa.verified} verified, ${r.tsa.unverified} not verified, of ${r.tsa.tokens}`);
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.length - errors;
