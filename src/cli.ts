@@ -66,8 +66,12 @@ function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('verify')
     .description('verify a store, a bundle folder or a bundle .tar without trusting it; exit 0 valid, 1 integrity failure, 2 usage or I/O error')
-    .argument('<path>', 'store folder, bundle folder or bundle .tar')
+    .argument('[path]', 'store folder, bundle folder or bundle .tar (with --vault and --host: none, the vault alone)')
     .option('--key <fingerprint|file>', 'store: trusted enrollment key: its SHA256:… fingerprint or an enrollment.pub file')
+    .option('--vault <s3-url>', 'store: also check it against what its agent shipped to this vault (s3://BUCKET[/PREFIX]); without a store, verify --host from the vault alone')
+    .option('--host <name>', 'with --vault and no store: the host whose shipped store to verify')
+    .option('--store-id <id>', 'with --vault --host: only this store of the host (a re-enrolled host has several)')
+    .option('--endpoint <url>', 'with --vault: S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
     .option('--collector-key <fingerprint>', "bundle: the collector key's SHA256:… fingerprint the bundle must be sealed with")
     .option('--agent-key <fingerprint>', "bundle: a pinned enrollment fingerprint; every store in the bundle must be enrolled with one; repeatable", collect)
     .option('--custody-key <fingerprint>', 'bundle: a key allowed to sign custody entries; when given, any other is an error; repeatable', collect)
@@ -75,10 +79,27 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tsa-ca <file>', 'trusted TSA root certificate (PEM or DER); repeatable', collect)
     .option('--json', 'print the result as JSON')
     .option('--strict', 'every warning fails the verification too (exit 1)')
-    .action(async (path: string, given: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean }) => {
+    .action(async (path: string | undefined, given: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean; vault?: string; host?: string; storeId?: string; endpoint?: string }) => {
       const opts = { ...given, ...(await checkedPins(given)) };
       const { verificationFails } = await import('./verify/format.js');
+      if (opts.vault === undefined && (opts.host !== undefined || opts.storeId !== undefined || opts.endpoint !== undefined)) {
+        throw new CustodyError(ErrorCodes.USAGE, '--host, --store-id and --endpoint are for verifying against a vault: give --vault s3://BUCKET');
+      }
+      if (path === undefined) {
+        if (opts.vault === undefined || opts.host === undefined) throw new CustodyError(ErrorCodes.USAGE, 'give a store or bundle to verify, or --vault s3://BUCKET --host NAME to verify a host from the vault alone');
+        quietSdk();
+        const [{ verifyVaultHost }, { formatStoreVerification }] = await Promise.all([import('../collector/verify-vault.js'), import('./verify/format.js')]);
+        const results = await verifyVaultHost(
+          { url: opts.vault, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) },
+          { host: opts.host, ...(opts.storeId !== undefined ? { storeId: opts.storeId } : {}), ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) },
+        );
+        process.stdout.write(opts.json ? terminalJson(results) : results.map((r) => formatStoreVerification(r, { strict: opts.strict === true })).join('\n'));
+        setExit(results.some((r) => verificationFails(r, { strict: opts.strict === true })) ? EXIT_INTEGRITY : EXIT_OK);
+        return;
+      }
+      if (opts.host !== undefined || opts.storeId !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--host and --store-id name a store in the vault when no store folder is given; a store folder names its own host', { where: path });
       if (isBundlePath(path)) {
+        if (opts.vault !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--vault checks a store folder (or, with --host, the vault alone); a bundle carries its own seals', { where: path });
         if (opts.key !== undefined) throw new CustodyError(ErrorCodes.USAGE, 'for a bundle, pin keys with --collector-key and --agent-key (--key is for a store folder)', { where: path });
         let head: { index: number; sha256: string } | undefined;
         if (opts.custodyHead !== undefined) {
@@ -107,7 +128,13 @@ function buildProgram(setExit: (code: number) => void): Command {
       // Commands load their modules when they run: the agent stays small without the verifier's PKI code.
       const { verifyStoreDir } = await import('../collector/verify.js');
       const { formatStoreVerification } = await import('./verify/format.js');
-      const result = await verifyStoreDir(path, { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) });
+      const pins = { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) };
+      let result;
+      if (opts.vault !== undefined) {
+        quietSdk();
+        const { verifyStoreWithVault } = await import('../collector/verify-vault.js');
+        result = await verifyStoreWithVault(path, { url: opts.vault, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) }, pins);
+      } else result = await verifyStoreDir(path, pins);
       process.stdout.write(opts.json ? terminalJson(result) : formatStoreVerification(result, { strict: opts.strict === true }));
       setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
     });
@@ -419,11 +446,6 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   // --- the evidence vault (issue 12) ---
   const vault = program.command('vault').description('the evidence vault: S3 with Object Lock that holds seals and evidence off the hosts');
-  // Our @aws-sdk range is pinned to releases that support Node 20 (package.json); its notice that later
-  // releases will not is not for custody's users.
-  const quietSdk = (): void => {
-    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  };
   vault
     .command('init')
     .description('create the bucket with Object Lock and a default retention, or check an existing one; refuses a bucket that cannot lock')
@@ -452,6 +474,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/**
+ * Our @aws-sdk range is pinned to releases that support Node 20 (package.json); its notice that later
+ * releases will not is not for custody's users.
+ */
+function quietSdk(): void {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 }
 
 /**
