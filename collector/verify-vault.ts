@@ -14,7 +14,7 @@ import { listVaultStores, readVaultStore, resolveVaultStore, type VaultStoreCopy
 import type { VaultClient } from '../src/vault/s3.js';
 import { formatVaultUrl } from '../src/vault/url.js';
 import { verifyStore, type Finding, type StoreVerification, type TrustAnchor, type VaultCheckSummary } from '../src/verify/store-verify.js';
-import { analyseVaultCopy, compareWithVault, type VaultCopyAnalysis } from '../src/verify/vault-copy.js';
+import { analyseVaultCopy, compareWithVault, type LocalStoreFacts, type VaultCopyAnalysis } from '../src/verify/vault-copy.js';
 import { openVault, type VaultAccess } from './vault.js';
 import { loadTsaRoots, resolveTrustAnchor, verifyStoreDir, type VerifyStoreDirOptions } from './verify.js';
 
@@ -48,38 +48,42 @@ function trustForVault(trust: TrustAnchor): { publicKeyRaw?: Uint8Array; fingerp
   return trust.publicKeyRaw !== undefined ? { publicKeyRaw: trust.publicKeyRaw } : trust.fingerprint !== undefined ? { fingerprint: trust.fingerprint } : {};
 }
 
-/** The store folder verified as `custody verify STORE` does, then checked against the vault's copy. */
-export async function verifyStoreWithVault(storeDir: string, access: VaultAccess, options: VerifyWithVaultOptions = {}): Promise<StoreVerification> {
-  const trust = resolveTrustAnchor(storeDir, options.key);
-  const result = await verifyStoreDir(storeDir, { ...(options.key !== undefined ? { key: options.key } : {}), ...(options.tsaCa !== undefined ? { tsaCa: options.tsaCa } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-
-  // The store's facts for the comparison: leaf hashes from the bytes as read (not the leaf_hash
-  // column, which an attacker rewrites with the bytes), and the checkpoint notes.
+/**
+ * A store folder's facts for the comparison with the vault: leaf hashes from the bytes as read (not
+ * the leaf_hash column, which an attacker rewrites with the bytes), and the checkpoint notes.
+ */
+export function localFacts(storeDir: string): { host: string; storeId: string; facts: LocalStoreFacts } {
   const reader = new SqliteStoreReader(storeDir);
   let host: string | undefined;
   let storeId: string | undefined;
-  let leaves: Uint8Array;
   let records = 0;
   let checkpoints: { id: number; tree_size: number; note: string }[];
+  const chunks: Uint8Array[] = [];
   try {
     const meta = reader.meta();
     host = meta.get('host');
     storeId = meta.get('store_id');
     checkpoints = reader.checkpoints().map((c) => ({ id: c.id, tree_size: c.tree_size, note: c.note }));
-    const chunks: Uint8Array[] = [];
     for (const r of reader.records()) {
       if (r.seq !== records) break; // a gap: the local verification names it; compare the gapless prefix
       chunks.push(leafHash(r.bytes));
       records++;
     }
-    leaves = new Uint8Array(Buffer.concat(chunks, records * HASH_SIZE));
   } finally {
     reader.close();
   }
   if (host === undefined || storeId === undefined || !/^[0-9a-f]{32}$/.test(storeId)) {
     throw new CustodyError(ErrorCodes.STORE_CORRUPT, 'the store has no host or store id, so its place in the vault is unknown', { where: storeDir });
   }
+  return { host, storeId, facts: { records, leaves: new Uint8Array(Buffer.concat(chunks, records * HASH_SIZE)), checkpoints } };
+}
 
+/** The store folder verified as `custody verify STORE` does, then checked against the vault's copy. */
+export async function verifyStoreWithVault(storeDir: string, access: VaultAccess, options: VerifyWithVaultOptions = {}): Promise<StoreVerification> {
+  const trust = resolveTrustAnchor(storeDir, options.key);
+  const result = await verifyStoreDir(storeDir, { ...(options.key !== undefined ? { key: options.key } : {}), ...(options.tsaCa !== undefined ? { tsaCa: options.tsaCa } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+
+  const { host, storeId, facts } = localFacts(storeDir);
   const client = openVault(access);
   try {
     const known = (await listVaultStores(client, [host])).some((s) => s.storeId === storeId);
@@ -96,7 +100,7 @@ export async function verifyStoreWithVault(storeDir: string, access: VaultAccess
     }
     const copy = await readVaultStore(client, host, storeId, { blobs: false, ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}) });
     const analysis = analyseVaultCopy(copy, trustForVault(trust));
-    vaultFindings.push(...analysis.findings, ...compareWithVault({ records, leaves, checkpoints }, analysis));
+    vaultFindings.push(...analysis.findings, ...compareWithVault(facts, analysis));
     result.findings.push(...vaultFindings);
     result.vault = summary(client, copy, analysis, 'store');
     return finish(result);

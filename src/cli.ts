@@ -291,6 +291,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('freeze what agent stores hold (and, with --triage, this host\'s logs) into a sealed, verifiable bundle')
     .requiredOption('--case <id>', 'case id, e.g. IR-2026-014')
     .option('--store <dir>', 'a store folder, or a folder of stores copied from other hosts; repeatable', collect)
+    .option('--vault <s3-url>', 'collect hosts from the evidence vault (s3://BUCKET[/PREFIX]), with --host or --all-hosts; combinable with --store')
+    .option('--host <name>', 'with --vault: a host to collect (all its stores); repeatable', collect)
+    .option('--all-hosts', 'with --vault: every host the vault holds')
+    .option('--endpoint <url>', 'with --vault: S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
     .option('--triage', "also preserve this host's logs now (the agent configuration's watch globs, else the usual /var/log files)")
     .option('--agent-config <file>', `triage: the agent configuration whose watch globs name the logs (default ${DEFAULT_CONFIG_PATH} when it exists)`)
     .option('--examiner <name>', 'who collects, "NAME, ORG" (recorded in the manifest and the first custody entry)')
@@ -312,8 +316,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--max-events <n>', 'report: most USB, file access, logon and agent records it holds in memory (about 0.7 KB each; default 1000000); past it the bundle is sealed without report/')
     .option('--json', 'print the summary as JSON')
     .action(
-      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; json?: boolean }) => {
+      async (opts: { case: string; store?: string[]; vault?: string; host?: string[]; allHosts?: boolean; endpoint?: string; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; json?: boolean }) => {
         if (opts.tsaCa !== undefined && opts.tsa === undefined) throw new CustodyError(ErrorCodes.USAGE, '--tsa-ca needs --tsa URL');
+        if (opts.vault === undefined && (opts.host !== undefined || opts.allHosts === true || opts.endpoint !== undefined)) {
+          throw new CustodyError(ErrorCodes.USAGE, '--host, --all-hosts and --endpoint name hosts in a vault: give --vault s3://BUCKET');
+        }
+        if (opts.vault !== undefined) quietSdk();
         const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
           import('../collector/collect.js'),
           import('node:os'),
@@ -352,6 +360,15 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.tsa !== undefined ? { tsa: { url: opts.tsa, ...(opts.tsaCa ? { caFiles: opts.tsaCa } : {}) } } : {}),
             ...(opts.key !== undefined ? { keyFile: opts.key } : {}),
             ...(triage ? { triage } : {}),
+            ...(opts.vault !== undefined
+              ? {
+                  vault: {
+                    access: { url: opts.vault, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) },
+                    ...(opts.host !== undefined ? { hosts: opts.host } : {}),
+                    ...(opts.allHosts === true ? { allHosts: true } : {}),
+                  },
+                }
+              : {}),
             report,
           },
           { clock: systemClock, collectorHost: hostname(), version: custodyVersion(), codeSha256: codeHash(), onProgress: progress.update },
@@ -473,6 +490,42 @@ function buildProgram(setExit: (code: number) => void): Command {
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatVaultHosts(r));
     });
 
+  vault
+    .command('release')
+    .description("lift the legal holds a case placed on vault objects (those another open case still holds stay held) and record the release in the vault")
+    .argument('<vault>', 's3://BUCKET[/PREFIX]')
+    .requiredOption('--case <id>', 'the case whose holds to lift')
+    .option('--key <file>', "the collector's personal key (custody keys init --out) that signs the release record; without it a key is made for this release")
+    .option('--examiner <name>', 'who releases, "NAME, ORG" (recorded in the release record)')
+    .option('--endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
+    .option('--json', 'print the result as JSON')
+    .action(async (url: string, opts: { case: string; key?: string; examiner?: string; endpoint?: string; json?: boolean }) => {
+      quietSdk();
+      const [{ releaseCase, formatRelease }, { generatePersonalKey, parsePersonalPrivateKey }, { hostname }, { readFileSync }] = await Promise.all([
+        import('../collector/vault-case.js'),
+        import('./bundle/personal-key.js'),
+        import('node:os'),
+        import('node:fs'),
+      ]);
+      let key;
+      if (opts.key !== undefined) {
+        let pem: string;
+        try {
+          pem = readFileSync(opts.key, 'utf8');
+        } catch (err) {
+          throw new CustodyError(ErrorCodes.IO, `cannot read the collector key: ${(err as Error).message}`, { where: opts.key });
+        }
+        key = parsePersonalPrivateKey(pem, opts.key);
+      } else key = generatePersonalKey();
+      const actor = opts.examiner !== undefined && /, \S/.test(opts.examiner) ? opts.examiner : `${opts.examiner ?? 'custody vault release'}, ${hostname()}`;
+      const { formatTimestamp } = await import('./records/schema.js');
+      const r = await releaseCase(
+        { url, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}), caseId: opts.case, actor, privateKey: key.privateKey },
+        formatTimestamp(systemClock.nowMs()),
+      );
+      process.stdout.write(opts.json ? terminalJson({ ...r, signed_by: key.fingerprint }) : `${formatRelease(r)}  signed by ${key.fingerprint}${opts.key === undefined ? ' (made for this release)' : ''}\n`);
+    });
+
   return program;
 }
 
@@ -561,6 +614,11 @@ function progressReporter(stream: NodeJS.WriteStream): { update: (p: CollectProg
   const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
   return {
     update: (p) => {
+      if (p.line !== undefined) {
+        // A line of its own (one per host read from the vault): above the redrawn progress line on a terminal.
+        stream.write(`${tty && drawn ? '\r\u001b[2K' : ''}collect: ${escapeForTerminal(p.line)}\n`);
+        drawn = false;
+      }
       if (p.stage !== lastStage) {
         stageStart = Date.now();
         if (!tty) stream.write(`collect: ${p.stage}${p.detail ? ` ${escapeForTerminal(p.detail)}` : ''} (stores ${p.storesDone}/${p.storesTotal}, records ${p.records}/${p.recordsTotal}, ${mib(p.bytes)})\n`);
