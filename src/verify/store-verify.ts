@@ -41,7 +41,7 @@ export interface TrustAnchor {
   publicKeyRaw?: Uint8Array;
   fingerprint?: string;
   /** How the verifier came to trust it, said in the output. */
-  source: 'pinned' | 'enrollment-file';
+  source: 'pinned' | 'enrollment-file' | 'vault-enrollment';
 }
 
 export interface VerifyStoreOptions {
@@ -111,6 +111,24 @@ export interface StoreVerification {
   /** Which checks ran: integrity always; canonical JSON and schema for every record only with `deep`. */
   checks: StoreChecks;
   findings: Finding[];
+  /** What the vault held when the store (or, without a store, the vault's copy) was checked against it (`verify --vault`). */
+  vault?: VaultCheckSummary;
+}
+
+export interface VaultCheckSummary {
+  /** s3://BUCKET[/PREFIX] */
+  url: string;
+  /** The store's prefix in the bucket. */
+  prefix: string;
+  /** 'store': a store folder checked against the vault; 'vault-only': the vault's copy verified alone. */
+  mode: 'store' | 'vault-only';
+  /** Vault checkpoints whose signature verified. */
+  checkpoints: number;
+  newest: { checkpointId: number; treeSize: number; receivedAt: string | undefined } | undefined;
+  /** Records [0, recordsEnd) are in the vault as verified segments. */
+  recordsEnd: number;
+  /** Objects read (names, each at one version). */
+  objects: number;
 }
 
 export interface StoreChecks {
