@@ -145,6 +145,10 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     const bad2 = custody('collect', '--case', 'X', '--store', store, '--out', join(dir, 'b2'), '--upload-threshold', 'lots');
     expect(bad2.code).toBe(2);
     expect(bad2.stderr).toContain('--upload-threshold "lots"');
+    const bad4 = custody('collect', '--case', 'X', '--store', store, '--out', join(dir, 'b4'), '--host-of-interest', 'web01\u001b[2J');
+    expect(bad4.code).toBe(2);
+    expect(bad4.stderr).toContain('--host-of-interest "web01');
+    expect(bad4.stderr).not.toContain('\u001b');
     const bad3 = custody('report', bundle, '--user-of-interest', 'alice', '--user-of-interest', ' ', '--out', join(dir, 'r3'));
     expect(bad3.code).toBe(2);
     expect(bad3.stderr).toContain('--user-of-interest " "');
