@@ -163,6 +163,7 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     expect(other.code, other.stderr).toBe(0);
     const omd = readFileSync(join(dir, 'r5', 'report.md'), 'utf8');
     expect(omd).toContain('Left out of this section: 2 run(s) by other users or on other hosts, 2 program(s) only they ran, and 1 command line(s) naming sensitive paths.');
+    expect(omd).toContain('None of the runs in the records is theirs.');
     // The patterns still weigh every run.
     expect(omd).toContain(label(zip!));
     // The report command takes them too: with the threshold above the tunnel, no large upload.
