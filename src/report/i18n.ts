@@ -319,7 +319,7 @@ const en = {
   step: 'pid {pid}, {user}, {time}, {by}',
   'end.no_parent_named': 'the top record names no parent',
   'end.not_in_evidence': 'its parent ({parent}) has no start in the evidence that can be tied to it',
-  'end.other_boot': 'its parent\'s pid {ppid} ({parent}) started in the evidence before a boot marker: not linked across it',
+  'end.other_boot': 'its parent\'s pid {ppid}{parent} started in the evidence before a boot marker: not linked across it',
   'end.too_deep': 'further ancestors are not shown (more than {n})',
   'end.loop': 'the records name each other as parent: the chain is cut where it loops',
   'cap.trees': 'Shown {n} of {total} ancestries: those a pattern cites, known tools, sensitive command lines, then first sightings. All runs are in {where}.',
@@ -603,7 +603,7 @@ const ja: Record<MessageKey, string> = {
   step: 'PID {pid}、{user}、{time}、{by}',
   'end.no_parent_named': '最上位の記録は親を示していない',
   'end.not_in_evidence': '親({parent})の起動は、結び付けられる形では証拠中にない',
-  'end.other_boot': '親のPID {ppid}({parent})の起動は証拠中にあるが起動区切りより前であり、結び付けていない',
+  'end.other_boot': '親のPID {ppid}{parent}の起動は証拠中にあるが起動区切りより前であり、結び付けていない',
   'end.too_deep': 'これより上の祖先は省略した({n}段を超える)',
   'end.loop': '記録が互いを親として示しており、循環する箇所で打ち切った',
   'cap.trees': '{total} 件中 {n} 件を掲載(パターンの根拠となるもの、ツール、重要パスを含むコマンドライン、初出の順)。全件は {where} を参照。',
@@ -800,7 +800,7 @@ export function chainEndText(end: ChainEnd, lang: Lang): string {
       return t('end.not_in_evidence', lang, { parent: named.join(', ') });
     }
     case 'other_boot':
-      return t('end.other_boot', lang, { ppid: String(end.ppid), parent: end.parent ?? '?' });
+      return t('end.other_boot', lang, { ppid: String(end.ppid), parent: end.parent === undefined ? '' : lang === 'ja' ? `(${end.parent})` : ` (${end.parent})` });
     case 'too_deep':
       return t('end.too_deep', lang, { n: MAX_DEPTH });
     default:
