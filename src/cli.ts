@@ -321,7 +321,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--upload-threshold <bytes>', 'report: an upload of at least this many bytes to an outside host is a pattern (e.g. 10MiB, 500KB; default 10MiB)')
     .option('--user-of-interest <name>', 'report: "What ran" is about the programs this user ran (alice, CONTOSO\\alice, auid=1001); repeatable; the rest is counted, and the patterns weigh every run', collect)
     .option('--host-of-interest <name>', 'report: "What ran" is about the programs run on this host (web01 or web01.example.jp); repeatable; with --user-of-interest, those users on these hosts', collect)
-    .option('--max-events <n>', 'report: most USB, file access, logon and agent records it holds in memory (about 0.7 KB each; default 1000000); past it the bundle is sealed without report/')
+    .option('--max-events <n>', 'report: most USB, file access, logon, program, upload, file share and agent records it holds in memory (about 0.7 KB each, program records more; default 1000000); past it the bundle is sealed without report/')
     .option('--json', 'print the summary as JSON')
     .action(
       async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; userOfInterest?: string[]; hostOfInterest?: string[]; vault?: string; host?: string[]; allHosts?: boolean; endpoint?: string; json?: boolean }) => {
@@ -401,7 +401,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--user-of-interest <name>', '"What ran" is about the programs this user ran (alice, CONTOSO\\alice, auid=1001); repeatable; the rest is counted, and the patterns weigh every run', collect)
     .option('--host-of-interest <name>', '"What ran" is about the programs run on this host (web01 or web01.example.jp); repeatable; with --user-of-interest, those users on these hosts', collect)
     .option('--out <dir>', 'folder for the report (default: <bundle>-report beside the bundle; never inside it)')
-    .option('--max-events <n>', 'most USB, file access, logon and agent records the report holds in memory (about 0.7 KB each); more is an error (default 1000000)')
+    .option('--max-events <n>', 'most USB, file access, logon, program, upload, file share and agent records the report holds in memory (about 0.7 KB each, program records more); more is an error (default 1000000)')
     .option('--collector-key <fingerprint>', 'verify: the collector key the bundle must be sealed with')
     .option('--agent-key <fingerprint>', 'verify: a pinned enrollment fingerprint; every store in the bundle must be enrolled with one; repeatable', collect)
     .option('--tsa-ca <file>', 'verify: trusted TSA root certificate; repeatable', collect)

@@ -301,7 +301,8 @@ const en = {
   focus_users: 'What ran is about the programs run by {users}',
   focus_hosts: 'What ran is about the programs run on {hosts}',
   focus_both: 'What ran is about the programs run by {users} on {hosts}',
-  focus_left_out: '{who} (--user-of-interest, --host-of-interest). Left out of this section: {runs} run(s) by other users or on other hosts, {programs} program(s) only they ran, and {commands} command line(s) naming sensitive paths. The patterns in section 6 weigh every run, and {where} holds them all.',
+  focus_none: 'None of the runs in the records is theirs.',
+  focus_left_out: '{who} ({flags}). Left out of this section: {runs} run(s) by other users or on other hosts, {programs} program(s) only they ran, and {commands} command line(s) naming sensitive paths. The patterns in section 6 weigh every run, and {where} holds them all.',
   trees: 'Process ancestry',
   trees_intro: 'For the runs of known tools, of first-seen programs and of command lines naming sensitive paths: the process that started each, its parent, and so on, as far as the records link them. A Sysmon process GUID links a child to its parent; otherwise the process id does, within one boot: the latest start of that pid on the host before the child, with no end of it in between, at most 24 hours before, and of the image the child\'s record names as its parent when it names one. Runs of one program with the same ancestors are one row.',
   trees_boots: 'Boot markers in the evidence (agent starts, stops and gaps; the audit event serial starting over), per host: {list}. No link by process id is made across one.',
@@ -318,7 +319,7 @@ const en = {
   step: 'pid {pid}, {user}, {time}, {by}',
   'end.no_parent_named': 'the top record names no parent',
   'end.not_in_evidence': 'its parent ({parent}) has no start in the evidence that can be tied to it',
-  'end.other_boot': 'its parent\'s pid {ppid} ({parent}) started in the evidence before a boot marker: not linked across it',
+  'end.other_boot': 'its parent\'s pid {ppid}{parent} started in the evidence before a boot marker: not linked across it',
   'end.too_deep': 'further ancestors are not shown (more than {n})',
   'end.loop': 'the records name each other as parent: the chain is cut where it loops',
   'cap.trees': 'Shown {n} of {total} ancestries: those a pattern cites, known tools, sensitive command lines, then first sightings. All runs are in {where}.',
@@ -584,7 +585,8 @@ const ja: Record<MessageKey, string> = {
   focus_users: '本項は {users} が実行したプログラムを対象とした',
   focus_hosts: '本項は {hosts} で実行されたプログラムを対象とした',
   focus_both: '本項は {users} が {hosts} で実行したプログラムを対象とした',
-  focus_left_out: '{who}(--user-of-interest、--host-of-interest)。対象外として本項に掲載していないもの:他の利用者・ホストによる実行 {runs} 件、それらだけが実行したプログラム {programs} 件、重要パスを含むコマンドライン {commands} 件。第6項のパターンはすべての実行を対象としており、全件は {where} にある。',
+  focus_none: '記録上の実行に対象のものはない。',
+  focus_left_out: '{who}({flags})。対象外として本項に掲載していないもの:他の利用者・ホストによる実行 {runs} 件、それらだけが実行したプログラム {programs} 件、重要パスを含むコマンドライン {commands} 件。第6項のパターンはすべての実行を対象としており、全件は {where} にある。',
   trees: 'プロセスの親子関係',
   trees_intro: '持ち出し・遠隔操作ツール、初出のプログラム、重要パスを含むコマンドラインの実行について、それを起動したプロセス、さらにその親を、記録で結び付けられる範囲でさかのぼって示した。Sysmon のプロセス GUID があればそれで親子を結び付け、ない場合はプロセスIDで結び付けた。プロセスIDによる結び付けは同一起動期間内に限り、同じホストで子より前の直近の同じPIDの起動で、その間に終了の記録がなく、24時間以内であり、子の記録が親のイメージを示す場合はそれと一致するものに限った。同じプログラムで祖先が同じ実行は1行にまとめた。',
   trees_boots: '証拠中の起動区切り(エージェントの開始・停止・欠落、監査イベント番号の巻き戻り)はホストごとに {list}。これをまたいでプロセスIDによる結び付けはしていない。',
@@ -601,7 +603,7 @@ const ja: Record<MessageKey, string> = {
   step: 'PID {pid}、{user}、{time}、{by}',
   'end.no_parent_named': '最上位の記録は親を示していない',
   'end.not_in_evidence': '親({parent})の起動は、結び付けられる形では証拠中にない',
-  'end.other_boot': '親のPID {ppid}({parent})の起動は証拠中にあるが起動区切りより前であり、結び付けていない',
+  'end.other_boot': '親のPID {ppid}{parent}の起動は証拠中にあるが起動区切りより前であり、結び付けていない',
   'end.too_deep': 'これより上の祖先は省略した({n}段を超える)',
   'end.loop': '記録が互いを親として示しており、循環する箇所で打ち切った',
   'cap.trees': '{total} 件中 {n} 件を掲載(パターンの根拠となるもの、ツール、重要パスを含むコマンドライン、初出の順)。全件は {where} を参照。',
@@ -781,7 +783,8 @@ export function focusText(ran: ReportModel['ran'], lang: Lang): string | undefin
   const f = ran.focus;
   if (f === undefined) return undefined;
   const who = f.users.length > 0 && f.hosts.length > 0 ? 'focus_both' : f.users.length > 0 ? 'focus_users' : 'focus_hosts';
-  return t('focus_left_out', lang, { who: t(who, lang, { users: f.users, hosts: f.hosts }), runs: f.runsLeftOut, programs: f.programsLeftOut, commands: f.commandsLeftOut, where: FULL_LISTS.programs.join(lang === 'ja' ? ' と ' : ' and ') });
+  const flags = [...(f.users.length > 0 ? ['--user-of-interest'] : []), ...(f.hosts.length > 0 ? ['--host-of-interest'] : [])];
+  return t('focus_left_out', lang, { who: t(who, lang, { users: f.users, hosts: f.hosts }), flags, runs: f.runsLeftOut, programs: f.programsLeftOut, commands: f.commandsLeftOut, where: FULL_LISTS.programs.join(lang === 'ja' ? ' と ' : ' and ') });
 }
 
 /** An ancestor's details after its program: pid, user, start time, how it was linked. */
@@ -797,7 +800,7 @@ export function chainEndText(end: ChainEnd, lang: Lang): string {
       return t('end.not_in_evidence', lang, { parent: named.join(', ') });
     }
     case 'other_boot':
-      return t('end.other_boot', lang, { ppid: String(end.ppid), parent: end.parent ?? '?' });
+      return t('end.other_boot', lang, { ppid: String(end.ppid), parent: end.parent === undefined ? '' : lang === 'ja' ? `(${end.parent})` : ` (${end.parent})` });
     case 'too_deep':
       return t('end.too_deep', lang, { n: MAX_DEPTH });
     default:

@@ -15,8 +15,9 @@
  *   - when the child names its parent's image (4688 v2 ParentProcessName, Sysmon ParentImage)
  *     and the candidate names its own, they are the same file (case-insensitive for Windows paths).
  *     A link made with that check is `pid+exe`, one without it (no name on one side) is `pid`.
- * Windows gives no boot id in these events, so for imported logs a reboot inside the window is not
- * seen: the exe check is what guards against a pid reused across one.
+ * Windows gives no boot id in these events, and the report knows boots only where the evidence
+ * marks them (src/report/ancestry.ts), so a reboot inside the window may not be seen: the exe check
+ * is what guards against a pid reused across one.
  */
 import type { PayloadOf } from '../records/schema.js';
 
@@ -25,7 +26,7 @@ export interface ProcessEvent {
   seq: number;
   /** Host the process ran on: the payload's event_host, else the record's host. */
   host: string;
-  /** The boot the pid belongs to when known (a live agent's boot_id for auditd); omit for imported logs. */
+  /** The boot the pid belongs to when the evidence marks boots (src/report/ancestry.ts: agent starts, stops, gaps, the audit serial starting over); omit when it marks none. */
   boot?: string;
   /** The record's observed_at, used when the payload has no event_time. */
   observedAt?: string;

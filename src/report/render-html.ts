@@ -118,7 +118,8 @@ function ranAndWentHtml(model: ReportModel, lang: Lang): Html {
     b.push(html`<p>${L('ran_intro', { runs: ran.runs, baseline: ran.baselineMinutes })}</p><p class="cap">${L('cut_note')}</p>`);
     const focus = focusText(ran, lang);
     if (focus !== undefined) b.push(html`<p><strong>${focus}</strong></p>`);
-    b.push(
+    if (ran.programs.length === 0) b.push(html`<p>${L('focus_none')}</p>`);
+    else b.push(
       tableHtml(
         'programs',
         [L('program'), L('host'), L('tool'), L('runs'), L('failed'), L('users'), L('first'), L('last'), L('command_lines'), L('evidence')],

@@ -206,7 +206,8 @@ function ranAndWentMd(model: ReportModel, lang: Lang): string[] {
     out.push(mdText(L('ran_intro', { runs: ran.runs, baseline: ran.baselineMinutes })), '', mdText(L('cut_note')), '');
     const focus = focusText(ran, lang);
     if (focus !== undefined) out.push(`**${mdText(focus)}**`, '');
-    out.push(
+    if (ran.programs.length === 0) out.push(L('focus_none'), '');
+    else out.push(
       ...table(
         [L('program'), L('host'), L('tool'), L('runs'), L('failed'), L('users'), L('first'), L('last'), L('command_lines'), L('evidence')],
         ran.programs.map((r) => [

@@ -145,6 +145,10 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     const bad2 = custody('collect', '--case', 'X', '--store', store, '--out', join(dir, 'b2'), '--upload-threshold', 'lots');
     expect(bad2.code).toBe(2);
     expect(bad2.stderr).toContain('--upload-threshold "lots"');
+    const bad4 = custody('collect', '--case', 'X', '--store', store, '--out', join(dir, 'b4'), '--host-of-interest', 'web01\u001b[2J');
+    expect(bad4.code).toBe(2);
+    expect(bad4.stderr).toContain('--host-of-interest "web01');
+    expect(bad4.stderr).not.toContain('\u001b');
     const bad3 = custody('report', bundle, '--user-of-interest', 'alice', '--user-of-interest', ' ', '--out', join(dir, 'r3'));
     expect(bad3.code).toBe(2);
     expect(bad3.stderr).toContain('--user-of-interest " "');
@@ -159,6 +163,7 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     expect(other.code, other.stderr).toBe(0);
     const omd = readFileSync(join(dir, 'r5', 'report.md'), 'utf8');
     expect(omd).toContain('Left out of this section: 2 run(s) by other users or on other hosts, 2 program(s) only they ran, and 1 command line(s) naming sensitive paths.');
+    expect(omd).toContain('None of the runs in the records is theirs.');
     // The patterns still weigh every run.
     expect(omd).toContain(label(zip!));
     // The report command takes them too: with the threshold above the tunnel, no large upload.

@@ -186,13 +186,14 @@ describe('auditd (ppid within one boot)', () => {
     expect(curl.end).toEqual({ reason: 'other_boot', ppid: 192010 });
     // Within the first boot, su still links to the shell.
     expect(model.ran.trees.find((r) => r.exe === '/usr/bin/su')!.chain.map((s) => s.exe)).toEqual(['/usr/bin/bash']);
-    expect(renderMarkdown(model, 'en')).toContain("its parent's pid 192010 (?) started in the evidence before a boot marker");
+    expect(renderMarkdown(model, 'en')).toContain("its parent's pid 192010 started in the evidence before a boot marker");
     // Agent starts are markers too: one between the shell and su cuts that link.
     const withStart = [...auditTimeline(log)];
     withStart.push(entry('srv-01', 1, 'agent.start', { version: 't' }, '2023-10-04T14:54:30.000000Z'));
     withStart.sort((a, b) => (a.datetime < b.datetime ? -1 : 1));
     const m2 = build(withStart);
     expect(m2.ran.trees.find((r) => r.exe === '/usr/bin/su')).toMatchObject({ chain: [], end: { reason: 'other_boot', ppid: 192010 } });
+    expect(renderMarkdown(m2, 'ja')).toContain('親のPID 192010の起動は証拠中にあるが起動区切りより前であり、結び付けていない');
   });
 });
 
@@ -256,10 +257,12 @@ describe('hostile values in an ancestry', () => {
       entry('ws', 1, 'process.exec', p({ exe: `/usr/bin/${evil}`, pid: 10, command_line: `parent ${evil}`, user: `u${evil}` }), t(0)),
       entry('ws', 2, 'process.exec', p({ exe: '/usr/local/bin/rclone', pid: 11, ppid: 10, parent_exe: `/usr/bin/${evil}`, command_line: `rclone copy ${evil}`, user: `v${evil}` }), t(1)),
       entry('ws', 3, 'process.exec', p({ exe: '/usr/local/bin/rclone', pid: 12, ppid: 99, parent_exe: evil, command_line: 'rclone', user: 'w' }), t(2)),
+      entry('ws', 4, 'process.exec', p({ exe: 'C:\\Tools\\rclone.exe', process_guid: '{g4}', parent_process_guid: `{${evil}}`, parent_exe: evil, command_line: 'rclone.exe', user: 'w' }), t(3)),
     ];
     const model = build(entries, { newExecutableBaselineMinutes: 24 * 60 });
     const row = model.ran.trees.find((r) => r.chain.length === 1)!;
     expect(row.chain[0]!.exe).not.toContain('\u001b');
+    expect(model.ran.trees.find((r) => r.cites[0]!.seq === 4)!.end).toMatchObject({ reason: 'not_in_evidence', parent_guid: expect.stringContaining('\\x1b[2J') });
     for (const lang of ['en', 'ja'] as const) {
       const md = renderMarkdown(model, lang);
       const page = renderHtml(model, lang);
@@ -276,5 +279,28 @@ describe('hostile values in an ancestry', () => {
       const cells = (l: string): number => l.replace(/\\\|/g, '').split('|').length;
       for (let i = head; i < head + 2 + model.ran.trees.length; i++) expect(cells(md.split('\n')[i]!), md.split('\n')[i]).toBe(cells(md.split('\n')[head]!));
     }
+  });
+});
+
+describe('chains the evidence cannot make true', () => {
+  const t = (s: number): string => new Date(Date.UTC(2026, 10, 20, 9, 0, s)).toISOString().replace('Z', '000Z');
+  const run = (seq: number, guid: string, parent: string, exe = 'C:\\Tools\\rclone.exe'): TimelineEntry =>
+    entry('ws', seq, 'process.exec', { derived_from: [seq], parser: 'test', action: 'start', exe, process_guid: guid, parent_process_guid: parent, user: 'w' }, t(seq));
+
+  it('GUIDs that name each other as parent: cut where the chain loops', () => {
+    const model = build([run(1, '{a}', '{b}', 'C:\\x\\a.exe'), run(2, '{b}', '{a}')], { newExecutableBaselineMinutes: 24 * 60 });
+    const row = model.ran.trees.find((r) => r.cites[0]!.seq === 2)!;
+    expect(row.chain.map((s) => s.cite.seq)).toEqual([1]);
+    expect(row.end).toEqual({ reason: 'loop' });
+    expect(renderMarkdown(model, 'en')).toContain('the records name each other as parent');
+  });
+
+  it('a chain deeper than 16: the first 16 ancestors, then said to be cut', () => {
+    const chain = Array.from({ length: 20 }, (_, i) => run(i + 1, `{g${i + 1}}`, `{g${i}}`, `C:\\x\\p${i + 1}.exe`));
+    const model = build([...chain, run(21, '{g21}', '{g20}')], { newExecutableBaselineMinutes: 24 * 60 });
+    const row = model.ran.trees.find((r) => r.cites[0]!.seq === 21)!;
+    expect(row.chain.map((s) => s.cite.seq)).toEqual(Array.from({ length: 16 }, (_, i) => 20 - i));
+    expect(row.end).toEqual({ reason: 'too_deep' });
+    expect(renderMarkdown(model, 'ja')).toContain('これより上の祖先は省略した(16段を超える)');
   });
 });
