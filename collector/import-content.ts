@@ -98,6 +98,10 @@ function* textLines(bytes: Uint8Array, seqBase: number, path: string, observedAt
 }
 
 export function listLines(nums: readonly number[]): string {
+  // Lines of one event are mostly in order already: then there is nothing to sort or deduplicate.
+  let ascending = nums.length <= MAX_LISTED_LINES;
+  for (let i = 1; ascending && i < nums.length; i++) ascending = (nums[i - 1] as number) < (nums[i] as number);
+  if (ascending) return nums.join(',');
   const sorted = [...new Set(nums)].sort((a, b) => a - b);
   const shown = sorted.slice(0, MAX_LISTED_LINES).join(',');
   return sorted.length > MAX_LISTED_LINES ? `${shown},… (${sorted.length} lines)` : shown;
@@ -108,10 +112,13 @@ export function listLines(nums: readonly number[]): string {
  * then points every record at the file's `log.file` seq, keeping the line numbers in `extra.lines`.
  */
 function relocateTextRecord(r: DerivedRecord, fileSeq: number, latin1: Set<number>): DerivedRecord {
-  const p = { ...(r.payload as Record<string, unknown>) } as { derived_from: number[]; extra?: Record<string, string>; session?: string };
+  // In place: the parsers hand over records of their own, made for this call. Keys keep the order
+  // a copy would give them (an existing key keeps its place, a new one goes last).
+  const p = r.payload as { derived_from: number[]; extra?: Record<string, string>; session?: string };
   const lines = p.derived_from;
-  const extra: Record<string, string> = { ...(p.extra ?? {}), lines: listLines(lines) };
-  if (lines.some((l) => latin1.has(l))) extra['text_decoding'] = LATIN1_NOTE;
+  const extra: Record<string, string> = p.extra ?? {};
+  extra['lines'] = listLines(lines);
+  if (latin1.size > 0 && lines.some((l) => latin1.has(l))) extra['text_decoding'] = LATIN1_NOTE;
   if (extra['connect_seq'] !== undefined) {
     extra['connect_line'] = extra['connect_seq'];
     delete extra['connect_seq'];
@@ -119,7 +126,7 @@ function relocateTextRecord(r: DerivedRecord, fileSeq: number, latin1: Set<numbe
   if (typeof p.session === 'string') p.session = p.session.replace(/@(\d+)$/, (_m, line: string) => `@${fileSeq}:L${line}`);
   p.derived_from = [fileSeq];
   p.extra = extra;
-  return { kind: r.kind, payload: p } as DerivedRecord;
+  return r;
 }
 
 function relocateFailure(f: ParseFailure, fileSeq: number): ParseFailure {
@@ -307,6 +314,18 @@ export function scanContent(pieces: Iterable<Uint8Array>): ContentScan {
   return { sha256: hash.digest('hex'), size, streamable: size > 0 && !special };
 }
 
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The text of valid UTF-8 bytes, or undefined. */
+function strictUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return fatalUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Lines of text split from pieces as textLines splits whole bytes (a UTF-8 BOM dropped, no line after a final newline). */
 function* pieceLines(pieces: Iterable<Uint8Array>, path: string, observedAt: string, latin1: Set<number>): Generator<SourceLine> {
   let carry: Buffer | undefined;
@@ -327,6 +346,18 @@ function* pieceLines(pieces: Iterable<Uint8Array>, path: string, observedAt: str
       }
       first = false;
       if (hasPrefix(piece, [0xef, 0xbb, 0xbf])) start = 3;
+    }
+    // The piece's whole lines decoded at once when they are valid UTF-8 (then every line is: a
+    // newline byte is never inside a multibyte character) and hold no byte order mark (which the
+    // per-line decoder would drop at the start of each line); otherwise line by line, as textLines.
+    const last = piece.lastIndexOf(0x0a);
+    if (last >= start) {
+      const region = piece.subarray(start, last);
+      const text = region.indexOf(UTF8_BOM) < 0 ? strictUtf8(region) : undefined;
+      if (text !== undefined) {
+        for (const line of text.split('\n')) yield { seq: lineNo++, path, text: line, observedAt };
+        start = last + 1;
+      }
     }
     for (;;) {
       const end = piece.indexOf(0x0a, start);

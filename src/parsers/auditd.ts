@@ -76,7 +76,8 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
   let text = line.text;
   if (text.endsWith('\n')) text = text.slice(0, -1);
   if (text.endsWith('\r')) text = text.slice(0, -1);
-  if (text.trim() === '') return undefined;
+  // Blank: nothing but whitespace (looked at only when the line starts with some).
+  if (text.length === 0 || (isSpaceCode(text.charCodeAt(0)) && text.trim() === '')) return undefined;
   if (text.length > MAX_LINE_LENGTH) {
     return failure('auditd.line_too_long', `line of ${text.length} characters (limit ${MAX_LINE_LENGTH})`, [line.seq]);
   }
@@ -110,6 +111,11 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
   if (node !== undefined) record.node = node;
   if (enriched !== undefined) record.enriched = enriched;
   return record;
+}
+
+/** Whether a UTF-16 unit may start a line that trim() empties (every other line starts otherwise). */
+function isSpaceCode(c: number): boolean {
+  return c <= 0x20 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 /** `key=value` pairs of a record body; values may be "double" or 'single' quoted; words without `=` are skipped. */
@@ -166,10 +172,9 @@ function isHex(s: string): boolean {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+/** Text of hex that isHex() accepted (even length, hex digits only: Buffer's decoding reads all of it). */
 function hexToText(hex: string): string {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return utf8.decode(bytes);
+  return utf8.decode(Buffer.from(hex, 'hex'));
 }
 
 // --- grouping -----------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ function shapeOf(kind: string, keys: string[]): Shape | undefined {
     if (text === undefined) return undefined;
     keyTexts.push(`${text}:`);
   }
-  if (shapes.size >= 64) shapes.clear(); // bounded: kinds are few, but `kind` here is any string
+  if (shapes.size >= 256) shapes.clear(); // bounded: kinds (and their nested members) are few, but `kind` here is any string
   const shape: Shape = { keys, sorted, keyTexts, memos: sorted.map(() => new Memo()) };
   shapes.set(kind, shape);
   return shape;
@@ -93,10 +93,19 @@ function shapeOf(kind: string, keys: string[]): Shape | undefined {
 
 /** The payload's canonical text without the general walk, or undefined when it must take it. */
 function fastPayloadText(kind: string, payload: unknown): string | undefined {
+  return fastObjectText(kind, payload, true);
+}
+
+/**
+ * A plain object's canonical text through the shape of `shapeKey` (a kind, or a kind and a member
+ * for the objects nested in its payloads, such as `extra`, whose keys are as regular as the
+ * payload's), or undefined when it must take the general walk.
+ */
+function fastObjectText(shapeKey: string, payload: unknown, nest: boolean): string | undefined {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
   const proto: unknown = Object.getPrototypeOf(payload);
   if (proto !== Object.prototype && proto !== null) return undefined;
-  const shape = shapeOf(kind, Object.keys(payload));
+  const shape = shapeOf(shapeKey, Object.keys(payload));
   if (shape === undefined) return undefined;
   const obj = payload as Record<string, unknown>;
   const { sorted, keyTexts, memos } = shape;
@@ -118,8 +127,10 @@ function fastPayloadText(kind: string, payload: unknown): string | undefined {
         text = value ? 'true' : 'false';
         break;
       case 'object':
-        // Nested values (rare on the hot path) go through the general serializer.
-        text = value === null ? 'null' : canonicalText(value);
+        // A nested plain object (a payload's `extra`) through its own shape; anything else, and
+        // anything deeper, through the general serializer.
+        if (value === null) text = 'null';
+        else text = (nest && !Array.isArray(value) ? fastObjectText(`${shapeKey}\u0000${sorted[i] as string}`, value, false) : undefined) ?? canonicalText(value);
         break;
       default:
         text = undefined;

@@ -466,7 +466,16 @@ export function validatePayload(kind: RecordKind, payload: unknown): void {
 
 /** Formats a wall-clock time in milliseconds (plus optional extra microseconds) as a record timestamp. */
 export function formatTimestamp(epochMs: number, extraMicros = 0): string {
+  // The last result is remembered: parsers stamp several records of one event, and many events of one millisecond.
+  if (epochMs === lastStampMs && extraMicros === lastStampMicros) return lastStampText;
   const iso = new Date(epochMs).toISOString(); // …T12:34:56.789Z
   const micros = String(extraMicros).padStart(3, '0');
-  return `${iso.slice(0, 23)}${micros}Z`;
+  const text = `${iso.slice(0, 23)}${micros}Z`;
+  lastStampMs = epochMs;
+  lastStampMicros = extraMicros;
+  lastStampText = text;
+  return text;
 }
+let lastStampMs = Number.NaN;
+let lastStampMicros = 0;
+let lastStampText = '';

@@ -29,4 +29,37 @@ describe('recordBytes', () => {
       { numRuns: 3000 },
     );
   });
+
+  it('gives exactly canonicalBytes(record) for runs of payloads of one shape with nested objects (the shape and memo caches hit, then miss)', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 6 });
+    const scalar = fc.oneof(text, fc.maxSafeInteger(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constantFrom('a', 'b', '"\\\n'), fc.double());
+    const keys = fc.uniqueArray(fc.oneof(text, fc.constantFrom('extra', 'derived_from', 'parser', 'a', 'B', 'é')), { minLength: 1, maxLength: 6 });
+    // A nested object's members: scalars, arrays and objects one deeper still.
+    const nested = fc.dictionary(text, fc.oneof(scalar, fc.array(text, { maxLength: 3 }), fc.dictionary(text, scalar, { maxKeys: 2 })), { maxKeys: 5 });
+    const run = fc.tuple(keys, fc.uniqueArray(text, { minLength: 1, maxLength: 5 }), fc.constantFrom('file.access', 'process.exec')).chain(([top, inner, kind]) =>
+      fc.array(
+        fc.tuple(fc.array(fc.oneof(scalar, nested, fc.array(text, { maxLength: 3 })), { minLength: top.length, maxLength: top.length }), fc.array(fc.oneof(scalar, nested), { minLength: inner.length, maxLength: inner.length }), fc.boolean()).map(([values, innerValues, withInner]) => {
+          const payload: Record<string, unknown> = {};
+          top.forEach((k, i) => (payload[k] = values[i]));
+          // The same nested keys in the same order, record after record, as a parser writes `extra`.
+          if (withInner) payload['extra'] = Object.fromEntries(inner.map((k, i) => [k, innerValues[i]]));
+          return { v: 1 as const, seq: 7, kind, observed_at: '2026-11-23T14:08:51.123000Z', mono_ns: '1', boot_id: 'b', host: 'h', source: 's', payload };
+        }),
+        { minLength: 1, maxLength: 6 },
+      ),
+    );
+    const outcome = (f: () => Uint8Array): string => {
+      try {
+        return Buffer.from(f()).toString('hex');
+      } catch (err) {
+        return `throws ${(err as { code?: string }).code ?? String(err)}`;
+      }
+    };
+    fc.assert(
+      fc.property(run, (records) => {
+        for (const r of records) expect(outcome(() => recordBytes(r as EvidenceRecord))).toBe(outcome(() => canonicalBytes(r)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });

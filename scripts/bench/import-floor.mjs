@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+/**
+ * The floor of `custody import` (issue 13's benchmark): the least work that preserving and sealing
+ * every line of a file takes, measured beside the oracle the issue compares custody with, on the
+ * same generated file (import-inputs.mjs), in the same run:
+ *
+ *   floor:   read the file in 1 MiB pieces, split it into lines, SHA-256 each line, insert one
+ *            SQLite row per line (seq, hash, the line's bytes) through better-sqlite3 with the
+ *            store's pragmas (WAL, synchronous=FULL) and its batch size (one transaction per
+ *            --batch rows, default 256 as the store's policy): no parsing, no record, no Merkle
+ *            tree, no checkpoint, no blob.
+ *   oracle:  goaccess (access log) or ausearch -i (audit log), as import-vs-oracles.mjs runs them.
+ *   custody: `custody import` of the same file into a fresh store (with --custody).
+ *
+ * What custody does beyond the floor (parse, derive typed records, canonical JSON, Merkle tree,
+ * signed checkpoints, the file as a blob) is its cost above it. Each is a whole process timed by
+ * GNU time (CPU = user + system; wall clock beside it, the machine being shared).
+ *
+ *   npx tsc -p tsconfig.json && node scripts/bench/import-floor.mjs [--lines 1000000] [--rounds 1] [--inputs DIR] [--only access|audit] [--custody] [--batch 256]
+ *
+ * --inputs DIR reads DIR/access.log and DIR/audit.log (written by import-inputs.mjs) and keeps them;
+ * without it the files are generated in a temporary folder and deleted afterwards.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { accessLog, auditLog } from './import-inputs.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : process.argv[i + 1];
+}
+const BATCH = Number(arg('batch', '256'));
+
+/** The floor itself, in this process: lines → SHA-256 → one SQLite row each. */
+function floor(file, dbPath) {
+  const db = new Database(dbPath);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE lines (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, bytes BLOB NOT NULL) STRICT');
+  const insert = db.prepare('INSERT INTO lines (seq, hash, bytes) VALUES (?, ?, ?)');
+  let rows = [];
+  const commit = db.transaction((batch) => {
+    for (const [seq, hash, bytes] of batch) insert.run(seq, hash, bytes);
+  });
+  let seq = 0;
+  const line = (bytes) => {
+    rows.push([seq++, createHash('sha256').update(bytes).digest(), bytes]);
+    if (rows.length >= BATCH) {
+      commit(rows);
+      rows = [];
+    }
+  };
+  const fd = openSync(file, 'r');
+  const PIECE = 1 << 20;
+  let carry = Buffer.alloc(0);
+  for (;;) {
+    const piece = Buffer.allocUnsafe(PIECE);
+    const n = readSync(fd, piece, 0, PIECE, null);
+    if (n === 0) break;
+    const buf = carry.length > 0 ? Buffer.concat([carry, piece.subarray(0, n)]) : piece.subarray(0, n);
+    let start = 0;
+    for (let end = buf.indexOf(0x0a, start); end >= 0; end = buf.indexOf(0x0a, start)) {
+      line(buf.subarray(start, end));
+      start = end + 1;
+    }
+    carry = Buffer.from(buf.subarray(start));
+  }
+  closeSync(fd);
+  if (carry.length > 0) line(carry);
+  if (rows.length > 0) commit(rows);
+  db.close();
+  return seq;
+}
+
+if (process.argv[2] === '--floor') {
+  const n = floor(process.argv[3], process.argv[4]);
+  process.stdout.write(`${n}\n`);
+  process.exit(0);
+}
+
+const LINES = Number(arg('lines', '1000000'));
+const ROUNDS = Number(arg('rounds', '1'));
+const INPUTS = arg('inputs', undefined);
+const CUSTODY = process.argv.includes('--custody');
+const CLI = join(root, 'dist', 'src', 'cli.js');
+const work = mkdtempSync(join(tmpdir(), 'custody-bench-floor-'));
+
+/** Wall-clock and CPU (user + system, from GNU time) seconds of one whole process. */
+function timed(cmd, args, opts = {}) {
+  const timeFile = join(work, 'time.txt');
+  const t = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' }, maxBuffer: 1 << 30 });
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr?.toString().slice(0, 500)}`);
+  const [u, sy, kb] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+  return { s, cpu: u + sy, rssMiB: kb / 1024, stdout: r.stdout };
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const inputs = [
+  { name: 'access log (nginx combined + XFF)', file: 'access.log', make: accessLog, oracle: (f) => ['goaccess', [f, '--no-global-config', '--log-format=COMBINED', '-o', 'json']] },
+  { name: 'audit.log (execve events, 6 lines each)', file: 'audit.log', make: auditLog, oracle: (f) => ['ausearch', ['-i', '-if', f]] },
+];
+const ONLY = arg('only', undefined);
+const rows = [];
+try {
+  for (const input of inputs.filter((i) => ONLY === undefined || i.file.startsWith(ONLY))) {
+    const file = INPUTS !== undefined ? resolve(INPUTS, input.file) : join(work, input.file);
+    if (INPUTS === undefined || !existsSync(file)) input.make(file, LINES);
+    const content = readFileSync(file);
+    let lines = 0;
+    for (let at = content.indexOf(0x0a); at >= 0; at = content.indexOf(0x0a, at + 1)) lines++;
+    const times = { floor: [], oracle: [], custody: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const db = join(work, `floor-${r}.sqlite`);
+      times.floor.push(timed(process.execPath, [fileURLToPath(import.meta.url), '--floor', file, db]));
+      rmSync(db, { force: true });
+      rmSync(`${db}-wal`, { force: true });
+      rmSync(`${db}-shm`, { force: true });
+      const [cmd, args] = input.oracle(file);
+      times.oracle.push(timed(cmd, args, { allowFail: cmd === 'ausearch' }));
+      if (CUSTODY) {
+        const store = join(work, `store-${r}`);
+        times.custody.push(timed(process.execPath, [CLI, 'import', '--store', store, '--host', 'bench', '--json', file], { stdout: 'pipe' }));
+        rmSync(store, { recursive: true, force: true });
+      }
+    }
+    const m = (xs, key) => (xs.length === 0 ? undefined : median(xs.map((x) => x[key])));
+    rows.push({ ...input, lines, bytes: statSync(file).size, oracleName: input.oracle(file)[0], ...Object.fromEntries(Object.entries(times).flatMap(([k, xs]) => [[`${k}S`, m(xs, 's')], [`${k}Cpu`, m(xs, 'cpu')], [`${k}Rss`, m(xs, 'rssMiB')]])) });
+    if (INPUTS === undefined) rmSync(file, { force: true });
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const f2 = (x) => (x === undefined ? '–' : x.toFixed(2));
+const env = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
+const md = [
+  `# The floor of custody import, beside goaccess / ausearch`,
+  '',
+  `\`node scripts/bench/import-floor.mjs --lines ${LINES} --rounds ${ROUNDS} --batch ${BATCH}${CUSTODY ? ' --custody' : ''}\` on ${env}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; seconds per whole process, wall / CPU (user + system, GNU time), peak RSS; median of ${ROUNDS}.`,
+  '',
+  '| input | lines | MB | floor wall / CPU (s) | floor RSS (MiB) | oracle | oracle wall / CPU (s) | floor ÷ oracle CPU | custody wall / CPU (s) | custody RSS (MiB) | custody ÷ oracle CPU | custody ÷ floor CPU |',
+  '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|',
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f2(r.floorS)} / ${f2(r.floorCpu)} | ${r.floorRss.toFixed(0)} | ${r.oracleName} | ${f2(r.oracleS)} / ${f2(r.oracleCpu)} | ${f2(r.floorCpu / r.oracleCpu)}× | ` +
+      (r.custodyS === undefined ? '– | – | – | – |' : `${f2(r.custodyS)} / ${f2(r.custodyCpu)} | ${r.custodyRss.toFixed(0)} | ${f2(r.custodyCpu / r.oracleCpu)}× | ${f2(r.custodyCpu / r.floorCpu)}× |`),
+  ),
+  '',
+].join('\n');
+process.stdout.write(md);
