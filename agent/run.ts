@@ -23,6 +23,7 @@ import { DEFAULT_INGEST_OPTIONS, FileIngestor, type IngestOptions } from './inge
 import { Deriver } from '../src/derive/deriver.js';
 import { Evt, type Logger } from './logger.js';
 import { hasLiveSources, LiveSources } from './sources/index.js';
+import { StoreAppender } from './store-appender.js';
 import type { AppendOutageRecord, VaultShipLoop } from './ship/loop.js';
 import { STATE_CLOCK_KEY, STATE_STATUS_KEY, STATE_TSA_KEY, type AgentStatusState } from './status.js';
 
@@ -211,11 +212,15 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       { evt: Evt.start, store: config.store, host: store.host, store_id: store.storeId, records: store.size, epoch: store.epoch, config_sha256: configSha, config: redactConfig(config) },
       'agent starting',
     );
-    ingestor = new FileIngestor({ store, state, logger, clock }, ingestOptionsOf(config));
+    // One appender for every writer: the file ingestor and the live sources share one view of a
+    // failing store, one backoff and one backpressure limit (agent/store-appender.ts).
+    const ingestOptions = ingestOptionsOf(config);
+    const appender = new StoreAppender(store, { logger, clock }, { maxPendingRecords: ingestOptions.maxPendingRecords, retry: ingestOptions.retry });
+    ingestor = new FileIngestor({ store, state, logger, clock, appender }, ingestOptions);
     await ingestor.start();
     // Live sources (journald, USB, watched folders): each optional, each failing on its own.
     if (hasLiveSources(config)) {
-      liveSources = new LiveSources({ store, state, logger, clock }, config);
+      liveSources = new LiveSources({ store, state, logger, clock, appender }, config);
       await liveSources.start();
     }
   } catch (err) {
