@@ -439,6 +439,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       // The final checkpoint and what it seals leave the host too, unless the vault was failing
       // (then the next start ships them: shutdown must not wait on an outage).
       if (vaultLoop.healthy) await vaultLoop.finalRound(SHUTDOWN_SHIP_WAIT_MS);
+      vaultLoop.close();
       status.vault = vaultLoop.status();
       state.set(STATE_STATUS_KEY, status);
     }
@@ -446,6 +447,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     try {
       if (!store.isClosed) store.close();
     } finally {
+      vaultLoop?.close();
       state.close();
     }
   }

@@ -134,6 +134,9 @@ export class VaultShipLoop {
    * was acknowledged stays acknowledged.
    */
   async finalRound(waitMs: number): Promise<void> {
+    // A round that did not stop in time is still putting: a second one beside it would race it for
+    // the same watermarks. The next start ships what is left.
+    if (this.inFlight) return;
     this.stopping = false;
     this.abort = new AbortController();
     const deadline = setTimeout(() => this.abort.abort(), waitMs);
@@ -150,6 +153,14 @@ export class VaultShipLoop {
       this.stopping = true;
       this.current.state = 'stopped';
     }
+  }
+
+  /** Closes the client's sockets: a request still in flight fails at once instead of holding the process. */
+  close(): void {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deps.client.destroy();
   }
 
   private schedule(ms: number): void {

@@ -87,8 +87,15 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
 
   /** The status report while polling (the function the command prints; the command itself is run where its output is checked). */
   function status(store: string): VaultStatusJson {
-    if (!existsSync(join(store, 'evidence.sqlite'))) return { agent: { running: false }, records: { total: 0, byKind: {} } }; // not created yet
-    return JSON.parse(JSON.stringify(agentStatus(store))) as VaultStatusJson;
+    const none: VaultStatusJson = { agent: { running: false }, records: { total: 0, byKind: {} } };
+    if (!existsSync(join(store, 'evidence.sqlite'))) return none; // not created yet
+    try {
+      return JSON.parse(JSON.stringify(agentStatus(store))) as VaultStatusJson;
+    } catch (err) {
+      // The agent is creating the store this very moment (the file exists, its tables not yet).
+      if (/no such table/.test(String(err))) return none;
+      throw err;
+    }
   }
 
   function writeLines(log: string, from: number, n: number, tag: string): void {
