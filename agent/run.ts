@@ -396,6 +396,8 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     } catch (err) {
       logger.error({ evt: 'vault.start_failed', code: (err as { code?: string }).code, err: messageOf(err) }, 'shipping to the vault could not start; evidence is still preserved locally');
     }
+    // `agent status` shows the vault section (and its lag) from now on, not from the next tick.
+    step('status', () => persistStatus(true));
   }
   logger.info({ evt: Evt.ready, watch: config.sources.files.watch }, 'agent running');
   opts.onReady?.({ storeDir: config.store, host: store.host, storeId: store.storeId });

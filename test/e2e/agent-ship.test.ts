@@ -193,9 +193,11 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
     const url = `s3://ship-b-${process.pid}`;
     await vaultInit({ url, retention: '1d', env: rgw.env });
     const { config, store, log } = setup('ship-b', url);
-    // A backlog of many small objects (a checkpoint every 40 records), so the kill lands mid-shipping.
-    writeLines(log, 0, 6000, 'b');
+    // A backlog of many small objects (a checkpoint every 40 records: about 750 objects), so the
+    // kill lands mid-shipping.
+    writeLines(log, 0, 15_000, 'b');
     const first = startAgent(config, agentEnv());
+    await until('the agent reports its shipping', () => status(store).vault);
     const client = openVault({ url, env: rgw.env });
     for (;;) {
       const page = await client.listPage(hostsPrefix(client.vault.prefix), { maxKeys: 200 });
@@ -206,13 +208,14 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
     first.child.kill('SIGKILL');
     await first.exited;
     const killed = status(store);
-    expect(killed.vault?.lagRecords ?? 0).toBeGreaterThan(0);
+    expect(killed.vault, 'the agent reported its shipping before the kill').toBeDefined();
+    expect(killed.vault?.lagRecords ?? 0, JSON.stringify(killed.vault)).toBeGreaterThan(0);
 
     const second = startAgent(config, agentEnv());
-    writeLines(log, 6000, 200, 'b');
+    writeLines(log, 15_000, 200, 'b');
     await until('the vault caught up after the restart', () => {
       const s = status(store);
-      return (s.records.byKind['log.line'] ?? 0) === 6200 && s.vault?.lagRecords === 0 ? s : undefined;
+      return (s.records.byKind['log.line'] ?? 0) === 15_200 && s.vault?.lagRecords === 0 ? s : undefined;
     });
     await stopAgent(second);
     await expectVaultHoldsStore(url, store);
