@@ -169,7 +169,8 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
     // Shipped while running: the vault catches up with the store (no lag, nothing failing).
     const running = await until('the vault caught up', () => {
       const s = status(store);
-      return (s.records.byKind['log.line'] ?? 0) === 500 && s.vault?.lagRecords === 0 ? s : undefined;
+      // The lag is computed now, the state is as of the agent's last status write (each second).
+      return (s.records.byKind['log.line'] ?? 0) === 500 && s.vault?.lagRecords === 0 && s.vault.state === 'shipping' ? s : undefined;
     });
     expect(running.vault).toMatchObject({ vault: url, state: 'shipping', failures: 0, lagBytes: 0, lagCheckpoints: 0 });
     expect(running.vault?.oldestUnshipped).toBeUndefined();
@@ -287,7 +288,8 @@ describe.skipIf(skipWithoutRgw())('custody agent run with a vault (built CLI, re
     writeLines(log, 0, 300, 'd');
     const failing = await until('the error is in status', () => {
       const s = status(store);
-      return s.vault?.lastErrorCode !== undefined && (s.records.byKind['log.line'] ?? 0) === 300 ? s : undefined;
+      // The outage record is committed with the next batch, the status written each second: wait for both.
+      return s.vault?.lastErrorCode !== undefined && (s.records.byKind['log.line'] ?? 0) === 300 && (s.records.byKind['vault.unreachable'] ?? 0) > 0 ? s : undefined;
     });
     expect(failing.vault).toMatchObject({ state: 'failing', lastErrorCode: 'E_VAULT_ACCESS_DENIED', shippedRecords: 0 });
     expect(failing.vault?.lastError).toMatch(/credentials/);
