@@ -43,6 +43,8 @@ import { importFiles } from './import.js';
 import { writeTimelineAndTables } from './timeline.js';
 import { checkReportOptions, writeDraftReport, type WriteReportOptions } from './report.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
+import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
+import { placeHolds } from './vault-case.js';
 
 /** The log files a triage preserves when no agent configuration names any. */
 export const DEFAULT_TRIAGE_PATHS = [
@@ -96,12 +98,14 @@ export interface CollectOptions {
   report?: Pick<WriteReportOptions, 'sensitive' | 'discoveredAt' | 'workingHours' | 'usbWindowMinutes' | 'lang' | 'maxEvents' | 'net'> | false;
   /** How long to wait for a running agent to seal its store before the snapshot (default 5 s). */
   sealTimeoutMs?: number;
+  /** Hosts to collect from the evidence vault (`--vault`, `--host`, `--all-hosts`); combinable with `stores`. */
+  vault?: VaultCollectOptions;
 }
 
 const DEFAULT_SEAL_TIMEOUT_MS = 5_000;
 
 export interface CollectProgress {
-  stage: 'snapshot' | 'verify' | 'triage' | 'timeline' | 'report' | 'hash' | 'seal' | 'tar' | 'done';
+  stage: 'vault' | 'snapshot' | 'verify' | 'triage' | 'timeline' | 'report' | 'hold' | 'hash' | 'seal' | 'tar' | 'done';
   storesDone: number;
   storesTotal: number;
   records: number;
@@ -109,6 +113,8 @@ export interface CollectProgress {
   bytes: number;
   bytesTotal: number;
   detail?: string;
+  /** A line of its own for the log (one per host read from the vault), printed once. */
+  line?: string;
 }
 
 export interface CollectDeps {
@@ -139,7 +145,11 @@ export interface CollectSummary {
     /** What asking the store's agent to seal before the snapshot gave (agent stores only). */
     agent_seal?: { state: SealRequestResult['state']; tree_size?: number; detail?: string };
     clock_skew_ms?: number;
+    /** Read from the vault: the object versions it was built from, and whether the host is behind its policy. */
+    vault?: { objects: number; newest_received_at?: string; behind_policy?: string };
   }>;
+  /** The legal holds collect --vault placed for the case (custody/v1/cases/<case>/holds-….json). */
+  holds?: { held: number; record: string; sha256: string; bundle_file: string };
   triage?: { files: string[]; skipped: string[] };
   timeline_entries: number;
   files: number;
@@ -156,7 +166,8 @@ export interface CollectSummary {
 
 interface StoreSource {
   dir: string;
-  source: 'agent-store' | 'triage' | 'import';
+  source: 'agent-store' | 'triage' | 'import' | 'vault';
+  vault?: VaultSource;
 }
 
 function isStore(dir: string): boolean {
@@ -295,7 +306,9 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   if (existsSync(out)) throw new CustodyError(ErrorCodes.USAGE, 'the bundle folder already exists; choose a new --out', { where: options.out });
   if (options.tar && existsSync(`${out}.tar`)) throw new CustodyError(ErrorCodes.USAGE, 'the tar already exists; choose a new --out', { where: `${out}.tar` });
   if (!existsSync(dirname(out))) throw new CustodyError(ErrorCodes.USAGE, 'the folder to create the bundle in does not exist', { where: dirname(out) });
-  if (options.stores.length === 0 && options.triage === undefined) throw new CustodyError(ErrorCodes.USAGE, 'nothing to collect: give --store DIR (repeatable) and/or --triage');
+  if (options.stores.length === 0 && options.triage === undefined && options.vault === undefined) {
+    throw new CustodyError(ErrorCodes.USAGE, 'nothing to collect: give --store DIR (repeatable), --vault s3://BUCKET with --host NAME or --all-hosts, and/or --triage');
+  }
   const reportOptions = options.report === false ? undefined : (options.report ?? {});
   if (reportOptions !== undefined) checkReportOptions(reportOptions);
   const storeDirs = findStores(options.stores);
@@ -306,12 +319,15 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
 
   const progress: CollectProgress = { stage: 'snapshot', storesDone: 0, storesTotal: storeDirs.length + (options.triage ? 1 : 0), records: 0, recordsTotal: 0, bytes: 0, bytesTotal: 0 };
   const report = (patch: Partial<CollectProgress>): void => {
-    Object.assign(progress, patch);
-    deps.onProgress?.({ ...progress });
+    const { line, ...rest } = patch;
+    Object.assign(progress, rest);
+    deps.onProgress?.({ ...progress, ...(line !== undefined ? { line } : {}) });
   };
 
   const work = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
   let triageStore: string | undefined;
+  let vaultWork: string | undefined;
+  const vaultClose: (() => void)[] = [];
   try {
     const sources: StoreSource[] = storeDirs.map((dir) => ({ dir, source: 'agent-store' }));
     let triageSummary: CollectSummary['triage'];
@@ -327,6 +343,24 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       } else {
         progress.storesTotal--;
       }
+    }
+
+    if (options.vault !== undefined) {
+      vaultWork = mkdtempSync(join(tmpdir(), 'custody-vault-collect-'));
+      const local = new Set<string>();
+      for (const src of sources) {
+        const r = new SqliteStoreReader(src.dir);
+        try {
+          const id = r.meta().get('store_id');
+          if (id !== undefined) local.add(id);
+        } finally {
+          r.close();
+        }
+      }
+      const fromVault = await collectFromVault(options.vault, vaultWork, { nowMs: clock.nowMs(), skipStoreIds: local, report });
+      vaultClose.push(fromVault.close);
+      progress.storesTotal += fromVault.sources.length;
+      for (const v of fromVault.sources) sources.push({ dir: v.dir, source: 'vault', vault: v });
     }
 
     const hosts: BundleManifest['hosts'] = [];
@@ -366,18 +400,26 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       const trustKey = existsSync(liveEnrollment) ? liveEnrollment : rawKey.length === 32 ? fingerprint(rawKey) : undefined;
       let root: Uint8Array | undefined;
       const verification = await verifyStoreDir(dest, {
+        // Collect parses every record for the timeline anyway: it also proves each well-formed
+        // (canonical JSON, its kind's schema) before it seals the bundle (issue 14).
+        deep: true,
         ...(trustKey !== undefined ? { key: trustKey } : {}),
         ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}),
         rootsAt: [snap.records],
         onRoot: (_size, r) => (root = r),
       });
+      if (src.vault !== undefined) {
+        // What the vault's own checks found (second versions, segments, pending records) belongs to this host's result.
+        verification.findings.unshift(...src.vault.findings);
+        verification.ok = !verification.findings.some((f) => f.severity === 'error');
+      }
 
       const head = snapshotHead(dest, snap.records, root);
       const collectorTime = formatTimestamp(clock.nowMs());
       const note = signWitnessNote({ origin, treeSize: head.treeSize, rootHash: head.root }, collectorTime, key);
       writeNew(join(dest, 'witness.note'), note);
       const lastMs = head.lastObservedAt !== undefined ? msOf(head.lastObservedAt) : undefined;
-      const source: StoreSource['source'] = src.source === 'triage' ? 'triage' : (head.kinds.get('agent.start') ?? 0) > 0 ? 'agent-store' : 'import';
+      const source: StoreSource['source'] = src.source === 'triage' || src.source === 'vault' ? src.source : (head.kinds.get('agent.start') ?? 0) > 0 ? 'agent-store' : 'import';
       hosts.push({
         host,
         store_id: storeId,
@@ -402,6 +444,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
           findings: verification.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
         },
         witness: { tree_size: head.treeSize, root_hash: Buffer.from(head.root).toString('base64'), note },
+        ...(src.vault !== undefined ? { vault: src.vault.provenance } : {}),
         clock: {
           collector_time: collectorTime,
           ...(head.lastObservedAt !== undefined ? { last_observed_at: head.lastObservedAt } : {}),
@@ -415,6 +458,21 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       report({ storesDone: progress.storesDone + 1 });
     }
     hosts.sort((a, b) => compareBundlePaths(a.path, b.path));
+
+    // Every vault object version the case used gets a legal hold, listed in a case record in the
+    // vault and, the same signed bytes, in the bundle (so the manifest and the custody entry cover it).
+    let holdsSummary: CollectSummary['holds'];
+    const vaultSources = sources.filter((s) => s.vault !== undefined).map((s) => s.vault as VaultSource);
+    if (options.vault !== undefined && options.vault.hold !== false && vaultSources.length > 0) {
+      const objects = vaultSources.flatMap((v) => v.provenance.objects);
+      report({ stage: 'hold', detail: `legal holds on ${objects.length} vault objects` });
+      const client = vaultSources[0]!.client;
+      const placed = await placeHolds(client, { caseId: options.caseId, objects, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey });
+      const bundleFile = 'evidence/vault-holds.json';
+      writeNew(join(work, bundleFile), placed.bytes);
+      holdsSummary = { held: placed.held, record: `s3://${client.bucket}/${placed.key}`, sha256: placed.sha256, bundle_file: bundleFile };
+      report({ line: `legal holds: ${placed.held} object versions held for case ${options.caseId}, recorded in ${holdsSummary.record}` });
+    }
 
     report({ stage: 'timeline', detail: 'merging the timeline' });
     const timeline = writeTimelineAndTables(work, timelineInputs, (n) => report({ records: n }));
@@ -519,8 +577,9 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     const listed = [...files, ...sealFiles];
     writeNew(join(work, 'SHA256SUMS'), formatSha256Sums(listed));
     writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: hashdeepTargets(reportFiles !== undefined) }));
-    const actor = options.examiner !== undefined && /, \S/.test(options.examiner) ? options.examiner : `${options.examiner ?? 'custody collect'}, ${safeComponent(deps.collectorHost)}`;
-    const log = appendEntry('', { manifestSha256, action: 'collected', actor, note: `collected case ${options.caseId}: ${hosts.length} store(s), ${files.length} files${options.note ? `; ${options.note}` : ''}` }, key.privateKey, clock.nowMs());
+    const actor = actorOf(options, deps);
+    const holdsNote = holdsSummary ? `; legal holds on ${holdsSummary.held} vault object versions, listed in ${holdsSummary.bundle_file} and ${holdsSummary.record} (sha256 ${holdsSummary.sha256})` : '';
+    const log = appendEntry('', { manifestSha256, action: 'collected', actor, note: `collected case ${options.caseId}: ${hosts.length} store(s), ${files.length} files${holdsNote}${options.note ? `; ${options.note}` : ''}` }, key.privateKey, clock.nowMs());
     writeNew(join(work, 'custody.jsonl'), log);
 
     renameSync(work, out);
@@ -549,7 +608,17 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         ...(h.verified.sealed ? { sealed_size: h.verified.sealed.tree_size } : {}),
         ...(agentSeals.has(h.path) ? { agent_seal: sealSummary(agentSeals.get(h.path)!) } : {}),
         ...(h.clock.estimated_skew_ms !== undefined ? { clock_skew_ms: h.clock.estimated_skew_ms } : {}),
+        ...(h.vault !== undefined
+          ? {
+              vault: {
+                objects: h.vault.objects.length,
+                ...(h.vault.newest_checkpoint?.received_at !== undefined ? { newest_received_at: h.vault.newest_checkpoint.received_at } : {}),
+                ...(h.vault.behind_policy !== undefined ? { behind_policy: h.vault.behind_policy } : {}),
+              },
+            }
+          : {}),
       })),
+      ...(holdsSummary ? { holds: holdsSummary } : {}),
       ...(triageSummary ? { triage: triageSummary } : {}),
       timeline_entries: timeline.entries,
       files: files.length,
@@ -572,7 +641,13 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     throw err;
   } finally {
     if (triageStore !== undefined) rmSync(triageStore, { recursive: true, force: true });
+    if (vaultWork !== undefined) rmSync(vaultWork, { recursive: true, force: true });
+    for (const close of vaultClose) close();
   }
+}
+
+function actorOf(options: CollectOptions, deps: CollectDeps): string {
+  return options.examiner !== undefined && /, \S/.test(options.examiner) ? options.examiner : `${options.examiner ?? 'custody collect'}, ${safeComponent(deps.collectorHost)}`;
 }
 
 function sealSummary(r: SealRequestResult): NonNullable<CollectSummary['hosts'][number]['agent_seal']> {
@@ -590,6 +665,10 @@ export function formatCollectSummary(s: CollectSummary): string {
       `  ${h.host} ${h.store_id} [${h.source}]: ${h.records} records, verified ${h.verified ? 'VALID' : 'INVALID'}${h.findings > 0 ? ` (${h.findings} findings)` : ''}, witnessed at size ${h.witness_size}${h.clock_skew_ms !== undefined ? `, collector clock - last record = ${h.clock_skew_ms} ms` : ''}`,
     );
     const unsealed = h.sealed_size === undefined ? h.records : h.records - h.sealed_size;
+    if (h.vault !== undefined) {
+      lines.push(`    read from the vault: ${h.vault.objects} object versions${h.vault.newest_received_at ? `, newest checkpoint received ${h.vault.newest_received_at}` : ''}`);
+      if (h.vault.behind_policy !== undefined) lines.push(`    BEHIND ITS POLICY: ${h.vault.behind_policy}`);
+    }
     const seal = h.agent_seal;
     if (seal?.state === 'sealed') {
       lines.push(`    its agent sealed ${seal.tree_size} records on request before the snapshot${unsealed > 0 ? `; ${unsealed} appended after that are unsealed (witnessed by the collector)` : ''}`);
@@ -598,6 +677,7 @@ export function formatCollectSummary(s: CollectSummary): string {
     }
   }
   if (s.triage) lines.push(`triage:       ${s.triage.files.length} files preserved${s.triage.skipped.length > 0 ? `, ${s.triage.skipped.length} unreadable: ${s.triage.skipped.join(', ')}` : ''}`);
+  if (s.holds) lines.push(`legal holds:  ${s.holds.held} vault object versions held for the case (${s.holds.record}; lift with \`custody vault release\`)`);
   lines.push(`timeline:     ${s.timeline_entries} entries; ${s.files} files, ${s.bytes} bytes`);
   lines.push(`manifest:     sha256 ${s.manifest_sha256}`);
   if (s.tsa) lines.push(`time stamp:   ${s.tsa.gen_time} from ${s.tsa.url}${s.tsa.verified ? ' (verified against --tsa-ca)' : ' (not verified: no --tsa-ca)'}`);

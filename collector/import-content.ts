@@ -3,15 +3,20 @@
  * read from it: EVTX (`ElfFile\0`) → Windows event mapping; gzip → the decompressed content, read
  * the same way (the compressed bytes are what is preserved); setupapi.dev.log (`>>>  [Device
  * Install`) → USB first installs; utmp-format records (size and layout sanity) → logons; any other
- * text → the line parsers (syslog, kernel USB, auth, auditd, web and proxy access logs). Pure: bytes in, records out.
+ * text → the line parsers (syslog, kernel USB, auth, auditd, web and proxy access logs). Pure: bytes in, records out,
+ * except readContent, the one function that reads a file (in pieces, for scanContent, the store's
+ * streamed blob and deriveTextPieces, so that a plain text file of any size is imported in bounded
+ * memory; the other formats are read whole).
  *
  * Deterministic for the same bytes, path, `log.file` seq and mtime: a resumed import (import.ts)
  * reads a file again to find where its earlier run stopped, and must get the same records.
  */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { gunzipSync, constants as zc } from 'node:zlib';
-import { deriveFromLines, decodeLineBytes, LATIN1_NOTE } from '../src/derive/lines.js';
-import { messageOf } from '../src/errors.js';
+import { createLineDeriver, deriveFromLines, decodeLineBytes, LATIN1_NOTE } from '../src/derive/lines.js';
+import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { readEvtx } from '../src/parsers/evtx/index.js';
 import { parseSetupapiDevLog } from '../src/parsers/setupapi.js';
 import type { DerivedRecord, ParseFailure, ParseOutput, SourceLine } from '../src/parsers/types.js';
@@ -212,4 +217,158 @@ function parseText(bytes: Uint8Array, path: string, fileSeq: number, mtime: stri
     out: { records: raw.records.map((r) => relocateTextRecord(r, fileSeq, latin1)), failures: raw.failures.map((f) => relocateFailure(f, fileSeq)) },
     gaps: [],
   };
+}
+
+/** Bytes a streamed read takes at a time (the store's blob chunk size, so a piece is one chunk). */
+export const CONTENT_PIECE_BYTES = 1 << 20;
+/** The head classify() looks at: binary detection reads the first 8 KiB, as parseContent does. */
+const HEAD_BYTES = 8192;
+const SETUPAPI_MARKER = Buffer.from('>>>  [Device Install');
+
+/**
+ * A file's content from its start, in pieces of `pieceBytes` (every piece full but the last), so
+ * that memory stays at one piece whatever the file's size. A read error is an E_IO naming the file.
+ */
+export function* readContent(path: string, pieceBytes = CONTENT_PIECE_BYTES): Generator<Buffer> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot read it: ${messageOf(err)}`, { where: path, cause: err });
+  }
+  try {
+    for (;;) {
+      const piece = Buffer.allocUnsafe(pieceBytes);
+      let fill = 0;
+      while (fill < pieceBytes) {
+        let n: number;
+        try {
+          n = readSync(fd, piece, fill, pieceBytes - fill, null);
+        } catch (err) {
+          throw new CustodyError(ErrorCodes.IO, `cannot read it: ${messageOf(err)}`, { where: path, cause: err });
+        }
+        if (n === 0) break;
+        fill += n;
+      }
+      if (fill > 0) yield fill === pieceBytes ? piece : piece.subarray(0, fill);
+      if (fill < pieceBytes) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What one streamed pass over a file found: its hash and size, and what parseContent needs to pick a reader. */
+export interface ContentScan {
+  sha256: string;
+  size: number;
+  /** Plain text that the line parsers read: derivable line by line from pieces (deriveTextPieces). */
+  streamable: boolean;
+}
+
+/**
+ * Hashes a file in pieces and decides whether its content is plain text for the line parsers (no
+ * magic of EVTX, gzip or another compression, no UTF-16 byte order mark, no NUL in the first 8 KiB,
+ * no setupapi section marker anywhere): exactly the files parseContent reads with parseText as
+ * 'text'. Everything else is read whole, as before.
+ */
+export function scanContent(pieces: Iterable<Uint8Array>): ContentScan {
+  const hash = createHash('sha256');
+  let size = 0;
+  const head = Buffer.alloc(HEAD_BYTES);
+  let headFill = 0;
+  let setupapi = false;
+  // The marker may straddle two pieces: keep the tail of the previous one.
+  let tail = Buffer.alloc(0);
+  for (const piece of pieces) {
+    hash.update(piece);
+    size += piece.length;
+    if (headFill < HEAD_BYTES) {
+      const n = Math.min(HEAD_BYTES - headFill, piece.length);
+      head.set(piece.subarray(0, n), headFill);
+      headFill += n;
+    }
+    if (!setupapi) {
+      const joined = tail.length === 0 ? Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength) : Buffer.concat([tail, piece]);
+      setupapi = joined.includes(SETUPAPI_MARKER);
+      tail = Buffer.from(joined.subarray(Math.max(0, joined.length - (SETUPAPI_MARKER.length - 1))));
+    }
+  }
+  const h = head.subarray(0, headFill);
+  const special =
+    hasPrefix(h, EVTX_MAGIC) ||
+    hasPrefix(h, GZIP_MAGIC) ||
+    OTHER_COMPRESSION.some(([, magic]) => hasPrefix(h, magic)) ||
+    hasPrefix(h, [0xff, 0xfe]) ||
+    hasPrefix(h, [0xfe, 0xff]) ||
+    // A NUL in the first 384 bytes may be utmp, in the first 8 KiB is binary: both read whole.
+    looksBinary(h) ||
+    setupapi;
+  return { sha256: hash.digest('hex'), size, streamable: size > 0 && !special };
+}
+
+/** Lines of text split from pieces as textLines splits whole bytes (a UTF-8 BOM dropped, no line after a final newline). */
+function* pieceLines(pieces: Iterable<Uint8Array>, path: string, observedAt: string, latin1: Set<number>): Generator<SourceLine> {
+  let carry: Buffer | undefined;
+  let lineNo = 1;
+  let first = true;
+  for (const p of pieces) {
+    let piece = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    if (carry !== undefined) {
+      piece = Buffer.concat([carry, piece]);
+      carry = undefined;
+    }
+    let start = 0;
+    if (first) {
+      // The BOM is looked for in the file's first bytes (a first piece shorter than 3 bytes carries on).
+      if (piece.length < 3) {
+        carry = piece;
+        continue;
+      }
+      first = false;
+      if (hasPrefix(piece, [0xef, 0xbb, 0xbf])) start = 3;
+    }
+    for (;;) {
+      const end = piece.indexOf(0x0a, start);
+      if (end < 0) break;
+      const d = decodeLineBytes(piece.subarray(start, end));
+      if (d.latin1) latin1.add(lineNo);
+      yield { seq: lineNo, path, text: d.text, observedAt };
+      start = end + 1;
+      lineNo++;
+    }
+    // Copied: the piece's buffer may be reused by its reader.
+    if (start < piece.length) carry = Buffer.from(piece.subarray(start));
+  }
+  if (carry !== undefined && carry.length > 0) {
+    let start = 0;
+    if (first && hasPrefix(carry, [0xef, 0xbb, 0xbf])) start = 3;
+    if (start < carry.length) {
+      const d = decodeLineBytes(carry.subarray(start));
+      if (d.latin1) latin1.add(lineNo);
+      yield { seq: lineNo, path, text: d.text, observedAt };
+    }
+  }
+}
+
+/** Where deriveTextPieces sends what it reads, as it reads it. */
+export interface ContentSink {
+  record(rec: DerivedRecord): void;
+  failure(f: ParseFailure): void;
+}
+
+/**
+ * Plain text content (scanContent said `streamable`) read line by line from pieces: the same
+ * records and failures, in the same order, as parseContent over the whole bytes, handed to `sink`
+ * as they are derived, so memory holds the events still open and not the file's records.
+ */
+export function deriveTextPieces(pieces: Iterable<Uint8Array>, path: string, fileSeq: number, mtime: string, sink: ContentSink): void {
+  const latin1 = new Set<number>();
+  const d = createLineDeriver({ referenceTime: () => mtime });
+  const hand = (o: ParseOutput): void => {
+    for (const r of o.records) sink.record(relocateTextRecord(r, fileSeq, latin1));
+    for (const f of o.failures) sink.failure(relocateFailure(f, fileSeq));
+  };
+  for (const line of pieceLines(pieces, path, mtime, latin1)) hand(d.push(line));
+  hand(d.finish());
 }

@@ -5,7 +5,10 @@
  *
  * For each file, in the order given: its bytes go into the store (a blob under their SHA-256) and a
  * `log.file` record (`reason: import`, `content: stored`, size, mtime, sha256); then its content is
- * read (import-content.ts) into derived records that name the `log.file` seq in `derived_from`; a
+ * read (import-content.ts) into derived records that name the `log.file` seq in `derived_from`.
+ * Plain text is hashed, stored and read in 1 MiB pieces, and its records go to the store as they
+ * are derived, so memory does not grow with the file; it is read back from the stored blob, so the
+ * records come from exactly the bytes preserved. Other formats are read whole. A
  * truncated tail is an `agent.gap` (evidence that could not be read); last, an `import.derived`
  * record says the file was read to its end.
  *
@@ -34,7 +37,7 @@ import { canonicalText, decodeCanonical } from '../src/records/canonical.js';
 import { formatTimestamp, validatePayload, type EvidenceRecord, type PayloadOf, type RecordKind } from '../src/records/schema.js';
 import { EVIDENCE_FILE, EvidenceStore } from '../src/store/evidence-store.js';
 import { terminalLines } from '../src/text/terminal.js';
-import { parseContent } from './import-content.js';
+import { deriveTextPieces, parseContent, readContent, scanContent, type ContentScan, type ContentSink, type ParsedContent } from './import-content.js';
 
 /** `source` of the log.file, agent.gap and import.derived records of an import; derived records: `import:<parser>`. */
 export const IMPORT_SOURCE = 'import';
@@ -358,11 +361,16 @@ function importOne(
   progress: InProgress,
   summary: ImportSummary,
 ): ImportedFile {
-  let bytes: Buffer;
+  let scan: ContentScan;
+  let whole: Buffer | undefined;
   let mtime: string;
   try {
-    bytes = readFileSync(path);
+    // One pass hashes the file and tells plain text (read line by line, in pieces, so memory does
+    // not grow with the file) from the formats that are read whole (EVTX, gzip, utmp, setupapi,
+    // UTF-16, other binary), which are read into memory as they always were.
+    scan = scanContent(readContent(path));
     mtime = mtimeOf(path);
+    if (!scan.streamable) whole = readFileSync(path);
   } catch (err) {
     const done = summary.files.map((f) => f.path);
     throw new CustodyError(
@@ -371,14 +379,25 @@ function importOne(
       { where: given, cause: err },
     );
   }
-  const sha256 = store.putBlob(bytes);
+  let sha256: string;
+  let size: number;
+  if (whole !== undefined) {
+    sha256 = store.putBlob(whole);
+    size = whole.length;
+  } else {
+    // Stored in pieces and hashed again as it is stored: a file that changed since the scan is
+    // refused (E_IO) with nothing stored, so the blob is always the content its hash names.
+    sha256 = scan.sha256;
+    size = scan.size;
+    store.putBlobStreaming(sha256, () => readContent(path));
+  }
   const first = earlier.get(sha256);
   let fileSeq: number;
   let copySeq: number | undefined;
   let readPath = path;
   let readMtime = mtime;
   if (first === undefined) {
-    const payload: PayloadOf<'log.file'> = { path, size: bytes.length, mtime, sha256, reason: 'import', content: 'stored' };
+    const payload: PayloadOf<'log.file'> = { path, size, mtime, sha256, reason: 'import', content: 'stored' };
     fileSeq = store.append('log.file', IMPORT_SOURCE, payload);
     earlier.set(sha256, { seq: fileSeq, path, mtime, doneSeq: undefined });
   } else {
@@ -390,7 +409,7 @@ function importOne(
     if (options.preserveAgain) {
       copySeq = store.append('log.file', IMPORT_SOURCE, {
         path,
-        size: bytes.length,
+        size,
         mtime,
         sha256,
         reason: 'import',
@@ -403,7 +422,7 @@ function importOne(
   progress.fileSeq = fileSeq;
   const file: ImportedFile = {
     path,
-    size: bytes.length,
+    size,
     sha256,
     mtime,
     seq: fileSeq,
@@ -424,8 +443,6 @@ function importOne(
     return file;
   }
 
-  const parsed = parseContent(bytes, readPath, fileSeq, readMtime);
-  file.format = parsed.format;
   // Records an earlier, interrupted run derived from this file: the first ones the store accepts
   // of what is read now must be exactly these (then skipped), the rest are appended.
   const before = first === undefined ? undefined : derivedEarlier(store, fileSeq, readPath);
@@ -437,32 +454,50 @@ function importOne(
   }
   const allRecords: Record<string, number> = {};
   let accepted = 0;
-  for (const rec of parsed.out.records) {
-    const parser = (rec.payload as { parser?: string }).parser ?? 'import';
-    try {
-      if (accepted < skipRecords) {
-        // The store validates what it appends; what is skipped is validated here, as append would.
-        validatePayload(rec.kind as RecordKind, rec.payload as never);
-        if (canonicalText(rec.payload) !== before!.records[accepted]) throw resumeMismatch(skipRecords, accepted, fileSeq, given);
-      } else {
-        progress.appended.push(store.append(rec.kind, `${IMPORT_SOURCE}:${parser}`, rec.payload));
-        count(file.records, rec.kind);
-      }
-    } catch (err) {
-      if (!(err instanceof CustodyError && err.code === ErrorCodes.RECORD_INVALID)) throw err;
-      parsed.out.failures.push({ parser, reason: 'import.invalid_record', detail: `${rec.kind}: ${err.message}`, derived_from: [fileSeq] });
-      continue;
-    }
-    count(allRecords, rec.kind);
-    accepted++;
-  }
-  if (accepted < skipRecords) throw resumeMismatch(skipRecords, accepted, fileSeq, given);
-  for (const f of parsed.out.failures) {
+  const onFailure = (f: ParseFailure): void => {
     count(file.failures, f.reason);
     if (file.failure_samples.filter((s) => s.reason === f.reason).length < 3) file.failure_samples.push({ ...f, detail: f.detail.slice(0, 300) });
+  };
+  const sink: ContentSink = {
+    record(rec) {
+      const parser = (rec.payload as { parser?: string }).parser ?? 'import';
+      try {
+        if (accepted < skipRecords) {
+          // The store checks what it appends; what is skipped is checked here, as append would.
+          validatePayload(rec.kind as RecordKind, rec.payload as never);
+          if (canonicalText(rec.payload) !== before!.records[accepted]) throw resumeMismatch(skipRecords, accepted, fileSeq, given);
+        } else {
+          progress.appended.push(store.append(rec.kind, `${IMPORT_SOURCE}:${parser}`, rec.payload));
+          count(file.records, rec.kind);
+        }
+      } catch (err) {
+        if (!(err instanceof CustodyError && err.code === ErrorCodes.RECORD_INVALID)) throw err;
+        onFailure({ parser, reason: 'import.invalid_record', detail: `${rec.kind}: ${err.message}`, derived_from: [fileSeq] });
+        return;
+      }
+      count(allRecords, rec.kind);
+      accepted++;
+    },
+    failure: onFailure,
+  };
+  let gaps: ParsedContent['gaps'];
+  if (whole === undefined) {
+    // Derived from the preserved bytes as the store holds them, chunk by chunk, and handed to the
+    // store as they come: neither the file nor its records are ever all in memory.
+    deriveTextPieces(store.blobChunks(sha256), readPath, fileSeq, readMtime, sink);
+    file.format = 'text';
+    gaps = [];
+  } else {
+    const parsed = parseContent(whole, readPath, fileSeq, readMtime);
+    whole = undefined;
+    file.format = parsed.format;
+    for (const rec of parsed.out.records) sink.record(rec);
+    for (const f of parsed.out.failures) onFailure(f);
+    gaps = parsed.gaps;
   }
-  const skipGaps = Math.min(before?.gaps ?? 0, parsed.gaps.length);
-  for (const g of parsed.gaps.slice(skipGaps)) {
+  if (accepted < skipRecords) throw resumeMismatch(skipRecords, accepted, fileSeq, given);
+  const skipGaps = Math.min(before?.gaps ?? 0, gaps.length);
+  for (const g of gaps.slice(skipGaps)) {
     const gapSeq = store.append('agent.gap', IMPORT_SOURCE, { source: IMPORT_SOURCE, path: readPath, file_seq: fileSeq, ...g });
     file.gaps.push({ seq: gapSeq, reason: g.reason, detail: g.detail });
   }
@@ -470,15 +505,15 @@ function importOne(
     file_seq: fileSeq,
     path: readPath,
     sha256,
-    format: parsed.format,
+    format: file.format,
     records: allRecords,
     failures: file.failures,
-    gaps: parsed.gaps.length,
+    gaps: gaps.length,
     ...(first !== undefined ? { resumed_after: skipRecords } : {}),
   });
   earlier.get(sha256)!.doneSeq = file.done_seq;
   options.logger?.info(
-    { evt: 'import.file', path, seq: fileSeq, sha256, format: parsed.format, outcome: file.outcome, records: file.records, records_before: skipRecords, failures: file.failures, gaps: file.gaps.length },
+    { evt: 'import.file', path, seq: fileSeq, sha256, format: file.format, outcome: file.outcome, records: file.records, records_before: skipRecords, failures: file.failures, gaps: file.gaps.length },
     'imported',
   );
   return file;

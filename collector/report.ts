@@ -44,7 +44,7 @@ export interface WriteReportOptions {
   usbWindowMinutes?: number;
   /** Most events the report holds in memory (`ReportOptions.maxEvents`); past it, E_REPORT_TOO_LARGE. */
   maxEvents?: number;
-  /** Internal address ranges and the large-upload threshold (src/report/net-options.ts); defaults when absent. */
+  /** Internal address ranges, the large-upload threshold, the users and hosts of interest (src/report/net-options.ts); defaults when absent. */
   net?: ReportNetOptions;
   /** Options for the verification that opens the report (pinned keys, TSA roots). */
   verify?: VerifyBundleOptions;
@@ -212,7 +212,8 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
       throw new CustodyError(ErrorCodes.USAGE, 'the report would be written inside the sealed bundle, where `custody verify` would name it as an unlisted file; choose an --out outside it', { where: out });
     }
   }
-  const verification = await verifyBundle(bundlePath, options.verify ?? {});
+  // The report reads every record's rendering anyway: it also proves each record well-formed (issue 14).
+  const verification = await verifyBundle(bundlePath, { deep: true, ...options.verify });
   let temp: string | undefined;
   try {
     let dir = bundleAbs;
@@ -281,6 +282,8 @@ export function reportModelOptions(options: WriteReportOptions, generatedAt: str
     ...(options.usbWindowMinutes !== undefined ? { usbWindowMinutes: options.usbWindowMinutes } : {}),
     ...(options.maxEvents !== undefined ? { maxEvents: options.maxEvents } : {}),
     ...(options.net !== undefined ? { internalRanges: options.net.internal_ranges, uploadThreshold: options.net.upload_threshold } : {}),
+    ...(options.net?.users_of_interest !== undefined ? { usersOfInterest: options.net.users_of_interest } : {}),
+    ...(options.net?.hosts_of_interest !== undefined ? { hostsOfInterest: options.net.hosts_of_interest } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { makeTempFolder, removeTempFolder } from '../src/fs/temp-folder.js';
 import { terminalLines } from '../src/text/terminal.js';
+import { checksLine } from '../src/verify/format.js';
 import { extractTar, TarRefusal } from '../src/bundle/tar.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { checkBundle, type BundleCheckOptions, type BundleEntry, type BundleReader, type BundleVerification, type OpenedStore } from '../src/verify/bundle-verify.js';
@@ -100,6 +101,7 @@ export async function verifyBundle(path: string, options: VerifyBundleOptions = 
           form: 'tar',
           tsa: { status: 'absent' },
           files: { listed: 0, verified: 0 },
+          checks: { integrity: true, canonical: options.deep === true, schema: options.deep === true, recordsFullyChecked: 0, records: 0 },
           hosts: [],
           findings: [{ code: `tar.${err.reason}`, severity: 'error', message: err.message, where: `${path} offset ${err.offset}${err.entry !== undefined ? ` (${JSON.stringify(err.entry)})` : ''}` }],
         };
@@ -125,6 +127,7 @@ export function formatBundleVerification(r: BundleVerification): string {
   const tsa = { verified: 'verified against the pinned TSA root', unverified: 'present, not verified (no --tsa-ca)', invalid: 'INVALID', absent: 'none', missing: 'MISSING' }[r.tsa.status];
   lines.push(`time stamp:   ${tsa}${r.tsa.gen_time ? ` (${r.tsa.gen_time})` : ''}`);
   lines.push(`files:        ${r.files.verified} of ${r.files.listed} listed files match`);
+  lines.push(checksLine(r.checks, r.checks.records));
   for (const h of r.hosts) {
     const s = h.store;
     const sealed = s?.sealed && s.sealed.treeSize > 0 ? `sealed to seq ${s.sealed.lastSeq} (checkpoint #${s.sealed.checkpointId}${s.sealed.trustedTime ? `, trusted time ${s.sealed.trustedTime}` : ''})` : 'nothing sealed';

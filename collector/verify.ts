@@ -15,6 +15,8 @@ export interface VerifyStoreDirOptions {
   key?: string;
   /** Files with the TSA root certificates (PEM or DER). */
   tsaCa?: string[];
+  /** `verify --deep`: also prove every record canonical JSON valid against its kind's schema. */
+  deep?: boolean;
   onProgress?: (records: number) => void;
   /** Tree sizes whose root over the records as read is handed to `onRoot` (see VerifyStoreOptions). */
   rootsAt?: readonly number[];
@@ -93,6 +95,7 @@ export async function verifyStoreDir(storeDir: string, options: VerifyStoreDirOp
     return await verifyStore(reader, {
       trust,
       tsaRoots,
+      deep: options.deep === true,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.rootsAt !== undefined ? { rootsAt: options.rootsAt } : {}),
       ...(options.onRoot ? { onRoot: options.onRoot } : {}),

@@ -66,8 +66,12 @@ function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('verify')
     .description('verify a store, a bundle folder or a bundle .tar without trusting it; exit 0 valid, 1 integrity failure, 2 usage or I/O error')
-    .argument('<path>', 'store folder, bundle folder or bundle .tar')
+    .argument('[path]', 'store folder, bundle folder or bundle .tar (with --vault and --host: none, the vault alone)')
     .option('--key <fingerprint|file>', 'store: trusted enrollment key: its SHA256:… fingerprint or an enrollment.pub file')
+    .option('--vault <s3-url>', 'store: also check it against what its agent shipped to this vault (s3://BUCKET[/PREFIX]); without a store, verify --host from the vault alone')
+    .option('--host <name>', 'with --vault and no store: the host whose shipped store to verify')
+    .option('--store-id <id>', 'with --vault --host: only this store of the host (a re-enrolled host has several)')
+    .option('--endpoint <url>', 'with --vault: S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
     .option('--collector-key <fingerprint>', "bundle: the collector key's SHA256:… fingerprint the bundle must be sealed with")
     .option('--agent-key <fingerprint>', "bundle: a pinned enrollment fingerprint; every store in the bundle must be enrolled with one; repeatable", collect)
     .option('--custody-key <fingerprint>', 'bundle: a key allowed to sign custody entries; when given, any other is an error; repeatable', collect)
@@ -75,10 +79,28 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tsa-ca <file>', 'trusted TSA root certificate (PEM or DER); repeatable', collect)
     .option('--json', 'print the result as JSON')
     .option('--strict', 'every warning fails the verification too (exit 1)')
-    .action(async (path: string, given: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean }) => {
+    .option('--deep', "also prove every record canonical JSON valid against its kind's schema (default: integrity only, which is what the seals prove)")
+    .action(async (path: string | undefined, given: { key?: string; collectorKey?: string; agentKey?: string[]; custodyKey?: string[]; custodyHead?: string; tsaCa?: string[]; json?: boolean; strict?: boolean; deep?: boolean; vault?: string; host?: string; storeId?: string; endpoint?: string }) => {
       const opts = { ...given, ...(await checkedPins(given)) };
       const { verificationFails } = await import('./verify/format.js');
+      if (opts.vault === undefined && (opts.host !== undefined || opts.storeId !== undefined || opts.endpoint !== undefined)) {
+        throw new CustodyError(ErrorCodes.USAGE, '--host, --store-id and --endpoint are for verifying against a vault: give --vault s3://BUCKET');
+      }
+      if (path === undefined) {
+        if (opts.vault === undefined || opts.host === undefined) throw new CustodyError(ErrorCodes.USAGE, 'give a store or bundle to verify, or --vault s3://BUCKET --host NAME to verify a host from the vault alone');
+        quietSdk();
+        const [{ verifyVaultHost }, { formatStoreVerification }] = await Promise.all([import('../collector/verify-vault.js'), import('./verify/format.js')]);
+        const results = await verifyVaultHost(
+          { url: opts.vault, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) },
+          { host: opts.host, ...(opts.storeId !== undefined ? { storeId: opts.storeId } : {}), ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) },
+        );
+        process.stdout.write(opts.json ? terminalJson(results) : results.map((r) => formatStoreVerification(r, { strict: opts.strict === true })).join('\n'));
+        setExit(results.some((r) => verificationFails(r, { strict: opts.strict === true })) ? EXIT_INTEGRITY : EXIT_OK);
+        return;
+      }
+      if (opts.host !== undefined || opts.storeId !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--host and --store-id name a store in the vault when no store folder is given; a store folder names its own host', { where: path });
       if (isBundlePath(path)) {
+        if (opts.vault !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--vault checks a store folder (or, with --host, the vault alone); a bundle carries its own seals', { where: path });
         if (opts.key !== undefined) throw new CustodyError(ErrorCodes.USAGE, 'for a bundle, pin keys with --collector-key and --agent-key (--key is for a store folder)', { where: path });
         let head: { index: number; sha256: string } | undefined;
         if (opts.custodyHead !== undefined) {
@@ -94,6 +116,7 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.agentKey !== undefined ? { agentKeys: opts.agentKey } : {}),
             ...(opts.custodyKey !== undefined ? { custodyKeys: opts.custodyKey } : {}),
             ...(head ? { custodyHead: head } : {}),
+            deep: opts.deep === true,
           }),
         );
         process.stdout.write(opts.json ? terminalJson(result) : formatBundleVerification(result));
@@ -107,7 +130,13 @@ function buildProgram(setExit: (code: number) => void): Command {
       // Commands load their modules when they run: the agent stays small without the verifier's PKI code.
       const { verifyStoreDir } = await import('../collector/verify.js');
       const { formatStoreVerification } = await import('./verify/format.js');
-      const result = await verifyStoreDir(path, { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}) });
+      const pins = { ...(opts.key !== undefined ? { key: opts.key } : {}), ...(opts.tsaCa !== undefined ? { tsaCa: opts.tsaCa } : {}), deep: opts.deep === true };
+      let result;
+      if (opts.vault !== undefined) {
+        quietSdk();
+        const { verifyStoreWithVault } = await import('../collector/verify-vault.js');
+        result = await verifyStoreWithVault(path, { url: opts.vault, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) }, pins);
+      } else result = await verifyStoreDir(path, pins);
       process.stdout.write(opts.json ? terminalJson(result) : formatStoreVerification(result, { strict: opts.strict === true }));
       setExit(verificationFails(result, { strict: opts.strict === true }) ? EXIT_INTEGRITY : EXIT_OK);
     });
@@ -268,6 +297,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('freeze what agent stores hold (and, with --triage, this host\'s logs) into a sealed, verifiable bundle')
     .requiredOption('--case <id>', 'case id, e.g. IR-2026-014')
     .option('--store <dir>', 'a store folder, or a folder of stores copied from other hosts; repeatable', collect)
+    .option('--vault <s3-url>', 'collect hosts from the evidence vault (s3://BUCKET[/PREFIX]), with --host or --all-hosts; combinable with --store')
+    .option('--host <name>', 'with --vault: a host to collect (all its stores); repeatable', collect)
+    .option('--all-hosts', 'with --vault: every host the vault holds')
+    .option('--endpoint <url>', 'with --vault: S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
     .option('--triage', "also preserve this host's logs now (the agent configuration's watch globs, else the usual /var/log files)")
     .option('--agent-config <file>', `triage: the agent configuration whose watch globs name the logs (default ${DEFAULT_CONFIG_PATH} when it exists)`)
     .option('--examiner <name>', 'who collects, "NAME, ORG" (recorded in the manifest and the first custody entry)')
@@ -286,11 +319,17 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--utc-offset <±hh:mm>', 'report: the local time of --working-hours', '+09:00')
     .option('--internal-range <cidr>', 'report: an internal address range (IPv4 or IPv6 CIDR); repeatable; replaces the default (RFC 1918, loopback, link-local, IPv6 ULA): uploads and CONNECTs to other addresses are "outside"', collect)
     .option('--upload-threshold <bytes>', 'report: an upload of at least this many bytes to an outside host is a pattern (e.g. 10MiB, 500KB; default 10MiB)')
+    .option('--user-of-interest <name>', 'report: "What ran" is about the programs this user ran (alice, CONTOSO\\alice, auid=1001); repeatable; the rest is counted, and the patterns weigh every run', collect)
+    .option('--host-of-interest <name>', 'report: "What ran" is about the programs run on this host (web01 or web01.example.jp); repeatable; with --user-of-interest, those users on these hosts', collect)
     .option('--max-events <n>', 'report: most USB, file access, logon and agent records it holds in memory (about 0.7 KB each; default 1000000); past it the bundle is sealed without report/')
     .option('--json', 'print the summary as JSON')
     .action(
-      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; json?: boolean }) => {
+      async (opts: { case: string; store?: string[]; triage?: boolean; agentConfig?: string; examiner?: string; note?: string; tsa?: string; tsaCa?: string[]; key?: string; out: string; tar?: boolean; report?: boolean; lang?: string; sensitive?: string[]; discoveredAt?: string; workingHours?: string; utcOffset: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; userOfInterest?: string[]; hostOfInterest?: string[]; vault?: string; host?: string[]; allHosts?: boolean; endpoint?: string; json?: boolean }) => {
         if (opts.tsaCa !== undefined && opts.tsa === undefined) throw new CustodyError(ErrorCodes.USAGE, '--tsa-ca needs --tsa URL');
+        if (opts.vault === undefined && (opts.host !== undefined || opts.allHosts === true || opts.endpoint !== undefined)) {
+          throw new CustodyError(ErrorCodes.USAGE, '--host, --all-hosts and --endpoint name hosts in a vault: give --vault s3://BUCKET');
+        }
+        if (opts.vault !== undefined) quietSdk();
         const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
           import('../collector/collect.js'),
           import('node:os'),
@@ -303,13 +342,13 @@ function buildProgram(setExit: (code: number) => void): Command {
         } else if (opts.agentConfig !== undefined) throw new CustodyError(ErrorCodes.USAGE, '--agent-config is only used with --triage');
         let report: { lang?: 'en' | 'ja'; sensitive?: string[]; discoveredAt?: string; workingHours?: import('../src/report/model.js').WorkingHours; net?: import('../src/report/net-options.js').ReportNetOptions } | false;
         if (opts.report === false) {
-          const given = (['lang', 'sensitive', 'discoveredAt', 'workingHours', 'maxEvents', 'internalRange', 'uploadThreshold'] as const).filter((k) => opts[k] !== undefined);
+          const given = (['lang', 'sensitive', 'discoveredAt', 'workingHours', 'maxEvents', 'internalRange', 'uploadThreshold', 'userOfInterest', 'hostOfInterest'] as const).filter((k) => opts[k] !== undefined);
           if (given.length > 0) throw new CustodyError(ErrorCodes.USAGE, `--no-report leaves the report out, so --${given.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} would be ignored: drop one or the other`);
           report = false;
         } else {
           const [{ parseWorkingHours }, { reportNetFromFlags }] = await Promise.all([import('../collector/report.js'), import('./report/net-options.js')]);
           report = {
-            net: reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}) }),
+            net: reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}), ...(opts.userOfInterest !== undefined ? { userOfInterest: opts.userOfInterest } : {}), ...(opts.hostOfInterest !== undefined ? { hostOfInterest: opts.hostOfInterest } : {}) }),
             ...(opts.lang !== undefined ? { lang: opts.lang as 'en' | 'ja' } : {}),
             ...(opts.maxEvents !== undefined ? { maxEvents: parseMaxEvents(opts.maxEvents) } : {}),
             ...(opts.sensitive !== undefined ? { sensitive: opts.sensitive } : {}),
@@ -329,6 +368,15 @@ function buildProgram(setExit: (code: number) => void): Command {
             ...(opts.tsa !== undefined ? { tsa: { url: opts.tsa, ...(opts.tsaCa ? { caFiles: opts.tsaCa } : {}) } } : {}),
             ...(opts.key !== undefined ? { keyFile: opts.key } : {}),
             ...(triage ? { triage } : {}),
+            ...(opts.vault !== undefined
+              ? {
+                  vault: {
+                    access: { url: opts.vault, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) },
+                    ...(opts.host !== undefined ? { hosts: opts.host } : {}),
+                    ...(opts.allHosts === true ? { allHosts: true } : {}),
+                  },
+                }
+              : {}),
             report,
           },
           { clock: systemClock, collectorHost: hostname(), version: custodyVersion(), codeSha256: codeHash(), onProgress: progress.update },
@@ -350,6 +398,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--usb-window <minutes>', 'a sensitive read this long before a USB storage connection counts as followed by it', '60')
     .option('--internal-range <cidr>', 'an internal address range (IPv4 or IPv6 CIDR); repeatable; replaces the default (RFC 1918, loopback, link-local, IPv6 ULA): uploads and CONNECTs to other addresses are "outside"', collect)
     .option('--upload-threshold <bytes>', 'an upload of at least this many bytes to an outside host is a pattern (e.g. 10MiB, 500KB; default 10MiB)')
+    .option('--user-of-interest <name>', '"What ran" is about the programs this user ran (alice, CONTOSO\\alice, auid=1001); repeatable; the rest is counted, and the patterns weigh every run', collect)
+    .option('--host-of-interest <name>', '"What ran" is about the programs run on this host (web01 or web01.example.jp); repeatable; with --user-of-interest, those users on these hosts', collect)
     .option('--out <dir>', 'folder for the report (default: <bundle>-report beside the bundle; never inside it)')
     .option('--max-events <n>', 'most USB, file access, logon and agent records the report holds in memory (about 0.7 KB each); more is an error (default 1000000)')
     .option('--collector-key <fingerprint>', 'verify: the collector key the bundle must be sealed with')
@@ -359,7 +409,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(
       async (
         bundle: string,
-        given: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
+        given: { lang?: string; discoveredAt?: string; sensitive?: string[]; workingHours?: string; utcOffset: string; usbWindow: string; out?: string; maxEvents?: string; internalRange?: string[]; uploadThreshold?: string; userOfInterest?: string[]; hostOfInterest?: string[]; collectorKey?: string; agentKey?: string[]; tsaCa?: string[]; json?: boolean },
       ) => {
         const opts = { ...given, ...(await checkedPins(given)) };
         const { writeReport, formatReportSummary, parseWorkingHours } = await import('../collector/report.js');
@@ -368,7 +418,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         if (opts.lang !== undefined && opts.lang !== 'en' && opts.lang !== 'ja') throw new CustodyError(ErrorCodes.USAGE, `--lang must be en or ja, got ${JSON.stringify(opts.lang)}`);
         const maxEvents = opts.maxEvents !== undefined ? parseMaxEvents(opts.maxEvents) : undefined;
         const { reportNetFromFlags } = await import('./report/net-options.js');
-        const net = reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}) });
+        const net = reportNetFromFlags({ ...(opts.internalRange !== undefined ? { internalRange: opts.internalRange } : {}), ...(opts.uploadThreshold !== undefined ? { uploadThreshold: opts.uploadThreshold } : {}), ...(opts.userOfInterest !== undefined ? { userOfInterest: opts.userOfInterest } : {}), ...(opts.hostOfInterest !== undefined ? { hostOfInterest: opts.hostOfInterest } : {}) });
         const summary = await removingTempFoldersOnExit(() =>
           writeReport(
             bundle,
@@ -423,11 +473,6 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   // --- the evidence vault (issue 12) ---
   const vault = program.command('vault').description('the evidence vault: S3 with Object Lock that holds seals and evidence off the hosts');
-  // Our @aws-sdk range is pinned to releases that support Node 20 (package.json); its notice that later
-  // releases will not is not for custody's users.
-  const quietSdk = (): void => {
-    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  };
   vault
     .command('init')
     .description('create the bucket with Object Lock and a default retention, or check an existing one; refuses a bucket that cannot lock')
@@ -455,7 +500,51 @@ function buildProgram(setExit: (code: number) => void): Command {
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatVaultHosts(r));
     });
 
+  vault
+    .command('release')
+    .description("lift the legal holds a case placed on vault objects (those another open case still holds stay held) and record the release in the vault")
+    .argument('<vault>', 's3://BUCKET[/PREFIX]')
+    .requiredOption('--case <id>', 'the case whose holds to lift')
+    .option('--key <file>', "the collector's personal key (custody keys init --out) that signs the release record; without it a key is made for this release")
+    .option('--examiner <name>', 'who releases, "NAME, ORG" (recorded in the release record)')
+    .option('--endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
+    .option('--json', 'print the result as JSON')
+    .action(async (url: string, opts: { case: string; key?: string; examiner?: string; endpoint?: string; json?: boolean }) => {
+      quietSdk();
+      const [{ releaseCase, formatRelease }, { generatePersonalKey, parsePersonalPrivateKey }, { hostname }, { readFileSync }] = await Promise.all([
+        import('../collector/vault-case.js'),
+        import('./bundle/personal-key.js'),
+        import('node:os'),
+        import('node:fs'),
+      ]);
+      let key;
+      if (opts.key !== undefined) {
+        let pem: string;
+        try {
+          pem = readFileSync(opts.key, 'utf8');
+        } catch (err) {
+          throw new CustodyError(ErrorCodes.IO, `cannot read the collector key: ${(err as Error).message}`, { where: opts.key });
+        }
+        key = parsePersonalPrivateKey(pem, opts.key);
+      } else key = generatePersonalKey();
+      const actor = opts.examiner !== undefined && /, \S/.test(opts.examiner) ? opts.examiner : `${opts.examiner ?? 'custody vault release'}, ${hostname()}`;
+      const { formatTimestamp } = await import('./records/schema.js');
+      const r = await releaseCase(
+        { url, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}), caseId: opts.case, actor, privateKey: key.privateKey },
+        formatTimestamp(systemClock.nowMs()),
+      );
+      process.stdout.write(opts.json ? terminalJson({ ...r, signed_by: key.fingerprint }) : `${formatRelease(r)}  signed by ${key.fingerprint}${opts.key === undefined ? ' (made for this release)' : ''}\n`);
+    });
+
   return program;
+}
+
+/**
+ * Our @aws-sdk range is pinned to releases that support Node 20 (package.json); its notice that later
+ * releases will not is not for custody's users.
+ */
+function quietSdk(): void {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 }
 
 /**
@@ -535,6 +624,11 @@ function progressReporter(stream: NodeJS.WriteStream): { update: (p: CollectProg
   const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
   return {
     update: (p) => {
+      if (p.line !== undefined) {
+        // A line of its own (one per host read from the vault): above the redrawn progress line on a terminal.
+        stream.write(`${tty && drawn ? '\r\u001b[2K' : ''}collect: ${escapeForTerminal(p.line)}\n`);
+        drawn = false;
+      }
       if (p.stage !== lastStage) {
         stageStart = Date.now();
         if (!tty) stream.write(`collect: ${p.stage}${p.detail ? ` ${escapeForTerminal(p.detail)}` : ''} (stores ${p.storesDone}/${p.storesTotal}, records ${p.records}/${p.recordsTotal}, ${mib(p.bytes)})\n`);

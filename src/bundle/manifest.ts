@@ -53,7 +53,7 @@ export const manifestSchema = z.strictObject({
       store_id: z.string(),
       origin: z.string(),
       /** How the evidence got here: a running agent's store, this collector's triage, or imported files. */
-      source: z.enum(['agent-store', 'triage', 'import']),
+      source: z.enum(['agent-store', 'triage', 'import', 'vault']),
       /** Folder of this store's snapshot in the bundle, e.g. `evidence/web-01/<store_id>`. */
       path: bundlePath,
       enrollment: keyRef,
@@ -81,6 +81,20 @@ export const manifestSchema = z.strictObject({
         root_hash: base64,
         note: z.string(),
       }),
+      /**
+       * A store read from the evidence vault (source 'vault'): where, and exactly which object
+       * versions the snapshot was built from (each under a legal hold for the case).
+       */
+      vault: z
+        .strictObject({
+          url: z.string(),
+          prefix: z.string(),
+          objects: z.array(z.strictObject({ key: z.string(), version_id: z.string() })),
+          newest_checkpoint: z.strictObject({ checkpoint_id: z.number().int().nonnegative(), tree_size: z.number().int().nonnegative(), received_at: z.string().optional() }).optional(),
+          /** Set when the newest checkpoint is older than the host's own policy allows: the host is down or cut off. */
+          behind_policy: z.string().optional(),
+        })
+        .optional(),
       /** Clock comparison, stated and never applied: the host's last record time against the collector's clock. */
       clock: z.strictObject({
         collector_time: timestampSchema,

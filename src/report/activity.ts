@@ -170,6 +170,17 @@ export interface ActivityOptions {
   windowMinutes: number;
   baselineMinutes: number;
   citeLimit: number;
+  /** Which runs What ran is about (src/report/interest.ts); all runs when undefined. Patterns weigh every run either way. */
+  ofInterest?: (host: string, payload: Readonly<Record<string, unknown>>) => boolean;
+}
+
+/** What What ran left out when it is about some users and hosts only: counted, never dropped silently. */
+export interface ActivityFocusCounts {
+  runsLeftOut: number;
+  /** Programs (per host) none of whose runs is of interest. */
+  programsLeftOut: number;
+  /** Command lines naming sensitive paths whose run is not of interest. */
+  commandsLeftOut: number;
 }
 
 export interface Activity {
@@ -179,6 +190,16 @@ export interface Activity {
   transfers: TransferRow[];
   shares: ShareRow[];
   patterns: ActivityPattern[];
+  /** Present when `ofInterest` was given. */
+  focus?: ActivityFocusCounts;
+  /** Program starts of interest worth their ancestry (src/report/ancestry.ts), in time order, and why. */
+  notable: NotableRun[];
+}
+
+export type NotableReason = 'known_tool' | 'first_seen' | 'sensitive';
+export interface NotableRun {
+  entry: ActivityEntry;
+  why: NotableReason[];
 }
 
 function str(v: unknown): string | undefined {
@@ -215,7 +236,8 @@ export function toolOf(exe: string): ProgramRow['tool'] {
   return KNOWN_TOOLS.get(name);
 }
 
-function actorOf(p: Readonly<Record<string, unknown>>): string {
+/** Who a run was: its user, else `auid=N`, else `uid=N`, else `?`. */
+export function actorOf(p: Readonly<Record<string, unknown>>): string {
   const user = str(p['user']);
   if (user !== undefined) return user;
   const auid = str(p['auid']);
@@ -311,6 +333,11 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
   const firstRunOnHost = new Map<string, number>();
   type ProgAcc = Omit<ProgramRow, 'users' | 'usersTotal' | 'commandLines' | 'commandLinesTotal'> & { users: Set<string>; lines: Set<string>; runEntries: ActivityEntry[] };
   const programs = new Map<string, ProgAcc>();
+  /** The same, of the runs of interest only (when `ofInterest` is given): what the table shows. */
+  const focused = new Map<string, ProgAcc>();
+  let runsLeftOut = 0;
+  let commandsLeftOut = 0;
+  const notable: NotableRun[] = [];
   const commands: CommandRow[] = [];
   /** Archiver runs on sensitive paths, per host, in time order. */
   const archiveRuns: Array<{ e: ActivityEntry; paths: string[]; line: string }> = [];
@@ -325,30 +352,42 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
     const lineLength = typeof p['command_line_length'] === 'number' ? p['command_line_length'] : line.length;
     const hostStart = firstRunOnHost.get(e.host) ?? minutes(e.datetime);
     if (!firstRunOnHost.has(e.host)) firstRunOnHost.set(e.host, hostStart);
+    const interesting = o.ofInterest === undefined || o.ofInterest(e.host, p);
+    if (!interesting) runsLeftOut++;
+    const named = o.sensitiveConfigured ? sensitivePathsOf(line, str(p['cwd']), o.sensitive) : [];
+    const acc = addRun(programs, e, exe, user, line, lineLength, named.length > 0, () => minutes(e.datetime) - hostStart >= o.baselineMinutes || WRITABLE_DIR.test(exe));
+    if (interesting && o.ofInterest !== undefined) addRun(focused, e, exe, user, line, lineLength, named.length > 0, () => acc.firstSeen);
+    if (interesting && e.kind === 'process.exec') {
+      const why: NotableReason[] = [...(acc.tool !== undefined && acc.tool !== 'archiver' ? ['known_tool' as const] : []), ...(acc.firstSeen ? ['first_seen' as const] : []), ...(named.length > 0 ? ['sensitive' as const] : [])];
+      if (why.length > 0) notable.push({ entry: e, why });
+    }
+    if (named.length > 0) {
+      const parent = str(p['parent_exe']);
+      if (interesting) commands.push({ time: e.datetime, host: e.host, exe: shown(exe), user: shown(user), ...(parent !== undefined ? { parent: shown(parent) } : {}), command_line: displayValue(line, lineLength), command_line_length: lineLength, paths: named.map(shown), cite: citeOf(e) });
+      else commandsLeftOut++;
+      if (acc.tool === 'archiver') archiveRuns.push({ e, paths: named.map(shown), line: displayValue(line, lineLength) });
+    }
+  }
+  /** One more run of a program on a host in `map` (its row made on its first run, `firstSeen` asked then). */
+  function addRun(map: Map<string, ProgAcc>, e: ActivityEntry, exe: string, user: string, line: string, lineLength: number, sensitive: boolean, firstSeen: () => boolean): ProgAcc {
     const key = `${e.host}\u0000${exe}`;
-    let acc = programs.get(key);
+    let acc = map.get(key);
     if (acc === undefined) {
       const tool = toolOf(exe);
-      const afterBaseline = minutes(e.datetime) - hostStart >= o.baselineMinutes;
-      acc = { host: e.host, exe, runs: 0, failed: 0, users: new Set(), lines: new Set(), first: e.datetime, last: e.datetime, firstSeen: afterBaseline || WRITABLE_DIR.test(exe), ...(tool !== undefined ? { tool } : {}), sensitiveRuns: 0, cites: [], runEntries: [] };
-      programs.set(key, acc);
+      acc = { host: e.host, exe, runs: 0, failed: 0, users: new Set(), lines: new Set(), first: e.datetime, last: e.datetime, firstSeen: firstSeen(), ...(tool !== undefined ? { tool } : {}), sensitiveRuns: 0, cites: [], runEntries: [] };
+      map.set(key, acc);
     }
     acc.runs++;
-    if (p['success'] === false) acc.failed++;
+    if (e.payload['success'] === false) acc.failed++;
     acc.users.add(user);
     acc.last = e.datetime;
     if (line !== '') acc.lines.add(displayValue(line, lineLength));
     if (acc.cites.length < o.citeLimit) acc.cites.push(citeOf(e));
     if (acc.runEntries.length < o.citeLimit) acc.runEntries.push(e);
-    const named = o.sensitiveConfigured ? sensitivePathsOf(line, str(p['cwd']), o.sensitive) : [];
-    if (named.length > 0) {
-      acc.sensitiveRuns++;
-      const parent = str(p['parent_exe']);
-      commands.push({ time: e.datetime, host: e.host, exe: shown(exe), user: shown(user), ...(parent !== undefined ? { parent: shown(parent) } : {}), command_line: displayValue(line, lineLength), command_line_length: lineLength, paths: named.map(shown), cite: citeOf(e) });
-      if (acc.tool === 'archiver') archiveRuns.push({ e, paths: named.map(shown), line: displayValue(line, lineLength) });
-    }
+    if (sensitive) acc.sensitiveRuns++;
+    return acc;
   }
-  const programRows: ProgramRow[] = [...programs.values()].map(({ users, lines, runEntries: _r, ...rest }) => ({ ...rest, exe: shown(rest.exe), users: shownList(users), usersTotal: users.size, commandLines: [...lines].slice(0, 3), commandLinesTotal: lines.size }));
+  const programRows: ProgramRow[] = [...(o.ofInterest !== undefined ? focused : programs).values()].map(({ users, lines, runEntries: _r, ...rest }) => ({ ...rest, exe: shown(rest.exe), users: shownList(users), usersTotal: users.size, commandLines: [...lines].slice(0, 3), commandLinesTotal: lines.size }));
   for (const acc of programs.values()) {
     const tool = acc.tool;
     if (tool !== undefined && tool !== 'archiver') {
@@ -498,7 +537,8 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
     });
   }
 
-  return { programs: programRows, runs, commands, transfers: transferRows, shares: shareRows, patterns };
+  const focus = o.ofInterest !== undefined ? { runsLeftOut, programsLeftOut: programs.size - focused.size, commandsLeftOut } : undefined;
+  return { programs: programRows, runs, commands, transfers: transferRows, shares: shareRows, patterns, ...(focus !== undefined ? { focus } : {}), notable };
 }
 
 function uniq(values: readonly string[]): string[] {

@@ -4,6 +4,7 @@
  * item names), not translated sentence by sentence. Pure.
  */
 import type { FinalDeadline, PpcDeadlines, SkippedDay } from './deadlines.js';
+import { MAX_DEPTH, type AncestorStep, type ChainEnd } from './ancestry.js';
 import type { Cite, Param, PatternType, ReportModel, Statement } from './model.js';
 
 export type Lang = 'en' | 'ja';
@@ -297,6 +298,30 @@ const en = {
   'cap.commands': 'Shown {n} of {total} command lines: the earliest, and every one a pattern cites. All of them are in {where}.',
   'cap.transfers': 'Shown {n} of {total} destinations: the most bytes, and every one a pattern cites. All of them are in {where}.',
   'cap.shares': 'Shown {n} of {total}: sensitive shares first, then the most accessed. All of them are in {where}.',
+  focus_users: 'What ran is about the programs run by {users}',
+  focus_hosts: 'What ran is about the programs run on {hosts}',
+  focus_both: 'What ran is about the programs run by {users} on {hosts}',
+  focus_left_out: '{who} (--user-of-interest, --host-of-interest). Left out of this section: {runs} run(s) by other users or on other hosts, {programs} program(s) only they ran, and {commands} command line(s) naming sensitive paths. The patterns in section 6 weigh every run, and {where} holds them all.',
+  trees: 'Process ancestry',
+  trees_intro: 'For the runs of known tools, of first-seen programs and of command lines naming sensitive paths: the process that started each, its parent, and so on, as far as the records link them. A Sysmon process GUID links a child to its parent; otherwise the process id does, within one boot: the latest start of that pid on the host before the child, with no end of it in between, at most 24 hours before, and of the image the child\'s record names as its parent when it names one. Runs of one program with the same ancestors are one row.',
+  trees_boots: 'Boot markers in the evidence (agent starts, stops and gaps; the audit event serial starting over), per host: {list}. No link by process id is made across one.',
+  trees_unmarked: 'The evidence of {hosts} holds no boot marker: a reboot there is not seen, so a link by process id there assumes none happened between parent and child.',
+  no_trees: 'No run of a known tool, of a first-seen program or of a command line naming sensitive paths to trace.',
+  ancestry: 'Started by (parent first)',
+  why: 'Why',
+  'why.known_tool': 'known tool',
+  'why.first_seen': 'first seen',
+  'why.sensitive': 'sensitive paths',
+  'by.process_guid': 'linked by process GUID',
+  'by.pid+exe': 'linked by pid and image',
+  'by.pid': 'linked by pid only',
+  step: 'pid {pid}, {user}, {time}, {by}',
+  'end.no_parent_named': 'the top record names no parent',
+  'end.not_in_evidence': 'its parent ({parent}) has no start in the evidence that can be tied to it',
+  'end.other_boot': 'its parent\'s pid {ppid} ({parent}) started in the evidence before a boot marker: not linked across it',
+  'end.too_deep': 'further ancestors are not shown (more than {n})',
+  'end.loop': 'the records name each other as parent: the chain is cut where it loops',
+  'cap.trees': 'Shown {n} of {total} ancestries: those a pattern cites, known tools, sensitive command lines, then first sightings. All runs are in {where}.',
   'p.archive_then_usb': 'On {host}, {users} ran {programs} on sensitive paths ({files}) {runs} time(s) from {first_run} (e.g. {command_line}); within {window_minutes} minutes, USB storage device {device} was connected at {connected_at}.',
   'p.archive_then_upload': 'On {host}, {users} ran {programs} on sensitive paths ({files}) {runs} time(s) from {first_run} (e.g. {command_line}); within {window_minutes} minutes, at {sent_at}, the proxy log on {logged_on} shows {method} from {client} to {destination}, outside the internal ranges ({bytes_text}). The records do not tie the client address to {host}.',
   'p.large_upload': 'On {host} at {time}, the proxy logged {method} from {client} (user {user}) to {endpoint}, outside the internal ranges: {bytes_text}, at or over the threshold of {threshold} bytes.',
@@ -556,6 +581,30 @@ const ja: Record<MessageKey, string> = {
   'cap.commands': 'コマンドライン {total} 件中 {n} 件を掲載(古い順。パターンの根拠となるものはすべて含む)。全件は {where} を参照。',
   'cap.transfers': '送信先 {total} 件中 {n} 件を掲載(バイト数の多い順。パターンの根拠となるものはすべて含む)。全件は {where} を参照。',
   'cap.shares': '{total} 件中 {n} 件を掲載(重要ファイルの共有を優先し、アクセス数の多い順)。全件は {where} を参照。',
+  focus_users: '本項は {users} が実行したプログラムを対象とした',
+  focus_hosts: '本項は {hosts} で実行されたプログラムを対象とした',
+  focus_both: '本項は {users} が {hosts} で実行したプログラムを対象とした',
+  focus_left_out: '{who}(--user-of-interest、--host-of-interest)。対象外として本項に掲載していないもの:他の利用者・ホストによる実行 {runs} 件、それらだけが実行したプログラム {programs} 件、重要パスを含むコマンドライン {commands} 件。第6項のパターンはすべての実行を対象としており、全件は {where} にある。',
+  trees: 'プロセスの親子関係',
+  trees_intro: '持ち出し・遠隔操作ツール、初出のプログラム、重要パスを含むコマンドラインの実行について、それを起動したプロセス、さらにその親を、記録で結び付けられる範囲でさかのぼって示した。Sysmon のプロセス GUID があればそれで親子を結び付け、ない場合はプロセスIDで結び付けた。プロセスIDによる結び付けは同一起動期間内に限り、同じホストで子より前の直近の同じPIDの起動で、その間に終了の記録がなく、24時間以内であり、子の記録が親のイメージを示す場合はそれと一致するものに限った。同じプログラムで祖先が同じ実行は1行にまとめた。',
+  trees_boots: '証拠中の起動区切り(エージェントの開始・停止・欠落、監査イベント番号の巻き戻り)はホストごとに {list}。これをまたいでプロセスIDによる結び付けはしていない。',
+  trees_unmarked: '{hosts} の証拠には起動区切りがない。再起動があっても検出できないため、プロセスIDによる結び付けは親子の間に再起動がなかったことを前提としている。',
+  no_trees: '親子関係をさかのぼる対象(ツール・初出のプログラム・重要パスを含むコマンドラインの実行)はない。',
+  ancestry: '起動元(親から順に)',
+  why: '対象理由',
+  'why.known_tool': 'ツール',
+  'why.first_seen': '初出',
+  'why.sensitive': '重要パス',
+  'by.process_guid': 'プロセスGUIDで結合',
+  'by.pid+exe': 'PIDとイメージで結合',
+  'by.pid': 'PIDのみで結合',
+  step: 'PID {pid}、{user}、{time}、{by}',
+  'end.no_parent_named': '最上位の記録は親を示していない',
+  'end.not_in_evidence': '親({parent})の起動は、結び付けられる形では証拠中にない',
+  'end.other_boot': '親のPID {ppid}({parent})の起動は証拠中にあるが起動区切りより前であり、結び付けていない',
+  'end.too_deep': 'これより上の祖先は省略した({n}段を超える)',
+  'end.loop': '記録が互いを親として示しており、循環する箇所で打ち切った',
+  'cap.trees': '{total} 件中 {n} 件を掲載(パターンの根拠となるもの、ツール、重要パスを含むコマンドライン、初出の順)。全件は {where} を参照。',
   'p.archive_then_usb': '{host} において、{first_run} 以降 {users} が重要ファイルのパス({files})に対して {programs} を計{runs}回実行し(例:{command_line})、その後{window_minutes}分以内の {connected_at} にUSB記憶装置 {device} が接続された。',
   'p.archive_then_upload': '{host} において、{first_run} 以降 {users} が重要ファイルのパス({files})に対して {programs} を計{runs}回実行し(例:{command_line})、その後{window_minutes}分以内の {sent_at} に、{logged_on} のプロキシログに {client} から内部アドレス範囲外の {destination} への {method} が記録されている({bytes_text})。クライアントのアドレスと {host} の対応は本記録からは確認できない。',
   'p.large_upload': '{host} において {time} に、プロキシが {client}(利用者 {user})から内部アドレス範囲外の {endpoint} への {method} を記録した({bytes_text}。しきい値 {threshold} バイト以上)。',
@@ -679,6 +728,7 @@ const FULL_LISTS = {
   cause: ['timeline/timeline.csv'],
   programs: ['tables/process-executions.csv'],
   commands: ['tables/process-executions.csv'],
+  trees: ['tables/process-executions.csv'],
   transfers: ['tables/net-access.csv'],
   shares: ['tables/net-access.csv'],
 } as const;
@@ -724,4 +774,38 @@ export function verdictTexts(model: ReportModel, lang: Lang): { verdict: string;
   if (trust?.collector === 'manifest') notes.push(t('claim_collector', lang));
   if (trust?.agents === 'manifest') notes.push(t('claim_agents', lang));
   return { verdict: t(`verdict_${model.verdict}`, lang), notes };
+}
+
+/** The sentence that says whom What ran is about and what it left out; undefined when it is about everyone. */
+export function focusText(ran: ReportModel['ran'], lang: Lang): string | undefined {
+  const f = ran.focus;
+  if (f === undefined) return undefined;
+  const who = f.users.length > 0 && f.hosts.length > 0 ? 'focus_both' : f.users.length > 0 ? 'focus_users' : 'focus_hosts';
+  return t('focus_left_out', lang, { who: t(who, lang, { users: f.users, hosts: f.hosts }), runs: f.runsLeftOut, programs: f.programsLeftOut, commands: f.commandsLeftOut, where: FULL_LISTS.programs.join(lang === 'ja' ? ' と ' : ' and ') });
+}
+
+/** An ancestor's details after its program: pid, user, start time, how it was linked. */
+export function stepText(s: AncestorStep, lang: Lang): string {
+  return t('step', lang, { pid: s.pid !== undefined ? String(s.pid) : '?', user: s.user, time: s.time, by: tCode(`by.${s.by}`, lang) });
+}
+
+/** Where and why a chain stops. */
+export function chainEndText(end: ChainEnd, lang: Lang): string {
+  switch (end.reason) {
+    case 'not_in_evidence': {
+      const named = [end.parent, end.ppid !== undefined ? `pid ${end.ppid}` : undefined, end.parent_guid !== undefined ? `GUID ${end.parent_guid}` : undefined].filter((x) => x !== undefined);
+      return t('end.not_in_evidence', lang, { parent: named.join(', ') });
+    }
+    case 'other_boot':
+      return t('end.other_boot', lang, { ppid: String(end.ppid), parent: end.parent ?? '?' });
+    case 'too_deep':
+      return t('end.too_deep', lang, { n: MAX_DEPTH });
+    default:
+      return t(`end.${end.reason}`, lang);
+  }
+}
+
+/** "host: N" per host, for the boot markers note. */
+export function bootMarkersText(ran: ReportModel['ran'], lang: Lang): string {
+  return ran.bootMarkers.map((b) => `${b.host}: ${b.markers}`).join(lang === 'ja' ? '、' : ', ');
 }

@@ -24,6 +24,8 @@ import { CustodyError, ErrorCodes } from '../errors.js';
 import { ppcDeadlines, type PpcDeadlines } from './deadlines.js';
 import { DEFAULT_INTERNAL_RANGES } from '../net/cidr.js';
 import { keepNetAccess, keptValue, readActivity, type CommandRow, type ProgramRow, type ShareRow, type TransferRow, type UsbStorageConnect } from './activity.js';
+import { readAncestry, type AncestryGroup, type AncestryRow } from './ancestry.js';
+import { interestFilter } from './interest.js';
 import { escapeForTerminal } from '../text/terminal.js';
 import { GlobSet } from './glob.js';
 import { DEFAULT_UPLOAD_THRESHOLD, internalSet } from './net-options.js';
@@ -108,6 +110,9 @@ export interface ReportOptions {
   uploadThreshold?: number;
   /** How long a host's process records run before a program's first run there counts as a first sighting (default 60). */
   newExecutableBaselineMinutes?: number;
+  /** What ran is about these users and hosts (src/report/interest.ts); the rest is counted, and every run still counts for the patterns. */
+  usersOfInterest?: readonly string[];
+  hostsOfInterest?: readonly string[];
 }
 
 // --- the model -------------------------------------------------------------------------------
@@ -146,6 +151,7 @@ export type PatternType =
   | 'new_executable';
 
 export type { CommandRow, ProgramRow, ShareRow, TransferRow } from './activity.js';
+export type { AncestorStep, AncestryRow, ChainEnd } from './ancestry.js';
 
 export interface Pattern extends Statement {
   code: PatternType;
@@ -295,7 +301,23 @@ export interface ReportModel {
   };
   what: { files: FileRow[]; filesTotal: number; sensitiveConfigured: boolean; otherFiles: number };
   /** What ran: programs per host (and runs counted once per execve), command lines on sensitive paths. */
-  ran: { programs: ProgramRow[]; programsTotal: number; runs: number; commands: CommandRow[]; commandsTotal: number; baselineMinutes: number };
+  ran: {
+    programs: ProgramRow[];
+    programsTotal: number;
+    runs: number;
+    commands: CommandRow[];
+    commandsTotal: number;
+    baselineMinutes: number;
+    /** When What ran is about some users and hosts only: who, and what it left out (counted). */
+    focus?: { users: string[]; hosts: string[]; runsLeftOut: number; programsLeftOut: number; commandsLeftOut: number };
+    /** The ancestry of the notable runs (src/report/ancestry.ts): at most `rowLimit`, `treesTotal` counts all. */
+    trees: AncestryRow[];
+    treesTotal: number;
+    /** Hosts with process records, and how many boot markers their evidence holds. */
+    bootMarkers: Array<{ host: string; markers: number }>;
+    /** Hosts whose process records are linked by pid and whose evidence marks no boot. */
+    unmarkedHosts: string[];
+  };
   /** Where data went: uploads and tunnels to outside destinations by bytes, file share access. */
   went: { transfers: TransferRow[]; transfersTotal: number; shares: ShareRow[]; sharesTotal: number; internalRanges: string[]; uploadThreshold: number };
   /** At most `rowLimit` of each kind, in time order. */
@@ -365,7 +387,7 @@ const ACTOR_KEYS = ['user', 'target_user', 'auid', 'uid'];
 const USB_KEYS = ['serial', 'serial_is_generated', 'vendor_id', 'product_id', 'manufacturer', 'product', 'mass_storage', 'block_device', 'instance_id', 'port'];
 const FILE_KEYS = ['path', 'operation', 'syscall', 'success', 'audit_id', ...ACTOR_KEYS];
 /** `audit_id` (from `extra`), and `command_line` / `url` cut to KEPT_CHARS with their whole length beside: see compactEntry. */
-const EXEC_KEYS = ['action', 'exe', 'comm', 'command_line', 'cwd', 'success', 'audit_id', 'euid', 'parent_exe', ...ACTOR_KEYS];
+const EXEC_KEYS = ['action', 'exe', 'comm', 'command_line', 'cwd', 'success', 'audit_id', 'euid', 'parent_exe', 'ppid', 'process_guid', 'parent_process_guid', 'event_host', 'pid', ...ACTOR_KEYS];
 const NET_KEYS = ['service', 'client_ip', 'user', 'method', 'host', 'port', 'url', 'status', 'result', 'bytes_sent', 'bytes_received', 'share', 'share_path', 'target', 'server_ip'];
 /** The kinds the model analyses, each with the payload keys it reads (all that is kept of an entry's payload). */
 const KEPT_PAYLOAD_KEYS: ReadonlyMap<string, readonly string[]> = new Map([
@@ -396,9 +418,12 @@ class StringPool {
   }
 }
 
-/** Whether the model keeps an entry of a kind it analyses: program starts, and only the network records "Where data went" reads. */
+/**
+ * Whether the model keeps an entry of a kind it analyses: only the network records "Where data
+ * went" reads. Program ends are kept with the starts: an end frees its pid, which the process
+ * trees need to not link a later child to a process that had ended.
+ */
 function isKept(e: TimelineEntry): boolean {
-  if (e.kind === 'process.exec') return e.payload['action'] === 'start';
   if (e.kind === 'net.access') return keepNetAccess(e.payload);
   return true;
 }
@@ -424,7 +449,7 @@ function reportTooLarge(maxEvents: number, entryNo: number): CustodyError {
   const n = (x: number): string => x.toLocaleString('en-US');
   return new CustodyError(
     ErrorCodes.REPORT_TOO_LARGE,
-    `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon, program run, upload, file share and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
+    `the report would hold more than ${n(maxEvents)} events in memory (USB, file access, logon, program start and end, upload, file share and agent records: ${n(maxEvents + 1)} of them in the first ${n(entryNo)} timeline entries), over its limit of ${n(maxEvents)}, so it was not made. ` +
       "Nothing is lost: every record is in the bundle's timeline/ (timeline.jsonl, timeline.csv) and tables/ (file-access.csv, logons.csv, usb-devices.csv, gaps.csv, process-executions.csv, net-access.csv). " +
       `To make the report anyway, raise the limit: \`custody report <bundle> --max-events N\`, which needs about ${KB_PER_EVENT} KB of memory per event (${n(2 * maxEvents)} events: about ${((2 * maxEvents * KB_PER_EVENT) / 1e6).toFixed(1)} GB).`,
   );
@@ -767,7 +792,10 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
     const first = sessionFirst.get(sess);
     if (sess.mass_storage && first !== undefined) usbStorageConnects.push({ host: sess.host, device: sess.device, start: sess.start, entry: first });
   }
-  const activity = readActivity(kept, usbStorageConnects, { sensitive, sensitiveConfigured, internal: internalSet(internalRanges), uploadThreshold, windowMinutes: usbWindowMinutes, baselineMinutes, citeLimit });
+  const interest = { users: [...(options.usersOfInterest ?? [])], hosts: [...(options.hostsOfInterest ?? [])] };
+  const ofInterest = interestFilter(interest);
+  const activity = readActivity(kept, usbStorageConnects, { sensitive, sensitiveConfigured, internal: internalSet(internalRanges), uploadThreshold, windowMinutes: usbWindowMinutes, baselineMinutes, citeLimit, ...(ofInterest !== undefined ? { ofInterest } : {}) });
+  const ancestry = readAncestry(kept, activity.notable, citeLimit);
   for (const p of activity.patterns) addPattern(p.code, p.host, p.time, p.params, p.evidence as KeptEntry[], p.total);
 
   // --- gaps, stops, deletions: where evidence may be missing ---
@@ -872,6 +900,9 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   const shownCommands = capRows(activity.commands, rowLimit, () => 0, (r) => named.records.has(recordKey(r.cite.host, r.cite.seq)));
   // Destinations: the most bytes (they are in that order), and every one a pattern cites.
   const shownTransfers = capRows(activity.transfers, rowLimit, () => 0, (r) => citesNamed(r.cites));
+  // Ancestry: the runs a pattern cites, then known tools, sensitive command lines, first sightings; the earliest first.
+  const treeScore = (r: AncestryGroup): number => (r.why.includes('known_tool') ? 0 : r.why.includes('sensitive') ? 1 : 2);
+  const shownTrees = capRows(ancestry.groups, rowLimit, (a, b) => treeScore(a) - treeScore(b) || (a.first < b.first ? -1 : 1), (r) => citesNamed(r.cites)).map(ancestry.describe);
   // Shares: sensitive first, then the most accessed.
   const shownShares = capRows(activity.shares, rowLimit, (a, b) => Number(b.glob !== undefined) - Number(a.glob !== undefined) || b.count - a.count, () => false);
 
@@ -1029,6 +1060,7 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
     ...excerpt.map((x) => x.cite),
     ...shownPrograms.flatMap((r) => r.cites.slice(0, 3)),
     ...shownCommands.map((r) => r.cite),
+    ...shownTrees.flatMap((r) => [...r.cites.slice(0, 3), ...r.chain.map((x) => x.cite)]),
     ...shownTransfers.flatMap((r) => r.cites.slice(0, 3)),
     ...shownShares.flatMap((r) => r.cites.slice(0, 3)),
   ];
@@ -1089,7 +1121,19 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
       usbTotal: usbRows.size,
     },
     what: { files: shownFiles, filesTotal: files.length, sensitiveConfigured, otherFiles },
-    ran: { programs: shownPrograms, programsTotal: activity.programs.length, runs: activity.runs, commands: shownCommands, commandsTotal: activity.commands.length, baselineMinutes },
+    ran: {
+      programs: shownPrograms,
+      programsTotal: activity.programs.length,
+      runs: activity.runs,
+      commands: shownCommands,
+      commandsTotal: activity.commands.length,
+      baselineMinutes,
+      ...(activity.focus !== undefined ? { focus: { ...interest, ...activity.focus } } : {}),
+      trees: shownTrees,
+      treesTotal: ancestry.groups.length,
+      bootMarkers: ancestry.bootMarkers,
+      unmarkedHosts: ancestry.unmarkedHosts,
+    },
     went: { transfers: shownTransfers, transfersTotal: activity.transfers.length, shares: shownShares, sharesTotal: activity.shares.length, internalRanges, uploadThreshold },
     how,
     howTotal: patterns.length,

@@ -29,7 +29,8 @@ export interface ProcessEvent {
   boot?: string;
   /** The record's observed_at, used when the payload has no event_time. */
   observedAt?: string;
-  payload: PayloadOf<'process.exec'>;
+  /** What the linking reads of the record's payload. */
+  payload: Pick<PayloadOf<'process.exec'>, 'action' | 'pid' | 'ppid' | 'exe' | 'parent_exe' | 'process_guid' | 'parent_process_guid' | 'event_time'>;
 }
 
 export type LinkBasis = 'process_guid' | 'pid+exe' | 'pid';
@@ -58,7 +59,8 @@ interface Started {
   exe: string | undefined;
 }
 
-export function linkProcesses(events: readonly ProcessEvent[], options: { pidWindowMs?: number } = {}): ProcessTree {
+/** `children: false` leaves `children` empty (the report walks up only, and a million runs' lists cost memory). */
+export function linkProcesses(events: readonly ProcessEvent[], options: { pidWindowMs?: number; children?: boolean } = {}): ProcessTree {
   const window = options.pidWindowMs ?? DEFAULT_PID_WINDOW_MS;
   const tree: ProcessTree = { parents: new Map(), children: new Map(), ends: new Map() };
 
@@ -79,6 +81,7 @@ export function linkProcesses(events: readonly ProcessEvent[], options: { pidWin
   const pidKey = (ev: ProcessEvent, pid: number): string => `${ev.host}\u0000${ev.boot ?? ''}\u0000${pid}`;
   const link = (child: number, parent: ProcessLink): void => {
     tree.parents.set(child, parent);
+    if (options.children === false) return;
     const list = tree.children.get(parent.seq);
     if (list) list.push(child);
     else tree.children.set(parent.seq, [child]);

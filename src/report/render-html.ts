@@ -10,7 +10,7 @@
  * page, above the title.
  */
 import { createHash } from 'node:crypto';
-import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
+import { bootMarkersText, capNote, chainEndText, citeLabel, equinoxBasisText, focusText, stepText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import { esc, html, Html, joinHtml, type HtmlValue } from './html.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { workingHoursText } from './render-md.js';
@@ -82,6 +82,30 @@ function stmtLi(st: Statement & { host?: string; time?: string }, lang: Lang, pr
   return html`<li>${prefix}${statementText(st, lang)}${citeHtml(st.cites, st.citesTotal, lang)}</li>`;
 }
 
+/** What ran's process ancestry: each run with its parent, grandparent … (parent first), each step cited. */
+function ancestryHtml(model: ReportModel, lang: Lang): Html {
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const T = (ts: string | undefined): string => fmtTime(ts, lang);
+  const ran = model.ran;
+  const head = html`<h4 id="ancestry">${L('trees')}</h4>`;
+  if (ran.trees.length === 0) return html`${head}<p>${L('no_trees')}</p>`;
+  return html`${head}<p>${L('trees_intro')}</p><p>${L('trees_boots', { list: bootMarkersText(ran, lang) })}</p>${ran.unmarkedHosts.length > 0 ? html`<p>${t('trees_unmarked', lang, { hosts: ran.unmarkedHosts })}</p>` : ''}${tableHtml(
+    'trees',
+    [L('program'), L('host'), L('why'), L('runs'), L('user'), L('first'), L('command_line'), L('ancestry'), L('evidence')],
+    ran.trees.map((r) => [
+      html`<code>${r.exe}</code>`,
+      r.host,
+      r.why.map((w) => tCode(`why.${w}`, lang)).join(', '),
+      r.runs,
+      r.user,
+      T(r.first),
+      r.command_line !== '' ? html`<code>${r.command_line}</code>` : '—',
+      html`<ol class="chain">${r.chain.map((x) => html`<li><code>${x.exe}</code>${x.command_line !== '' ? html` <code>${x.command_line}</code>` : ''} (${stepText(x, lang)})${citeHtml([x.cite], 1, lang)}</li>`)}<li>${chainEndText(r.end, lang)}</li></ol>`,
+      citeHtml(r.cites.slice(0, 3), r.runs, lang),
+    ]),
+  )}${capP(capNote('trees', ran.trees.length, ran.treesTotal, lang))}`;
+}
+
 /** Section 5's "What ran" and "Where data went" (values escaped by `html`; long ones already cut by the model). */
 function ranAndWentHtml(model: ReportModel, lang: Lang): Html {
   const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
@@ -92,6 +116,8 @@ function ranAndWentHtml(model: ReportModel, lang: Lang): Html {
   if (ran.runs === 0) b.push(html`<p>${L('no_runs')}</p>`);
   else {
     b.push(html`<p>${L('ran_intro', { runs: ran.runs, baseline: ran.baselineMinutes })}</p><p class="cap">${L('cut_note')}</p>`);
+    const focus = focusText(ran, lang);
+    if (focus !== undefined) b.push(html`<p><strong>${focus}</strong></p>`);
     b.push(
       tableHtml(
         'programs',
@@ -119,6 +145,7 @@ function ranAndWentHtml(model: ReportModel, lang: Lang): Html {
     b.push(tableHtml('commands', [L('time'), L('host'), L('user'), L('program'), L('parent'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), c.host, c.user, html`<code>${c.exe}</code>`, c.parent !== undefined ? html`<code>${c.parent}</code>` : '—', html`<code>${c.command_line}</code>`, c.paths.join(', '), citeHtml([c.cite], 1, lang)])));
     b.push(capP(capNote('commands', ran.commands.length, ran.commandsTotal, lang)));
   }
+  b.push(ancestryHtml(model, lang));
   const went = model.went;
   b.push(html`<h3 id="went">${L('went')}</h3><p>${L('went_intro', { ranges: went.internalRanges.join(', ') })}</p>`);
   if (went.transfers.length === 0) b.push(html`<p>${L('no_transfers')}</p>`);

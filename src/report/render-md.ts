@@ -6,7 +6,7 @@
  * values shown as code go through `mdCode`, whose fence is longer than any run of backticks in the
  * value, so a value cannot close its code span and start markup. The verdict is the first line.
  */
-import { capNote, citeLabel, equinoxBasisText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
+import { bootMarkersText, capNote, chainEndText, citeLabel, equinoxBasisText, focusText, stepText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { escapeForTerminal } from '../text/terminal.js';
 
@@ -164,6 +164,36 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
 
+/** What ran's process ancestry: each run with its parent, grandparent … (parent first), each step cited. */
+function ancestryMd(model: ReportModel, lang: Lang): string[] {
+  const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
+  const T = (ts: string | undefined): string => mdText(fmtTime(ts, lang));
+  const ran = model.ran;
+  const out: string[] = [`#### ${L('trees')}`, ''];
+  if (ran.trees.length === 0) return [...out, L('no_trees'), ''];
+  out.push(mdText(L('trees_intro')), '', mdText(L('trees_boots', { list: bootMarkersText(ran, lang) })), '');
+  if (ran.unmarkedHosts.length > 0) out.push(mdText(t('trees_unmarked', lang, { hosts: ran.unmarkedHosts })), '');
+  const arrow = ' ← ';
+  out.push(
+    ...table(
+      [L('program'), L('host'), L('why'), L('runs'), L('user'), L('first'), L('command_line'), L('ancestry'), L('evidence')],
+      ran.trees.map((r) => [
+        mdCode(r.exe),
+        mdText(r.host),
+        mdText(r.why.map((w) => tCode(`why.${w}`, lang)).join(', ')),
+        String(r.runs),
+        mdText(r.user),
+        T(r.first),
+        r.command_line !== '' ? mdCode(r.command_line) : '—',
+        [...r.chain.map((x) => `${mdCode(x.exe)}${x.command_line !== '' ? ` ${mdCode(x.command_line)}` : ''} (${mdText(stepText(x, lang))}) ${mdCode(citeLabel(x.cite))}`), mdText(chainEndText(r.end, lang))].join(arrow),
+        cites(r.cites.slice(0, 3), r.runs, lang).trim(),
+      ]),
+    ),
+  );
+  out.push(...capLines(capNote('trees', ran.trees.length, ran.treesTotal, lang)));
+  return out;
+}
+
 /** Section 5's "What ran" and "Where data went": every value escaped, long ones already cut by the model. */
 function ranAndWentMd(model: ReportModel, lang: Lang): string[] {
   const L = (k: MessageKey, p: Record<string, string | number> = {}): string => t(k, lang, p);
@@ -174,6 +204,8 @@ function ranAndWentMd(model: ReportModel, lang: Lang): string[] {
   if (ran.runs === 0) out.push(L('no_runs'), '');
   else {
     out.push(mdText(L('ran_intro', { runs: ran.runs, baseline: ran.baselineMinutes })), '', mdText(L('cut_note')), '');
+    const focus = focusText(ran, lang);
+    if (focus !== undefined) out.push(`**${mdText(focus)}**`, '');
     out.push(
       ...table(
         [L('program'), L('host'), L('tool'), L('runs'), L('failed'), L('users'), L('first'), L('last'), L('command_lines'), L('evidence')],
@@ -200,6 +232,7 @@ function ranAndWentMd(model: ReportModel, lang: Lang): string[] {
     out.push(...table([L('time'), L('host'), L('user'), L('program'), L('parent'), L('command_line'), L('sensitive_paths'), L('evidence')], ran.commands.map((c) => [T(c.time), mdText(c.host), mdText(c.user), mdCode(c.exe), c.parent !== undefined ? mdCode(c.parent) : '—', mdCode(c.command_line), mdText(c.paths.join(', ')), cites([c.cite], 1, lang).trim()])));
     out.push(...capLines(capNote('commands', ran.commands.length, ran.commandsTotal, lang)));
   }
+  out.push(...ancestryMd(model, lang));
   const went = model.went;
   out.push(`### ${L('went')}`, '', mdText(L('went_intro', { ranges: went.internalRanges.join(', ') })), '');
   if (went.transfers.length === 0) out.push(L('no_transfers'), '');

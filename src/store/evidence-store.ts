@@ -622,6 +622,81 @@ export class EvidenceStore {
     return sha256;
   }
 
+  /**
+   * Stores a blob whose SHA-256 the caller already has (a large file hashed as it was read), from
+   * `chunks`: a function that reads the content from its start, in pieces of any size, each time it
+   * is called (a busy retry reads it again). The content is cut into the same 1 MiB chunks as
+   * putBlob's and hashed again as it is stored; when that hash is not `sha256` (the file changed
+   * since it was hashed) nothing is stored and it throws E_IO. Memory stays at one
+   * chunk whatever the blob's size. Returns the size stored (0 when the content was there already).
+   */
+  putBlobStreaming(sha256: string, chunks: () => Iterable<Uint8Array>): number {
+    this.assertOpen();
+    const exists = this.db.prepare('SELECT 1 FROM blobs WHERE sha256 = ? AND chunk = 0');
+    const insert = this.db.prepare('INSERT INTO blobs(sha256, chunk, data) VALUES (?, ?, ?)');
+    const where = join(this.dir, EVIDENCE_FILE);
+    let stored = 0;
+    const store = this.db.transaction(() => {
+      stored = 0;
+      if (exists.get(sha256)) return;
+      const hash = createHash('sha256');
+      const pending = Buffer.allocUnsafe(BLOB_CHUNK_BYTES);
+      let fill = 0;
+      let chunk = 0;
+      const put = (data: Uint8Array): void => {
+        insert.run(sha256, chunk++, data);
+      };
+      for (const piece of chunks()) {
+        hash.update(piece);
+        stored += piece.length;
+        let at = 0;
+        // Whole chunks straight from the piece when nothing is pending; the rest through `pending`.
+        while (at < piece.length) {
+          if (fill === 0 && piece.length - at >= BLOB_CHUNK_BYTES) {
+            put(piece.subarray(at, at + BLOB_CHUNK_BYTES));
+            at += BLOB_CHUNK_BYTES;
+            continue;
+          }
+          const n = Math.min(BLOB_CHUNK_BYTES - fill, piece.length - at);
+          pending.set(piece.subarray(at, at + n), fill);
+          fill += n;
+          at += n;
+          if (fill === BLOB_CHUNK_BYTES) {
+            put(pending);
+            fill = 0;
+          }
+        }
+      }
+      if (fill > 0 || chunk === 0) put(pending.subarray(0, fill));
+      const got = hash.digest('hex');
+      if (got !== sha256) {
+        throw new CustodyError(ErrorCodes.IO, `the content changed while it was being preserved (SHA-256 ${sha256} when hashed, ${got} when stored); nothing of it was stored`, {
+          where,
+        });
+      }
+    }).immediate;
+    try {
+      retryWhileBusy(store, `storing blob ${sha256}`, where);
+    } catch (err) {
+      // A CustodyError (the content changed, the file could not be read) passes through as it is.
+      throw wrapWriteError(err, `storing blob ${sha256}`, where);
+    }
+    return stored;
+  }
+
+  /** The content of a stored blob, one 1 MiB chunk at a time, in order (nothing when there is no such blob). */
+  *blobChunks(sha256: string): Generator<Buffer> {
+    this.assertOpen();
+    // One row per call, not an open iterator: the caller appends records (and may commit on this
+    // connection) between chunks, which better-sqlite3 refuses while an iterator is open.
+    const read = this.db.prepare('SELECT data FROM blobs WHERE sha256 = ? AND chunk = ?').pluck();
+    for (let chunk = 0; ; chunk++) {
+      const data = read.get(sha256, chunk) as Buffer | undefined;
+      if (data === undefined) return;
+      yield data;
+    }
+  }
+
   /** Stores an RFC 3161 token obtained for a checkpoint. */
   attachTimestamp(checkpointId: number, tsaUrl: string, genTime: string, token: Uint8Array): void {
     this.assertOpen();

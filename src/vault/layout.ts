@@ -242,3 +242,43 @@ export function parseObjectKey(prefix: string, key: string): VaultObject | undef
   if (m) return { type: 'blob', ...where, sha256: m[1] as string };
   return undefined;
 }
+
+/**
+ * Case records, written by the collector (never by an agent): which object versions a case put a
+ * legal hold on, and when it released them.
+ *
+ *   [PREFIX/]custody/v1/cases/<case>/holds-<compact time>.json
+ *   [PREFIX/]custody/v1/cases/<case>/release-<compact time>.json
+ *
+ * The case id is encoded as a host name is (any printable id is one path segment). The collector's
+ * policy may write under cases/ and nowhere else (docs/vault/collector-policy.json).
+ */
+export type CaseRecordKind = 'holds' | 'release';
+
+export function casesPrefix(prefix: string): string {
+  return `${rootOf(prefix)}cases/`;
+}
+
+export function casePrefix(prefix: string, caseId: string): string {
+  return `${casesPrefix(prefix)}${encodeHost(caseId)}/`;
+}
+
+export function caseRecordKey(prefix: string, caseId: string, kind: CaseRecordKind, at: string): string {
+  const t = compactTime(at);
+  if (t === undefined) throw invalid(`a case record's time must be RFC 3339 UTC, got ${JSON.stringify(at)}`);
+  return `${casePrefix(prefix, caseId)}${kind}-${t}.json`;
+}
+
+const CASE_RECORD_NAME = /^(holds|release)-(\d{8}T\d{6}(?:\.\d{1,9})?Z)\.json$/;
+
+/** A case record's case, kind and time from its name; undefined for any other name. */
+export function parseCaseRecordKey(prefix: string, key: string): { caseId: string; kind: CaseRecordKind; at: string } | undefined {
+  const base = casesPrefix(prefix);
+  if (!key.startsWith(base)) return undefined;
+  const parts = key.slice(base.length).split('/');
+  if (parts.length !== 2) return undefined;
+  const caseId = decodeHost(parts[0] as string);
+  const m = CASE_RECORD_NAME.exec(parts[1] as string);
+  if (caseId === undefined || m === null) return undefined;
+  return { caseId, kind: m[1] as CaseRecordKind, at: expandTime(m[2] as string) };
+}

@@ -72,6 +72,8 @@ export interface BundleCheckOptions {
   custodyKeys?: readonly string[];
   /** The last custody entry the verifier knows of (`INDEX:SHA256` from a handoff). */
   custodyHead?: { index: number; sha256: string };
+  /** `verify --deep`: also prove every record of every store canonical JSON valid against its kind's schema. */
+  deep?: boolean;
 }
 
 export interface BundleHostResult {
@@ -93,9 +95,20 @@ export interface BundleVerification {
   collector?: { fingerprint: string; trust: 'pinned' | 'manifest' };
   tsa: { status: 'verified' | 'unverified' | 'invalid' | 'absent' | 'missing'; gen_time?: string };
   files: { listed: number; verified: number };
+  /** Which checks ran on the stores' records (integrity always; canonical and schema of every record with `deep`). */
+  checks: BundleChecks;
   hosts: BundleHostResult[];
   custody?: { entries: number; head?: { index: number; sha256: string }; actions: string[]; log: BundleCustodyEntry[] };
   findings: BundleFinding[];
+}
+
+export interface BundleChecks {
+  integrity: true;
+  canonical: boolean;
+  schema: boolean;
+  /** Records of all stores decoded and schema-checked in full (all of them with `deep`). */
+  recordsFullyChecked: number;
+  records: number;
 }
 
 /** One custody entry as verify shows it: what was done, in whose name, when, and which key signed it. */
@@ -135,7 +148,17 @@ export async function checkBundle(
   const add = (code: BundleFindingCode, message: string, where: string): void => {
     findings.push({ code, severity: bundleSeverityOf(code), message, where });
   };
-  const result: BundleVerification = { ok: false, location, form, tsa: { status: 'absent' }, files: { listed: 0, verified: 0 }, hosts: [], findings };
+  const deep = options.deep === true;
+  const result: BundleVerification = {
+    ok: false,
+    location,
+    form,
+    tsa: { status: 'absent' },
+    files: { listed: 0, verified: 0 },
+    checks: { integrity: true, canonical: deep, schema: deep, recordsFullyChecked: 0, records: 0 },
+    hosts: [],
+    findings,
+  };
   const finish = (): BundleVerification => {
     result.ok = findings.every((f) => f.severity !== 'error');
     return result;
@@ -341,10 +364,13 @@ export async function checkBundle(
       let witnessRoot: Uint8Array | undefined;
       const storeResult = await verifyStore(content.teeRecords(hostIndex, store), {
         trust,
+        deep: options.deep === true,
         tsaRoots,
         ...(witnessSize !== undefined ? { rootsAt: [witnessSize], onRoot: (_size: number, root: Uint8Array) => (witnessRoot = root) } : {}),
       });
       hostResult.store = storeResult;
+      result.checks.records += storeResult.records;
+      result.checks.recordsFullyChecked += storeResult.checks.recordsFullyChecked;
       if (storeResult.findings.some((f) => f.code === 'store.unreadable' || f.code === 'store.corrupt')) content.markIncomplete(hostIndex);
       for (const f of storeResult.findings) add(`store.${f.code}`, f.message, storeWhere(f, h.path));
       if (storeResult.storeId !== h.store_id || storeResult.host !== h.host || storeResult.origin !== h.origin) {

@@ -20,6 +20,7 @@ function where(f: Finding): string {
   if (f.where.tsaToken !== undefined) parts.push(`tsa token #${f.where.tsaToken}`);
   if (f.where.blob !== undefined) parts.push(`blob ${f.where.blob.slice(0, 16)}…`);
   if (f.where.file !== undefined && parts.length === 0) parts.push(f.where.file);
+  if (f.where.vaultObject !== undefined) parts.push(`vault object ${f.where.vaultObject}`);
   return parts.length ? ` at ${parts.join(', ')}` : '';
 }
 
@@ -41,6 +42,35 @@ function limits(r: StoreVerification): string {
   );
 }
 
+/**
+ * Which checks ran (issue 14), so nobody reads "VALID" as more than it proves. Default verify
+ * proves integrity; only --deep proves every record canonical JSON valid against its kind's schema.
+ */
+export function checksLine(c: { canonical: boolean; schema: boolean; recordsFullyChecked: number }, records: number): string {
+  if (c.canonical && c.schema) return 'checks:       integrity, canonical, schema (--deep): every record is also proven canonical JSON valid against its kind\'s schema';
+  return (
+    'checks:       integrity (leaf hashes, seq order, Merkle roots, checkpoint signatures, key chain, and the seq, kind, time, host and file offsets each record states); ' +
+    `canonical JSON and schema: ${c.recordsFullyChecked} of ${records} records (key, agent and log.file records, the unsealed tail), not the others: --deep checks every record`
+  );
+}
+
+function vaultLines(r: StoreVerification): string[] {
+  const v = r.vault!;
+  const newest = v.newest ? `newest #${v.newest.checkpointId} at size ${v.newest.treeSize}${v.newest.receivedAt ? `, received by the vault ${v.newest.receivedAt}` : ''}` : 'none';
+  return [
+    `vault:        ${v.url} (${v.prefix})`,
+    `              ${v.mode === 'store' ? 'the store checked against ' : 'the store is not here; verified from '}${v.checkpoints} vault checkpoint${v.checkpoints === 1 ? '' : 's'} (${newest}); records 0..${v.recordsEnd - 1} in verified segments; ${v.objects} objects read`,
+  ];
+}
+
+function vaultLimits(r: StoreVerification): string {
+  const v = r.vault!;
+  const size = v.newest?.treeSize ?? 0;
+  return v.mode === 'store'
+    ? `limits:       the vault's seals (up to size ${size}) left the host when they were signed: a rollback of anything they cover is named; records after seq ${size - 1} are proven only by seals the vault does not hold yet`
+    : `limits:       this is the vault's copy: what the agent shipped, up to seq ${v.recordsEnd - 1}; records the agent had not shipped are not in it`;
+}
+
 /** True when the result fails under the given options (errors; with --strict also warnings). */
 export function verificationFails(r: { ok: boolean; findings: readonly { severity: 'error' | 'warning' }[] }, options: FormatOptions = {}): boolean {
   return !r.ok || (options.strict === true && r.findings.some((f) => f.severity === 'warning'));
@@ -52,7 +82,11 @@ export function formatStoreVerification(r: StoreVerification, options: FormatOpt
   lines.push(`host:         ${r.host ?? '?'} (store ${r.storeId ?? '?'})`);
   lines.push(
     `trust anchor: enrollment key ${r.trust.fingerprint} ${
-      r.trust.source === 'pinned' ? '(pinned by the verifier)' : '(from enrollment.pub beside the store: compare it with the fingerprint recorded at enrollment)'
+      r.trust.source === 'pinned'
+        ? '(pinned by the verifier)'
+        : r.trust.source === 'vault-enrollment'
+          ? "(from the vault's enrollment.pub: compare it with the fingerprint recorded at enrollment)"
+          : '(from enrollment.pub beside the store: compare it with the fingerprint recorded at enrollment)'
     }`,
   );
   lines.push(`records:      ${r.records}${r.records > 0 ? ` (seq 0..${r.records - 1})` : ''}`);
@@ -65,10 +99,12 @@ export function formatStoreVerification(r: StoreVerification, options: FormatOpt
   if (r.unsealed) {
     lines.push(`unsealed:     seq ${r.unsealed.fromSeq}..${r.unsealed.toSeq} (${r.unsealed.count} records) are not covered by a verified checkpoint: present, but not protected against later change`);
   }
+  lines.push(checksLine(r.checks, r.records));
   lines.push(`checkpoints:  ${r.checkpoints}; key epochs: ${r.epochs}; time stamps: ${r.tsa.verified} verified, ${r.tsa.unverified} not verified, of ${r.tsa.tokens}`);
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.length - errors;
-  if (r.records > 0) lines.push(limits(r));
+  if (r.vault) lines.push(...vaultLines(r));
+  if (r.records > 0) lines.push(r.vault ? vaultLimits(r) : limits(r));
   const strictFail = r.ok && verificationFails(r, options);
   lines.push(
     `result:       ${r.ok && !strictFail ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${strictFail ? '; --strict: a warning fails it' : ''})`,

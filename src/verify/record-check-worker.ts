@@ -3,11 +3,12 @@
  * batches, checks them, and posts the compact results back; it owns no state between batches.
  */
 import { parentPort } from 'node:worker_threads';
-import { checkRecords, unpackRows, type CheckedBatch, type PackedRows } from './record-check.js';
+import { checkRecords, unpackRows, type CheckedBatch, type PackedRows, type RecordCheckMode } from './record-check.js';
 
 export interface CheckRequest {
   id: number;
   host: string;
+  mode: RecordCheckMode;
   rows: PackedRows;
 }
 
@@ -18,7 +19,7 @@ if (port) {
   port.on('message', (request: CheckRequest) => {
     let response: CheckResponse;
     try {
-      const result = checkRecords(unpackRows(request.rows), request.host);
+      const result = checkRecords(unpackRows(request.rows), request.host, request.mode);
       // A fatal error cannot cross threads faithfully: the verifier re-checks such a batch itself.
       response = result.fatal ? { id: request.id, error: 'fatal' } : { id: request.id, result };
     } catch (err) {

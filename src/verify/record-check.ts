@@ -1,9 +1,13 @@
 /**
- * The verifier's per-record work that does not depend on any other record: leaf hash, canonical
- * decoding, schema validation, the row-versus-bytes checks, and the facts the order-dependent part
- * needs (observed_at order, key.rotate and log.file payloads). Pure: no file system, no SQLite, no
- * clock, so it runs the same in the verifier's thread and in worker threads
- * (record-check-worker.ts), over the same `RecordRow`s.
+ * The verifier's per-record work that does not depend on any other record: leaf hash, the
+ * row-versus-bytes checks, the facts the order-dependent part needs (observed_at order, key.rotate
+ * and log.file payloads, file read positions), and (for the records RecordCheckMode says) canonical
+ * decoding and schema validation. Pure: no file system, no SQLite, no clock, so it runs the same in
+ * the verifier's thread and in worker threads (record-check-worker.ts), over the same `RecordRow`s.
+ *
+ * By default most records are read with the envelope scan (record-scan.ts): integrity needs the
+ * bytes' hash and the few values the envelope states, not a parse. `verify --deep` decodes and
+ * validates every record.
  *
  * One fast path keeps the common record cheap without changing a single verdict or message:
  * canonical decoding checks `JSON.stringify(JSON.parse(text)) === text`, with every object's keys
@@ -17,7 +21,8 @@ import { bytesEqual, HASH_SIZE, leafHash } from '../integrity/merkle.js';
 import { CustodyError, messageOf } from '../errors.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
-import { emptyFileEvents, fileEventOf, pushFileEvent, type FileEventsOfBatch } from './file-offsets.js';
+import { emptyFileEvents, FILE_SOURCE_PREFIX, fileEventOf, pushFileEvent, type FileEvent, type FileEventsOfBatch } from './file-offsets.js';
+import { recordText, scanEnvelope, scanFileLine } from './record-scan.js';
 import type { RecordRow } from './reader.js';
 import type { Severity, StoreFindingCode } from './store-findings.js';
 
@@ -66,6 +71,8 @@ export interface CheckedBatch {
   flags: Uint8Array;
   /** In record order, and per record in the order the verifier reports them. */
   findings: RecordFinding[];
+  /** Records decoded and validated in full (RecordCheckMode); the others were read with the envelope scan. */
+  fullyChecked: number;
   /** The first valid record (its observed_at is compared with the previous batch's last), or -1. */
   firstValid: number;
   firstObservedAt: string;
@@ -84,8 +91,31 @@ export interface CheckedBatch {
   fatal?: { index: number; error: unknown };
 }
 
+/**
+ * How much of each record is checked (issue 14). Integrity (leaf hash, and the envelope values the
+ * order checks use) is always checked. Well-formedness (canonical JSON, the kind's schema) is
+ * checked for every record under `deep`; otherwise only for the records whose payload the verifier
+ * itself uses (FULL_CHECK_KINDS: the key chain and the traces of removed seals), for the records
+ * no checkpoint can cover (seq ≥ `fullFrom`: the unsealed tail), and for any record the envelope
+ * scan refuses (record-scan.ts). The others are read with the scan: the same values, no parse.
+ */
+export interface RecordCheckMode {
+  deep: boolean;
+  /** Records with a seq at or past this are checked in full (no checkpoint claims to cover them). */
+  fullFrom: number;
+}
+
+export const DEEP: RecordCheckMode = { deep: true, fullFrom: 0 };
+
+/**
+ * Kinds whose payload the verifier uses beyond the envelope: key.rotate (the key chain), log.file
+ * (preserved blobs, rotations), agent.* and clock.anomaly (seal traces, file gaps). They are few
+ * (a handful per run and per rotation), so they are always decoded and validated in full.
+ */
+export const FULL_CHECK_KINDS: ReadonlySet<string> = new Set(['key.rotate', 'log.file', 'agent.start', 'agent.stop', 'agent.heartbeat', 'agent.gap', 'clock.anomaly']);
+
 /** Checks a batch of rows. `host` is the store's host from its metadata. */
-export function checkRecords(rows: readonly RecordRow[], host: string): CheckedBatch {
+export function checkRecords(rows: readonly RecordRow[], host: string, mode: RecordCheckMode = DEEP): CheckedBatch {
   const n = rows.length;
   const leaves = new Uint8Array(n * HASH_SIZE);
   const flags = new Uint8Array(n);
@@ -94,6 +124,7 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
     leaves,
     flags,
     findings: [],
+    fullyChecked: 0,
     firstValid: -1,
     firstObservedAt: '',
     lastObservedAt: undefined,
@@ -123,52 +154,72 @@ export function checkRecords(rows: readonly RecordRow[], host: string): CheckedB
       findings.push({ index: i, code: 'record.leaf_hash_mismatch', severity: 'error', message: 'the stored leaf hash is not the hash of the stored bytes: the record or its hash was changed', seq: rowSeq });
     }
 
+    // The envelope values, from the scan or from the full check.
+    let envelope: { seq: number; kind: string; observed_at: string; host: string; source: string } | undefined;
+    let fileEvent: FileEvent | undefined;
     let record: EvidenceRecord | undefined;
-    try {
-      record = validateRecord(decodeCanonicalFast(row.bytes), { unknownKind: 'allow' });
-    } catch (err) {
-      findings.push({ index: i, code: err instanceof CustodyError && err.code === 'E_CANONICAL_INVALID' ? 'record.not_canonical' : 'record.invalid', severity: 'error', message: messageOf(err), seq: rowSeq });
+    if (!mode.deep && rowSeq < mode.fullFrom) {
+      const text = recordText(row.bytes);
+      const scanned = text === undefined ? undefined : scanEnvelope(text);
+      if (scanned !== undefined && isKnownKind(scanned.kind) && !FULL_CHECK_KINDS.has(scanned.kind)) {
+        if (scanned.kind === 'log.line' && scanned.source.startsWith(FILE_SOURCE_PREFIX)) {
+          const line = scanFileLine(text as string, scanned.payloadStart, scanned.payloadEnd);
+          if (line !== undefined) {
+            envelope = scanned;
+            fileEvent = { t: 'line', dev: line.dev, ino: line.ino, path: line.path, offset: line.offset, end: line.offset + line.length + (line.partial === true ? 0 : 1) };
+          }
+        } else envelope = scanned;
+      }
     }
-    if (!record) continue;
+    if (envelope === undefined) {
+      out.fullyChecked++;
+      try {
+        record = validateRecord(decodeCanonicalFast(row.bytes), { unknownKind: 'allow' });
+      } catch (err) {
+        findings.push({ index: i, code: err instanceof CustodyError && err.code === 'E_CANONICAL_INVALID' ? 'record.not_canonical' : 'record.invalid', severity: 'error', message: messageOf(err), seq: rowSeq });
+      }
+      if (!record) continue;
+      envelope = record;
+    }
     let f = VALID;
-    if (record.seq !== rowSeq) {
-      findings.push({ index: i, code: 'record.seq_mismatch', severity: 'error', message: `row ${rowSeq} holds the record with seq ${record.seq}: records were moved or swapped`, seq: rowSeq });
+    if (envelope.seq !== rowSeq) {
+      findings.push({ index: i, code: 'record.seq_mismatch', severity: 'error', message: `row ${rowSeq} holds the record with seq ${envelope.seq}: records were moved or swapped`, seq: rowSeq });
       f |= SEQ_MISMATCH;
     }
     flags[i] = f;
-    if (record.kind !== row.kind || record.observed_at !== row.observed_at) {
+    if (envelope.kind !== row.kind || envelope.observed_at !== row.observed_at) {
       findings.push({ index: i, code: 'record.column_mismatch', severity: 'error', message: 'the row\'s kind/observed_at columns disagree with the record bytes', seq: rowSeq });
     }
-    if (record.host !== host) findings.push({ index: i, code: 'record.host_mismatch', severity: 'error', message: `record is from host ${record.host}, not ${host}`, seq: rowSeq });
-    const known = isKnownKind(record.kind);
+    if (envelope.host !== host) findings.push({ index: i, code: 'record.host_mismatch', severity: 'error', message: `record is from host ${envelope.host}, not ${host}`, seq: rowSeq });
+    const known = isKnownKind(envelope.kind);
     if (!known) {
-      findings.push({ index: i, code: 'record.unknown_kind', severity: 'warning', message: `kind ${record.kind} is not known to this version of custody; its envelope was checked, its payload was not`, seq: rowSeq });
+      findings.push({ index: i, code: 'record.unknown_kind', severity: 'warning', message: `kind ${envelope.kind} is not known to this version of custody; its envelope was checked, its payload was not`, seq: rowSeq });
     }
     if (last === undefined) {
       out.firstValid = i;
-      out.firstObservedAt = record.observed_at;
-    } else if (record.observed_at < last) {
-      findings.push({ index: i, code: 'record.time_backwards', severity: 'warning', message: `observed_at ${record.observed_at} is earlier than the previous record's ${last} (clock change?)`, seq: rowSeq });
+      out.firstObservedAt = envelope.observed_at;
+    } else if (envelope.observed_at < last) {
+      findings.push({ index: i, code: 'record.time_backwards', severity: 'warning', message: `observed_at ${envelope.observed_at} is earlier than the previous record's ${last} (clock change?)`, seq: rowSeq });
     }
-    last = record.observed_at;
-    if (record.kind === 'key.rotate') {
-      const p = record.payload as PayloadOf<'key.rotate'>;
-      out.keyRotations.push({ index: i, epoch: p.epoch, public_key: p.public_key, key_name: p.key_name, certificate: p.certificate });
-    } else if (record.kind === 'log.file') {
-      const p = record.payload as PayloadOf<'log.file'>;
-      if (p.content === 'stored') out.storedFiles.push({ index: i, sha256: p.sha256 });
-    } else if (record.kind === 'agent.start') {
-      const p = record.payload as PayloadOf<'agent.start'>;
-      out.agentFacts.push(p.policy ? { index: i, kind: 'agent.start', policy: p.policy } : { index: i, kind: 'agent.start' });
-    } else if (record.kind === 'agent.stop' || record.kind === 'clock.anomaly') {
-      out.agentFacts.push({ index: i, kind: record.kind });
-    } else if (record.kind === 'agent.heartbeat' && (record.payload as PayloadOf<'agent.heartbeat'>).reason === 'epoch') {
-      out.agentFacts.push({ index: i, kind: 'epoch.heartbeat' });
+    last = envelope.observed_at;
+    if (record !== undefined) {
+      if (record.kind === 'key.rotate') {
+        const p = record.payload as PayloadOf<'key.rotate'>;
+        out.keyRotations.push({ index: i, epoch: p.epoch, public_key: p.public_key, key_name: p.key_name, certificate: p.certificate });
+      } else if (record.kind === 'log.file') {
+        const p = record.payload as PayloadOf<'log.file'>;
+        if (p.content === 'stored') out.storedFiles.push({ index: i, sha256: p.sha256 });
+      } else if (record.kind === 'agent.start') {
+        const p = record.payload as PayloadOf<'agent.start'>;
+        out.agentFacts.push(p.policy ? { index: i, kind: 'agent.start', policy: p.policy } : { index: i, kind: 'agent.start' });
+      } else if (record.kind === 'agent.stop' || record.kind === 'clock.anomaly') {
+        out.agentFacts.push({ index: i, kind: record.kind });
+      } else if (record.kind === 'agent.heartbeat' && (record.payload as PayloadOf<'agent.heartbeat'>).reason === 'epoch') {
+        out.agentFacts.push({ index: i, kind: 'epoch.heartbeat' });
+      }
+      if (known && (record.kind === 'log.line' || record.kind === 'agent.gap' || record.kind === 'log.file')) fileEvent = fileEventOf(record);
     }
-    if (known && (record.kind === 'log.line' || record.kind === 'agent.gap' || record.kind === 'log.file')) {
-      const event = fileEventOf(record);
-      if (event) pushFileEvent(out.fileEvents, fileIndex, i, event);
-    }
+    if (fileEvent) pushFileEvent(out.fileEvents, fileIndex, i, fileEvent);
   }
   out.lastObservedAt = last;
   return out;

@@ -11,12 +11,14 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { workerScript } from '../worker-script.js';
-import { checkRecords, packRows, type CheckedBatch, type PackedRows } from './record-check.js';
+import { checkRecords, DEEP, packRows, type CheckedBatch, type PackedRows, type RecordCheckMode } from './record-check.js';
 import type { CheckRequest, CheckResponse } from './record-check-worker.js';
 import type { RecordRow } from './reader.js';
 
 export interface PipelineOptions {
   host: string;
+  /** What each record is checked for (record-check.ts); default: everything (DEEP). */
+  mode?: RecordCheckMode;
   /** Worker threads; 0 checks everything in this thread. Default: one fewer than the CPUs, at least 1, at most 4. */
   workers?: number;
   /** Records per batch. */
@@ -147,7 +149,7 @@ class CheckPool {
   }
 
   /** Checks a packed batch on the least busy worker; undefined when no worker could. */
-  check(rows: PackedRows, host: string): Promise<CheckedBatch | undefined> {
+  check(rows: PackedRows, host: string, mode: RecordCheckMode): Promise<CheckedBatch | undefined> {
     let best: PoolWorker | undefined;
     for (const w of this.workers) if (w.alive && w.ready && (best === undefined || w.outstanding < best.outstanding)) best = w;
     if (!best) return Promise.resolve(undefined);
@@ -156,7 +158,7 @@ class CheckPool {
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, worker: target });
       target.outstanding++;
-      const request: CheckRequest = { id, host, rows };
+      const request: CheckRequest = { id, host, mode, rows };
       try {
         // The packed arrays are this batch's own copy: hand them over instead of copying them again.
         target.worker.postMessage(request);
@@ -193,6 +195,7 @@ export async function runRecordPipeline(
   consume: (rows: RecordRow[], checked: CheckedBatch) => void,
 ): Promise<void> {
   const host = options.host;
+  const mode = options.mode ?? DEEP;
   const workers = options.workers ?? defaultWorkers();
   const parallelAfter = options.parallelAfter ?? DEFAULT_PARALLEL_AFTER;
   const iterator = batches[Symbol.iterator]();
@@ -230,21 +233,21 @@ export async function runRecordPipeline(
           const rows = read();
           if (!rows) break;
           const packed = packRows(rows);
-          inFlight.push({ rows, result: packed ? (pool as CheckPool).check(packed, host) : undefined });
+          inFlight.push({ rows, result: packed ? (pool as CheckPool).check(packed, host, mode) : undefined });
         }
         const head = inFlight.shift();
         if (!head) break;
         const checked = head.result ? await head.result : undefined;
         if (checked) checkedThere += head.rows.length;
         else checkedHere += head.rows.length;
-        consume(head.rows, checked ?? checkRecords(head.rows, host));
+        consume(head.rows, checked ?? checkRecords(head.rows, host, mode));
         continue;
       }
       // In this thread: while the store is small, while workers start, or if they cannot.
       const head = inFlight.shift();
       const rows = head ? head.rows : read();
       if (!rows) break;
-      consume(rows, checkRecords(rows, host));
+      consume(rows, checkRecords(rows, host, mode));
       checkedHere += rows.length;
       if (pool === undefined && workers > 0 && checkedHere >= parallelAfter && !done) pool = new CheckPool(workers);
       if (pool !== undefined && !pool.failed && pool.readyWorkers === 0) await nextTurn();

@@ -59,6 +59,16 @@ export const STORE_FINDINGS = {
     meaning: "a followed file's line starts past where its previous line ended, and no `agent.gap` of that file says why: bytes were never preserved",
   },
   'file.offset_repeated': { severity: 'warning', meaning: "a followed file's line starts before where its previous line ended, with no `agent.gap`: bytes recorded twice" },
+  'vault.store_not_shipped': { severity: 'error', meaning: 'the vault holds nothing of this store, so nothing was checked against it' },
+  'vault.checkpoint_missing': { severity: 'error', meaning: 'a checkpoint the vault holds is not in the store, or the store holds another note under its id' },
+  'vault.store_behind': { severity: 'error', meaning: 'the store holds fewer records than a checkpoint in the vault seals (rolled back or cut)' },
+  'vault.store_inconsistent': { severity: 'error', meaning: "the store's records do not hash to a vault checkpoint's signed root (RFC 6962 consistency fails)" },
+  'vault.record_mismatch': { severity: 'error', meaning: "a record differs from the bytes the vault's segment holds for its seq" },
+  'vault.second_version': { severity: 'error', meaning: 'a write-once vault object has a second version or a delete marker' },
+  'vault.segment_invalid': { severity: 'error', meaning: 'a vault segment does not decode or does not verify against the vault checkpoint at its end' },
+  'vault.copy_invalid': { severity: 'error', meaning: "the vault's copy does not verify on its own (enrollment key, key certificates, checkpoint signatures)" },
+  'vault.records_pending': { severity: 'warning', meaning: 'the vault holds checkpoints whose records it does not hold (yet): shipping is behind, or segments are missing' },
+  'vault.object_unrecognised': { severity: 'warning', meaning: "a name under the store's vault prefix that custody never writes" },
 } as const satisfies Record<string, FindingCodeInfo>;
 
 export type StoreFindingCode = keyof typeof STORE_FINDINGS;
@@ -80,6 +90,8 @@ export interface FindingLocation {
   tsaToken?: number;
   blob?: string;
   file?: string;
+  /** The vault object (its key) a finding is about. */
+  vaultObject?: string;
 }
 
 /** A store finding: `where` says where in the store (seq, seq range, checkpoint id, epoch, token id, blob hash). */

@@ -2,7 +2,12 @@
  * Verifies an evidence store without trusting it. Pure over a StoreReader: no file system, no
  * SQLite, no clock. Streams the records once with O(log n) memory (a Merkle frontier), checking:
  *
- * - every record's bytes are canonical JSON, valid against its schema, and agree with their row;
+ * - every record's bytes hash to its leaf, and what its envelope states (seq, kind, observed_at,
+ *   host, a followed file's read position) agrees with its row and its neighbours;
+ * - with `deep` (`verify --deep`), every record's bytes are also canonical JSON valid against its
+ *   kind's schema; without it, only the records whose payload the verifier uses (key.rotate, agent
+ *   and log.file records) and the unsealed tail are, the rest are read with the envelope scan
+ *   (record-scan.ts), and the result says so (`checks`);
  * - seq runs 0, 1, 2, … with no gap, and nothing was cut off the end (SQLite's high-water mark);
  * - every checkpoint's root recomputes from the records, its size never shrinks, and it is signed
  *   by the key of its epoch, where epoch keys chain back to the trusted enrollment key through
@@ -12,7 +17,7 @@
  *
  * Every problem is a named finding with a location; nothing stops at the first one.
  *
- * The per-record work that needs no other record (hashing, decoding, validating) lives in
+ * The per-record work that needs no other record (hashing, scanning or decoding, validating) lives in
  * record-check.ts and, for large stores, runs in worker threads (record-pipeline.ts); everything
  * that depends on order stays here. Either way the findings are the same, in the same order.
  */
@@ -24,7 +29,7 @@ import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
 import { fileEventAt, FileOffsetTracker } from './file-offsets.js';
-import { SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
+import { DEEP, SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
 import { sealTraceFindings, type RecordedPolicy } from './seal-traces.js';
 import type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
@@ -36,11 +41,17 @@ export interface TrustAnchor {
   publicKeyRaw?: Uint8Array;
   fingerprint?: string;
   /** How the verifier came to trust it, said in the output. */
-  source: 'pinned' | 'enrollment-file';
+  source: 'pinned' | 'enrollment-file' | 'vault-enrollment';
 }
 
 export interface VerifyStoreOptions {
   trust: TrustAnchor;
+  /**
+   * Also prove every record well-formed: canonical JSON valid against its kind's schema
+   * (`verify --deep`; collect, which parses every record anyway). Default: integrity only, with
+   * the records whose payload the verifier uses and the unsealed tail still checked in full.
+   */
+  deep?: boolean;
   /** DER certificates of TSA roots. Without them, tokens are read but not trusted. */
   tsaRoots?: readonly Uint8Array[];
   /** Called every `progressEvery` records. */
@@ -97,7 +108,36 @@ export interface StoreVerification {
   sealed: SealedPoint | undefined;
   /** Records after the last good checkpoint: present, but not yet protected by a signature. */
   unsealed: { fromSeq: number; toSeq: number; count: number } | undefined;
+  /** Which checks ran: integrity always; canonical JSON and schema for every record only with `deep`. */
+  checks: StoreChecks;
   findings: Finding[];
+  /** What the vault held when the store (or, without a store, the vault's copy) was checked against it (`verify --vault`). */
+  vault?: VaultCheckSummary;
+}
+
+export interface VaultCheckSummary {
+  /** s3://BUCKET[/PREFIX] */
+  url: string;
+  /** The store's prefix in the bucket. */
+  prefix: string;
+  /** 'store': a store folder checked against the vault; 'vault-only': the vault's copy verified alone. */
+  mode: 'store' | 'vault-only';
+  /** Vault checkpoints whose signature verified. */
+  checkpoints: number;
+  newest: { checkpointId: number; treeSize: number; receivedAt: string | undefined } | undefined;
+  /** Records [0, recordsEnd) are in the vault as verified segments. */
+  recordsEnd: number;
+  /** Objects read (names, each at one version). */
+  objects: number;
+}
+
+export interface StoreChecks {
+  integrity: true;
+  /** Every record's bytes proven canonical JSON and valid against its kind's schema (`deep`). */
+  canonical: boolean;
+  schema: boolean;
+  /** Records decoded and schema-checked in full (all of them with `deep`). */
+  recordsFullyChecked: number;
 }
 
 interface CheckpointInfo {
@@ -129,6 +169,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     tsa: { tokens: 0, verified: 0, unverified: 0 },
     sealed: undefined,
     unsealed: undefined,
+    checks: { integrity: true, canonical: options.deep === true, schema: options.deep === true, recordsFullyChecked: 0 },
     findings,
   };
 
@@ -340,16 +381,22 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       if (bySize.has(frontier.size)) checkAt(frontier.size, frontier.root(), integrityOk);
       if (rootsWanted.has(frontier.size)) options.onRoot?.(frontier.size, frontier.root());
     }
+    result.checks.recordsFullyChecked += checked.fullyChecked;
     if (checked.lastObservedAt !== undefined) lastObservedAt = checked.lastObservedAt;
     if (firstObservedAt === undefined && checked.firstValid >= 0) firstObservedAt = checked.firstObservedAt;
   };
   try {
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
     const batches = reader.recordBatches ? reader.recordBatches(batchSize) : batchesOf(reader.records(), batchSize);
+    // Without --deep, records no checkpoint claims to cover (the unsealed tail) are still checked
+    // in full: no signature vouches for them. A claim that fails to verify is an error anyway.
+    let claimed = 0;
+    for (const info of checkpoints) if (info.body !== undefined && info.body.treeSize > claimed) claimed = info.body.treeSize;
     await runRecordPipeline(
       batches,
       {
         host,
+        mode: options.deep === true ? DEEP : { deep: false, fullFrom: claimed },
         batchSize,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
         ...(options.parallelAfter !== undefined ? { parallelAfter: options.parallelAfter } : {}),

@@ -124,6 +124,10 @@ describe('custody collect --case (built CLI)', () => {
     const v = custody('verify', bundle, '--tsa-ca', tsa.caCertPath, '--collector-key', collectorFp);
     expect(v.stdout).toContain('result:       VALID (0 errors, 0 warnings)');
     expect(v.code).toBe(0);
+    // Untouched evidence from a live agent: not one finding of any severity, info included.
+    const vJson = custody('verify', bundle, '--tsa-ca', tsa.caCertPath, '--collector-key', collectorFp, '--json');
+    expect((JSON.parse(vJson.stdout) as BundleJson).findings).toEqual([]);
+    expect(vJson.code).toBe(0);
     expect(custody('verify', `${bundle}.tar`, '--tsa-ca', tsa.caCertPath).code).toBe(0);
     const pinnedWrong = custody('verify', bundle, '--tsa-ca', tsa.caCertPath, '--collector-key', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
     expect(pinnedWrong.code).toBe(1);

@@ -2,7 +2,8 @@
  * The story of issue 13 through the REAL agent and collector (the built CLI; `npx tsc -p
  * tsconfig.json` first): a live agent tails three logs while they are written, as on the host:
  *
- *   09:10:00 UTC  auditd: alice (auid 1001) runs `zip -r /tmp/c.zip customer-data` in /srv (execve)
+ *   09:09:55 UTC  auditd: alice (auid 1001) logs in: `-bash` (pid 30190)
+ *   09:10:00      auditd: from that shell (ppid 30190) she runs `zip -r /tmp/c.zip customer-data` in /srv
  *   09:14:02      kernel: SanDisk Ultra, serial 4C530001230527110412, attached as sdb
  *   09:15:00      squid: 192.168.10.47 CONNECT mega.nz:443, 52,428,800 bytes (TCP_TUNNEL)
  *   09:16:00      squid: 192.168.10.47 POST http://203.0.113.5/upload
@@ -10,8 +11,10 @@
  * The agent is stopped, the store collected by `custody collect --sensitive '/srv/customer-data/**'`
  * and the draft report read in both languages and both formats: it names the program, the command
  * line, the stick's serial, the destination and the bytes, each with a citation host#seq:sha256
- * whose record hash is the bundle's record (timeline/timeline.jsonl); the usage errors of
- * --internal-range and --upload-threshold name the value.
+ * whose record hash is the bundle's record (timeline/timeline.jsonl), and shows zip's ancestry (the
+ * shell, linked by ppid, cited); `custody report --user-of-interest --host-of-interest` keeps What
+ * ran on her and says what it left out; the usage errors of --internal-range, --upload-threshold
+ * and --user-of-interest name the value.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +27,9 @@ const { dir, children } = e2eWorkspace('exec-story');
 
 const hex = (s: string): string => Buffer.from(s).toString('hex').toUpperCase();
 const AUDIT = [
+  'type=SYSCALL msg=audit(1795165795.001:7000): arch=c000003e syscall=59 success=yes exit=0 a0=55c1 a1=55c2 a2=55c3 a3=0 items=2 ppid=30100 pid=30190 auid=1001 uid=1001 gid=1001 euid=1001 suid=1001 fsuid=1001 egid=1001 sgid=1001 fsgid=1001 tty=pts1 ses=12 comm="bash" exe="/usr/bin/bash" key="exec"',
+  'type=EXECVE msg=audit(1795165795.001:7000): argc=1 a0="-bash"',
+  'type=EOE msg=audit(1795165795.001:7000): ',
   'type=SYSCALL msg=audit(1795165800.101:7001): arch=c000003e syscall=59 success=yes exit=0 a0=55d1 a1=55d2 a2=55d3 a3=0 items=2 ppid=30190 pid=30211 auid=1001 uid=1001 gid=1001 euid=1001 suid=1001 fsuid=1001 egid=1001 sgid=1001 fsgid=1001 tty=pts1 ses=12 comm="zip" exe="/usr/bin/zip" key="exec"',
   'type=EXECVE msg=audit(1795165800.101:7001): argc=4 a0="zip" a1="-r" a2="/tmp/c.zip" a3="customer-data"',
   'type=CWD msg=audit(1795165800.101:7001): cwd="/srv"',
@@ -75,7 +81,7 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     const store = join(dir, 'store');
     for (;;) {
       const k = byKind(store);
-      if ((k['process.exec'] ?? 0) >= 1 && (k['usb.connect'] ?? 0) >= 1 && (k['net.access'] ?? 0) >= 2) break;
+      if ((k['process.exec'] ?? 0) >= 2 && (k['usb.connect'] ?? 0) >= 1 && (k['net.access'] ?? 0) >= 2) break;
       await sleep(100);
     }
     const exit = new Promise<number | null>((res) => agent.on('exit', (code) => res(code)));
@@ -91,6 +97,7 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as Row);
     const zip = timeline.find((r) => r.kind === 'process.exec' && r.payload['exe'] === '/usr/bin/zip');
+    const bash = timeline.find((r) => r.kind === 'process.exec' && r.payload['exe'] === '/usr/bin/bash');
     const connect = timeline.find((r) => r.kind === 'usb.connect' && r.payload['serial'] === SERIAL);
     const tunnel = timeline.find((r) => r.kind === 'net.access' && r.payload['method'] === 'CONNECT');
     expect(zip?.payload).toMatchObject({ argv: ['zip', '-r', '/tmp/c.zip', 'customer-data'], cwd: '/srv', auid: '1001' });
@@ -119,6 +126,14 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     const largeLine = md.split('\n').find((l) => l.startsWith('- **large upload or tunnel to an outside host**'));
     expect(largeLine).toContain('mega.nz:443');
     expect(largeLine).toContain(label(tunnel!));
+    // zip's ancestry: the shell it ran from, linked by ppid within one boot, cited, in every page.
+    expect(zip?.payload).toMatchObject({ pid: 30211, ppid: 30190 });
+    expect(bash?.payload).toMatchObject({ pid: 30190, command_line: '-bash' });
+    const treeLine = md.split('\n').find((l) => l.startsWith('| `/usr/bin/zip` |') && l.includes('sensitive paths'));
+    expect(treeLine).toContain(`\`/usr/bin/bash\` \`-bash\` (pid 30190, auid=1001, 2026-11-20 09:09:55 UTC, linked by pid only) \`${label(bash!)}\``);
+    expect(treeLine).toContain(label(zip!));
+    expect(pages['report.ja.md']!.split('\n').find((l) => l.startsWith('| `/usr/bin/zip` |') && l.includes('重要パス'))).toContain(`PID 30190、auid=1001、2026/11/20 18:09:55 JST、PIDのみで結合) \`${label(bash!)}\``);
+    for (const f of ['report.html', 'report.ja.html']) expect(pages[f]).toMatch(new RegExp(`<li><code>/usr/bin/bash</code> <code>-bash</code> \\([^)]*\\) <span class="cite">\\[<a [^>]*>${label(bash!)}</a>`));
     const ja = pages['report.ja.md']!;
     expect(ja).toContain('重要ファイルの圧縮・複製後のUSB記憶装置接続');
     expect(ja).toContain('外部への大容量アップロード');
@@ -130,6 +145,22 @@ describe('issue 13 story: archiver, USB stick, upload through the proxy', () => 
     const bad2 = custody('collect', '--case', 'X', '--store', store, '--out', join(dir, 'b2'), '--upload-threshold', 'lots');
     expect(bad2.code).toBe(2);
     expect(bad2.stderr).toContain('--upload-threshold "lots"');
+    const bad3 = custody('report', bundle, '--user-of-interest', 'alice', '--user-of-interest', ' ', '--out', join(dir, 'r3'));
+    expect(bad3.code).toBe(2);
+    expect(bad3.stderr).toContain('--user-of-interest " "');
+    // Users and hosts of interest: What ran is about them; what it left out is counted.
+    const host = zip!.host;
+    const focused = custody('report', bundle, '--sensitive', '/srv/customer-data/**', '--user-of-interest', 'auid=1001', '--host-of-interest', host.toUpperCase(), '--lang', 'en', '--out', join(dir, 'r4'));
+    expect(focused.code, focused.stderr).toBe(0);
+    const fmd = readFileSync(join(dir, 'r4', 'report.md'), 'utf8');
+    expect(fmd).toContain(`What ran is about the programs run by auid=1001 on ${host.toUpperCase()} (--user-of-interest, --host-of-interest). Left out of this section: 0 run(s)`);
+    expect(fmd).toContain(label(bash!));
+    const other = custody('report', bundle, '--sensitive', '/srv/customer-data/**', '--user-of-interest', 'bob', '--lang', 'en', '--out', join(dir, 'r5'));
+    expect(other.code, other.stderr).toBe(0);
+    const omd = readFileSync(join(dir, 'r5', 'report.md'), 'utf8');
+    expect(omd).toContain('Left out of this section: 2 run(s) by other users or on other hosts, 2 program(s) only they ran, and 1 command line(s) naming sensitive paths.');
+    // The patterns still weigh every run.
+    expect(omd).toContain(label(zip!));
     // The report command takes them too: with the threshold above the tunnel, no large upload.
     const r = custody('report', bundle, '--sensitive', '/srv/customer-data/**', '--upload-threshold', '100MiB', '--internal-range', '192.168.0.0/16', '--lang', 'en', '--out', join(dir, 'r2'), '--json');
     expect(r.code).toBe(0);

@@ -5,14 +5,18 @@
  * takes from it (4688 NewProcessName / CommandLine / ids / ParentProcessName; Sysmon Image /
  * CommandLine / GUIDs / ParentImage / Hashes; 5140/5145 ShareName / IpAddress / RelativeTargetName;
  * 1149 Param1 / Param3). The Sysmon process tree's GUID links are counted again from evtxexport's
- * output. evtx_dump.py (python3-evtx) cross-checks the event counts.
+ * output, and the ancestry the report shows for every Sysmon run is the GUID chain read from it.
+ * evtx_dump.py (python3-evtx) cross-checks the event counts.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readEvtx } from '../../src/parsers/evtx/index.js';
 import { createWindowsEventMapper } from '../../src/parsers/windows-events.js';
 import type { PayloadOf } from '../../src/records/schema.js';
+import type { TimelineEntry } from '../../src/bundle/timeline.js';
+import { buildReportModel } from '../../src/report/model.js';
 import { linkProcesses, type ProcessEvent } from '../../src/report/process-tree.js';
 import { EVTX_SAMPLES, FIXTURES, loadFixture } from '../helpers/evtx-samples.js';
 import { evtxexport, has, type OracleRecord } from '../helpers/evtx-oracle.js';
@@ -124,6 +128,31 @@ describe.skipIf(!HAVE_EVTXEXPORT)('issue-13 mappings equal evtxexport (libevtx-u
     expect(tree.parents.size).toBe(childLinks);
     expect(tree.ends.size).toBe(endLinks);
     expect([childLinks, endLinks]).toEqual([396, 417]);
+  });
+
+  it('Sysmon: the ancestry the report shows for every run is the chain of ParentProcessGuid → ProcessGuid in evtxexport output', () => {
+    const oracle = evtxexport(join(FIXTURES, S.server2022Sysmon)).records.filter((o) => o.eventId === '1');
+    const byGuid = new Map(oracle.map((o) => [o.data['ProcessGuid']!.toLowerCase(), o]));
+    const chainOf = (o: OracleRecord): string[] => {
+      const out: string[] = [];
+      for (let p = byGuid.get(o.data['ParentProcessGuid']!.toLowerCase()); p !== undefined && out.length < 16; p = byGuid.get(p.data['ParentProcessGuid']!.toLowerCase())) out.push(p.recordId);
+      return out;
+    };
+    const entries: TimelineEntry[] = mapFile(S.server2022Sysmon)
+      .map((m) => ({ datetime: String(m.p['event_time']), timestamp_desc: 'Event Time' as const, host: String(m.p['event_host']), store_id: 's', seq: Number(m.recordId), record_sha256: createHash('sha256').update(m.recordId).digest('hex'), kind: m.kind, source: 'import', observed_at: String(m.p['event_time']), message: m.kind, payload: m.p }))
+      .sort((a, b) => (a.datetime < b.datetime ? -1 : a.datetime > b.datetime ? 1 : a.seq - b.seq));
+    // Baseline 0: every program is first seen, so every run is traced.
+    const model = buildReportModel({ manifest: { case: { id: 'X' }, collector: { host: 'l', version: 't', started_at: '2026-01-01T00:00:00.000000Z', key: { fingerprint: 'f', public_key: 'A' } }, hosts: [] }, entries }, { generatedAt: '2026-01-02T00:00:00.000000Z', newExecutableBaselineMinutes: 0, rowLimit: 100_000, citeLimit: 100_000 });
+    const shown = new Map<string, string[]>();
+    for (const row of model.ran.trees) for (const c of row.cites) shown.set(String(c.seq), row.chain.map((s) => String(s.cite.seq)));
+    expect(shown.size).toBe(oracle.length);
+    let linked = 0;
+    for (const o of oracle) {
+      expect(shown.get(o.recordId), `run ${o.recordId}`).toEqual(chainOf(o));
+      if (chainOf(o).length > 0) linked++;
+    }
+    // As many runs with a parent in the report as GUID links counted above.
+    expect(linked).toBe(396);
   });
 });
 

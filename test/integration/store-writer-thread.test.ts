@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyStoreDir } from '../../collector/verify.js';
 import type * as StoreModule from '../../src/store/evidence-store.js';
 import type { Clock } from '../../src/clock.js';
+import { sshdLines } from '../helpers/sshd-lines.js';
 
 const DIST = resolve(__dirname, '../../dist');
 let EvidenceStore: typeof StoreModule.EvidenceStore;
@@ -38,14 +39,7 @@ function steppingClock(): Clock {
   return { nowMs: () => ms++, monoNs: () => (ns += 1000n) };
 }
 
-const textOf = (i: number): string => `Nov 23 10:${String(i % 60).padStart(2, '0')}:00 web-01 sshd[${1000 + i}]: Failed password for root from 203.0.113.${i % 250} port ${40000 + i} ssh2`;
-/** Offsets as the agent records them: each line starts after the previous one and its newline (verify checks it). */
-const offsets = [0];
-function line(i: number) {
-  while (offsets.length <= i) offsets.push((offsets.at(-1) as number) + Buffer.byteLength(textOf(offsets.length - 1)) + 1);
-  const text = textOf(i);
-  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: offsets[i] as number, line_no: i + 1, length: Buffer.byteLength(text), text };
-}
+const line = sshdLines();
 
 function rows(dir: string): { seq: number; bytes: Buffer; leaf_hash: Buffer }[] {
   const db = new Database(join(dir, 'evidence.sqlite'), { readonly: true });

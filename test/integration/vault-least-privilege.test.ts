@@ -23,7 +23,9 @@ import { openVault, vaultInit } from '../../collector/vault.js';
 import { CustodyError } from '../../src/errors.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
 import { StateStore } from '../../src/store/state-store.js';
-import { checkpointKey, encodeHost, rootOf } from '../../src/vault/layout.js';
+import { caseRecordKey, checkpointKey, encodeHost, rootOf } from '../../src/vault/layout.js';
+import { generatePersonalKey } from '../../src/bundle/personal-key.js';
+import { placeHolds, releaseCase } from '../../collector/vault-case.js';
 import { s3ErrorCode } from '../../src/vault/s3.js';
 import { createRgwUser, skipWithoutRgw, useRgw } from '../helpers/rgw.js';
 
@@ -64,7 +66,7 @@ async function code(run: () => Promise<unknown>): Promise<string> {
 describe.skipIf(skipWithoutRgw())('least privilege on a real vault', () => {
   const rgw = useRgw();
 
-  it('the documented policies: an agent ships only under its own host, reads no other host, deletes nothing and lifts no hold; a collector reads, lists, holds and writes nothing', async () => {
+  it('the documented policies: an agent ships only under its own host, reads no other host, deletes nothing and lifts no hold; a collector reads, lists, holds and writes only case records', async () => {
     const url = `s3://lp-${process.pid}/fleet`;
     await vaultInit({ url, retention: '1d', env: rgw.env });
     const owner = openVault({ url, env: rgw.env });
@@ -134,6 +136,19 @@ describe.skipIf(skipWithoutRgw())('least privilege on a real vault', () => {
     // The agent that uploaded (and on RGW owns) the object cannot lift the case's hold: the explicit Deny.
     expect(await code(() => web.setLegalHold(own, put.versionId as string, false))).toBe('E_VAULT_ACCESS_DENIED');
     expect((await collector.head(own, put.versionId)).legalHold).toBe(true);
+
+    // The collector writes case records (which versions a case holds, when it released them) and
+    // nothing else: collect --vault's holds and vault release run with exactly these permissions.
+    const collectorKey = generatePersonalKey();
+    const holds = await placeHolds(collector, { caseId: 'IR-LP', objects: [{ key: dbKey, version_id: dbPut.versionId as string }], at: '2026-12-05T10:00:00.000000Z', actor: 'Ada Examiner, IR', privateKey: collectorKey.privateKey });
+    expect(holds.held).toBe(1);
+    expect((await collector.head(dbKey, dbPut.versionId)).legalHold).toBe(true);
+    const released = await releaseCase({ url, env: collectorUser.env, maxAttempts: 1, caseId: 'IR-LP', actor: 'Ada Examiner, IR', privateKey: collectorKey.privateKey }, '2026-12-05T11:00:00.000000Z');
+    expect(released.released).toBe(1);
+    expect((await collector.head(dbKey, dbPut.versionId)).legalHold).toBe(false);
+    expect(await code(() => collector.putOnce(`${rootOf(prefix)}not-a-case-record`, bytes('x')))).toBe('E_VAULT_ACCESS_DENIED');
+    // An agent writes no case record (it could otherwise forge a release of its own evidence's holds).
+    expect(await code(() => web.putOnce(caseRecordKey(prefix, 'IR-LP', 'release', '2026-12-05T12:00:00.000000Z'), bytes('{}')))).toBe('E_VAULT_ACCESS_DENIED');
 
     // A stolen collector key: write evidence, delete it, shorten its retention.
     expect(await code(() => collector.putOnce(checkpointKey(prefix, 'web-01', STORE, 11, 2), bytes('forged')))).toBe('E_VAULT_ACCESS_DENIED');

@@ -118,8 +118,9 @@ async function run(dir: string, options: Partial<VerifyModule.VerifyStoreOptions
 }
 
 describe('parallel and in-thread verification agree', () => {
-  it('on the tampered store, finding for finding, for several batch sizes and worker counts', async () => {
-    const inThread = await run(tampered, { workers: 0 });
+  // Default verify reads most records with the envelope scan, --deep decodes them all: both must agree across threads.
+  it.each([false, true])('on the tampered store, finding for finding, for several batch sizes and worker counts (deep: %s)', async (deep) => {
+    const inThread = await run(tampered, { workers: 0, deep });
     expect(inThread.stats?.checkedInWorkers).toBe(0);
     const codes = new Set(inThread.result.findings.map((f) => f.code));
     for (const code of [
@@ -145,12 +146,12 @@ describe('parallel and in-thread verification agree', () => {
       { workers: 1, batchSize: 1, parallelAfter: 0 },
       { workers: 3, batchSize: 1000, parallelAfter: 0 },
     ]) {
-      const parallel = await run(tampered, options);
+      const parallel = await run(tampered, { ...options, deep });
       expect(parallel.stats?.checkedInWorkers, JSON.stringify(options)).toBeGreaterThan(2000);
       expect(parallel.result).toEqual(inThread.result);
     }
     // Starting in this thread and moving to workers mid-stream (when they are ready in time).
-    const mixed = await run(tampered, { workers: 2, batchSize: 64, parallelAfter: 500 });
+    const mixed = await run(tampered, { workers: 2, batchSize: 64, parallelAfter: 500, deep });
     expect(mixed.stats?.checkedInThread).toBeGreaterThanOrEqual(500);
     expect(mixed.result).toEqual(inThread.result);
   });

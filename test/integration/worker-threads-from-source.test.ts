@@ -15,6 +15,7 @@ import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import type { PipelineStats } from '../../src/verify/record-pipeline.js';
 import { verifyStore } from '../../src/verify/store-verify.js';
 import { workerScript } from '../../src/worker-script.js';
+import { sshdLines } from '../helpers/sshd-lines.js';
 
 const ROOT = resolve(__dirname, '../..');
 let work: string;
@@ -23,13 +24,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const textOf = (i: number): string => `Nov 23 10:${String(i % 60).padStart(2, '0')}:00 web-01 sshd[${1000 + i}]: Failed password for root from 203.0.113.${i % 250} port ${40000 + i} ssh2`;
-const offsets = [0];
-function line(i: number) {
-  while (offsets.length <= i) offsets.push((offsets.at(-1) as number) + Buffer.byteLength(textOf(offsets.length - 1)) + 1);
-  const text = textOf(i);
-  return { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: offsets[i] as number, line_no: i + 1, length: Buffer.byteLength(text), text };
-}
+const line = sshdLines();
 
 describe('worker threads started from the TypeScript sources', () => {
   it('are the build\'s scripts (dist/ mirrors src/), and none where there is no such script', () => {

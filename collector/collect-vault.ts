@@ -1,0 +1,173 @@
+/**
+ * The vault side of `custody collect --vault`: every store of the named hosts (or of all hosts) read
+ * back from the vault, checked (src/verify/vault-copy.ts: the shipped enrollment key, the key chain,
+ * each checkpoint's signature, each segment against its checkpoint) and written out as a store
+ * snapshot folder, so the rest of collect treats it exactly as a store folder: the same verify, the
+ * same witness, timeline, tables and report.
+ *
+ * Hosts are read with bounded concurrency (4 stores at a time, each with up to 8 GETs in flight),
+ * and each finished host gets a progress line of its own. A host whose newest checkpoint reached the
+ * vault longer ago than its own recorded policy allows is named: the agent seals at least every
+ * heartbeat plus checkpoint interval, so a silence longer than that (plus a grace for shipping) means
+ * the host is down, its agent stopped, or it is cut off from the vault.
+ */
+import { join } from 'node:path';
+import type { BundleManifest } from '../src/bundle/manifest.js';
+import { CustodyError, ErrorCodes } from '../src/errors.js';
+import { writeStoreFromReader } from '../src/store/reader-snapshot.js';
+import { VaultCopyReader } from '../src/vault/copy-reader.js';
+import { storePrefix } from '../src/vault/layout.js';
+import { listVaultStores, mapBounded, readVaultStore, resolveVaultStore, type VaultStoreCopy } from '../src/vault/read.js';
+import type { VaultClient } from '../src/vault/s3.js';
+import { formatVaultUrl } from '../src/vault/url.js';
+import type { Finding } from '../src/verify/store-findings.js';
+import { analyseVaultCopy, type VaultCopyAnalysis } from '../src/verify/vault-copy.js';
+import type { CollectProgress } from './collect.js';
+import { openVault, type VaultAccess } from './vault.js';
+
+export interface VaultCollectOptions {
+  access: VaultAccess;
+  /** Hosts to collect (each with all its stores); or allHosts. */
+  hosts?: readonly string[];
+  allHosts?: boolean;
+  /** Stores read at the same time (default 4). */
+  concurrency?: number;
+  /** GETs in flight per store (default 8). */
+  readConcurrency?: number;
+  /** Place legal holds on every object used (default true). */
+  hold?: boolean;
+}
+
+export type VaultProvenance = NonNullable<BundleManifest['hosts'][number]['vault']>;
+
+export interface VaultSource {
+  dir: string;
+  host: string;
+  storeId: string;
+  client: VaultClient;
+  /** The vault copy's own findings (second versions, segments, pending records), for the host's result. */
+  findings: Finding[];
+  provenance: VaultProvenance;
+}
+
+/** Time for an acknowledged checkpoint to reach the vault beyond the agent's own intervals. */
+const SHIP_GRACE_MS = 120_000;
+
+interface RecordedPolicy {
+  checkpoint_ms?: number;
+  heartbeat_ms?: number;
+}
+
+/** The newest agent.start's policy and whether the log ends in a sealed agent.stop. */
+function agentAccount(analysis: VaultCopyAnalysis): { policy: RecordedPolicy | undefined; stoppedAt: string | undefined } {
+  let policy: RecordedPolicy | undefined;
+  let stoppedAt: string | undefined;
+  for (let i = analysis.records.length - 1; i >= 0; i--) {
+    let r: { kind?: unknown; observed_at?: unknown; payload?: { policy?: RecordedPolicy } };
+    try {
+      r = JSON.parse(Buffer.from(analysis.records[i] as Uint8Array).toString('utf8')) as typeof r;
+    } catch {
+      continue;
+    }
+    if (i === analysis.records.length - 1 && r.kind === 'agent.stop' && typeof r.observed_at === 'string') stoppedAt = r.observed_at;
+    if (r.kind === 'agent.start') {
+      policy = r.payload?.policy;
+      break;
+    }
+  }
+  return { policy, stoppedAt };
+}
+
+function behindPolicy(analysis: VaultCopyAnalysis, receivedAt: string | undefined, nowMs: number): string | undefined {
+  const { policy, stoppedAt } = agentAccount(analysis);
+  if (policy === undefined || typeof policy.checkpoint_ms !== 'number' || typeof policy.heartbeat_ms !== 'number') return undefined;
+  if (receivedAt === undefined) return undefined;
+  const limitMs = policy.heartbeat_ms + policy.checkpoint_ms + SHIP_GRACE_MS;
+  const silentMs = nowMs - Date.parse(receivedAt);
+  if (!(silentMs > limitMs)) return undefined;
+  const minutes = (ms: number): string => `${Math.round(ms / 60_000)} min`;
+  return (
+    `its newest checkpoint reached the vault ${minutes(silentMs)} ago (${receivedAt}); its agent's policy seals at least every ${minutes(policy.heartbeat_ms + policy.checkpoint_ms)} ` +
+    `(heartbeat ${policy.heartbeat_ms} ms + checkpoint ${policy.checkpoint_ms} ms, plus ${minutes(SHIP_GRACE_MS)} for shipping): ` +
+    (stoppedAt !== undefined ? `its last record is a sealed agent.stop at ${stoppedAt} (the agent was stopped)` : 'the host is down, its agent stopped without a trace, or it is cut off from the vault')
+  );
+}
+
+function objectsOf(copy: VaultStoreCopy): { key: string; version_id: string }[] {
+  const all = [copy.enrollment, ...copy.certificates, ...copy.checkpoints, ...copy.tsaTokens, ...copy.segments, ...copy.blobs];
+  return all
+    .filter((o): o is NonNullable<typeof o> => o !== undefined)
+    .map((o) => ({ key: o.key, version_id: o.versionId ?? 'null' }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+export async function collectFromVault(
+  options: VaultCollectOptions,
+  workDir: string,
+  ctx: { nowMs: number; skipStoreIds: ReadonlySet<string>; report: (p: Partial<CollectProgress>) => void },
+): Promise<{ sources: VaultSource[]; close: () => void }> {
+  if ((options.hosts === undefined || options.hosts.length === 0) && options.allHosts !== true) {
+    throw new CustodyError(ErrorCodes.USAGE, '--vault needs the hosts to collect: --host NAME (repeatable) or --all-hosts');
+  }
+  if (options.allHosts === true && options.hosts !== undefined && options.hosts.length > 0) {
+    throw new CustodyError(ErrorCodes.USAGE, '--all-hosts collects every host in the vault: leave out --host, or name the hosts without --all-hosts');
+  }
+  const client = openVault(options.access);
+  try {
+    ctx.report({ stage: 'vault', detail: `listing ${formatVaultUrl(client.vault)}` });
+    const listed = options.allHosts === true ? await listVaultStores(client) : (await mapBounded(options.hosts ?? [], 4, (h) => resolveVaultStore(client, h))).flat();
+    const seen = new Set<string>();
+    const stores = listed.filter((s) => {
+      const id = `${s.host}\u0000${s.storeId}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      if (ctx.skipStoreIds.has(s.storeId)) {
+        ctx.report({ line: `vault ${s.host} ${s.storeId}: also given with --store; the store folder is collected (\`custody verify STORE --vault\` checks it against the vault)` });
+        return false;
+      }
+      return true;
+    });
+    if (stores.length === 0 && options.allHosts === true) throw new CustodyError(ErrorCodes.VAULT_NOT_FOUND, 'the vault holds no host yet', { where: formatVaultUrl(client.vault) });
+    const vaultUrl = formatVaultUrl(client.vault);
+    let done = 0;
+    const sources = await mapBounded(stores, options.concurrency ?? 4, async (s, i) => {
+      const copy = await readVaultStore(client, s.host, s.storeId, options.readConcurrency !== undefined ? { concurrency: options.readConcurrency } : {});
+      const analysis = analyseVaultCopy(copy, {});
+      const location = `s3://${client.bucket}/${storePrefix(client.vault.prefix, s.host, s.storeId)}`;
+      const dir = join(workDir, String(i));
+      writeStoreFromReader(dir, new VaultCopyReader(copy, analysis, location), copy.enrollment?.bytes);
+      const newest = [...analysis.checkpoints].sort((a, b) => b.treeSize - a.treeSize || b.checkpointId - a.checkpointId)[0];
+      const receivedAt = newest === undefined ? undefined : copy.checkpoints.find((c) => c.checkpointId === newest.checkpointId)?.receivedAt;
+      const behind = behindPolicy(analysis, receivedAt, ctx.nowMs);
+      const objects = objectsOf(copy);
+      const bytes = [copy.enrollment, ...copy.certificates, ...copy.checkpoints, ...copy.tsaTokens, ...copy.segments, ...copy.blobs].reduce((n, o) => n + (o?.bytes.length ?? 0), 0);
+      done++;
+      ctx.report({
+        stage: 'vault',
+        detail: `${s.host} ${s.storeId}`,
+        line:
+          `vault ${done}/${stores.length} ${s.host} ${s.storeId}: ${objects.length} objects, ${(bytes / 1048576).toFixed(1)} MiB, records 0..${analysis.recordsEnd - 1}` +
+          `${receivedAt ? `, newest checkpoint received ${receivedAt}` : ''}${analysis.findings.length > 0 ? `, ${analysis.findings.length} vault finding(s)` : ''}${behind ? `; BEHIND ITS POLICY: ${behind}` : ''}`,
+      });
+      const source: VaultSource = {
+        dir,
+        host: s.host,
+        storeId: s.storeId,
+        client,
+        findings: analysis.findings,
+        provenance: {
+          url: vaultUrl,
+          prefix: storePrefix(client.vault.prefix, s.host, s.storeId),
+          objects,
+          ...(newest !== undefined ? { newest_checkpoint: { checkpoint_id: newest.checkpointId, tree_size: newest.treeSize, ...(receivedAt !== undefined ? { received_at: receivedAt } : {}) } } : {}),
+          ...(behind !== undefined ? { behind_policy: behind } : {}),
+        },
+      };
+      return source;
+    });
+    return { sources, close: () => client.destroy() };
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+}

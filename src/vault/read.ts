@@ -1,0 +1,221 @@
+/**
+ * Reading a store's copy back out of the vault: which stores a host has, every object of one store
+ * with the version id that was read, and every name that holds more than one version. Used by
+ * `verify --vault` and `collect --vault`; the checks themselves are pure (src/verify/vault-copy.ts).
+ *
+ * Decisions worth questioning:
+ * - The listing is ListObjectVersions of the store's prefix, not ListObjectsV2: a write-once name
+ *   with a second version or a delete marker is itself evidence (someone rewrote or tried to delete
+ *   what was shipped), and a LIST of current objects would hide a delete marker's target.
+ * - Of a name with several versions the *oldest* is read, by version id: the first write is what the
+ *   agent shipped when it sealed it; anything later came after (a race of two shippers writes the
+ *   same bytes twice, which the checks name too, and the bytes then agree).
+ * - Objects are fetched with bounded concurrency (8 by default): a collector reading fifty hosts
+ *   must neither open hundreds of sockets nor wait on one GET at a time (RGW: ~175 small objects/s
+ *   one at a time, ~410/s sixteen at a time, in /work/shared/ceph-rgw/README.md's measurements).
+ */
+import { CustodyError, ErrorCodes } from '../errors.js';
+import { decodeHost, hostPrefix, hostsPrefix, parseObjectKey, storePrefix, type VaultObject } from './layout.js';
+import type { ListedVersion, VaultClient } from './s3.js';
+
+/** One object as read: its name, the version read, its bytes. */
+export interface VaultCopyObject {
+  key: string;
+  versionId: string | undefined;
+  bytes: Uint8Array;
+}
+
+export interface VaultVersionInfo {
+  versionId: string;
+  deleteMarker: boolean;
+  lastModified: string | undefined;
+  size: number;
+}
+
+/** Everything the vault holds of one store, read at one moment. Pure data: vault-copy.ts checks it. */
+export interface VaultStoreCopy {
+  host: string;
+  storeId: string;
+  enrollment: VaultCopyObject | undefined;
+  certificates: (VaultCopyObject & { epoch: number })[];
+  checkpoints: (VaultCopyObject & { treeSize: number; checkpointId: number; receivedAt: string | undefined })[];
+  tsaTokens: (VaultCopyObject & { treeSize: number; checkpointId: number; tokenId: number })[];
+  segments: (VaultCopyObject & { start: number; end: number; minObserved: string | undefined; maxObserved: string | undefined })[];
+  blobs: (VaultCopyObject & { sha256: string })[];
+  /** Names with more than one version, or with a delete marker: every version, oldest first. */
+  multipleVersions: { key: string; versions: VaultVersionInfo[] }[];
+  /** Names under the store's prefix that the layout never writes. */
+  unrecognised: string[];
+  /** Segments left out by the caller's time window (collect --since/--until): [start, end) each. */
+  skippedSegments: { start: number; end: number }[];
+}
+
+export interface ReadStoreOptions {
+  /** Parallel GETs (default 8). */
+  concurrency?: number;
+  /** Read blobs (default true). */
+  blobs?: boolean;
+  /**
+   * Read only the segments whose observed-at range overlaps [since, until] (RFC 3339 UTC strings);
+   * a segment whose range is unknown is always read. Checkpoints, keys and tokens are always read.
+   */
+  since?: string;
+  until?: string;
+  /** Told after each object is read (progress lines). */
+  onObject?: (done: number, total: number, bytes: number) => void;
+}
+
+/** The stores the vault holds, for every host or for the named ones: one LIST per host. */
+export async function listVaultStores(client: VaultClient, hosts?: readonly string[]): Promise<{ host: string; storeId: string }[]> {
+  const prefix = client.vault.prefix;
+  const names: string[] = [];
+  if (hosts === undefined) {
+    for await (const page of client.list(hostsPrefix(prefix), { delimiter: '/' })) {
+      for (const p of page.prefixes) {
+        const host = decodeHost(p.slice(hostsPrefix(prefix).length, -1));
+        if (host !== undefined) names.push(host);
+      }
+    }
+  } else names.push(...hosts);
+  const out: { host: string; storeId: string }[] = [];
+  for (const host of names) {
+    for await (const page of client.list(hostPrefix(prefix, host), { delimiter: '/' })) {
+      for (const p of page.prefixes) {
+        const storeId = p.slice(hostPrefix(prefix, host).length, -1);
+        if (/^[0-9a-f]{32}$/.test(storeId)) out.push({ host, storeId });
+      }
+    }
+  }
+  return out;
+}
+
+function overlaps(obj: { minObserved: string | undefined; maxObserved: string | undefined }, since: string | undefined, until: string | undefined): boolean {
+  if (obj.minObserved === undefined || obj.maxObserved === undefined) return true;
+  // Compared as instants: the names carry up to nine fraction digits, the bounds any RFC 3339 form.
+  const lo = Date.parse(obj.minObserved);
+  const hi = Date.parse(obj.maxObserved);
+  if (Number.isNaN(lo) || Number.isNaN(hi)) return true;
+  if (since !== undefined && hi < Date.parse(since)) return false;
+  if (until !== undefined && lo > Date.parse(until)) return false;
+  return true;
+}
+
+/** Runs `work` over `items` with at most `limit` at a time; results in input order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const runners = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      results[i] = await work(items[i] as T, i);
+    }
+  });
+  await Promise.all(runners);
+  return results;
+}
+
+/** Reads every object of one store from the vault (see the file comment for which version). */
+export async function readVaultStore(client: VaultClient, host: string, storeId: string, options: ReadStoreOptions = {}): Promise<VaultStoreCopy> {
+  const prefix = client.vault.prefix;
+  const versions = await client.listVersions(storePrefix(prefix, host, storeId));
+  const byKey = new Map<string, ListedVersion[]>();
+  for (const v of versions) byKey.set(v.key, [...(byKey.get(v.key) ?? []), v]);
+  const copy: VaultStoreCopy = {
+    host,
+    storeId,
+    enrollment: undefined,
+    certificates: [],
+    checkpoints: [],
+    tsaTokens: [],
+    segments: [],
+    blobs: [],
+    multipleVersions: [],
+    unrecognised: [],
+    skippedSegments: [],
+  };
+  const wanted: { key: string; versionId: string; parsed: VaultObject; receivedAt: string | undefined }[] = [];
+  for (const [key, list] of [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    // listVersions sorts a name's versions oldest first.
+    if (list.length > 1 || list.some((v) => v.deleteMarker)) {
+      copy.multipleVersions.push({
+        key,
+        versions: list.map((v) => ({ versionId: v.versionId, deleteMarker: v.deleteMarker, lastModified: v.lastModified?.toISOString(), size: v.size })),
+      });
+    }
+    const parsed = parseObjectKey(prefix, key);
+    if (parsed === undefined || parsed.host !== host || parsed.storeId !== storeId) {
+      copy.unrecognised.push(key);
+      continue;
+    }
+    const first = list.find((v) => !v.deleteMarker);
+    if (first === undefined) continue; // only delete markers: nothing to read (named as multiple versions)
+    if (parsed.type === 'blob' && options.blobs === false) continue;
+    if (parsed.type === 'segment' && !overlaps(parsed, options.since, options.until)) {
+      copy.skippedSegments.push({ start: parsed.start, end: parsed.end });
+      continue;
+    }
+    wanted.push({ key, versionId: first.versionId, parsed, receivedAt: first.lastModified?.toISOString() });
+  }
+  let done = 0;
+  let bytes = 0;
+  const bodies = await mapBounded(wanted, options.concurrency ?? 8, async (w) => {
+    // A version id of "null" is what S3 reports for an object written while versioning was off.
+    const got = await client.get(w.key, w.versionId === 'null' ? undefined : w.versionId);
+    done++;
+    bytes += got.body.length;
+    options.onObject?.(done, wanted.length, bytes);
+    return got;
+  });
+  wanted.forEach((w, i) => {
+    const got = bodies[i]!;
+    const obj: VaultCopyObject = { key: w.key, versionId: got.versionId ?? w.versionId, bytes: got.body };
+    const p = w.parsed;
+    switch (p.type) {
+      case 'enrollment':
+        copy.enrollment = obj;
+        break;
+      case 'key-certificate':
+        copy.certificates.push({ ...obj, epoch: p.epoch });
+        break;
+      case 'checkpoint':
+        copy.checkpoints.push({ ...obj, treeSize: p.treeSize, checkpointId: p.checkpointId, receivedAt: w.receivedAt });
+        break;
+      case 'tsa-token':
+        copy.tsaTokens.push({ ...obj, treeSize: p.treeSize, checkpointId: p.checkpointId, tokenId: p.tokenId });
+        break;
+      case 'segment':
+        copy.segments.push({ ...obj, start: p.start, end: p.end, minObserved: p.minObserved, maxObserved: p.maxObserved });
+        break;
+      case 'blob':
+        copy.blobs.push({ ...obj, sha256: p.sha256 });
+        break;
+    }
+  });
+  copy.checkpoints.sort((a, b) => a.checkpointId - b.checkpointId);
+  copy.tsaTokens.sort((a, b) => a.tokenId - b.tokenId);
+  copy.certificates.sort((a, b) => a.epoch - b.epoch);
+  copy.segments.sort((a, b) => a.start - b.start || a.end - b.end);
+  copy.blobs.sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
+  return copy;
+}
+
+/** The one store of `host` (or the one named); a clear error when there is none or more than one. */
+export async function resolveVaultStore(client: VaultClient, host: string, storeId?: string): Promise<{ host: string; storeId: string }[]> {
+  const stores = await listVaultStores(client, [host]);
+  if (storeId !== undefined) {
+    const found = stores.filter((s) => s.storeId === storeId);
+    if (found.length === 0) {
+      throw new CustodyError(ErrorCodes.VAULT_NOT_FOUND, `the vault holds no store ${storeId} of host ${JSON.stringify(host)}${stores.length > 0 ? ` (it holds ${stores.map((s) => s.storeId).join(', ')})` : ''}`, {
+        where: `s3://${client.bucket}/${hostPrefix(client.vault.prefix, host)}`,
+      });
+    }
+    return found;
+  }
+  if (stores.length === 0) {
+    throw new CustodyError(ErrorCodes.VAULT_NOT_FOUND, `the vault holds nothing of host ${JSON.stringify(host)} (\`custody vault hosts\` lists the hosts it holds)`, {
+      where: `s3://${client.bucket}/${hostPrefix(client.vault.prefix, host)}`,
+    });
+  }
+  return stores;
+}
