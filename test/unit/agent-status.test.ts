@@ -69,5 +69,8 @@ describe('formatAgentStatus: the vault section', () => {
     const ok = formatAgentStatus({ ...base, vault: { vault: 's3://b-1', state: 'shipping', lagRecords: 0, lagBytes: 0, lagCheckpoints: 0, shippedRecords: 20_100, shippedCheckpointId: 7, failures: 0 } }, now);
     expect(ok).toContain('vault        s3://b-1: shipping (as the agent last reported)\n  lag        0 records (0 B), 0 checkpoints\n');
     expect(ok).not.toContain('last error');
+    // An error from before the last success is shown as past.
+    const recovered = formatAgentStatus({ ...base, vault: { vault: 's3://b-1', state: 'shipping', lagRecords: 0, lagBytes: 0, lagCheckpoints: 0, shippedRecords: 20_100, shippedCheckpointId: 7, failures: 0, lastError: 'head failed: ETIMEDOUT', lastErrorCode: 'E_VAULT_UNREACHABLE', lastErrorAt: '2026-12-05T13:30:00.000Z' } }, now);
+    expect(recovered).toContain('  last error head failed: ETIMEDOUT [E_VAULT_UNREACHABLE] at 2026-12-05T13:30:00.000Z; shipping has succeeded since\n');
   });
 });
