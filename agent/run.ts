@@ -255,6 +255,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
 
   // --- maintenance -----------------------------------------------------------------------------
   let vaultLoop: VaultShipLoop | undefined;
+  let lastCheckpointSeen: number | undefined;
   const heartbeatNs = BigInt(config.heartbeatInterval) * 1_000_000n;
   let lastHeartbeatMono = startedMono;
   let lastPersisted = '';
@@ -372,6 +373,13 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     });
     step('time stamp', maybeStamp);
     step('live sources', () => liveSources?.tick());
+    step('vault', () => {
+      // A checkpoint signed since the last look (by this tick or by a commit): ship it now.
+      const id = store.lastCheckpoint?.id;
+      if (vaultLoop === undefined || id === undefined || id === lastCheckpointSeen) return;
+      lastCheckpointSeen = id;
+      vaultLoop.nudge();
+    });
     step('status', () => persistStatus(false));
   };
 
