@@ -227,9 +227,15 @@ export class FileIngestor {
     this.tickMs = Math.max(10, Math.min(100, Math.floor(this.options.partialLineFlushMs / 4)));
   }
 
-  /** Set while the store cannot commit (whoever of the agent's writers met it first). */
+  /**
+   * Set while the store cannot commit (whoever of the agent's writers met it first). Seeing it
+   * remembers it: whatever reading stopped for it is taken up again once the store commits, even
+   * when another writer's retry was the one that found it committing.
+   */
   private get blocked(): Readonly<StoreBlocked> | undefined {
-    return this.appender.blocked;
+    const b = this.appender.blocked;
+    if (b !== undefined) this.sawBlocked = true;
+    return b;
   }
 
   // ───────────────────────────── lifecycle ─────────────────────────────
