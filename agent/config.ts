@@ -190,7 +190,7 @@ const vaultSchema = z.strictObject({
     .optional(),
   /** Overrides AWS_REGION. */
   region: z.string().regex(/^[a-z0-9-]+$/, 'must be an S3 region name such as eu-central-1').optional(),
-  /** How often a shipping round starts when the last one succeeded. */
+  /** How often a shipping round starts when the last one succeeded (a new checkpoint starts one at once). */
   interval: duration(100).default(CONFIG_DEFAULTS.vaultIntervalMs),
   /** The longest pause between rounds after failures (the pause doubles from `interval` up to this). */
   retryMax: duration(100).default(CONFIG_DEFAULTS.vaultRetryMaxMs),

@@ -47,6 +47,7 @@ import {
   type CursorEffect,
   type CursorMap,
 } from './tail/cursor.js';
+import { StoreAppender, type StoreBlocked } from './store-appender.js';
 import { CURSOR_STATE_KEY, resumeFromEvidence } from './tail/resume.js';
 import { Tail } from './tail/tail.js';
 
@@ -85,6 +86,11 @@ export interface IngestDeps {
   state: StateStore;
   logger: Logger;
   clock: Clock;
+  /**
+   * The agent's one appender to the store, shared with the live sources (agent/store-appender.ts);
+   * without one the ingestor makes its own from its maxPendingRecords and retry options.
+   */
+  appender?: StoreAppender;
 }
 
 /** Bytes read per read call, and at most per file per loop turn (fairness between files). */
@@ -118,14 +124,6 @@ interface CompressedCandidate {
   stableSinceMono: number;
   size: number;
   mtime: string;
-}
-
-interface Blocked {
-  since: number;
-  delayMs: number;
-  nextRetryMono: number;
-  attempts: number;
-  message: string;
 }
 
 /** A file's mtime as a record states it (also the compressed-file key's mtime part). */
@@ -203,7 +201,9 @@ export class FileIngestor {
   private wakeResolve: (() => void) | undefined;
   private started = false;
   private stopping = false;
-  private blocked: Blocked | undefined;
+  private readonly appender: StoreAppender;
+  /** The store was seen failing and the ingestor has not yet caught up after it recovered. */
+  private sawBlocked = false;
   private rescanRequested = false;
   private rescanGenRequested = 0;
   private rescanGenDone = 0;
@@ -221,9 +221,21 @@ export class FileIngestor {
     this.log = deps.logger;
     this.clock = deps.clock;
     this.options = { ...DEFAULT_INGEST_OPTIONS, ...options, retry: { ...DEFAULT_INGEST_OPTIONS.retry, ...options.retry } };
+    this.appender = deps.appender ?? new StoreAppender(deps.store, deps, { maxPendingRecords: this.options.maxPendingRecords, retry: this.options.retry });
     if (!(this.options.maxLineBytes >= 1)) throw new RangeError('maxLineBytes must be at least 1');
     this.patterns = options.watch.map((p) => resolve(p));
     this.tickMs = Math.max(10, Math.min(100, Math.floor(this.options.partialLineFlushMs / 4)));
+  }
+
+  /**
+   * Set while the store cannot commit (whoever of the agent's writers met it first). Seeing it
+   * remembers it: whatever reading stopped for it is taken up again once the store commits, even
+   * when another writer's retry was the one that found it committing.
+   */
+  private get blocked(): Readonly<StoreBlocked> | undefined {
+    const b = this.appender.blocked;
+    if (b !== undefined) this.sawBlocked = true;
+    return b;
   }
 
   // ───────────────────────────── lifecycle ─────────────────────────────
@@ -435,8 +447,11 @@ export class FileIngestor {
     const now = performance.now();
     this.trackCommits();
     if (this.blocked) {
+      this.sawBlocked = true;
       if (now < this.blocked.nextRetryMono) return;
       if (!this.retryStore()) return;
+    } else if (this.sawBlocked) {
+      this.retryStore(); // another writer's retry found the store committing again: catch up here too
     }
     if (now - this.lastPollMono >= POLL_MS) {
       this.lastPollMono = now;
@@ -482,63 +497,28 @@ export class FileIngestor {
   private appendRecord<K extends RecordKind>(kind: K, source: string, payload: PayloadOf<K>, effect: CursorEffect | undefined, tail?: Tail, countsLine = false): boolean {
     const before = this.store.nextSequence;
     if (this.store.pendingCount === 0) this.firstPendingMono = performance.now();
-    let ok = true;
-    try {
-      this.store.append(kind, source, payload);
-    } catch (err) {
-      if (this.store.nextSequence === before) throw err;
-      ok = false;
-      this.enterBlocked(err);
-    }
+    // Throws only for an invalid record (nothing queued); a failed commit leaves it queued: ok false.
+    const { ok } = this.appender.append(kind, source, payload);
+    if (!ok) this.sawBlocked = true;
     if (effect !== undefined || tail !== undefined) this.fifo.push({ seq: before, effect, tail, countsLine });
-    if (ok && this.store.pendingCount >= this.options.maxPendingRecords) ok = this.flushStore();
     return ok;
   }
 
   private flushStore(): boolean {
-    try {
-      this.store.flush();
-      this.store.maybeCheckpoint();
-      return true;
-    } catch (err) {
-      this.enterBlocked(err);
-      return false;
-    }
+    const ok = this.appender.flush();
+    if (!ok) this.sawBlocked = true;
+    return ok;
   }
 
-  private enterBlocked(err: unknown): void {
-    const message = messageOf(err);
-    if (this.blocked) {
-      this.blocked.message = message;
-      return;
-    }
-    const delay = this.options.retry.initialMs;
-    this.blocked = { since: this.clock.nowMs(), delayMs: delay, nextRetryMono: performance.now() + delay, attempts: 0, message };
-    this.log.error(
-      { evt: 'ingest.store_error', err: message, code: isCustodyError(err) ? err.code : undefined, pending: this.store.pendingCount, retry_in_ms: delay },
-      'the evidence store cannot commit; reading is paused and commits will be retried',
-    );
-  }
-
+  /** After the store failed: retries when due (the shared backoff) and, once it commits, reads on where reading stopped. */
   private retryStore(): boolean {
-    const b = this.blocked;
-    if (!b) return true;
-    try {
-      this.store.flush();
-      this.store.maybeCheckpoint();
-    } catch (err) {
-      b.attempts++;
-      b.message = messageOf(err);
-      b.delayMs = Math.min(this.options.retry.maxMs, b.delayMs * 2);
-      b.nextRetryMono = performance.now() + b.delayMs;
-      this.log.warn({ evt: 'ingest.store_error', err: b.message, attempt: b.attempts, pending: this.store.pendingCount, retry_in_ms: b.delayMs }, 'the evidence store still cannot commit');
-      return false;
+    if (this.blocked && !this.appender.retry()) return false;
+    if (this.sawBlocked) {
+      this.sawBlocked = false;
+      for (const tail of this.tails.values()) tail.error = undefined;
+      for (const path of this.owners.keys()) this.dirty.add(path);
+      this.trackCommits();
     }
-    this.blocked = undefined;
-    this.log.info({ evt: 'ingest.store_recovered', attempts: b.attempts + 1, blocked_ms: this.clock.nowMs() - b.since }, 'the evidence store commits again; reading resumes');
-    for (const tail of this.tails.values()) tail.error = undefined;
-    for (const path of this.owners.keys()) this.dirty.add(path);
-    this.trackCommits();
     return true;
   }
 
@@ -1061,7 +1041,8 @@ export class FileIngestor {
           try {
             sha256 = this.store.putBlob(bytes);
           } catch (err) {
-            this.enterBlocked(err);
+            this.appender.fail(err);
+            this.sawBlocked = true;
             return;
           }
         }

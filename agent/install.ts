@@ -157,6 +157,9 @@ Restart=on-failure
 RestartSec=5s
 SyslogIdentifier=custody-agent
 Environment=NODE_ENV=production
+# The evidence vault's keys (the configuration's \`vault:\` block), read as the AWS SDK reads them:
+# AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… lines in a file only root can read. Optional.
+EnvironmentFile=-/etc/custody/vault.env
 
 # Its own user; reads logs through the adm group (Debian/Ubuntu /var/log) and systemd-journal.
 # Where logs are not group-readable, replace SupplementaryGroups with:
@@ -190,7 +193,7 @@ ProtectClock=yes
 ProtectHostname=yes
 ProtectProc=invisible
 RemoveIPC=yes
-# Network only for an RFC 3161 time-stamping authority (and local sockets).
+# Network only for an RFC 3161 time-stamping authority and the evidence vault (and local sockets).
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
 SystemCallArchitectures=native
 SystemCallFilter=@system-service

@@ -23,6 +23,7 @@ import { DEFAULT_INGEST_OPTIONS, FileIngestor, type IngestOptions } from './inge
 import { Deriver } from '../src/derive/deriver.js';
 import { Evt, type Logger } from './logger.js';
 import { hasLiveSources, LiveSources } from './sources/index.js';
+import { StoreAppender } from './store-appender.js';
 import type { AppendOutageRecord, VaultShipLoop } from './ship/loop.js';
 import { STATE_CLOCK_KEY, STATE_STATUS_KEY, STATE_TSA_KEY, type AgentStatusState } from './status.js';
 
@@ -211,11 +212,15 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       { evt: Evt.start, store: config.store, host: store.host, store_id: store.storeId, records: store.size, epoch: store.epoch, config_sha256: configSha, config: redactConfig(config) },
       'agent starting',
     );
-    ingestor = new FileIngestor({ store, state, logger, clock }, ingestOptionsOf(config));
+    // One appender for every writer: the file ingestor and the live sources share one view of a
+    // failing store, one backoff and one backpressure limit (agent/store-appender.ts).
+    const ingestOptions = ingestOptionsOf(config);
+    const appender = new StoreAppender(store, { logger, clock }, { maxPendingRecords: ingestOptions.maxPendingRecords, retry: ingestOptions.retry });
+    ingestor = new FileIngestor({ store, state, logger, clock, appender }, ingestOptions);
     await ingestor.start();
     // Live sources (journald, USB, watched folders): each optional, each failing on its own.
     if (hasLiveSources(config)) {
-      liveSources = new LiveSources({ store, state, logger, clock }, config);
+      liveSources = new LiveSources({ store, state, logger, clock, appender }, config);
       await liveSources.start();
     }
   } catch (err) {
@@ -250,6 +255,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
 
   // --- maintenance -----------------------------------------------------------------------------
   let vaultLoop: VaultShipLoop | undefined;
+  let lastCheckpointSeen: number | undefined;
   const heartbeatNs = BigInt(config.heartbeatInterval) * 1_000_000n;
   let lastHeartbeatMono = startedMono;
   let lastPersisted = '';
@@ -367,6 +373,13 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     });
     step('time stamp', maybeStamp);
     step('live sources', () => liveSources?.tick());
+    step('vault', () => {
+      // A checkpoint signed since the last look (by this tick or by a commit): ship it now.
+      const id = store.lastCheckpoint?.id;
+      if (vaultLoop === undefined || id === undefined || id === lastCheckpointSeen) return;
+      lastCheckpointSeen = id;
+      vaultLoop.nudge();
+    });
     step('status', () => persistStatus(false));
   };
 
@@ -391,6 +404,8 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     } catch (err) {
       logger.error({ evt: 'vault.start_failed', code: (err as { code?: string }).code, err: messageOf(err) }, 'shipping to the vault could not start; evidence is still preserved locally');
     }
+    // `agent status` shows the vault section (and its lag) from now on, not from the next tick.
+    step('status', () => persistStatus(true));
   }
   logger.info({ evt: Evt.ready, watch: config.sources.files.watch }, 'agent running');
   opts.onReady?.({ storeDir: config.store, host: store.host, storeId: store.storeId });
@@ -434,6 +449,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       // The final checkpoint and what it seals leave the host too, unless the vault was failing
       // (then the next start ships them: shutdown must not wait on an outage).
       if (vaultLoop.healthy) await vaultLoop.finalRound(SHUTDOWN_SHIP_WAIT_MS);
+      vaultLoop.close();
       status.vault = vaultLoop.status();
       state.set(STATE_STATUS_KEY, status);
     }
@@ -441,6 +457,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     try {
       if (!store.isClosed) store.close();
     } finally {
+      vaultLoop?.close();
       state.close();
     }
   }

@@ -496,7 +496,7 @@ export function formatAgentStatus(r: AgentStatusReport, nowMs: number): string {
     lines.push(`  lag        ${v.lagRecords} record${v.lagRecords === 1 ? '' : 's'} (${bytes(v.lagBytes)}), ${v.lagCheckpoints} checkpoint${v.lagCheckpoints === 1 ? '' : 's'}${age}`);
     lines.push(`  shipped    ${v.shippedRecords} records, checkpoints up to #${v.shippedCheckpointId}; last success ${ago(v.lastSuccessAt, nowMs)}`);
     if (v.failures > 0 || v.lastError !== undefined) {
-      lines.push(`  last error ${v.lastError ?? 'none'}${v.lastErrorCode ? ` [${v.lastErrorCode}]` : ''}${v.lastErrorAt ? ` at ${v.lastErrorAt}` : ''}${v.failures > 0 ? `; ${v.failures} failed round(s) in a row` : ''}`);
+      lines.push(`  last error ${v.lastError ?? 'none'}${v.lastErrorCode ? ` [${v.lastErrorCode}]` : ''}${v.lastErrorAt ? ` at ${v.lastErrorAt}` : ''}${v.failures > 0 ? `; ${v.failures} failed round(s) in a row` : '; shipping has succeeded since'}`);
     }
     if (v.outageSince !== undefined) lines.push(`  outage     since ${v.outageSince} (vault.unreachable, seq ${v.outageSeq})`);
   }

@@ -90,6 +90,8 @@ export class VaultShipLoop {
   private inFlight: Promise<void> | undefined;
   private stopping = false;
   private abort = new AbortController();
+  /** A checkpoint came while a round ran: the next round follows at once. */
+  private nudged = false;
 
   constructor(deps: VaultShipLoopDeps, options: VaultShipLoopOptions) {
     this.deps = deps;
@@ -103,6 +105,22 @@ export class VaultShipLoop {
 
   /** The first round starts at once: seals leave the host as soon as they exist. */
   start(): void {
+    this.schedule(0);
+  }
+
+  /**
+   * A new checkpoint exists: seals leave the host as soon as they are signed, so the next round
+   * starts now instead of at the end of the interval. Not while a round runs (the next one follows
+   * it) or while failing (the backoff stands).
+   */
+  nudge(): void {
+    if (this.stopping || this.current.failures > 0) return;
+    if (this.inFlight !== undefined) {
+      this.nudged = true; // the round in flight may have read the store before it: one more after it
+      return;
+    }
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
     this.schedule(0);
   }
 
@@ -134,6 +152,9 @@ export class VaultShipLoop {
    * was acknowledged stays acknowledged.
    */
   async finalRound(waitMs: number): Promise<void> {
+    // A round that did not stop in time is still putting: a second one beside it would race it for
+    // the same watermarks. The next start ships what is left.
+    if (this.inFlight) return;
     this.stopping = false;
     this.abort = new AbortController();
     const deadline = setTimeout(() => this.abort.abort(), waitMs);
@@ -152,10 +173,19 @@ export class VaultShipLoop {
     }
   }
 
+  /** Closes the client's sockets: a request still in flight fails at once instead of holding the process. */
+  close(): void {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deps.client.destroy();
+  }
+
   private schedule(ms: number): void {
     if (this.stopping) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.nudged = false;
       this.inFlight = this.round(false).finally(() => {
         this.inFlight = undefined;
       });
@@ -183,7 +213,7 @@ export class VaultShipLoop {
         logger.debug({ evt: VaultEvt.round, written: r.written, existed: r.existed, bytes: r.bytes, shipped_records: r.acknowledged.segmentEnd, more: r.more }, 'shipped to the vault');
       }
       if (!final) this.endOutage(); // at the final round the store is closed: the next start records it
-      if (r.more) next = DRAIN_PAUSE_MS;
+      if (r.more || this.nudged) next = DRAIN_PAUSE_MS;
     } catch (err) {
       this.current.rounds++;
       this.current.failures++;

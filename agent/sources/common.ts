@@ -16,12 +16,25 @@ import { encodeRawText } from '../../src/records/canonical.js';
 import type { PayloadOf, RecordKind } from '../../src/records/schema.js';
 import type { EvidenceStore } from '../../src/store/evidence-store.js';
 import type { StateStore } from '../../src/store/state-store.js';
+import { StoreAppender } from '../store-appender.js';
 
 export interface SourceDeps {
   store: EvidenceStore;
   state: StateStore;
   logger: Logger;
   clock: Clock;
+  /**
+   * The agent's one appender to the store (agent/store-appender.ts), shared with the file ingestor:
+   * one view of a failing store, one backoff, one backpressure limit. Without one, the first
+   * appenderOf() makes one for these deps, which the sources given the same deps then share.
+   */
+  appender?: StoreAppender;
+}
+
+/** The appender of these deps (made once, with the live sources' defaults, when none was given). */
+export function appenderOf(deps: SourceDeps): StoreAppender {
+  deps.appender ??= new StoreAppender(deps.store, deps, { maxPendingRecords: MAX_PENDING_RECORDS, retry: { initialMs: 500, maxMs: 30_000 } });
+  return deps.appender;
 }
 
 /** What a live source says about itself in the agent's status. */
@@ -50,32 +63,19 @@ export const MAX_PENDING_RECORDS = 4096;
  * commit failed queued and retries it, so it is not lost), and whether the store is now failing.
  * Throws only when the record was refused (invalid): a bug, never bytes lost quietly.
  */
-export function appendRecord<K extends RecordKind>(store: EvidenceStore, kind: K, source: string, payload: PayloadOf<K>): { seq: number; storeFailing: boolean } {
-  const before = store.nextSequence;
-  try {
-    const seq = store.append(kind, source, payload);
-    return { seq, storeFailing: false };
-  } catch (err) {
-    if (store.nextSequence === before) throw err;
-    return { seq: before, storeFailing: true };
-  }
+export function appendRecord<K extends RecordKind>(appender: StoreAppender, kind: K, source: string, payload: PayloadOf<K>): { seq: number; storeFailing: boolean } {
+  const { seq, ok } = appender.append(kind, source, payload);
+  return { seq, storeFailing: !ok };
 }
 
-/** True when the store has so many queued records that a source should stop reading for a while. */
-export function storeBackedUp(store: EvidenceStore): boolean {
-  return store.pendingCount >= MAX_PENDING_RECORDS;
+/** True when a source should stop reading for a while: the store is failing or far behind. */
+export function storeBackedUp(appender: StoreAppender): boolean {
+  return appender.backedUp;
 }
 
-/** Tries to commit what is queued (after a failure); false while the store still fails. */
-export function tryFlush(store: EvidenceStore, logger: Logger, source: string): boolean {
-  if (store.isClosed) return false;
-  try {
-    store.flush();
-    return true;
-  } catch (err) {
-    logger.warn({ evt: 'source.store_error', source, err: messageOf(err), pending: store.pendingCount }, 'the evidence store cannot commit; this source waits');
-    return false;
-  }
+/** After a failure, tries to commit again when the shared backoff says so; false while the store still fails. */
+export function tryFlush(appender: StoreAppender): boolean {
+  return appender.retry();
 }
 
 /** Where a line source stopped, per the evidence. */
@@ -174,7 +174,7 @@ export class LineSeries {
   storeFailing = false;
 
   constructor(
-    private readonly store: EvidenceStore,
+    private readonly appender: StoreAppender,
     path: string,
     tail: LineTail,
   ) {
@@ -199,7 +199,7 @@ export class LineSeries {
       ...(partial ? { partial: true } : {}),
       ...encodeRawText(bytes),
     };
-    const { seq, storeFailing } = appendRecord(this.store, 'log.line', this.path, payload);
+    const { seq, storeFailing } = appendRecord(this.appender, 'log.line', this.path, payload);
     this.storeFailing = storeFailing;
     // Pieces of one long line share its number, as the file ingestor's do.
     if (!partial) this.next++;

@@ -23,7 +23,7 @@ import { resolve, sep } from 'node:path';
 import { messageOf } from '../../src/errors.js';
 import { canonicalBytes } from '../../src/records/canonical.js';
 import { formatTimestamp, type PayloadOf } from '../../src/records/schema.js';
-import { appendRecord, LineSeries, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps } from './common.js';
+import { appendRecord, appenderOf, LineSeries, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps } from './common.js';
 
 export const FILE_WATCH_PARSER = 'agent.watch@1';
 export const WATCH_PATH_PREFIX = 'watch:';
@@ -154,7 +154,7 @@ export class FileWatchSource implements LiveSource {
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     for (const root of this.roots) {
       const path = watchPath(root);
-      this.series.set(root, new LineSeries(deps.store, path, tails.get(path) ?? { count: 0 }));
+      this.series.set(root, new LineSeries(appenderOf(deps), path, tails.get(path) ?? { count: 0 }));
     }
   }
 
@@ -227,7 +227,7 @@ export class FileWatchSource implements LiveSource {
     if (this.reportedErrors.has(key)) return;
     this.reportedErrors.add(key);
     const root = path !== undefined ? rootOf(this.roots, path) : (this.roots[0] ?? '');
-    appendRecord(this.deps.store, 'agent.gap', watchPath(root), {
+    appendRecord(appenderOf(this.deps), 'agent.gap', watchPath(root), {
       source: watchPath(root),
       path: path ?? root,
       reason: 'unreadable',
@@ -292,7 +292,7 @@ export class FileWatchSource implements LiveSource {
     const { count, sample, since } = this.overflow;
     this.overflow = { count: 0, sample: [], since: '' };
     const root = this.roots[0] ?? '';
-    appendRecord(this.deps.store, 'agent.gap', watchPath(root), {
+    appendRecord(appenderOf(this.deps), 'agent.gap', watchPath(root), {
       source: watchPath(root),
       path: root,
       reason: 'watch_overflow',
@@ -453,7 +453,7 @@ export class FileWatchSource implements LiveSource {
       extra['ino'] = obs.ino;
     }
     payload.extra = extra;
-    appendRecord(this.deps.store, 'file.change', watchPath(root), payload);
+    appendRecord(appenderOf(this.deps), 'file.change', watchPath(root), payload);
     this.changes++;
     this.deps.logger.debug({ evt: 'watch.change', path, operation, previous_path: previousPath }, 'file change recorded');
   }

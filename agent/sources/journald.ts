@@ -24,7 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { messageOf } from '../../src/errors.js';
-import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type MarkerOf, type SourceDeps, terminateChild, WakeableSleep } from './common.js';
+import { appendRecord, appenderOf, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type MarkerOf, type SourceDeps, terminateChild, WakeableSleep } from './common.js';
 
 export interface JournaldOptions {
   directory?: string;
@@ -111,7 +111,7 @@ export class JournaldSource implements LiveSource {
       filePollMs: options.filePollMs ?? DEFAULT_FILE_POLL_MS,
     };
     this.path = journaldPath(options);
-    this.series = new LineSeries(deps.store, this.path, tail);
+    this.series = new LineSeries(appenderOf(deps), this.path, tail);
     this.cursor = tail.marker;
   }
 
@@ -158,7 +158,7 @@ export class JournaldSource implements LiveSource {
 
   private gap(reason: string, detail: string): void {
     this.gaps++;
-    appendRecord(this.deps.store, 'agent.gap', this.path, { source: this.path, path: this.path, reason, detail });
+    appendRecord(appenderOf(this.deps), 'agent.gap', this.path, { source: this.path, path: this.path, reason, detail });
     this.deps.logger.warn({ evt: 'journald.gap', path: this.path, reason, detail }, 'recorded a gap in the journal evidence');
   }
 
@@ -339,7 +339,7 @@ export class JournaldSource implements LiveSource {
         this.series.append(bytes, partial);
         recorded++;
         if (cursor !== undefined) this.cursor = cursor;
-        if (this.series.storeFailing || storeBackedUp(this.deps.store)) stdout.pause();
+        if (this.series.storeFailing || storeBackedUp(appenderOf(this.deps))) stdout.pause();
       });
       stdout.on('data', (chunk: Buffer) => {
         try {
@@ -361,10 +361,10 @@ export class JournaldSource implements LiveSource {
       const check = setInterval(() => {
         if (!stdout.isPaused()) return;
         if (this.series.storeFailing) {
-          if (!tryFlush(this.deps.store, this.deps.logger, this.path)) return;
+          if (!tryFlush(appenderOf(this.deps))) return;
           this.series.storeFailing = false;
         }
-        if (!storeBackedUp(this.deps.store)) stdout.resume();
+        if (!storeBackedUp(appenderOf(this.deps))) stdout.resume();
       }, CHECK_MS);
       check.unref();
       child.on('close', (code, signal) => {

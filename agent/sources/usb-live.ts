@@ -17,7 +17,7 @@ import { basename, join, relative } from 'node:path';
 import { messageOf } from '../../src/errors.js';
 import { canonicalBytes } from '../../src/records/canonical.js';
 import { formatTimestamp, type PayloadOf } from '../../src/records/schema.js';
-import { appendRecord, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps, terminateChild, WakeableSleep } from './common.js';
+import { appendRecord, appenderOf, Backoff, LineSeries, LineSplitter, storeBackedUp, tryFlush, type LineTail, type LiveSource, type LiveSourceStatus, type SourceDeps, terminateChild, WakeableSleep } from './common.js';
 
 export const SYSFS_USB_PARSER = 'sysfs.usb@1';
 export const UDEV_MONITOR_PARSER = 'udev.monitor@1';
@@ -403,7 +403,7 @@ export class UsbLiveSource implements LiveSource {
     private readonly options: UsbLiveOptions,
     tail: LineTail,
   ) {
-    this.series = new LineSeries(deps.store, UDEV_MONITOR_PATH, tail);
+    this.series = new LineSeries(appenderOf(deps), UDEV_MONITOR_PATH, tail);
     this.udevCommand = options.udevCommand ?? DEFAULT_UDEV;
   }
 
@@ -469,7 +469,7 @@ export class UsbLiveSource implements LiveSource {
       this.sysfsState = 'error';
       this.lastError = messageOf(err);
       logger.error({ evt: 'usb.snapshot_failed', root: this.options.sysfsRoot, err: messageOf(err) }, 'reading USB devices from sysfs failed');
-      appendRecord(store, 'agent.gap', 'usb:sysfs', { source: 'usb:sysfs', path: this.options.sysfsRoot, reason: 'unreadable', detail: `the USB devices under ${this.options.sysfsRoot}/bus/usb/devices could not be read (${why}): ${messageOf(err)}` });
+      appendRecord(appenderOf(this.deps), 'agent.gap', 'usb:sysfs', { source: 'usb:sysfs', path: this.options.sysfsRoot, reason: 'unreadable', detail: `the USB devices under ${this.options.sysfsRoot}/bus/usb/devices could not be read (${why}): ${messageOf(err)}` });
       return;
     }
     if (snap === undefined) {
@@ -489,11 +489,11 @@ export class UsbLiveSource implements LiveSource {
     } catch (err) {
       this.lastError = messageOf(err);
       logger.error({ evt: 'usb.snapshot_failed', err: messageOf(err) }, 'could not store the USB snapshot');
-      appendRecord(store, 'agent.gap', 'usb:sysfs', { source: 'usb:sysfs', path: this.options.sysfsRoot, reason: 'store_failed', detail: `a USB snapshot of ${snap.devices.length} devices (${why}) could not be stored: ${messageOf(err)}` });
+      appendRecord(appenderOf(this.deps), 'agent.gap', 'usb:sysfs', { source: 'usb:sysfs', path: this.options.sysfsRoot, reason: 'store_failed', detail: `a USB snapshot of ${snap.devices.length} devices (${why}) could not be stored: ${messageOf(err)}` });
       return;
     }
     const path = `sysfs:${join(this.options.sysfsRoot, 'bus', 'usb', 'devices')}`;
-    const { seq } = appendRecord(store, 'log.file', path, {
+    const { seq } = appendRecord(appenderOf(this.deps), 'log.file', path, {
       path,
       size: bytes.length,
       mtime: formatTimestamp(clock.nowMs()),
@@ -503,7 +503,7 @@ export class UsbLiveSource implements LiveSource {
       note: `USB devices read from sysfs (${why}): the canonical JSON of their attributes, interfaces and block devices`,
     });
     const present = presentFromSnapshot(snap, seq);
-    for (const payload of present) appendRecord(store, 'usb.present', path, payload);
+    for (const payload of present) appendRecord(appenderOf(this.deps), 'usb.present', path, payload);
     this.snapshots++;
     this.present = present.length;
     this.lastSnapshotSeq = seq;
@@ -556,7 +556,7 @@ export class UsbLiveSource implements LiveSource {
         this.udevState = 'running';
         if (downSince !== undefined) {
           const until = formatTimestamp(this.deps.clock.nowMs());
-          appendRecord(this.deps.store, 'agent.gap', UDEV_MONITOR_PATH, {
+          appendRecord(appenderOf(this.deps), 'agent.gap', UDEV_MONITOR_PATH, {
             source: UDEV_MONITOR_PATH,
             path: UDEV_MONITOR_PATH,
             reason: 'monitor_restarted',
@@ -572,13 +572,13 @@ export class UsbLiveSource implements LiveSource {
         const derived = usbRecordOfUdevEvent(event);
         if (!derived) return;
         this.udevEvents++;
-        appendRecord(this.deps.store, derived.kind, UDEV_MONITOR_PATH, derived.payload);
+        appendRecord(appenderOf(this.deps), derived.kind, UDEV_MONITOR_PATH, derived.payload);
         this.deps.logger.info({ evt: 'usb.udev_event', kind: derived.kind, port: derived.payload.port, vendor_id: derived.payload.vendor_id, product_id: derived.payload.product_id }, 'USB device event');
       };
       const splitter = new LineSplitter(MAX_UDEV_LINE_BYTES, (bytes, partial) => {
         const seq = this.series.append(bytes, partial);
         if (!partial) onEvent(assembler.push(bytes.toString('utf8'), seq));
-        if (this.series.storeFailing || storeBackedUp(this.deps.store)) stdout.pause();
+        if (this.series.storeFailing || storeBackedUp(appenderOf(this.deps))) stdout.pause();
       });
       stdout.on('data', (chunk: Buffer) => {
         try {
@@ -597,10 +597,10 @@ export class UsbLiveSource implements LiveSource {
       const check = setInterval(() => {
         if (!stdout.isPaused()) return;
         if (this.series.storeFailing) {
-          if (!tryFlush(this.deps.store, this.deps.logger, UDEV_MONITOR_PATH)) return;
+          if (!tryFlush(appenderOf(this.deps))) return;
           this.series.storeFailing = false;
         }
-        if (!storeBackedUp(this.deps.store)) stdout.resume();
+        if (!storeBackedUp(appenderOf(this.deps))) stdout.resume();
       }, CHECK_MS);
       check.unref();
       child.on('close', (code, signal) => {

@@ -3,19 +3,25 @@
  * Idle footprint of `custody agent run`: RSS and CPU of the agent process watching a few files
  * with nothing happening, read from /proc/PID/status and /proc/PID/stat (Linux).
  *
- *   npm run build && node scripts/bench/agent-idle.mjs [seconds=30] [files=5]
+ *   npm run build && node scripts/bench/agent-idle.mjs [seconds=30] [files=5] [--vault]
  *
  * Measures the plain command and the command as the installed service runs it (with the node
  * flags of agent/install.ts). Prints a markdown section. Goal: idle RSS ≤ 80 MB.
+ * With --vault, also both with a `vault:` block shipping to a local Ceph RGW (scripts/vault/
+ * rgw-start.sh, memstore, started in a temporary folder and purged at the end): the same run, so
+ * the columns without the vault are the reference for what shipping adds.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '../../dist/agent/install.js';
 
-const seconds = Number(process.argv[2] ?? 30);
-const fileCount = Number(process.argv[3] ?? 5);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const withVault = process.argv.includes('--vault');
+const seconds = Number(positional[0] ?? 30);
+const fileCount = Number(positional[1] ?? 5);
 const GOAL_RSS_MB = 80;
 const CLI = resolve('dist/src/cli.js');
 
@@ -50,10 +56,48 @@ for (let i = 0; i < fileCount; i++) {
   writeFileSync(join(logs, `app${i}.log`), Array.from({ length: 1000 }, (_, n) => `2026-11-23T10:00:00Z host app${i}[42]: existing line ${n}\n`).join(''));
 }
 
+async function freePort() {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const port = server.address().port;
+      server.close(() => res(port));
+    });
+  });
+}
+
+/** A local RGW and a vault bucket in it, for the --vault variants: its environment (endpoint, keys). */
+let rgwDir;
+let vaultEnv;
+if (withVault) {
+  rgwDir = join(dir, 'rgw');
+  const r = spawnSync('bash', [resolve('scripts/vault/rgw-start.sh'), rgwDir], {
+    encoding: 'utf8',
+    env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: '1024', START_TIMEOUT: '120' },
+  });
+  if (r.status !== 0) throw new Error(`rgw-start.sh failed: ${r.stderr}`);
+  vaultEnv = Object.fromEntries(readFileSync(join(rgwDir, 's3.env'), 'utf8').split('\n').flatMap((l) => {
+    const m = /^(?:export )?([A-Z_0-9]+)=['"]?(.*?)['"]?$/.exec(l.trim());
+    return m ? [[m[1], m[2]]] : [];
+  }));
+  const init = spawnSync(process.execPath, [CLI, 'vault', 'init', 's3://bench-idle', '--retention', '1d'], { encoding: 'utf8', env: { ...process.env, ...vaultEnv } });
+  if (init.status !== 0) throw new Error(`vault init failed: ${init.stderr}`);
+}
+
 /** Starts the agent with the given node flags, lets it read the files, then measures it idle. */
-async function measure(nodeFlags, name) {
+async function measure(nodeFlags, name, vault) {
   const store = join(dir, `store-${name}`);
-  const child = spawn(process.execPath, [...nodeFlags, CLI, 'agent', 'run', '--store', store, '--watch', join(logs, '*.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let args = ['agent', 'run', '--store', store, '--watch', join(logs, '*.log')];
+  let env = process.env;
+  if (vault) {
+    // Only a configuration file has a vault block; the vault's defaults (a round every 10 s).
+    const config = join(dir, `agent-${name}.yaml`);
+    writeFileSync(config, `store: ${store}\nsources: { files: { watch: ["${join(logs, '*.log')}"] } }\nvault: { url: "s3://bench-idle/${name}", endpoint: "${vaultEnv.AWS_ENDPOINT_URL}" }\n`);
+    args = ['agent', 'run', '--config', config];
+    env = { ...process.env, AWS_ACCESS_KEY_ID: vaultEnv.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: vaultEnv.AWS_SECRET_ACCESS_KEY, AWS_REGION: vaultEnv.AWS_REGION };
+  }
+  const child = spawn(process.execPath, [...nodeFlags, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
   child.stdout.resume();
@@ -79,6 +123,12 @@ async function measure(nodeFlags, name) {
   const cpuS = (cpuTicks(child.pid) - ticks0) / clkTck;
   const last = samples.at(-1);
   const rss = samples.map((x) => x.rssKb).sort((a, b) => a - b);
+  // With a vault: how far it is behind the store after the idle period (the agent's own status).
+  let lag = '';
+  if (vault) {
+    const st = JSON.parse(execFileSync(process.execPath, [CLI, 'agent', 'status', '--store', store, '--json'], { encoding: 'utf8' }));
+    lag = st.vault ? `${st.vault.lagRecords} records (of ${st.records.total}), ${st.vault.failures} failed rounds` : 'no vault section';
+  }
   const stopT = performance.now();
   child.kill('SIGTERM');
   const code = await exited;
@@ -94,6 +144,7 @@ async function measure(nodeFlags, name) {
     threads: last.threads,
     stopMs: performance.now() - stopT,
     code,
+    lag,
   };
 }
 
@@ -101,9 +152,19 @@ const variants = [
   { name: 'plain', title: '`custody agent run` (no node flags)', flags: [] },
   { name: 'service', title: `as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`)`, flags: [...SERVICE_NODE_FLAGS] },
 ];
+if (withVault) {
+  variants.push(
+    { name: 'plain-vault', title: 'no node flags, with a vault', flags: [], vault: true },
+    { name: 'service-vault', title: 'as installed, with a vault', flags: [...SERVICE_NODE_FLAGS], vault: true },
+  );
+}
 const results = [];
-for (const v of variants) results.push(await measure(v.flags, v.name));
-rmSync(dir, { recursive: true, force: true });
+try {
+  for (const v of variants) results.push(await measure(v.flags, v.name, v.vault === true));
+} finally {
+  if (rgwDir) spawnSync('bash', [resolve('scripts/vault/rgw-stop.sh'), rgwDir, '--purge'], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+}
 
 const ok = (r) => r.maxKb / 1024 <= GOAL_RSS_MB;
 const row = (label, f) => `| ${label} | ${results.map(f).join(' | ')} |`;
@@ -122,5 +183,5 @@ ${row('peak RSS since start (VmHWM)', (r) => `${mb(r.hwmKb)} MB`)}
 ${row('idle CPU', (r) => `${r.cpuPct.toFixed(2)} % of a core (${r.cpuS.toFixed(2)} s in ${r.wallS.toFixed(0)} s)`)}
 ${row('threads', (r) => String(r.threads))}
 ${row('SIGTERM to exit', (r) => `${r.stopMs.toFixed(0)} ms, exit ${r.code}`)}
-`);
-process.exitCode = results.every((r) => r.code === 0) && ok(results[1]) ? 0 : 1;
+${withVault ? `${row('vault lag after the idle period', (r) => r.lag || '—')}\n` : ''}`);
+process.exitCode = results.every((r) => r.code === 0) && ok(results[1]) && (!withVault || ok(results[3])) ? 0 : 1;

@@ -164,6 +164,10 @@ export function recordMessage(kind: string, p: Payload): string {
       return `agent heartbeat (uptime ${str(p['uptime_ms']) ?? '?'} ms)`;
     case 'key.rotate':
       return `signing key rotated to epoch ${str(p['epoch']) ?? '?'}`;
+    case 'vault.unreachable':
+      return oneLine(join(['vault unreachable:', str(p['vault']), str(p['code']), '—', str(p['detail'])]), 500);
+    case 'vault.reachable':
+      return oneLine(join(['vault reachable again:', str(p['vault']), `after ${str(p['failed_rounds']) ?? '?'} failed rounds, ${str(p['duration_ms']) ?? '?'} ms (outage record seq ${str(p['unreachable_seq']) ?? '?'})`]));
     default:
       return kind;
   }

@@ -9,7 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../agent/logger.js';
+import { VaultShipLoop } from '../../agent/ship/loop.js';
 import { loadAcknowledged, shipStore } from '../../agent/ship/shipper.js';
+import { systemClock } from '../../src/clock.js';
 import { openVault, vaultHosts, vaultInit } from '../../collector/vault.js';
 import { parseCheckpointBody, parseNote } from '../../src/integrity/checkpoint.js';
 import { requestTimeStamp } from '../../src/net/tsa-http.js';
@@ -179,5 +182,36 @@ describe.skipIf(skipWithoutRgw())('shipping a store to a real vault', () => {
     for (const seg of segments) expect(Buffer.from(seg.root).equals(Buffer.from(notes.get(seg.end) as Uint8Array)), `segment [${seg.start}, ${seg.end})`).toBe(true);
     expect(segments.flatMap((g) => g.records.map((b) => Buffer.from(b).toString('base64')))).toEqual(want);
     state.close();
+  });
+
+  it('the agent\'s loop ships a new checkpoint when nudged, not at the end of its interval (an hour here)', async () => {
+    const dir = join(work, 'nudged');
+    const { store } = EvidenceStore.create(dir, { host: 'web-03', bootId: 'boot-n', policy: { batchRecords: 10, checkpointRecords: 1000, checkpointMs: 3_600_000 } });
+    for (let i = 0; i < 10; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+    store.flush();
+    store.checkpoint();
+    const state = new StateStore(dir);
+    const loop = new VaultShipLoop(
+      { storeDir: dir, state, client, logger: silentLogger(), clock: systemClock, append: (kind, payload) => store.append(kind, 'custody.agent', payload) },
+      { intervalMs: 3_600_000, retryMaxMs: 3_600_000, limits: {} },
+    );
+    const shipped = async (size: number): Promise<void> => {
+      while (loadAcknowledged(state, url).segmentEnd < size) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      loop.start(); // the first round starts at once
+      await shipped(10);
+      while (loop.status().rounds < 1) await new Promise((r) => setTimeout(r, 20)); // the first round has ended; the next is an hour away
+      for (let i = 10; i < 25; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
+      store.flush();
+      expect(store.checkpoint().tree_size).toBe(25);
+      loop.nudge();
+      await shipped(25);
+      expect(loop.status()).toMatchObject({ state: 'shipping', failures: 0, rounds: 2 });
+    } finally {
+      await loop.stop(5000);
+      store.close({ finalCheckpoint: true });
+      state.close();
+    }
   });
 });

@@ -59,6 +59,8 @@ describe('systemd unit', () => {
     expect(one('ReadWritePaths')).toBe('/var/lib/custody');
     expect(one('StateDirectory')).toBe('custody');
     expect(one('NoNewPrivileges')).toBe('yes');
+    // The vault's keys come from an optional root-only file, never from the configuration.
+    expect(one('EnvironmentFile')).toBe('-/etc/custody/vault.env');
     expect(one('ProtectHome')).toBe('read-only');
     expect(one('PrivateTmp')).toBe('yes');
     expect(one('CapabilityBoundingSet')).toBe('');
