@@ -17,7 +17,7 @@
  * test/integration/verify-record-check.test.ts holds the two to agreement. Schema validation has
  * no shortcut: the zod schemas in src/records/schema.ts are the one definition of a valid record.
  */
-import { bytesEqual, HASH_SIZE, leafHash } from '../integrity/merkle.js';
+import { bytesEqual, HASH_SIZE, leafHash, subtreeLevels } from '../integrity/merkle.js';
 import { CustodyError, messageOf } from '../errors.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
@@ -67,6 +67,13 @@ export interface CheckedBatch {
   count: number;
   /** The computed leaf hashes, HASH_SIZE bytes each. */
   leaves: Uint8Array;
+  /** Position of the first record in the whole stream (the Merkle tree's leaf index). */
+  start: number;
+  /**
+   * The Merkle subtrees inside the batch (merkle.ts subtreeLevels, levels 1 and up; level 0 is
+   * `leaves`), hashed here so the verifier's thread only pushes a few subtrees per batch.
+   */
+  levels: Uint8Array[];
   /** VALID when the record decoded and validated; SEQ_MISMATCH when its seq is not its row's. */
   flags: Uint8Array;
   /** In record order, and per record in the order the verifier reports them. */
@@ -114,14 +121,25 @@ export const DEEP: RecordCheckMode = { deep: true, fullFrom: 0 };
  */
 export const FULL_CHECK_KINDS: ReadonlySet<string> = new Set(['key.rotate', 'log.file', 'agent.start', 'agent.stop', 'agent.heartbeat', 'agent.gap', 'clock.anomaly']);
 
-/** Checks a batch of rows. `host` is the store's host from its metadata. */
-export function checkRecords(rows: readonly RecordRow[], host: string, mode: RecordCheckMode = DEEP): CheckedBatch {
+/**
+ * Checks a batch of rows. `host` is the store's host from its metadata; `start` is the position of
+ * the batch's first row in the stream (0 for the first batch).
+ */
+export function checkRecords(rows: readonly RecordRow[], host: string, mode: RecordCheckMode = DEEP, start = 0): CheckedBatch {
+  const out = checkEach(rows, host, mode, start);
+  out.levels = subtreeLevels(out.leaves.subarray(0, out.count * HASH_SIZE), start).levels.slice(1);
+  return out;
+}
+
+function checkEach(rows: readonly RecordRow[], host: string, mode: RecordCheckMode, start: number): CheckedBatch {
   const n = rows.length;
   const leaves = new Uint8Array(n * HASH_SIZE);
   const flags = new Uint8Array(n);
   const out: CheckedBatch = {
     count: n,
     leaves,
+    start,
+    levels: [],
     flags,
     findings: [],
     fullyChecked: 0,

@@ -149,7 +149,7 @@ class CheckPool {
   }
 
   /** Checks a packed batch on the least busy worker; undefined when no worker could. */
-  check(rows: PackedRows, host: string, mode: RecordCheckMode): Promise<CheckedBatch | undefined> {
+  check(rows: PackedRows, host: string, mode: RecordCheckMode, start: number): Promise<CheckedBatch | undefined> {
     let best: PoolWorker | undefined;
     for (const w of this.workers) if (w.alive && w.ready && (best === undefined || w.outstanding < best.outstanding)) best = w;
     if (!best) return Promise.resolve(undefined);
@@ -158,10 +158,10 @@ class CheckPool {
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, worker: target });
       target.outstanding++;
-      const request: CheckRequest = { id, host, mode, rows };
+      const request: CheckRequest = { id, host, mode, start, rows };
       try {
         // The packed arrays are this batch's own copy: hand them over instead of copying them again.
-        target.worker.postMessage(request);
+        target.worker.postMessage(request, [rows.seqs.buffer, rows.columnEnds.buffer, rows.leafHashes.buffer, rows.offsets.buffer, rows.data.buffer] as ArrayBuffer[]);
       } catch {
         this.pending.delete(id);
         target.outstanding--;
@@ -179,6 +179,7 @@ class CheckPool {
 
 interface InFlight {
   rows: RecordRow[];
+  start: number;
   result: Promise<CheckedBatch | undefined> | undefined;
 }
 
@@ -201,7 +202,9 @@ export async function runRecordPipeline(
   const iterator = batches[Symbol.iterator]();
   let done = false;
   let readError: { error: unknown } | undefined;
-  const read = (): RecordRow[] | undefined => {
+  // Position in the stream of the next batch read (the Merkle leaf index of its first row).
+  let position = 0;
+  const read = (): { rows: RecordRow[]; start: number } | undefined => {
     if (done) return undefined;
     try {
       const next = iterator.next();
@@ -209,7 +212,9 @@ export async function runRecordPipeline(
         done = true;
         return undefined;
       }
-      return next.value;
+      const start = position;
+      position += next.value.length;
+      return { rows: next.value, start };
     } catch (error) {
       done = true;
       readError = { error };
@@ -230,24 +235,24 @@ export async function runRecordPipeline(
       const ready = pool ? pool.readyWorkers : 0;
       if (ready > 0) {
         while (inFlight.length < ready * IN_FLIGHT_PER_WORKER) {
-          const rows = read();
-          if (!rows) break;
-          const packed = packRows(rows);
-          inFlight.push({ rows, result: packed ? (pool as CheckPool).check(packed, host, mode) : undefined });
+          const batch = read();
+          if (!batch) break;
+          const packed = packRows(batch.rows);
+          inFlight.push({ ...batch, result: packed ? (pool as CheckPool).check(packed, host, mode, batch.start) : undefined });
         }
         const head = inFlight.shift();
         if (!head) break;
         const checked = head.result ? await head.result : undefined;
         if (checked) checkedThere += head.rows.length;
         else checkedHere += head.rows.length;
-        consume(head.rows, checked ?? checkRecords(head.rows, host, mode));
+        consume(head.rows, checked ?? checkRecords(head.rows, host, mode, head.start));
         continue;
       }
       // In this thread: while the store is small, while workers start, or if they cannot.
-      const head = inFlight.shift();
-      const rows = head ? head.rows : read();
-      if (!rows) break;
-      consume(rows, checkRecords(rows, host, mode));
+      const batch = inFlight.shift() ?? read();
+      if (!batch) break;
+      const rows = batch.rows;
+      consume(rows, checkRecords(rows, host, mode, batch.start));
       checkedHere += rows.length;
       if (pool === undefined && workers > 0 && checkedHere >= parallelAfter && !done) pool = new CheckPool(workers);
       if (pool !== undefined && !pool.failed && pool.readyWorkers === 0) await nextTurn();

@@ -24,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import { extensionValue, noteSignedBy, parseCheckpointBody, parseNote, type CheckpointBody, type ParsedNote } from '../integrity/checkpoint.js';
 import { epochKeyName, fingerprint, verifyKeyCertificate, type PublicKeyInfo } from '../integrity/keys.js';
-import { bytesEqual, emptyRoot, HASH_SIZE, MerkleFrontier } from '../integrity/merkle.js';
+import { bytesEqual, emptyRoot, MerkleFrontier, pushRange, type SubtreeLevels } from '../integrity/merkle.js';
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
@@ -298,6 +298,9 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     let a = 0;
     let e = 0;
     const end = checked.fatal ? checked.fatal.index + 1 : rows.length;
+    // The batch's Merkle subtrees were hashed with its leaves (record-check.ts): the frontier is
+    // brought up to a size only where a root is needed, and to the batch's end after it.
+    const run: SubtreeLevels = { start: checked.start, count: checked.count, levels: [checked.leaves, ...checked.levels] };
     for (let i = 0; i < end; i++) {
       const rowSeq = (rows[i] as RecordRow).seq;
       if (rowSeq !== expectedSeq) {
@@ -311,7 +314,6 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       expectedSeq = rowSeq + 1;
       if (checked.fatal && i === checked.fatal.index) throw checked.fatal.error;
 
-      frontier.push(checked.leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
       for (let next = findingsOf[f]; next !== undefined && next.index === i; next = findingsOf[++f]) {
         add(next.code, next.severity, next.message, { seq: next.seq });
       }
@@ -360,9 +362,17 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       }
       result.records++;
       if (options.onProgress && result.records % progressEvery === 0) options.onProgress(result.records);
-      if (bySize.has(frontier.size)) checkAt(frontier.size, frontier.root(), integrityOk);
-      if (rootsWanted.has(frontier.size)) options.onRoot?.(frontier.size, frontier.root());
+      const size = checked.start + i + 1;
+      if (bySize.has(size)) {
+        pushRange(frontier, run, size);
+        checkAt(size, frontier.root(), integrityOk);
+      }
+      if (rootsWanted.has(size)) {
+        pushRange(frontier, run, size);
+        options.onRoot?.(size, frontier.root());
+      }
     }
+    pushRange(frontier, run, checked.start + end);
     result.checks.recordsFullyChecked += checked.fullyChecked;
     if (checked.lastObservedAt !== undefined) lastObservedAt = checked.lastObservedAt;
     if (firstObservedAt === undefined && checked.firstValid >= 0) firstObservedAt = checked.firstObservedAt;
