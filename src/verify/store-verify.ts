@@ -66,6 +66,8 @@ export interface VerifyStoreOptions {
   batchSize?: number;
   /** Records checked in this thread before worker threads are started (default 8192). */
   parallelAfter?: number;
+  /** Check batches in this thread too while the workers are behind (default true). */
+  shareWork?: boolean;
   /** Told how many records were checked in this thread and in workers (tests, benchmarks). */
   onPipelineStats?: (stats: PipelineStats) => void;
   /**
@@ -392,6 +394,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
         batchSize,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
         ...(options.parallelAfter !== undefined ? { parallelAfter: options.parallelAfter } : {}),
+        ...(options.shareWork !== undefined ? { shareWork: options.shareWork } : {}),
         ...(options.onPipelineStats ? { onStats: options.onPipelineStats } : {}),
       },
       consume,

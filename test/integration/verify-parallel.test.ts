@@ -142,13 +142,22 @@ describe('parallel and in-thread verification agree', () => {
       expect(codes, code).toContain(code);
     }
     for (const options of [
-      { workers: 2, batchSize: 64, parallelAfter: 0 },
-      { workers: 1, batchSize: 1, parallelAfter: 0 },
-      { workers: 3, batchSize: 1000, parallelAfter: 0 },
+      { workers: 2, batchSize: 64, parallelAfter: 0, shareWork: false },
+      { workers: 1, batchSize: 1, parallelAfter: 0, shareWork: false },
+      { workers: 3, batchSize: 1000, parallelAfter: 0, shareWork: false },
     ]) {
       const parallel = await run(tampered, { ...options, deep });
       expect(parallel.stats?.checkedInWorkers, JSON.stringify(options)).toBeGreaterThan(2000);
       expect(parallel.result).toEqual(inThread.result);
+    }
+    // The default: this thread checks batches too while the workers are behind, results in order.
+    for (const options of [
+      { workers: 1, batchSize: 16, parallelAfter: 0 },
+      { workers: 2, batchSize: 1, parallelAfter: 0 },
+    ]) {
+      const shared = await run(tampered, { ...options, deep });
+      expect(shared.stats?.checkedInThread ?? 0, JSON.stringify(options)).toBeLessThan(shared.result.records);
+      expect(shared.result).toEqual(inThread.result);
     }
     // Starting in this thread and moving to workers mid-stream (when they are ready in time).
     const mixed = await run(tampered, { workers: 2, batchSize: 64, parallelAfter: 500, deep });
@@ -159,7 +168,7 @@ describe('parallel and in-thread verification agree', () => {
   it('on the pristine store', async () => {
     const inThread = await run(pristine, { workers: 0 });
     expect(inThread.result.ok).toBe(true);
-    const parallel = await run(pristine, { workers: 2, batchSize: 128, parallelAfter: 0 });
+    const parallel = await run(pristine, { workers: 2, batchSize: 128, parallelAfter: 0, shareWork: false });
     expect(parallel.stats?.checkedInWorkers).toBeGreaterThan(3000);
     expect(parallel.result).toEqual(inThread.result);
   });
