@@ -27,7 +27,7 @@ if (port) {
     } catch (err) {
       response = { id: request.id, error: err instanceof Error ? err.message : String(err) };
     }
-    if ('result' in response) port.postMessage(response, [response.result.leaves.buffer as ArrayBuffer, ...response.result.levels.map((l) => l.buffer as ArrayBuffer)]);
+    if ('result' in response) port.postMessage(response, [response.result.leaves.buffer as ArrayBuffer, ...response.result.levels.map((l) => l.buffer as ArrayBuffer), ...(response.result.content ? [response.result.content.digests.buffer as ArrayBuffer, response.result.content.tables.buffer as ArrayBuffer] : [])]);
     else port.postMessage(response);
   });
   port.postMessage({ ready: true });

@@ -23,6 +23,7 @@ import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
 import { emptyFileEvents, FILE_SOURCE_PREFIX, fileEventOf, pushFileEvent, type FileEvent, type FileEventsOfBatch } from './file-offsets.js';
 import { recordText, scanEnvelope, scanFileLine } from './record-scan.js';
+import { renderBatchDigests, type BatchContent, type ContentSpec } from './bundle-content.js';
 import type { RecordRow } from './reader.js';
 import type { Severity, StoreFindingCode } from './store-findings.js';
 
@@ -74,6 +75,8 @@ export interface CheckedBatch {
    * `leaves`), hashed here so the verifier's thread only pushes a few subtrees per batch.
    */
   levels: Uint8Array[];
+  /** With RecordCheckMode.content: the records' rendered bundle rows, as digests. */
+  content?: BatchContent;
   /** VALID when the record decoded and validated; SEQ_MISMATCH when its seq is not its row's. */
   flags: Uint8Array;
   /** In record order, and per record in the order the verifier reports them. */
@@ -110,6 +113,8 @@ export interface RecordCheckMode {
   deep: boolean;
   /** Records with a seq at or past this are checked in full (no checkpoint claims to cover them). */
   fullFrom: number;
+  /** Also render each record's bundle rows and keep their digests (bundle verify: bundle-content.ts). */
+  content?: ContentSpec;
 }
 
 export const DEEP: RecordCheckMode = { deep: true, fullFrom: 0 };
@@ -128,6 +133,7 @@ export const FULL_CHECK_KINDS: ReadonlySet<string> = new Set(['key.rotate', 'log
 export function checkRecords(rows: readonly RecordRow[], host: string, mode: RecordCheckMode = DEEP, start = 0): CheckedBatch {
   const out = checkEach(rows, host, mode, start);
   out.levels = subtreeLevels(out.leaves.subarray(0, out.count * HASH_SIZE), start).levels.slice(1);
+  if (mode.content !== undefined) out.content = renderBatchDigests(out.count === rows.length ? rows : rows.slice(0, out.count), mode.content);
   return out;
 }
 

@@ -28,6 +28,7 @@ import { bytesEqual, emptyRoot, MerkleFrontier, pushRange, type SubtreeLevels } 
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
+import type { BatchContent, ContentSpec } from './bundle-content.js';
 import { fileEventAt, FileOffsetTracker } from './file-offsets.js';
 import { DEEP, SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
@@ -77,6 +78,11 @@ export interface VerifyStoreOptions {
    */
   rootsAt?: readonly number[];
   onRoot?: (treeSize: number, root: Uint8Array) => void;
+  /**
+   * A bundle's content check (bundle-content.ts): each record is also rendered where it is checked
+   * (in the worker threads for a large store) and every batch handed to `take` in seq order.
+   */
+  recordContent?: { spec: ContentSpec; take: (rows: readonly RecordRow[], content: BatchContent | undefined) => void };
   /**
    * The epochs of the private key files beside the store (`keys/epoch-N.key`), when the store is
    * read where its agent keeps them; undefined for a copy without keys. See seal-traces.ts.
@@ -293,6 +299,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
   // exactly the order the findings are reported.
   const consume = (rows: RecordRow[], checked: CheckedBatch): void => {
+    options.recordContent?.take(rows, checked.content);
     const findingsOf = checked.findings;
     let f = 0;
     let k = 0;
@@ -390,7 +397,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       batches,
       {
         host,
-        mode: options.deep === true ? DEEP : { deep: false, fullFrom: claimed },
+        mode: { ...(options.deep === true ? DEEP : { deep: false, fullFrom: claimed }), ...(options.recordContent ? { content: options.recordContent.spec } : {}) },
         batchSize,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
         ...(options.parallelAfter !== undefined ? { parallelAfter: options.parallelAfter } : {}),
