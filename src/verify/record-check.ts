@@ -202,7 +202,14 @@ function checkEach(rows: readonly RecordRow[], host: string, mode: RecordCheckMo
       } catch (err) {
         findings.push({ index: i, code: err instanceof CustodyError && err.code === 'E_CANONICAL_INVALID' ? 'record.not_canonical' : 'record.invalid', severity: 'error', message: messageOf(err), seq: rowSeq });
       }
-      if (!record) continue;
+      if (!record) {
+        // Still the read position its sealed bytes state, when the envelope scan can read one: the
+        // record's own finding says what is wrong with it, and without its position the next line
+        // of its file would look like skipped bytes (file.offset_skipped) that were preserved.
+        const position = filePositionOf(row.bytes);
+        if (position) pushFileEvent(out.fileEvents, fileIndex, i, position);
+        continue;
+      }
       envelope = record;
     }
     let f = VALID;
@@ -247,6 +254,15 @@ function checkEach(rows: readonly RecordRow[], host: string, mode: RecordCheckMo
   }
   out.lastObservedAt = last;
   return out;
+}
+
+/** The read position a file `log.line`'s bytes state, read with the envelope scan, or undefined. */
+function filePositionOf(bytes: Uint8Array): FileEvent | undefined {
+  const text = recordText(bytes);
+  const scanned = text === undefined ? undefined : scanEnvelope(text);
+  if (scanned === undefined || scanned.kind !== 'log.line' || !scanned.source.startsWith(FILE_SOURCE_PREFIX)) return undefined;
+  const line = scanFileLine(text as string, scanned.payloadStart, scanned.payloadEnd);
+  return line && { t: 'line', dev: line.dev, ino: line.ino, path: line.path, offset: line.offset, end: line.offset + line.length + (line.partial === true ? 0 : 1) };
 }
 
 // --- canonical decoding ------------------------------------------------------------------------

@@ -362,12 +362,13 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
           b++;
           if (!blobsNeeded.has(stored.sha256)) blobsNeeded.set(stored.sha256, rowSeq);
         }
-        if (e < checked.fileEvents.data.length && checked.fileEvents.data[e] === i) {
-          const fileEvent = fileEventAt(checked.fileEvents, e);
-          e += 5;
-          const jump = fileOffsets.observe(rowSeq, fileEvent.event);
-          if (jump) add(jump.code, jump.severity, jump.message, { seq: jump.seq, file: jump.file });
-        }
+      }
+      // Also for a record that failed its full check but states a read position (record-check.ts).
+      if (e < checked.fileEvents.data.length && checked.fileEvents.data[e] === i) {
+        const fileEvent = fileEventAt(checked.fileEvents, e);
+        e += 5;
+        const jump = fileOffsets.observe(rowSeq, fileEvent.event);
+        if (jump) add(jump.code, jump.severity, jump.message, { seq: jump.seq, file: jump.file });
       }
       result.records++;
       if (options.onProgress && result.records % progressEvery === 0) options.onProgress(result.records);
