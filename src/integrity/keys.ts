@@ -85,10 +85,24 @@ export function signBytes(privateKey: KeyObject, data: Uint8Array): Uint8Array {
   return new Uint8Array(sign(null, data, privateKey));
 }
 
+/**
+ * The last public key verifyBytes used, as a KeyObject: a verifier checks a thousand checkpoints
+ * per million records with one key per epoch, and building the KeyObject cost more than the
+ * signature check itself. Key objects are immutable, so reusing one is safe.
+ */
+let lastVerifyKey: { raw: Buffer; key: KeyObject } | undefined;
+
+function verifyKey(publicKeyRaw: Uint8Array): KeyObject {
+  if (lastVerifyKey !== undefined && lastVerifyKey.raw.equals(publicKeyRaw)) return lastVerifyKey.key;
+  const key = publicKeyFromRaw(publicKeyRaw);
+  lastVerifyKey = { raw: Buffer.from(publicKeyRaw), key };
+  return key;
+}
+
 export function verifyBytes(publicKeyRaw: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_SIZE || publicKeyRaw.length !== ED25519_PUBLIC_KEY_SIZE) return false;
   try {
-    return verify(null, data, publicKeyFromRaw(publicKeyRaw), signature);
+    return verify(null, data, verifyKey(publicKeyRaw), signature);
   } catch {
     return false;
   }

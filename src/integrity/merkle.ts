@@ -102,6 +102,60 @@ export function rootFromLeafHashes(leafHashes: readonly Uint8Array[]): Uint8Arra
 }
 
 /**
+ * The perfect subtrees inside a run of leaves at positions start..start+n-1 of a larger tree:
+ * level h holds, for every position g that is a multiple of 2^h with g..g+2^h-1 inside the run,
+ * the root of those 2^h leaves, in order. Level 0 is the leaves themselves (n × HASH_SIZE bytes).
+ * `pushRange` feeds any stretch of the run into a MerkleFrontier with a few subtree pushes.
+ */
+export interface SubtreeLevels {
+  start: number;
+  count: number;
+  levels: Uint8Array[];
+}
+
+/** First position at or after `start` that is a multiple of `span`. */
+function alignedFrom(start: number, span: number): number {
+  return Math.ceil(start / span) * span;
+}
+
+/** Hashes the subtrees of a run of leaf hashes (`leaves`: n × HASH_SIZE bytes, at positions start..). */
+export function subtreeLevels(leaves: Uint8Array, start: number): SubtreeLevels {
+  const count = leaves.length / HASH_SIZE;
+  const levels: Uint8Array[] = [leaves];
+  for (let h = 1; ; h++) {
+    const span = 2 ** h;
+    const first = alignedFrom(start, span);
+    const entries = Math.max(0, Math.floor((start + count - first) / span));
+    if (entries === 0) break;
+    const below = levels[h - 1] as Uint8Array;
+    const belowFirst = alignedFrom(start, span / 2);
+    const out = new Uint8Array(entries * HASH_SIZE);
+    for (let k = 0; k < entries; k++) {
+      const g = first + k * span;
+      const left = (g - belowFirst) / (span / 2);
+      out.set(nodeHash(below.subarray(left * HASH_SIZE, (left + 1) * HASH_SIZE), below.subarray((left + 1) * HASH_SIZE, (left + 2) * HASH_SIZE)), k * HASH_SIZE);
+    }
+    levels.push(out);
+  }
+  return { start, count, levels };
+}
+
+/** Pushes the leaves at positions frontier.size .. to-1 (all inside the run) as the fewest subtrees. */
+export function pushRange(frontier: MerkleFrontier, run: SubtreeLevels, to: number): void {
+  if (frontier.size < run.start || to > run.start + run.count) {
+    throw new CustodyError(ErrorCodes.PROOF_INVALID, `positions ${frontier.size}..${to - 1} are not inside the run ${run.start}..${run.start + run.count - 1}`);
+  }
+  while (frontier.size < to) {
+    const at = frontier.size;
+    let h = 0;
+    while (h + 1 < run.levels.length && at % 2 ** (h + 1) === 0 && at + 2 ** (h + 1) <= to) h++;
+    const span = 2 ** h;
+    const index = (at - alignedFrom(run.start, span)) / span;
+    frontier.pushSubtree((run.levels[h] as Uint8Array).subarray(index * HASH_SIZE, (index + 1) * HASH_SIZE), h);
+  }
+}
+
+/**
  * Streaming compact range / right frontier: O(log n) memory, push leaf hashes in order, root at
  * any time. Level L holds the root of the perfect subtree of 2^L leaves that bit L of `size`
  * stands for; push is a binary increment (one node hash amortized), root folds the levels right to
@@ -139,6 +193,37 @@ export class MerkleFrontier {
     }
     slot.set(carry);
     this.count++;
+  }
+
+  /**
+   * Pushes a perfect subtree of 2^height leaves by its root: the same as pushing its leaves one by
+   * one, when the frontier's size is a multiple of 2^height (so the subtree sits where those leaves
+   * would). Lets the verifier's worker threads hash the tree of each batch of records.
+   */
+  pushSubtree(root: Uint8Array, height: number): void {
+    const span = 2 ** height;
+    if (!(root instanceof Uint8Array) || root.length !== HASH_SIZE || !Number.isInteger(height) || height < 0 || this.count % span !== 0) {
+      throw new CustodyError(ErrorCodes.PROOF_INVALID, `a subtree of height ${height} cannot be pushed at size ${this.count}`);
+    }
+    if (this.count + span > Number.MAX_SAFE_INTEGER) {
+      throw new CustodyError(ErrorCodes.PROOF_INVALID, `Merkle tree is full at ${this.count} leaves`);
+    }
+    let carry: Uint8Array = root;
+    let s = this.count / span;
+    let level = height;
+    while (s % 2 === 1) {
+      carry = nodeHash(this.levels[level] as Uint8Array, carry);
+      s = (s - 1) / 2;
+      level++;
+    }
+    for (let l = this.levels.length; l < level; l++) this.levels.push(new Uint8Array(HASH_SIZE));
+    let slot = this.levels[level];
+    if (slot === undefined) {
+      slot = new Uint8Array(HASH_SIZE);
+      this.levels[level] = slot;
+    }
+    slot.set(carry);
+    this.count += span;
   }
 
   get size(): number {

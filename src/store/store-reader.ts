@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
+import { HASH_SIZE } from '../integrity/merkle.js';
 import type { BlobChunkRow, CheckpointRow, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
@@ -90,13 +91,37 @@ export class SqliteStoreReader implements StoreReader {
 
   *records(): Iterable<RecordRow> {
     try {
-      // raw() rows skip building an object per row; this loop is the verifier's hot path.
-      for (const row of this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records ORDER BY seq').raw().iterate()) {
-        const [seq, kind, observed_at, leaf_hash, bytes] = row as [number, string, string, Uint8Array, Uint8Array];
-        yield { seq, kind, observed_at, leaf_hash, bytes };
-      }
+      yield* this.recordRows();
     } catch (err) {
       throw wrapReadError(err, this.location);
+    }
+  }
+
+  /**
+   * Every record row in seq order: the verifier's hot path. SQLite hands each row over as three
+   * values instead of five (kind and observed_at joined by a newline, leaf_hash and bytes joined):
+   * every value costs a JS string or Buffer, and reading five columns cost twice what reading the
+   * bytes alone does. A row whose columns are not of the types the schema says (or whose kind holds
+   * a newline) is read again column by column, so the verifier sees exactly what is stored.
+   */
+  private *recordRows(): Generator<RecordRow> {
+    const joined = this.db.prepare(
+      `SELECT seq,
+              CASE WHEN typeof(kind) = 'text' AND typeof(observed_at) = 'text' AND instr(kind, char(10)) = 0 THEN kind || char(10) || observed_at END,
+              CASE WHEN typeof(leaf_hash) = 'blob' AND length(leaf_hash) = ${HASH_SIZE} AND typeof(bytes) = 'blob' THEN CAST(leaf_hash || bytes AS BLOB) END
+       FROM records ORDER BY seq`,
+    );
+    let single: Database.Statement | undefined;
+    for (const row of joined.raw().iterate()) {
+      const [seq, columns, blob] = row as [number, string | null, Buffer | null];
+      if (columns === null || blob === null) {
+        single ??= this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records WHERE seq = ?').raw();
+        const [s, kind, observed_at, leaf_hash, bytes] = single.get(seq) as [number, string, string, Uint8Array, Uint8Array];
+        yield { seq: s, kind, observed_at, leaf_hash, bytes };
+        continue;
+      }
+      const nl = columns.indexOf('\n');
+      yield { seq, kind: columns.slice(0, nl), observed_at: columns.slice(nl + 1), leaf_hash: blob.subarray(0, HASH_SIZE), bytes: blob.subarray(HASH_SIZE) };
     }
   }
 
@@ -107,9 +132,8 @@ export class SqliteStoreReader implements StoreReader {
   *recordBatches(size: number): Iterable<RecordRow[]> {
     let batch: RecordRow[] = [];
     try {
-      for (const row of this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records ORDER BY seq').raw().iterate()) {
-        const [seq, kind, observed_at, leaf_hash, bytes] = row as [number, string, string, Uint8Array, Uint8Array];
-        batch.push({ seq, kind, observed_at, leaf_hash, bytes });
+      for (const row of this.recordRows()) {
+        batch.push(row);
         if (batch.length >= size) {
           yield batch;
           batch = [];

@@ -26,8 +26,10 @@
  *
  * Cost, measured with scripts/bench/bundle-content.mjs on 3 × 34,000 records (2 CPUs at load
  * average 12–16): 38–49 µs of CPU per record, about what collect spends writing the same rows
- * (render 60%, reading the files 40%; SHA-256 calls are ~40% of both). One thread; rendering in the
- * store verifier's worker threads and checking the five files in parallel is the next step.
+ * (render 60%, reading the files 40%; SHA-256 calls are ~40% of both). The rendering is done where
+ * each batch of records is checked, in the store verifier's worker threads for a large store
+ * (renderBatchDigests, handed back with the batch; issue 14); reading the five files is still one
+ * thread, after the stores: checking them in parallel is the next step.
  */
 import { hash } from 'node:crypto';
 import {
@@ -268,6 +270,65 @@ function csvHead(datetime: number, host: number, storeId: number, seq: number): 
   };
 }
 
+/** What a record's rows are rendered for: its store, and the check's secret key (hex). */
+export interface ContentSpec {
+  host: string;
+  storeId: string;
+  keyHex: string;
+}
+
+/**
+ * A batch's rendered rows, as digests: per record DIGEST bytes each of its timeline.jsonl line,
+ * timeline.csv row and table row, and its table's id (0: none). RENDERED_HERE marks a record
+ * left to the verifier's thread (a USB record, which also feeds usb-devices.csv, or one whose
+ * rendering threw): it is rendered there as before.
+ */
+export interface BatchContent {
+  digests: Uint8Array;
+  tables: Uint8Array;
+}
+export const RENDERED_HERE = 0xff;
+const USB_KINDS: ReadonlySet<string> = new Set(['usb.connect', 'usb.disconnect', 'usb.present']);
+
+/** SHA-256 of the secret key (as hex) and the text, the first DIGEST bytes written at `out[at]`. */
+function digestInto(keyHex: string, text: string, out: Uint8Array, at: number): void {
+  out.set(hash('sha256', keyHex + text, 'buffer').subarray(0, DIGEST), at);
+}
+
+/**
+ * Renders a batch of records with the collector's code and keeps their digests: the heavy part of
+ * the content check, done where the batch is checked (in a worker thread for a large store), so
+ * the verifier's thread only files the digests under their seqs (BundleContentCheck.takeBatch).
+ * Pure: the same rows and key give the same bytes in any thread.
+ */
+export function renderBatchDigests(rows: readonly RecordRow[], spec: ContentSpec): BatchContent {
+  const n = rows.length;
+  const digests = new Uint8Array(n * 3 * DIGEST);
+  const tables = new Uint8Array(n);
+  const src = { host: spec.host, storeId: spec.storeId };
+  for (let i = 0; i < n; i++) {
+    const r = rows[i] as RecordRow;
+    if (USB_KINDS.has(r.kind)) {
+      tables[i] = RENDERED_HERE;
+      continue;
+    }
+    try {
+      const e = timelineEntryOfRecord(src, { seq: r.seq, kind: r.kind, observedAt: r.observed_at, bytes: r.bytes });
+      const at = i * 3 * DIGEST;
+      digestInto(spec.keyHex, timelineJsonLine(e), digests, at);
+      digestInto(spec.keyHex, timelineCsvRow(e), digests, at + DIGEST);
+      const t = tableRow(e);
+      if (t !== undefined) {
+        digestInto(spec.keyHex, t.row, digests, at + 2 * DIGEST);
+        tables[i] = TABLE_ID[t.table];
+      }
+    } catch {
+      tables[i] = RENDERED_HERE;
+    }
+  }
+  return { digests, tables };
+}
+
 /**
  * One bundle's content check: create it with the manifest's stores, feed each store's verified
  * records through teeRecords (in seq order, as the store verifier reads them), then check().
@@ -338,6 +399,40 @@ export class BundleContentCheck {
       };
     }
     return tee;
+  }
+
+  /**
+   * For the store at `index`: what its batches are rendered with (ContentSpec) and where the
+   * verifier hands each checked batch, in seq order, with its rendered digests (renderBatchDigests,
+   * undefined when there are none). Used instead of teeRecords by the bundle verifier.
+   */
+  batchTaker(index: number): { spec: ContentSpec; take: (rows: readonly RecordRow[], content: BatchContent | undefined) => void } | undefined {
+    const s = this.stores[index];
+    if (s === undefined) return undefined;
+    s.received = true;
+    return { spec: { host: s.src.host, storeId: s.src.storeId, keyHex: this.keyHex }, take: (rows, content) => this.takeBatch(s, rows, content) };
+  }
+
+  private takeBatch(s: StoreDigests, rows: readonly RecordRow[], content: BatchContent | undefined): void {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i] as RecordRow;
+      const table = content !== undefined && i < content.tables.length ? (content.tables[i] as number) : RENDERED_HERE;
+      if (table === RENDERED_HERE || !s.complete || r.seq !== s.count) {
+        this.take(s, r);
+        continue;
+      }
+      s.reserve(r.seq + 1);
+      const at = r.seq * DIGEST;
+      const from = i * 3 * DIGEST;
+      const d = content as BatchContent;
+      s.jsonl.set(d.digests.subarray(from, from + DIGEST), at);
+      s.csv.set(d.digests.subarray(from + DIGEST, from + 2 * DIGEST), at);
+      if (table !== 0) {
+        s.table.set(d.digests.subarray(from + 2 * DIGEST, from + 3 * DIGEST), at);
+        s.flags[r.seq] = table;
+      }
+      s.count++;
+    }
   }
 
   /** The store's records could not all be read (its verifier says where): its rows are not checked, one warning says so. */

@@ -12,8 +12,8 @@
  * manifest and the files; each store snapshot verifies (trust: the pinned enrollment fingerprints,
  * else the manifest's keys); each witness note is signed by the collector key and its root
  * recomputes at its size; every row of timeline/ and tables/ is the rendering of a verified record,
- * each record's once (src/verify/bundle-content.ts, fed as the store verification streams the
- * records); custody.jsonl verifies against manifest.json's hash, its first entry by the collector.
+ * each record's once (src/verify/bundle-content.ts, each record rendered where the store
+ * verification checks it, in its worker threads for a large store); custody.jsonl verifies against manifest.json's hash, its first entry by the collector.
  */
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { messageOf } from '../errors.js';
@@ -362,7 +362,9 @@ export async function checkBundle(
       const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
       const witnessSize = check.body?.treeSize;
       let witnessRoot: Uint8Array | undefined;
-      const storeResult = await verifyStore(content.teeRecords(hostIndex, store), {
+      const taker = content.batchTaker(hostIndex);
+      const storeResult = await verifyStore(store, {
+        ...(taker ? { recordContent: taker } : {}),
         trust,
         deep: options.deep === true,
         tsaRoots,

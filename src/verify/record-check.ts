@@ -17,12 +17,13 @@
  * test/integration/verify-record-check.test.ts holds the two to agreement. Schema validation has
  * no shortcut: the zod schemas in src/records/schema.ts are the one definition of a valid record.
  */
-import { bytesEqual, HASH_SIZE, leafHash } from '../integrity/merkle.js';
+import { bytesEqual, HASH_SIZE, leafHash, subtreeLevels } from '../integrity/merkle.js';
 import { CustodyError, messageOf } from '../errors.js';
 import { decodeCanonical } from '../records/canonical.js';
 import { isKnownKind, validateRecord, type EvidenceRecord, type PayloadOf } from '../records/schema.js';
 import { emptyFileEvents, FILE_SOURCE_PREFIX, fileEventOf, pushFileEvent, type FileEvent, type FileEventsOfBatch } from './file-offsets.js';
 import { recordText, scanEnvelope, scanFileLine } from './record-scan.js';
+import { renderBatchDigests, type BatchContent, type ContentSpec } from './bundle-content.js';
 import type { RecordRow } from './reader.js';
 import type { Severity, StoreFindingCode } from './store-findings.js';
 
@@ -67,6 +68,15 @@ export interface CheckedBatch {
   count: number;
   /** The computed leaf hashes, HASH_SIZE bytes each. */
   leaves: Uint8Array;
+  /** Position of the first record in the whole stream (the Merkle tree's leaf index). */
+  start: number;
+  /**
+   * The Merkle subtrees inside the batch (merkle.ts subtreeLevels, levels 1 and up; level 0 is
+   * `leaves`), hashed here so the verifier's thread only pushes a few subtrees per batch.
+   */
+  levels: Uint8Array[];
+  /** With RecordCheckMode.content: the records' rendered bundle rows, as digests. */
+  content?: BatchContent;
   /** VALID when the record decoded and validated; SEQ_MISMATCH when its seq is not its row's. */
   flags: Uint8Array;
   /** In record order, and per record in the order the verifier reports them. */
@@ -103,6 +113,8 @@ export interface RecordCheckMode {
   deep: boolean;
   /** Records with a seq at or past this are checked in full (no checkpoint claims to cover them). */
   fullFrom: number;
+  /** Also render each record's bundle rows and keep their digests (bundle verify: bundle-content.ts). */
+  content?: ContentSpec;
 }
 
 export const DEEP: RecordCheckMode = { deep: true, fullFrom: 0 };
@@ -114,14 +126,26 @@ export const DEEP: RecordCheckMode = { deep: true, fullFrom: 0 };
  */
 export const FULL_CHECK_KINDS: ReadonlySet<string> = new Set(['key.rotate', 'log.file', 'agent.start', 'agent.stop', 'agent.heartbeat', 'agent.gap', 'clock.anomaly']);
 
-/** Checks a batch of rows. `host` is the store's host from its metadata. */
-export function checkRecords(rows: readonly RecordRow[], host: string, mode: RecordCheckMode = DEEP): CheckedBatch {
+/**
+ * Checks a batch of rows. `host` is the store's host from its metadata; `start` is the position of
+ * the batch's first row in the stream (0 for the first batch).
+ */
+export function checkRecords(rows: readonly RecordRow[], host: string, mode: RecordCheckMode = DEEP, start = 0): CheckedBatch {
+  const out = checkEach(rows, host, mode, start);
+  out.levels = subtreeLevels(out.leaves.subarray(0, out.count * HASH_SIZE), start).levels.slice(1);
+  if (mode.content !== undefined) out.content = renderBatchDigests(out.count === rows.length ? rows : rows.slice(0, out.count), mode.content);
+  return out;
+}
+
+function checkEach(rows: readonly RecordRow[], host: string, mode: RecordCheckMode, start: number): CheckedBatch {
   const n = rows.length;
   const leaves = new Uint8Array(n * HASH_SIZE);
   const flags = new Uint8Array(n);
   const out: CheckedBatch = {
     count: n,
     leaves,
+    start,
+    levels: [],
     flags,
     findings: [],
     fullyChecked: 0,
@@ -178,7 +202,14 @@ export function checkRecords(rows: readonly RecordRow[], host: string, mode: Rec
       } catch (err) {
         findings.push({ index: i, code: err instanceof CustodyError && err.code === 'E_CANONICAL_INVALID' ? 'record.not_canonical' : 'record.invalid', severity: 'error', message: messageOf(err), seq: rowSeq });
       }
-      if (!record) continue;
+      if (!record) {
+        // Still the read position its sealed bytes state, when the envelope scan can read one: the
+        // record's own finding says what is wrong with it, and without its position the next line
+        // of its file would look like skipped bytes (file.offset_skipped) that were preserved.
+        const position = filePositionOf(row.bytes);
+        if (position) pushFileEvent(out.fileEvents, fileIndex, i, position);
+        continue;
+      }
       envelope = record;
     }
     let f = VALID;
@@ -223,6 +254,15 @@ export function checkRecords(rows: readonly RecordRow[], host: string, mode: Rec
   }
   out.lastObservedAt = last;
   return out;
+}
+
+/** The read position a file `log.line`'s bytes state, read with the envelope scan, or undefined. */
+function filePositionOf(bytes: Uint8Array): FileEvent | undefined {
+  const text = recordText(bytes);
+  const scanned = text === undefined ? undefined : scanEnvelope(text);
+  if (scanned === undefined || scanned.kind !== 'log.line' || !scanned.source.startsWith(FILE_SOURCE_PREFIX)) return undefined;
+  const line = scanFileLine(text as string, scanned.payloadStart, scanned.payloadEnd);
+  return line && { t: 'line', dev: line.dev, ino: line.ino, path: line.path, offset: line.offset, end: line.offset + line.length + (line.partial === true ? 0 : 1) };
 }
 
 // --- canonical decoding ------------------------------------------------------------------------

@@ -30,6 +30,8 @@ export interface PipelineOptions {
   parallelAfter?: number;
   /** Told at the end how many records were checked where (for tests and benchmarks). */
   onStats?: (stats: PipelineStats) => void;
+  /** Check batches in this thread too while the workers are behind (default true; false sends every batch to them). */
+  shareWork?: boolean;
 }
 
 export interface PipelineStats {
@@ -149,7 +151,7 @@ class CheckPool {
   }
 
   /** Checks a packed batch on the least busy worker; undefined when no worker could. */
-  check(rows: PackedRows, host: string, mode: RecordCheckMode): Promise<CheckedBatch | undefined> {
+  check(rows: PackedRows, host: string, mode: RecordCheckMode, start: number): Promise<CheckedBatch | undefined> {
     let best: PoolWorker | undefined;
     for (const w of this.workers) if (w.alive && w.ready && (best === undefined || w.outstanding < best.outstanding)) best = w;
     if (!best) return Promise.resolve(undefined);
@@ -158,10 +160,10 @@ class CheckPool {
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, worker: target });
       target.outstanding++;
-      const request: CheckRequest = { id, host, mode, rows };
+      const request: CheckRequest = { id, host, mode, start, rows };
       try {
         // The packed arrays are this batch's own copy: hand them over instead of copying them again.
-        target.worker.postMessage(request);
+        target.worker.postMessage(request, [rows.seqs.buffer, rows.columnEnds.buffer, rows.leafHashes.buffer, rows.offsets.buffer, rows.data.buffer] as ArrayBuffer[]);
       } catch {
         this.pending.delete(id);
         target.outstanding--;
@@ -179,7 +181,20 @@ class CheckPool {
 
 interface InFlight {
   rows: RecordRow[];
+  start: number;
+  /** A worker's answer (undefined: none could take it, or it was checked here). */
   result: Promise<CheckedBatch | undefined> | undefined;
+  /** The result is known: checked here (`value`), or the worker's answer has arrived. */
+  settled: boolean;
+  value?: CheckedBatch;
+}
+
+function pending(batch: { rows: RecordRow[]; start: number }, result: Promise<CheckedBatch | undefined> | undefined): InFlight {
+  const entry: InFlight = { ...batch, result, settled: result === undefined };
+  void result?.then(() => {
+    entry.settled = true;
+  });
+  return entry;
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -198,10 +213,13 @@ export async function runRecordPipeline(
   const mode = options.mode ?? DEEP;
   const workers = options.workers ?? defaultWorkers();
   const parallelAfter = options.parallelAfter ?? DEFAULT_PARALLEL_AFTER;
+  const shareWork = options.shareWork ?? true;
   const iterator = batches[Symbol.iterator]();
   let done = false;
   let readError: { error: unknown } | undefined;
-  const read = (): RecordRow[] | undefined => {
+  // Position in the stream of the next batch read (the Merkle leaf index of its first row).
+  let position = 0;
+  const read = (): { rows: RecordRow[]; start: number } | undefined => {
     if (done) return undefined;
     try {
       const next = iterator.next();
@@ -209,7 +227,9 @@ export async function runRecordPipeline(
         done = true;
         return undefined;
       }
-      return next.value;
+      const start = position;
+      position += next.value.length;
+      return { rows: next.value, start };
     } catch (error) {
       done = true;
       readError = { error };
@@ -229,25 +249,40 @@ export async function runRecordPipeline(
     for (;;) {
       const ready = pool ? pool.readyWorkers : 0;
       if (ready > 0) {
-        while (inFlight.length < ready * IN_FLIGHT_PER_WORKER) {
-          const rows = read();
-          if (!rows) break;
-          const packed = packRows(rows);
-          inFlight.push({ rows, result: packed ? (pool as CheckPool).check(packed, host, mode) : undefined });
+        const capacity = ready * IN_FLIGHT_PER_WORKER;
+        while (inFlight.length < capacity) {
+          const batch = read();
+          if (!batch) break;
+          const packed = packRows(batch.rows);
+          inFlight.push(pending(batch, packed ? (pool as CheckPool).check(packed, host, mode, batch.start) : undefined));
         }
-        const head = inFlight.shift();
+        const head = inFlight[0];
         if (!head) break;
-        const checked = head.result ? await head.result : undefined;
-        if (checked) checkedThere += head.rows.length;
+        // The workers are behind (the oldest batch is not back and every slot is taken): check the
+        // next batch here instead of waiting, and hand its result on in its turn. Bounded: at most
+        // as many batches again as the workers hold.
+        if (shareWork && !head.settled && inFlight.length < 2 * capacity) {
+          const batch = read();
+          if (batch) {
+            const entry = pending(batch, undefined);
+            entry.value = checkRecords(batch.rows, host, mode, batch.start);
+            entry.settled = true;
+            inFlight.push(entry);
+            continue;
+          }
+        }
+        inFlight.shift();
+        const checked = head.value ?? (head.result ? await head.result : undefined);
+        if (checked && head.result) checkedThere += head.rows.length;
         else checkedHere += head.rows.length;
-        consume(head.rows, checked ?? checkRecords(head.rows, host, mode));
+        consume(head.rows, checked ?? checkRecords(head.rows, host, mode, head.start));
         continue;
       }
       // In this thread: while the store is small, while workers start, or if they cannot.
-      const head = inFlight.shift();
-      const rows = head ? head.rows : read();
-      if (!rows) break;
-      consume(rows, checkRecords(rows, host, mode));
+      const batch: { rows: RecordRow[]; start: number; value?: CheckedBatch } | undefined = inFlight.shift() ?? read();
+      if (!batch) break;
+      const rows = batch.rows;
+      consume(rows, batch.value ?? checkRecords(rows, host, mode, batch.start));
       checkedHere += rows.length;
       if (pool === undefined && workers > 0 && checkedHere >= parallelAfter && !done) pool = new CheckPool(workers);
       if (pool !== undefined && !pool.failed && pool.readyWorkers === 0) await nextTurn();

@@ -24,10 +24,11 @@
 import { createHash } from 'node:crypto';
 import { extensionValue, noteSignedBy, parseCheckpointBody, parseNote, type CheckpointBody, type ParsedNote } from '../integrity/checkpoint.js';
 import { epochKeyName, fingerprint, verifyKeyCertificate, type PublicKeyInfo } from '../integrity/keys.js';
-import { bytesEqual, emptyRoot, HASH_SIZE, MerkleFrontier } from '../integrity/merkle.js';
+import { bytesEqual, emptyRoot, MerkleFrontier, pushRange, type SubtreeLevels } from '../integrity/merkle.js';
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
+import type { BatchContent, ContentSpec } from './bundle-content.js';
 import { fileEventAt, FileOffsetTracker } from './file-offsets.js';
 import { DEEP, SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
@@ -66,6 +67,8 @@ export interface VerifyStoreOptions {
   batchSize?: number;
   /** Records checked in this thread before worker threads are started (default 8192). */
   parallelAfter?: number;
+  /** Check batches in this thread too while the workers are behind (default true). */
+  shareWork?: boolean;
   /** Told how many records were checked in this thread and in workers (tests, benchmarks). */
   onPipelineStats?: (stats: PipelineStats) => void;
   /**
@@ -75,6 +78,11 @@ export interface VerifyStoreOptions {
    */
   rootsAt?: readonly number[];
   onRoot?: (treeSize: number, root: Uint8Array) => void;
+  /**
+   * A bundle's content check (bundle-content.ts): each record is also rendered where it is checked
+   * (in the worker threads for a large store) and every batch handed to `take` in seq order.
+   */
+  recordContent?: { spec: ContentSpec; take: (rows: readonly RecordRow[], content: BatchContent | undefined) => void };
   /**
    * The epochs of the private key files beside the store (`keys/epoch-N.key`), when the store is
    * read where its agent keeps them; undefined for a copy without keys. See seal-traces.ts.
@@ -309,6 +317,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
   // exactly the order the findings are reported.
   const consume = (rows: RecordRow[], checked: CheckedBatch): void => {
+    options.recordContent?.take(rows, checked.content);
     const findingsOf = checked.findings;
     let f = 0;
     let k = 0;
@@ -316,6 +325,9 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     let a = 0;
     let e = 0;
     const end = checked.fatal ? checked.fatal.index + 1 : rows.length;
+    // The batch's Merkle subtrees were hashed with its leaves (record-check.ts): the frontier is
+    // brought up to a size only where a root is needed, and to the batch's end after it.
+    const run: SubtreeLevels = { start: checked.start, count: checked.count, levels: [checked.leaves, ...checked.levels] };
     for (let i = 0; i < end; i++) {
       const rowSeq = (rows[i] as RecordRow).seq;
       if (rowSeq !== expectedSeq) {
@@ -329,7 +341,6 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       expectedSeq = rowSeq + 1;
       if (checked.fatal && i === checked.fatal.index) throw checked.fatal.error;
 
-      frontier.push(checked.leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
       for (let next = findingsOf[f]; next !== undefined && next.index === i; next = findingsOf[++f]) {
         add(next.code, next.severity, next.message, { seq: next.seq });
       }
@@ -369,18 +380,27 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
           b++;
           if (!blobsNeeded.has(stored.sha256)) blobsNeeded.set(stored.sha256, rowSeq);
         }
-        if (e < checked.fileEvents.data.length && checked.fileEvents.data[e] === i) {
-          const fileEvent = fileEventAt(checked.fileEvents, e);
-          e += 5;
-          const jump = fileOffsets.observe(rowSeq, fileEvent.event);
-          if (jump) add(jump.code, jump.severity, jump.message, { seq: jump.seq, file: jump.file });
-        }
+      }
+      // Also for a record that failed its full check but states a read position (record-check.ts).
+      if (e < checked.fileEvents.data.length && checked.fileEvents.data[e] === i) {
+        const fileEvent = fileEventAt(checked.fileEvents, e);
+        e += 5;
+        const jump = fileOffsets.observe(rowSeq, fileEvent.event);
+        if (jump) add(jump.code, jump.severity, jump.message, { seq: jump.seq, file: jump.file });
       }
       result.records++;
       if (options.onProgress && result.records % progressEvery === 0) options.onProgress(result.records);
-      if (bySize.has(frontier.size)) checkAt(frontier.size, frontier.root(), integrityOk);
-      if (rootsWanted.has(frontier.size)) options.onRoot?.(frontier.size, frontier.root());
+      const size = checked.start + i + 1;
+      if (bySize.has(size)) {
+        pushRange(frontier, run, size);
+        checkAt(size, frontier.root(), integrityOk);
+      }
+      if (rootsWanted.has(size)) {
+        pushRange(frontier, run, size);
+        options.onRoot?.(size, frontier.root());
+      }
     }
+    pushRange(frontier, run, checked.start + end);
     result.checks.recordsFullyChecked += checked.fullyChecked;
     if (checked.lastObservedAt !== undefined) lastObservedAt = checked.lastObservedAt;
     if (firstObservedAt === undefined && checked.firstValid >= 0) firstObservedAt = checked.firstObservedAt;
@@ -396,10 +416,11 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       batches,
       {
         host,
-        mode: options.deep === true ? DEEP : { deep: false, fullFrom: claimed },
+        mode: { ...(options.deep === true ? DEEP : { deep: false, fullFrom: claimed }), ...(options.recordContent ? { content: options.recordContent.spec } : {}) },
         batchSize,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
         ...(options.parallelAfter !== undefined ? { parallelAfter: options.parallelAfter } : {}),
+        ...(options.shareWork !== undefined ? { shareWork: options.shareWork } : {}),
         ...(options.onPipelineStats ? { onStats: options.onPipelineStats } : {}),
       },
       consume,

@@ -59,7 +59,7 @@ describe('worker threads started from the TypeScript sources', () => {
     for (let i = 0; i < 3000; i++) store.append('log.line', 'file:/var/log/auth.log', line(i));
     store.close({ finalCheckpoint: true });
     const inThread = await verifyDir(dir, enrollment.fingerprint, { workers: 0 });
-    const inWorkers = await verifyDir(dir, enrollment.fingerprint, { workers: 2, parallelAfter: 0, batchSize: 200 });
+    const inWorkers = await verifyDir(dir, enrollment.fingerprint, { workers: 2, parallelAfter: 0, batchSize: 200, shareWork: false });
     expect(inThread.stats?.checkedInWorkers).toBe(0);
     expect(inWorkers.stats?.workersStarted).toBe(2);
     // Counted only for batches whose results came back from a worker.

@@ -17,7 +17,7 @@ import {
   timelineEntryOfRecord,
   timelineJsonLine,
 } from '../../src/bundle/timeline.js';
-import { BundleContentCheck, BundleTextError, csvFields, splitKeep, type BundleTextReader } from '../../src/verify/bundle-content.js';
+import { BundleContentCheck, BundleTextError, csvFields, renderBatchDigests, splitKeep, type BundleTextReader } from '../../src/verify/bundle-content.js';
 import type { RecordRow, StoreReader } from '../../src/verify/reader.js';
 
 const STORE = { host: 'ws-07', storeId: 'a1' };
@@ -87,13 +87,39 @@ function reader(files: Map<string, string | Error>): BundleTextReader {
 }
 
 function check(files: Map<string, string | Error>, rows: RecordRow[] = RECORDS): Array<{ code: string; where: string }> {
-  const c = new BundleContentCheck([STORE], randomBytes(32));
+  const key = randomBytes(32);
+  const c = new BundleContentCheck([STORE], key);
   const tee = c.teeRecords(0, fakeStore(rows));
   for (const r of tee.records()) void r;
-  return c.check(reader(files)).map((f) => ({ code: f.code, where: f.where }));
+  const viaTee = c.check(reader(files)).map((f) => ({ code: f.code, where: f.where }));
+  // The verifier's way: batches rendered where they are checked (renderBatchDigests, in a worker
+  // for a large store), filed in seq order by takeBatch. It must find exactly the same.
+  for (const size of [1, 2, 1000]) {
+    const b = new BundleContentCheck([STORE], key);
+    const taker = b.batchTaker(0);
+    if (taker === undefined) throw new Error('no taker');
+    for (let i = 0; i < rows.length; i += size) {
+      const batch = rows.slice(i, i + size);
+      taker.take(batch, i % (2 * size) === 0 ? renderBatchDigests(batch, taker.spec) : undefined);
+    }
+    expect(b.check(reader(files)).map((f) => ({ code: f.code, where: f.where })), `batches of ${size}`).toEqual(viaTee);
+  }
+  return viaTee;
 }
 
 describe('BundleContentCheck', () => {
+  it('USB records (rendered in the verifier\'s thread for usb-devices.csv) among batches rendered elsewhere', () => {
+    const rows = [
+      ...RECORDS,
+      record(3, 'usb.connect', { derived_from: [0], parser: 'test', origin: 'kernel', vendor_id: '0781', product_id: '5581', serial: 'S1' }),
+      record(4, 'auth.logon', { service: 'sshd', action: 'logon', success: true, user: 'carol' }),
+    ];
+    const files = collectorFiles(rows);
+    expect(check(files, rows)).toEqual([]);
+    files.set('tables/usb-devices.csv', (files.get('tables/usb-devices.csv') as string).replace('S1', 'S2'));
+    expect(check(files, rows).map((f) => f.code)).toContain('table.row_mismatch');
+  });
+
   it("the collector's own files: no finding, CSV rows spanning lines included", () => {
     const files = collectorFiles(RECORDS);
     expect(files.get('tables/file-access.csv')?.split('\n').length).toBe(4);

@@ -11,7 +11,9 @@ import {
   inclusionProof,
   leafHash,
   nodeHash,
+  pushRange,
   rootFromLeafHashes,
+  subtreeLevels,
   verifyConsistency,
   verifyInclusion,
   type LeafSource,
@@ -727,5 +729,42 @@ describe('errors', () => {
     expect(consistencyProof(0, 0, [])).toEqual([]);
     expect(consistencyProof(0, 8, leaves)).toEqual([]);
     expect(consistencyProof(8, 8, leaves)).toEqual([]);
+  });
+});
+
+describe('subtree pushes (the verifier hashes each batch\'s subtrees in its worker threads)', () => {
+  it('give the same frontier as pushing the leaves one by one, for any batches and any stops inside them', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 6 }), (batchSizes, stops) => {
+        const total = batchSizes.reduce((a, b) => a + b, 0);
+        const leaves = Array.from({ length: total }, (_, i) => leafHash(new Uint8Array([i & 0xff, i >> 8])));
+        const byOne = new MerkleFrontier();
+        const bySubtrees = new MerkleFrontier();
+        let start = 0;
+        for (const n of batchSizes) {
+          const flat = new Uint8Array(n * HASH_SIZE);
+          for (let i = 0; i < n; i++) flat.set(leaves[start + i] as Uint8Array, i * HASH_SIZE);
+          const run = subtreeLevels(flat, start);
+          const inside = [...new Set(stops.map((s) => start + 1 + (s % n)))].sort((a, b) => a - b);
+          for (const to of [...inside, start + n]) {
+            while (byOne.size < to) byOne.push(leaves[byOne.size] as Uint8Array);
+            pushRange(bySubtrees, run, to);
+            expect(bySubtrees.size).toBe(to);
+            expect(Buffer.from(bySubtrees.root()).toString('hex')).toBe(Buffer.from(byOne.root()).toString('hex'));
+          }
+          start += n;
+        }
+        // The subtree roots the size's bits stand for (the other levels hold nothing meaningful).
+        const meaningful = (f: MerkleFrontier) => f.toState().levels.filter((_, level) => Math.floor(f.size / 2 ** level) % 2 === 1);
+        expect(meaningful(bySubtrees)).toEqual(meaningful(byOne));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a subtree where its leaves would not sit', () => {
+    const f = new MerkleFrontier();
+    f.push(leafHash(new Uint8Array([1])));
+    expect(() => f.pushSubtree(leafHash(new Uint8Array([2])), 1)).toThrow(CustodyError);
   });
 });
