@@ -464,7 +464,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       const objects = vaultSources.flatMap((v) => v.provenance.objects);
       report({ stage: 'hold', detail: `legal holds on ${objects.length} vault objects` });
       const client = vaultSources[0]!.client;
-      const placed = await placeHolds(client, { caseId: options.caseId, objects, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey });
+      const placed = await placeHolds(client, { caseId: options.caseId, objects, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey, alreadyHeld: true });
       const bundleFile = 'evidence/vault-holds.json';
       writeNew(join(work, bundleFile), placed.bytes);
       holdsSummary = { held: placed.held, record: `s3://${client.bucket}/${placed.key}`, sha256: placed.sha256, bundle_file: bundleFile };
