@@ -24,7 +24,7 @@ import type { Finding } from '../src/verify/store-findings.js';
 import { analyseVaultCopy, type VaultCopyAnalysis } from '../src/verify/vault-copy.js';
 import type { CollectProgress } from './collect.js';
 import { holdVersions } from './vault-case.js';
-import { openVault, type VaultAccess } from './vault.js';
+import type { VaultAccess } from './vault.js';
 
 export interface VaultCollectOptions {
   access: VaultAccess;
@@ -102,19 +102,24 @@ function objectsOf(copy: VaultStoreCopy): { key: string; version_id: string }[] 
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/**
+ * Reads the stores with `client` (the caller opens and destroys it, and so can still record the
+ * holds placed so far when a later step fails: a legal hold never expires, and release finds holds
+ * only through a case record). `onHeld` is told of every version held, as soon as it is.
+ */
 export async function collectFromVault(
   options: VaultCollectOptions,
+  client: VaultClient,
   workDir: string,
-  ctx: { nowMs: number; skipStoreIds: ReadonlySet<string>; report: (p: Partial<CollectProgress>) => void },
-): Promise<{ sources: VaultSource[]; close: () => void }> {
+  ctx: { nowMs: number; skipStoreIds: ReadonlySet<string>; report: (p: Partial<CollectProgress>) => void; onHeld: (objects: readonly { key: string; version_id: string }[]) => void },
+): Promise<VaultSource[]> {
   if ((options.hosts === undefined || options.hosts.length === 0) && options.allHosts !== true) {
     throw new CustodyError(ErrorCodes.USAGE, '--vault needs the hosts to collect: --host NAME (repeatable) or --all-hosts');
   }
   if (options.allHosts === true && options.hosts !== undefined && options.hosts.length > 0) {
     throw new CustodyError(ErrorCodes.USAGE, '--all-hosts collects every host in the vault: leave out --host, or name the hosts without --all-hosts');
   }
-  const client = openVault(options.access);
-  try {
+  {
     ctx.report({ stage: 'vault', detail: `listing ${formatVaultUrl(client.vault)}` });
     const listed = options.allHosts === true ? await listVaultStores(client) : (await mapBounded(options.hosts ?? [], 4, (h) => resolveVaultStore(client, h))).flat();
     const seen = new Set<string>();
@@ -143,7 +148,10 @@ export async function collectFromVault(
       const objects = objectsOf(copy);
       // Held as soon as read, while other stores are still being read: the holds cost as many
       // requests as the reads, and overlapping them is most of what keeps collect near a raw GET.
-      if (options.hold !== false) await holdVersions(client, objects, options.readConcurrency ?? 8);
+      if (options.hold !== false) {
+        await holdVersions(client, objects, options.readConcurrency ?? 8);
+        ctx.onHeld(objects);
+      }
       const bytes = [copy.enrollment, ...copy.certificates, ...copy.checkpoints, ...copy.tsaTokens, ...copy.segments, ...copy.blobs].reduce((n, o) => n + (o?.bytes.length ?? 0), 0);
       done++;
       ctx.report({
@@ -169,9 +177,6 @@ export async function collectFromVault(
       };
       return source;
     });
-    return { sources, close: () => client.destroy() };
-  } catch (err) {
-    client.destroy();
-    throw err;
+    return sources;
   }
 }

@@ -44,7 +44,9 @@ import { writeTimelineAndTables } from './timeline.js';
 import { checkReportOptions, writeDraftReport, type WriteReportOptions } from './report.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
-import { placeHolds } from './vault-case.js';
+import { placeHolds, type HeldObject } from './vault-case.js';
+import { openVault } from './vault.js';
+import type { VaultClient } from '../src/vault/s3.js';
 
 /** The log files a triage preserves when no agent configuration names any. */
 export const DEFAULT_TRIAGE_PATHS = [
@@ -327,7 +329,9 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   const work = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
   let triageStore: string | undefined;
   let vaultWork: string | undefined;
-  const vaultClose: (() => void)[] = [];
+  let vaultClient: VaultClient | undefined;
+  const heldSoFar: HeldObject[] = [];
+  let holdsRecorded = false;
   try {
     const sources: StoreSource[] = storeDirs.map((dir) => ({ dir, source: 'agent-store' }));
     let triageSummary: CollectSummary['triage'];
@@ -357,10 +361,10 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
           r.close();
         }
       }
-      const fromVault = await collectFromVault(options.vault, vaultWork, { nowMs: clock.nowMs(), skipStoreIds: local, report });
-      vaultClose.push(fromVault.close);
-      progress.storesTotal += fromVault.sources.length;
-      for (const v of fromVault.sources) sources.push({ dir: v.dir, source: 'vault', vault: v });
+      vaultClient = openVault(options.vault.access);
+      const fromVault = await collectFromVault(options.vault, vaultClient, vaultWork, { nowMs: clock.nowMs(), skipStoreIds: local, report, onHeld: (o) => heldSoFar.push(...o) });
+      progress.storesTotal += fromVault.length;
+      for (const v of fromVault) sources.push({ dir: v.dir, source: 'vault', vault: v });
     }
 
     const hosts: BundleManifest['hosts'] = [];
@@ -465,6 +469,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       report({ stage: 'hold', detail: `legal holds on ${objects.length} vault objects` });
       const client = vaultSources[0]!.client;
       const placed = await placeHolds(client, { caseId: options.caseId, objects, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey, alreadyHeld: true });
+      holdsRecorded = true;
       const bundleFile = 'evidence/vault-holds.json';
       writeNew(join(work, bundleFile), placed.bytes);
       holdsSummary = { held: placed.held, record: `s3://${client.bucket}/${placed.key}`, sha256: placed.sha256, bundle_file: bundleFile };
@@ -635,11 +640,20 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     };
   } catch (err) {
     rmSync(work, { recursive: true, force: true });
+    if (vaultClient !== undefined && heldSoFar.length > 0 && !holdsRecorded) {
+      // The collection failed after holds were placed: record them, so `vault release --case` can lift them.
+      try {
+        const placed = await placeHolds(vaultClient, { caseId: options.caseId, objects: heldSoFar, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey, alreadyHeld: true });
+        report({ line: `the collection failed after legal holds were placed on ${placed.held} object versions; they are recorded in s3://${vaultClient.bucket}/${placed.key}: lift them with \`custody vault release --case\` if the case does not go on` });
+      } catch (recordErr) {
+        report({ line: `the collection failed after legal holds were placed on ${heldSoFar.length} object versions, and recording them failed too (${messageOf(recordErr)}): they stay held until lifted by hand` });
+      }
+    }
     throw err;
   } finally {
     if (triageStore !== undefined) rmSync(triageStore, { recursive: true, force: true });
     if (vaultWork !== undefined) rmSync(vaultWork, { recursive: true, force: true });
-    for (const close of vaultClose) close();
+    vaultClient?.destroy();
   }
 }
 
