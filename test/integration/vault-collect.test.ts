@@ -7,7 +7,8 @@
  * longer than its policy allows named. `--store` and `--vault` combine. `vault release` lifts the
  * holds, except those another open case still needs.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,23 @@ describe.skipIf(skipWithoutRgw())('collect --vault from a real vault', () => {
     expect(db.vault?.behind_policy).toMatch(/newest checkpoint reached the vault \d+ min ago/);
     expect(lines.some((l) => l.includes('BEHIND ITS POLICY'))).toBe(true);
     expect((await verifyBundle(out)).ok).toBe(true);
+  });
+
+  it('a collection that fails after legal holds were placed still records them, so release can lift them', async () => {
+    // A store folder whose file has metadata but no records table: it fails in the snapshot, after the vault's hosts were read and held.
+    const broken = join(work, 'broken-store');
+    mkdirSync(broken);
+    const db = new Database(join(broken, 'evidence.sqlite'));
+    db.exec(`CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('store_id', '${'f'.repeat(32)}'), ('host', 'broken');`);
+    db.close();
+    const lines: string[] = [];
+    await expect(collectCase({ caseId: 'IR-VAULT-FAIL', stores: [broken], out: join(work, 'case-fail'), report: false, vault: { access: { url, env: rgw.env }, hosts: ['web-02'] } }, deps(now, lines))).rejects.toThrow();
+    expect(lines.some((l) => l.includes('the collection failed after legal holds were placed'))).toBe(true);
+    const records = (await client.listPage(casePrefix(client.vault.prefix, 'IR-VAULT-FAIL'))).objects.map((o) => o.key);
+    expect(records).toHaveLength(1);
+    const released = await releaseCase({ url, env: rgw.env, caseId: 'IR-VAULT-FAIL', actor: 'Ada Examiner, IR', privateKey: generatePersonalKey().privateKey }, new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z'));
+    expect(released.released + released.kept.length).toBeGreaterThan(0);
+    expect(existsSync(join(work, 'case-fail'))).toBe(false);
   });
 
   it('vault release lifts the holds of one case, keeping those another open case still holds', async () => {
