@@ -50,11 +50,13 @@ describe.skipIf(skipWithoutRgw())('custody collect --vault and vault release (bu
 
   it('collect --vault --all-hosts: exit 0, a line per host, a bundle that verifies; release lifts the holds', () => {
     const out = join(work, 'bundle');
-    const r = custody(userEnv(), 'collect', '--case', 'IR-CLI-1', '--vault', url, '--all-hosts', '--out', out, '--no-report', '--json');
+    const r = custody(userEnv(), 'collect', '--case', 'IR-CLI-1', '--vault', url, '--all-hosts', '--out', out, '--json');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^collect: vault 1\/2 (web-01|db-01) [0-9a-f]{32}: \d+ objects/m);
     expect(r.stderr).toMatch(/^collect: vault 2\/2 /m);
-    const summary = JSON.parse(r.stdout) as { hosts: { host: string; source: string; records: number; verified: boolean }[]; holds: { held: number } };
+    const summary = JSON.parse(r.stdout) as { hosts: { host: string; source: string; records: number; verified: boolean }[]; holds: { held: number }; report?: { files: string[] } };
+    // The draft report is made from vault-sourced hosts as from store folders.
+    expect(summary.report?.files).toContain('report/report.html');
     expect(summary.hosts.map((h) => [h.host, h.source, h.records, h.verified]).sort()).toEqual([
       ['db-01', 'vault', 30, true],
       ['web-01', 'vault', 30, true],
