@@ -45,6 +45,8 @@ import { checkReportOptions, writeDraftReport, type WriteReportOptions } from '.
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
 import { placeHolds, type HeldObject } from './vault-case.js';
+import { localFacts } from './verify-vault.js';
+import { compareWithVault } from '../src/verify/vault-copy.js';
 import { openVault } from './vault.js';
 import type { VaultClient } from '../src/vault/s3.js';
 
@@ -332,6 +334,8 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   let vaultClient: VaultClient | undefined;
   const heldSoFar: HeldObject[] = [];
   let holdsRecorded = false;
+  /** Stores given with --store that the vault also holds: checked against the vault's copy. */
+  const vaultChecks = new Map<string, VaultSource>();
   try {
     const sources: StoreSource[] = storeDirs.map((dir) => ({ dir, source: 'agent-store' }));
     let triageSummary: CollectSummary['triage'];
@@ -351,20 +355,26 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
 
     if (options.vault !== undefined) {
       vaultWork = mkdtempSync(join(tmpdir(), 'custody-vault-collect-'));
-      const local = new Set<string>();
+      const local = new Map<string, Uint8Array | undefined>();
       for (const src of sources) {
         const r = new SqliteStoreReader(src.dir);
         try {
-          const id = r.meta().get('store_id');
-          if (id !== undefined) local.add(id);
+          const meta = r.meta();
+          const id = meta.get('store_id');
+          const pub = Buffer.from(meta.get('enrollment_public_key') ?? '', 'base64');
+          if (id !== undefined) local.set(id, pub.length === 32 ? new Uint8Array(pub) : undefined);
         } finally {
           r.close();
         }
       }
       vaultClient = openVault(options.vault.access);
-      const fromVault = await collectFromVault(options.vault, vaultClient, vaultWork, { nowMs: clock.nowMs(), skipStoreIds: local, report, onHeld: (o) => heldSoFar.push(...o) });
-      progress.storesTotal += fromVault.length;
-      for (const v of fromVault) sources.push({ dir: v.dir, source: 'vault', vault: v });
+      const fromVault = await collectFromVault(options.vault, vaultClient, vaultWork, { nowMs: clock.nowMs(), localStores: local, report, onHeld: (o) => heldSoFar.push(...o) });
+      for (const v of fromVault) {
+        if (v.dir !== undefined) {
+          sources.push({ dir: v.dir, source: 'vault', vault: v });
+          progress.storesTotal++;
+        } else vaultChecks.set(v.storeId, v);
+      }
     }
 
     const hosts: BundleManifest['hosts'] = [];
@@ -414,6 +424,13 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         verification.findings.unshift(...src.vault.findings);
         verification.ok = !verification.findings.some((f) => f.severity === 'error');
       }
+      const vaultCheck = src.vault === undefined ? vaultChecks.get(storeId) : undefined;
+      if (vaultCheck?.check !== undefined) {
+        // A store folder the vault also holds: the snapshot checked against what its agent shipped (a rollback names itself here).
+        verification.findings.push(...vaultCheck.findings, ...compareWithVault(localFacts(dest).facts, vaultCheck.check));
+        verification.ok = !verification.findings.some((f) => f.severity === 'error');
+      }
+      const vaultOf = src.vault ?? vaultCheck;
 
       const head = snapshotHead(dest, snap.records, root);
       const collectorTime = formatTimestamp(clock.nowMs());
@@ -445,7 +462,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
           findings: verification.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
         },
         witness: { tree_size: head.treeSize, root_hash: Buffer.from(head.root).toString('base64'), note },
-        ...(src.vault !== undefined ? { vault: src.vault.provenance } : {}),
+        ...(vaultOf !== undefined ? { vault: vaultOf.provenance } : {}),
         clock: {
           collector_time: collectorTime,
           ...(head.lastObservedAt !== undefined ? { last_observed_at: head.lastObservedAt } : {}),
@@ -463,7 +480,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     // Every vault object version the case used gets a legal hold, listed in a case record in the
     // vault and, the same signed bytes, in the bundle (so the manifest and the custody entry cover it).
     let holdsSummary: CollectSummary['holds'];
-    const vaultSources = sources.filter((s) => s.vault !== undefined).map((s) => s.vault as VaultSource);
+    const vaultSources = [...sources.filter((s) => s.vault !== undefined).map((s) => s.vault as VaultSource), ...vaultChecks.values()];
     if (options.vault !== undefined && options.vault.hold !== false && vaultSources.length > 0) {
       const objects = vaultSources.flatMap((v) => v.provenance.objects);
       report({ stage: 'hold', detail: `legal holds on ${objects.length} vault objects` });

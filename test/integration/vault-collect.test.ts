@@ -8,7 +8,7 @@
  * holds, except those another open case still needs.
  */
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,7 @@ import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { casePrefix } from '../../src/vault/layout.js';
 import type { VaultClient } from '../../src/vault/s3.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
+import { deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker } from '../helpers/store-attacks.js';
 
 const HOSTS = ['web-01', 'web-02', 'db-01'] as const;
 const RECORDED_POLICY = { batch_records: 10, batch_ms: 250, checkpoint_records: 20, checkpoint_ms: 60_000, epoch_ms: 3_600_000, heartbeat_ms: 30_000 };
@@ -141,6 +142,27 @@ describe.skipIf(skipWithoutRgw())('collect --vault from a real vault', () => {
     expect(db.vault?.behind_policy).toMatch(/newest checkpoint reached the vault \d+ min ago/);
     expect(lines.some((l) => l.includes('BEHIND ITS POLICY'))).toBe(true);
     expect((await verifyBundle(out)).ok).toBe(true);
+    // The store folder was checked against what its agent shipped, and its provenance is in the manifest.
+    const web = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json')))).hosts.find((h) => h.host === 'web-01')!;
+    expect(web.verified.findings).toEqual([]);
+    expect(web.vault?.objects.length).toBeGreaterThan(0);
+  });
+
+  it('a store folder rolled back with its traces erased, collected with --store and --vault: the rollback is named in the bundle', async () => {
+    const copy = join(work, 'web-01-rolled-back');
+    cpSync(stores.get('web-01')!.dir, copy, { recursive: true });
+    const db = openAsAttacker(copy);
+    deleteCheckpointsAfterFirst(db);
+    hideDeletedCheckpoints(db);
+    const first = (db.prepare('SELECT tree_size FROM checkpoints ORDER BY id LIMIT 1').get() as { tree_size: number }).tree_size;
+    db.prepare('DELETE FROM records WHERE seq >= ?').run(first + 3);
+    db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'`).run(first + 2);
+    db.close();
+    rmSync(join(copy, 'keys'), { recursive: true, force: true });
+    const summary = await collectCase({ caseId: 'IR-VAULT-ROLLBACK', stores: [copy], out: join(work, 'case-rollback'), report: false, vault: { access: { url, env: rgw.env }, hosts: ['web-01'] } }, deps(now));
+    expect(summary.hosts.map((h) => [h.host, h.source, h.verified])).toEqual([['web-01', 'agent-store', false]]);
+    const h = parseManifest(new Uint8Array(readFileSync(join(work, 'case-rollback', 'manifest.json')))).hosts[0]!;
+    expect(new Set(h.verified.findings.map((f) => f.code))).toEqual(new Set(['vault.checkpoint_missing', 'vault.store_behind']));
   });
 
   it('a collection that fails after legal holds were placed still records them, so release can lift them', async () => {
