@@ -23,7 +23,8 @@ import { formatVaultUrl } from '../src/vault/url.js';
 import type { Finding } from '../src/verify/store-findings.js';
 import { analyseVaultCopy, type VaultCopyAnalysis } from '../src/verify/vault-copy.js';
 import type { CollectProgress } from './collect.js';
-import { openVault, type VaultAccess } from './vault.js';
+import { holdVersions } from './vault-case.js';
+import type { VaultAccess } from './vault.js';
 
 export interface VaultCollectOptions {
   access: VaultAccess;
@@ -41,7 +42,10 @@ export interface VaultCollectOptions {
 export type VaultProvenance = NonNullable<BundleManifest['hosts'][number]['vault']>;
 
 export interface VaultSource {
-  dir: string;
+  /** The store snapshot written from the vault's copy; undefined for a store also given with --store (checked, not copied). */
+  dir: string | undefined;
+  /** For a store also given with --store: the vault's analysed copy, to check the store folder against. */
+  check?: VaultCopyAnalysis;
   host: string;
   storeId: string;
   client: VaultClient;
@@ -101,19 +105,24 @@ function objectsOf(copy: VaultStoreCopy): { key: string; version_id: string }[] 
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/**
+ * Reads the stores with `client` (the caller opens and destroys it, and so can still record the
+ * holds placed so far when a later step fails: a legal hold never expires, and release finds holds
+ * only through a case record). `onHeld` is told of every version held, as soon as it is.
+ */
 export async function collectFromVault(
   options: VaultCollectOptions,
+  client: VaultClient,
   workDir: string,
-  ctx: { nowMs: number; skipStoreIds: ReadonlySet<string>; report: (p: Partial<CollectProgress>) => void },
-): Promise<{ sources: VaultSource[]; close: () => void }> {
+  ctx: { nowMs: number; localStores: ReadonlyMap<string, Uint8Array | undefined>; report: (p: Partial<CollectProgress>) => void; onHeld: (objects: readonly { key: string; version_id: string }[]) => void },
+): Promise<VaultSource[]> {
   if ((options.hosts === undefined || options.hosts.length === 0) && options.allHosts !== true) {
     throw new CustodyError(ErrorCodes.USAGE, '--vault needs the hosts to collect: --host NAME (repeatable) or --all-hosts');
   }
   if (options.allHosts === true && options.hosts !== undefined && options.hosts.length > 0) {
     throw new CustodyError(ErrorCodes.USAGE, '--all-hosts collects every host in the vault: leave out --host, or name the hosts without --all-hosts');
   }
-  const client = openVault(options.access);
-  try {
+  {
     ctx.report({ stage: 'vault', detail: `listing ${formatVaultUrl(client.vault)}` });
     const listed = options.allHosts === true ? await listVaultStores(client) : (await mapBounded(options.hosts ?? [], 4, (h) => resolveVaultStore(client, h))).flat();
     const seen = new Set<string>();
@@ -121,36 +130,43 @@ export async function collectFromVault(
       const id = `${s.host}\u0000${s.storeId}`;
       if (seen.has(id)) return false;
       seen.add(id);
-      if (ctx.skipStoreIds.has(s.storeId)) {
-        ctx.report({ line: `vault ${s.host} ${s.storeId}: also given with --store; the store folder is collected (\`custody verify STORE --vault\` checks it against the vault)` });
-        return false;
-      }
       return true;
     });
     if (stores.length === 0 && options.allHosts === true) throw new CustodyError(ErrorCodes.VAULT_NOT_FOUND, 'the vault holds no host yet', { where: formatVaultUrl(client.vault) });
     const vaultUrl = formatVaultUrl(client.vault);
     let done = 0;
     const sources = await mapBounded(stores, options.concurrency ?? 4, async (s, i) => {
-      const copy = await readVaultStore(client, s.host, s.storeId, options.readConcurrency !== undefined ? { concurrency: options.readConcurrency } : {});
-      const analysis = analyseVaultCopy(copy, {});
+      // A store also given with --store is collected from its folder (which also holds what was not
+      // shipped yet) and checked against the vault's copy, read without its blobs.
+      const local = ctx.localStores.has(s.storeId);
+      const localKey = ctx.localStores.get(s.storeId);
+      const copy = await readVaultStore(client, s.host, s.storeId, { ...(options.readConcurrency !== undefined ? { concurrency: options.readConcurrency } : {}), ...(local ? { blobs: false } : {}) });
+      const analysis = analyseVaultCopy(copy, localKey !== undefined ? { publicKeyRaw: localKey } : {});
       const location = `s3://${client.bucket}/${storePrefix(client.vault.prefix, s.host, s.storeId)}`;
-      const dir = join(workDir, String(i));
-      writeStoreFromReader(dir, new VaultCopyReader(copy, analysis, location), copy.enrollment?.bytes);
+      const dir = local ? undefined : join(workDir, String(i));
+      if (dir !== undefined) writeStoreFromReader(dir, new VaultCopyReader(copy, analysis, location), copy.enrollment?.bytes);
       const newest = [...analysis.checkpoints].sort((a, b) => b.treeSize - a.treeSize || b.checkpointId - a.checkpointId)[0];
       const receivedAt = newest === undefined ? undefined : copy.checkpoints.find((c) => c.checkpointId === newest.checkpointId)?.receivedAt;
       const behind = behindPolicy(analysis, receivedAt, ctx.nowMs);
       const objects = objectsOf(copy);
+      // Held as soon as read, while other stores are still being read: the holds cost as many
+      // requests as the reads, and overlapping them is most of what keeps collect near a raw GET.
+      if (options.hold !== false) {
+        await holdVersions(client, objects, options.readConcurrency ?? 8);
+        ctx.onHeld(objects);
+      }
       const bytes = [copy.enrollment, ...copy.certificates, ...copy.checkpoints, ...copy.tsaTokens, ...copy.segments, ...copy.blobs].reduce((n, o) => n + (o?.bytes.length ?? 0), 0);
       done++;
       ctx.report({
         stage: 'vault',
         detail: `${s.host} ${s.storeId}`,
         line:
-          `vault ${done}/${stores.length} ${s.host} ${s.storeId}: ${objects.length} objects, ${(bytes / 1048576).toFixed(1)} MiB, records 0..${analysis.recordsEnd - 1}` +
+          `vault ${done}/${stores.length} ${s.host} ${s.storeId}${local ? ' (also given with --store: the folder is collected and checked against these)' : ''}: ${objects.length} objects, ${(bytes / 1048576).toFixed(1)} MiB, records 0..${analysis.recordsEnd - 1}` +
           `${receivedAt ? `, newest checkpoint received ${receivedAt}` : ''}${analysis.findings.length > 0 ? `, ${analysis.findings.length} vault finding(s)` : ''}${behind ? `; BEHIND ITS POLICY: ${behind}` : ''}`,
       });
       const source: VaultSource = {
         dir,
+        ...(local ? { check: analysis } : {}),
         host: s.host,
         storeId: s.storeId,
         client,
@@ -165,9 +181,6 @@ export async function collectFromVault(
       };
       return source;
     });
-    return { sources, close: () => client.destroy() };
-  } catch (err) {
-    client.destroy();
-    throw err;
+    return sources;
   }
 }

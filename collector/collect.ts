@@ -44,7 +44,11 @@ import { writeTimelineAndTables } from './timeline.js';
 import { checkReportOptions, writeDraftReport, type WriteReportOptions } from './report.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
-import { placeHolds } from './vault-case.js';
+import { placeHolds, type HeldObject } from './vault-case.js';
+import { localFacts } from './verify-vault.js';
+import { compareWithVault } from '../src/verify/vault-copy.js';
+import { openVault } from './vault.js';
+import type { VaultClient } from '../src/vault/s3.js';
 
 /** The log files a triage preserves when no agent configuration names any. */
 export const DEFAULT_TRIAGE_PATHS = [
@@ -327,7 +331,11 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   const work = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
   let triageStore: string | undefined;
   let vaultWork: string | undefined;
-  const vaultClose: (() => void)[] = [];
+  let vaultClient: VaultClient | undefined;
+  const heldSoFar: HeldObject[] = [];
+  let holdsRecorded = false;
+  /** Stores given with --store that the vault also holds: checked against the vault's copy. */
+  const vaultChecks = new Map<string, VaultSource>();
   try {
     const sources: StoreSource[] = storeDirs.map((dir) => ({ dir, source: 'agent-store' }));
     let triageSummary: CollectSummary['triage'];
@@ -347,20 +355,26 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
 
     if (options.vault !== undefined) {
       vaultWork = mkdtempSync(join(tmpdir(), 'custody-vault-collect-'));
-      const local = new Set<string>();
+      const local = new Map<string, Uint8Array | undefined>();
       for (const src of sources) {
         const r = new SqliteStoreReader(src.dir);
         try {
-          const id = r.meta().get('store_id');
-          if (id !== undefined) local.add(id);
+          const meta = r.meta();
+          const id = meta.get('store_id');
+          const pub = Buffer.from(meta.get('enrollment_public_key') ?? '', 'base64');
+          if (id !== undefined) local.set(id, pub.length === 32 ? new Uint8Array(pub) : undefined);
         } finally {
           r.close();
         }
       }
-      const fromVault = await collectFromVault(options.vault, vaultWork, { nowMs: clock.nowMs(), skipStoreIds: local, report });
-      vaultClose.push(fromVault.close);
-      progress.storesTotal += fromVault.sources.length;
-      for (const v of fromVault.sources) sources.push({ dir: v.dir, source: 'vault', vault: v });
+      vaultClient = openVault(options.vault.access);
+      const fromVault = await collectFromVault(options.vault, vaultClient, vaultWork, { nowMs: clock.nowMs(), localStores: local, report, onHeld: (o) => heldSoFar.push(...o) });
+      for (const v of fromVault) {
+        if (v.dir !== undefined) {
+          sources.push({ dir: v.dir, source: 'vault', vault: v });
+          progress.storesTotal++;
+        } else vaultChecks.set(v.storeId, v);
+      }
     }
 
     const hosts: BundleManifest['hosts'] = [];
@@ -413,6 +427,13 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         verification.findings.unshift(...src.vault.findings);
         verification.ok = !verification.findings.some((f) => f.severity === 'error');
       }
+      const vaultCheck = src.vault === undefined ? vaultChecks.get(storeId) : undefined;
+      if (vaultCheck?.check !== undefined) {
+        // A store folder the vault also holds: the snapshot checked against what its agent shipped (a rollback names itself here).
+        verification.findings.push(...vaultCheck.findings, ...compareWithVault(localFacts(dest).facts, vaultCheck.check));
+        verification.ok = !verification.findings.some((f) => f.severity === 'error');
+      }
+      const vaultOf = src.vault ?? vaultCheck;
 
       const head = snapshotHead(dest, snap.records, root);
       const collectorTime = formatTimestamp(clock.nowMs());
@@ -444,7 +465,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
           findings: verification.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
         },
         witness: { tree_size: head.treeSize, root_hash: Buffer.from(head.root).toString('base64'), note },
-        ...(src.vault !== undefined ? { vault: src.vault.provenance } : {}),
+        ...(vaultOf !== undefined ? { vault: vaultOf.provenance } : {}),
         clock: {
           collector_time: collectorTime,
           ...(head.lastObservedAt !== undefined ? { last_observed_at: head.lastObservedAt } : {}),
@@ -462,12 +483,13 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     // Every vault object version the case used gets a legal hold, listed in a case record in the
     // vault and, the same signed bytes, in the bundle (so the manifest and the custody entry cover it).
     let holdsSummary: CollectSummary['holds'];
-    const vaultSources = sources.filter((s) => s.vault !== undefined).map((s) => s.vault as VaultSource);
+    const vaultSources = [...sources.filter((s) => s.vault !== undefined).map((s) => s.vault as VaultSource), ...vaultChecks.values()];
     if (options.vault !== undefined && options.vault.hold !== false && vaultSources.length > 0) {
       const objects = vaultSources.flatMap((v) => v.provenance.objects);
       report({ stage: 'hold', detail: `legal holds on ${objects.length} vault objects` });
       const client = vaultSources[0]!.client;
-      const placed = await placeHolds(client, { caseId: options.caseId, objects, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey });
+      const placed = await placeHolds(client, { caseId: options.caseId, objects, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey, alreadyHeld: true });
+      holdsRecorded = true;
       const bundleFile = 'evidence/vault-holds.json';
       writeNew(join(work, bundleFile), placed.bytes);
       holdsSummary = { held: placed.held, record: `s3://${client.bucket}/${placed.key}`, sha256: placed.sha256, bundle_file: bundleFile };
@@ -638,11 +660,20 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     };
   } catch (err) {
     rmSync(work, { recursive: true, force: true });
+    if (vaultClient !== undefined && heldSoFar.length > 0 && !holdsRecorded) {
+      // The collection failed after holds were placed: record them, so `vault release --case` can lift them.
+      try {
+        const placed = await placeHolds(vaultClient, { caseId: options.caseId, objects: heldSoFar, at: formatTimestamp(clock.nowMs()), actor: actorOf(options, deps), privateKey: key.privateKey, alreadyHeld: true });
+        report({ line: `the collection failed after legal holds were placed on ${placed.held} object versions; they are recorded in s3://${vaultClient.bucket}/${placed.key}: lift them with \`custody vault release --case\` if the case does not go on` });
+      } catch (recordErr) {
+        report({ line: `the collection failed after legal holds were placed on ${heldSoFar.length} object versions, and recording them failed too (${messageOf(recordErr)}): they stay held until lifted by hand` });
+      }
+    }
     throw err;
   } finally {
     if (triageStore !== undefined) rmSync(triageStore, { recursive: true, force: true });
     if (vaultWork !== undefined) rmSync(vaultWork, { recursive: true, force: true });
-    for (const close of vaultClose) close();
+    vaultClient?.destroy();
   }
 }
 

@@ -71,12 +71,19 @@ export interface PlaceHoldsInput {
   actor: string;
   privateKey: KeyObject;
   concurrency?: number;
+  /** The holds were placed already (collect places each store's as soon as it is read); only the record is written. */
+  alreadyHeld?: boolean;
+}
+
+/** Places a legal hold on each version (bounded concurrency): what a case used, held as soon as it is read. */
+export async function holdVersions(client: VaultClient, objects: readonly HeldObject[], concurrency = 8): Promise<void> {
+  await mapBounded(objects, concurrency, (o) => client.setLegalHold(o.key, o.version_id, true));
 }
 
 /** Places a legal hold on each version (bounded concurrency), then writes the case's holds record. */
 export async function placeHolds(client: VaultClient, input: PlaceHoldsInput): Promise<CaseRecordWritten & { held: number }> {
   const objects = [...new Map(input.objects.map((o) => [`${o.key}\u0000${o.version_id}`, o])).values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  await mapBounded(objects, input.concurrency ?? 8, (o) => client.setLegalHold(o.key, o.version_id, true));
+  if (input.alreadyHeld !== true) await holdVersions(client, objects, input.concurrency ?? 8);
   const pub = rawPublicKey(input.privateKey);
   const record: CaseRecord = {
     type: 'custody.vault-holds.v1',

@@ -30,6 +30,8 @@ export interface VaultVersionInfo {
   deleteMarker: boolean;
   lastModified: string | undefined;
   size: number;
+  /** The vault's ETag: for a single PUT (all custody writes), the MD5 of the bytes. */
+  etag: string | undefined;
 }
 
 /** Everything the vault holds of one store, read at one moment. Pure data: vault-copy.ts checks it. */
@@ -140,7 +142,7 @@ export async function readVaultStore(client: VaultClient, host: string, storeId:
     if (list.length > 1 || list.some((v) => v.deleteMarker)) {
       copy.multipleVersions.push({
         key,
-        versions: list.map((v) => ({ versionId: v.versionId, deleteMarker: v.deleteMarker, lastModified: v.lastModified?.toISOString(), size: v.size })),
+        versions: list.map((v) => ({ versionId: v.versionId, deleteMarker: v.deleteMarker, lastModified: v.lastModified?.toISOString(), size: v.size, etag: v.etag })),
       });
     }
     const parsed = parseObjectKey(prefix, key);

@@ -66,9 +66,12 @@ function vaultLines(r: StoreVerification): string[] {
 function vaultLimits(r: StoreVerification): string {
   const v = r.vault!;
   const size = v.newest?.treeSize ?? 0;
-  return v.mode === 'store'
-    ? `limits:       the vault's seals (up to size ${size}) left the host when they were signed: a rollback of anything they cover is named; records after seq ${size - 1} are proven only by seals the vault does not hold yet`
-    : `limits:       this is the vault's copy: what the agent shipped, up to seq ${v.recordsEnd - 1}; records the agent had not shipped are not in it`;
+  if (v.mode === 'store') {
+    return size === 0
+      ? "limits:       the vault holds no verified seal of this store yet: nothing in the store is proven against it"
+      : `limits:       the vault's seals (up to size ${size}) left the host when they were signed: a rollback of anything they cover is named; records after seq ${size - 1} are proven only by seals the vault does not hold yet`;
+  }
+  return `limits:       this is the vault's copy: what the agent shipped${v.recordsEnd > 0 ? `, up to seq ${v.recordsEnd - 1}` : ' (no record yet)'}; records the agent had not shipped are not in it`;
 }
 
 /** True when the result fails under the given options (errors; with --strict also warnings). */

@@ -65,6 +65,7 @@ export const STORE_FINDINGS = {
   'vault.store_inconsistent': { severity: 'error', meaning: "the store's records do not hash to a vault checkpoint's signed root (RFC 6962 consistency fails)" },
   'vault.record_mismatch': { severity: 'error', meaning: "a record differs from the bytes the vault's segment holds for its seq" },
   'vault.second_version': { severity: 'error', meaning: 'a write-once vault object has a second version or a delete marker' },
+  'vault.duplicate_version': { severity: 'warning', meaning: 'a write-once vault object was written again with the same bytes (a shipper retry race)' },
   'vault.segment_invalid': { severity: 'error', meaning: 'a vault segment does not decode or does not verify against the vault checkpoint at its end' },
   'vault.copy_invalid': { severity: 'error', meaning: "the vault's copy does not verify on its own (enrollment key, key certificates, checkpoint signatures)" },
   'vault.records_pending': { severity: 'warning', meaning: 'the vault holds checkpoints whose records it does not hold (yet): shipping is behind, or segments are missing' },

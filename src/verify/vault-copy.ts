@@ -123,6 +123,13 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
 
   for (const m of copy.multipleVersions) {
     const markers = m.versions.filter((v) => v.deleteMarker).length;
+    const etags = new Set(m.versions.map((v) => v.etag));
+    if (markers === 0 && etags.size === 1 && !etags.has(undefined) && new Set(m.versions.map((v) => v.size)).size === 1) {
+      // Same size and ETag (the MD5 of a single PUT's bytes): the same bytes written twice, which two
+      // shippers racing between put-once's HEAD and PUT leave on a vault that ignores If-None-Match.
+      add('vault.duplicate_version', 'warning', `a write-once vault object was written ${m.versions.length} times with the same bytes (ETag ${[...etags][0]}): a shipper's retry race, nothing rewritten`, { vaultObject: m.key });
+      continue;
+    }
     const versions = m.versions.length - markers;
     add(
       'vault.second_version',

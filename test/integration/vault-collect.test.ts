@@ -7,7 +7,8 @@
  * longer than its policy allows named. `--store` and `--vault` combine. `vault release` lifts the
  * holds, except those another open case still needs.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { casePrefix } from '../../src/vault/layout.js';
 import type { VaultClient } from '../../src/vault/s3.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
+import { deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker } from '../helpers/store-attacks.js';
 
 const HOSTS = ['web-01', 'web-02', 'db-01'] as const;
 const RECORDED_POLICY = { batch_records: 10, batch_ms: 250, checkpoint_records: 20, checkpoint_ms: 60_000, epoch_ms: 3_600_000, heartbeat_ms: 30_000 };
@@ -140,6 +142,44 @@ describe.skipIf(skipWithoutRgw())('collect --vault from a real vault', () => {
     expect(db.vault?.behind_policy).toMatch(/newest checkpoint reached the vault \d+ min ago/);
     expect(lines.some((l) => l.includes('BEHIND ITS POLICY'))).toBe(true);
     expect((await verifyBundle(out)).ok).toBe(true);
+    // The store folder was checked against what its agent shipped, and its provenance is in the manifest.
+    const web = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json')))).hosts.find((h) => h.host === 'web-01')!;
+    expect(web.verified.findings).toEqual([]);
+    expect(web.vault?.objects.length).toBeGreaterThan(0);
+  });
+
+  it('a store folder rolled back with its traces erased, collected with --store and --vault: the rollback is named in the bundle', async () => {
+    const copy = join(work, 'web-01-rolled-back');
+    cpSync(stores.get('web-01')!.dir, copy, { recursive: true });
+    const db = openAsAttacker(copy);
+    deleteCheckpointsAfterFirst(db);
+    hideDeletedCheckpoints(db);
+    const first = (db.prepare('SELECT tree_size FROM checkpoints ORDER BY id LIMIT 1').get() as { tree_size: number }).tree_size;
+    db.prepare('DELETE FROM records WHERE seq >= ?').run(first + 3);
+    db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'`).run(first + 2);
+    db.close();
+    rmSync(join(copy, 'keys'), { recursive: true, force: true });
+    const summary = await collectCase({ caseId: 'IR-VAULT-ROLLBACK', stores: [copy], out: join(work, 'case-rollback'), report: false, vault: { access: { url, env: rgw.env }, hosts: ['web-01'] } }, deps(now));
+    expect(summary.hosts.map((h) => [h.host, h.source, h.verified])).toEqual([['web-01', 'agent-store', false]]);
+    const h = parseManifest(new Uint8Array(readFileSync(join(work, 'case-rollback', 'manifest.json')))).hosts[0]!;
+    expect(new Set(h.verified.findings.map((f) => f.code))).toEqual(new Set(['vault.checkpoint_missing', 'vault.store_behind']));
+  });
+
+  it('a collection that fails after legal holds were placed still records them, so release can lift them', async () => {
+    // A store folder whose file has metadata but no records table: it fails in the snapshot, after the vault's hosts were read and held.
+    const broken = join(work, 'broken-store');
+    mkdirSync(broken);
+    const db = new Database(join(broken, 'evidence.sqlite'));
+    db.exec(`CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('store_id', '${'f'.repeat(32)}'), ('host', 'broken');`);
+    db.close();
+    const lines: string[] = [];
+    await expect(collectCase({ caseId: 'IR-VAULT-FAIL', stores: [broken], out: join(work, 'case-fail'), report: false, vault: { access: { url, env: rgw.env }, hosts: ['web-02'] } }, deps(now, lines))).rejects.toThrow();
+    expect(lines.some((l) => l.includes('the collection failed after legal holds were placed'))).toBe(true);
+    const records = (await client.listPage(casePrefix(client.vault.prefix, 'IR-VAULT-FAIL'))).objects.map((o) => o.key);
+    expect(records).toHaveLength(1);
+    const released = await releaseCase({ url, env: rgw.env, caseId: 'IR-VAULT-FAIL', actor: 'Ada Examiner, IR', privateKey: generatePersonalKey().privateKey }, new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z'));
+    expect(released.released + released.kept.length).toBeGreaterThan(0);
+    expect(existsSync(join(work, 'case-fail'))).toBe(false);
   });
 
   it('vault release lifts the holds of one case, keeping those another open case still holds', async () => {

@@ -224,6 +224,15 @@ describe.skipIf(skipWithoutRgw())('verify --vault against a real vault', () => {
     const [alone] = await verifyVaultHost(access(), { host: 'web-01', key: fingerprint });
     expect(alone!.findings.filter((f) => f.severity === 'error').map((f) => f.code)).toEqual(['vault.second_version']);
     expect(alone!.records).toBe(facts.records);
+
+    // The same bytes again (what two shippers racing between put-once's HEAD and PUT leave on RGW): a warning.
+    const again = facts.checkpoints[2]!;
+    const againKey = checkpointKey(client.vault.prefix, 'web-01', storeId, again.tree_size, again.id);
+    const same = (await client.get(againKey)).body;
+    await client.s3.send(new PutObjectCommand({ Bucket: client.bucket, Key: againKey, Body: same, ContentMD5: createHash('md5').update(same).digest('base64') }));
+    const r2 = await verifyStoreWithVault(copyOfStore(), access(), { key: fingerprint, tsaCa: [tsa.caCertPath] });
+    expect(r2.findings.map((f) => [f.code, f.where.vaultObject]).sort()).toEqual([['vault.duplicate_version', againKey], ['vault.second_version', key]].sort());
+    expect(r2.findings.find((f) => f.code === 'vault.duplicate_version')!.severity).toBe('warning');
   });
 
   it('a store its agent never shipped: vault.store_not_shipped, not a silent pass', async () => {
