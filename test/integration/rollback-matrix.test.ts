@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyStoreDir } from '../../collector/verify.js';
-import type { Clock } from '../../src/clock.js';
 import { requestTimeStamp } from '../../src/net/tsa-http.js';
 import { decodeCanonical } from '../../src/records/canonical.js';
 import type { EvidenceRecord } from '../../src/records/schema.js';
@@ -23,11 +22,10 @@ import { STORE_FINDINGS } from '../../src/verify/store-findings.js';
 import type { Finding, StoreVerification } from '../../src/verify/store-verify.js';
 import { deleteAndRenumber, deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker, rewriteRecord } from '../helpers/store-attacks.js';
 import { startTestTsa, type TestTsa } from '../helpers/tsa-server.js';
+import { scriptedAgent } from '../helpers/scripted-agent.js';
 
 const POLICY = { batchRecords: 10, batchMs: 250, checkpointRecords: 20, checkpointMs: 60_000, epochMs: 3_600_000 };
 const RECORDED_POLICY = { batch_records: 10, batch_ms: 250, checkpoint_records: 20, checkpoint_ms: 60_000, epoch_ms: 3_600_000, heartbeat_ms: 30_000 };
-const AGENT = 'custody.agent';
-const SHA = 'a'.repeat(64);
 
 let work: string;
 let pristine: string;
@@ -44,42 +42,7 @@ let facts: {
   stampedCheckpoints: number[];
 };
 
-/** A clock the test drives: a line every three seconds, an hour of downtime between runs. */
-let nowMs = Date.parse('2026-11-23T10:00:00.000Z');
-let monoNs = 1_000_000_000n;
-const clock: Clock = { nowMs: () => nowMs, monoNs: () => monoNs };
-const tick = (ms: number): void => {
-  nowMs += ms;
-  monoNs += BigInt(ms) * 1_000_000n;
-};
-
-let lineNo = 0;
-/** Where the next line starts: each line after the previous one and its newline, as the agent records them (verify checks it). */
-let nextOffset = 0;
-function appendLine(store: EvidenceStore): void {
-  tick(3000);
-  const text = `Nov 23 10:00:${String(lineNo % 60).padStart(2, '0')} web-01 sshd[${2000 + lineNo}]: Accepted publickey for alice from 10.0.0.${lineNo % 250}`;
-  const length = Buffer.byteLength(text);
-  store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: nextOffset, line_no: lineNo + 1, length, text });
-  nextOffset += length + 1;
-  lineNo++;
-}
-
-/** One agent run as agent/run.ts writes it; `stop` false ends it as a kill -9 does (no agent.stop). */
-function agentRun(store: EvidenceStore, opts: { lines: number; rotateAfter?: number; stop: boolean }): void {
-  store.append('agent.start', AGENT, { version: '0.0.0-test', config_sha256: SHA, code_sha256: SHA, pid: 4242, node: 'v20', platform: 'linux-x64', policy: RECORDED_POLICY });
-  store.flush();
-  for (let i = 0; i < opts.lines; i++) {
-    appendLine(store);
-    if (i % 25 === 24) store.append('agent.heartbeat', AGENT, { uptime_ms: (i + 1) * 1000, reason: 'interval' });
-    if (opts.rotateAfter === i) {
-      store.append('agent.heartbeat', AGENT, { uptime_ms: (i + 1) * 1000, reason: 'epoch' });
-      store.rotateKey();
-    }
-  }
-  if (opts.stop) store.appendSealed('agent.stop', AGENT, { reason: 'signal SIGTERM' });
-  store.close();
-}
+const { clock, tick, agentRun } = scriptedAgent(RECORDED_POLICY);
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'custody-rollback-'));

@@ -23,7 +23,6 @@ import { shipStore } from '../../agent/ship/shipper.js';
 import { verifyStoreWithVault, verifyVaultHost } from '../../collector/verify-vault.js';
 import { verifyStoreDir } from '../../collector/verify.js';
 import { openVault, vaultInit } from '../../collector/vault.js';
-import type { Clock } from '../../src/clock.js';
 import { requestTimeStamp } from '../../src/net/tsa-http.js';
 import { decodeCanonical } from '../../src/records/canonical.js';
 import type { EvidenceRecord } from '../../src/records/schema.js';
@@ -38,43 +37,12 @@ import type { StoreVerification } from '../../src/verify/store-verify.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
 import { deleteAndRenumber, deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker } from '../helpers/store-attacks.js';
 import { startTestTsa, type TestTsa } from '../helpers/tsa-server.js';
+import { scriptedAgent } from '../helpers/scripted-agent.js';
 
 const POLICY = { batchRecords: 10, batchMs: 250, checkpointRecords: 20, checkpointMs: 60_000, epochMs: 3_600_000 };
 const RECORDED_POLICY = { batch_records: 10, batch_ms: 250, checkpoint_records: 20, checkpoint_ms: 60_000, epoch_ms: 3_600_000, heartbeat_ms: 30_000 };
-const AGENT = 'custody.agent';
-const SHA = 'a'.repeat(64);
 
-let nowMs = Date.parse('2026-11-23T10:00:00.000Z');
-let monoNs = 1_000_000_000n;
-const clock: Clock = { nowMs: () => nowMs, monoNs: () => monoNs };
-const tick = (ms: number): void => {
-  nowMs += ms;
-  monoNs += BigInt(ms) * 1_000_000n;
-};
-let lineNo = 0;
-let nextOffset = 0;
-function appendLine(store: EvidenceStore): void {
-  tick(3000);
-  const text = `Nov 23 10:00:${String(lineNo % 60).padStart(2, '0')} web-01 sshd[${2000 + lineNo}]: Accepted publickey for alice from 10.0.0.${lineNo % 250}`;
-  const length = Buffer.byteLength(text);
-  store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '1311', offset: nextOffset, line_no: lineNo + 1, length, text });
-  nextOffset += length + 1;
-  lineNo++;
-}
-function agentRun(store: EvidenceStore, opts: { lines: number; rotateAfter?: number; stop: boolean }): void {
-  store.append('agent.start', AGENT, { version: '0.0.0-test', config_sha256: SHA, code_sha256: SHA, pid: 4242, node: 'v20', platform: 'linux-x64', policy: RECORDED_POLICY });
-  store.flush();
-  for (let i = 0; i < opts.lines; i++) {
-    appendLine(store);
-    if (i % 25 === 24) store.append('agent.heartbeat', AGENT, { uptime_ms: (i + 1) * 1000, reason: 'interval' });
-    if (opts.rotateAfter === i) {
-      store.append('agent.heartbeat', AGENT, { uptime_ms: (i + 1) * 1000, reason: 'epoch' });
-      store.rotateKey();
-    }
-  }
-  if (opts.stop) store.appendSealed('agent.stop', AGENT, { reason: 'signal SIGTERM' });
-  store.close();
-}
+const { clock, tick, agentRun } = scriptedAgent(RECORDED_POLICY);
 
 describe.skipIf(skipWithoutRgw())('verify --vault against a real vault', () => {
   const rgw = useRgw();
