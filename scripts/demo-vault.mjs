@@ -9,10 +9,10 @@
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLocalRgw } from './vault/local-rgw.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'src', 'cli.js');
@@ -24,16 +24,6 @@ const VAULT = 's3://acme-evidence/fleet';
 const say = (text) => process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const port = server.address().port;
-      server.close(() => res(port));
-    });
-  });
-}
 
 let env;
 const custody = (...args) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env });
@@ -42,19 +32,14 @@ const agents = [];
 
 try {
   say('a local vault: Ceph RGW on 127.0.0.1 (objects in memory; stopped and deleted at the end)');
-  const started = spawnSync('bash', [join(root, 'scripts', 'vault', 'rgw-start.sh'), rgwDir], {
-    encoding: 'utf8',
-    env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: '1024' },
-  });
-  if (started.status !== 0) {
-    process.stderr.write(started.stderr);
+  let s3env;
+  try {
+    // What `set -a; . DIR/s3.env; set +a` gives a user: the AWS SDK's own variable names.
+    s3env = await startLocalRgw(rgwDir, { osdSizeMb: 1024 });
+  } catch (err) {
+    process.stderr.write(err.stderr ?? '');
     throw new Error('the local vault did not start (is Ceph installed? see the comment at the top of this script)');
   }
-  // What `set -a; . DIR/s3.env; set +a` gives a user: the AWS SDK's own variable names.
-  const s3env = Object.fromEntries(readFileSync(join(rgwDir, 's3.env'), 'utf8').split('\n').flatMap((l) => {
-    const m = /^(?:export )?([A-Z_0-9]+)=['"]?(.*?)['"]?$/.exec(l.trim());
-    return m ? [[m[1], m[2]]] : [];
-  }));
   env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_'))), ...s3env };
   process.stdout.write(`endpoint ${s3env.AWS_ENDPOINT_URL} (keys in ${join(rgwDir, 's3.env')}, never in a configuration)\n`);
 

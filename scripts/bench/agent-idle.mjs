@@ -12,11 +12,11 @@
  * the columns without the vault are the reference for what shipping adds.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '../../dist/agent/install.js';
+import { startLocalRgw } from '../vault/local-rgw.mjs';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const withVault = process.argv.includes('--vault');
@@ -56,31 +56,13 @@ for (let i = 0; i < fileCount; i++) {
   writeFileSync(join(logs, `app${i}.log`), Array.from({ length: 1000 }, (_, n) => `2026-11-23T10:00:00Z host app${i}[42]: existing line ${n}\n`).join(''));
 }
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const port = server.address().port;
-      server.close(() => res(port));
-    });
-  });
-}
 
 /** A local RGW and a vault bucket in it, for the --vault variants: its environment (endpoint, keys). */
 let rgwDir;
 let vaultEnv;
 if (withVault) {
   rgwDir = join(dir, 'rgw');
-  const r = spawnSync('bash', [resolve('scripts/vault/rgw-start.sh'), rgwDir], {
-    encoding: 'utf8',
-    env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: '1024', START_TIMEOUT: '120' },
-  });
-  if (r.status !== 0) throw new Error(`rgw-start.sh failed: ${r.stderr}`);
-  vaultEnv = Object.fromEntries(readFileSync(join(rgwDir, 's3.env'), 'utf8').split('\n').flatMap((l) => {
-    const m = /^(?:export )?([A-Z_0-9]+)=['"]?(.*?)['"]?$/.exec(l.trim());
-    return m ? [[m[1], m[2]]] : [];
-  }));
+  vaultEnv = await startLocalRgw(rgwDir, { osdSizeMb: 1024 });
   const init = spawnSync(process.execPath, [CLI, 'vault', 'init', 's3://bench-idle', '--retention', '1d'], { encoding: 'utf8', env: { ...process.env, ...vaultEnv } });
   if (init.status !== 0) throw new Error(`vault init failed: ${init.stderr}`);
 }

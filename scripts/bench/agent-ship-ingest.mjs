@@ -15,10 +15,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { startLocalRgw } from '../vault/local-rgw.mjs';
 
 const LINES = Number(process.argv[2] ?? 300_000);
 const RUNS = Number(process.argv[3] ?? 2);
@@ -31,28 +31,10 @@ const log = (s) => process.stderr.write(`[agent-ship-ingest] ${s}\n`);
 const loadStart = loadavg();
 const T0 = Date.now();
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const port = server.address().port;
-      server.close(() => res(port));
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'custody-bench-ship-ingest-'));
 const rgwDir = join(dir, 'rgw');
-const started = spawnSync('bash', [resolve('scripts/vault/rgw-start.sh'), rgwDir], {
-  encoding: 'utf8',
-  env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: '2048', START_TIMEOUT: '120' },
-});
-if (started.status !== 0) throw new Error(`rgw-start.sh failed: ${started.stderr}`);
-const vaultEnv = Object.fromEntries(readFileSync(join(rgwDir, 's3.env'), 'utf8').split('\n').flatMap((l) => {
-  const m = /^(?:export )?([A-Z_0-9]+)=['"]?(.*?)['"]?$/.exec(l.trim());
-  return m ? [[m[1], m[2]]] : [];
-}));
+const vaultEnv = await startLocalRgw(rgwDir, { osdSizeMb: 2048 });
 const agentEnv = { ...process.env, AWS_ACCESS_KEY_ID: vaultEnv.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: vaultEnv.AWS_SECRET_ACCESS_KEY, AWS_REGION: vaultEnv.AWS_REGION };
 const init = spawnSync(process.execPath, [CLI, 'vault', 'init', 's3://bench-ship-ingest', '--retention', '1d'], { encoding: 'utf8', env: { ...process.env, ...vaultEnv } });
 if (init.status !== 0) throw new Error(`vault init failed: ${init.stderr}`);

@@ -11,11 +11,11 @@
 // Usage: npx tsc -p tsconfig.json && node scripts/bench/vault-collect.mjs --hosts 50 --records 2000 --runs 3 > bench-results/vault-collect.md
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { authLine } from './shared.mjs';
+import { readS3Env, startLocalRgw } from '../vault/local-rgw.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,35 +43,16 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 const T_START = Date.now();
 const loadStart = loadavg();
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-const readEnv = (text) => Object.fromEntries(text.split('\n').flatMap((l) => {
-  const m = /^([A-Z_]+)=(.*)$/.exec(l);
-  return m ? [[m[1], m[2]]] : [];
-}));
-
 const work = mkdtempSync(join(tmpdir(), 'custody-bench-vcollect-'));
 let rgwDir = RGW_DIR;
 let startedRgw = false;
 try {
   if (rgwDir === undefined) {
     rgwDir = join(work, 'rgw');
-    const r = spawnSync('bash', [join(root, 'scripts/vault/rgw-start.sh'), rgwDir], {
-      encoding: 'utf8',
-      env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: '4096', START_TIMEOUT: '120' },
-    });
-    if (r.status !== 0) throw new Error(`rgw-start.sh failed: ${r.stderr}`);
+    await startLocalRgw(rgwDir, { osdSizeMb: 4096 });
     startedRgw = true;
   }
-  const env = { ...readEnv(readFileSync(join(rgwDir, 's3.env'), 'utf8')), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const env = { ...readS3Env(rgwDir), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const url = `s3://bench-collect-${process.pid}`;
   await vaultInit({ url, retention: '1d', env });
   const client = openVault({ url, env });

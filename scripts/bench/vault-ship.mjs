@@ -18,11 +18,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { authLine } from './shared.mjs';
+import { readS3Env, startLocalRgw } from '../vault/local-rgw.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,23 +53,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T_START = Date.now();
 const loadStart = loadavg();
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function readEnv(text) {
-  return Object.fromEntries(text.split('\n').flatMap((l) => {
-    const m = /^([A-Z_]+)=(.*)$/.exec(l);
-    return m ? [[m[1], m[2]]] : [];
-  }));
-}
 
 const work = mkdtempSync(join(tmpdir(), 'custody-bench-vault-'));
 let rgwDir = RGW_DIR;
@@ -78,14 +61,10 @@ let env;
 try {
   if (rgwDir === undefined) {
     rgwDir = join(work, 'rgw');
-    const r = spawnSync('bash', [join(root, 'scripts/vault/rgw-start.sh'), rgwDir], {
-      encoding: 'utf8',
-      env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: '6144', START_TIMEOUT: '120' },
-    });
-    if (r.status !== 0) throw new Error(`rgw-start.sh failed: ${r.stderr}`);
+    await startLocalRgw(rgwDir, { osdSizeMb: 6144 });
     startedRgw = true;
   }
-  env = { ...readEnv(readFileSync(join(rgwDir, 's3.env'), 'utf8')), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  env = { ...readS3Env(rgwDir), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
   // ---- the stores (untimed) ----------------------------------------------------------------------
   log(`building ${STORES} stores of ${RECORDS} records`);

@@ -11,6 +11,7 @@ const SCRIPTS = resolve(__dirname, '../../scripts');
 const files = [
   ...readdirSync(SCRIPTS).filter((f) => f.endsWith('.mjs')).map((f) => join(SCRIPTS, f)),
   ...readdirSync(join(SCRIPTS, 'bench')).filter((f) => f.endsWith('.mjs')).map((f) => join(SCRIPTS, 'bench', f)),
+  ...readdirSync(join(SCRIPTS, 'vault')).filter((f) => f.endsWith('.mjs')).map((f) => join(SCRIPTS, 'vault', f)),
 ];
 
 describe('scripts/', () => {
