@@ -6,6 +6,7 @@
  */
 import type { Clock } from '../../src/clock.js';
 import type { EvidenceStore } from '../../src/store/evidence-store.js';
+import type { RecordedPolicy } from '../../src/verify/seal-traces.js';
 
 const AGENT = 'custody.agent';
 const SHA = 'a'.repeat(64);
@@ -16,16 +17,6 @@ export interface ScriptedAgent {
   appendLine(store: EvidenceStore): void;
   /** One agent run; `stop` false ends it as a kill -9 does (no agent.stop). Closes the store. */
   agentRun(store: EvidenceStore, opts: { lines: number; rotateAfter?: number; stop: boolean }): void;
-}
-
-/** The sealing policy an agent.start records (snake_case, as in the record). */
-export interface RecordedPolicy {
-  batch_records: number;
-  batch_ms: number;
-  checkpoint_records: number;
-  checkpoint_ms: number;
-  epoch_ms: number;
-  heartbeat_ms: number;
 }
 
 export function scriptedAgent(recordedPolicy: RecordedPolicy): ScriptedAgent {
