@@ -21,6 +21,7 @@ import { casePrefix, caseRecordKey, casesPrefix, parseCaseRecordKey } from '../s
 import { mapBounded } from '../src/vault/read.js';
 import type { VaultClient } from '../src/vault/s3.js';
 import { formatVaultUrl } from '../src/vault/url.js';
+import { escapeForTerminal } from '../src/text/terminal.js';
 import { openVault, type VaultAccess } from './vault.js';
 
 export interface HeldObject {
@@ -194,7 +195,7 @@ export async function releaseCase(options: ReleaseOptions, nowIso: string): Prom
 }
 
 export function formatRelease(r: ReleaseResult): string {
-  const esc = (s: string): string => JSON.stringify(s).slice(1, -1);
+  const esc = escapeForTerminal;
   let out = `vault ${r.vault}: case ${esc(r.case)} released\n  legal holds lifted: ${r.released} object versions (from ${r.holdsRecords.length} holds record${r.holdsRecords.length === 1 ? '' : 's'})\n`;
   if (r.kept.length > 0) out += `  still held for other open cases: ${r.kept.length} (${[...new Set(r.kept.flatMap((k) => k.cases))].map(esc).join(', ')})\n`;
   if (r.record) out += `  release record: ${esc(r.record.key)} (sha256 ${r.record.sha256})\n`;

@@ -12,6 +12,7 @@ import { CustodyError, ErrorCodes } from '../src/errors.js';
 import { checkpointsPrefix, hostsPrefix, parseObjectKey, decodeHost, hostPrefix } from '../src/vault/layout.js';
 import { VaultClient, type LockMode } from '../src/vault/s3.js';
 import { formatVaultUrl, parseVaultUrl } from '../src/vault/url.js';
+import { escapeForTerminal } from '../src/text/terminal.js';
 
 export interface VaultAccess {
   url: string;
@@ -216,7 +217,7 @@ function age(seconds: number | undefined): string {
 
 /** A table for people; host names are shown escaped (they come from the vault, any byte may be in them). */
 export function formatVaultHosts(r: VaultHostsResult): string {
-  const esc = (s: string): string => JSON.stringify(s).slice(1, -1);
+  const esc = escapeForTerminal;
   const rows = [['HOST', 'STORE', 'RECORDS', 'NEWEST CHECKPOINT (vault time)', 'BEHIND']];
   for (const h of r.hosts) {
     rows.push([

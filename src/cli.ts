@@ -493,7 +493,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       quietSdk();
       const { vaultInit, formatVaultInit } = await import('../collector/vault.js');
       const r = await vaultInit({ url, retention: opts.retention, mode: opts.mode, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) });
-      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatVaultInit(r));
+      process.stdout.write(opts.json ? terminalJson(r) : formatVaultInit(r));
     });
   vault
     .command('hosts')
@@ -505,7 +505,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       quietSdk();
       const { vaultHosts, formatVaultHosts } = await import('../collector/vault.js');
       const r = await vaultHosts({ url, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) }, systemClock.nowMs());
-      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatVaultHosts(r));
+      process.stdout.write(opts.json ? terminalJson(r) : formatVaultHosts(r));
     });
 
   vault

@@ -51,6 +51,24 @@ describe.skipIf(skipWithoutRgw())('custody vault (built CLI, real RGW)', () => {
     expect(table.stdout).toMatch(new RegExp(`^web-01\\s+${'c'.repeat(32)}\\s+42\\s+\\d{4}-`, 'm'));
   });
 
+  it('hosts: a host name put in the vault by hand with terminal escapes and a bidi override is shown escaped, as text and as JSON', async () => {
+    const url = `s3://cli-${process.pid}-hostile`;
+    expect(custody(userEnv(), 'vault', 'init', url, '--retention', '1d').code).toBe(0);
+    const hostile = '\x1b[2J\x1b]0;owned\x07<img src=x>ev\u202eil\u0085';
+    const client = openVault({ url, env: rgw.env });
+    await client.putOnce(checkpointKey('', hostile, 'd'.repeat(32), 7, 1), new TextEncoder().encode('note'));
+    client.destroy();
+    // C0 and C1 controls, DEL, and the format characters (bidi overrides) a terminal would act on.
+    const unsafe = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}]/u;
+    const table = custody(userEnv(), 'vault', 'hosts', url);
+    expect(table.code).toBe(0);
+    expect(table.stdout).not.toMatch(unsafe);
+    expect(table.stdout).toContain('\\x1b[2J\\x1b]0;owned\\x07<img src=x>ev\\u202eil\\x85');
+    const json = custody(userEnv(), 'vault', 'hosts', url, '--json');
+    expect(json.stdout).not.toMatch(unsafe);
+    expect((JSON.parse(json.stdout) as { hosts: { host: string }[] }).hosts.map((h) => h.host)).toEqual([hostile]);
+  });
+
   it('--endpoint overrides the environment (and a custom endpoint works path-style)', () => {
     const { AWS_ENDPOINT_URL: _unused, ...noEndpoint } = userEnv();
     const r = custody({ ...noEndpoint, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }, 'vault', 'init', `s3://cli-${process.pid}-b`, '--endpoint', rgw.endpoint);
