@@ -335,7 +335,9 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   const heldSoFar: HeldObject[] = [];
   let holdsRecorded = false;
   /** Stores given with --store that the vault also holds: checked against the vault's copy. */
-  const vaultChecks = new Map<string, VaultSource>();
+  // By store id: the vault's copies of stores also given with --store (a store id filed under more
+  // than one host in the vault is a forgery in all but one place, so each copy is kept).
+  const vaultChecks = new Map<string, VaultSource[]>();
   try {
     const sources: StoreSource[] = storeDirs.map((dir) => ({ dir, source: 'agent-store' }));
     let triageSummary: CollectSummary['triage'];
@@ -373,7 +375,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         if (v.dir !== undefined) {
           sources.push({ dir: v.dir, source: 'vault', vault: v });
           progress.storesTotal++;
-        } else vaultChecks.set(v.storeId, v);
+        } else vaultChecks.set(v.storeId, [...(vaultChecks.get(v.storeId) ?? []), v]);
       }
     }
 
@@ -389,7 +391,10 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       } finally {
         live.close();
       }
-      const host = meta.get('host') ?? 'unknown-host';
+      // A vault copy goes under the host the vault files it under (what --host named): a copy filed
+      // under another host than its own records name is then its own entry with its findings
+      // (vault.copy_invalid, host.mismatch) instead of a clash that stops the whole collection.
+      const host = src.vault?.host ?? meta.get('host') ?? 'unknown-host';
       const storeId = meta.get('store_id') ?? 'unknown-store';
       const origin = meta.get('origin') ?? `custody/${storeId}`;
       const rel = `evidence/${safeComponent(host)}/${safeComponent(storeId)}`;
@@ -427,7 +432,13 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         verification.findings.unshift(...src.vault.findings);
         verification.ok = !verification.findings.some((f) => f.severity === 'error');
       }
-      const vaultCheck = src.vault === undefined ? vaultChecks.get(storeId) : undefined;
+      const checks = src.vault === undefined ? (vaultChecks.get(storeId) ?? []) : [];
+      const vaultCheck = checks.find((c) => c.host === host) ?? checks[0];
+      for (const other of checks) {
+        if (other === vaultCheck) continue;
+        verification.findings.push(...other.findings.map((f) => ({ ...f, message: `the vault's copy of this store filed under host ${other.host}: ${f.message}` })));
+      }
+      verification.ok = !verification.findings.some((f) => f.severity === 'error');
       if (vaultCheck?.check !== undefined) {
         // A store folder the vault also holds: the snapshot checked against what its agent shipped (a rollback names itself here).
         verification.findings.push(...vaultCheck.findings, ...compareWithVault(localFacts(dest).facts, vaultCheck.check));
@@ -474,7 +485,10 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
             "collector clock minus the newest record's observed_at (the agent's clock). A running agent writes a heartbeat at least every heartbeat interval, so for a live store a value well above that interval means the host clock is behind (or the agent was stalled); a negative value means the host clock is ahead. For a stopped agent or a copied store it is only the age of the newest record. Stated, never applied to any time in this bundle.",
         },
       });
-      timelineInputs.push({ dir: dest, host, storeId });
+      // A vault copy filed under another host than its records name is kept as evidence of that
+      // (with its findings), but its records are not the named host's activity: they stay out of
+      // the timeline, the tables and the report.
+      if (src.vault === undefined || meta.get('host') === host) timelineInputs.push({ dir: dest, host, storeId });
       if (agentSeal !== undefined) agentSeals.set(rel, agentSeal);
       report({ storesDone: progress.storesDone + 1 });
     }
@@ -483,7 +497,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     // Every vault object version the case used gets a legal hold, listed in a case record in the
     // vault and, the same signed bytes, in the bundle (so the manifest and the custody entry cover it).
     let holdsSummary: CollectSummary['holds'];
-    const vaultSources = [...sources.filter((s) => s.vault !== undefined).map((s) => s.vault as VaultSource), ...vaultChecks.values()];
+    const vaultSources = [...sources.filter((s) => s.vault !== undefined).map((s) => s.vault as VaultSource), ...[...vaultChecks.values()].flat()];
     if (options.vault !== undefined && options.vault.hold !== false && vaultSources.length > 0) {
       const objects = vaultSources.flatMap((v) => v.provenance.objects);
       report({ stage: 'hold', detail: `legal holds on ${objects.length} vault objects` });

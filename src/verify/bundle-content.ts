@@ -335,7 +335,8 @@ export function renderBatchDigests(rows: readonly RecordRow[], spec: ContentSpec
  */
 export class BundleContentCheck {
   private readonly stores: StoreDigests[];
-  private readonly byStoreId = new Map<string, StoreDigests>();
+  /** By host and store id: rows cite both, and a vault can file one store id under two hosts (one a forgery). */
+  private readonly byStore = new Map<string, StoreDigests>();
   private readonly usb = new UsbDeviceTable();
 
   /** `key`: random bytes, fresh per verification and never written anywhere (see the header). */
@@ -348,9 +349,10 @@ export class BundleContentCheck {
     for (const s of stores) hostCount.set(s.host, (hostCount.get(s.host) ?? 0) + 1);
     this.stores = stores.map((s) => new StoreDigests(s, (hostCount.get(s.host) ?? 0) > 1 ? `${s.host}/${s.storeId}` : s.host));
     for (const s of this.stores) {
-      // Two stores with one id would make rows ambiguous; the second is left unchecked (and named).
-      if (this.byStoreId.has(s.src.storeId)) s.complete = false;
-      else this.byStoreId.set(s.src.storeId, s);
+      // Two stores with one host and id would make rows ambiguous; the second is left unchecked (and named).
+      const id = `${s.src.host}\u0000${s.src.storeId}`;
+      if (this.byStore.has(id)) s.complete = false;
+      else this.byStore.set(id, s);
     }
   }
 
@@ -521,8 +523,8 @@ export class BundleContentCheck {
           findings.add(code('row_malformed'), f.path, where, 'not a row as the collector writes one (it names no store and seq where they belong)');
           continue;
         }
-        const s = this.byStoreId.get(h.storeId);
-        if (s === undefined || s.src.host !== h.host) {
+        const s = this.byStore.get(`${h.host}\u0000${h.storeId}`);
+        if (s === undefined) {
           findings.add(code('row_unknown_store'), f.path, where, `the row cites store ${JSON.stringify(h.storeId)} of ${JSON.stringify(h.host)}, which the bundle does not hold`);
           continue;
         }

@@ -23,7 +23,7 @@ import { generatePersonalKey } from '../../src/bundle/personal-key.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
 import { StateStore } from '../../src/store/state-store.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
-import { casePrefix } from '../../src/vault/layout.js';
+import { casePrefix, storePrefix } from '../../src/vault/layout.js';
 import type { VaultClient } from '../../src/vault/s3.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
 import { deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker } from '../helpers/store-attacks.js';
@@ -163,6 +163,42 @@ describe.skipIf(skipWithoutRgw())('collect --vault from a real vault', () => {
     expect(summary.hosts.map((h) => [h.host, h.source, h.verified])).toEqual([['web-01', 'agent-store', false]]);
     const h = parseManifest(new Uint8Array(readFileSync(join(work, 'case-rollback', 'manifest.json')))).hosts[0]!;
     expect(new Set(h.verified.findings.map((f) => f.code))).toEqual(new Set(['vault.checkpoint_missing', 'vault.store_behind']));
+  });
+
+  it('a store filed under a second host by hand (a forged copy): the collection goes on, the copy is its own host with its findings, the real host verifies', async () => {
+    // What a host's credentials could do to its own prefix: put a copy of another host's store
+    // (here web-02's shipped objects, byte for byte) under its own name, hoping to pass as that
+    // host or to stop the fleet's collection with a clash.
+    const forged = `s3://${client.bucket}/forged-${process.pid}`;
+    const target = openVault({ url: forged, env: rgw.env });
+    try {
+      const from = storePrefix(client.vault.prefix, 'web-02', stores.get('web-02')!.storeId);
+      const names = (await client.listPage(from)).objects.map((o) => o.key);
+      for (const evilHost of ['web-02', 'evil-01']) {
+        for (const key of names) {
+          const body = (await client.get(key)).body;
+          await target.putOnce(key.replace(from, storePrefix(target.vault.prefix, evilHost, stores.get('web-02')!.storeId)), body);
+        }
+      }
+    } finally {
+      target.destroy();
+    }
+    const out = join(work, 'case-forged');
+    const lines: string[] = [];
+    const summary = await collectCase({ caseId: 'IR-VAULT-FORGED', stores: [], out, report: false, vault: { access: { url: forged, env: rgw.env }, allHosts: true, hold: false } }, deps(now, lines));
+    expect(summary.hosts.map((h) => [h.host, h.verified]).sort()).toEqual([['evil-01', false], ['web-02', true]]);
+    const manifest = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json'))));
+    const evil = manifest.hosts.find((h) => h.host === 'evil-01')!;
+    expect(evil.verified.findings.map((f) => f.code)).toContain('vault.copy_invalid');
+    expect(evil.verified.findings.find((f) => f.code === 'vault.copy_invalid')?.message).toContain('"web-02"');
+    const verification = await verifyBundle(out);
+    expect(verification.ok).toBe(false);
+    // Every error names the forged copy; web-02's own records and rows are checked and clean.
+    const errors = verification.findings.filter((f) => f.severity === 'error');
+    expect(errors.length).toBeGreaterThan(0);
+    for (const f of errors) expect(`${f.where} ${f.message}`, f.code).toContain('evil-01');
+    expect(new Set(errors.map((f) => f.code))).toContain('host.mismatch');
+    expect(verification.findings.filter((f) => !`${f.where} ${f.message}`.includes('evil-01'))).toEqual([]);
   });
 
   it('a collection that fails after legal holds were placed still records them, so release can lift them', async () => {
