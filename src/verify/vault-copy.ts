@@ -54,8 +54,12 @@ export interface VaultCopyAnalysis {
   enrollment: { publicKeyRaw: Uint8Array; origin: string; host: string; storeId: string; createdAt: string } | undefined;
   /** Vault checkpoints whose note parses and is signed by the store's key chain, by id. */
   checkpoints: VaultCheckpoint[];
-  /** Records [0, recordsEnd) as the verified segments hold them, in seq order. */
+  /** Records [recordsStart, recordsEnd) as the verified segments hold them, in seq order. */
   records: Uint8Array[];
+  /** 0, or for a copy read for a time window (copy.window), the start of its first segment. */
+  recordsStart: number;
+  /** The Merkle frontier of records [0, recordsStart) its first segment carries (empty at 0). */
+  startFrontier: Uint8Array[];
   /** Where the verified, contiguous run of segments from seq 0 ends. */
   recordsEnd: number;
   /** Records of verified segments past a gap (not in `records`), by seq, for the comparison with a store. */
@@ -119,7 +123,7 @@ function epochKeysOf(copy: VaultStoreCopy, enrollmentKey: Uint8Array, add: Add):
 export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): VaultCopyAnalysis {
   const findings: Finding[] = [];
   const add = collector(findings);
-  const analysis: VaultCopyAnalysis = { storeId: copy.storeId, host: copy.host, enrollment: undefined, checkpoints: [], records: [], recordsEnd: 0, laterRecords: new Map(), findings };
+  const analysis: VaultCopyAnalysis = { storeId: copy.storeId, host: copy.host, enrollment: undefined, checkpoints: [], records: [], recordsStart: 0, startFrontier: [], recordsEnd: 0, laterRecords: new Map(), findings };
 
   for (const m of copy.multipleVersions) {
     const markers = m.versions.filter((v) => v.deleteMarker).length;
@@ -197,8 +201,10 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
   const rootsAt = new Map<number, VaultCheckpoint[]>();
   for (const c of analysis.checkpoints) rootsAt.set(c.treeSize, [...(rootsAt.get(c.treeSize) ?? []), c]);
 
-  // Segments: each must recompute the signed root at its end. A run from seq 0 gives the records.
-  let end = 0;
+  // Segments: each must recompute the signed root at its end. A run from seq 0 (for a window: from
+  // its first segment, whose frontier stands for the records before it) gives the records.
+  let end = copy.window !== undefined ? (copy.segments[0]?.start ?? 0) : 0;
+  analysis.recordsStart = end;
   for (const s of copy.segments) {
     const where = { seqRange: [s.start, s.end - 1] as [number, number], vaultObject: s.key };
     let seg: Segment;
@@ -224,6 +230,7 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
       continue;
     }
     if (s.start === end) {
+      if (analysis.records.length === 0) analysis.startFrontier = seg.frontier;
       analysis.records.push(...seg.records);
       end = s.end;
     } else if (s.start > end) {
@@ -356,8 +363,8 @@ export function compareWithVault(local: LocalStoreFacts, vault: VaultCopyAnalysi
     if (!same && runStart === undefined) runStart = seq;
     if (same) close(seq);
   };
-  vault.records.forEach((bytes, seq) => compare(seq, bytes));
-  close(Math.min(vault.records.length, count));
+  vault.records.forEach((bytes, i) => compare(vault.recordsStart + i, bytes));
+  close(Math.min(vault.recordsStart + vault.records.length, count));
   const later = [...vault.laterRecords.keys()].sort((a, b) => a - b);
   let previous = -2;
   for (const seq of later) {
