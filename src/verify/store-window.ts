@@ -91,3 +91,13 @@ export function parseWindow(meta: ReadonlyMap<string, string>): { window: StoreW
   }
   return { window: { startSeq, frontierRoots, keyCertificates }, frontier };
 }
+
+/** One sentence for a windowed host: what it holds and what was not collected. */
+export function windowSentence(w: { since?: string | undefined; until?: string | undefined; first_seq: number; end_seq: number; vault_tree_size: number }): string {
+  const span = w.since !== undefined && w.until !== undefined ? `observed ${w.since} to ${w.until}` : w.since !== undefined ? `observed from ${w.since}` : `observed up to ${w.until}`;
+  const held = w.end_seq > w.first_seq ? `seq ${w.first_seq}..${w.end_seq - 1}` : 'no record';
+  const before = w.first_seq > 0 ? `records before seq ${w.first_seq}` : '';
+  const after = w.vault_tree_size > w.end_seq ? `records ${w.end_seq}..${w.vault_tree_size - 1} (the vault's newest checkpoint covers ${w.vault_tree_size})` : '';
+  const missing = [before, after].filter((x) => x !== '').join(' and ');
+  return `window ${span}: holds ${held} (whole vault segments around the window)${missing !== '' ? `; ${missing} were not collected` : ''}`;
+}
