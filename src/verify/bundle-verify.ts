@@ -364,7 +364,7 @@ export async function checkBundle(
       const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
       const witnessSize = check.body?.treeSize;
       let witnessRoot: Uint8Array | undefined;
-      const taker = content.batchTaker(hostIndex);
+      const taker = content.batchTaker(hostIndex, h.window?.first_seq ?? 0);
       const storeResult = await verifyStore(store, {
         ...(taker ? { recordContent: taker } : {}),
         trust,
