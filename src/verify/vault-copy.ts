@@ -229,6 +229,15 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
       add('vault.segment_invalid', 'error', `the segment's records do not hash to the root vault checkpoint #${bad.checkpointId} signed at size ${s.end}`, { ...where, checkpoint: bad.checkpointId });
       continue;
     }
+    const named = observedRange(seg.records);
+    if (named.min !== s.minObserved || named.max !== s.maxObserved) {
+      add(
+        'vault.segment_misnamed',
+        'warning',
+        `the segment's name says its records were observed ${s.minObserved ?? 'unknown'} to ${s.maxObserved ?? 'unknown'}, its records say ${named.min ?? 'unknown'} to ${named.max ?? 'unknown'}: the records verify, but a time window chosen by the names (collect --since/--until) can miss records`,
+        where,
+      );
+    }
     if (s.start === end) {
       if (analysis.records.length === 0) analysis.startFrontier = seg.frontier;
       analysis.records.push(...seg.records);
@@ -251,6 +260,27 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
     }
   }
   return analysis;
+}
+
+/**
+ * The observed-at range a segment's name must carry: the shipper's rule (agent/ship/plan.ts), the
+ * smallest and largest observed_at when every record has the records' own UTC form, else unknown.
+ */
+function observedRange(records: readonly Uint8Array[]): { min: string | undefined; max: string | undefined } {
+  let min: string | undefined;
+  let max: string | undefined;
+  for (const bytes of records) {
+    let at: unknown;
+    try {
+      at = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { observed_at?: unknown }).observed_at;
+    } catch {
+      at = undefined;
+    }
+    if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(at)) return { min: undefined, max: undefined };
+    if (min === undefined || at < min) min = at;
+    if (max === undefined || at > max) max = at;
+  }
+  return { min, max };
 }
 
 /** What the comparison needs of the store on the host. */

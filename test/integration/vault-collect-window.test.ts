@@ -221,6 +221,16 @@ describe.skipIf(skipWithoutRgw())('collect --vault --since/--until from a real v
     expect(tampered.recordsEnd).toBe(seg.start);
   });
 
+  it('a segment whose name states other times than its records is named (a window chosen by names could miss records)', async () => {
+    const copy = await readVaultStore(client, 'web-01', storeId, window);
+    const seg = copy.segments[0]!;
+    seg.maxObserved = '2026-12-05T09:00:00.000000Z';
+    const analysis = analyseVaultCopy(copy, {});
+    expect(analysis.findings.map((f) => [f.code, f.where.vaultObject])).toEqual([['vault.segment_misnamed', seg.key]]);
+    // The records still verify and are used.
+    expect(analysis.recordsEnd).toBe(copy.segments.at(-1)!.end);
+  });
+
   it('--since/--until with --store is refused, naming why', async () => {
     await expect(
       collectCase({ caseId: 'IR-WIN-E', stores: [work], out: join(work, 'e'), report: false, vault: { access: { url, env: rgw.env }, hosts: ['web-01'], ...window } }, deps),
