@@ -440,6 +440,17 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         verification.findings.unshift(...src.vault.findings);
         verification.ok = !verification.findings.some((f) => f.severity === 'error');
       }
+      if (verification.window !== undefined && src.vault?.window === undefined) {
+        // Only a vault window's snapshot may start after seq 0: a folder that says it does has lost
+        // (or had removed) everything before its start, whatever its own metadata claims.
+        verification.findings.push({
+          code: 'window.in_store_folder',
+          severity: 'error',
+          message: `the store folder ${src.dir} says it holds only seq ${verification.window.startSeq}..${verification.window.endSeq - 1} of its store (a window's metadata): records before seq ${verification.window.startSeq} are not there`,
+          where: { file: src.dir },
+        });
+        verification.ok = false;
+      }
       const vaultCheck = src.vault === undefined ? vaultChecks.get(storeId) : undefined;
       if (vaultCheck?.check !== undefined) {
         // A store folder the vault also holds: the snapshot checked against what its agent shipped (a rollback names itself here).

@@ -501,7 +501,8 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   if (recordCount > unsealedFrom) result.unsealed = { fromSeq: unsealedFrom, toSeq: recordCount - 1, count: recordCount - unsealedFrom };
   if (parsedWindow !== undefined) {
     result.window = { startSeq: windowStart, endSeq: recordCount, frontierProven: best !== undefined };
-    if (best === undefined) {
+    // An empty window at seq 0 (a store that shipped no segment yet) has nothing to prove.
+    if (best === undefined && (windowStart > 0 || recordCount > windowStart)) {
       add('window.frontier_unproven', 'error', `no checkpoint of the window (seq ${windowStart}..${recordCount - 1}) verifies: nothing proves that its records are those positions of the signed tree`, { seqRange: [windowStart, Math.max(windowStart, recordCount - 1)] });
     }
   }

@@ -6,7 +6,7 @@
  * inside the window, a forged frontier, a segment edited in the vault's copy, and a manifest whose
  * window disagrees with the snapshot are each a named finding.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,20 @@ describe.skipIf(skipWithoutRgw())('collect --vault --since/--until from a real v
     const own = await verifyStoreDir(join(out, h.path), { key: h.enrollment.fingerprint });
     expect(own.findings).toEqual([]);
     expect(own.window).toEqual({ startSeq: w.first_seq, endSeq: w.end_seq, frontierProven: true });
+  });
+
+  it('a windowed snapshot given to collect as a store folder is named: its earlier records are not there', async () => {
+    const bundle = await collectWindow('f');
+    const h = parseManifest(new Uint8Array(readFileSync(join(bundle, 'manifest.json')))).hosts[0]!;
+    const folder = join(work, 'posing-store');
+    cpSync(join(bundle, h.path), folder, { recursive: true });
+    rmSync(join(folder, 'witness.note'));
+    const out = join(work, 'f-again');
+    const summary = await collectCase({ caseId: 'IR-WIN-F', stores: [folder], out, report: false }, deps);
+    expect(summary.hosts[0]!.verified).toBe(false);
+    const m = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json'))));
+    expect(m.hosts[0]!.verified.findings.map((f) => f.code)).toContain('window.in_store_folder');
+    expect((await verifyBundle(out)).findings.map((f) => f.code)).toContain('window.manifest_mismatch');
   });
 
   it('a record removed inside the window is named', async () => {
