@@ -10,7 +10,6 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shipStore } from '../../agent/ship/shipper.js';
 import { collectCase } from '../../collector/collect.js';
 import { parseWindowFlags } from '../../collector/collect-vault.js';
 import { openVault, vaultInit } from '../../collector/vault.js';
@@ -19,7 +18,6 @@ import { verifyStoreDir } from '../../collector/verify.js';
 import type { Clock } from '../../src/clock.js';
 import { manifestBytes, parseManifest } from '../../src/bundle/manifest.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
-import { StateStore } from '../../src/store/state-store.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { readVaultStore, windowSegments } from '../../src/vault/read.js';
 import type { VaultClient } from '../../src/vault/s3.js';
@@ -27,6 +25,7 @@ import { analyseVaultCopy } from '../../src/verify/vault-copy.js';
 import { WINDOW_META } from '../../src/verify/store-window.js';
 import { resealBundle } from '../helpers/reseal-bundle.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
+import { closeAndShip, preserveRotatedLog } from '../helpers/shipped-store.js';
 import { openAsAttacker } from '../helpers/store-attacks.js';
 
 const SHA = 'a'.repeat(64);
@@ -85,16 +84,9 @@ describe.skipIf(skipWithoutRgw())('collect --vault --since/--until from a real v
       store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '2049', ino: '77', offset, line_no: i + 1, length: Buffer.byteLength(text), text });
       offset += Buffer.byteLength(text) + 1;
       if (i === 30) store.rotateKey();
-      if (i === 55) {
-        const content = Buffer.from('rotated log of web-01\n'.repeat(30));
-        const sha = store.putBlob(content);
-        store.append('log.file', 'file:/var/log/auth.log', { path: '/var/log/auth.log.1', size: content.length, mtime: '2026-12-01T00:00:00.000000Z', sha256: sha, reason: 'rotated', content: 'stored' });
-      }
+      if (i === 55) preserveRotatedLog(store, 'web-01');
     }
-    store.close({ finalCheckpoint: true });
-    const state = new StateStore(dir);
-    await shipStore(dir, client, state);
-    state.close();
+    await closeAndShip(store, dir, client);
     const reader = new SqliteStoreReader(dir);
     storeId = reader.meta().get('store_id')!;
     records = [...reader.records()].map((r) => ({ seq: r.seq, observed_at: r.observed_at, b64: Buffer.from(r.bytes).toString('base64') }));
