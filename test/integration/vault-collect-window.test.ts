@@ -22,6 +22,8 @@ import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { readVaultStore, windowSegments } from '../../src/vault/read.js';
 import type { VaultClient } from '../../src/vault/s3.js';
 import { analyseVaultCopy } from '../../src/verify/vault-copy.js';
+import type { PipelineStats } from '../../src/verify/record-pipeline.js';
+import { verifyStore } from '../../src/verify/store-verify.js';
 import { WINDOW_META } from '../../src/verify/store-window.js';
 import { resealBundle } from '../helpers/reseal-bundle.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
@@ -154,6 +156,34 @@ describe.skipIf(skipWithoutRgw())('collect --vault --since/--until from a real v
     const own = await verifyStoreDir(join(out, h.path), { key: h.enrollment.fingerprint });
     expect(own.findings).toEqual([]);
     expect(own.window).toEqual({ startSeq: w.first_seq, endSeq: w.end_seq, frontierProven: true });
+  });
+
+  it('a window verifies the same in worker threads, with batches that do not start on a power of two', async () => {
+    const out = await collectWindow('g');
+    const h = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json')))).hosts[0]!;
+    const reader = new SqliteStoreReader(join(out, h.path));
+    try {
+      const stats: PipelineStats[] = [];
+      const v = await verifyStore(reader, { trust: { fingerprint: h.enrollment.fingerprint, source: 'pinned' }, deep: true, workers: 2, parallelAfter: 0, batchSize: 7, onPipelineStats: (s) => stats.push(s) });
+      expect(v.findings).toEqual([]);
+      expect(v.window).toEqual({ startSeq: h.window!.first_seq, endSeq: h.window!.end_seq, frontierProven: true });
+      expect(stats[0]!.checkedInWorkers).toBeGreaterThan(0);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('a window no record falls in: the nearest segment before it, verified, shows where it falls', async () => {
+    const out = join(work, 'h');
+    await collectCase({ caseId: 'IR-WIN-H', stores: [], out, report: false, vault: { access: { url, env: rgw.env }, hosts: ['web-01'], since: '2026-12-06T00:00:00.000Z' } }, deps);
+    const h = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json')))).hosts[0]!;
+    expect(h.window!.end_seq).toBe(records.length);
+    expect(h.window!.first_seq).toBeGreaterThan(0);
+    const rows = snapshotRows(out, h.path);
+    expect(rows.every((r) => Date.parse(records[r.seq]!.observed_at) < Date.parse('2026-12-06T00:00:00Z'))).toBe(true);
+    const v = await verifyBundle(out);
+    expect(v.findings).toEqual([]);
+    expect(formatBundleVerification(v)).toContain(`records before seq ${h.window!.first_seq} were not collected`);
   });
 
   it('a windowed snapshot given to collect as a store folder is named: its earlier records are not there', async () => {
