@@ -37,7 +37,7 @@ function limits(r: StoreVerification): string {
     ? ` The RFC 3161 time stamp on checkpoint #${r.sealed.trustedTimeCheckpointId} proves records existed at ${r.sealed.trustedTime}, up to that checkpoint.`
     : '';
   return (
-    `limits:       a store on its own host cannot show newest seals removed together with every trace of them: that nothing was cut after seq ${r.records - 1} ` +
+    `limits:       a store on its own host cannot show newest seals removed together with every trace of them: that nothing was cut after seq ${(r.window?.startSeq ?? 0) + r.records - 1} ` +
     `is proven only against a seal kept off the host (a collector's witness, a time stamp, the evidence vault).${stamped}`
   );
 }

@@ -15,6 +15,7 @@ import { parseWindowFlags } from '../../collector/collect-vault.js';
 import { openVault, vaultInit } from '../../collector/vault.js';
 import { formatBundleVerification, verifyBundle } from '../../collector/verify-bundle.js';
 import { verifyStoreDir } from '../../collector/verify.js';
+import { formatStoreVerification } from '../../src/verify/format.js';
 import type { Clock } from '../../src/clock.js';
 import { manifestBytes, parseManifest } from '../../src/bundle/manifest.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
@@ -156,6 +157,10 @@ describe.skipIf(skipWithoutRgw())('collect --vault --since/--until from a real v
     const own = await verifyStoreDir(join(out, h.path), { key: h.enrollment.fingerprint });
     expect(own.findings).toEqual([]);
     expect(own.window).toEqual({ startSeq: w.first_seq, endSeq: w.end_seq, frontierProven: true });
+    const ownText = formatStoreVerification(own);
+    expect(ownText).toContain(`records:      ${w.end_seq - w.first_seq} (seq ${w.first_seq}..${w.end_seq - 1})`);
+    expect(ownText).toContain(`window:       this snapshot is a window of its store: it holds seq ${w.first_seq}..${w.end_seq - 1} only`);
+    expect(ownText).toMatch(new RegExp(`result: +VALID for the window seq ${w.first_seq}\\.\\.${w.end_seq - 1} only`));
   });
 
   it('a window verifies the same in worker threads, with batches that do not start on a power of two', async () => {
