@@ -719,7 +719,7 @@ export function formatCollectSummary(s: CollectSummary): string {
   lines.push(`collector key ${s.collector.fingerprint}${s.collector.generated ? ' (generated for this collection: record this fingerprint now; it is what verifiers pin)' : ` (${s.collector.key_file ?? ''})`}`);
   for (const h of s.hosts) {
     lines.push(
-      `  ${h.host} ${h.store_id} [${h.source}]: ${h.records} records, verified ${h.verified ? 'VALID' : 'INVALID'}${h.findings > 0 ? ` (${h.findings} findings)` : ''}, witnessed at size ${h.witness_size}${h.clock_skew_ms !== undefined ? `, collector clock - last record = ${h.clock_skew_ms} ms` : ''}`,
+      `  ${h.host} ${h.store_id} [${h.source}]: ${h.records} records, verified ${h.verified ? 'VALID' : 'INVALID'}${h.window !== undefined ? ` for the window seq ${h.window.first_seq}..${h.window.end_seq - 1} only` : ''}${h.findings > 0 ? ` (${h.findings} findings)` : ''}, witnessed at size ${h.witness_size}${h.clock_skew_ms !== undefined ? `, collector clock - last record = ${h.clock_skew_ms} ms` : ''}`,
     );
     const unsealed = h.sealed_size === undefined ? h.records : h.records - h.sealed_size;
     if (h.vault !== undefined) {

@@ -8,8 +8,8 @@
 // The vault is a local Ceph RGW (scripts/vault/rgw-start.sh, memstore) started in a temporary folder
 // on free ports and stopped at the end, or an already running one: --rgw-dir DIR (its s3.env).
 //
-// With --window F (0 < F < 1): the stores are written on a driven clock (one record every 100 ms, so
-// the default policy seals every 100 records), and each run also times a `--since/--until` collect
+// With --window F (0 < F < 1): the stores are written on a driven clock (one record every 100 ms; the
+// default policy then seals at each full batch of 256 records), and each run also times a `--since/--until` collect
 // of the middle F of that time span, with the objects it read and the records it holds, against the
 // whole collect of the same run.
 //
@@ -156,7 +156,7 @@ try {
   const out = [];
   out.push('## Collecting a case from the vault (`collect --vault`)');
   out.push('');
-  out.push(`Command: \`npx tsc -p tsconfig.json && node scripts/bench/vault-collect.mjs --hosts ${HOSTS} --records ${RECORDS} --runs ${RUNS}\`. The whole run took ${fmt((Date.now() - T_START) / 1000)} s, ${fmt(buildSeconds)} s of it building and shipping the stores. Load average (1/5/15 min) at the start: ${loadStart}; at the end: ${loadavg()}.`);
+  out.push(`Command: \`npx tsc -p tsconfig.json && node scripts/bench/vault-collect.mjs --hosts ${HOSTS} --records ${RECORDS} --runs ${RUNS}${WINDOW !== undefined ? ` --window ${WINDOW}` : ''}\`. The whole run took ${fmt((Date.now() - T_START) / 1000)} s, ${fmt(buildSeconds)} s of it building and shipping the stores. Load average (1/5/15 min) at the start: ${loadStart}; at the end: ${loadavg()}.`);
   out.push('');
   out.push(`Input: ${HOSTS} hosts, each one store of ${fmt(RECORDS)} \`log.line\` records (auth.log lines, the default policy, closed with a final checkpoint), shipped with \`shipStore\` into one lock bucket on a local RGW (memstore) and then deleted: ${fmt(HOSTS * RECORDS)} records, ${fmt(o)} objects, ${(runs[0].raw.bytes / 1048576).toFixed(1)} MiB. Collect = \`collectCase\` from \`dist/\` with \`--vault --all-hosts\`, no report (listing, reading every object version, the seals and key chain checked, the store snapshots written and verified, witness notes, timeline and tables, a legal hold on each version and the case record, the bundle sealed). Raw GET = list each store's versions and GET every one of them, the same concurrency (4 stores at a time, 8 GETs each) and client settings; runs alternate which goes first. Ratio = collect / raw (goal ≤ 3×).`);
   out.push('');
@@ -172,7 +172,7 @@ try {
     out.push('');
     out.push(`### A time window (\`--window ${WINDOW}\`)`);
     out.push('');
-    out.push(`The stores were written on a driven clock, one record every ${STEP_MS} ms (the default policy then seals every ${10_000 / STEP_MS} records, so each store is ${Math.ceil(RECORDS / (10_000 / STEP_MS))} segments or so). After each run's whole collect and raw GET, a windowed collect of every host: \`--since ${b.since} --until ${b.until}\` (the middle ${WINDOW * 100}% of the span). Window / whole = the windowed collect's time over the whole collect's in the same run.`);
+    out.push(`The stores were written on a driven clock, one record every ${STEP_MS} ms (the default policy then seals at each full batch of 256 records, so each store is ${Math.ceil(RECORDS / 256)} segments and as many checkpoints or so). After each run's whole collect and raw GET, a windowed collect of every host: \`--since ${b.since} --until ${b.until}\` (the middle ${WINDOW * 100}% of the span). Window / whole = the windowed collect's time over the whole collect's in the same run.`);
     out.push('');
     out.push('| run | whole collect s | whole versions held | whole records | window collect s | window versions held | window records | window / whole |');
     out.push('|---:|---:|---:|---:|---:|---:|---:|---:|');

@@ -87,6 +87,7 @@ describe.skipIf(skipWithoutRgw())('custody collect --vault and vault release (bu
     const r = custody(userEnv(), 'collect', '--case', 'IR-CLI-W', '--vault', url, '--host', 'web-01', '--since', '2026-12-05T19:12:00+09:00', '--until', '2026-12-05T10:16:00Z', '--out', out);
     expect(r.stderr).not.toContain('E_');
     expect(r.code).toBe(0);
+    expect(r.stdout).toContain('verified VALID for the window seq 10..19 only');
     expect(r.stdout).toContain('window observed 2026-12-05T10:12:00.000Z to 2026-12-05T10:16:00.000Z: holds seq 10..19');
     expect(r.stdout).toContain('records before seq 10 and records 20..29');
     const verified = custody({}, 'verify', out);
