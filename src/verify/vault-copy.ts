@@ -26,6 +26,7 @@ import { extensionValue, noteSignedBy, parseCheckpointBody, parseNote } from '..
 import { epochKeyName, fingerprint, verifyKeyCertificate, type PublicKeyInfo } from '../integrity/keys.js';
 import { bytesEqual, consistencyProof, emptyRoot, HASH_SIZE, leafHash, MerkleFrontier, verifyConsistency } from '../integrity/merkle.js';
 import { decodeSegment, segmentRoot, type Segment } from '../vault/segment.js';
+import { recordText, scanEnvelope } from './record-scan.js';
 import type { VaultStoreCopy } from '../vault/read.js';
 import { messageOf } from '../errors.js';
 import type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
@@ -270,11 +271,16 @@ function observedRange(records: readonly Uint8Array[]): { min: string | undefine
   let min: string | undefined;
   let max: string | undefined;
   for (const bytes of records) {
-    let at: unknown;
-    try {
-      at = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { observed_at?: unknown }).observed_at;
-    } catch {
-      at = undefined;
+    // The envelope scan (record-scan.ts) reads observed_at without parsing the payload; a record
+    // it does not recognise is parsed in full.
+    const text = recordText(bytes);
+    let at: unknown = text === undefined ? undefined : scanEnvelope(text)?.observed_at;
+    if (at === undefined) {
+      try {
+        at = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { observed_at?: unknown }).observed_at;
+      } catch {
+        at = undefined;
+      }
     }
     if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(at)) return { min: undefined, max: undefined };
     if (min === undefined || at < min) min = at;
