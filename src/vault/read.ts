@@ -62,8 +62,8 @@ export interface ReadStoreOptions {
   blobs?: boolean;
   /**
    * A time window (collect --since/--until; instants Date.parse reads): only the run of segments
-   * windowSegments selects is read, and of the blobs only those its records preserved.
-   * Checkpoints, keys and tokens are always read.
+   * windowSegments selects is read, the checkpoints and time stamps of its sizes and the newest
+   * checkpoint, every key certificate, and of the blobs only those its records preserved.
    */
   since?: string;
   until?: string;
@@ -209,10 +209,23 @@ export async function readVaultStore(client: VaultClient, host: string, storeId:
   let laterBlobs: typeof wanted = [];
   if (copy.window !== undefined) {
     const segments = wanted.filter((w) => w.parsed.type === 'segment').sort((a, b) => segmentOrder(a.parsed, b.parsed));
-    const chosen = new Set(windowSegments(segments.map((w) => w.parsed as Extract<VaultObject, { type: 'segment' }>), options.since, options.until).map((i) => segments[i]));
+    const chosen = new Set(windowSegments(segments.map((w) => w.parsed as Extract<VaultObject, { type: 'segment' }>), options.since, options.until).map((i) => segments[i] as (typeof wanted)[number]));
     for (const w of segments) if (!chosen.has(w) && w.parsed.type === 'segment') copy.skippedSegments.push({ start: w.parsed.start, end: w.parsed.end });
     laterBlobs = wanted.filter((w) => w.parsed.type === 'blob');
-    const kept = wanted.filter((w) => (w.parsed.type === 'segment' ? chosen.has(w) : w.parsed.type !== 'blob'));
+    // Of the checkpoints (and their time stamps), those the run's records can check (sizes S..E: the
+    // one at S proves the frontier, the others the records) and the newest (what the vault holds
+    // beyond the window): a store sealed every few seconds for a year has millions of the others.
+    const run = [...chosen].map((w) => w.parsed as Extract<VaultObject, { type: 'segment' }>);
+    const from = Math.min(...run.map((p) => p.start));
+    const to = Math.max(...run.map((p) => p.end));
+    const newest = Math.max(-1, ...wanted.map((w) => (w.parsed.type === 'checkpoint' ? w.parsed.treeSize : -1)));
+    const sealing = (size: number): boolean => size === newest || (size >= from && size <= to);
+    const kept = wanted.filter((w) => {
+      const p = w.parsed;
+      if (p.type === 'segment') return chosen.has(w);
+      if (p.type === 'checkpoint' || p.type === 'tsa-token') return sealing(p.treeSize);
+      return p.type !== 'blob';
+    });
     wanted.length = 0;
     wanted.push(...kept);
   }

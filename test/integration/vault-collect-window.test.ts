@@ -143,6 +143,11 @@ describe.skipIf(skipWithoutRgw())('collect --vault --since/--until from a real v
     // The preserved file inside the window came with it; only blobs the window's records name are read.
     expect(h.vault!.objects.filter((o) => o.key.includes('/blobs/'))).toHaveLength(1);
     expect(h.vault!.objects.filter((o) => o.key.includes('/segments/')).length).toBeLessThan(records.length / 20);
+    // Of the checkpoints, those of the window's sizes and the newest only.
+    const notes = (await client.listVersions(h.vault!.prefix)).filter((v) => v.key.endsWith('.note'));
+    const heldNotes = h.vault!.objects.filter((o) => o.key.endsWith('.note'));
+    expect(heldNotes.length).toBeLessThan(notes.length);
+    expect(heldNotes.length).toBeGreaterThanOrEqual(3); // at S, at E, the newest
 
     const verification = await verifyBundle(out);
     expect(verification.findings).toEqual([]);
