@@ -238,6 +238,32 @@ describe.skipIf(skipWithoutRgw())('collect --vault --since/--until from a real v
     expect(v.ok).toBe(false);
   });
 
+  it("the window's description tampered with: each change named", async () => {
+    const tampered = async (name: string, edit: (db: ReturnType<typeof openAsAttacker>, w: NonNullable<ReturnType<typeof parseManifest>['hosts'][number]['window']>) => void): Promise<string[]> => {
+      const out = await collectWindow(name);
+      const h = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json')))).hosts[0]!;
+      const db = openAsAttacker(join(out, h.path));
+      edit(db, h.window!);
+      db.close();
+      await resealBundle(out);
+      const v = await verifyBundle(out);
+      expect(v.ok).toBe(false);
+      return v.findings.map((f) => f.code);
+    };
+    // The key certificates of the epochs before the window dropped: its checkpoints' key is not certified.
+    expect(await tampered('t1', (db) => db.prepare('UPDATE meta SET value = ? WHERE name = ?').run('[]', WINDOW_META.keyCertificates))).toContain('store.checkpoint.key_not_certified');
+    // A frontier that does not fit the start seq.
+    expect(await tampered('t2', (db) => db.prepare('UPDATE meta SET value = ? WHERE name = ?').run('[]', WINDOW_META.frontier))).toContain('store.window.frontier_invalid');
+    // A checkpoint from before the window (the vault's own, signed) added to the snapshot.
+    const whole = analyseVaultCopy(await readVaultStore(client, 'web-01', storeId), {});
+    expect(
+      await tampered('t3', (db, w) => {
+        const early = whole.checkpoints.find((c) => c.treeSize > 0 && c.treeSize < w.first_seq)!;
+        db.prepare('INSERT INTO checkpoints(id, tree_size, epoch, created_at, note) VALUES (?, ?, ?, ?, ?)').run(early.checkpointId, early.treeSize, early.epoch, early.time ?? '', early.note);
+      }),
+    ).toContain('store.window.checkpoint_before_start');
+  });
+
   it('a manifest whose window disagrees with the snapshot, or states none, is named', async () => {
     const out = await collectWindow('d');
     const m = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json'))));
