@@ -37,9 +37,13 @@ export interface VaultCollectOptions {
   readConcurrency?: number;
   /** Place legal holds on every object used (default true). */
   hold?: boolean;
+  /** A time window (RFC 3339 instants, already checked): only the segments that can hold records observed in it are read. */
+  since?: string;
+  until?: string;
 }
 
 export type VaultProvenance = NonNullable<BundleManifest['hosts'][number]['vault']>;
+export type WindowClaim = NonNullable<BundleManifest['hosts'][number]['window']>;
 
 export interface VaultSource {
   /** The store snapshot written from the vault's copy; undefined for a store also given with --store (checked, not copied). */
@@ -52,6 +56,39 @@ export interface VaultSource {
   /** The vault copy's own findings (second versions, segments, pending records), for the host's result. */
   findings: Finding[];
   provenance: VaultProvenance;
+  /** For a time window: what the snapshot holds of the store, for the manifest. */
+  window?: WindowClaim;
+}
+
+const WINDOW_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * `--since`/`--until`: ISO 8601 with a date, a time and an explicit zone, as RFC 3339 writes it
+ * (`2026-12-05T09:30:00+09:00`, `2026-12-05T00:30Z`, `2026-12-05T00:30:00.250Z`; seconds and a
+ * fraction optional, `Z` or ±hh:mm). A time without a zone is refused: the host's, the collector's
+ * and the examiner's zones differ, and a window read in the wrong one leaves records out. Returned
+ * as RFC 3339 UTC (milliseconds: a finer fraction is cut, which widens a window by under 1 ms at
+ * most at --since; --until is rounded up so it never narrows).
+ */
+export function parseWindowTime(flag: '--since' | '--until', value: string): string {
+  const m = WINDOW_TIME.exec(value);
+  const ms = m === null ? NaN : Date.parse(value);
+  const [, y, mo, d, h, mi, sec] = m ?? [];
+  const fieldsOk = m !== null && Number(mo) >= 1 && Number(mo) <= 12 && Number(d) >= 1 && Number(d) <= 31 && Number(h) <= 23 && Number(mi) <= 59 && Number(sec ?? 0) <= 59 && y !== undefined;
+  if (!fieldsOk || Number.isNaN(ms) || new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))).getUTCDate() !== Number(d)) {
+    throw new CustodyError(ErrorCodes.USAGE, `${flag} ${JSON.stringify(value)} is not an ISO 8601 time with a zone: give e.g. 2026-12-05T09:30:00+09:00 or 2026-12-05T00:30:00Z`);
+  }
+  const fraction = m?.[7] ?? '';
+  const roundUp = flag === '--until' && fraction.length > 4 && /[1-9]/.test(fraction.slice(4));
+  return new Date(ms + (roundUp ? 1 : 0)).toISOString();
+}
+
+/** Both window bounds checked, and in order. */
+export function parseWindowFlags(since: string | undefined, until: string | undefined): { since?: string; until?: string } {
+  const s = since === undefined ? undefined : parseWindowTime('--since', since);
+  const u = until === undefined ? undefined : parseWindowTime('--until', until);
+  if (s !== undefined && u !== undefined && Date.parse(u) < Date.parse(s)) throw new CustodyError(ErrorCodes.USAGE, `--until ${until} is before --since ${since}: the window is empty`);
+  return { ...(s !== undefined ? { since: s } : {}), ...(u !== undefined ? { until: u } : {}) };
 }
 
 /** Time for an acknowledged checkpoint to reach the vault beyond the agent's own intervals. */
@@ -105,6 +142,25 @@ function objectsOf(copy: VaultStoreCopy): { key: string; version_id: string }[] 
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/** What a windowed snapshot holds, each end named by the signed checkpoint that proves it. */
+function windowClaim(analysis: VaultCopyAnalysis, options: VaultCollectOptions): WindowClaim {
+  const at = (size: number): { checkpoint_id: number; tree_size: number } | undefined => {
+    const c = analysis.checkpoints.filter((x) => x.treeSize === size).sort((a, b) => a.checkpointId - b.checkpointId)[0];
+    return c === undefined ? undefined : { checkpoint_id: c.checkpointId, tree_size: c.treeSize };
+  };
+  const start = analysis.recordsStart > 0 ? at(analysis.recordsStart) : undefined;
+  const end = analysis.recordsEnd > analysis.recordsStart ? at(analysis.recordsEnd) : undefined;
+  return {
+    ...(options.since !== undefined ? { since: options.since } : {}),
+    ...(options.until !== undefined ? { until: options.until } : {}),
+    first_seq: analysis.recordsStart,
+    end_seq: analysis.recordsEnd,
+    ...(start !== undefined ? { start_checkpoint: start } : {}),
+    ...(end !== undefined ? { end_checkpoint: end } : {}),
+    vault_tree_size: Math.max(analysis.recordsEnd, ...analysis.checkpoints.map((c) => c.treeSize)),
+  };
+}
+
 /**
  * Reads the stores with `client` (the caller opens and destroys it, and so can still record the
  * holds placed so far when a later step fails: a legal hold never expires, and release finds holds
@@ -140,14 +196,22 @@ export async function collectFromVault(
       // shipped yet) and checked against the vault's copy, read without its blobs.
       const local = ctx.localStores.has(s.storeId);
       const localKey = ctx.localStores.get(s.storeId);
-      const copy = await readVaultStore(client, s.host, s.storeId, { ...(options.readConcurrency !== undefined ? { concurrency: options.readConcurrency } : {}), ...(local ? { blobs: false } : {}) });
+      const windowed = options.since !== undefined || options.until !== undefined;
+      const copy = await readVaultStore(client, s.host, s.storeId, {
+        ...(options.readConcurrency !== undefined ? { concurrency: options.readConcurrency } : {}),
+        ...(local ? { blobs: false } : {}),
+        ...(options.since !== undefined ? { since: options.since } : {}),
+        ...(options.until !== undefined ? { until: options.until } : {}),
+      });
       const analysis = analyseVaultCopy(copy, localKey !== undefined ? { publicKeyRaw: localKey } : {});
       const location = `s3://${client.bucket}/${storePrefix(client.vault.prefix, s.host, s.storeId)}`;
       const dir = local ? undefined : join(workDir, String(i));
       if (dir !== undefined) writeStoreFromReader(dir, new VaultCopyReader(copy, analysis, location), copy.enrollment?.bytes);
       const newest = [...analysis.checkpoints].sort((a, b) => b.treeSize - a.treeSize || b.checkpointId - a.checkpointId)[0];
       const receivedAt = newest === undefined ? undefined : copy.checkpoints.find((c) => c.checkpointId === newest.checkpointId)?.receivedAt;
-      const behind = behindPolicy(analysis, receivedAt, ctx.nowMs);
+      // A window's records need not reach the newest agent.start: its policy is then not judged.
+      const behind = windowed ? undefined : behindPolicy(analysis, receivedAt, ctx.nowMs);
+      const window = windowed ? windowClaim(analysis, options) : undefined;
       const objects = objectsOf(copy);
       // Held as soon as read, while other stores are still being read: the holds cost as many
       // requests as the reads, and overlapping them is most of what keeps collect near a raw GET.
@@ -161,7 +225,7 @@ export async function collectFromVault(
         stage: 'vault',
         detail: `${s.host} ${s.storeId}`,
         line:
-          `vault ${done}/${stores.length} ${s.host} ${s.storeId}${local ? ' (also given with --store: the folder is collected and checked against these)' : ''}: ${objects.length} objects, ${(bytes / 1048576).toFixed(1)} MiB, records 0..${analysis.recordsEnd - 1}` +
+          `vault ${done}/${stores.length} ${s.host} ${s.storeId}${local ? ' (also given with --store: the folder is collected and checked against these)' : ''}: ${objects.length} objects, ${(bytes / 1048576).toFixed(1)} MiB, records ${analysis.recordsStart}..${analysis.recordsEnd - 1}${window !== undefined ? ` (the segments around the window; the vault's newest checkpoint covers ${window.vault_tree_size})` : ''}` +
           `${receivedAt ? `, newest checkpoint received ${receivedAt}` : ''}${analysis.findings.length > 0 ? `, ${analysis.findings.length} vault finding(s)` : ''}${behind ? `; BEHIND ITS POLICY: ${behind}` : ''}`,
       });
       const source: VaultSource = {
@@ -171,6 +235,7 @@ export async function collectFromVault(
         storeId: s.storeId,
         client,
         findings: analysis.findings,
+        ...(window !== undefined ? { window } : {}),
         provenance: {
           url: vaultUrl,
           prefix: storePrefix(client.vault.prefix, s.host, s.storeId),

@@ -27,6 +27,7 @@ import { generatePersonalKey, parsePersonalPrivateKey, type PersonalKey } from '
 import { formatHashdeep, formatSha256Sums } from '../src/bundle/sums.js';
 import { signWitnessNote } from '../src/bundle/witness.js';
 import { leafHash, MerkleFrontier } from '../src/integrity/merkle.js';
+import { parseWindow, windowSentence } from '../src/verify/store-window.js';
 import { fingerprint, publicKeyFromRaw, signBytes } from '../src/integrity/keys.js';
 import { verifyTimeStampToken } from '../src/integrity/tsa.js';
 import { requestTimeStamp } from '../src/net/tsa-http.js';
@@ -151,6 +152,8 @@ export interface CollectSummary {
     clock_skew_ms?: number;
     /** Read from the vault: the object versions it was built from, and whether the host is behind its policy. */
     vault?: { objects: number; newest_received_at?: string; behind_policy?: string };
+    /** A time window (--since/--until): the seqs the snapshot holds and the vault's newest size. */
+    window?: BundleManifest['hosts'][number]['window'];
   }>;
   /** The legal holds collect --vault placed for the case (custody/v1/cases/<case>/holds-….json). */
   holds?: { held: number; record: string; sha256: string; bundle_file: string };
@@ -272,14 +275,16 @@ function triageFiles(patterns: readonly string[]): { files: string[]; skipped: s
  * snapshot's size as it streamed the records; without it (the verification stopped before the end)
  * the records are read and hashed here, and a read error stops the collection as it would have.
  */
-function snapshotHead(dir: string, records: number, root: Uint8Array | undefined): { treeSize: number; root: Uint8Array; lastObservedAt: string | undefined; kinds: Map<string, number> } {
+function snapshotHead(dir: string, treeSize: number, root: Uint8Array | undefined): { treeSize: number; root: Uint8Array; lastObservedAt: string | undefined; kinds: Map<string, number> } {
   const reader = new SqliteStoreReader(dir);
   try {
     if (root !== undefined) {
       const last = reader.lastRecord();
-      return { treeSize: records, root, lastObservedAt: last?.observed_at, kinds: reader.kindCounts() };
+      return { treeSize: treeSize, root, lastObservedAt: last?.observed_at, kinds: reader.kindCounts() };
     }
-    const frontier = new MerkleFrontier();
+    // A windowed snapshot's tree starts at its window's frontier (store-window.ts).
+    const window = parseWindow(reader.meta());
+    const frontier = typeof window === 'object' ? window.frontier : new MerkleFrontier();
     let lastObservedAt: string | undefined;
     for (const r of reader.records()) {
       frontier.push(leafHash(r.bytes));
@@ -315,6 +320,12 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   }
   const reportOptions = options.report === false ? undefined : (options.report ?? {});
   if (reportOptions !== undefined) checkReportOptions(reportOptions);
+  if (options.vault !== undefined && (options.vault.since !== undefined || options.vault.until !== undefined) && (options.stores.length > 0 || options.triage !== undefined)) {
+    // A store folder (or triage) is snapshotted whole: a window there would be a timeline narrower
+    // than its verified snapshot, or a snapshot cut by the collector with no signed frontier to prove
+    // it. Rather than one bundle that mixes the two meanings, collect them in separate bundles.
+    throw new CustodyError(ErrorCodes.USAGE, '--since/--until apply to hosts read from the vault only: collect --store and --triage without a window, in a bundle of their own');
+  }
   const storeDirs = findStores(options.stores);
   const tsaRoots = options.tsa?.caFiles !== undefined ? loadTsaRoots(options.tsa.caFiles) : [];
   const { key, generated } = loadKey(options.keyFile);
@@ -410,6 +421,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       }
       report({ stage: 'snapshot', detail: `${host} ${storeId}` });
       const snap = snapshotStore(src.dir, dest);
+      const treeSize = (src.vault?.window?.first_seq ?? 0) + snap.records;
       report({ recordsTotal: progress.recordsTotal + snap.records });
 
       report({ stage: 'verify', detail: `${host} ${storeId}` });
@@ -424,13 +436,25 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         deep: true,
         ...(trustKey !== undefined ? { key: trustKey } : {}),
         ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}),
-        rootsAt: [snap.records],
+        // A window's tree size is its end seq, not its count of records.
+        rootsAt: [treeSize],
         onRoot: (_size, r) => (root = r),
       });
       if (src.vault !== undefined) {
         // What the vault's own checks found (second versions, segments, pending records) belongs to this host's result.
         verification.findings.unshift(...src.vault.findings);
         verification.ok = !verification.findings.some((f) => f.severity === 'error');
+      }
+      if (verification.window !== undefined && src.vault?.window === undefined) {
+        // Only a vault window's snapshot may start after seq 0: a folder that says it does has lost
+        // (or had removed) everything before its start, whatever its own metadata claims.
+        verification.findings.push({
+          code: 'window.in_store_folder',
+          severity: 'error',
+          message: `the store folder ${src.dir} says it holds only seq ${verification.window.startSeq}..${verification.window.endSeq - 1} of its store (a window's metadata): records before seq ${verification.window.startSeq} are not there`,
+          where: { file: src.dir },
+        });
+        verification.ok = false;
       }
       const checks = src.vault === undefined ? (vaultChecks.get(storeId) ?? []) : [];
       const vaultCheck = checks.find((c) => c.host === host) ?? checks[0];
@@ -446,7 +470,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       }
       const vaultOf = src.vault ?? vaultCheck;
 
-      const head = snapshotHead(dest, snap.records, root);
+      const head = snapshotHead(dest, treeSize, root);
       const collectorTime = formatTimestamp(clock.nowMs());
       const note = signWitnessNote({ origin, treeSize: head.treeSize, rootHash: head.root }, collectorTime, key);
       writeNew(join(dest, 'witness.note'), note);
@@ -477,6 +501,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
         },
         witness: { tree_size: head.treeSize, root_hash: Buffer.from(head.root).toString('base64'), note },
         ...(vaultOf !== undefined ? { vault: vaultOf.provenance } : {}),
+        ...(src.vault?.window !== undefined ? { window: src.vault.window } : {}),
         clock: {
           collector_time: collectorTime,
           ...(head.lastObservedAt !== undefined ? { last_observed_at: head.lastObservedAt } : {}),
@@ -653,6 +678,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
               },
             }
           : {}),
+        ...(h.window !== undefined ? { window: h.window } : {}),
       })),
       ...(holdsSummary ? { holds: holdsSummary } : {}),
       ...(triageSummary ? { triage: triageSummary } : {}),
@@ -707,11 +733,12 @@ export function formatCollectSummary(s: CollectSummary): string {
   lines.push(`collector key ${s.collector.fingerprint}${s.collector.generated ? ' (generated for this collection: record this fingerprint now; it is what verifiers pin)' : ` (${s.collector.key_file ?? ''})`}`);
   for (const h of s.hosts) {
     lines.push(
-      `  ${h.host} ${h.store_id} [${h.source}]: ${h.records} records, verified ${h.verified ? 'VALID' : 'INVALID'}${h.findings > 0 ? ` (${h.findings} findings)` : ''}, witnessed at size ${h.witness_size}${h.clock_skew_ms !== undefined ? `, collector clock - last record = ${h.clock_skew_ms} ms` : ''}`,
+      `  ${h.host} ${h.store_id} [${h.source}]: ${h.records} records, verified ${h.verified ? 'VALID' : 'INVALID'}${h.window !== undefined ? ` for the window seq ${h.window.first_seq}..${h.window.end_seq - 1} only` : ''}${h.findings > 0 ? ` (${h.findings} findings)` : ''}, witnessed at size ${h.witness_size}${h.clock_skew_ms !== undefined ? `, collector clock - last record = ${h.clock_skew_ms} ms` : ''}`,
     );
     const unsealed = h.sealed_size === undefined ? h.records : h.records - h.sealed_size;
     if (h.vault !== undefined) {
       lines.push(`    read from the vault: ${h.vault.objects} object versions${h.vault.newest_received_at ? `, newest checkpoint received ${h.vault.newest_received_at}` : ''}`);
+      if (h.window !== undefined) lines.push(`    ${windowSentence(h.window)}`);
       if (h.vault.behind_policy !== undefined) lines.push(`    BEHIND ITS POLICY: ${h.vault.behind_policy}`);
     }
     const seal = h.agent_seal;

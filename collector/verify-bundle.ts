@@ -4,6 +4,7 @@
  * fresh temporary folder, verified there, and removed. A folder is walked with lstat: symlinks,
  * devices and files the manifest does not list are findings, never followed.
  */
+import { windowSentence } from '../src/verify/store-window.js';
 import { closeSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
@@ -132,9 +133,12 @@ export function formatBundleVerification(r: BundleVerification): string {
     const s = h.store;
     const sealed = s?.sealed && s.sealed.treeSize > 0 ? `sealed to seq ${s.sealed.lastSeq} (checkpoint #${s.sealed.checkpointId}${s.sealed.trustedTime ? `, trusted time ${s.sealed.trustedTime}` : ''})` : 'nothing sealed';
     const unsealed = s?.unsealed ? `, ${s.unsealed.count} unsealed` : '';
+    // A window is VALID for the seqs it holds, never for the whole store: the verdict names them.
+    const verdict = s === undefined ? '' : s.window !== undefined ? `store ${s.ok ? 'VALID' : 'INVALID'} for the window seq ${s.window.startSeq}..${s.window.endSeq - 1} only` : `store ${s.ok ? 'VALID' : 'INVALID'}`;
     lines.push(
-      `  ${h.path}: ${s ? `${s.records} records, ${sealed}${unsealed}, store ${s.ok ? 'VALID' : 'INVALID'}` : 'not verified'}; witness ${h.witness.ok ? `OK at size ${h.witness.tree_size}` : 'FAILED'}; agent key ${h.trust === 'pinned' ? 'pinned' : 'from the manifest'}`,
+      `  ${h.path}: ${s ? `${s.records} records, ${sealed}${unsealed}, ${verdict}` : 'not verified'}; witness ${h.witness.ok ? `OK at size ${h.witness.tree_size}` : 'FAILED'}; agent key ${h.trust === 'pinned' ? 'pinned' : 'from the manifest'}`,
     );
+    if (h.window !== undefined) lines.push(`    ${windowSentence(h.window)}`);
   }
   if (r.custody) {
     lines.push(`custody:      ${r.custody.entries} entries (${r.custody.actions.join(', ')})${r.custody.head ? `; head ${r.custody.head.index}:${r.custody.head.sha256}` : ''}`);

@@ -300,8 +300,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--vault <s3-url>', 'collect hosts from the evidence vault (s3://BUCKET[/PREFIX]), with --host or --all-hosts; combinable with --store')
     .option('--host <name>', 'with --vault: a host to collect (all its stores); repeatable', collect)
     .option('--all-hosts', 'with --vault: every host the vault holds')
-    .option('--since <time>', 'with --vault: only records observed from this time (not supported yet: refused with E_USAGE)')
-    .option('--until <time>', 'with --vault: only records observed up to this time (not supported yet: refused with E_USAGE)')
+    .option('--since <time>', 'with --vault: only the vault segments that can hold records observed from this time (ISO 8601 with a zone, e.g. 2026-12-05T09:30:00+09:00); the bundle verifies as that window')
+    .option('--until <time>', 'with --vault: only the vault segments that can hold records observed up to this time (ISO 8601 with a zone)')
     .option('--endpoint <url>', 'with --vault: S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); path-style addressing')
     .option('--triage', "also preserve this host's logs now (the agent configuration's watch globs, else the usual /var/log files)")
     .option('--agent-config <file>', `triage: the agent configuration whose watch globs name the logs (default ${DEFAULT_CONFIG_PATH} when it exists)`)
@@ -331,11 +331,12 @@ function buildProgram(setExit: (code: number) => void): Command {
         if (opts.vault === undefined && (opts.host !== undefined || opts.allHosts === true || opts.endpoint !== undefined)) {
           throw new CustodyError(ErrorCodes.USAGE, '--host, --all-hosts and --endpoint name hosts in a vault: give --vault s3://BUCKET');
         }
+        let window: { since?: string; until?: string } = {};
         if (opts.since !== undefined || opts.until !== undefined) {
-          // A window would leave the snapshot with records missing before it, which no store verifier
-          // can tell from records removed; until segments verify as a partial store, it is refused
-          // rather than collected as something it is not.
-          throw new CustodyError(ErrorCodes.USAGE, '--since and --until are not supported yet: collect the hosts whole (the timeline and report can be narrowed afterwards)');
+          // A window is proven from the vault's segments (each carries the frontier of the records
+          // before it); a store folder has no such proof of where a cut begins, so it is refused there.
+          if (opts.vault === undefined) throw new CustodyError(ErrorCodes.USAGE, '--since and --until select vault segments: give --vault s3://BUCKET with --host or --all-hosts (store folders are collected whole)');
+          window = (await import('../collector/collect-vault.js')).parseWindowFlags(opts.since, opts.until);
         }
         if (opts.vault !== undefined) quietSdk();
         const [{ collectCase, formatCollectSummary, DEFAULT_TRIAGE_PATHS }, { hostname }, { codeHash }] = await Promise.all([
@@ -382,6 +383,7 @@ function buildProgram(setExit: (code: number) => void): Command {
                     access: { url: opts.vault, env: process.env, ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}) },
                     ...(opts.host !== undefined ? { hosts: opts.host } : {}),
                     ...(opts.allHosts === true ? { allHosts: true } : {}),
+                    ...window,
                   },
                 }
               : {}),

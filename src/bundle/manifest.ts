@@ -95,6 +95,24 @@ export const manifestSchema = z.strictObject({
           behind_policy: z.string().optional(),
         })
         .optional(),
+      /**
+       * A time window (`collect --vault --since/--until`): the snapshot holds records first_seq..
+       * end_seq-1 only (whole vault segments around the window), with the Merkle frontier of the
+       * records before first_seq (src/verify/store-window.ts). Each end is proven by the signed
+       * checkpoint named (none at first_seq 0); `vault_tree_size` is the vault's newest checkpoint, so
+       * records end_seq..vault_tree_size-1 are in the vault and were not collected.
+       */
+      window: z
+        .strictObject({
+          since: z.string().optional(),
+          until: z.string().optional(),
+          first_seq: z.number().int().nonnegative(),
+          end_seq: z.number().int().nonnegative(),
+          start_checkpoint: z.strictObject({ checkpoint_id: z.number().int().nonnegative(), tree_size: z.number().int().nonnegative() }).optional(),
+          end_checkpoint: z.strictObject({ checkpoint_id: z.number().int().nonnegative(), tree_size: z.number().int().nonnegative() }).optional(),
+          vault_tree_size: z.number().int().nonnegative(),
+        })
+        .optional(),
       /** Clock comparison, stated and never applied: the host's last record time against the collector's clock. */
       clock: z.strictObject({
         collector_time: timestampSchema,

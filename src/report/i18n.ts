@@ -5,7 +5,7 @@
  */
 import type { FinalDeadline, PpcDeadlines, SkippedDay } from './deadlines.js';
 import { MAX_DEPTH, type AncestorStep, type ChainEnd } from './ancestry.js';
-import type { Cite, Param, PatternType, ReportModel, Statement } from './model.js';
+import type { Cite, HostIntegrity, Param, PatternType, ReportModel, Statement } from './model.js';
 
 export type Lang = 'en' | 'ja';
 export const LANGS: readonly Lang[] = ['en', 'ja'];
@@ -89,6 +89,7 @@ const en = {
   claim_agents: 'The agent keys were not pinned (--agent-key): the stores were checked against keys shipped inside the bundle, which shows only that the bundle agrees with itself.',
   rejected_rows: 'Timeline lines left out ({n}): they do not match the timeline or record schema, or name a host or store the manifest does not list; nothing in this report rests on them.',
   rejected_more: '… and {n} more',
+  window_note: '{host} was collected for a time window only ({since} to {until}): this report rests on its records seq {first}..{last} (the whole vault segments around the window); records before seq {first} and after seq {last} (the vault held {vault}) were not collected, and nothing here says anything about them.',
   draft: 'Draft made from the sealed evidence. Every statement cites the record it rests on (host#seq:sha256). Nothing here goes beyond what the records show; conclusions are for the investigator.',
   case: 'Case',
   examiner: 'Examiner',
@@ -376,6 +377,7 @@ const ja: Record<MessageKey, string> = {
   claim_agents: 'エージェントの鍵が固定されていない(--agent-key 未指定)。ストアはバンドルに同梱された鍵で検証されており、バンドルが自己整合していることしか示さない。',
   rejected_rows: '使用しなかったタイムライン行({n}行): タイムラインまたはレコードのスキーマに適合しないか、マニフェストにないホスト・ストアを示している。本書の記載はこれらの行に基づかない。',
   rejected_more: 'ほか{n}行',
+  window_note: '{host}は期間を限って収集した({since}〜{until})。本書はそのレコードseq {first}..{last}(期間を含むボールトのセグメント全体)のみに基づく。seq {first}より前とseq {last}より後のレコード(ボールトには{vault}件あった)は収集しておらず、本書はそれらについて何も述べない。',
   draft: '本書は封印済みの証拠から自動作成したドラフトである。各記載には根拠となるレコード(ホスト#連番:SHA-256)を付している。記録から読み取れる事実のみを記載し、評価・結論は調査担当者が行う。',
   case: '事案番号',
   examiner: '証拠保全担当者',
@@ -679,6 +681,13 @@ const PATTERN_NAMES: Record<Lang, Record<PatternType, string>> = {
     new_executable: '初出のプログラム',
   },
 };
+
+/** The words of a windowed host's note (window_note): its bounds in the report's time zone and its seqs. */
+export function windowParams(h: HostIntegrity, lang: Lang): Record<string, string | number> {
+  const w = h.window;
+  if (w === undefined) return {};
+  return { host: h.host, since: w.since !== undefined ? fmtTime(w.since, lang) : '—', until: w.until !== undefined ? fmtTime(w.until, lang) : '—', first: w.first_seq, last: w.end_seq - 1, vault: w.vault_tree_size };
+}
 
 export function patternName(code: PatternType, lang: Lang): string {
   return PATTERN_NAMES[lang][code];

@@ -171,6 +171,8 @@ export interface HostIntegrity {
   witness_size: number;
   clock_skew_ms?: number;
   findings: Array<{ code: string; severity: string; message: string }>;
+  /** A time window (collect --vault --since/--until): the report rests on seq first_seq..end_seq-1 of this store only. */
+  window?: NonNullable<BundleManifest['hosts'][number]['window']>;
 }
 
 export interface Gap extends Statement {
@@ -986,6 +988,7 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
     witness_size: h.witness.tree_size,
     ...(h.clock.estimated_skew_ms !== undefined ? { clock_skew_ms: h.clock.estimated_skew_ms } : {}),
     findings: h.verified.findings.map((f) => ({ ...f })),
+    ...(h.window !== undefined ? { window: h.window } : {}),
   }));
 
   // --- when ---

@@ -10,7 +10,7 @@
  * page, above the title.
  */
 import { createHash } from 'node:crypto';
-import { bootMarkersText, capNote, chainEndText, citeLabel, equinoxBasisText, focusText, stepText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
+import { bootMarkersText, capNote, chainEndText, citeLabel, equinoxBasisText, focusText, stepText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, windowParams, type Lang, type MessageKey } from './i18n.js';
 import { esc, html, Html, joinHtml, type HtmlValue } from './html.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { workingHoursText } from './render-md.js';
@@ -317,7 +317,7 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
         h.source,
         h.records,
         html`<span class="${h.ok ? 'ok' : 'bad'}">${h.ok ? L('valid') : L('invalid')}</span>`,
-        h.sealed ? `#${h.sealed.checkpoint_id}, seq 0..${h.sealed.tree_size - 1}, ${fmtTime(h.sealed.time, lang)}${h.sealed.trusted_time ? ` (TSA ${fmtTime(h.sealed.trusted_time, lang)})` : ''}` : L('none'),
+        h.sealed ? `#${h.sealed.checkpoint_id}, seq ${h.window?.first_seq ?? 0}..${h.sealed.tree_size - 1}, ${fmtTime(h.sealed.time, lang)}${h.sealed.trusted_time ? ` (TSA ${fmtTime(h.sealed.trusted_time, lang)})` : ''}` : L('none'),
         h.unsealed ? `seq ${h.unsealed.from_seq}..${h.unsealed.to_seq} (${h.unsealed.count})` : L('none'),
         h.witness_size,
         h.clock_skew_ms !== undefined ? `${h.clock_skew_ms} ms` : '—',
@@ -325,6 +325,7 @@ export function renderHtml(model: ReportModel, lang: Lang): string {
       ]),
     ),
   );
+  for (const h of model.integrity.hosts) if (h.window !== undefined) b.push(html`<p class="window">${L('window_note', windowParams(h, lang))}</p>`);
   b.push(html`<h3>${L('gaps')}</h3>`);
   if (model.integrity.gaps.length === 0) b.push(html`<p>${L('no_gaps')}</p>`);
   else b.push(html`<ul class="stmts">${model.integrity.gaps.map((g) => stmtLi(g, lang, `${g.host}: ${fmtTime(g.from, lang)} – ${fmtTime(g.until, lang)}: `))}</ul>`);

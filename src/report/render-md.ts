@@ -6,7 +6,7 @@
  * values shown as code go through `mdCode`, whose fence is longer than any run of backticks in the
  * value, so a value cannot close its code span and start markup. The verdict is the first line.
  */
-import { bootMarkersText, capNote, chainEndText, citeLabel, equinoxBasisText, focusText, stepText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, type Lang, type MessageKey } from './i18n.js';
+import { bootMarkersText, capNote, chainEndText, citeLabel, equinoxBasisText, focusText, stepText, finalDeadlineCell, finalDeadlineNote, fmtDate, fmtTime, howCapNote, namesCell, patternName, statementText, t, tCode, verdictTexts, windowParams, type Lang, type MessageKey } from './i18n.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { escapeForTerminal } from '../text/terminal.js';
 
@@ -89,7 +89,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
         mdText(h.source),
         String(h.records),
         h.ok ? L('valid') : L('invalid'),
-        h.sealed ? mdText(`#${h.sealed.checkpoint_id}, seq 0..${h.sealed.tree_size - 1}, ${T(h.sealed.time)}${h.sealed.trusted_time ? ` (TSA ${T(h.sealed.trusted_time)})` : ''}`) : L('none'),
+        h.sealed ? mdText(`#${h.sealed.checkpoint_id}, seq ${h.window?.first_seq ?? 0}..${h.sealed.tree_size - 1}, ${T(h.sealed.time)}${h.sealed.trusted_time ? ` (TSA ${T(h.sealed.trusted_time)})` : ''}`) : L('none'),
         h.unsealed ? `seq ${h.unsealed.from_seq}..${h.unsealed.to_seq} (${h.unsealed.count})` : L('none'),
         String(h.witness_size),
         h.clock_skew_ms !== undefined ? `${h.clock_skew_ms} ms` : '—',
@@ -97,6 +97,7 @@ export function renderMarkdown(model: ReportModel, lang: Lang): string {
       ]),
     ),
   );
+  for (const h of model.integrity.hosts) if (h.window !== undefined) out.push(mdText(L('window_note', windowParams(h, lang))), '');
   out.push(`### ${L('gaps')}`, '');
   if (model.integrity.gaps.length === 0) out.push(L('no_gaps'), '');
   for (const g of model.integrity.gaps) out.push(`- ${mdText(g.host)}: ${T(g.from)} – ${T(g.until)}: ${mdText(statementText(g, lang))}${cites(g.cites, g.citesTotal, lang)}`);

@@ -12,6 +12,10 @@
  * - metadata from the shipped enrollment.pub; time-stamp tokens of the checkpoints kept (the URL of
  *   the TSA is not shipped: `tsa_url` is empty, `gen_time` read from the token when it parses);
  * - blobs in the store's own 1 MiB chunks.
+ * - for a copy read for a time window (read.ts, collect --since/--until): records from its first
+ *   segment's start S only, the checkpoints of sizes S..end, and the window's description in the
+ *   metadata (src/verify/store-window.ts: the first segment's frontier, and the key certificates of
+ *   the epochs certified before S), so the snapshot verifies as the window it is.
  * SQLite's counters do not exist in the vault: sqliteSequence() is empty and highWaterSeq()
  * undefined, so the verifier's counter-based traces do not apply (the vault's seals replace them).
  */
@@ -20,6 +24,7 @@ import { leafHash } from '../integrity/merkle.js';
 import { readTimeStampToken } from '../integrity/tsa.js';
 import type { BlobChunkRow, CheckpointRow, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
 import type { VaultCopyAnalysis } from '../verify/vault-copy.js';
+import { windowMeta } from '../verify/store-window.js';
 import type { VaultStoreCopy } from './read.js';
 
 const BLOB_CHUNK_BYTES = 1 << 20;
@@ -30,6 +35,16 @@ function columnsOf(bytes: Uint8Array): { kind: string; observed_at: string } {
     return { kind: typeof r.kind === 'string' ? r.kind : '', observed_at: typeof r.observed_at === 'string' ? r.observed_at : '' };
   } catch {
     return { kind: '', observed_at: '' };
+  }
+}
+
+/** The seq of a key certificate (a key.rotate record); Infinity when it states none (then it is not carried). */
+function certifiedAt(bytes: Uint8Array): number {
+  try {
+    const seq = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { seq?: unknown }).seq;
+    return typeof seq === 'number' ? seq : Infinity;
+  } catch {
+    return Infinity;
   }
 }
 
@@ -45,7 +60,7 @@ export class VaultCopyReader implements StoreReader {
   ) {
     this.location = location;
     this.included = analysis.checkpoints
-      .filter((c) => c.treeSize <= analysis.recordsEnd)
+      .filter((c) => c.treeSize <= analysis.recordsEnd && c.treeSize >= (copy.window !== undefined ? analysis.recordsStart : 0))
       .sort((a, b) => a.checkpointId - b.checkpointId)
       .map((c) => ({ id: c.checkpointId, tree_size: c.treeSize, epoch: c.epoch, created_at: c.time ?? '', note: c.note }));
     const ids = new Set(this.included.map((c) => c.id));
@@ -76,6 +91,10 @@ export class VaultCopyReader implements StoreReader {
     m.set('origin', e.origin);
     m.set('enrollment_public_key', Buffer.from(e.publicKeyRaw).toString('base64'));
     m.set('created_at', e.createdAt);
+    if (this.copy.window !== undefined) {
+      const before = this.copy.certificates.filter((c) => certifiedAt(c.bytes) < this.analysis.recordsStart).map((c) => c.bytes);
+      for (const [name, value] of windowMeta({ startSeq: this.analysis.recordsStart, frontierRoots: this.analysis.startFrontier, keyCertificates: before })) m.set(name, value);
+    }
     return m;
   }
 
@@ -89,9 +108,9 @@ export class VaultCopyReader implements StoreReader {
 
   *records(): Iterable<RecordRow> {
     const records = this.analysis.records;
-    for (let seq = 0; seq < records.length; seq++) {
-      const bytes = records[seq] as Uint8Array;
-      yield { seq, ...columnsOf(bytes), leaf_hash: leafHash(bytes), bytes };
+    for (let i = 0; i < records.length; i++) {
+      const bytes = records[i] as Uint8Array;
+      yield { seq: this.analysis.recordsStart + i, ...columnsOf(bytes), leaf_hash: leafHash(bytes), bytes };
     }
   }
 

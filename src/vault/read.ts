@@ -17,6 +17,7 @@
 import { CustodyError, ErrorCodes } from '../errors.js';
 import { decodeHost, hostPrefix, hostsPrefix, parseObjectKey, storePrefix, type VaultObject } from './layout.js';
 import type { ListedVersion, VaultClient } from './s3.js';
+import { decodeSegment } from './segment.js';
 
 /** One object as read: its name, the version read, its bytes. */
 export interface VaultCopyObject {
@@ -50,6 +51,8 @@ export interface VaultStoreCopy {
   unrecognised: string[];
   /** Segments left out by the caller's time window (collect --since/--until): [start, end) each. */
   skippedSegments: { start: number; end: number }[];
+  /** Read for a time window (collect --since/--until): the segments are one contiguous run that need not start at seq 0. */
+  window?: { since: string | undefined; until: string | undefined };
 }
 
 export interface ReadStoreOptions {
@@ -58,8 +61,9 @@ export interface ReadStoreOptions {
   /** Read blobs (default true). */
   blobs?: boolean;
   /**
-   * Read only the segments whose observed-at range overlaps [since, until] (RFC 3339 UTC strings);
-   * a segment whose range is unknown is always read. Checkpoints, keys and tokens are always read.
+   * A time window (collect --since/--until; instants Date.parse reads): only the run of segments
+   * windowSegments selects is read, the checkpoints and time stamps of its sizes and the newest
+   * checkpoint, every key certificate, and of the blobs only those its records preserved.
    */
   since?: string;
   until?: string;
@@ -91,15 +95,60 @@ export async function listVaultStores(client: VaultClient, hosts?: readonly stri
   return out;
 }
 
-function overlaps(obj: { minObserved: string | undefined; maxObserved: string | undefined }, since: string | undefined, until: string | undefined): boolean {
+function mayHold(obj: { minObserved: string | undefined; maxObserved: string | undefined }, sinceMs: number, untilMs: number): boolean {
   if (obj.minObserved === undefined || obj.maxObserved === undefined) return true;
-  // Compared as instants: the names carry up to nine fraction digits, the bounds any RFC 3339 form.
+  // Compared as instants: the names carry up to nine fraction digits (a fraction beyond
+  // milliseconds is cut by Date.parse, which only widens the range: never a record left out).
   const lo = Date.parse(obj.minObserved);
   const hi = Date.parse(obj.maxObserved);
   if (Number.isNaN(lo) || Number.isNaN(hi)) return true;
-  if (since !== undefined && hi < Date.parse(since)) return false;
-  if (until !== undefined && lo > Date.parse(until)) return false;
-  return true;
+  return hi >= Math.floor(sinceMs) && lo <= untilMs;
+}
+
+/**
+ * Which segments a time window reads: indexes into `segments` (sorted by start), one contiguous run.
+ *
+ * The rule, and why it leaves out no record observed in [since, until]:
+ * - a segment's name carries the smallest and largest observed_at of its records (layout.ts), so a
+ *   record observed in the window lies in a segment whose [min, max] meets the window; every such
+ *   segment is read, and one whose range is unknown (a record whose time is not well formed) too;
+ * - the run is filled from the first such segment to the last, whole segments only, so the
+ *   snapshot has no hole inside it (a hole would read as records removed) even when the host's
+ *   clock went backwards between segments;
+ * - when no segment meets the window, the nearest one before it (else the first after it) is read,
+ *   so the bundle still proves, with verified records on both sides of the gap, where the window
+ *   falls in the host's log.
+ * The names are the host's own clock and the agent's own naming, a selection aid: once read, the
+ * records' observed_at are what the timeline uses. A name that lied about its records' times could
+ * hide a segment from a window; the segment's own bytes are checked (vault-copy.ts), its name's
+ * range is not evidence.
+ */
+export function windowSegments(segments: readonly { minObserved: string | undefined; maxObserved: string | undefined }[], since: string | undefined, until: string | undefined): number[] {
+  const sinceMs = since === undefined ? -Infinity : Date.parse(since);
+  const untilMs = until === undefined ? Infinity : Date.parse(until);
+  const hits = segments.flatMap((seg, i) => (mayHold(seg, sinceMs, untilMs) ? [i] : []));
+  if (segments.length === 0) return [];
+  if (hits.length === 0) {
+    const before = segments.map((seg, i) => ({ i, max: seg.maxObserved === undefined ? NaN : Date.parse(seg.maxObserved) })).filter((x) => x.max < sinceMs);
+    return [before.length > 0 ? (before[before.length - 1] as { i: number }).i : 0];
+  }
+  const first = hits[0] as number;
+  const last = hits[hits.length - 1] as number;
+  return Array.from({ length: last - first + 1 }, (_, k) => first + k);
+}
+
+/** SHA-256s of the files the records preserved (log.file records with content "stored"). */
+function preservedBlobs(records: readonly Uint8Array[]): Set<string> {
+  const out = new Set<string>();
+  for (const bytes of records) {
+    try {
+      const r = JSON.parse(Buffer.from(bytes).toString('utf8')) as { kind?: unknown; payload?: { content?: unknown; sha256?: unknown } };
+      if (r.kind === 'log.file' && r.payload?.content === 'stored' && typeof r.payload.sha256 === 'string') out.add(r.payload.sha256);
+    } catch {
+      // Not JSON: the verifier names it; it preserved nothing this reader can fetch.
+    }
+  }
+  return out;
 }
 
 /** Runs `work` over `items` with at most `limit` at a time; results in input order. */
@@ -135,6 +184,7 @@ export async function readVaultStore(client: VaultClient, host: string, storeId:
     multipleVersions: [],
     unrecognised: [],
     skippedSegments: [],
+    ...(options.since !== undefined || options.until !== undefined ? { window: { since: options.since, until: options.until } } : {}),
   };
   const wanted: { key: string; versionId: string; parsed: VaultObject; receivedAt: string | undefined }[] = [];
   for (const [key, list] of [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -153,23 +203,72 @@ export async function readVaultStore(client: VaultClient, host: string, storeId:
     const first = list.find((v) => !v.deleteMarker);
     if (first === undefined) continue; // only delete markers: nothing to read (named as multiple versions)
     if (parsed.type === 'blob' && options.blobs === false) continue;
-    if (parsed.type === 'segment' && !overlaps(parsed, options.since, options.until)) {
-      copy.skippedSegments.push({ start: parsed.start, end: parsed.end });
-      continue;
-    }
     wanted.push({ key, versionId: first.versionId, parsed, receivedAt: first.lastModified?.toISOString() });
+  }
+  // Blobs of a window wait for its segments: only those its records preserved are read.
+  let laterBlobs: typeof wanted = [];
+  if (copy.window !== undefined) {
+    const segments = wanted.filter((w) => w.parsed.type === 'segment').sort((a, b) => segmentOrder(a.parsed, b.parsed));
+    const chosen = new Set(windowSegments(segments.map((w) => w.parsed as Extract<VaultObject, { type: 'segment' }>), options.since, options.until).map((i) => segments[i] as (typeof wanted)[number]));
+    for (const w of segments) if (!chosen.has(w) && w.parsed.type === 'segment') copy.skippedSegments.push({ start: w.parsed.start, end: w.parsed.end });
+    laterBlobs = wanted.filter((w) => w.parsed.type === 'blob');
+    // Of the checkpoints (and their time stamps), those the run's records can check (sizes S..E: the
+    // one at S proves the frontier, the others the records) and the newest (what the vault holds
+    // beyond the window): a store sealed every few seconds for a year has millions of the others.
+    const run = [...chosen].map((w) => w.parsed as Extract<VaultObject, { type: 'segment' }>);
+    const from = Math.min(...run.map((p) => p.start));
+    const to = Math.max(...run.map((p) => p.end));
+    const newest = Math.max(-1, ...wanted.map((w) => (w.parsed.type === 'checkpoint' ? w.parsed.treeSize : -1)));
+    const sealing = (size: number): boolean => size === newest || (size >= from && size <= to);
+    const kept = wanted.filter((w) => {
+      const p = w.parsed;
+      if (p.type === 'segment') return chosen.has(w);
+      if (p.type === 'checkpoint' || p.type === 'tsa-token') return sealing(p.treeSize);
+      return p.type !== 'blob';
+    });
+    wanted.length = 0;
+    wanted.push(...kept);
   }
   let done = 0;
   let bytes = 0;
-  const bodies = await mapBounded(wanted, options.concurrency ?? 8, async (w) => {
-    // A version id of "null" is what S3 reports for an object written while versioning was off.
-    const got = await client.get(w.key, w.versionId === 'null' ? undefined : w.versionId);
-    done++;
-    bytes += got.body.length;
-    options.onObject?.(done, wanted.length, bytes);
-    return got;
-  });
-  wanted.forEach((w, i) => {
+  const fetchInto = async (list: typeof wanted, total: number): Promise<void> => {
+    const bodies = await mapBounded(list, options.concurrency ?? 8, async (w) => {
+      // A version id of "null" is what S3 reports for an object written while versioning was off.
+      const got = await client.get(w.key, w.versionId === 'null' ? undefined : w.versionId);
+      done++;
+      bytes += got.body.length;
+      options.onObject?.(done, total, bytes);
+      return got;
+    });
+    placeObjects(copy, list, bodies);
+  };
+  await fetchInto(wanted, wanted.length);
+  if (laterBlobs.length > 0) {
+    const records = copy.segments.flatMap((seg) => {
+      try {
+        return decodeSegment(seg.bytes).records;
+      } catch {
+        return []; // a segment that does not decode is vault-copy.ts's finding
+      }
+    });
+    const preserved = preservedBlobs(records);
+    const blobs = laterBlobs.filter((w) => w.parsed.type === 'blob' && preserved.has(w.parsed.sha256));
+    await fetchInto(blobs, wanted.length + blobs.length);
+  }
+  copy.checkpoints.sort((a, b) => a.checkpointId - b.checkpointId);
+  copy.tsaTokens.sort((a, b) => a.tokenId - b.tokenId);
+  copy.certificates.sort((a, b) => a.epoch - b.epoch);
+  copy.segments.sort((a, b) => a.start - b.start || a.end - b.end);
+  copy.blobs.sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
+  return copy;
+}
+
+function segmentOrder(a: VaultObject, b: VaultObject): number {
+  return a.type === 'segment' && b.type === 'segment' ? a.start - b.start || a.end - b.end : 0;
+}
+
+function placeObjects(copy: VaultStoreCopy, list: readonly { key: string; versionId: string; parsed: VaultObject; receivedAt: string | undefined }[], bodies: readonly { body: Uint8Array; versionId?: string | undefined }[]): void {
+  list.forEach((w, i) => {
     const got = bodies[i]!;
     const obj: VaultCopyObject = { key: w.key, versionId: got.versionId ?? w.versionId, bytes: got.body };
     const p = w.parsed;
@@ -194,12 +293,6 @@ export async function readVaultStore(client: VaultClient, host: string, storeId:
         break;
     }
   });
-  copy.checkpoints.sort((a, b) => a.checkpointId - b.checkpointId);
-  copy.tsaTokens.sort((a, b) => a.tokenId - b.tokenId);
-  copy.certificates.sort((a, b) => a.epoch - b.epoch);
-  copy.segments.sort((a, b) => a.start - b.start || a.end - b.end);
-  copy.blobs.sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
-  return copy;
 }
 
 /** The one store of `host` (or the one named); a clear error when there is none or more than one. */

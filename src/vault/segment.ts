@@ -47,7 +47,8 @@ export function frontierRoots(state: FrontierState): Uint8Array[] {
   return roots;
 }
 
-function frontierFromRoots(size: number, roots: readonly Uint8Array[]): MerkleFrontier {
+/** The Merkle frontier of `size` leaves from its subtree roots (lowest level first); throws when the count of roots is wrong. */
+export function frontierFromRoots(size: number, roots: readonly Uint8Array[]): MerkleFrontier {
   const levels: Uint8Array[] = [];
   let next = 0;
   let s = size;

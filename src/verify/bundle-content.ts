@@ -95,6 +95,12 @@ export interface ContentStore {
 }
 
 class StoreDigests {
+  /**
+   * The first seq the snapshot holds (a window's start, store-window.ts; else 0): the arrays below
+   * are indexed by seq - first, so a window late in a long store costs only its own records.
+   */
+  first = 0;
+  /** The next seq expected (every seq first..count-1 has arrived). */
   count = 0;
   /** False once a record arrived out of seq order or the stream never came: rows of this store are not checked. */
   complete = true;
@@ -364,9 +370,10 @@ export class BundleContentCheck {
     return hash('sha256', this.keyHex + text, 'buffer');
   }
 
-  private digestIs(text: string, digests: Buffer, seq: number): boolean {
+  /** `index`: the record's position in the store's arrays (seq - first). */
+  private digestIs(text: string, digests: Buffer, index: number): boolean {
     const d = this.digest(text);
-    const at = seq * DIGEST;
+    const at = index * DIGEST;
     return d.readUInt32LE(0) === digests.readUInt32LE(at) && d.readUInt32LE(4) === digests.readUInt32LE(at + 4);
   }
 
@@ -408,10 +415,12 @@ export class BundleContentCheck {
    * verifier hands each checked batch, in seq order, with its rendered digests (renderBatchDigests,
    * undefined when there are none). Used instead of teeRecords by the bundle verifier.
    */
-  batchTaker(index: number): { spec: ContentSpec; take: (rows: readonly RecordRow[], content: BatchContent | undefined) => void } | undefined {
+  batchTaker(index: number, firstSeq = 0): { spec: ContentSpec; take: (rows: readonly RecordRow[], content: BatchContent | undefined) => void } | undefined {
     const s = this.stores[index];
     if (s === undefined) return undefined;
     s.received = true;
+    s.first = firstSeq;
+    s.count = firstSeq;
     return { spec: { host: s.src.host, storeId: s.src.storeId, keyHex: this.keyHex }, take: (rows, content) => this.takeBatch(s, rows, content) };
   }
 
@@ -423,15 +432,15 @@ export class BundleContentCheck {
         this.take(s, r);
         continue;
       }
-      s.reserve(r.seq + 1);
-      const at = r.seq * DIGEST;
+      s.reserve(r.seq - s.first + 1);
+      const at = (r.seq - s.first) * DIGEST;
       const from = i * 3 * DIGEST;
       const d = content as BatchContent;
       s.jsonl.set(d.digests.subarray(from, from + DIGEST), at);
       s.csv.set(d.digests.subarray(from + DIGEST, from + 2 * DIGEST), at);
       if (table !== 0) {
         s.table.set(d.digests.subarray(from + 2 * DIGEST, from + 3 * DIGEST), at);
-        s.flags[r.seq] = table;
+        s.flags[r.seq - s.first] = table;
       }
       s.count++;
     }
@@ -450,14 +459,14 @@ export class BundleContentCheck {
       return;
     }
     const e = timelineEntryOfRecord({ host: s.src.host, storeId: s.src.storeId }, { seq: r.seq, kind: r.kind, observedAt: r.observed_at, bytes: r.bytes });
-    s.reserve(r.seq + 1);
-    const at = r.seq * DIGEST;
+    s.reserve(r.seq - s.first + 1);
+    const at = (r.seq - s.first) * DIGEST;
     this.digest(timelineJsonLine(e)).copy(s.jsonl, at, 0, DIGEST);
     this.digest(timelineCsvRow(e)).copy(s.csv, at, 0, DIGEST);
     const t = tableRow(e);
     if (t !== undefined) {
       this.digest(t.row).copy(s.table, at, 0, DIGEST);
-      s.flags[r.seq] = TABLE_ID[t.table];
+      s.flags[r.seq - s.first] = TABLE_ID[t.table];
     }
     this.usb.add(e);
     s.count++;
@@ -530,13 +539,14 @@ export class BundleContentCheck {
         }
         if (!s.received || !s.complete) continue;
         const at = `${where} (${s.label}#${h.seq})`;
-        const flags = h.seq < s.count ? (s.flags[h.seq] as number) : 0;
-        if (h.seq >= s.count || !f.wants(flags)) {
+        const held = h.seq >= s.first && h.seq < s.count;
+        const flags = held ? (s.flags[h.seq - s.first] as number) : 0;
+        if (!held || !f.wants(flags)) {
           findings.add(
             code('row_unknown_record'),
             f.path,
             at,
-            h.seq >= s.count ? `the row cites ${s.label}#${h.seq}; the verified snapshot holds seq 0..${s.count - 1}` : `the row cites ${s.label}#${h.seq}, a record that has no row in this file`,
+            !held ? `the row cites ${s.label}#${h.seq}; the verified snapshot holds seq ${s.first}..${s.count - 1}` : `the row cites ${s.label}#${h.seq}, a record that has no row in this file`,
           );
           continue;
         }
@@ -544,9 +554,9 @@ export class BundleContentCheck {
           findings.add(code('row_duplicate'), f.path, at, `a second row for ${s.label}#${h.seq}`);
           continue;
         }
-        s.flags[h.seq] = flags | f.seenBit;
+        s.flags[h.seq - s.first] = flags | f.seenBit;
         const digests = f.digests(s);
-        if (!this.digestIs(row.text, digests, h.seq)) {
+        if (!this.digestIs(row.text, digests, h.seq - s.first)) {
           findings.add(code('row_mismatch'), f.path, at, `the row does not say what record ${s.label}#${h.seq} says (its hash, time or words differ from the verified record's)`);
           continue;
         }
@@ -573,14 +583,14 @@ export class BundleContentCheck {
         const range = a === b ? `${s.label}#${a}` : `${s.label}#${a}..${b}`;
         findings.add(code('row_missing'), f.path, `${f.path} (${range})`, `no row for ${a === b ? 'this record' : `these ${b - a + 1} records`}, which the verified snapshot holds`);
       };
-      for (let seq = 0; seq <= s.count; seq++) {
-        const flags = seq < s.count ? (s.flags[seq] as number) : 0;
+      for (let seq = s.first; seq <= s.count; seq++) {
+        const flags = seq < s.count ? (s.flags[seq - s.first] as number) : 0;
         const absent = seq < s.count && f.wants(flags) && (flags & f.seenBit) === 0;
         // A run of absent rows is one finding; records with no row here do not break the run.
         if (absent && from < 0) from = seq;
         else if (from >= 0 && (seq === s.count || ((flags & f.seenBit) !== 0 && f.wants(flags)))) {
           let to = seq - 1;
-          while (to > from && !f.wants(s.flags[to] as number)) to--;
+          while (to > from && !f.wants(s.flags[to - s.first] as number)) to--;
           report(from, to);
           from = -1;
         }

@@ -52,6 +52,7 @@ type OwnBundleFindingCode =
   | 'host.not_a_snapshot'
   | 'host.unreadable'
   | 'host.mismatch'
+  | 'window.manifest_mismatch'
   | 'witness.missing'
   | 'witness.mismatch'
   | 'witness.invalid'
@@ -155,6 +156,7 @@ export const BUNDLE_OWN_FINDINGS = {
   'host.not_a_snapshot': { severity: 'error', meaning: 'evidence.sqlite is not a SQLite file in rollback-journal mode (not opened)' },
   'host.unreadable': { severity: 'error', meaning: 'a store snapshot cannot be opened' },
   'host.mismatch': { severity: 'error', meaning: 'a snapshot is another store, host or origin than the manifest says' },
+  'window.manifest_mismatch': { severity: 'error', meaning: "a snapshot's window (the seqs it holds, the checkpoints proving its ends) is not what the manifest's window says, or only one of them is windowed" },
   'witness.missing': { severity: 'error', meaning: "a host's witness.note is not listed and present" },
   'witness.mismatch': { severity: 'error', meaning: 'witness.note differs from the note in the manifest' },
   'witness.invalid': { severity: 'error', meaning: 'a witness note does not verify' },

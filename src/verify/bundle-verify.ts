@@ -83,6 +83,8 @@ export interface BundleHostResult {
   trust: 'pinned' | 'manifest';
   store?: StoreVerification;
   witness: { tree_size: number; ok: boolean; time?: string };
+  /** A windowed snapshot: what the manifest says was collected (and the verification proved, unless a finding says otherwise). */
+  window?: NonNullable<BundleManifest['hosts'][number]['window']>;
 }
 
 export interface BundleVerification {
@@ -362,7 +364,7 @@ export async function checkBundle(
       const check = collectorKeyOk ? checkWitnessNote(h.witness.note, collectorRaw, h.origin) : { ok: false, problem: 'bad_signature' as const, detail: 'no valid collector key' };
       const witnessSize = check.body?.treeSize;
       let witnessRoot: Uint8Array | undefined;
-      const taker = content.batchTaker(hostIndex);
+      const taker = content.batchTaker(hostIndex, h.window?.first_seq ?? 0);
       const storeResult = await verifyStore(store, {
         ...(taker ? { recordContent: taker } : {}),
         trust,
@@ -378,6 +380,8 @@ export async function checkBundle(
       if (storeResult.storeId !== h.store_id || storeResult.host !== h.host || storeResult.origin !== h.origin) {
         add('host.mismatch', `the snapshot is store ${storeResult.storeId ?? '?'} of ${storeResult.host ?? '?'} (${storeResult.origin ?? '?'}), the manifest says ${h.store_id} of ${h.host} (${h.origin})`, evidence);
       }
+      for (const problem of windowDisagreements(h.window, storeResult)) add('window.manifest_mismatch', problem, evidence);
+      if (h.window !== undefined) hostResult.window = h.window;
       if (!check.ok) add(`witness.${check.problem ?? 'invalid'}`, check.detail ?? 'the witness note does not verify', notePath);
       if (check.body !== undefined) {
         hostResult.witness.time = 'time' in check ? check.time : undefined;
@@ -421,6 +425,28 @@ export async function checkBundle(
     result.custody = { entries: v.entries.length, ...(head ? { head } : {}), actions: v.entries.map((e) => e.entry?.action ?? '?'), log: custodyEntries(v.entries, collectorFp, options.custodyKeys) };
   }
   return finish();
+}
+
+/**
+ * Where the manifest's window (signed by the collector) and the snapshot's own (its metadata, as the
+ * store verification read it) disagree: the bundle must not say it holds more, less or other
+ * records than the snapshot proves.
+ */
+function windowDisagreements(claim: BundleManifest['hosts'][number]['window'], store: StoreVerification): string[] {
+  const held = store.window;
+  if (claim === undefined && held === undefined) return [];
+  if (claim === undefined) return [`the snapshot holds only the window seq ${held!.startSeq}..${held!.endSeq - 1} of its store, but the manifest states no window (it would read as the whole store)`];
+  if (held === undefined) return [`the manifest states a window (seq ${claim.first_seq}..${claim.end_seq - 1}), but the snapshot is not a windowed one`];
+  const out: string[] = [];
+  if (claim.first_seq !== held.startSeq || claim.end_seq !== held.endSeq) {
+    out.push(`the manifest's window is seq ${claim.first_seq}..${claim.end_seq - 1}, the snapshot holds seq ${held.startSeq}..${held.endSeq - 1}`);
+  }
+  if (claim.start_checkpoint !== undefined && claim.start_checkpoint.tree_size !== claim.first_seq) out.push(`the manifest says checkpoint #${claim.start_checkpoint.checkpoint_id} of size ${claim.start_checkpoint.tree_size} proves a window starting at seq ${claim.first_seq}`);
+  if (claim.end_checkpoint !== undefined && (store.sealed === undefined || store.sealed.treeSize !== claim.end_checkpoint.tree_size || claim.end_checkpoint.tree_size !== claim.end_seq)) {
+    out.push(`the manifest says checkpoint #${claim.end_checkpoint.checkpoint_id} (size ${claim.end_checkpoint.tree_size}) proves the window's end at seq ${claim.end_seq}; the snapshot's newest verified checkpoint is ${store.sealed === undefined ? 'none' : `#${store.sealed.checkpointId} (size ${store.sealed.treeSize})`}`);
+  }
+  if (claim.vault_tree_size < claim.end_seq) out.push(`the manifest says the vault's newest checkpoint covers ${claim.vault_tree_size} records, fewer than the window's end (${claim.end_seq})`);
+  return out;
 }
 
 function custodyEntries(entries: readonly VerifiedEntry[], collectorFp: string, custodyKeys: readonly string[] | undefined): BundleCustodyEntry[] {

@@ -136,6 +136,12 @@ export class FileOffsetTracker {
   private reported = 0;
   private more: { count: number; firstSeq: number; lastSeq: number; skipped: boolean } | undefined;
 
+  /**
+   * `windowed`: the records are a window of a store (store-window.ts), so a file's first line in it
+   * may continue a read that began before the window: only lines after it are held to its end.
+   */
+  constructor(private readonly options: { windowed?: boolean } = {}) {}
+
   observe(seq: number, event: FileEvent): FileOffsetFinding | undefined {
     const finding = this.check(seq, event);
     if (!finding) return undefined;
@@ -172,7 +178,12 @@ export class FileOffsetTracker {
       this.expected.set(key, { offset: event.offset, seq, by: 'gap' });
       return undefined;
     }
-    const want = this.expected.get(key) ?? { offset: 0, seq: -1, by: 'start' as const };
+    const known = this.expected.get(key);
+    if (known === undefined && this.options.windowed === true) {
+      this.expected.set(key, { offset: event.end, seq, by: 'line' });
+      return undefined;
+    }
+    const want = known ?? { offset: 0, seq: -1, by: 'start' as const };
     this.expected.set(key, { offset: event.end, seq, by: 'line' });
     if (event.offset === want.offset) return undefined;
     const since = want.by === 'line' ? `the previous line of this file (seq ${want.seq}) ended at offset ${want.offset}` : want.by === 'gap' ? `the agent.gap at seq ${want.seq} resumed reading at offset ${want.offset}` : 'the first line of a file starts at offset 0';

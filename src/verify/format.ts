@@ -37,7 +37,7 @@ function limits(r: StoreVerification): string {
     ? ` The RFC 3161 time stamp on checkpoint #${r.sealed.trustedTimeCheckpointId} proves records existed at ${r.sealed.trustedTime}, up to that checkpoint.`
     : '';
   return (
-    `limits:       a store on its own host cannot show newest seals removed together with every trace of them: that nothing was cut after seq ${r.records - 1} ` +
+    `limits:       a store on its own host cannot show newest seals removed together with every trace of them: that nothing was cut after seq ${(r.window?.startSeq ?? 0) + r.records - 1} ` +
     `is proven only against a seal kept off the host (a collector's witness, a time stamp, the evidence vault).${stamped}`
   );
 }
@@ -92,10 +92,18 @@ export function formatStoreVerification(r: StoreVerification, options: FormatOpt
           : '(from enrollment.pub beside the store: compare it with the fingerprint recorded at enrollment)'
     }`,
   );
-  lines.push(`records:      ${r.records}${r.records > 0 ? ` (seq 0..${r.records - 1})` : ''}`);
+  const first = r.window?.startSeq ?? 0;
+  lines.push(`records:      ${r.records}${r.records > 0 ? ` (seq ${first}..${first + r.records - 1})` : ''}`);
+  if (r.window !== undefined) {
+    lines.push(
+      `window:       this snapshot is a window of its store: it holds seq ${r.window.startSeq}..${r.window.endSeq - 1} only, ` +
+        `${r.window.frontierProven ? 'placed in the signed tree by a verified checkpoint over the frontier of the records before it' : 'NOT placed in the signed tree (no checkpoint verified)'}; ` +
+        `records before seq ${r.window.startSeq} and after seq ${r.window.endSeq - 1} were not collected and are not verified here`,
+    );
+  }
   if (r.sealed) {
     const tsa = r.sealed.trustedTime ? `; trusted time ${r.sealed.trustedTime} (RFC 3161, checkpoint #${r.sealed.trustedTimeCheckpointId})` : '; no trusted time stamp';
-    lines.push(`sealed:       seq 0..${r.sealed.lastSeq} by checkpoint #${r.sealed.checkpointId} (size ${r.sealed.treeSize}, ${r.sealed.time}, key epoch ${r.sealed.epoch})${tsa}`);
+    lines.push(`sealed:       seq ${first}..${r.sealed.lastSeq} by checkpoint #${r.sealed.checkpointId} (size ${r.sealed.treeSize}, ${r.sealed.time}, key epoch ${r.sealed.epoch})${tsa}`);
   } else {
     lines.push('sealed:       nothing (no checkpoint verified)');
   }
@@ -110,7 +118,7 @@ export function formatStoreVerification(r: StoreVerification, options: FormatOpt
   if (r.records > 0) lines.push(r.vault ? vaultLimits(r) : limits(r));
   const strictFail = r.ok && verificationFails(r, options);
   lines.push(
-    `result:       ${r.ok && !strictFail ? 'VALID' : 'INVALID'} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${strictFail ? '; --strict: a warning fails it' : ''})`,
+    `result:       ${r.ok && !strictFail ? 'VALID' : 'INVALID'}${r.window !== undefined ? ` for the window seq ${r.window.startSeq}..${r.window.endSeq - 1} only` : ''} (${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${strictFail ? '; --strict: a warning fails it' : ''})`,
   );
   for (const f of r.findings) lines.push(`  ${formatFinding(f)}`);
   // Host, store id, paths, times and messages come from the store: no control character reaches the terminal.

@@ -23,6 +23,8 @@ export interface PipelineOptions {
   workers?: number;
   /** Records per batch. */
   batchSize?: number;
+  /** The Merkle leaf index of the first row (a windowed snapshot's start seq; default 0). */
+  firstPosition?: number;
   /**
    * Records checked in this thread before workers are started (small stores never start them).
    * 0 starts them first and waits until they are ready, so every batch goes to a worker.
@@ -218,7 +220,7 @@ export async function runRecordPipeline(
   let done = false;
   let readError: { error: unknown } | undefined;
   // Position in the stream of the next batch read (the Merkle leaf index of its first row).
-  let position = 0;
+  let position = options.firstPosition ?? 0;
   const read = (): { rows: RecordRow[]; start: number } | undefined => {
     if (done) return undefined;
     try {

@@ -46,8 +46,13 @@ export interface RecordedPolicy {
 }
 
 export interface SealFacts {
-  /** Records in the store (seq 0..recordCount-1). */
+  /** Records in the store (seq 0..recordCount-1, or windowStart..recordCount-1). */
   recordCount: number;
+  /**
+   * A windowed snapshot's first seq (store-window.ts), 0 for a whole store. A window holds the
+   * checkpoints of its own span only, so their ids start above 1 without any row deleted.
+   */
+  windowStart?: number;
   /** Every checkpoint row, in id order, with its signed size when it parsed. */
   checkpoints: readonly { id: number; treeSize: number | undefined }[];
   /** The largest checkpoint that verified (size and its signed time), if any. */
@@ -82,8 +87,9 @@ const POLICY_SLACK = 2;
 const TIME_SLACK_MS = 60_000;
 
 export function sealTraceFindings(facts: SealFacts, add: Add): void {
-  deletedRows('checkpoints', facts.checkpoints.map((c) => c.id), facts.sequences, add);
-  deletedRows('tsa_tokens', facts.tsaTokenIds, facts.sequences, add);
+  const windowed = (facts.windowStart ?? 0) > 0;
+  deletedRows('checkpoints', facts.checkpoints.map((c) => c.id), facts.sequences, add, windowed);
+  deletedRows('tsa_tokens', facts.tsaTokenIds, facts.sequences, add, windowed);
 
   const last = facts.recordCount - 1;
   for (const rotation of facts.rotations) {
@@ -148,11 +154,11 @@ function keyFilesBeyondLog(facts: SealFacts, add: Add): void {
   }
 }
 
-function deletedRows(table: 'checkpoints' | 'tsa_tokens', ids: readonly number[], sequences: ReadonlyMap<string, number>, add: Add): void {
+function deletedRows(table: 'checkpoints' | 'tsa_tokens', ids: readonly number[], sequences: ReadonlyMap<string, number>, add: Add, windowed: boolean): void {
   const code = table === 'checkpoints' ? 'checkpoint.deleted' : 'tsa.token_deleted';
   const what = table === 'checkpoints' ? 'checkpoint' : 'time-stamp token';
   const sorted = [...ids].sort((a, b) => a - b);
-  let expected = 1;
+  let expected = windowed ? (sorted[0] ?? 1) : 1;
   for (const id of sorted) {
     if (id > expected) {
       add(code, 'error', `${what} rows ${expected}..${id - 1} are missing between the ones left: they were deleted`, table === 'checkpoints' ? { checkpointRange: [expected, id - 1] } : { tsaToken: expected });
@@ -171,7 +177,7 @@ function deletedRows(table: 'checkpoints' | 'tsa_tokens', ids: readonly number[]
 }
 
 function tailBeyondPolicy(facts: SealFacts, add: Add): void {
-  const from = facts.sealed?.treeSize ?? 0;
+  const from = Math.max(facts.sealed?.treeSize ?? 0, facts.windowStart ?? 0);
   const count = facts.recordCount - from;
   if (count <= 0) return;
   // The policies in force while the tail grew: the last run that started before it, and every run

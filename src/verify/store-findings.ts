@@ -69,6 +69,12 @@ export const STORE_FINDINGS = {
   'vault.segment_invalid': { severity: 'error', meaning: 'a vault segment does not decode or does not verify against the vault checkpoint at its end' },
   'vault.copy_invalid': { severity: 'error', meaning: "the vault's copy does not verify on its own (enrollment key, key certificates, checkpoint signatures)" },
   'vault.records_pending': { severity: 'warning', meaning: 'the vault holds checkpoints whose records it does not hold (yet): shipping is behind, or segments are missing' },
+  'window.frontier_invalid': { severity: 'error', meaning: "a windowed snapshot's description (start seq, frontier, key certificates) is malformed: none of its records can be placed" },
+  'window.frontier_mismatch': { severity: 'error', meaning: "a windowed snapshot's frontier (standing for the records before its start) does not give the root the checkpoint at its start signed: forged or changed" },
+  'window.frontier_unproven': { severity: 'error', meaning: 'no checkpoint of a windowed snapshot verifies, so nothing proves its records are those positions of the signed tree' },
+  'window.in_store_folder': { severity: 'error', meaning: 'a store folder given to collect claims to be a window of its store: the records before its start are not there, and no collector read them from the vault' },
+  'window.checkpoint_before_start': { severity: 'error', meaning: 'a windowed snapshot holds a checkpoint smaller than its start, which none of its records can check' },
+  'vault.segment_misnamed': { severity: 'warning', meaning: "a vault segment's name states another observed-at range than its records (they verify, but a time window chosen by the names can miss records)" },
   'vault.object_unrecognised': { severity: 'warning', meaning: "a name under the store's vault prefix that custody never writes" },
 } as const satisfies Record<string, FindingCodeInfo>;
 

@@ -34,6 +34,7 @@ import { DEEP, SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js'
 import { batchesOf, DEFAULT_BATCH, runRecordPipeline, type PipelineStats } from './record-pipeline.js';
 import { sealTraceFindings, type RecordedPolicy } from './seal-traces.js';
 import type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
+import { parseWindow, type StoreWindow } from './store-window.js';
 
 export type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
 
@@ -119,6 +120,11 @@ export interface StoreVerification {
   /** Which checks ran: integrity always; canonical JSON and schema for every record only with `deep`. */
   checks: StoreChecks;
   findings: Finding[];
+  /**
+   * A windowed snapshot (store-window.ts): it holds records startSeq..endSeq-1 only, and this result
+   * is about them; frontierProven when a signed checkpoint recomputed over the frontier and them.
+   */
+  window?: { startSeq: number; endSeq: number; frontierProven: boolean };
   /** What the vault held when the store (or, without a store, the vault's copy) was checked against it (`verify --vault`). */
   vault?: VaultCheckSummary;
 }
@@ -217,10 +223,19 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   }
   if (storeId === undefined || origin === undefined || host === undefined) return finish(result);
 
+  // A windowed snapshot (store-window.ts): records S..E-1 and the frontier of 0..S-1.
+  const parsedWindow = parseWindow(meta);
+  if (typeof parsedWindow === 'string') {
+    add('window.frontier_invalid', 'error', `the snapshot claims a window but ${parsedWindow}: none of its records can be placed in the signed tree`, { file: reader.location });
+    return finish(result);
+  }
+  const windowStart = parsedWindow?.window.startSeq ?? 0;
+
   // Epoch keys, learnt from the log as it streams. Epoch 0 is the trusted enrollment key.
   const epochKeys = new Map<number, PublicKeyInfo & { certifiedAt: number }>();
   epochKeys.set(0, { name: epochKeyName(storeId, 0), epoch: 0, publicKeyRaw: enrollmentKey, certifiedAt: -1 });
   let currentEpoch = 0;
+  if (parsedWindow !== undefined) currentEpoch = windowKeyChain(storeId, parsedWindow.window, epochKeys, add);
 
   // --- checkpoints: parse up front (there are few), check as the tree reaches their size -----
   result.checkpoints = checkpointRows.length;
@@ -264,6 +279,10 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     const list = bySize.get(body.treeSize) ?? [];
     list.push(info);
     bySize.set(body.treeSize, list);
+    if (body.treeSize < windowStart) {
+      // Its root covers records the window summarises only by the frontier at the start: no check can reach it.
+      add('window.checkpoint_before_start', 'error', `the snapshot's window starts at seq ${windowStart}, but it holds a checkpoint of size ${body.treeSize}, which no record of the window can check`, { checkpoint: row.id });
+    }
   }
 
   const checkAt = (size: number, root: Uint8Array, lastSeqOk: boolean): void => {
@@ -271,10 +290,15 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       const { parsed, body, signerEpoch, row } = info;
       if (!parsed || !body || signerEpoch === undefined) continue;
       let good = lastSeqOk;
-      if (!bytesEqual(body.rootHash, root)) {
+      if (!bytesEqual(body.rootHash, root) && parsedWindow !== undefined && size === windowStart) {
+        add('window.frontier_mismatch', 'error', `the window's frontier (the subtree roots standing for records 0..${size - 1}) does not hash to the root this checkpoint signed at size ${size}: the frontier was forged or changed`, {
+          checkpoint: row.id,
+        });
+        good = false;
+      } else if (!bytesEqual(body.rootHash, root)) {
         add('checkpoint.root_mismatch', 'error', `the records 0..${size - 1} do not hash to the root this checkpoint signed: records up to seq ${size - 1} were changed, removed, inserted or reordered after it was sealed`, {
           checkpoint: row.id,
-          seqRange: [lastGoodSize(), size - 1],
+          seqRange: [Math.max(lastGoodSize(), windowStart), size - 1],
         });
         good = false;
       }
@@ -295,14 +319,16 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   const lastGoodSize = (): number => result.sealed?.treeSize ?? 0;
 
   // Checkpoints of the empty tree are checked before any record.
-  checkAt(0, emptyRoot(), true);
+  // (For a window: the checkpoint at its start checks the frontier itself.)
+  const frontier = parsedWindow?.frontier ?? new MerkleFrontier();
+  const startRoot = parsedWindow === undefined ? emptyRoot() : frontier.root();
+  checkAt(windowStart, startRoot, true);
   const rootsWanted = new Set(options.rootsAt ?? []);
-  if (rootsWanted.has(0)) options.onRoot?.(0, emptyRoot());
+  if (rootsWanted.has(windowStart)) options.onRoot?.(windowStart, startRoot);
 
   // --- the records, streamed -------------------------------------------------------------------
-  const frontier = new MerkleFrontier();
   const blobsNeeded = new Map<string, number>();
-  let expectedSeq = 0;
+  let expectedSeq = windowStart;
   let integrityOk = true;
   let lastObservedAt = '';
   // The agent's account of itself, for the traces of removed seals (seal-traces.ts).
@@ -311,7 +337,8 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   const clockAnomalies: number[] = [];
   const epochHeartbeats: number[] = [];
   let firstObservedAt: string | undefined;
-  const fileOffsets = new FileOffsetTracker();
+  // In a window, a file's first line may continue one read before the window began.
+  const fileOffsets = new FileOffsetTracker({ windowed: parsedWindow !== undefined });
   const progressEvery = options.progressEvery ?? 100_000;
   // Per-record work (hashing, decoding, validation) is done by checkRecords, in this thread or in
   // worker threads (record-pipeline.ts); what depends on order is done here, record by record, in
@@ -418,6 +445,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
         host,
         mode: { ...(options.deep === true ? DEEP : { deep: false, fullFrom: claimed }), ...(options.recordContent ? { content: options.recordContent.spec } : {}) },
         batchSize,
+        firstPosition: windowStart,
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
         ...(options.parallelAfter !== undefined ? { parallelAfter: options.parallelAfter } : {}),
         ...(options.shareWork !== undefined ? { shareWork: options.shareWork } : {}),
@@ -451,7 +479,8 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
   }
   const rotations: { seq: number; epoch: number; sealedByRetiring: boolean }[] = [];
   for (const [epoch, key] of epochKeys) {
-    if (epoch === 0) continue;
+    // Rotations before a window's start were checked against their certificates only (windowKeyChain).
+    if (epoch === 0 || key.certifiedAt < windowStart) continue;
     const boundary = key.certifiedAt + 1;
     const sealedByRetiring = (bySize.get(boundary) ?? []).some((c) => c.good && c.signerEpoch === epoch - 1);
     rotations.push({ seq: key.certifiedAt, epoch, sealedByRetiring });
@@ -468,7 +497,15 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     ? { checkpointId: best.row.id, treeSize: best.body.treeSize, lastSeq: best.body.treeSize - 1, time: extensionValue(best.body, 'time') ?? best.row.created_at, epoch: best.signerEpoch ?? 0 }
     : undefined;
   const sealedSize = result.sealed?.treeSize ?? 0;
-  if (recordCount > sealedSize) result.unsealed = { fromSeq: sealedSize, toSeq: recordCount - 1, count: recordCount - sealedSize };
+  const unsealedFrom = Math.max(sealedSize, windowStart);
+  if (recordCount > unsealedFrom) result.unsealed = { fromSeq: unsealedFrom, toSeq: recordCount - 1, count: recordCount - unsealedFrom };
+  if (parsedWindow !== undefined) {
+    result.window = { startSeq: windowStart, endSeq: recordCount, frontierProven: best !== undefined };
+    // An empty window at seq 0 (a store that shipped no segment yet) has nothing to prove.
+    if (best === undefined && (windowStart > 0 || recordCount > windowStart)) {
+      add('window.frontier_unproven', 'error', `no checkpoint of the window (seq ${windowStart}..${recordCount - 1}) verifies: nothing proves that its records are those positions of the signed tree`, { seqRange: [windowStart, Math.max(windowStart, recordCount - 1)] });
+    }
+  }
 
   let highWater: number | undefined;
   try {
@@ -502,6 +539,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
       epochHeartbeats,
       epochKeyFiles: options.epochKeyFiles,
       firstObservedAt,
+      windowStart,
       lastObservedAt: lastObservedAt === '' ? undefined : lastObservedAt,
       sequences,
       tsaTokenIds,
@@ -599,6 +637,47 @@ function verifyBlobs(reader: StoreReader, needed: Map<string, number>, add: (cod
   for (const [sha, seq] of needed) {
     if (!seen.has(sha)) add('blob.missing', 'error', `record ${seq} preserved a file with SHA-256 ${sha}, but its content is not in the store`, { seq, blob: sha });
   }
+}
+
+/**
+ * The epoch keys certified before a window's start, from the key.rotate records it carries: each
+ * certificate checked against the key before it, as the stream checks those inside the log. Returns
+ * the epoch the chain reaches.
+ */
+function windowKeyChain(
+  storeId: string,
+  window: StoreWindow,
+  epochKeys: Map<number, PublicKeyInfo & { certifiedAt: number }>,
+  add: (code: StoreFindingCode, severity: Severity, message: string, where?: FindingLocation) => void,
+): number {
+  let epoch = 0;
+  for (const bytes of window.keyCertificates) {
+    let record: { kind?: unknown; seq?: unknown; payload?: { epoch?: unknown; key_name?: unknown; public_key?: unknown; certificate?: unknown } };
+    try {
+      record = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof record;
+    } catch {
+      record = {};
+    }
+    const p = record.payload;
+    if (record.kind !== 'key.rotate' || typeof record.seq !== 'number' || p === undefined || typeof p.epoch !== 'number' || typeof p.key_name !== 'string' || typeof p.public_key !== 'string' || typeof p.certificate !== 'string') {
+      add('key.certificate_invalid', 'error', `a key certificate the window carries (for the epochs before seq ${window.startSeq}) is not a key.rotate record`, {});
+      continue;
+    }
+    const where = { seq: record.seq, epoch: p.epoch };
+    const previous = epochKeys.get(epoch);
+    const next: PublicKeyInfo = { name: p.key_name, epoch: p.epoch, publicKeyRaw: new Uint8Array(Buffer.from(p.public_key, 'base64')) };
+    if (record.seq >= window.startSeq) {
+      add('key.certificate_invalid', 'error', `the window carries the key.rotate of seq ${record.seq} as a certificate from before its start (seq ${window.startSeq})`, where);
+    } else if (p.epoch !== epoch + 1) {
+      add('key.epoch_out_of_order', 'error', `the window's key certificate for epoch ${p.epoch} follows epoch ${epoch}`, where);
+    } else if (p.key_name !== epochKeyName(storeId, p.epoch) || previous === undefined || !verifyKeyCertificate(storeId, previous, next, new Uint8Array(Buffer.from(p.certificate, 'base64')))) {
+      add('key.certificate_invalid', 'error', `the window's certificate of the epoch ${p.epoch} key does not verify against the epoch ${epoch} key`, where);
+    } else {
+      epochKeys.set(p.epoch, { ...next, certifiedAt: record.seq });
+      epoch = p.epoch;
+    }
+  }
+  return epoch;
 }
 
 function trustedFingerprint(trust: TrustAnchor): string {

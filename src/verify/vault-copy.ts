@@ -26,6 +26,7 @@ import { extensionValue, noteSignedBy, parseCheckpointBody, parseNote } from '..
 import { epochKeyName, fingerprint, verifyKeyCertificate, type PublicKeyInfo } from '../integrity/keys.js';
 import { bytesEqual, consistencyProof, emptyRoot, HASH_SIZE, leafHash, MerkleFrontier, verifyConsistency } from '../integrity/merkle.js';
 import { decodeSegment, segmentRoot, type Segment } from '../vault/segment.js';
+import { recordText, scanEnvelope } from './record-scan.js';
 import type { VaultStoreCopy } from '../vault/read.js';
 import { messageOf } from '../errors.js';
 import type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
@@ -54,8 +55,12 @@ export interface VaultCopyAnalysis {
   enrollment: { publicKeyRaw: Uint8Array; origin: string; host: string; storeId: string; createdAt: string } | undefined;
   /** Vault checkpoints whose note parses and is signed by the store's key chain, by id. */
   checkpoints: VaultCheckpoint[];
-  /** Records [0, recordsEnd) as the verified segments hold them, in seq order. */
+  /** Records [recordsStart, recordsEnd) as the verified segments hold them, in seq order. */
   records: Uint8Array[];
+  /** 0, or for a copy read for a time window (copy.window), the start of its first segment. */
+  recordsStart: number;
+  /** The Merkle frontier of records [0, recordsStart) its first segment carries (empty at 0). */
+  startFrontier: Uint8Array[];
   /** Where the verified, contiguous run of segments from seq 0 ends. */
   recordsEnd: number;
   /** Records of verified segments past a gap (not in `records`), by seq, for the comparison with a store. */
@@ -119,7 +124,7 @@ function epochKeysOf(copy: VaultStoreCopy, enrollmentKey: Uint8Array, add: Add):
 export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): VaultCopyAnalysis {
   const findings: Finding[] = [];
   const add = collector(findings);
-  const analysis: VaultCopyAnalysis = { storeId: copy.storeId, host: copy.host, enrollment: undefined, checkpoints: [], records: [], recordsEnd: 0, laterRecords: new Map(), findings };
+  const analysis: VaultCopyAnalysis = { storeId: copy.storeId, host: copy.host, enrollment: undefined, checkpoints: [], records: [], recordsStart: 0, startFrontier: [], recordsEnd: 0, laterRecords: new Map(), findings };
 
   for (const m of copy.multipleVersions) {
     const markers = m.versions.filter((v) => v.deleteMarker).length;
@@ -197,8 +202,10 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
   const rootsAt = new Map<number, VaultCheckpoint[]>();
   for (const c of analysis.checkpoints) rootsAt.set(c.treeSize, [...(rootsAt.get(c.treeSize) ?? []), c]);
 
-  // Segments: each must recompute the signed root at its end. A run from seq 0 gives the records.
-  let end = 0;
+  // Segments: each must recompute the signed root at its end. A run from seq 0 (for a window: from
+  // its first segment, whose frontier stands for the records before it) gives the records.
+  let end = copy.window !== undefined ? (copy.segments[0]?.start ?? 0) : 0;
+  analysis.recordsStart = end;
   for (const s of copy.segments) {
     const where = { seqRange: [s.start, s.end - 1] as [number, number], vaultObject: s.key };
     let seg: Segment;
@@ -223,7 +230,17 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
       add('vault.segment_invalid', 'error', `the segment's records do not hash to the root vault checkpoint #${bad.checkpointId} signed at size ${s.end}`, { ...where, checkpoint: bad.checkpointId });
       continue;
     }
+    const named = observedRange(seg.records);
+    if (named.min !== s.minObserved || named.max !== s.maxObserved) {
+      add(
+        'vault.segment_misnamed',
+        'warning',
+        `the segment's name says its records were observed ${s.minObserved ?? 'unknown'} to ${s.maxObserved ?? 'unknown'}, its records say ${named.min ?? 'unknown'} to ${named.max ?? 'unknown'}: the records verify, but a time window chosen by the names (collect --since/--until) can miss records`,
+        where,
+      );
+    }
     if (s.start === end) {
+      if (analysis.records.length === 0) analysis.startFrontier = seg.frontier;
       analysis.records.push(...seg.records);
       end = s.end;
     } else if (s.start > end) {
@@ -244,6 +261,32 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
     }
   }
   return analysis;
+}
+
+/**
+ * The observed-at range a segment's name must carry: the shipper's rule (agent/ship/plan.ts), the
+ * smallest and largest observed_at when every record has the records' own UTC form, else unknown.
+ */
+function observedRange(records: readonly Uint8Array[]): { min: string | undefined; max: string | undefined } {
+  let min: string | undefined;
+  let max: string | undefined;
+  for (const bytes of records) {
+    // The envelope scan (record-scan.ts) reads observed_at without parsing the payload; a record
+    // it does not recognise is parsed in full.
+    const text = recordText(bytes);
+    let at: unknown = text === undefined ? undefined : scanEnvelope(text)?.observed_at;
+    if (at === undefined) {
+      try {
+        at = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { observed_at?: unknown }).observed_at;
+      } catch {
+        at = undefined;
+      }
+    }
+    if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(at)) return { min: undefined, max: undefined };
+    if (min === undefined || at < min) min = at;
+    if (max === undefined || at > max) max = at;
+  }
+  return { min, max };
 }
 
 /** What the comparison needs of the store on the host. */
@@ -356,8 +399,8 @@ export function compareWithVault(local: LocalStoreFacts, vault: VaultCopyAnalysi
     if (!same && runStart === undefined) runStart = seq;
     if (same) close(seq);
   };
-  vault.records.forEach((bytes, seq) => compare(seq, bytes));
-  close(Math.min(vault.records.length, count));
+  vault.records.forEach((bytes, i) => compare(vault.recordsStart + i, bytes));
+  close(Math.min(vault.recordsStart + vault.records.length, count));
   const later = [...vault.laterRecords.keys()].sort((a, b) => a - b);
   let previous = -2;
   for (const seq of later) {

@@ -2,7 +2,8 @@
  * `custody collect --vault` and `custody vault release` as a user runs them: the built CLI against a
  * real RGW holding two hosts shipped by the agent's shipper, one of whose stores is deleted. The
  * bundle verifies with `custody verify`; a progress line per host goes to stderr; release lifts the
- * case's holds. Exit 2 with a stable code for usage and vault errors.
+ * case's holds. `--since/--until` collect a window that `custody verify` calls VALID for that window
+ * only, saying what was not collected. Exit 2 with a stable code for usage and vault errors.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shipStore } from '../../agent/ship/shipper.js';
 import { openVault, vaultInit } from '../../collector/vault.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
+import type { Clock } from '../../src/clock.js';
 import { StateStore } from '../../src/store/state-store.js';
 import { CLI } from '../helpers/cli.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
@@ -34,8 +36,11 @@ describe.skipIf(skipWithoutRgw())('custody collect --vault and vault release (bu
     const client = openVault({ url, env: rgw.env });
     for (const host of ['web-01', 'db-01']) {
       const dir = join(work, host);
-      const { store } = EvidenceStore.create(dir, { host, bootId: 'boot-1', policy: { batchRecords: 10, checkpointRecords: 10, checkpointMs: 3_600_000 } });
-      for (let i = 0; i < 30; i++) store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '1', ino: '1', offset: i * 8, line_no: i + 1, length: 7, text: `line ${String(i).padStart(2, '0')}` });
+      // One record a minute from 10:00 UTC (a driven clock), so a window selects some of them.
+      let t = Date.parse('2026-12-05T10:00:00Z');
+      const clock: Clock = { nowMs: () => t, monoNs: () => BigInt(t) * 1_000_000n };
+      const { store } = EvidenceStore.create(dir, { host, bootId: 'boot-1', clock, policy: { batchRecords: 10, checkpointRecords: 10, checkpointMs: 3_600_000 } });
+      for (let i = 0; i < 30; i++, t += 60_000) store.append('log.line', 'file:/var/log/auth.log', { path: '/var/log/auth.log', dev: '1', ino: '1', offset: i * 8, line_no: i + 1, length: 7, text: `line ${String(i).padStart(2, '0')}` });
       store.close({ finalCheckpoint: true });
       const state = new StateStore(dir);
       await shipStore(dir, client, state);
@@ -74,6 +79,29 @@ describe.skipIf(skipWithoutRgw())('custody collect --vault and vault release (bu
     const again = custody(userEnv(), 'vault', 'release', url, '--case', 'NO-SUCH-CASE');
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('[E_VAULT_NOT_FOUND]');
+  });
+
+  it('collect --vault --since/--until: a window that verifies VALID for its seqs only and says what it left out', () => {
+    const out = join(work, 'window');
+    // 10:12 to 10:16 UTC, the start written in +09:00.
+    const r = custody(userEnv(), 'collect', '--case', 'IR-CLI-W', '--vault', url, '--host', 'web-01', '--since', '2026-12-05T19:12:00+09:00', '--until', '2026-12-05T10:16:00Z', '--out', out);
+    expect(r.stderr).not.toContain('E_');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('verified VALID for the window seq 10..19 only');
+    expect(r.stdout).toContain('window observed 2026-12-05T10:12:00.000Z to 2026-12-05T10:16:00.000Z: holds seq 10..19');
+    expect(r.stdout).toContain('records before seq 10 and records 20..29');
+    const verified = custody({}, 'verify', out);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toContain('store VALID for the window seq 10..19 only');
+    expect(verified.stdout).toMatch(/records before seq 10 and records 20\.\.29 \(the vault's newest checkpoint covers 30\) were not collected/);
+    expect(readFileSync(join(out, 'report', 'report.md'), 'utf8')).toContain('was collected for a time window only');
+
+    const bad = custody(userEnv(), 'collect', '--case', 'X', '--vault', url, '--host', 'web-01', '--since', '2026-12-05 10:12', '--out', join(work, 'w1'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--since "2026-12-05 10:12" is not an ISO 8601 time with a zone.*\[E_USAGE\]/);
+    const local = custody(userEnv(), 'collect', '--case', 'X', '--store', join(work, 'web-01'), '--until', '2026-12-05T10:16:00Z', '--out', join(work, 'w2'));
+    expect(local.code).toBe(2);
+    expect(local.stderr).toMatch(/--since and --until select vault segments.*\[E_USAGE\]/);
   });
 
   it('usage errors: --vault without hosts, --host without --vault, an unknown host', () => {

@@ -12,7 +12,6 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shipStore } from '../../agent/ship/shipper.js';
 import { collectCase, type CollectProgress } from '../../collector/collect.js';
 import { openVault, vaultInit } from '../../collector/vault.js';
 import { releaseCase } from '../../collector/vault-case.js';
@@ -21,11 +20,11 @@ import type { Clock } from '../../src/clock.js';
 import { parseManifest } from '../../src/bundle/manifest.js';
 import { generatePersonalKey } from '../../src/bundle/personal-key.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
-import { StateStore } from '../../src/store/state-store.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { casePrefix, storePrefix } from '../../src/vault/layout.js';
 import type { VaultClient } from '../../src/vault/s3.js';
 import { skipWithoutRgw, useRgw } from '../helpers/rgw.js';
+import { closeAndShip, preserveRotatedLog } from '../helpers/shipped-store.js';
 import { deleteCheckpointsAfterFirst, hideDeletedCheckpoints, openAsAttacker } from '../helpers/store-attacks.js';
 
 const HOSTS = ['web-01', 'web-02', 'db-01'] as const;
@@ -64,15 +63,8 @@ describe.skipIf(skipWithoutRgw())('collect --vault from a real vault', () => {
         offset += Buffer.byteLength(text) + 1;
         if (i === 30) store.rotateKey();
       }
-      if (host === 'web-02') {
-        const content = Buffer.from('rotated log of web-02\n'.repeat(30));
-        const sha = store.putBlob(content);
-        store.append('log.file', 'file:/var/log/auth.log', { path: '/var/log/auth.log.1', size: content.length, mtime: '2026-12-01T00:00:00.000000Z', sha256: sha, reason: 'rotated', content: 'stored' });
-      }
-      store.close({ finalCheckpoint: true });
-      const state = new StateStore(dir);
-      await shipStore(dir, client, state);
-      state.close();
+      if (host === 'web-02') preserveRotatedLog(store, host);
+      await closeAndShip(store, dir, client);
       const reader = new SqliteStoreReader(dir);
       stores.set(host, { dir, storeId: reader.meta().get('store_id')!, records: [...reader.records()].map((r) => Buffer.from(r.bytes).toString('base64')) });
       reader.close();

@@ -15,7 +15,7 @@ import { HASH_SIZE, leafHash, MerkleFrontier } from '../../src/integrity/merkle.
 import { EvidenceStore } from '../../src/store/evidence-store.js';
 import { ENROLLMENT_FILE } from '../../src/store/keyfiles.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
-import { checkpointKey, enrollmentKey, keyCertificateKey } from '../../src/vault/layout.js';
+import { checkpointKey, enrollmentKey, keyCertificateKey, parseObjectKey, type VaultObject } from '../../src/vault/layout.js';
 import type { VaultStoreCopy } from '../../src/vault/read.js';
 import { analyseVaultCopy, compareWithVault, type LocalStoreFacts } from '../../src/verify/vault-copy.js';
 
@@ -63,7 +63,9 @@ beforeAll(() => {
   for (const size of [...new Set(checkpoints.map((c) => c.tree_size))].sort((a, b) => a - b)) {
     if (size <= start) continue;
     const seg = segmentObject('', 'web-01', storeId, frontier, records.slice(start, size).map((r) => ({ bytes: r.bytes, observedAt: r.observed_at })));
-    copy.segments.push({ key: seg.key, versionId: 'v', bytes: seg.body, start, end: size, minObserved: undefined, maxObserved: undefined });
+    // The observed-at range as read.ts reads it: from the segment's name.
+    const named = parseObjectKey('', seg.key) as Extract<VaultObject, { type: 'segment' }>;
+    copy.segments.push({ key: seg.key, versionId: 'v', bytes: seg.body, start, end: size, minObserved: named.minObserved, maxObserved: named.maxObserved });
     frontier = seg.after;
     start = size;
   }
