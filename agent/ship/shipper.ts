@@ -227,11 +227,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       }
       return Buffer.from(MerkleFrontier.fromState(after).root()).equals(Buffer.from(root));
     };
-    const pending: { bytes: Uint8Array; observedAt: string }[] = [];
-    if (segments.length > 0) {
-      const to = Math.min(sealedSize, (segments.at(-1) as { end: number }).end);
-      for (const r of reader.recordRange(acked.segmentEnd, to)) pending.push({ bytes: r.bytes, observedAt: r.observed_at });
-    }
+    const pending = segments.length > 0 ? reader.recordBytesRange(acked.segmentEnd, Math.min(sealedSize, (segments.at(-1) as { end: number }).end)) : [];
 
     const round: ShipRound = { written: 0, existed: 0, bytes: 0, acknowledged: acked, more };
     // Blob acknowledgements go into this round's own set (no copy per blob), saved as new rows.

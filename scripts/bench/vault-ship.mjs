@@ -7,14 +7,19 @@
 // on free ports and stopped at the end, or an already running one: --rgw-dir DIR (its s3.env).
 //
 // Usage: npm run bench:vault  (= npm run build && node scripts/bench/vault-ship.mjs > bench-results/vault-ship.md)
-//   --stores 50 --records 2000 --concurrency 8 --runs 3 --lag-seconds 60 --lag-rate 20 --lag-round-ms 2000
+//   --stores 50 --records 2000 --concurrency 8 --window 4 --runs 3 --lag-seconds 60 --lag-rate 20 --lag-round-ms 2000
 //
 // Why the raw loop looks like this: it is what shipping must at least do per object (one PUT with
 // Content-MD5, which a lock bucket requires, into a bucket with Object Lock and the same default
 // retention), and nothing it need not (no HEAD, no store read, no state database, no segment
-// encoding). Both sides run `concurrency` workers, each putting one object at a time; shipping's
-// workers each take a whole store (one store is shipped in order, by design), the raw loop's take
-// the same objects in the same store-by-store order.
+// encoding). Both sides have the same shape and so the same requests in flight: `concurrency`
+// workers, each taking a whole store (one store is shipped in plan order, by design), and within a
+// store up to `window` PUTs in flight (shipStore's window, which acknowledges in order); the raw
+// loop's workers take the same objects in the same store-by-store order.
+//
+// All stores ship from this one Node process, where real agents each ship their own store from
+// their own process: here the shipping side's CPU work (store reads, segment encoding, MD5, state
+// writes) shares one thread with every request, which is the harder case for it.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -41,6 +46,7 @@ const arg = (name, dflt) => {
 const STORES = Number(arg('stores', 50));
 const RECORDS = Number(arg('records', 2000));
 const CONCURRENCY = Number(arg('concurrency', 8));
+const WINDOW = Number(arg('window', 4));
 const RUNS = Number(arg('runs', 3));
 const LAG_SECONDS = Number(arg('lag-seconds', 60));
 const LAG_RATE = Number(arg('lag-rate', 20)); // records per second per store
@@ -111,7 +117,7 @@ try {
       await pool(built, async (b) => {
         const state = new StateStore(b.dir);
         try {
-          const r = await shipStore(b.dir, client, state);
+          const r = await shipStore(b.dir, client, state, { window: WINDOW });
           written += r.written;
           bytes += r.bytes;
           if (r.existed !== 0) throw new Error(`${b.host}: ${r.existed} objects already in a fresh vault`);
@@ -134,7 +140,10 @@ try {
       const c0 = process.cpuUsage();
       const bucket = withHead ? headBucket : rawBucket;
       await pool([...byStore.values()], async (objs) => {
-        for (const o of objs) {
+        let nextObject = 0;
+        await Promise.all(Array.from({ length: Math.min(WINDOW, objs.length) }, async () => {
+        while (nextObject < objs.length) {
+          const o = objs[nextObject++];
           if (withHead) {
             // put-once's check on RGW: a HEAD that answers 404 before the PUT.
             try {
@@ -147,6 +156,7 @@ try {
           await client.s3.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: o.body, ContentLength: o.body.length, ContentMD5: createHash('md5').update(o.body).digest('base64') }));
           bytes += o.body.length;
         }
+        }));
       });
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = process.cpuUsage(c0);
@@ -267,7 +277,7 @@ try {
   out.push('');
   out.push(`Machine: ${availableParallelism()} CPUs, ${cpuModel}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM; Node ${process.version}; ${rgwVersion} (memstore, one OSD, on the same machine); ${new Date().toISOString().slice(0, 10)}.`);
   out.push('');
-  out.push(`Command: \`npm run bench:vault\` (= \`npm run build && node scripts/bench/vault-ship.mjs --stores ${STORES} --records ${RECORDS} --concurrency ${CONCURRENCY} --runs ${RUNS} --lag-seconds ${LAG_SECONDS} --lag-rate ${LAG_RATE} --lag-round-ms ${LAG_ROUND_MS} > bench-results/vault-ship.md\`). The whole run took ${fmt((Date.now() - T_START) / 1000)} s, ${fmt(buildSeconds)} s of it building the stores. Load average (1/5/15 min) at the start: ${loadStart}; at the end: ${loadavg()} (other work on the machine makes wall-clock rates lower and noisier; compare the columns of one run, not runs).`);
+  out.push(`Command: \`npm run bench:vault\` (= \`npm run build && node scripts/bench/vault-ship.mjs --stores ${STORES} --records ${RECORDS} --concurrency ${CONCURRENCY} --window ${WINDOW} --runs ${RUNS} --lag-seconds ${LAG_SECONDS} --lag-rate ${LAG_RATE} --lag-round-ms ${LAG_ROUND_MS} > bench-results/vault-ship.md\`). The whole run took ${fmt((Date.now() - T_START) / 1000)} s, ${fmt(buildSeconds)} s of it building the stores. Load average (1/5/15 min) at the start: ${loadStart}; at the end: ${loadavg()} (other work on the machine makes wall-clock rates lower and noisier; compare the columns of one run, not runs).`);
   out.push('');
   out.push(`Input: ${STORES} stores (hosts), each ${fmt(RECORDS)} \`log.line\` records of auth.log lines written by \`EvidenceStore\` with the default policy and closed with a final checkpoint: ${fmt(STORES * RECORDS)} records. Shipping one store puts ${fmt(objs / STORES, 1)} objects on average (enrollment key, checkpoint notes, segments), ${fmt(objs)} objects and ${fmt(mib(totalBytes), 1)} MiB in all per run.`);
   out.push('');
