@@ -24,6 +24,7 @@ import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import type { VaultClient } from '../../src/vault/s3.js';
 import { storePrefix } from '../../src/vault/layout.js';
 import { formatVaultUrl } from '../../src/vault/url.js';
+import { ORIGIN_KEY, type ShippingOrigin } from './origin.js';
 import { NOTHING_ACKNOWLEDGED, planShipping, segmentObject, type Acknowledged, type ShipItem } from './plan.js';
 
 const STATE_KEY = 'ship.acknowledged';
@@ -32,6 +33,8 @@ const BLOB_KEY_PREFIX = 'ship.blob.';
 
 interface StoredAcknowledged extends Omit<Acknowledged, 'blobs'> {
   vault: string;
+  /** The store this position is of (older versions did not say: taken as this store). */
+  storeId?: string;
   /** Acknowledged blobs as one list, as older versions kept them; now in BLOB_KEY_PREFIX entries. */
   blobs?: string[];
   /** The Merkle frontier of records [0, segmentEnd), hex levels ('' for an empty level). */
@@ -67,15 +70,26 @@ function loadFrontier(stored: StoredAcknowledged | undefined, vault: string, seg
 }
 
 /** Watermarks, frontier, names in flight and the blobs acknowledged since the last save: one transaction. */
-function saveAcknowledged(state: StateStore, vault: string, acked: Acknowledged, frontier: FrontierState, inFlight: readonly string[], newBlobs: readonly string[]): void {
+function saveAcknowledged(
+  state: StateStore,
+  vault: string,
+  storeId: string,
+  acked: Acknowledged,
+  frontier: FrontierState,
+  inFlight: readonly string[],
+  newBlobs: readonly string[],
+  origin: ShippingOrigin | undefined,
+): void {
   const { blobs: _blobs, ...watermarks } = acked;
   const stored: StoredAcknowledged = {
     ...watermarks,
     vault,
+    storeId,
     frontier: { size: frontier.size, levels: frontier.levels.map((l) => (l === undefined ? '' : Buffer.from(l).toString('hex'))) },
     inFlight: [...inFlight],
   };
   const entries: [string, unknown][] = [[STATE_KEY, stored]];
+  if (origin !== undefined) entries.push([ORIGIN_KEY, origin]);
   for (const sha of newBlobs) entries.push([`${BLOB_KEY_PREFIX}${sha}`, vault]);
   state.setMany(entries);
 }
@@ -163,13 +177,26 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     const storeId = meta.get('store_id');
     const host = meta.get('host');
     if (storeId === undefined || host === undefined) throw new CustodyError(ErrorCodes.STORE_CORRUPT, 'the store has no store_id or host', { where: storeDir });
-    const stored = state.get<StoredAcknowledged>(STATE_KEY);
-    let acked = loadAcknowledged(state, vaultName);
+    const saved = state.get<StoredAcknowledged>(STATE_KEY);
+    // A position of another store (a store made anew beside an old state database) is no position.
+    const stored = saved !== undefined && (saved.storeId === undefined || saved.storeId === storeId) ? saved : undefined;
+    let acked = stored === undefined ? NOTHING_ACKNOWLEDGED : loadAcknowledged(state, vaultName);
+    const savedOrigin = state.get<ShippingOrigin>(ORIGIN_KEY);
+    const origin = savedOrigin?.store_id === storeId && Array.isArray(savedOrigin.vaults) ? savedOrigin : undefined;
     // Names that may already be in the vault without an acknowledgement here: each is asked about
     // before it is put; every other name is put at once. With a shipping position for this vault,
-    // those recorded in flight; without one (a new agent, a lost state database, another vault), the
-    // store's names in the vault, listed once. They are kept in the state until acknowledged.
-    const uncertain = stored?.vault === vaultName ? new Set(stored.inFlight ?? []) : await listedNames(client, storePrefix(prefix, host, storeId));
+    // those recorded in flight. Without one: nothing, when this state database has recorded all
+    // shipping of this store since its creation and never to this vault; else (a lost state
+    // database, an older version, a vault shipped to before) the store's names in the vault, listed
+    // once. They stay in the state until acknowledged.
+    const uncertain =
+      stored?.vault === vaultName
+        ? new Set(stored.inFlight ?? [])
+        : origin !== undefined && !origin.vaults.includes(vaultName)
+          ? new Set<string>()
+          : await listedNames(client, storePrefix(prefix, host, storeId));
+    // The first save for a vault adds it to the origin's list, in the same transaction.
+    let originUpdate = origin !== undefined && !origin.vaults.includes(vaultName) ? { ...origin, vaults: [...origin.vaults, vaultName] } : undefined;
     // Only what is not shipped yet, or is needed for it: checkpoints after the acknowledged one or
     // beyond the acknowledged records (segments end at them), and those new time stamps belong to.
     const tokens = reader.tsaTokensAfter(acked.tsaTokenId);
@@ -256,8 +283,9 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     let failure: unknown;
     const save = (): void => {
       const inFlight = new Set([...uncertain, ...sending.map((x) => x.key), ...prepared.map((x) => x.key)]);
-      saveAcknowledged(state, vaultName, acked, ackedFrontier, [...inFlight], newBlobs);
+      saveAcknowledged(state, vaultName, storeId, acked, ackedFrontier, [...inFlight], newBlobs, originUpdate);
       newBlobs = [];
+      originUpdate = undefined;
     };
     for (;;) {
       while (failure === undefined && sending.length < window && (prepared.length > 0 || planned < plan.length)) {
