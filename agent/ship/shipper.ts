@@ -254,7 +254,17 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       }
       return Buffer.from(MerkleFrontier.fromState(after).root()).equals(Buffer.from(root));
     };
-    const pending = segments.length > 0 ? reader.recordBytesRange(acked.segmentEnd, Math.min(sealedSize, (segments.at(-1) as { end: number }).end)) : [];
+    // Read when the first segment is prepared, not before: the small objects before it (the
+    // enrollment key, checkpoint notes) are already on their way while the records are read.
+    let pending: { bytes: Uint8Array; observedAt: string }[] | undefined;
+    let pendingAt = 0;
+    const firstUnshipped = acked.segmentEnd;
+    const takeRecords = (n: number): { bytes: Uint8Array; observedAt: string }[] => {
+      pending ??= reader.recordBytesRange(firstUnshipped, Math.min(sealedSize, (segments.at(-1) as { end: number }).end));
+      const out = pending.slice(pendingAt, pendingAt + n);
+      pendingAt += out.length;
+      return out;
+    };
 
     const round: ShipRound = { written: 0, existed: 0, bytes: 0, acknowledged: acked, more };
     // Blob acknowledgements go into this round's own set (no copy per blob), saved as new rows.
@@ -275,10 +285,14 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     }
     interface Sent extends Omit<Prepared, 'body'> {
       bytes: number;
-      answer: Promise<{ outcome: 'written' | 'existed' } | { error: unknown }>;
+      answer: Promise<void>;
+      /** Set when the vault answered (or the request failed). */
+      result?: { outcome: 'written' | 'existed' } | { error: unknown };
     }
     const prepared: Prepared[] = [];
+    /** Sent and not yet acknowledged, in plan order (some may be answered, behind one that is not). */
     const sending: Sent[] = [];
+    let unanswered = 0;
     let planned = 0;
     let failure: unknown;
     const save = (): void => {
@@ -287,8 +301,12 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       newBlobs = [];
       originUpdate = undefined;
     };
+    // `window` requests travel at once; answers that come before an earlier one's wait for it
+    // (acknowledgements in plan order), at most a few windows' worth.
+    const canSend = (): boolean =>
+      failure === undefined && unanswered < window && sending.length < 4 * window && (prepared.length > 0 || planned < plan.length);
     for (;;) {
-      while (failure === undefined && sending.length < window && (prepared.length > 0 || planned < plan.length)) {
+      while (canSend()) {
         if (options.signal?.aborted) {
           more = true;
           break;
@@ -304,19 +322,32 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           save();
         }
         const { body, ...p } = prepared.shift() as Prepared;
-        const answer = client.putOnce(p.key, body, { unsent: !uncertain.has(p.key) }).then(
-          (r) => ({ outcome: r.outcome }),
-          (error: unknown) => ({ error }),
-        );
-        sending.push({ ...p, bytes: body.length, answer });
+        const sent: Sent = { ...p, bytes: body.length, answer: Promise.resolve() };
+        unanswered++;
+        sent.answer = client.putOnce(p.key, body, { unsent: !uncertain.has(p.key) }).then(
+          (r) => {
+            sent.result = { outcome: r.outcome };
+          },
+          (error: unknown) => {
+            sent.result = { error };
+          },
+        ).finally(() => {
+          unanswered--;
+        });
+        sending.push(sent);
       }
-      const first = sending.shift();
+      const first = sending[0];
       if (first === undefined) break;
-      const r = await first.answer;
+      if (first.result === undefined) {
+        // Wait for the next answer, whichever it is; the window refills with it.
+        await Promise.race(sending.filter((x) => x.result === undefined).map((x) => x.answer));
+        continue;
+      }
+      const r = first.result;
       if ('error' in r) {
+        // Not acknowledged, nor anything after it: all stay in flight for the next round's check.
         failure ??= r.error;
-        sending.unshift(first); // not acknowledged: stays in flight for the next round's check
-        await Promise.all(sending.slice(1).map((x) => x.answer));
+        await Promise.all(sending.map((x) => x.answer));
         break;
       }
       if (lockCheckDue(client)) {
@@ -327,11 +358,11 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           await requireLocked(client, first.key);
         } catch (err) {
           failure = err;
-          sending.unshift(first);
-          await Promise.all(sending.slice(1).map((x) => x.answer));
+          await Promise.all(sending.map((x) => x.answer));
           break;
         }
       }
+      sending.shift();
       round[r.outcome === 'written' ? 'written' : 'existed']++;
       if (r.outcome === 'written') round.bytes += first.bytes;
       acked = first.next(acked);
@@ -365,7 +396,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           return { key: item.key, body: certificates.get(item.epoch) as Uint8Array, next: (a) => ({ ...a, certificateEpoch: item.epoch }) };
         case 'segment': {
           if (frontierState.size !== item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records before seq ${item.start} are missing from the store`, { where: storeDir });
-          const records = pending.splice(0, item.end - item.start);
+          const records = takeRecords(item.end - item.start);
           if (records.length !== item.end - item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${item.start}, ${item.end}) are not all in the store`, { where: storeDir });
           let seg = segmentObject(prefix, host as string, storeId as string, frontierState, records);
           if (!matchesCheckpoint(seg.after, item.end)) {

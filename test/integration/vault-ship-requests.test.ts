@@ -117,7 +117,8 @@ describe.skipIf(skipWithoutRgw())('what shipping asks the vault', () => {
     expect((failed as CustodyError).code).toBe('E_VAULT_UNREACHABLE');
     const inFlight = (state.get<{ inFlight: string[] }>('ship.acknowledged') as { inFlight: string[] }).inFlight;
     expect(inFlight.length).toBeGreaterThanOrEqual(1);
-    expect(inFlight.length).toBeLessThanOrEqual(3);
+    // At most a few windows: answers that came before an earlier one's wait for it.
+    expect(inFlight.length).toBeLessThanOrEqual(4 * 3);
 
     const counts = countRequests(real);
     const resumed = await shipStore(storeDir, real, state);
