@@ -20,7 +20,7 @@
 // All stores ship from this one Node process, where real agents each ship their own store from
 // their own process: here the shipping side's CPU work (store reads, segment encoding, MD5, state
 // writes) shares one thread with every request, which is the harder case for it.
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
@@ -64,6 +64,92 @@ const T_START = Date.now();
 const loadStart = loadavg();
 
 
+// Ship from this many child processes instead of this one (each store from one process, each process
+// one store at a time, stores dealt out in turn), as agents ship from their own processes; the raw
+// loops then run from the same processes with the same stores. 0: everything in this process.
+const PROCESSES = Number(arg('processes', 0));
+
+/** The raw loop's unit of work: one store's objects, up to WINDOW PUTs in flight (optionally a HEAD first). */
+async function putStoreRaw(client, bucket, objs, withHead) {
+  let bytes = 0;
+  let nextObject = 0;
+  await Promise.all(Array.from({ length: Math.min(WINDOW, objs.length) }, async () => {
+    while (nextObject < objs.length) {
+      const o = objs[nextObject++];
+      if (withHead) {
+        // put-once's old check on RGW: a HEAD that answers 404 before the PUT.
+        try {
+          await client.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key }));
+          throw new Error(`${o.key} exists`);
+        } catch (err) {
+          if (err?.$metadata?.httpStatusCode !== 404) throw err;
+        }
+      }
+      await client.s3.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: o.body, ContentLength: o.body.length, ContentMD5: createHash('md5').update(o.body).digest('base64') }));
+      bytes += o.body.length;
+    }
+  }));
+  return bytes;
+}
+
+/** A child process (--processes): does what the parent asks, one message at a time, and says how long its CPU worked. */
+async function runChild() {
+  const childEnv = JSON.parse(process.env.CUSTODY_BENCH_S3_ENV);
+  const clients = new Map();
+  const clientOf = (url) => {
+    if (!clients.has(url)) clients.set(url, openVault({ url, env: childEnv }));
+    return clients.get(url);
+  };
+  let states = new Map();
+  let bodies = new Map();
+  let c0 = process.cpuUsage();
+  await new Promise((resolve) => {
+    process.on('message', async (m) => {
+      let reply = {};
+      try {
+        if (m.op === 'prepare-ship') {
+          states = new Map(m.stores.map((b) => [b.host, new StateStore(b.dir)]));
+          c0 = process.cpuUsage();
+        } else if (m.op === 'ship') {
+          const r = await shipStore(m.dir, clientOf(m.url), states.get(m.host), { window: WINDOW });
+          reply = { written: r.written, bytes: r.bytes, existed: r.existed };
+        } else if (m.op === 'prepare-raw') {
+          bodies = new Map(m.stores.map((st) => [st.store, st.objects.map((o) => ({ key: o.key, body: randomBytes(o.size) }))]));
+          c0 = process.cpuUsage();
+        } else if (m.op === 'raw') {
+          reply = { bytes: await putStoreRaw(clientOf(m.url), m.bucket, bodies.get(m.store), m.withHead) };
+        } else if (m.op === 'finish') {
+          const cpu = process.cpuUsage(c0);
+          for (const st of states.values()) st.close();
+          states = new Map();
+          bodies = new Map();
+          reply = { cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+        } else if (m.op === 'exit') {
+          for (const c of clients.values()) c.destroy();
+          process.send({ id: m.id });
+          resolve();
+          return;
+        }
+      } catch (err) {
+        reply = { error: String(err?.stack ?? err) };
+      }
+      process.send({ id: m.id, ...reply });
+    });
+  });
+}
+if (process.argv.includes('--child')) {
+  await runChild();
+  process.exit(0);
+}
+
+/** Fresh state databases for a run, marked as an agent marks its own when it creates its store. */
+function freshState(b) {
+  for (const f of ['state.sqlite', 'state.sqlite-wal', 'state.sqlite-shm']) rmSync(join(b.dir, f), { force: true });
+  const state = new StateStore(b.dir);
+  if (!LIST_FIRST) recordShippingOrigin(state, b.storeId);
+  return state;
+}
+
 const work = mkdtempSync(join(tmpdir(), 'custody-bench-vault-'));
 let rgwDir = RGW_DIR;
 let startedRgw = false;
@@ -95,6 +181,26 @@ try {
   }
   const buildSeconds = (Date.now() - tBuild) / 1000;
 
+  let seqNo = 0;
+  const children = Array.from({ length: PROCESSES }, () => {
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', ...process.argv.slice(2)], { env: { ...process.env, CUSTODY_BENCH_S3_ENV: JSON.stringify(env) } });
+    const pending = new Map();
+    proc.on('message', (m) => {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m);
+    });
+    return { proc, pending };
+  });
+  const call = (child, msg) => new Promise((resolve, reject) => {
+    const id = ++seqNo;
+    child.pending.set(id, { resolve, reject });
+    child.proc.send({ id, ...msg });
+  });
+  /** The stores child i ships (and raw-puts): every PROCESSES-th, in turn. */
+  const storesOf = (i) => built.filter((_, k) => k % PROCESSES === i);
+
   async function pool(items, worker) {
     let next = 0;
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
@@ -120,6 +226,17 @@ try {
       await warm.s3.send(new PutObjectCommand({ Bucket: warm.bucket, Key: `raw/${b.host}`, Body: body, ContentLength: body.length, ContentMD5: createHash('md5').update(body).digest('base64') }));
     });
     warm.destroy();
+    await Promise.all(children.map(async (c, i) => {
+      const b = storesOf(i)[0];
+      if (b === undefined) return;
+      freshState(b).close();
+      await call(c, { op: 'prepare-ship', stores: [b] });
+      await call(c, { op: 'ship', url: warmUrl, dir: b.dir, host: b.host });
+      await call(c, { op: 'finish' });
+      await call(c, { op: 'prepare-raw', stores: [{ store: 0, objects: [{ key: `raw/warm-${i}`, size: 4096 }] }] });
+      await call(c, { op: 'raw', url: warmUrl, bucket: warm.bucket, store: 0, withHead: false });
+      await call(c, { op: 'finish' });
+    }));
   }
 
   // ---- throughput: shipping vs the raw PUT loop, alternating ------------------------------------
@@ -139,12 +256,25 @@ try {
       // Each store's state database is open before the clock starts, as an agent holds its own open
       // from its start; a fresh one per run, marked as the agent marks it when it creates its store
       // (recordShippingOrigin: nothing of this store was ever sent to this vault, so no LIST).
-      const states = new Map(built.map((b) => {
-        for (const f of ['state.sqlite', 'state.sqlite-wal', 'state.sqlite-shm']) rmSync(join(b.dir, f), { force: true });
-        const state = new StateStore(b.dir);
-        if (!LIST_FIRST) recordShippingOrigin(state, b.storeId);
-        return [b.host, state];
-      }));
+      if (PROCESSES > 0) {
+        for (const b of built) freshState(b).close();
+        await Promise.all(children.map((c, i) => call(c, { op: 'prepare-ship', stores: storesOf(i) })));
+        const t0 = process.hrtime.bigint();
+        const c0 = process.cpuUsage();
+        await Promise.all(children.map(async (c, i) => {
+          for (const b of storesOf(i)) {
+            const r = await call(c, { op: 'ship', url: shipUrl, dir: b.dir, host: b.host });
+            written += r.written;
+            bytes += r.bytes;
+            if (r.existed !== 0) throw new Error(`${b.host}: ${r.existed} objects already in a fresh vault`);
+          }
+        }));
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const cpu = process.cpuUsage(c0);
+        const childCpu = (await Promise.all(children.map((c) => call(c, { op: 'finish' })))).reduce((n, r) => n + r.cpuSeconds, 0);
+        return { seconds, objects: written, bytes, cpuSeconds: (cpu.user + cpu.system) / 1e6 + childCpu };
+      }
+      const states = new Map(built.map((b) => [b.host, freshState(b)]));
       const t0 = process.hrtime.bigint();
       const c0 = process.cpuUsage();
       await pool(built, async (b) => {
@@ -161,35 +291,37 @@ try {
     const raw = async (withHead = false) => {
       // Bodies of the shipped sizes, made before the clock starts; Content-MD5 is computed inside the
       // loop, as put-once does.
-      const items = objectsOfStore.map((o, i) => ({ key: `raw/${String(o.store).padStart(4, '0')}/${i}`, body: randomBytes(o.size), store: o.store }));
-      const byStore = new Map();
-      for (const it of items) byStore.set(it.store, [...(byStore.get(it.store) ?? []), it]);
+      const bucket = withHead ? headBucket : rawBucket;
+      const objectsByStore = new Map();
+      objectsOfStore.forEach((o, i) => objectsByStore.set(o.store, [...(objectsByStore.get(o.store) ?? []), { key: `raw/${String(o.store).padStart(4, '0')}/${i}`, size: o.size }]));
+      if (PROCESSES > 0) {
+        const index = new Map(built.map((b, k) => [b.host, k]));
+        await Promise.all(children.map((c, i) => call(c, { op: 'prepare-raw', stores: storesOf(i).map((b) => ({ store: index.get(b.host), objects: objectsByStore.get(index.get(b.host)) ?? [] })) })));
+        let bytes = 0;
+        const t0 = process.hrtime.bigint();
+        const c0 = process.cpuUsage();
+        await Promise.all(children.map(async (c, i) => {
+          for (const b of storesOf(i)) {
+            const r = await call(c, { op: 'raw', url: shipUrl, bucket, store: index.get(b.host), withHead });
+            bytes += r.bytes; // not `bytes += await …`: that reads bytes before the wait and loses the others' sums
+          }
+        }));
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const cpu = process.cpuUsage(c0);
+        const childCpu = (await Promise.all(children.map((c) => call(c, { op: 'finish' })))).reduce((n, r) => n + r.cpuSeconds, 0);
+        return { seconds, objects: objectsOfStore.length, bytes, cpuSeconds: (cpu.user + cpu.system) / 1e6 + childCpu };
+      }
+      const stores = [...objectsByStore.values()].map((objs) => objs.map((o) => ({ key: o.key, body: randomBytes(o.size) })));
       let bytes = 0;
       const t0 = process.hrtime.bigint();
       const c0 = process.cpuUsage();
-      const bucket = withHead ? headBucket : rawBucket;
-      await pool([...byStore.values()], async (objs) => {
-        let nextObject = 0;
-        await Promise.all(Array.from({ length: Math.min(WINDOW, objs.length) }, async () => {
-        while (nextObject < objs.length) {
-          const o = objs[nextObject++];
-          if (withHead) {
-            // put-once's check on RGW: a HEAD that answers 404 before the PUT.
-            try {
-              await client.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key }));
-              throw new Error(`${o.key} exists`);
-            } catch (err) {
-              if (err?.$metadata?.httpStatusCode !== 404) throw err;
-            }
-          }
-          await client.s3.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: o.body, ContentLength: o.body.length, ContentMD5: createHash('md5').update(o.body).digest('base64') }));
-          bytes += o.body.length;
-        }
-        }));
+      await pool(stores, async (objs) => {
+        const n = await putStoreRaw(client, bucket, objs, withHead);
+        bytes += n;
       });
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = process.cpuUsage(c0);
-      return { seconds, objects: items.length, bytes, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+      return { seconds, objects: objectsOfStore.length, bytes, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
     };
     let s;
     let r;
@@ -226,6 +358,8 @@ try {
     runs.push({ run, order: run % 2 === 0 ? 'raw loops first' : 'shipping first', ship: s, raw: r, head: h, records });
     log(`run ${run}: shipping ${fmt(records / s.seconds)} records/s, raw ${fmt(records / r.seconds)} equiv., ratio ${(r.seconds / s.seconds).toFixed(2)}`);
   }
+
+  await Promise.all(children.map((c) => call(c, { op: 'exit' })));
 
   // ---- lag while the stores grow at a steady rate --------------------------------------------------
   log(`lag: ${STORES} stores growing at ${LAG_RATE} records/s each for ${LAG_SECONDS} s, shipped in rounds`);
@@ -308,11 +442,11 @@ try {
   out.push('');
   out.push(`Machine: ${availableParallelism()} CPUs, ${cpuModel}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM; Node ${process.version}; ${rgwVersion} (memstore, one OSD, on the same machine); ${new Date().toISOString().slice(0, 10)}.`);
   out.push('');
-  out.push(`Command: \`npm run bench:vault\` (= \`npm run build && node scripts/bench/vault-ship.mjs --stores ${STORES} --records ${RECORDS} --concurrency ${CONCURRENCY} --window ${WINDOW} --runs ${RUNS} --lag-seconds ${LAG_SECONDS} --lag-rate ${LAG_RATE} --lag-round-ms ${LAG_ROUND_MS} > bench-results/vault-ship.md\`). The whole run took ${fmt((Date.now() - T_START) / 1000)} s, ${fmt(buildSeconds)} s of it building the stores. Load average (1/5/15 min) at the start: ${loadStart}; at the end: ${loadavg()} (other work on the machine makes wall-clock rates lower and noisier; compare the columns of one run, not runs).`);
+  out.push(`Command: \`npm run bench:vault\` (= \`npm run build && node scripts/bench/vault-ship.mjs --stores ${STORES} --records ${RECORDS} --concurrency ${CONCURRENCY} --window ${WINDOW}${PROCESSES > 0 ? ` --processes ${PROCESSES}` : ''}${LIST_FIRST ? ' --list-first' : ''} --runs ${RUNS} --lag-seconds ${LAG_SECONDS} --lag-rate ${LAG_RATE} --lag-round-ms ${LAG_ROUND_MS} > bench-results/vault-ship.md\`). The whole run took ${fmt((Date.now() - T_START) / 1000)} s, ${fmt(buildSeconds)} s of it building the stores. Load average (1/5/15 min) at the start: ${loadStart}; at the end: ${loadavg()} (other work on the machine makes wall-clock rates lower and noisier; compare the columns of one run, not runs).`);
   out.push('');
   out.push(`Input: ${STORES} stores (hosts), each ${fmt(RECORDS)} \`log.line\` records of auth.log lines written by \`EvidenceStore\` with the default policy and closed with a final checkpoint: ${fmt(STORES * RECORDS)} records. Shipping one store puts ${fmt(objs / STORES, 1)} objects on average (enrollment key, checkpoint notes, segments), ${fmt(objs)} objects and ${fmt(mib(totalBytes), 1)} MiB in all per run.`);
   out.push('');
-  out.push(`Each run ships every store into a fresh vault (bucket with Object Lock, compliance, 1 day) with \`shipStore\` from \`dist/\`, ${CONCURRENCY} stores at a time, each with up to ${WINDOW} PUTs in flight (its window, acknowledged in order), ${LIST_FIRST ? 'each state database without a shipping origin (so each store\'s first round LISTs its names in the vault first)' : 'each state database fresh and marked as the agent marks it when it creates its store (so no LIST: nothing of the store was ever sent there)'}, opened before the clock starts as an agent holds it open; and runs the raw loop into another fresh lock bucket: the same \`S3Client\` (the vault client's), the same ${fmt(objs)} object sizes in the same store-by-store order, the same shape (${CONCURRENCY} stores at a time, up to ${WINDOW} PUTs in flight per store), one \`PutObject\` with \`Content-MD5\` per object and nothing else. An untimed warm-up (a few stores shipped and put into a third bucket) comes first; runs alternate which side goes first. Ratio = raw time / shipping time (goal ≥ 0.8×). A third loop, into a third fresh lock bucket, has the same shape with a HEAD (404) before each PUT, what put-once did on RGW before shipping knew from its state database which names were never sent; \"shipping vs HEAD+PUT\" is its time / shipping time. All stores ship from this one Node process, where real agents each ship from their own: here shipping's CPU work shares one thread with every request.`);
+  out.push(`Each run ships every store into a fresh vault (bucket with Object Lock, compliance, 1 day) with \`shipStore\` from \`dist/\`, ${PROCESSES > 0 ? `from ${PROCESSES} child processes (as agents ship from their own processes; each process ships its share of the stores, dealt out in turn, one store at a time, so ${PROCESSES} stores at a time)` : `from this one process, ${CONCURRENCY} stores at a time`}, each with up to ${WINDOW} PUTs in flight (its window, acknowledged in order), ${LIST_FIRST ? 'each state database without a shipping origin (so each store\'s first round LISTs its names in the vault first)' : 'each state database fresh and marked as the agent marks it when it creates its store (so no LIST: nothing of the store was ever sent there)'}, opened before the clock starts as an agent holds it open; and runs the raw loop into another fresh lock bucket: the same \`S3Client\` (the vault client's), the same ${fmt(objs)} object sizes in the same store-by-store order, the same shape (${PROCESSES > 0 ? `the same ${PROCESSES} processes with the same stores each` : `${CONCURRENCY} stores at a time`}, up to ${WINDOW} PUTs in flight per store), one \`PutObject\` with \`Content-MD5\` per object and nothing else. An untimed warm-up (a few stores shipped and put into a third bucket) comes first; runs alternate which side goes first. Ratio = raw time / shipping time (goal ≥ 0.8×). A third loop, into a third fresh lock bucket, has the same shape with a HEAD (404) before each PUT, what put-once did on RGW before shipping knew from its state database which names were never sent; \"shipping vs HEAD+PUT\" is its time / shipping time. ${PROCESSES > 0 ? `CPU columns add up the parent and every child process.` : `All stores ship from this one Node process, where real agents each ship from their own: here shipping's CPU work shares one thread with every request (\`--processes N\` measures the other way).`}`);
   out.push('');
   out.push('| run | first | shipping s | shipping records/s | shipping MiB/s | raw PUT s | raw records/s equiv. | raw MiB/s | ratio | raw HEAD+PUT s | shipping vs HEAD+PUT | shipping CPU s | raw CPU s |');
   out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
