@@ -1,9 +1,19 @@
 /**
  * One round of shipping a store to the vault: read a consistent snapshot of the store, plan what
- * the vault has not acknowledged (plan.ts), put each item once, and record each acknowledgement in
- * the state database as soon as the vault gives it. A crash anywhere resumes at the first
- * unacknowledged item: an item the vault stored but we did not record is put again under the same
- * name with the same bytes, which put-once answers with "existed" and writes nothing.
+ * the vault has not acknowledged (plan.ts), put each item once, and record the acknowledgements in
+ * the state database, in plan order. A crash anywhere resumes at the first unacknowledged item.
+ *
+ * Which names get a HEAD before their PUT (Ceph RGW ignores If-None-Match, so a blind PUT of a name
+ * the vault holds stores a second version): only those the state database cannot vouch for. Before
+ * a window of names is sent, they are recorded as in flight (one write, with the acknowledgements
+ * since the last one); a name acknowledged leaves that list; a failed request leaves its name (and
+ * every later one) on it. So after a crash, a kill -9 or a failure exactly the names that may have
+ * reached the vault unacknowledged are asked about (put-once: HEAD, and a GET to compare when found,
+ * answered "existed"), and every other name past the watermarks was never sent and is put at once.
+ * Without a position for this vault the store's names in the vault are listed once and treated the
+ * same way, unless the state has known the store since its creation and never shipped to this vault
+ * (origin.ts). Up to `window` PUTs travel at once; an answer that comes before an earlier one's waits
+ * for it, so watermarks never pass an object the vault has not acknowledged.
  *
  * A round is bounded (ShipLimits: records and objects), so a large backlog is shipped in steps and
  * the agent's loop (loop.ts) stays responsive; `more` says the round stopped at its bound. The
