@@ -25,6 +25,7 @@ import { Evt, type Logger } from './logger.js';
 import { hasLiveSources, LiveSources } from './sources/index.js';
 import { StoreAppender } from './store-appender.js';
 import type { AppendOutageRecord, VaultShipLoop } from './ship/loop.js';
+import { recordShippingOrigin } from './ship/origin.js';
 import { STATE_CLOCK_KEY, STATE_STATUS_KEY, STATE_TSA_KEY, type AgentStatusState } from './status.js';
 
 /** The `source` of the agent's own records. */
@@ -156,6 +157,8 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   let state: StateStore;
   try {
     state = new StateStore(config.store);
+    // A store created now: every shipping of it will be recorded in this state database.
+    if (enrollment) recordShippingOrigin(state, store.storeId);
   } catch (err) {
     store.close({ finalCheckpoint: true });
     throw err;

@@ -1,9 +1,19 @@
 /**
  * One round of shipping a store to the vault: read a consistent snapshot of the store, plan what
- * the vault has not acknowledged (plan.ts), put each item once, and record each acknowledgement in
- * the state database as soon as the vault gives it. A crash anywhere resumes at the first
- * unacknowledged item: an item the vault stored but we did not record is put again under the same
- * name with the same bytes, which put-once answers with "existed" and writes nothing.
+ * the vault has not acknowledged (plan.ts), put each item once, and record the acknowledgements in
+ * the state database, in plan order. A crash anywhere resumes at the first unacknowledged item.
+ *
+ * Which names get a HEAD before their PUT (Ceph RGW ignores If-None-Match, so a blind PUT of a name
+ * the vault holds stores a second version): only those the state database cannot vouch for. Before
+ * a window of names is sent, they are recorded as in flight (one write, with the acknowledgements
+ * since the last one); a name acknowledged leaves that list; a failed request leaves its name (and
+ * every later one) on it. So after a crash, a kill -9 or a failure exactly the names that may have
+ * reached the vault unacknowledged are asked about (put-once: HEAD, and a GET to compare when found,
+ * answered "existed"), and every other name past the watermarks was never sent and is put at once.
+ * Without a position for this vault the store's names in the vault are listed once and treated the
+ * same way, unless the state has known the store since its creation and never shipped to this vault
+ * (origin.ts). Up to `window` PUTs travel at once; an answer that comes before an earlier one's waits
+ * for it, so watermarks never pass an object the vault has not acknowledged.
  *
  * A round is bounded (ShipLimits: records and objects), so a large backlog is shipped in steps and
  * the agent's loop (loop.ts) stays responsive; `more` says the round stopped at its bound. The
@@ -22,29 +32,43 @@ import { ENROLLMENT_FILE } from '../../src/store/keyfiles.js';
 import type { StateStore } from '../../src/store/state-store.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import type { VaultClient } from '../../src/vault/s3.js';
+import { storePrefix } from '../../src/vault/layout.js';
 import { formatVaultUrl } from '../../src/vault/url.js';
+import { ORIGIN_KEY, type ShippingOrigin } from './origin.js';
 import { NOTHING_ACKNOWLEDGED, planShipping, segmentObject, type Acknowledged, type ShipItem } from './plan.js';
 
 const STATE_KEY = 'ship.acknowledged';
+/** One entry per acknowledged blob (`ship.blob.<sha256>` = the vault), so a new one is one row, not a rewritten list. */
+const BLOB_KEY_PREFIX = 'ship.blob.';
 
 interface StoredAcknowledged extends Omit<Acknowledged, 'blobs'> {
   vault: string;
-  blobs: string[];
+  /** The store this position is of (older versions did not say: taken as this store). */
+  storeId?: string;
+  /** Acknowledged blobs as one list, as older versions kept them; now in BLOB_KEY_PREFIX entries. */
+  blobs?: string[];
   /** The Merkle frontier of records [0, segmentEnd), hex levels ('' for an empty level). */
   frontier?: { size: number; levels: string[] };
+  /**
+   * Names that were sent (or about to be) and whose acknowledgement is not recorded here: a PUT of
+   * one may have reached the vault, so each is asked about (HEAD) before it is put again. Every
+   * other name past the watermarks was never sent, and is put without asking.
+   */
+  inFlight?: string[];
 }
 
 /** The acknowledged watermarks for this vault (shipping to another vault starts from nothing). */
 export function loadAcknowledged(state: StateStore, vault: string): Acknowledged {
   const stored = state.get<StoredAcknowledged>(STATE_KEY);
   if (stored === undefined || stored.vault !== vault) return NOTHING_ACKNOWLEDGED;
-  const { frontier: _frontier, vault: _vault, ...watermarks } = stored;
-  return { ...watermarks, blobs: new Set(stored.blobs) };
+  const { frontier: _frontier, vault: _vault, inFlight: _inFlight, blobs: oldList, ...watermarks } = stored;
+  const blobs = new Set(oldList ?? []);
+  for (const [name, v] of state.entries<string>(BLOB_KEY_PREFIX)) if (v === vault) blobs.add(name.slice(BLOB_KEY_PREFIX.length));
+  return { ...watermarks, blobs };
 }
 
 /** The saved frontier when it is the one of the acknowledged segments, else undefined (rebuild it). */
-function loadFrontier(state: StateStore, vault: string, segmentEnd: number): FrontierState | undefined {
-  const stored = state.get<StoredAcknowledged>(STATE_KEY);
+function loadFrontier(stored: StoredAcknowledged | undefined, vault: string, segmentEnd: number): FrontierState | undefined {
   const f = stored?.vault === vault ? stored.frontier : undefined;
   if (f === undefined || f.size !== segmentEnd || !Array.isArray(f.levels)) return undefined;
   try {
@@ -55,14 +79,29 @@ function loadFrontier(state: StateStore, vault: string, segmentEnd: number): Fro
   }
 }
 
-function saveAcknowledged(state: StateStore, vault: string, acked: Acknowledged, frontier: FrontierState): void {
+/** Watermarks, frontier, names in flight and the blobs acknowledged since the last save: one transaction. */
+function saveAcknowledged(
+  state: StateStore,
+  vault: string,
+  storeId: string,
+  acked: Acknowledged,
+  frontier: FrontierState,
+  inFlight: readonly string[],
+  newBlobs: readonly string[],
+  origin: ShippingOrigin | undefined,
+): void {
+  const { blobs: _blobs, ...watermarks } = acked;
   const stored: StoredAcknowledged = {
-    ...acked,
+    ...watermarks,
     vault,
-    blobs: [...acked.blobs].sort(),
+    storeId,
     frontier: { size: frontier.size, levels: frontier.levels.map((l) => (l === undefined ? '' : Buffer.from(l).toString('hex'))) },
+    inFlight: [...inFlight],
   };
-  state.set(STATE_KEY, stored);
+  const entries: [string, unknown][] = [[STATE_KEY, stored]];
+  if (origin !== undefined) entries.push([ORIGIN_KEY, origin]);
+  for (const sha of newBlobs) entries.push([`${BLOB_KEY_PREFIX}${sha}`, vault]);
+  state.setMany(entries);
 }
 
 /** How much one round may do; the rest waits for the next round (`more`). */
@@ -76,18 +115,49 @@ export interface ShipLimits {
 export const DEFAULT_SHIP_LIMITS: ShipLimits = { records: 20_000, objects: 2_000 };
 
 /**
+ * PUTs of one store in flight at once. Acknowledgements are still recorded in plan order (a
+ * watermark never passes an object the vault has not acknowledged); the window only lets the next
+ * requests travel while one is answered.
+ */
+export const DEFAULT_SHIP_WINDOW = 4;
+
+/**
+ * How long a check that the vault locks what it stores holds for one client (one agent run against
+ * one bucket). Object Lock cannot be turned off on a bucket, but its default retention rule can be
+ * removed by whoever administers the bucket; checked again this often, and at every start.
+ */
+export const LOCK_RECHECK_MS = 10 * 60_000;
+const lockCheckedAt = new WeakMap<VaultClient, number>();
+
+/**
  * The object just put (or found) must carry an Object Lock retention; else E_VAULT_NOT_LOCKABLE.
  * A HEAD of the name, not of a version id: that would need s3:GetObjectVersion, which the agent's
- * policy does not grant.
+ * policy does not grant. (Explicit lock headers on each PUT would make a lockless bucket refuse the
+ * PUT itself, but they need s3:PutObjectRetention, which the agent's policy denies.)
  */
 async function requireLocked(client: VaultClient, key: string): Promise<void> {
   const h = await client.head(key);
-  if (h.lockMode !== undefined && h.retainUntil !== undefined) return;
+  if (h.lockMode !== undefined && h.retainUntil !== undefined) {
+    lockCheckedAt.set(client, Date.now());
+    return;
+  }
   throw new CustodyError(
     ErrorCodes.VAULT_NOT_LOCKABLE,
     'the vault stored an object without an Object Lock retention (the bucket has no Object Lock or no default retention rule), so what is shipped there could be deleted; shipping stops here. Check the bucket with `custody vault init`',
     { where: `s3://${client.bucket}/${key}` },
   );
+}
+
+/** Every name under the store's prefix in the vault (one LIST request per thousand names). */
+async function listedNames(client: VaultClient, prefix: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for await (const page of client.list(prefix)) for (const o of page.objects) names.add(o.key);
+  return names;
+}
+
+function lockCheckDue(client: VaultClient): boolean {
+  const at = lockCheckedAt.get(client);
+  return at === undefined || Date.now() - at >= LOCK_RECHECK_MS;
 }
 
 export interface ShipRound {
@@ -101,8 +171,10 @@ export interface ShipRound {
 
 export interface ShipOptions {
   limits?: Partial<ShipLimits>;
-  /** Stop after the object in flight (the agent is stopping); what was acknowledged stays acknowledged. */
+  /** Stop after the objects in flight (the agent is stopping); what was acknowledged stays acknowledged. */
   signal?: AbortSignal;
+  /** PUTs in flight at once (DEFAULT_SHIP_WINDOW). */
+  window?: number;
 }
 
 export async function shipStore(storeDir: string, client: VaultClient, state: StateStore, options: ShipOptions = {}): Promise<ShipRound> {
@@ -115,7 +187,26 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     const storeId = meta.get('store_id');
     const host = meta.get('host');
     if (storeId === undefined || host === undefined) throw new CustodyError(ErrorCodes.STORE_CORRUPT, 'the store has no store_id or host', { where: storeDir });
-    let acked = loadAcknowledged(state, vaultName);
+    const saved = state.get<StoredAcknowledged>(STATE_KEY);
+    // A position of another store (a store made anew beside an old state database) is no position.
+    const stored = saved !== undefined && (saved.storeId === undefined || saved.storeId === storeId) ? saved : undefined;
+    let acked = stored === undefined ? NOTHING_ACKNOWLEDGED : loadAcknowledged(state, vaultName);
+    const savedOrigin = state.get<ShippingOrigin>(ORIGIN_KEY);
+    const origin = savedOrigin?.store_id === storeId && Array.isArray(savedOrigin.vaults) ? savedOrigin : undefined;
+    // Names that may already be in the vault without an acknowledgement here: each is asked about
+    // before it is put; every other name is put at once. With a shipping position for this vault,
+    // those recorded in flight. Without one: nothing, when this state database has recorded all
+    // shipping of this store since its creation and never to this vault; else (a lost state
+    // database, an older version, a vault shipped to before) the store's names in the vault, listed
+    // once. They stay in the state until acknowledged.
+    const uncertain =
+      stored?.vault === vaultName
+        ? new Set(stored.inFlight ?? [])
+        : origin !== undefined && !origin.vaults.includes(vaultName)
+          ? new Set<string>()
+          : await listedNames(client, storePrefix(prefix, host, storeId));
+    // The first save for a vault adds it to the origin's list, in the same transaction.
+    let originUpdate = origin !== undefined && !origin.vaults.includes(vaultName) ? { ...origin, vaults: [...origin.vaults, vaultName] } : undefined;
     // Only what is not shipped yet, or is needed for it: checkpoints after the acknowledged one or
     // beyond the acknowledged records (segments end at them), and those new time stamps belong to.
     const tokens = reader.tsaTokensAfter(acked.tsaTokenId);
@@ -161,7 +252,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       for (const r of reader.leafHashesBefore(size)) frontier.push(r.leaf_hash);
       return frontier.toState();
     };
-    let frontierState: FrontierState = loadFrontier(state, vaultName, acked.segmentEnd) ?? rebuildAt(acked.segmentEnd);
+    let frontierState: FrontierState = loadFrontier(stored, vaultName, acked.segmentEnd) ?? rebuildAt(acked.segmentEnd);
     const signedRoots = new Map<number, Uint8Array>();
     const matchesCheckpoint = (after: FrontierState, treeSize: number): boolean => {
       let root = signedRoots.get(treeSize);
@@ -173,34 +264,128 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       }
       return Buffer.from(MerkleFrontier.fromState(after).root()).equals(Buffer.from(root));
     };
-    const pending: { bytes: Uint8Array; observedAt: string }[] = [];
-    if (segments.length > 0) {
-      const to = Math.min(sealedSize, (segments.at(-1) as { end: number }).end);
-      for (const r of reader.recordRange(acked.segmentEnd, to)) pending.push({ bytes: r.bytes, observedAt: r.observed_at });
-    }
+    // Read when the first segment is prepared, not before: the small objects before it (the
+    // enrollment key, checkpoint notes) are already on their way while the records are read.
+    let pending: { bytes: Uint8Array; observedAt: string }[] | undefined;
+    let pendingAt = 0;
+    const firstUnshipped = acked.segmentEnd;
+    const takeRecords = (n: number): { bytes: Uint8Array; observedAt: string }[] => {
+      pending ??= reader.recordBytesRange(firstUnshipped, Math.min(sealedSize, (segments.at(-1) as { end: number }).end));
+      const out = pending.slice(pendingAt, pendingAt + n);
+      pendingAt += out.length;
+      return out;
+    };
 
     const round: ShipRound = { written: 0, existed: 0, bytes: 0, acknowledged: acked, more };
-    let lockChecked = false;
-    for (const item of plan) {
-      if (options.signal?.aborted) {
-        more = true;
+    // Blob acknowledgements go into this round's own set (no copy per blob), saved as new rows.
+    const ackedBlobs = new Set(acked.blobs);
+    acked = { ...acked, blobs: ackedBlobs };
+    // Blobs acknowledged in an older version's single list move to their own rows at the first save.
+    let newBlobs: string[] = stored?.vault === vaultName ? [...(stored.blobs ?? [])] : [];
+    // The frontier after the acknowledged segments (what is saved); frontierState runs ahead of it
+    // while segments are prepared for the window.
+    let ackedFrontier = frontierState;
+    const window = Math.max(1, options.window ?? DEFAULT_SHIP_WINDOW);
+    interface Prepared {
+      key: string;
+      body: Uint8Array;
+      next: (a: Acknowledged) => Acknowledged;
+      /** For a segment: the frontier after it, saved once it is acknowledged. */
+      frontier: FrontierState | undefined;
+    }
+    interface Sent extends Omit<Prepared, 'body'> {
+      bytes: number;
+      answer: Promise<void>;
+      /** Set when the vault answered (or the request failed). */
+      result?: { outcome: 'written' | 'existed' } | { error: unknown };
+    }
+    const prepared: Prepared[] = [];
+    /** Sent and not yet acknowledged, in plan order (some may be answered, behind one that is not). */
+    const sending: Sent[] = [];
+    let unanswered = 0;
+    let planned = 0;
+    let failure: unknown;
+    const save = (): void => {
+      const inFlight = new Set([...uncertain, ...sending.map((x) => x.key), ...prepared.map((x) => x.key)]);
+      saveAcknowledged(state, vaultName, storeId, acked, ackedFrontier, [...inFlight], newBlobs, originUpdate);
+      newBlobs = [];
+      originUpdate = undefined;
+    };
+    // `window` requests travel at once; answers that come before an earlier one's wait for it
+    // (acknowledgements in plan order), at most a few windows' worth.
+    const canSend = (): boolean =>
+      failure === undefined && unanswered < window && sending.length < 4 * window && (prepared.length > 0 || planned < plan.length);
+    for (;;) {
+      while (canSend()) {
+        if (options.signal?.aborted) {
+          more = true;
+          break;
+        }
+        if (prepared.length === 0) {
+          // The next names to send are recorded as in flight before any of them is sent, a window's
+          // worth in one write (with the acknowledgements since the last one).
+          while (prepared.length < window && planned < plan.length) {
+            const item = plan[planned++] as ShipItem;
+            const o = objectFor(item);
+            prepared.push({ ...o, frontier: item.kind === 'segment' ? frontierState : undefined });
+          }
+          save();
+        }
+        const { body, ...p } = prepared.shift() as Prepared;
+        const sent: Sent = { ...p, bytes: body.length, answer: Promise.resolve() };
+        unanswered++;
+        sent.answer = client.putOnce(p.key, body, { unsent: !uncertain.has(p.key) }).then(
+          (r) => {
+            sent.result = { outcome: r.outcome };
+          },
+          (error: unknown) => {
+            sent.result = { error };
+          },
+        ).finally(() => {
+          unanswered--;
+        });
+        sending.push(sent);
+      }
+      const first = sending[0];
+      if (first === undefined) break;
+      if (first.result === undefined) {
+        // Wait for the next answer, whichever it is; the window refills with it.
+        await Promise.race(sending.filter((x) => x.result === undefined).map((x) => x.answer));
+        continue;
+      }
+      const r = first.result;
+      if ('error' in r) {
+        // Not acknowledged, nor anything after it: all stay in flight for the next round's check.
+        failure ??= r.error;
+        await Promise.all(sending.map((x) => x.answer));
         break;
       }
-      const { key, body, next } = objectFor(item);
-      const r = await client.putOnce(key, body);
-      if (!lockChecked) {
-        // Once per round, before anything is acknowledged: a bucket without Object Lock or without a
-        // default retention accepts every PUT and locks nothing, and put-once cannot tell. The HEAD
-        // needs only the agent's s3:GetObject (docs/vault/agent-policy.json), not the bucket's
-        // configuration.
-        await requireLocked(client, key);
-        lockChecked = true;
+      if (lockCheckDue(client)) {
+        // Before anything is acknowledged: a bucket without Object Lock or without a default
+        // retention accepts every PUT and locks nothing, and put-once cannot tell. The HEAD needs
+        // only the agent's s3:GetObject (docs/vault/agent-policy.json).
+        try {
+          await requireLocked(client, first.key);
+        } catch (err) {
+          failure = err;
+          await Promise.all(sending.map((x) => x.answer));
+          break;
+        }
       }
+      sending.shift();
       round[r.outcome === 'written' ? 'written' : 'existed']++;
-      if (r.outcome === 'written') round.bytes += body.length;
-      acked = next(acked);
-      saveAcknowledged(state, vaultName, acked, frontierState);
+      if (r.outcome === 'written') round.bytes += first.bytes;
+      acked = first.next(acked);
+      uncertain.delete(first.key);
+      if (first.frontier !== undefined) ackedFrontier = first.frontier;
     }
+    // What was sent and not acknowledged (a failure, and the answers after it) stays in flight.
+    prepared.length = 0;
+    // A listed name the whole plan did not reach is not one this store will ship next (names are
+    // functions of the store's data): once everything is acknowledged, forget them.
+    if (failure === undefined && !more) uncertain.clear();
+    save();
+    if (failure !== undefined) throw failure;
     round.acknowledged = acked;
     round.more = more;
     return round;
@@ -221,7 +406,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           return { key: item.key, body: certificates.get(item.epoch) as Uint8Array, next: (a) => ({ ...a, certificateEpoch: item.epoch }) };
         case 'segment': {
           if (frontierState.size !== item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records before seq ${item.start} are missing from the store`, { where: storeDir });
-          const records = pending.splice(0, item.end - item.start);
+          const records = takeRecords(item.end - item.start);
           if (records.length !== item.end - item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${item.start}, ${item.end}) are not all in the store`, { where: storeDir });
           let seg = segmentObject(prefix, host as string, storeId as string, frontierState, records);
           if (!matchesCheckpoint(seg.after, item.end)) {
@@ -236,7 +421,15 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           return { key: seg.key, body: seg.body, next: (a) => ({ ...a, segmentEnd: item.end }) };
         }
         case 'blob':
-          return { key: item.key, body: reader.blob(item.sha256), next: (a) => ({ ...a, blobs: new Set([...a.blobs, item.sha256]) }) };
+          return {
+            key: item.key,
+            body: reader.blob(item.sha256),
+            next: (a) => {
+              ackedBlobs.add(item.sha256);
+              newBlobs.push(item.sha256);
+              return a;
+            },
+          };
       }
     }
   } finally {

@@ -158,6 +158,16 @@ export class SqliteStoreReader implements StoreReader {
     }
   }
 
+  /**
+   * The bytes and observed_at of records [from, to), in order, in one array: for a bounded range
+   * (a shipping round), where one `all()` is about twice as fast as iterating row by row.
+   */
+  recordBytesRange(from: number, to: number): { bytes: Uint8Array; observedAt: string }[] {
+    return this.guard(() =>
+      (this.db.prepare('SELECT bytes, observed_at FROM records WHERE seq >= ? AND seq < ? ORDER BY seq').raw().all(from, to) as [Uint8Array, string][]).map(([bytes, observedAt]) => ({ bytes, observedAt })),
+    );
+  }
+
   /** The leaf hashes of records with `seq < to`, in order, without their bytes. */
   *leafHashesBefore(to: number): Iterable<{ seq: number; leaf_hash: Uint8Array }> {
     try {

@@ -27,6 +27,11 @@
  *   conditional writes (AWS S3); Ceph RGW 16.2 ignores it (measured: a PUT with it stored a second
  *   version), so there the HEAD before the PUT is the check, and two writers racing between them
  *   can leave two versions, which verification is to name as a second version of a write-once object.
+ *   A caller that knows the name was never sent (the agent's shipper, from its state database) may
+ *   leave the first HEAD out (`unsent`): on RGW that HEAD doubled the requests of shipping.
+ * - A PUT is never retried blindly: a PUT whose answer was lost may have stored its version, and a
+ *   second PUT of the same name would store a second one. So the SDK's own retry is switched off for
+ *   PutObject, and put-once retries by itself, asking with a HEAD before each new attempt.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -67,6 +72,11 @@ export interface VaultClientOptions {
 }
 
 export interface PutOnceOptions {
+  /**
+   * The caller knows this name was never sent to this vault (no PUT of it can have reached it), so
+   * the HEAD before the first PUT is left out. Any retry still asks first.
+   */
+  unsent?: boolean;
   /** Object Lock retention of this object; without it the bucket's default retention applies. */
   retainUntil?: Date;
   mode?: LockMode;
@@ -183,6 +193,28 @@ function credentialsFrom(env: Readonly<Record<string, string | undefined>>): { a
   return { accessKeyId, secretAccessKey, ...(sessionToken !== undefined && sessionToken !== '' ? { sessionToken } : {}) };
 }
 
+/**
+ * Replaces the SDK's retry middleware for one command with a pass-through (same name, step and
+ * priority, so the stack's override rule swaps it): that command is sent exactly once.
+ */
+function sendOnce<C extends { middlewareStack: { add: (...args: never[]) => unknown } }>(command: C): C {
+  (command.middlewareStack as unknown as { add: (mw: unknown, options: unknown) => void }).add((next: unknown) => next, {
+    name: 'retryMiddleware',
+    tags: ['RETRY'],
+    step: 'finalizeRequest',
+    priority: 'high',
+    override: true,
+  });
+  return command;
+}
+
+/** A failure worth another attempt: the network, a timeout, or the far end busy or failing (5xx, 429). */
+function transient(err: unknown): boolean {
+  const { code, status } = s3ErrorCode(err);
+  if (status !== undefined) return status >= 500 || status === 429 || code === 'RequestTimeout' || code === 'SlowDown';
+  return vaultError(err, '', '').code === ErrorCodes.VAULT_UNREACHABLE;
+}
+
 function md5Base64(body: Uint8Array): string {
   return createHash('md5').update(body).digest('base64');
 }
@@ -196,9 +228,12 @@ export class VaultClient {
   /** The SDK client, for tests that must do what custody never does (delete, overwrite). */
   readonly s3: S3Client;
   readonly endpoint: string | undefined;
+  /** Attempts of one put-once (the SDK's retry does the other calls). */
+  private readonly maxAttempts: number;
 
   constructor(vault: VaultUrl, options: VaultClientOptions) {
     this.vault = vault;
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.endpoint = endpointFrom(options);
     const region = options.region ?? options.env['AWS_REGION'] ?? options.env['AWS_DEFAULT_REGION'] ?? (this.endpoint !== undefined ? 'us-east-1' : undefined);
     const credentials = credentialsFrom(options.env);
@@ -239,15 +274,31 @@ export class VaultClient {
    * bytes there: E_VAULT_OBJECT_EXISTS, and nothing is written.
    */
   async putOnce(key: string, body: Uint8Array, options: PutOnceOptions = {}): Promise<PutOnceResult> {
-    const md5 = md5Base64(body);
-    const existing = await this.headOrUndefined(key);
-    if (existing !== undefined) return this.sameOrRefuse(key, body, md5);
     if ((options.retainUntil === undefined) !== (options.mode === undefined)) {
       throw new CustodyError(ErrorCodes.USAGE, 'an object lock retention needs both a mode and a retain-until date');
     }
+    const md5 = md5Base64(body);
+    let ask = options.unsent !== true;
+    for (let attempt = 1; ; attempt++) {
+      if (ask && (await this.headOrUndefined(key)) !== undefined) return this.sameOrRefuse(key, body, md5);
+      try {
+        return await this.putOnceAttempt(key, body, md5, options);
+      } catch (err) {
+        if (err instanceof CustodyError || attempt >= this.maxAttempts || !transient(err)) {
+          throw err instanceof CustodyError ? err : vaultError(err, 'put', this.where(key));
+        }
+        // The failed PUT may have stored its version: the next attempt asks first.
+        ask = true;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /** One PUT, sent once; a refused conditional write is answered by comparing what is there. */
+  private async putOnceAttempt(key: string, body: Uint8Array, md5: string, options: PutOnceOptions): Promise<PutOnceResult> {
     try {
       const r = await this.s3.send(
-        new PutObjectCommand({
+        sendOnce(new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
           Body: body,
@@ -257,14 +308,14 @@ export class VaultClient {
           ...(options.contentType !== undefined ? { ContentType: options.contentType } : {}),
           ...(options.mode !== undefined ? { ObjectLockMode: options.mode as ObjectLockRetentionMode, ObjectLockRetainUntilDate: options.retainUntil } : {}),
           ...(options.legalHold !== undefined ? { ObjectLockLegalHoldStatus: options.legalHold ? 'ON' : 'OFF' } : {}),
-        }),
+        })),
       );
       return { key, outcome: 'written', versionId: r.VersionId, md5 };
     } catch (err) {
       const { code, status } = s3ErrorCode(err);
-      // Someone wrote the name between our HEAD and PUT (conditional write refused): same rule as above.
+      // The name exists (conditional write refused): same rule as a HEAD that found it.
       if (code === 'PreconditionFailed' || status === 412 || code === 'ConditionalRequestConflict') return this.sameOrRefuse(key, body, md5);
-      throw vaultError(err, 'put', this.where(key));
+      throw err;
     }
   }
 

@@ -77,11 +77,19 @@ export function encodeSegment(segment: Segment): Uint8Array {
     start: segment.start,
     store_id: segment.storeId,
   });
-  const parts: Buffer[] = [Buffer.from(MAGIC), Buffer.from(`${header}\n`)];
+  // One allocation for the whole segment, written in place (shipping encodes every record it sends).
+  const head = `${MAGIC}${header}\n`;
+  let size = Buffer.byteLength(head);
+  for (const r of segment.records) size += String(r.length).length + 1 + r.length + 1;
+  const out = Buffer.allocUnsafeSlow(size); // every byte is written below
+  let at = out.write(head, 0, 'utf8');
   for (const r of segment.records) {
-    parts.push(Buffer.from(`${r.length}:`), Buffer.from(r.buffer, r.byteOffset, r.byteLength), Buffer.from('\n'));
+    at += out.write(`${r.length}:`, at, 'latin1');
+    out.set(r, at);
+    at += r.length;
+    out[at++] = 0x0a;
   }
-  return new Uint8Array(Buffer.concat(parts));
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Parses a segment strictly (any byte out of place is an error, never skipped). */
