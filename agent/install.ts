@@ -28,8 +28,9 @@ export const DEFAULT_SERVICE_USER = 'custody';
  *   four of them held about 4-8 MB of RSS (measured with the agent's idle and steady benches).
  * Measured with scripts/bench/agent-idle.mjs and agent-steady.mjs (BENCHMARKS.md), which run the
  * agent with exactly these flags.
- * A foreground `custody agent run` gets them from NODE_OPTIONS (README); V8's own flags cannot be
- * changed safely in a running process (node's documentation of v8.setFlagsFromString).
+ * A foreground `custody agent run` gets them only on node's command line (README; NODE_OPTIONS
+ * refuses --optimize-for-size): V8's own flags cannot be changed safely in a running process
+ * (node's documentation of v8.setFlagsFromString).
  */
 export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--v8-pool-size=1'] as const;
 
