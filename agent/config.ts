@@ -536,3 +536,12 @@ export function configWarnings(config: AgentConfig): string[] {
   }
   return warnings;
 }
+
+/**
+ * Whether any live source (journald, USB, watched folders) is configured. Here rather than beside
+ * the sources, so that an agent without them never loads their code (agent/sources/, chokidar).
+ */
+export function hasLiveSources(config: AgentConfig): boolean {
+  const s = config.sources;
+  return (s.journald !== undefined && s.journald.enabled) || s.usb !== undefined || (s.watchFolders !== undefined && s.watchFolders.paths.length > 0);
+}

@@ -21,12 +21,19 @@ export const DEFAULT_CONFIG_PATH = '/etc/custody/agent.yaml';
 export const DEFAULT_STORE_DIR = '/var/lib/custody';
 export const DEFAULT_SERVICE_USER = 'custody';
 /**
- * Node flags for the service, which mostly waits: a 1 MiB young generation and V8's
- * optimize-for-size mode keep the idle agent's RSS about 16 MB lower (measured with
- * scripts/bench/agent-idle.mjs: 74 MB instead of 90 MB), and ingest throughput in a burst stayed
- * the same within noise (scripts/bench/ingest.mjs: 42.7k vs 43.8k lines/s).
+ * Node flags for the service, which mostly waits or follows a few lines a second:
+ * - a 1 MiB young generation (V8's default grows it to 16 MiB per semi-space) and V8's
+ *   optimize-for-size mode: about 35 MB less RSS at a steady 1,000 lines/s and 16 MB less idle;
+ * - one V8 background thread instead of four: each thread also gets its own malloc arena, and
+ *   four of them held about 4-8 MB of RSS (measured with the agent's idle and steady benches).
+ * Measured with scripts/bench/agent-idle.mjs and agent-steady.mjs (BENCHMARKS.md), which run the
+ * agent with exactly these flags.
+ * A foreground `custody agent run` gets them only on node's command line (README; NODE_OPTIONS
+ * refuses --optimize-for-size): V8's own flags cannot be changed safely in a running process
+ * (node's documentation of v8.setFlagsFromString).
  */
-export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'] as const;
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--v8-pool-size=1'] as const;
+
 
 export interface ServiceSpec {
   /** The node binary (absolute). */

@@ -17,12 +17,12 @@ import { StateStore } from '../src/store/state-store.js';
 import { codeHash, custodyVersion } from '../src/version.js';
 import { ClockWatch, type ClockAnomaly, type ClockReading } from './clock-watch.js';
 import { ControlSocket } from './control.js';
-import { configHash, redactConfig, type AgentConfig } from './config.js';
+import { configHash, hasLiveSources, redactConfig, type AgentConfig } from './config.js';
 import { defaultHostName } from './enroll.js';
 import { DEFAULT_INGEST_OPTIONS, FileIngestor, type IngestOptions } from './ingest.js';
 import { Deriver } from '../src/derive/deriver.js';
 import { Evt, type Logger } from './logger.js';
-import { hasLiveSources, LiveSources } from './sources/index.js';
+import type { LiveSources } from './sources/index.js';
 import { StoreAppender } from './store-appender.js';
 import type { AppendOutageRecord, VaultShipLoop } from './ship/loop.js';
 import { recordShippingOrigin } from './ship/origin.js';
@@ -223,6 +223,8 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
     await ingestor.start();
     // Live sources (journald, USB, watched folders): each optional, each failing on its own.
     if (hasLiveSources(config)) {
+      // Loaded only when configured: an agent that follows files alone does not carry their code.
+      const { LiveSources } = await import('./sources/index.js');
       liveSources = new LiveSources({ store, state, logger, clock, appender }, config);
       await liveSources.start();
     }

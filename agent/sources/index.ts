@@ -17,10 +17,7 @@ export type { LiveSourceStatus } from './common.js';
 /** Persist the line tails at most this often (a cache; the evidence is the truth). */
 const SAVE_TAILS_MS = 1000;
 
-export function hasLiveSources(config: AgentConfig): boolean {
-  const s = config.sources;
-  return (s.journald !== undefined && s.journald.enabled) || s.usb !== undefined || (s.watchFolders !== undefined && s.watchFolders.paths.length > 0);
-}
+export { hasLiveSources } from '../config.js';
 
 export class LiveSources {
   private journald: JournaldSource | undefined;

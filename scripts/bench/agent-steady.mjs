@@ -7,7 +7,7 @@
  * same rate, the floor of the job: a minimal follower (fs.watch on the file, read what was appended,
  * split lines, SHA-256 each, insert a row per line into SQLite with WAL and synchronous=FULL, one
  * transaction per 250 ms like the store's batches) with no parsing, canonical JSON, Merkle tree,
- * signatures, bookkeeping or chokidar.
+ * signatures or bookkeeping.
  *
  *   npm run build && node scripts/bench/agent-steady.mjs [rate=1000] [seconds=30] [rounds=2]
  *

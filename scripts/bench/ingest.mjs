@@ -4,7 +4,7 @@
  * with a minimal better-sqlite3 insert loop (WAL, synchronous=FULL, 256 rows per transaction, rows
  * of similar size); append→commit latency; RSS and CPU of the ingesting process at 1k and 10k
  * lines/s. The writer is a separate process appending to a real file; the ingestor follows it
- * with real chokidar into a real store.
+ * with real file watching (fs.watch) into a real store.
  *
  *   npm run build && node scripts/bench/ingest.mjs [burstLines=300000] [rateSeconds=15]
  *
@@ -309,7 +309,7 @@ async function main({ rateOnly }) {
       '|---|---:|---|---:|---:|---:|',
       `| the store issue's minimal better-sqlite3 loop (WAL, synchronous=FULL, 256 rows/txn, ~330-byte rows and leaf hashes prepared before the clock, as in store.mjs) | ${f0(ref)} | ${f0(ref1)}, ${f0(ref2)} | 1.00 | ${f0(refCpu)} | 1.00 |`,
       `| EvidenceStore.append alone (in-memory log.line payloads, no file, no watcher): the store's ceiling | ${f0(storeAlone)} | ${f0(st1)}, ${f0(st2)} | ${(storeAlone / ref).toFixed(2)} | ${f0(storeCpu)} | ${(storeCpu / refCpu).toFixed(2)} |`,
-      `| custody ingest: writer process → file → chokidar → FileIngestor → EvidenceStore (validated, canonical, Merkle leaf; commits in the store's writer thread once the burst has lasted 32 batches) | ${f0(ing.linesPerSec)} | ${f0(ing1.linesPerSec)}, ${f0(ing2.linesPerSec)} | ${(ing.linesPerSec / ref).toFixed(2)} | ${f0(ingCpu)} | ${(ingCpu / refCpu).toFixed(2)} |`,
+      `| custody ingest: writer process → file → fs.watch → FileIngestor → EvidenceStore (validated, canonical, Merkle leaf; commits in the store's writer thread once the burst has lasted 32 batches) | ${f0(ing.linesPerSec)} | ${f0(ing1.linesPerSec)}, ${f0(ing2.linesPerSec)} | ${(ing.linesPerSec / ref).toFixed(2)} | ${f0(ingCpu)} | ${(ingCpu / refCpu).toFixed(2)} |`,
       '',
       `${burstLines.toLocaleString('en-US')} lines per run, best of two; the writer appends as fast as it can, the clock runs from its first append (read from the time at the start of its first line; its process start, ${f0(ing.spawnMs)} ms in the best run, is not counted) to the commit of the last line. CPU: user + system of the process doing the work (for ingest, the ingesting process; the writer is a separate process); wall-clock rates are the goal, CPU rates show the work done when the machine is busy. Load average (1/5/15 min) at the start of the throughput runs: ${loadStart}; at their end: ${loadEnd}.`,
       '',

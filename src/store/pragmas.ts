@@ -20,12 +20,23 @@ export const BUSY_TIMEOUT_MS = 5_000;
 /** The longest a write waits for the write lock in all (below the store's 120 s writer-thread timeout). */
 export const WRITE_LOCK_WAIT_MS = 60_000;
 
-/** Pragmas for durability: a committed batch survives power loss and kill -9. */
+/**
+ * The page cache of a connection that appends to a store (the store's own and its writer thread's),
+ * in KiB. better-sqlite3 builds SQLite with a 16 MB default (SQLITE_DEFAULT_CACHE_SIZE=-16000), and
+ * an appending connection fills it with pages it never reads again: in the agent at a steady 1,000
+ * lines/s that was about 10 MB of its RSS (scripts/bench/agent-steady.mjs). Appends touch the right
+ * edge of the records B-tree and a few index pages; the operating system's file cache holds the
+ * rest, so a burst is as fast with 2 MiB (scripts/bench/ingest.mjs).
+ */
+export const APPEND_CACHE_KIB = 2048;
+
+/** Pragmas for durability (a committed batch survives power loss and kill -9), and the appending connection's cache. */
 export function applyDurablePragmas(db: Database.Database): void {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
+  db.pragma(`cache_size = -${APPEND_CACHE_KIB}`);
 }
 
 /** SQLITE_BUSY and its extended codes (BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT), and SQLITE_LOCKED. */

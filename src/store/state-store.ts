@@ -10,6 +10,9 @@ import { STATE_FILE } from './evidence-store.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { STATE_SCHEMA } from './schema.js';
 
+/** The state database's page cache, in KiB. */
+const STATE_CACHE_KIB = 256;
+
 export class StateStore {
   private readonly db: Database.Database;
   private readonly getStmt: Database.Statement;
@@ -25,6 +28,8 @@ export class StateStore {
       this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // State is a cache: NORMAL is enough, evidence is what must survive power loss.
       this.db.pragma('synchronous = NORMAL');
+      // A few small rows: SQLite's 16 MB default cache (better-sqlite3's build) would only hold garbage.
+      this.db.pragma(`cache_size = -${STATE_CACHE_KIB}`);
       for (const statement of STATE_SCHEMA) this.db.exec(statement);
     } catch (err) {
       throw new CustodyError(ErrorCodes.STORE_WRITE_FAILED, `cannot open the agent state database: ${messageOf(err)}`, { where: path, cause: err });

@@ -68,7 +68,7 @@ describe('custody agent install', () => {
     const r = custody('agent', 'install', '--systemd', '--print', '--config', join(dir, 'agent.yaml'), '--store', '/var/lib/custody-e2e');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --optimize-for-size ${CLI} agent run --config ${join(dir, 'agent.yaml')}\n`);
+    expect(r.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 ${CLI} agent run --config ${join(dir, 'agent.yaml')}\n`);
     expect(r.stdout).toContain('ProtectSystem=strict\n');
     expect(r.stdout).toContain('ReadWritePaths=/var/lib/custody-e2e\n');
     expect(r.stdout).toContain('NoNewPrivileges=yes\n');

@@ -11,6 +11,7 @@ import {
   launchdPlist,
   readmeBeside,
   superusersOf,
+  SERVICE_NODE_FLAGS,
   superusersOnThisHost,
   SYSTEMD_UNIT_PATH,
   systemdUnit,
@@ -44,8 +45,14 @@ describe('systemd unit', () => {
   const s = settings(unit);
   const one = (key: string): string | undefined => s.get(key)?.at(-1);
 
+  it("runs node with flags this node accepts (a typo would stop the service at every start)", () => {
+    const r = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, '-e', 'process.exit(0)'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it('runs the agent with its config as its own user, reading logs through adm', () => {
-    expect(one('ExecStart')).toBe(`${process.execPath} --max-semi-space-size=1 --optimize-for-size ${spec.cliPath} agent run --config /etc/custody/agent.yaml`);
+    expect(one('ExecStart')).toBe(`${process.execPath} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 ${spec.cliPath} agent run --config /etc/custody/agent.yaml`);
     expect(one('User')).toBe('custody');
     expect(one('Group')).toBe('custody');
     expect(one('SupplementaryGroups')).toContain('adm');
