@@ -71,6 +71,90 @@ export interface AuditEvent {
 const HEADER =
   /^(?:node=(\S+) +)?type=([A-Za-z0-9_]+(?:\[\d{1,10}\])?) +msg=audit\((\d{1,12})\.(\d{1,3}):(\d{1,12})\):?/;
 
+/** What the header of a record gives: where its body starts, and the parts of its id. */
+interface Header {
+  end: number;
+  node: string | undefined;
+  type: string;
+  sec: number;
+  milli: number;
+  serial: number;
+}
+
+const C_SPACE = 0x20;
+const C_0 = 0x30;
+const C_9 = 0x39;
+
+function isDigit(c: number): boolean {
+  return c >= C_0 && c <= C_9;
+}
+
+/** [A-Za-z0-9_] */
+function isTypeChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === 0x5f;
+}
+
+/**
+ * HEADER by hand, for the lines the kernel writes (no regex match, no capture strings on the hot
+ * path): undefined for anything it is not sure of (a node name with other than printable ASCII,
+ * any deviation), which then goes to HEADER itself, so what is accepted and how is HEADER's.
+ */
+function scanHeader(text: string): Header | undefined {
+  const n = text.length;
+  let i = 0;
+  let node: string | undefined;
+  if (text.startsWith('node=')) {
+    i = 5;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c <= C_SPACE || c >= 0x7f) break;
+      i++;
+    }
+    if (i === 5 || i >= n || text.charCodeAt(i) !== C_SPACE) return undefined;
+    node = text.slice(5, i);
+    while (i < n && text.charCodeAt(i) === C_SPACE) i++;
+  }
+  if (!text.startsWith('type=', i)) return undefined;
+  i += 5;
+  const typeStart = i;
+  while (i < n && isTypeChar(text.charCodeAt(i))) i++;
+  if (i === typeStart) return undefined;
+  if (i < n && text.charCodeAt(i) === 0x5b /* [ */) {
+    const digits = ++i;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    if (i === digits || i - digits > 10 || i >= n || text.charCodeAt(i) !== 0x5d /* ] */) return undefined;
+    i++;
+  }
+  const type = text.slice(typeStart, i);
+  if (i >= n || text.charCodeAt(i) !== C_SPACE) return undefined;
+  while (i < n && text.charCodeAt(i) === C_SPACE) i++;
+  if (!text.startsWith('msg=audit(', i)) return undefined;
+  i += 10;
+  // SECONDS.MILLIS:SERIAL, digits counted as HEADER counts them
+  let sec = 0;
+  const secStart = i;
+  for (let c = text.charCodeAt(i); isDigit(c); c = text.charCodeAt(++i)) sec = sec * 10 + (c - C_0);
+  if (i === secStart || i - secStart > 12 || text.charCodeAt(i) !== 0x2e /* . */) return undefined;
+  const milliStart = ++i;
+  let milli = 0;
+  for (let c = text.charCodeAt(i); isDigit(c); c = text.charCodeAt(++i)) milli = milli * 10 + (c - C_0);
+  if (i === milliStart || i - milliStart > 3 || text.charCodeAt(i) !== 0x3a /* : */) return undefined;
+  const serialStart = ++i;
+  let serial = 0;
+  for (let c = text.charCodeAt(i); isDigit(c); c = text.charCodeAt(++i)) serial = serial * 10 + (c - C_0);
+  if (i === serialStart || i - serialStart > 12 || text.charCodeAt(i) !== 0x29 /* ) */) return undefined;
+  i++;
+  if (text.charCodeAt(i) === 0x3a /* : */) i++;
+  return { end: i, node, type, sec, milli, serial };
+}
+
+function regexHeader(text: string): Header | undefined {
+  const m = HEADER.exec(text);
+  if (m === null) return undefined;
+  const [, node, type, secText, milliText, serialText] = m;
+  return { end: m[0].length, node, type: type ?? '', sec: Number(secText), milli: Number(milliText), serial: Number(serialText) };
+}
+
 /** Splits one line into an {@link AuditRecord}; undefined for a blank line, a failure for anything else it cannot read. */
 export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | undefined {
   let text = line.text;
@@ -81,34 +165,28 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
   if (text.length > MAX_LINE_LENGTH) {
     return failure('auditd.line_too_long', `line of ${text.length} characters (limit ${MAX_LINE_LENGTH})`, [line.seq]);
   }
-  const m = HEADER.exec(text);
-  if (m === null) {
+  const h = scanHeader(text) ?? regexHeader(text);
+  if (h === undefined) {
     return failure(
       'auditd.bad_header',
       `not an audit record header (expected "type=NAME msg=audit(SECONDS.MILLIS:SERIAL):"): ${clip(text)}`,
       [line.seq],
     );
   }
-  const [, node, type, secText, milliText, serialText] = m;
-  let body = text.slice(m[0].length);
+  let bodyEnd = text.length;
   let enriched: Map<string, string> | undefined;
-  const gs = body.indexOf('\x1d');
+  const gs = text.indexOf('\x1d', h.end);
   if (gs >= 0) {
+    const enrichedValues = new Map<string, AuditValue>();
+    tokenizeInto(text, gs + 1, text.length, enrichedValues);
     enriched = new Map();
-    for (const [k, v] of tokenize(body.slice(gs + 1))) if (!enriched.has(k)) enriched.set(k, v.value);
-    body = body.slice(0, gs);
+    for (const [k, v] of enrichedValues) enriched.set(k, v.value);
+    bodyEnd = gs;
   }
   const fields = new Map<string, AuditValue>();
-  for (const [k, v] of tokenize(body)) if (!fields.has(k)) fields.set(k, v);
-  const record: AuditRecord = {
-    seq: line.seq,
-    type: type ?? '',
-    sec: Number(secText),
-    milli: Number(milliText),
-    serial: Number(serialText),
-    fields,
-  };
-  if (node !== undefined) record.node = node;
+  tokenizeInto(text, h.end, bodyEnd, fields);
+  const record: AuditRecord = { seq: line.seq, type: h.type, sec: h.sec, milli: h.milli, serial: h.serial, fields };
+  if (h.node !== undefined) record.node = h.node;
   if (enriched !== undefined) record.enriched = enriched;
   return record;
 }
@@ -118,32 +196,43 @@ function isSpaceCode(c: number): boolean {
   return c <= 0x20 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
-/** `key=value` pairs of a record body; values may be "double" or 'single' quoted; words without `=` are skipped. */
-function tokenize(body: string): Array<[string, AuditValue]> {
-  const out: Array<[string, AuditValue]> = [];
-  const n = body.length;
-  let i = 0;
+/**
+ * The `key=value` pairs of `text` from `from` to `to` into `into`, the first of each key kept; values
+ * may be "double" or 'single' quoted; words without `=` are skipped. Scans the line in place: no
+ * body string, no list of pairs.
+ */
+function tokenizeInto(text: string, from: number, to: number, into: Map<string, AuditValue>): void {
+  const n = to;
+  let i = from;
   while (i < n) {
-    while (i < n && body.charCodeAt(i) === 32) i++;
+    while (i < n && text.charCodeAt(i) === C_SPACE) i++;
     if (i >= n) break;
     const start = i;
-    while (i < n && body[i] !== '=' && body.charCodeAt(i) !== 32) i++;
-    if (i >= n || body[i] !== '=') continue; // a bare word such as "old" in "old auid=…"
-    const key = body.slice(start, i);
+    let c = text.charCodeAt(i);
+    while (i < n && c !== 0x3d /* = */ && c !== C_SPACE) c = text.charCodeAt(++i);
+    if (i >= n || c !== 0x3d) continue; // a bare word such as "old" in "old auid=…"
+    const keyEnd = i;
     i++; // '='
-    const q = body[i];
-    if (q === '"' || q === "'") {
-      const end = body.indexOf(q, i + 1);
-      const stop = end < 0 ? n : end;
-      if (key !== '') out.push([key, { value: body.slice(i + 1, stop), quoted: true }]);
-      i = stop + 1;
+    const q = i < n ? text.charCodeAt(i) : -1;
+    let vs: number;
+    let ve: number;
+    let quoted: boolean;
+    if (q === 0x22 /* " */ || q === 0x27 /* ' */) {
+      const end = text.indexOf(q === 0x22 ? '"' : "'", i + 1);
+      ve = end < 0 || end >= n ? n : end;
+      vs = i + 1;
+      quoted = true;
+      i = ve + 1;
     } else {
-      const vs = i;
-      while (i < n && body.charCodeAt(i) !== 32) i++;
-      if (key !== '') out.push([key, { value: body.slice(vs, i), quoted: false }]);
+      vs = i;
+      while (i < n && text.charCodeAt(i) !== C_SPACE) i++;
+      ve = i;
+      quoted = false;
     }
+    if (keyEnd === start) continue;
+    const key = text.slice(start, keyEnd);
+    if (!into.has(key)) into.set(key, { value: text.slice(vs, ve), quoted });
   }
-  return out;
 }
 
 /** Fields the kernel hex-encodes when they hold a space, a quote or a control character. */
@@ -424,6 +513,8 @@ function objectType(mode: string | undefined): string | undefined {
 
 /** Lexical normalisation of an absolute path: `.`, `..` and repeated slashes. */
 export function normalizePath(p: string): string {
+  // Most paths are normal already: no `//`, no `.` or `..` part, no trailing slash.
+  if (isNormalPath(p)) return p;
   const out: string[] = [];
   for (const part of p.split('/')) {
     if (part === '' || part === '.') continue;
@@ -431,6 +522,28 @@ export function normalizePath(p: string): string {
     else out.push(part);
   }
   return `/${out.join('/')}${p.endsWith('/') && out.length > 0 ? '/' : ''}`;
+}
+
+/** Whether normalizePath would give `p` back unchanged: absolute, and no empty, `.` or `..` part. */
+function isNormalPath(p: string): boolean {
+  const n = p.length;
+  if (n === 0 || p.charCodeAt(0) !== 0x2f) return false;
+  if (n === 1) return true;
+  if (p.charCodeAt(n - 1) === 0x2f) return false;
+  // Each part starts after a slash: it may be neither empty nor `.` nor `..`.
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
+    const a = p.charCodeAt(i + 1);
+    if (a === 0x2f) return false;
+    if (a === 0x2e) {
+      const b = p.charCodeAt(i + 2);
+      if (b === 0x2f || Number.isNaN(b)) return false;
+      if (b === 0x2e) {
+        const c = p.charCodeAt(i + 3);
+        if (c === 0x2f || Number.isNaN(c)) return false;
+      }
+    }
+  }
+  return true;
 }
 
 /** Access requested by open/openat flags (the access mode bits and O_CREAT/O_TRUNC are the same on x86_64 and aarch64). */
