@@ -61,8 +61,8 @@ function valueBytes(value: string, quoted: boolean): Uint8Array {
 }
 
 function isExecSyscall(record: AuditRecord): { name: string; arch: string } | undefined {
-  const arch = record.fields.get('arch')?.value;
-  const nr = record.fields.get('syscall')?.value;
+  const arch = record.fields.value('arch');
+  const nr = record.fields.value('syscall');
   if (arch === undefined || nr === undefined || !/^[0-9a-fA-F]{1,8}$/.test(arch) || !/^\d{1,6}$/.test(nr)) return undefined;
   const name = syscallName(arch, Number(nr));
   if (name !== 'execve' && name !== 'execveat') return undefined;
@@ -81,7 +81,7 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   // SYSCALL (lost, or cut out of the file) still say a program ran; what only SYSCALL says is named.
   const exec = syscallRecord === undefined ? undefined : isExecSyscall(syscallRecord);
   if (exec === undefined && (syscallRecord !== undefined || execveRecords.length === 0)) return;
-  const f = (name: string): string | undefined => syscallRecord?.fields.get(name)?.value;
+  const f = (name: string): string | undefined => syscallRecord?.fields.value(name);
   const incomplete: string[] = [];
   const extra: Record<string, string> = { audit_id: event.id };
   if (exec !== undefined) {
@@ -243,7 +243,7 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   put('proctitle', proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle'));
   // The path the caller named (PATH item 0) and the interpreter the kernel loaded (item 1), as written.
   const pathItems = event.records.filter((r) => r.type === 'PATH');
-  const item = (n: string): AuditRecord | undefined => pathItems.find((r) => r.fields.get('item')?.value === n);
+  const item = (n: string): AuditRecord | undefined => pathItems.find((r) => r.fields.value('item') === n);
   put('path', item('0') === undefined ? undefined : decodedField(item('0')!, 'name'));
   put('interpreter', item('1') === undefined ? undefined : decodedField(item('1')!, 'name'));
   for (const k of ['suid', 'fsuid', 'gid', 'egid', 'subj']) put(k, f(k));

@@ -44,8 +44,8 @@ export interface AuditRecord {
   milli: number;
   serial: number;
   node?: string;
-  /** Fields of the record as written (quotes removed); use {@link decodedField} for hex-encoded ones. */
-  fields: Map<string, AuditValue>;
+  /** Fields of the record as written (quotes removed), the first of each name; use {@link decodedField} for hex-encoded ones. */
+  fields: AuditFields;
   /** The ENRICHED part after the 0x1D separator (`UID="root"` → UID → root), when present. */
   enriched?: Map<string, string>;
 }
@@ -64,6 +64,106 @@ export interface AuditEvent {
   serial: number;
   node?: string;
   records: AuditRecord[];
+}
+
+/**
+ * The `key=value` fields of one record, read from its line where they are: a list of offsets, not
+ * a Map of strings and value objects per field (which were most of the garbage an audit.log import
+ * made). A name given twice counts once, with its first value, as in a Map filled first-wins;
+ * iteration is in the order of first appearance.
+ */
+export class AuditFields implements ReadonlyMap<string, AuditValue> {
+  /** Per field: key start, key end, value start, value end, 1 when quoted; in line order. */
+  private readonly at: number[] = [];
+  private made: Array<AuditValue | undefined> | undefined;
+  private unique: number[] | undefined;
+
+  constructor(private readonly text: string) {}
+
+  /** Adds a field by its offsets in the line (tokenizeInto). */
+  add(keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, quoted: boolean): void {
+    this.at.push(keyStart, keyEnd, valueStart, valueEnd, quoted ? 1 : 0);
+  }
+
+  /** Offset in `at` of the first field named `name`, or -1. */
+  private find(name: string): number {
+    const at = this.at;
+    const n = name.length;
+    for (let i = 0; i < at.length; i += 5) {
+      const ks = at[i] as number;
+      if ((at[i + 1] as number) - ks === n && this.text.startsWith(name, ks)) return i;
+    }
+    return -1;
+  }
+
+  /** The value of the first field named `name` as written (quotes removed), without making a value object. */
+  value(name: string): string | undefined {
+    const i = this.find(name);
+    return i < 0 ? undefined : this.text.slice(this.at[i + 2], this.at[i + 3]);
+  }
+
+  get(name: string): AuditValue | undefined {
+    const i = this.find(name);
+    return i < 0 ? undefined : this.entryAt(i);
+  }
+
+  has(name: string): boolean {
+    return this.find(name) >= 0;
+  }
+
+  private entryAt(i: number): AuditValue {
+    const made = (this.made ??= []);
+    const k = i / 5;
+    let v = made[k];
+    if (v === undefined) {
+      v = { value: this.text.slice(this.at[i + 2], this.at[i + 3]), quoted: this.at[i + 4] === 1 };
+      made[k] = v;
+    }
+    return v;
+  }
+
+  private keyAt(i: number): string {
+    return this.text.slice(this.at[i], this.at[i + 1]);
+  }
+
+  /** Offsets of the first field of each name, in line order. */
+  private firsts(): number[] {
+    if (this.unique === undefined) {
+      const seen = new Set<string>();
+      this.unique = [];
+      for (let i = 0; i < this.at.length; i += 5) {
+        const key = this.keyAt(i);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        this.unique.push(i);
+      }
+    }
+    return this.unique;
+  }
+
+  get size(): number {
+    return this.firsts().length;
+  }
+
+  *entries(): MapIterator<[string, AuditValue]> {
+    for (const i of this.firsts()) yield [this.keyAt(i), this.entryAt(i)];
+  }
+
+  *keys(): MapIterator<string> {
+    for (const i of this.firsts()) yield this.keyAt(i);
+  }
+
+  *values(): MapIterator<AuditValue> {
+    for (const i of this.firsts()) yield this.entryAt(i);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, AuditValue]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: AuditValue, key: string, map: ReadonlyMap<string, AuditValue>) => void, thisArg?: unknown): void {
+    for (const i of this.firsts()) callback.call(thisArg, this.entryAt(i), this.keyAt(i), this);
+  }
 }
 
 // --- one line ----------------------------------------------------------------------------------
@@ -177,13 +277,13 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
   let enriched: Map<string, string> | undefined;
   const gs = text.indexOf('\x1d', h.end);
   if (gs >= 0) {
-    const enrichedValues = new Map<string, AuditValue>();
+    const enrichedValues = new AuditFields(text);
     tokenizeInto(text, gs + 1, text.length, enrichedValues);
     enriched = new Map();
     for (const [k, v] of enrichedValues) enriched.set(k, v.value);
     bodyEnd = gs;
   }
-  const fields = new Map<string, AuditValue>();
+  const fields = new AuditFields(text);
   tokenizeInto(text, h.end, bodyEnd, fields);
   const record: AuditRecord = { seq: line.seq, type: h.type, sec: h.sec, milli: h.milli, serial: h.serial, fields };
   if (h.node !== undefined) record.node = h.node;
@@ -197,11 +297,11 @@ function isSpaceCode(c: number): boolean {
 }
 
 /**
- * The `key=value` pairs of `text` from `from` to `to` into `into`, the first of each key kept; values
+ * The `key=value` pairs of `text` from `from` to `to` into `into` (which keeps the first of each key); values
  * may be "double" or 'single' quoted; words without `=` are skipped. Scans the line in place: no
  * body string, no list of pairs.
  */
-function tokenizeInto(text: string, from: number, to: number, into: Map<string, AuditValue>): void {
+function tokenizeInto(text: string, from: number, to: number, into: AuditFields): void {
   const n = to;
   let i = from;
   while (i < n) {
@@ -229,9 +329,7 @@ function tokenizeInto(text: string, from: number, to: number, into: Map<string, 
       ve = i;
       quoted = false;
     }
-    if (keyEnd === start) continue;
-    const key = text.slice(start, keyEnd);
-    if (!into.has(key)) into.set(key, { value: text.slice(vs, ve), quoted });
+    if (keyEnd !== start) into.add(start, keyEnd, vs, ve, quoted);
   }
 }
 
@@ -311,10 +409,22 @@ interface Building {
 class EventGrouper {
   private readonly building = new Map<string, Building>();
   private order = 0;
+  /** The last record's id parts and id: the records of one event mostly follow one another. */
+  private lastRecord: AuditRecord | undefined;
+  private lastId = '';
+
+  private idOf(record: AuditRecord): string {
+    const last = this.lastRecord;
+    if (last === undefined || last.serial !== record.serial || last.sec !== record.sec || last.milli !== record.milli || last.node !== record.node) {
+      this.lastId = eventId(record);
+    }
+    this.lastRecord = record;
+    return this.lastId;
+  }
 
   /** Adds a record; returns the events this completed (possibly including a new one-record event). */
   add(record: AuditRecord, failures: ParseFailure[]): AuditEvent[] {
-    const id = eventId(record);
+    const id = this.idOf(record);
     const done: AuditEvent[] = [];
     const existing = this.building.get(id);
     if (existing !== undefined) {
@@ -569,8 +679,8 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const pathRecords = event.records.filter((r) => r.type === 'PATH');
   if (syscallRecord === undefined || pathRecords.length === 0) return;
   const derivedFrom = event.records.map((r) => r.seq);
-  const archRaw = syscallRecord.fields.get('arch')?.value;
-  const nrRaw = syscallRecord.fields.get('syscall')?.value;
+  const archRaw = syscallRecord.fields.value('arch');
+  const nrRaw = syscallRecord.fields.value('syscall');
   if (archRaw === undefined || nrRaw === undefined || !/^[0-9a-fA-F]{1,8}$/.test(archRaw) || !/^\d{1,6}$/.test(nrRaw)) {
     out.failures.push(
       failure('auditd.bad_syscall', `event ${event.id}: SYSCALL record without a readable arch= and syscall=`, derivedFrom),
@@ -586,17 +696,17 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const proctitleRecord = event.records.find((r) => r.type === 'PROCTITLE');
   const proctitle = proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle');
 
-  const f = (name: string): string | undefined => syscallRecord.fields.get(name)?.value;
+  const f = (name: string): string | undefined => syscallRecord.fields.value(name);
   const enriched = syscallRecord.enriched;
 
   // PATH items with a name, in item order
   const items = pathRecords
-    .map((r, index) => ({ r, item: Number(r.fields.get('item')?.value ?? index), name: decodedField(r, 'name') }))
+    .map((r, index) => ({ r, item: Number(r.fields.value('item') ?? index), name: decodedField(r, 'name') }))
     .filter((x): x is { r: AuditRecord; item: number; name: string } => x.name !== undefined)
     .sort((a, b) => a.item - b.item);
   if (items.length === 0) return;
   const nametype = (x: { r: AuditRecord }): string =>
-    (x.r.fields.get('nametype')?.value ?? x.r.fields.get('objtype')?.value ?? '').toUpperCase();
+    (x.r.fields.value('nametype') ?? x.r.fields.value('objtype') ?? '').toUpperCase();
 
   const dirfdArgs = syscall === undefined ? undefined : DIRFD_ARGS[syscall];
   const relativeToDirfd = dirfdArgs !== undefined && dirfdArgs.some((a) => !isAtFdcwd(f(a)));
@@ -666,7 +776,7 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     if (exe !== undefined) payload.exe = exe;
     if (comm !== undefined) payload.comm = comm;
     if (keys !== undefined && keys.length > 0) payload.audit_key = keys.join(',');
-    const ot = objectType(target.r.fields.get('mode')?.value);
+    const ot = objectType(target.r.fields.value('mode'));
     if (ot !== undefined) payload.object_type = ot;
     if (baseOperation === 'open' && syscall !== 'openat2' && syscall !== 'open_by_handle_at') {
       const access = openAccess(syscall === 'open' ? f('a1') : f('a2'));
@@ -686,11 +796,11 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     put('subj', f('subj'));
     put('cwd', cwd);
     put('proctitle', proctitle);
-    put('item', target.r.fields.get('item')?.value);
+    put('item', target.r.fields.value('item'));
     put('nametype', type);
     if (target.name !== resolved.path) put('name', target.name);
     put('path_note', resolved.note);
-    for (const k of ['inode', 'dev', 'mode', 'ouid', 'ogid', 'obj']) put(k, target.r.fields.get(k)?.value);
+    for (const k of ['inode', 'dev', 'mode', 'ouid', 'ogid', 'obj']) put(k, target.r.fields.value(k));
     if (enriched !== undefined) {
       put('auid_user', enriched.get('AUID'));
       put('euid_user', enriched.get('EUID'));
