@@ -40,15 +40,19 @@ const ARG_KEY = /^a(\d{1,7})(?:\[(\d{1,7})\]|(_len))?$/;
 interface ArgParts {
   whole?: Uint8Array;
   declaredLen?: number;
-  chunks: Map<number, Uint8Array>;
+  /** Made when the first chunk comes (most arguments are whole). */
+  chunks?: Map<number, Uint8Array>;
 }
+
+/** The chunks of an argument that has none (read only). */
+const NO_CHUNKS: ReadonlyMap<number, Uint8Array> = new Map();
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 const utf8Loose = new TextDecoder('utf-8', { fatal: false });
 
 function hexBytes(hex: string): Uint8Array | undefined {
   if (hex.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(hex)) return undefined;
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
+  return Buffer.from(hex, 'hex');
 }
 
 /** One argument value as bytes: quoted text as written, unquoted hex decoded, anything else as written. */
@@ -57,7 +61,7 @@ function valueBytes(value: string, quoted: boolean): Uint8Array {
     const b = hexBytes(value);
     if (b !== undefined) return b;
   }
-  return Uint8Array.from(Buffer.from(value, 'utf8'));
+  return Buffer.from(value, 'utf8');
 }
 
 function isExecSyscall(record: AuditRecord): { name: string; arch: string } | undefined {
@@ -107,7 +111,7 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
       if (index >= MAX_ARGC) continue;
       let p = parts.get(index);
       if (p === undefined) {
-        p = { chunks: new Map() };
+        p = {};
         parts.set(index, p);
       }
       highest = Math.max(highest, index);
@@ -115,7 +119,8 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
         if (/^\d{1,12}$/.test(v.value)) p.declaredLen = Number(v.value);
       } else if (m[2] !== undefined) {
         const chunk = Number(m[2]);
-        if (!p.chunks.has(chunk)) p.chunks.set(chunk, valueBytes(v.value, v.quoted));
+        const chunks = (p.chunks ??= new Map());
+        if (!chunks.has(chunk)) chunks.set(chunk, valueBytes(v.value, v.quoted));
       } else if (p.whole === undefined) {
         p.whole = valueBytes(v.value, v.quoted);
       }
@@ -162,10 +167,11 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
       } else {
         // chunks aI[0], aI[1], … in order; stop at the first one missing
         const got: Uint8Array[] = [];
-        for (let c = p.chunks.get(0); c !== undefined; c = p.chunks.get(got.length)) got.push(c);
+        const chunks = p.chunks ?? NO_CHUNKS;
+        for (let c = chunks.get(0); c !== undefined; c = chunks.get(got.length)) got.push(c);
         const n = got.length;
         bytes = Buffer.concat(got);
-        const more = p.chunks.size > n;
+        const more = chunks.size > n;
         if (p.declaredLen === undefined) {
           if (n === 0 || more) partial.push(`a${i} (${n === 0 ? 'no chunk' : `chunks after a${i}[${n - 1}] missing`})`);
           else partial.push(`a${i} (no a${i}_len to check ${n} chunk(s) against)`);

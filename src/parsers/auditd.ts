@@ -76,6 +76,9 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   /** Per field: key start, key end, value start, value end, 1 when quoted; in line order. */
   private readonly at: number[] = [];
   private made: Array<AuditValue | undefined> | undefined;
+  /** Values (and decoded values) already read, by field: both parsers of an event read the same fields, and get the same strings. */
+  private texts: Array<string | undefined> | undefined;
+  private decodedTexts: Array<string | null | undefined> | undefined;
   private unique: number[] | undefined;
 
   constructor(private readonly text: string) {}
@@ -99,7 +102,32 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   /** The value of the first field named `name` as written (quotes removed), without making a value object. */
   value(name: string): string | undefined {
     const i = this.find(name);
-    return i < 0 ? undefined : this.text.slice(this.at[i + 2], this.at[i + 3]);
+    return i < 0 ? undefined : this.textAt(i);
+  }
+
+  /** decodedField's text of the first field named `name`, worked out once per field. */
+  decoded(name: string): string | undefined {
+    const i = this.find(name);
+    if (i < 0) return undefined;
+    const cache = (this.decodedTexts ??= []);
+    const k = i / 5;
+    let d = cache[k];
+    if (d === undefined) {
+      d = decodeValue(name, this.entryAt(i)) ?? null;
+      cache[k] = d;
+    }
+    return d ?? undefined;
+  }
+
+  private textAt(i: number): string {
+    const texts = (this.texts ??= []);
+    const k = i / 5;
+    let t = texts[k];
+    if (t === undefined) {
+      t = this.text.slice(this.at[i + 2], this.at[i + 3]);
+      texts[k] = t;
+    }
+    return t;
   }
 
   get(name: string): AuditValue | undefined {
@@ -116,7 +144,7 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
     const k = i / 5;
     let v = made[k];
     if (v === undefined) {
-      v = { value: this.text.slice(this.at[i + 2], this.at[i + 3]), quoted: this.at[i + 4] === 1 };
+      v = { value: this.textAt(i), quoted: this.at[i + 4] === 1 };
       made[k] = v;
     }
     return v;
@@ -341,8 +369,10 @@ const ENCODED_FIELDS = new Set(['name', 'cwd', 'comm', 'exe', 'proctitle', 'key'
  * proctitle become spaces), `(null)` → undefined.
  */
 export function decodedField(record: AuditRecord, name: string): string | undefined {
-  const v = record.fields.get(name);
-  if (v === undefined) return undefined;
+  return record.fields.decoded(name);
+}
+
+function decodeValue(name: string, v: AuditValue): string | undefined {
   if (v.quoted) return v.value;
   if (v.value === '(null)' || v.value === '') return undefined;
   // a stray closing quote after the hex has been seen in real logs (go-libaudit's audit-ubuntu17.log)
