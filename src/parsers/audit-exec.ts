@@ -100,15 +100,16 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const parts = new Map<number, ArgParts>();
   let highest = -1;
   for (const r of execveRecords) {
-    for (const [key, v] of r.fields) {
+    // forEach, not for…of: no iterator or entry array per field.
+    r.fields.forEach((v, key) => {
       if (key === 'argc') {
         if (argc === undefined && /^\d{1,15}$/.test(v.value)) argc = Number(v.value);
-        continue;
+        return;
       }
       const m = ARG_KEY.exec(key);
-      if (m === null) continue;
+      if (m === null) return;
       const index = Number(m[1]);
-      if (index >= MAX_ARGC) continue;
+      if (index >= MAX_ARGC) return;
       let p = parts.get(index);
       if (p === undefined) {
         p = {};
@@ -124,7 +125,7 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
       } else if (p.whole === undefined) {
         p.whole = valueBytes(v.value, v.quoted);
       }
-    }
+    });
   }
 
   const payload: PayloadOf<'process.exec'> = {

@@ -74,18 +74,19 @@ export interface AuditEvent {
  */
 export class AuditFields implements ReadonlyMap<string, AuditValue> {
   /** Per field: key start, key end, value start, value end, 1 when quoted; in line order. */
-  private readonly at: number[] = [];
+  private readonly at: readonly number[];
   private made: Array<AuditValue | undefined> | undefined;
   /** Values (and decoded values) already read, by field: both parsers of an event read the same fields, and get the same strings. */
   private texts: Array<string | undefined> | undefined;
   private decodedTexts: Array<string | null | undefined> | undefined;
   private unique: number[] | undefined;
 
-  constructor(private readonly text: string) {}
-
-  /** Adds a field by its offsets in the line (tokenizeInto). */
-  add(keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, quoted: boolean): void {
-    this.at.push(keyStart, keyEnd, valueStart, valueEnd, quoted ? 1 : 0);
+  /** `at`: five numbers per field, as above (readFields). */
+  constructor(
+    private readonly text: string,
+    at: readonly number[],
+  ) {
+    this.at = at;
   }
 
   /** Offset in `at` of the first field named `name`, or -1. */
@@ -109,7 +110,7 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   decoded(name: string): string | undefined {
     const i = this.find(name);
     if (i < 0) return undefined;
-    const cache = (this.decodedTexts ??= []);
+    const cache = (this.decodedTexts ??= new Array<string | null | undefined>(this.at.length / 5));
     const k = i / 5;
     let d = cache[k];
     if (d === undefined) {
@@ -120,7 +121,7 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   }
 
   private textAt(i: number): string {
-    const texts = (this.texts ??= []);
+    const texts = (this.texts ??= new Array<string | undefined>(this.at.length / 5));
     const k = i / 5;
     let t = texts[k];
     if (t === undefined) {
@@ -140,7 +141,7 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   }
 
   private entryAt(i: number): AuditValue {
-    const made = (this.made ??= []);
+    const made = (this.made ??= new Array<AuditValue | undefined>(this.at.length / 5));
     const k = i / 5;
     let v = made[k];
     if (v === undefined) {
@@ -157,13 +158,18 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   /** Offsets of the first field of each name, in line order. */
   private firsts(): number[] {
     if (this.unique === undefined) {
-      const seen = new Set<string>();
       this.unique = [];
-      for (let i = 0; i < this.at.length; i += 5) {
-        const key = this.keyAt(i);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        this.unique.push(i);
+      if (this.at.length <= 5 * 64) {
+        // A field is a first when looking its name up finds it (no set for the usual few fields).
+        for (let i = 0; i < this.at.length; i += 5) if (this.find(this.keyAt(i)) === i) this.unique.push(i);
+      } else {
+        const seen = new Set<string>();
+        for (let i = 0; i < this.at.length; i += 5) {
+          const key = this.keyAt(i);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          this.unique.push(i);
+        }
       }
     }
     return this.unique;
@@ -305,14 +311,12 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
   let enriched: Map<string, string> | undefined;
   const gs = text.indexOf('\x1d', h.end);
   if (gs >= 0) {
-    const enrichedValues = new AuditFields(text);
-    tokenizeInto(text, gs + 1, text.length, enrichedValues);
+    const enrichedValues = readFields(text, gs + 1, text.length);
     enriched = new Map();
     for (const [k, v] of enrichedValues) enriched.set(k, v.value);
     bodyEnd = gs;
   }
-  const fields = new AuditFields(text);
-  tokenizeInto(text, h.end, bodyEnd, fields);
+  const fields = readFields(text, h.end, bodyEnd);
   const record: AuditRecord = { seq: line.seq, type: h.type, sec: h.sec, milli: h.milli, serial: h.serial, fields };
   if (h.node !== undefined) record.node = h.node;
   if (enriched !== undefined) record.enriched = enriched;
@@ -325,11 +329,13 @@ function isSpaceCode(c: number): boolean {
 }
 
 /**
- * The `key=value` pairs of `text` from `from` to `to` into `into` (which keeps the first of each key); values
+ * The `key=value` fields of `text` from `from` to `to` (AuditFields keeps the first of each key); values
  * may be "double" or 'single' quoted; words without `=` are skipped. Scans the line in place: no
  * body string, no list of pairs.
  */
-function tokenizeInto(text: string, from: number, to: number, into: AuditFields): void {
+function readFields(text: string, from: number, to: number): AuditFields {
+  const at = scratchOffsets;
+  let k = 0;
   const n = to;
   let i = from;
   while (i < n) {
@@ -357,9 +363,20 @@ function tokenizeInto(text: string, from: number, to: number, into: AuditFields)
       ve = i;
       quoted = false;
     }
-    if (keyEnd !== start) into.add(start, keyEnd, vs, ve, quoted);
+    if (keyEnd !== start) {
+      at[k++] = start;
+      at[k++] = keyEnd;
+      at[k++] = vs;
+      at[k++] = ve;
+      at[k++] = quoted ? 1 : 0;
+    }
   }
+  // Collected in a reused list, then copied once at their exact size.
+  return new AuditFields(text, at.slice(0, k));
 }
+
+/** readFields's working list of offsets (grows to the most fields a line had, and stays). */
+const scratchOffsets: number[] = [];
 
 /** Fields the kernel hex-encodes when they hold a space, a quote or a control character. */
 const ENCODED_FIELDS = new Set(['name', 'cwd', 'comm', 'exe', 'proctitle', 'key', 'path', 'acct', 'cmd', 'data', 'old', 'new']);
@@ -478,12 +495,13 @@ class EventGrouper {
     const entry: Building = { event, order: this.order++, multi: startsMultiRecordEvent(record.type) };
     this.building.set(id, entry);
     // ausearch's check_events, run when a record starts a new event
-    for (const [key, b] of this.building) {
+    // forEach, not for…of: no entry array per event building (deleting while iterating is the same for both).
+    this.building.forEach((b, key) => {
       if (b.event.sec + 2 <= record.sec || !b.multi || b.event.records[0]?.type === 'EOE') {
         this.building.delete(key);
         done.push(b.event);
       }
-    }
+    });
     if (this.building.size > MAX_PENDING_EVENTS) {
       const oldest = this.building.keys().next();
       if (oldest.done !== true) {
@@ -730,10 +748,19 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const enriched = syscallRecord.enriched;
 
   // PATH items with a name, in item order
-  const items = pathRecords
-    .map((r, index) => ({ r, item: Number(r.fields.value('item') ?? index), name: decodedField(r, 'name') }))
-    .filter((x): x is { r: AuditRecord; item: number; name: string } => x.name !== undefined)
-    .sort((a, b) => a.item - b.item);
+  const items: Array<{ r: AuditRecord; item: number; name: string }> = [];
+  let inOrder = true;
+  for (let index = 0; index < pathRecords.length; index++) {
+    const r = pathRecords[index] as AuditRecord;
+    const name = decodedField(r, 'name');
+    if (name === undefined) continue;
+    const x = { r, item: Number(r.fields.value('item') ?? index), name };
+    const before = items[items.length - 1];
+    // Sorted (stably) only when not in order already, which sorting would leave as it is.
+    if (before !== undefined && !(before.item - x.item <= 0)) inOrder = false;
+    items.push(x);
+  }
+  if (!inOrder) items.sort((a, b) => a.item - b.item);
   if (items.length === 0) return;
   const nametype = (x: { r: AuditRecord }): string =>
     (x.r.fields.value('nametype') ?? x.r.fields.value('objtype') ?? '').toUpperCase();
