@@ -123,7 +123,7 @@ function relocateTextRecord(r: DerivedRecord, fileSeq: number, latin1: Set<numbe
     extra['connect_line'] = extra['connect_seq'];
     delete extra['connect_seq'];
   }
-  if (typeof p.session === 'string') p.session = p.session.replace(/@(\d+)$/, (_m, line: string) => `@${fileSeq}:L${line}`);
+  if (typeof p.session === 'string' && p.session.includes('@')) p.session = p.session.replace(/@(\d+)$/, (_m, line: string) => `@${fileSeq}:L${line}`);
   p.derived_from = [fileSeq];
   p.extra = extra;
   return r;

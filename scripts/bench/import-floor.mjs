@@ -4,16 +4,21 @@
  * every line of a file takes, measured beside the oracle the issue compares custody with, on the
  * same generated file (import-inputs.mjs), in the same run:
  *
- *   floor:   read the file in 1 MiB pieces, split it into lines, SHA-256 each line, insert one
+ *   line floor: read the file in 1 MiB pieces, split it into lines, SHA-256 each line, insert one
  *            SQLite row per line (seq, hash, the line's bytes) through better-sqlite3 with the
  *            store's pragmas (WAL, synchronous=FULL) and its batch size (one transaction per
  *            --batch rows, default 256 as the store's policy): no parsing, no record, no Merkle
- *            tree, no checkpoint, no blob.
+ *            tree, no checkpoint, no blob. This is NOT a floor of custody's import, which neither
+ *            hashes nor stores lines one by one: it is what a line-by-line preserving importer
+ *            (custody's agent, which keeps each line as a log.line record) would pay at least.
+ *   blob floor: what preserving the file as custody import does it needs at least: read in 1 MiB
+ *            pieces, find the lines, SHA-256 the file once, one SQLite row per 1 MiB piece (every
+ *            line's bytes kept exactly), one signed seal of the hash, same pragmas (blobFloor).
  *   oracle:  goaccess (access log) or ausearch -i (audit log), as import-vs-oracles.mjs runs them.
  *   custody: `custody import` of the same file into a fresh store (with --custody).
  *
- * What custody does beyond the floor (parse, derive typed records, canonical JSON, Merkle tree,
- * signed checkpoints, the file as a blob) is its cost above it. Each is a whole process timed by
+ * What custody does beyond the blob floor (parse, derive typed records, canonical JSON, Merkle
+ * tree, signed checkpoints, reading the blob back) is its cost above it. Each is a whole process timed by
  * GNU time (CPU = user + system; wall clock beside it, the machine being shared).
  *
  *   npx tsc -p tsconfig.json && node scripts/bench/import-floor.mjs [--lines 1000000] [--rounds 1] [--inputs DIR] [--only access|audit] [--custody] [--batch 256]
@@ -22,7 +27,7 @@
  * without it the files are generated in a temporary folder and deleted afterwards.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -78,8 +83,52 @@ function floor(file, dbPath) {
   return seq;
 }
 
-if (process.argv[2] === '--floor') {
-  const n = floor(process.argv[3], process.argv[4]);
+/**
+ * The blob floor, in this process: what custody's own way of preserving a file needs at least. The
+ * file is read in 1 MiB pieces, its lines found (counted), the whole file hashed once (SHA-256) and
+ * stored as one SQLite row per 1 MiB piece (custody's blob chunks: every line's bytes kept exactly),
+ * then sealed: one row naming the file's hash and line count and an Ed25519 signature over it, all
+ * in one transaction with the store's pragmas and page size. No per-line hash or row: a line of
+ * the file is proven by the file's hash, as custody's records prove theirs (derived_from the
+ * `log.file`, `extra.lines`).
+ */
+function blobFloor(file, dbPath) {
+  const db = new Database(dbPath);
+  db.pragma('page_size = 16384');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE blobs (chunk INTEGER PRIMARY KEY, data BLOB NOT NULL) STRICT');
+  db.exec('CREATE TABLE seals (sha256 TEXT NOT NULL, lines INTEGER NOT NULL, sig BLOB NOT NULL) STRICT');
+  const insert = db.prepare('INSERT INTO blobs (chunk, data) VALUES (?, ?)');
+  const seal = db.prepare('INSERT INTO seals (sha256, lines, sig) VALUES (?, ?, ?)');
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const hash = createHash('sha256');
+  let lines = 0;
+  let lastByte = 0x0a;
+  db.transaction(() => {
+    const fd = openSync(file, 'r');
+    const PIECE = 1 << 20;
+    for (let chunk = 0; ; chunk++) {
+      const piece = Buffer.allocUnsafe(PIECE);
+      const n = readSync(fd, piece, 0, PIECE, null);
+      if (n === 0) break;
+      const bytes = piece.subarray(0, n);
+      for (let at = bytes.indexOf(0x0a); at >= 0; at = bytes.indexOf(0x0a, at + 1)) lines++;
+      lastByte = bytes[n - 1];
+      hash.update(bytes);
+      insert.run(chunk, bytes);
+    }
+    closeSync(fd);
+    if (lastByte !== 0x0a) lines++;
+    const sha256 = hash.digest('hex');
+    seal.run(sha256, lines, sign(null, Buffer.from(`${sha256} ${lines}`), privateKey));
+  })();
+  db.close();
+  return lines;
+}
+
+if (process.argv[2] === '--floor' || process.argv[2] === '--blob-floor') {
+  const n = (process.argv[2] === '--floor' ? floor : blobFloor)(process.argv[3], process.argv[4]);
   process.stdout.write(`${n}\n`);
   process.exit(0);
 }
@@ -116,13 +165,15 @@ try {
     const content = readFileSync(file);
     let lines = 0;
     for (let at = content.indexOf(0x0a); at >= 0; at = content.indexOf(0x0a, at + 1)) lines++;
-    const times = { floor: [], oracle: [], custody: [] };
+    const times = { floor: [], blob: [], oracle: [], custody: [] };
     for (let r = 0; r < ROUNDS; r++) {
-      const db = join(work, `floor-${r}.sqlite`);
-      times.floor.push(timed(process.execPath, [fileURLToPath(import.meta.url), '--floor', file, db]));
-      rmSync(db, { force: true });
-      rmSync(`${db}-wal`, { force: true });
-      rmSync(`${db}-shm`, { force: true });
+      for (const [kind, flag] of [['floor', '--floor'], ['blob', '--blob-floor']]) {
+        const db = join(work, `${kind}-${r}.sqlite`);
+        times[kind].push(timed(process.execPath, [fileURLToPath(import.meta.url), flag, file, db]));
+        rmSync(db, { force: true });
+        rmSync(`${db}-wal`, { force: true });
+        rmSync(`${db}-shm`, { force: true });
+      }
       const [cmd, args] = input.oracle(file);
       times.oracle.push(timed(cmd, args, { allowFail: cmd === 'ausearch' }));
       if (CUSTODY) {
@@ -146,12 +197,12 @@ const md = [
   '',
   `\`node scripts/bench/import-floor.mjs --lines ${LINES} --rounds ${ROUNDS} --batch ${BATCH}${CUSTODY ? ' --custody' : ''}\` on ${env}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; seconds per whole process, wall / CPU (user + system, GNU time), peak RSS; median of ${ROUNDS}.`,
   '',
-  '| input | lines | MB | floor wall / CPU (s) | floor RSS (MiB) | oracle | oracle wall / CPU (s) | floor ÷ oracle CPU | custody wall / CPU (s) | custody RSS (MiB) | custody ÷ oracle CPU | custody ÷ floor CPU |',
-  '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|',
+  '| input | lines | MB | line floor wall / CPU (s) | line floor RSS (MiB) | blob floor wall / CPU (s) | oracle | oracle wall / CPU (s) | line floor ÷ oracle CPU | blob floor ÷ oracle CPU | custody wall / CPU (s) | custody RSS (MiB) | custody ÷ oracle CPU | custody ÷ blob floor CPU |',
+  '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f2(r.floorS)} / ${f2(r.floorCpu)} | ${r.floorRss.toFixed(0)} | ${r.oracleName} | ${f2(r.oracleS)} / ${f2(r.oracleCpu)} | ${f2(r.floorCpu / r.oracleCpu)}× | ` +
-      (r.custodyS === undefined ? '– | – | – | – |' : `${f2(r.custodyS)} / ${f2(r.custodyCpu)} | ${r.custodyRss.toFixed(0)} | ${f2(r.custodyCpu / r.oracleCpu)}× | ${f2(r.custodyCpu / r.floorCpu)}× |`),
+      `| ${r.name} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f2(r.floorS)} / ${f2(r.floorCpu)} | ${r.floorRss.toFixed(0)} | ${f2(r.blobS)} / ${f2(r.blobCpu)} | ${r.oracleName} | ${f2(r.oracleS)} / ${f2(r.oracleCpu)} | ${f2(r.floorCpu / r.oracleCpu)}× | ${f2(r.blobCpu / r.oracleCpu)}× | ` +
+      (r.custodyS === undefined ? '– | – | – | – |' : `${f2(r.custodyS)} / ${f2(r.custodyCpu)} | ${r.custodyRss.toFixed(0)} | ${f2(r.custodyCpu / r.oracleCpu)}× | ${f2(r.custodyCpu / r.blobCpu)}× |`),
   ),
   '',
 ].join('\n');

@@ -16,7 +16,8 @@
  *
  *   npm run build && node scripts/bench/import-vs-oracles.mjs [--lines 1000000] [--rounds 1] [--out FILE]
  *
- * Wall-clock and CPU time (GNU time's user + system) of each whole process, median of --rounds; a
+ * Wall-clock and CPU time (GNU time's user + system) of each whole process, median of --rounds (every round
+ * listed below the table); a
  * fresh store per custody round; the parsers' own CPU measured in-process on the same file. CPU
  * time is reported beside wall clock because the benchmark machine is shared (wall clock there
  * includes waiting for a core). The generated files are deleted afterwards.
@@ -61,6 +62,7 @@ async function parseCpu(file) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const loadAtStart = loadavg();
 const work = mkdtempSync(join(tmpdir(), 'custody-bench-import-'));
 const rows = [];
 try {
@@ -101,7 +103,8 @@ try {
     const o = median(oracleTimes);
     const cc = median(custodyCpu);
     const oc = median(oracleCpu);
-    rows.push({ name, lines: LINES, bytes, custody: c, oracle: o, oracleName: oracle(file)[0], ratio: c / o, cc, oc, cpuRatio: cc / oc, parse, records });
+    const rounds = custodyTimes.map((_, r) => `${custodyTimes[r].toFixed(2)} / ${custodyCpu[r].toFixed(2)} vs ${oracleTimes[r].toFixed(2)} / ${oracleCpu[r].toFixed(2)} (${(custodyCpu[r] / oracleCpu[r]).toFixed(2)}× CPU)`).join('; ');
+    rows.push({ name, lines: LINES, bytes, custody: c, oracle: o, oracleName: oracle(file)[0], ratio: c / o, cc, oc, cpuRatio: cc / oc, parse, records, rounds });
     rmSync(file, { force: true });
   }
 } finally {
@@ -112,11 +115,15 @@ const env = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 *
 const md = [
   `# custody import vs goaccess / ausearch`,
   '',
-  `\`node scripts/bench/import-vs-oracles.mjs --lines ${LINES} --rounds ${ROUNDS}\` on ${env}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; seconds per whole process (wall clock, and CPU = user + system from GNU time), median of ${ROUNDS}; "parse" is the CPU of reading the same file into records in-process (parseContent), the parsers' share of custody's CPU.`,
+  `\`node scripts/bench/import-vs-oracles.mjs --lines ${LINES} --rounds ${ROUNDS}\` on ${env}, load average ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} at the start, ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; seconds per whole process (wall clock, and CPU = user + system from GNU time), median of ${ROUNDS}; "parse" is the CPU of reading the same file into records in-process (parseContent), the parsers' share of custody's CPU.`,
   '',
   '| input | lines | MB | custody wall / CPU (s) | oracle | oracle wall / CPU (s) | custody ÷ oracle, wall / CPU | parse CPU (s) | derived |',
   '|---|---:|---:|---:|---|---:|---:|---:|---|',
   ...rows.map((r) => `| ${r.name} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${r.custody.toFixed(2)} / ${r.cc.toFixed(2)} | ${r.oracleName} | ${r.oracle.toFixed(2)} / ${r.oc.toFixed(2)} | ${r.ratio.toFixed(2)}× / ${r.cpuRatio.toFixed(2)}× | ${r.parse.toFixed(2)} | ${r.records} |`),
+  '',
+  'Every round (custody wall / CPU vs oracle wall / CPU, seconds):',
+  '',
+  ...rows.map((r) => `- ${r.name}: ${r.rounds}`),
   '',
 ].join('\n');
 mkdirSync(dirname(OUT), { recursive: true });

@@ -37,22 +37,20 @@ export function createLineDeriver(options: TextParsersOptions = {}): LineDeriver
   const audit = new Map<string, AuditdParser>();
   return {
     push(line) {
-      const out: ParseOutput = { records: [], failures: [] };
       try {
+        // The parsers' output is a fresh object of the caller's: handed on as it is, not copied.
         if (isAuditLine(line.text)) {
           let p = audit.get(line.path);
           if (p === undefined) {
             p = createAuditdParser();
             audit.set(line.path, p);
           }
-          appendOutput(out, p.push(line));
-        } else {
-          appendOutput(out, text.push(line));
+          return p.push(line);
         }
+        return text.push(line);
       } catch (err) {
-        out.failures.push({ parser: 'derive', reason: 'derive.internal', detail: err instanceof Error ? err.message : String(err), derived_from: [line.seq] });
+        return { records: [], failures: [{ parser: 'derive', reason: 'derive.internal', detail: err instanceof Error ? err.message : String(err), derived_from: [line.seq] }] };
       }
-      return out;
     },
     finish() {
       const out: ParseOutput = { records: [], failures: [] };

@@ -40,15 +40,19 @@ const ARG_KEY = /^a(\d{1,7})(?:\[(\d{1,7})\]|(_len))?$/;
 interface ArgParts {
   whole?: Uint8Array;
   declaredLen?: number;
-  chunks: Map<number, Uint8Array>;
+  /** Made when the first chunk comes (most arguments are whole). */
+  chunks?: Map<number, Uint8Array>;
 }
+
+/** The chunks of an argument that has none (read only). */
+const NO_CHUNKS: ReadonlyMap<number, Uint8Array> = new Map();
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 const utf8Loose = new TextDecoder('utf-8', { fatal: false });
 
 function hexBytes(hex: string): Uint8Array | undefined {
   if (hex.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(hex)) return undefined;
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
+  return Buffer.from(hex, 'hex');
 }
 
 /** One argument value as bytes: quoted text as written, unquoted hex decoded, anything else as written. */
@@ -57,12 +61,12 @@ function valueBytes(value: string, quoted: boolean): Uint8Array {
     const b = hexBytes(value);
     if (b !== undefined) return b;
   }
-  return Uint8Array.from(Buffer.from(value, 'utf8'));
+  return Buffer.from(value, 'utf8');
 }
 
 function isExecSyscall(record: AuditRecord): { name: string; arch: string } | undefined {
-  const arch = record.fields.get('arch')?.value;
-  const nr = record.fields.get('syscall')?.value;
+  const arch = record.fields.value('arch');
+  const nr = record.fields.value('syscall');
   if (arch === undefined || nr === undefined || !/^[0-9a-fA-F]{1,8}$/.test(arch) || !/^\d{1,6}$/.test(nr)) return undefined;
   const name = syscallName(arch, Number(nr));
   if (name !== 'execve' && name !== 'execveat') return undefined;
@@ -81,7 +85,7 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   // SYSCALL (lost, or cut out of the file) still say a program ran; what only SYSCALL says is named.
   const exec = syscallRecord === undefined ? undefined : isExecSyscall(syscallRecord);
   if (exec === undefined && (syscallRecord !== undefined || execveRecords.length === 0)) return;
-  const f = (name: string): string | undefined => syscallRecord?.fields.get(name)?.value;
+  const f = (name: string): string | undefined => syscallRecord?.fields.value(name);
   const incomplete: string[] = [];
   const extra: Record<string, string> = { audit_id: event.id };
   if (exec !== undefined) {
@@ -96,18 +100,19 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const parts = new Map<number, ArgParts>();
   let highest = -1;
   for (const r of execveRecords) {
-    for (const [key, v] of r.fields) {
+    // forEach, not for…of: no iterator or entry array per field.
+    r.fields.forEach((v, key) => {
       if (key === 'argc') {
         if (argc === undefined && /^\d{1,15}$/.test(v.value)) argc = Number(v.value);
-        continue;
+        return;
       }
       const m = ARG_KEY.exec(key);
-      if (m === null) continue;
+      if (m === null) return;
       const index = Number(m[1]);
-      if (index >= MAX_ARGC) continue;
+      if (index >= MAX_ARGC) return;
       let p = parts.get(index);
       if (p === undefined) {
-        p = { chunks: new Map() };
+        p = {};
         parts.set(index, p);
       }
       highest = Math.max(highest, index);
@@ -115,11 +120,12 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
         if (/^\d{1,12}$/.test(v.value)) p.declaredLen = Number(v.value);
       } else if (m[2] !== undefined) {
         const chunk = Number(m[2]);
-        if (!p.chunks.has(chunk)) p.chunks.set(chunk, valueBytes(v.value, v.quoted));
+        const chunks = (p.chunks ??= new Map());
+        if (!chunks.has(chunk)) chunks.set(chunk, valueBytes(v.value, v.quoted));
       } else if (p.whole === undefined) {
         p.whole = valueBytes(v.value, v.quoted);
       }
-    }
+    });
   }
 
   const payload: PayloadOf<'process.exec'> = {
@@ -162,10 +168,11 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
       } else {
         // chunks aI[0], aI[1], … in order; stop at the first one missing
         const got: Uint8Array[] = [];
-        for (let c = p.chunks.get(0); c !== undefined; c = p.chunks.get(got.length)) got.push(c);
+        const chunks = p.chunks ?? NO_CHUNKS;
+        for (let c = chunks.get(0); c !== undefined; c = chunks.get(got.length)) got.push(c);
         const n = got.length;
         bytes = Buffer.concat(got);
-        const more = p.chunks.size > n;
+        const more = chunks.size > n;
         if (p.declaredLen === undefined) {
           if (n === 0 || more) partial.push(`a${i} (${n === 0 ? 'no chunk' : `chunks after a${i}[${n - 1}] missing`})`);
           else partial.push(`a${i} (no a${i}_len to check ${n} chunk(s) against)`);
@@ -243,7 +250,7 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   put('proctitle', proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle'));
   // The path the caller named (PATH item 0) and the interpreter the kernel loaded (item 1), as written.
   const pathItems = event.records.filter((r) => r.type === 'PATH');
-  const item = (n: string): AuditRecord | undefined => pathItems.find((r) => r.fields.get('item')?.value === n);
+  const item = (n: string): AuditRecord | undefined => pathItems.find((r) => r.fields.value('item') === n);
   put('path', item('0') === undefined ? undefined : decodedField(item('0')!, 'name'));
   put('interpreter', item('1') === undefined ? undefined : decodedField(item('1')!, 'name'));
   for (const k of ['suid', 'fsuid', 'gid', 'egid', 'subj']) put(k, f(k));

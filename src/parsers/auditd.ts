@@ -44,8 +44,8 @@ export interface AuditRecord {
   milli: number;
   serial: number;
   node?: string;
-  /** Fields of the record as written (quotes removed); use {@link decodedField} for hex-encoded ones. */
-  fields: Map<string, AuditValue>;
+  /** Fields of the record as written (quotes removed), the first of each name; use {@link decodedField} for hex-encoded ones. */
+  fields: AuditFields;
   /** The ENRICHED part after the 0x1D separator (`UID="root"` → UID → root), when present. */
   enriched?: Map<string, string>;
 }
@@ -66,10 +66,228 @@ export interface AuditEvent {
   records: AuditRecord[];
 }
 
+/**
+ * The `key=value` fields of one record, read from its line where they are: a list of offsets, not
+ * a Map of strings and value objects per field (which were most of the garbage an audit.log import
+ * made). A name given twice counts once, with its first value, as in a Map filled first-wins;
+ * iteration is in the order of first appearance.
+ */
+export class AuditFields implements ReadonlyMap<string, AuditValue> {
+  /** Per field: key start, key end, value start, value end, 1 when quoted; in line order. */
+  private readonly at: readonly number[];
+  private made: Array<AuditValue | undefined> | undefined;
+  /** Values (and decoded values) already read, by field: both parsers of an event read the same fields, and get the same strings. */
+  private texts: Array<string | undefined> | undefined;
+  private decodedTexts: Array<string | null | undefined> | undefined;
+  private unique: number[] | undefined;
+
+  /** `at`: five numbers per field, as above (readFields). */
+  constructor(
+    private readonly text: string,
+    at: readonly number[],
+  ) {
+    this.at = at;
+  }
+
+  /** Offset in `at` of the first field named `name`, or -1. */
+  private find(name: string): number {
+    const at = this.at;
+    const n = name.length;
+    for (let i = 0; i < at.length; i += 5) {
+      const ks = at[i] as number;
+      if ((at[i + 1] as number) - ks === n && this.text.startsWith(name, ks)) return i;
+    }
+    return -1;
+  }
+
+  /** The value of the first field named `name` as written (quotes removed), without making a value object. */
+  value(name: string): string | undefined {
+    const i = this.find(name);
+    return i < 0 ? undefined : this.textAt(i);
+  }
+
+  /** decodedField's text of the first field named `name`, worked out once per field. */
+  decoded(name: string): string | undefined {
+    const i = this.find(name);
+    if (i < 0) return undefined;
+    const cache = (this.decodedTexts ??= new Array<string | null | undefined>(this.at.length / 5));
+    const k = i / 5;
+    let d = cache[k];
+    if (d === undefined) {
+      d = decodeValue(name, this.entryAt(i)) ?? null;
+      cache[k] = d;
+    }
+    return d ?? undefined;
+  }
+
+  private textAt(i: number): string {
+    const texts = (this.texts ??= new Array<string | undefined>(this.at.length / 5));
+    const k = i / 5;
+    let t = texts[k];
+    if (t === undefined) {
+      t = this.text.slice(this.at[i + 2], this.at[i + 3]);
+      texts[k] = t;
+    }
+    return t;
+  }
+
+  get(name: string): AuditValue | undefined {
+    const i = this.find(name);
+    return i < 0 ? undefined : this.entryAt(i);
+  }
+
+  has(name: string): boolean {
+    return this.find(name) >= 0;
+  }
+
+  private entryAt(i: number): AuditValue {
+    const made = (this.made ??= new Array<AuditValue | undefined>(this.at.length / 5));
+    const k = i / 5;
+    let v = made[k];
+    if (v === undefined) {
+      v = { value: this.textAt(i), quoted: this.at[i + 4] === 1 };
+      made[k] = v;
+    }
+    return v;
+  }
+
+  private keyAt(i: number): string {
+    return this.text.slice(this.at[i], this.at[i + 1]);
+  }
+
+  /** Offsets of the first field of each name, in line order. */
+  private firsts(): number[] {
+    if (this.unique === undefined) {
+      this.unique = [];
+      if (this.at.length <= 5 * 64) {
+        // A field is a first when looking its name up finds it (no set for the usual few fields).
+        for (let i = 0; i < this.at.length; i += 5) if (this.find(this.keyAt(i)) === i) this.unique.push(i);
+      } else {
+        const seen = new Set<string>();
+        for (let i = 0; i < this.at.length; i += 5) {
+          const key = this.keyAt(i);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          this.unique.push(i);
+        }
+      }
+    }
+    return this.unique;
+  }
+
+  get size(): number {
+    return this.firsts().length;
+  }
+
+  *entries(): MapIterator<[string, AuditValue]> {
+    for (const i of this.firsts()) yield [this.keyAt(i), this.entryAt(i)];
+  }
+
+  *keys(): MapIterator<string> {
+    for (const i of this.firsts()) yield this.keyAt(i);
+  }
+
+  *values(): MapIterator<AuditValue> {
+    for (const i of this.firsts()) yield this.entryAt(i);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, AuditValue]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: AuditValue, key: string, map: ReadonlyMap<string, AuditValue>) => void, thisArg?: unknown): void {
+    for (const i of this.firsts()) callback.call(thisArg, this.entryAt(i), this.keyAt(i), this);
+  }
+}
+
 // --- one line ----------------------------------------------------------------------------------
 
 const HEADER =
   /^(?:node=(\S+) +)?type=([A-Za-z0-9_]+(?:\[\d{1,10}\])?) +msg=audit\((\d{1,12})\.(\d{1,3}):(\d{1,12})\):?/;
+
+/** What the header of a record gives: where its body starts, and the parts of its id. */
+interface Header {
+  end: number;
+  node: string | undefined;
+  type: string;
+  sec: number;
+  milli: number;
+  serial: number;
+}
+
+const C_SPACE = 0x20;
+const C_0 = 0x30;
+const C_9 = 0x39;
+
+function isDigit(c: number): boolean {
+  return c >= C_0 && c <= C_9;
+}
+
+/** [A-Za-z0-9_] */
+function isTypeChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === 0x5f;
+}
+
+/**
+ * HEADER by hand, for the lines the kernel writes (no regex match, no capture strings on the hot
+ * path): undefined for anything it is not sure of (a node name with other than printable ASCII,
+ * any deviation), which then goes to HEADER itself, so what is accepted and how is HEADER's.
+ */
+function scanHeader(text: string): Header | undefined {
+  const n = text.length;
+  let i = 0;
+  let node: string | undefined;
+  if (text.startsWith('node=')) {
+    i = 5;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c <= C_SPACE || c >= 0x7f) break;
+      i++;
+    }
+    if (i === 5 || i >= n || text.charCodeAt(i) !== C_SPACE) return undefined;
+    node = text.slice(5, i);
+    while (i < n && text.charCodeAt(i) === C_SPACE) i++;
+  }
+  if (!text.startsWith('type=', i)) return undefined;
+  i += 5;
+  const typeStart = i;
+  while (i < n && isTypeChar(text.charCodeAt(i))) i++;
+  if (i === typeStart) return undefined;
+  if (i < n && text.charCodeAt(i) === 0x5b /* [ */) {
+    const digits = ++i;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    if (i === digits || i - digits > 10 || i >= n || text.charCodeAt(i) !== 0x5d /* ] */) return undefined;
+    i++;
+  }
+  const type = text.slice(typeStart, i);
+  if (i >= n || text.charCodeAt(i) !== C_SPACE) return undefined;
+  while (i < n && text.charCodeAt(i) === C_SPACE) i++;
+  if (!text.startsWith('msg=audit(', i)) return undefined;
+  i += 10;
+  // SECONDS.MILLIS:SERIAL, digits counted as HEADER counts them
+  let sec = 0;
+  const secStart = i;
+  for (let c = text.charCodeAt(i); isDigit(c); c = text.charCodeAt(++i)) sec = sec * 10 + (c - C_0);
+  if (i === secStart || i - secStart > 12 || text.charCodeAt(i) !== 0x2e /* . */) return undefined;
+  const milliStart = ++i;
+  let milli = 0;
+  for (let c = text.charCodeAt(i); isDigit(c); c = text.charCodeAt(++i)) milli = milli * 10 + (c - C_0);
+  if (i === milliStart || i - milliStart > 3 || text.charCodeAt(i) !== 0x3a /* : */) return undefined;
+  const serialStart = ++i;
+  let serial = 0;
+  for (let c = text.charCodeAt(i); isDigit(c); c = text.charCodeAt(++i)) serial = serial * 10 + (c - C_0);
+  if (i === serialStart || i - serialStart > 12 || text.charCodeAt(i) !== 0x29 /* ) */) return undefined;
+  i++;
+  if (text.charCodeAt(i) === 0x3a /* : */) i++;
+  return { end: i, node, type, sec, milli, serial };
+}
+
+function regexHeader(text: string): Header | undefined {
+  const m = HEADER.exec(text);
+  if (m === null) return undefined;
+  const [, node, type, secText, milliText, serialText] = m;
+  return { end: m[0].length, node, type: type ?? '', sec: Number(secText), milli: Number(milliText), serial: Number(serialText) };
+}
 
 /** Splits one line into an {@link AuditRecord}; undefined for a blank line, a failure for anything else it cannot read. */
 export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | undefined {
@@ -81,34 +299,26 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
   if (text.length > MAX_LINE_LENGTH) {
     return failure('auditd.line_too_long', `line of ${text.length} characters (limit ${MAX_LINE_LENGTH})`, [line.seq]);
   }
-  const m = HEADER.exec(text);
-  if (m === null) {
+  const h = scanHeader(text) ?? regexHeader(text);
+  if (h === undefined) {
     return failure(
       'auditd.bad_header',
       `not an audit record header (expected "type=NAME msg=audit(SECONDS.MILLIS:SERIAL):"): ${clip(text)}`,
       [line.seq],
     );
   }
-  const [, node, type, secText, milliText, serialText] = m;
-  let body = text.slice(m[0].length);
+  let bodyEnd = text.length;
   let enriched: Map<string, string> | undefined;
-  const gs = body.indexOf('\x1d');
+  const gs = text.indexOf('\x1d', h.end);
   if (gs >= 0) {
+    const enrichedValues = readFields(text, gs + 1, text.length);
     enriched = new Map();
-    for (const [k, v] of tokenize(body.slice(gs + 1))) if (!enriched.has(k)) enriched.set(k, v.value);
-    body = body.slice(0, gs);
+    for (const [k, v] of enrichedValues) enriched.set(k, v.value);
+    bodyEnd = gs;
   }
-  const fields = new Map<string, AuditValue>();
-  for (const [k, v] of tokenize(body)) if (!fields.has(k)) fields.set(k, v);
-  const record: AuditRecord = {
-    seq: line.seq,
-    type: type ?? '',
-    sec: Number(secText),
-    milli: Number(milliText),
-    serial: Number(serialText),
-    fields,
-  };
-  if (node !== undefined) record.node = node;
+  const fields = readFields(text, h.end, bodyEnd);
+  const record: AuditRecord = { seq: line.seq, type: h.type, sec: h.sec, milli: h.milli, serial: h.serial, fields };
+  if (h.node !== undefined) record.node = h.node;
   if (enriched !== undefined) record.enriched = enriched;
   return record;
 }
@@ -118,33 +328,55 @@ function isSpaceCode(c: number): boolean {
   return c <= 0x20 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
-/** `key=value` pairs of a record body; values may be "double" or 'single' quoted; words without `=` are skipped. */
-function tokenize(body: string): Array<[string, AuditValue]> {
-  const out: Array<[string, AuditValue]> = [];
-  const n = body.length;
-  let i = 0;
+/**
+ * The `key=value` fields of `text` from `from` to `to` (AuditFields keeps the first of each key); values
+ * may be "double" or 'single' quoted; words without `=` are skipped. Scans the line in place: no
+ * body string, no list of pairs.
+ */
+function readFields(text: string, from: number, to: number): AuditFields {
+  const at = scratchOffsets;
+  let k = 0;
+  const n = to;
+  let i = from;
   while (i < n) {
-    while (i < n && body.charCodeAt(i) === 32) i++;
+    while (i < n && text.charCodeAt(i) === C_SPACE) i++;
     if (i >= n) break;
     const start = i;
-    while (i < n && body[i] !== '=' && body.charCodeAt(i) !== 32) i++;
-    if (i >= n || body[i] !== '=') continue; // a bare word such as "old" in "old auid=…"
-    const key = body.slice(start, i);
+    let c = text.charCodeAt(i);
+    while (i < n && c !== 0x3d /* = */ && c !== C_SPACE) c = text.charCodeAt(++i);
+    if (i >= n || c !== 0x3d) continue; // a bare word such as "old" in "old auid=…"
+    const keyEnd = i;
     i++; // '='
-    const q = body[i];
-    if (q === '"' || q === "'") {
-      const end = body.indexOf(q, i + 1);
-      const stop = end < 0 ? n : end;
-      if (key !== '') out.push([key, { value: body.slice(i + 1, stop), quoted: true }]);
-      i = stop + 1;
+    const q = i < n ? text.charCodeAt(i) : -1;
+    let vs: number;
+    let ve: number;
+    let quoted: boolean;
+    if (q === 0x22 /* " */ || q === 0x27 /* ' */) {
+      const end = text.indexOf(q === 0x22 ? '"' : "'", i + 1);
+      ve = end < 0 || end >= n ? n : end;
+      vs = i + 1;
+      quoted = true;
+      i = ve + 1;
     } else {
-      const vs = i;
-      while (i < n && body.charCodeAt(i) !== 32) i++;
-      if (key !== '') out.push([key, { value: body.slice(vs, i), quoted: false }]);
+      vs = i;
+      while (i < n && text.charCodeAt(i) !== C_SPACE) i++;
+      ve = i;
+      quoted = false;
+    }
+    if (keyEnd !== start) {
+      at[k++] = start;
+      at[k++] = keyEnd;
+      at[k++] = vs;
+      at[k++] = ve;
+      at[k++] = quoted ? 1 : 0;
     }
   }
-  return out;
+  // Collected in a reused list, then copied once at their exact size.
+  return new AuditFields(text, at.slice(0, k));
 }
+
+/** readFields's working list of offsets (grows to the most fields a line had, and stays). */
+const scratchOffsets: number[] = [];
 
 /** Fields the kernel hex-encodes when they hold a space, a quote or a control character. */
 const ENCODED_FIELDS = new Set(['name', 'cwd', 'comm', 'exe', 'proctitle', 'key', 'path', 'acct', 'cmd', 'data', 'old', 'new']);
@@ -154,8 +386,10 @@ const ENCODED_FIELDS = new Set(['name', 'cwd', 'comm', 'exe', 'proctitle', 'key'
  * proctitle become spaces), `(null)` → undefined.
  */
 export function decodedField(record: AuditRecord, name: string): string | undefined {
-  const v = record.fields.get(name);
-  if (v === undefined) return undefined;
+  return record.fields.decoded(name);
+}
+
+function decodeValue(name: string, v: AuditValue): string | undefined {
   if (v.quoted) return v.value;
   if (v.value === '(null)' || v.value === '') return undefined;
   // a stray closing quote after the hex has been seen in real logs (go-libaudit's audit-ubuntu17.log)
@@ -222,10 +456,22 @@ interface Building {
 class EventGrouper {
   private readonly building = new Map<string, Building>();
   private order = 0;
+  /** The last record's id parts and id: the records of one event mostly follow one another. */
+  private lastRecord: AuditRecord | undefined;
+  private lastId = '';
+
+  private idOf(record: AuditRecord): string {
+    const last = this.lastRecord;
+    if (last === undefined || last.serial !== record.serial || last.sec !== record.sec || last.milli !== record.milli || last.node !== record.node) {
+      this.lastId = eventId(record);
+    }
+    this.lastRecord = record;
+    return this.lastId;
+  }
 
   /** Adds a record; returns the events this completed (possibly including a new one-record event). */
   add(record: AuditRecord, failures: ParseFailure[]): AuditEvent[] {
-    const id = eventId(record);
+    const id = this.idOf(record);
     const done: AuditEvent[] = [];
     const existing = this.building.get(id);
     if (existing !== undefined) {
@@ -249,12 +495,13 @@ class EventGrouper {
     const entry: Building = { event, order: this.order++, multi: startsMultiRecordEvent(record.type) };
     this.building.set(id, entry);
     // ausearch's check_events, run when a record starts a new event
-    for (const [key, b] of this.building) {
+    // forEach, not for…of: no entry array per event building (deleting while iterating is the same for both).
+    this.building.forEach((b, key) => {
       if (b.event.sec + 2 <= record.sec || !b.multi || b.event.records[0]?.type === 'EOE') {
         this.building.delete(key);
         done.push(b.event);
       }
-    }
+    });
     if (this.building.size > MAX_PENDING_EVENTS) {
       const oldest = this.building.keys().next();
       if (oldest.done !== true) {
@@ -424,6 +671,8 @@ function objectType(mode: string | undefined): string | undefined {
 
 /** Lexical normalisation of an absolute path: `.`, `..` and repeated slashes. */
 export function normalizePath(p: string): string {
+  // Most paths are normal already: no `//`, no `.` or `..` part, no trailing slash.
+  if (isNormalPath(p)) return p;
   const out: string[] = [];
   for (const part of p.split('/')) {
     if (part === '' || part === '.') continue;
@@ -431,6 +680,28 @@ export function normalizePath(p: string): string {
     else out.push(part);
   }
   return `/${out.join('/')}${p.endsWith('/') && out.length > 0 ? '/' : ''}`;
+}
+
+/** Whether normalizePath would give `p` back unchanged: absolute, and no empty, `.` or `..` part. */
+function isNormalPath(p: string): boolean {
+  const n = p.length;
+  if (n === 0 || p.charCodeAt(0) !== 0x2f) return false;
+  if (n === 1) return true;
+  if (p.charCodeAt(n - 1) === 0x2f) return false;
+  // Each part starts after a slash: it may be neither empty nor `.` nor `..`.
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) {
+    const a = p.charCodeAt(i + 1);
+    if (a === 0x2f) return false;
+    if (a === 0x2e) {
+      const b = p.charCodeAt(i + 2);
+      if (b === 0x2f || Number.isNaN(b)) return false;
+      if (b === 0x2e) {
+        const c = p.charCodeAt(i + 3);
+        if (c === 0x2f || Number.isNaN(c)) return false;
+      }
+    }
+  }
+  return true;
 }
 
 /** Access requested by open/openat flags (the access mode bits and O_CREAT/O_TRUNC are the same on x86_64 and aarch64). */
@@ -456,8 +727,8 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const pathRecords = event.records.filter((r) => r.type === 'PATH');
   if (syscallRecord === undefined || pathRecords.length === 0) return;
   const derivedFrom = event.records.map((r) => r.seq);
-  const archRaw = syscallRecord.fields.get('arch')?.value;
-  const nrRaw = syscallRecord.fields.get('syscall')?.value;
+  const archRaw = syscallRecord.fields.value('arch');
+  const nrRaw = syscallRecord.fields.value('syscall');
   if (archRaw === undefined || nrRaw === undefined || !/^[0-9a-fA-F]{1,8}$/.test(archRaw) || !/^\d{1,6}$/.test(nrRaw)) {
     out.failures.push(
       failure('auditd.bad_syscall', `event ${event.id}: SYSCALL record without a readable arch= and syscall=`, derivedFrom),
@@ -473,17 +744,26 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const proctitleRecord = event.records.find((r) => r.type === 'PROCTITLE');
   const proctitle = proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle');
 
-  const f = (name: string): string | undefined => syscallRecord.fields.get(name)?.value;
+  const f = (name: string): string | undefined => syscallRecord.fields.value(name);
   const enriched = syscallRecord.enriched;
 
   // PATH items with a name, in item order
-  const items = pathRecords
-    .map((r, index) => ({ r, item: Number(r.fields.get('item')?.value ?? index), name: decodedField(r, 'name') }))
-    .filter((x): x is { r: AuditRecord; item: number; name: string } => x.name !== undefined)
-    .sort((a, b) => a.item - b.item);
+  const items: Array<{ r: AuditRecord; item: number; name: string }> = [];
+  let inOrder = true;
+  for (let index = 0; index < pathRecords.length; index++) {
+    const r = pathRecords[index] as AuditRecord;
+    const name = decodedField(r, 'name');
+    if (name === undefined) continue;
+    const x = { r, item: Number(r.fields.value('item') ?? index), name };
+    const before = items[items.length - 1];
+    // Sorted (stably) only when not in order already, which sorting would leave as it is.
+    if (before !== undefined && !(before.item - x.item <= 0)) inOrder = false;
+    items.push(x);
+  }
+  if (!inOrder) items.sort((a, b) => a.item - b.item);
   if (items.length === 0) return;
   const nametype = (x: { r: AuditRecord }): string =>
-    (x.r.fields.get('nametype')?.value ?? x.r.fields.get('objtype')?.value ?? '').toUpperCase();
+    (x.r.fields.value('nametype') ?? x.r.fields.value('objtype') ?? '').toUpperCase();
 
   const dirfdArgs = syscall === undefined ? undefined : DIRFD_ARGS[syscall];
   const relativeToDirfd = dirfdArgs !== undefined && dirfdArgs.some((a) => !isAtFdcwd(f(a)));
@@ -553,7 +833,7 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     if (exe !== undefined) payload.exe = exe;
     if (comm !== undefined) payload.comm = comm;
     if (keys !== undefined && keys.length > 0) payload.audit_key = keys.join(',');
-    const ot = objectType(target.r.fields.get('mode')?.value);
+    const ot = objectType(target.r.fields.value('mode'));
     if (ot !== undefined) payload.object_type = ot;
     if (baseOperation === 'open' && syscall !== 'openat2' && syscall !== 'open_by_handle_at') {
       const access = openAccess(syscall === 'open' ? f('a1') : f('a2'));
@@ -573,11 +853,11 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     put('subj', f('subj'));
     put('cwd', cwd);
     put('proctitle', proctitle);
-    put('item', target.r.fields.get('item')?.value);
+    put('item', target.r.fields.value('item'));
     put('nametype', type);
     if (target.name !== resolved.path) put('name', target.name);
     put('path_note', resolved.note);
-    for (const k of ['inode', 'dev', 'mode', 'ouid', 'ogid', 'obj']) put(k, target.r.fields.get(k)?.value);
+    for (const k of ['inode', 'dev', 'mode', 'ouid', 'ogid', 'obj']) put(k, target.r.fields.value(k));
     if (enriched !== undefined) {
       put('auid_user', enriched.get('AUID'));
       put('euid_user', enriched.get('EUID'));

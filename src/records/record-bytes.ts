@@ -58,9 +58,20 @@ interface Shape {
   keys: string[];
   /** Keys in RFC 8785 order (UTF-16 code units, which is what the default sort compares). */
   sorted: string[];
-  /** `"key":` for each sorted key. */
+  /** `{"key":` for each sorted key (the text in front of its value when it is the first present). */
+  firstKeyTexts: string[];
+  /** `,"key":` for each sorted key. */
   keyTexts: string[];
   memos: Memo[];
+  /** The shape key of a plain object nested under each sorted key. */
+  nestedKeys: string[];
+  /**
+   * The texts of one object being written, joined once at the end: slot 2i holds sorted key i's
+   * key text (or '' when absent), 2i + 1 its value text, the last slot the closing brace. Reused
+   * for every object of the shape, so writing one makes no string but the result (`+=` made a
+   * cons string per piece, most of the garbage of an import's canonical records).
+   */
+  parts: string[];
 }
 
 /** The last shape seen per kind (payloads of one kind are mostly built by one piece of code). */
@@ -80,15 +91,46 @@ function shapeOf(kind: string, keys: string[]): Shape | undefined {
   }
   const sorted = [...keys].sort();
   const keyTexts: string[] = [];
+  const firstKeyTexts: string[] = [];
   for (const key of sorted) {
     const text = stringText(key);
     if (text === undefined) return undefined;
-    keyTexts.push(`${text}:`);
+    keyTexts.push(`,${text}:`);
+    firstKeyTexts.push(`{${text}:`);
   }
   if (shapes.size >= 256) shapes.clear(); // bounded: kinds (and their nested members) are few, but `kind` here is any string
-  const shape: Shape = { keys, sorted, keyTexts, memos: sorted.map(() => new Memo()) };
+  const shape: Shape = {
+    keys,
+    sorted,
+    firstKeyTexts,
+    keyTexts,
+    memos: sorted.map(() => new Memo()),
+    nestedKeys: sorted.map((key) => `${kind}\u0000${key}`),
+    parts: new Array<string>(2 * sorted.length + 1).fill(''),
+  };
   shapes.set(kind, shape);
   return shape;
+}
+
+/** The shape of `obj` under `shapeKey`: the one known when `obj` has its keys in its order (checked without listing them), else shapeOf. */
+function shapeFor(shapeKey: string, obj: object): Shape | undefined {
+  const known = shapes.get(shapeKey);
+  if (known !== undefined) {
+    // for…in walks the same own keys in the same order as Object.keys, without making a list;
+    // an enumerable inherited key (a polluted prototype) makes it differ, and then Object.keys decides.
+    const keys = known.keys;
+    let i = 0;
+    let same = true;
+    for (const key in obj) {
+      if (keys[i] !== key) {
+        same = false;
+        break;
+      }
+      i++;
+    }
+    if (same && i === keys.length) return known;
+  }
+  return shapeOf(shapeKey, Object.keys(obj));
 }
 
 /** The payload's canonical text without the general walk, or undefined when it must take it. */
@@ -105,18 +147,20 @@ function fastObjectText(shapeKey: string, payload: unknown, nest: boolean): stri
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
   const proto: unknown = Object.getPrototypeOf(payload);
   if (proto !== Object.prototype && proto !== null) return undefined;
-  const shape = shapeOf(shapeKey, Object.keys(payload));
+  const shape = shapeFor(shapeKey, payload);
   if (shape === undefined) return undefined;
   const obj = payload as Record<string, unknown>;
-  const { sorted, keyTexts, memos } = shape;
-  let out = '{';
+  const { sorted, keyTexts, firstKeyTexts, memos, nestedKeys, parts } = shape;
   let first = true;
   for (let i = 0; i < sorted.length; i++) {
     const value = obj[sorted[i] as string];
     let text: string | undefined;
     switch (typeof value) {
       case 'undefined':
-        continue; // an undefined member is absent, as in JSON.stringify
+        // an undefined member is absent, as in JSON.stringify
+        parts[2 * i] = '';
+        parts[2 * i + 1] = '';
+        continue;
       case 'string':
         text = (memos[i] as Memo).of(value);
         break;
@@ -130,17 +174,19 @@ function fastObjectText(shapeKey: string, payload: unknown, nest: boolean): stri
         // A nested plain object (a payload's `extra`) through its own shape; anything else, and
         // anything deeper, through the general serializer.
         if (value === null) text = 'null';
-        else text = (nest && !Array.isArray(value) ? fastObjectText(`${shapeKey}\u0000${sorted[i] as string}`, value, false) : undefined) ?? canonicalText(value);
+        else text = (nest && !Array.isArray(value) ? fastObjectText(nestedKeys[i] as string, value, false) : undefined) ?? canonicalText(value);
         break;
       default:
         text = undefined;
     }
     if (text === undefined) return undefined;
-    out += first ? keyTexts[i] : `,${keyTexts[i]}`;
-    out += text;
+    parts[2 * i] = (first ? firstKeyTexts[i] : keyTexts[i]) as string;
+    parts[2 * i + 1] = text;
     first = false;
   }
-  return `${out}}`;
+  // No member present: '{' and '}' (the empty parts add nothing).
+  parts[parts.length - 1] = first ? '{}' : '}';
+  return parts.join('');
 }
 
 const bootIdMemo = new Memo();
