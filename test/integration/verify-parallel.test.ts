@@ -7,7 +7,7 @@
  * builds first; alone: `npx tsc -p tsconfig.json && npx vitest run test/integration/verify-parallel.test.ts`).
  */
 import Database from 'better-sqlite3';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -149,41 +149,80 @@ describe('parallel and in-thread verification agree', () => {
     ]) {
       expect(codes, code).toContain(code);
     }
+    // The workers read seq ranges themselves over their own connections (the default for a store
+    // file), or this thread reads every row and posts batches to them (readInWorkers: false).
     for (const options of [
       { workers: 2, batchSize: 64, parallelAfter: 0, shareWork: false },
       { workers: 1, batchSize: 1, parallelAfter: 0, shareWork: false },
       { workers: 3, batchSize: 1000, parallelAfter: 0, shareWork: false },
+      { workers: 2, batchSize: 64, parallelAfter: 0, shareWork: false, readInWorkers: false },
+      { workers: 1, batchSize: 1, parallelAfter: 0, shareWork: false, readInWorkers: false },
+      { workers: 3, batchSize: 1000, parallelAfter: 0, shareWork: false, readInWorkers: false },
     ]) {
       const parallel = await run(tampered, { ...options, deep });
       expect(parallel.stats?.checkedInWorkers, JSON.stringify(options)).toBeGreaterThan(2000);
+      expect(parallel.stats?.readInWorkers, JSON.stringify(options)).toBe(options.readInWorkers === false ? 0 : parallel.stats?.checkedInWorkers);
       expect(parallel.result).toEqual(inThread.result);
     }
     // The default: this thread checks batches too while the workers are behind, results in order.
     for (const options of [
       { workers: 1, batchSize: 16, parallelAfter: 0 },
       { workers: 2, batchSize: 1, parallelAfter: 0 },
+      { workers: 1, batchSize: 16, parallelAfter: 0, readInWorkers: false },
+      { workers: 2, batchSize: 1, parallelAfter: 0, readInWorkers: false },
     ]) {
       const shared = await run(tampered, { ...options, deep });
       expect(shared.stats?.checkedInThread ?? 0, JSON.stringify(options)).toBeLessThan(shared.result.records);
       expect(shared.result).toEqual(inThread.result);
     }
     // Starting in this thread and moving to workers mid-stream (when they are ready in time).
-    const mixed = await run(tampered, { workers: 2, batchSize: 64, parallelAfter: 500, deep });
-    expect(mixed.stats?.checkedInThread).toBeGreaterThanOrEqual(500);
-    expect(mixed.result).toEqual(inThread.result);
+    for (const readInWorkers of [true, false]) {
+      const mixed = await run(tampered, { workers: 2, batchSize: 64, parallelAfter: 500, deep, readInWorkers });
+      expect(mixed.stats?.checkedInThread).toBeGreaterThanOrEqual(500);
+      expect(mixed.result).toEqual(inThread.result);
+    }
   });
 
   it('on the pristine store', async () => {
     const inThread = await run(pristine, { workers: 0 });
     expect(inThread.result.ok).toBe(true);
-    const parallel = await run(pristine, { workers: 2, batchSize: 128, parallelAfter: 0, shareWork: false });
-    expect(parallel.stats?.checkedInWorkers).toBeGreaterThan(3000);
-    expect(parallel.result).toEqual(inThread.result);
+    for (const readInWorkers of [true, false]) {
+      const parallel = await run(pristine, { workers: 2, batchSize: 128, parallelAfter: 0, shareWork: false, readInWorkers });
+      expect(parallel.stats?.checkedInWorkers).toBeGreaterThan(3000);
+      expect(parallel.stats?.readInWorkers).toBe(readInWorkers ? parallel.stats?.checkedInWorkers : 0);
+      expect(parallel.result).toEqual(inThread.result);
+    }
+  });
+
+  it('on a store whose file is damaged mid-way: the rows before the damage, then the same read error', async () => {
+    const damaged = join(work, 'damaged');
+    cpSync(pristine, damaged, { recursive: true });
+    const file = join(damaged, EVIDENCE_FILE);
+    const bytes = readFileSync(file);
+    const pageSize = bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16);
+    // A page in the middle of the records, its header overwritten: SQLite finds it malformed.
+    const page = Math.floor(bytes.length / pageSize / 2);
+    bytes.fill(0xa5, page * pageSize, page * pageSize + 64);
+    writeFileSync(file, bytes);
+    const inThread = await run(damaged, { workers: 0 });
+    const unreadable = inThread.result.findings.filter((f) => f.code === 'store.corrupt' || f.code === 'store.unreadable');
+    expect(unreadable).toHaveLength(1);
+    expect(inThread.result.records).toBeGreaterThan(0);
+    expect(inThread.result.records).toBeLessThan(4000);
+    for (const options of [
+      { workers: 2, batchSize: 64, parallelAfter: 0, shareWork: false },
+      { workers: 1, batchSize: 100, parallelAfter: 0 },
+      { workers: 1, batchSize: 100, parallelAfter: 300 },
+    ]) {
+      const parallel = await run(damaged, options);
+      expect(parallel.result, JSON.stringify(options)).toEqual(inThread.result);
+      if (options.shareWork === false) expect(parallel.stats?.readInWorkers).toBeGreaterThan(0);
+    }
   });
 
   it('keeps small stores in the calling thread by default', async () => {
     const { result, stats } = await run(pristine, {});
     expect(result.ok).toBe(true);
-    expect(stats).toEqual({ checkedInThread: result.records, checkedInWorkers: 0, workersStarted: 0 });
+    expect(stats).toEqual({ checkedInThread: result.records, checkedInWorkers: 0, readInWorkers: 0, workersStarted: 0 });
   });
 });
