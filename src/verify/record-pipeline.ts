@@ -308,6 +308,7 @@ export async function runRecordPipeline(
             entry.value = checkRecords(batch.rows, host, mode, batch.start);
             entry.settled = true;
             inFlight.push(entry);
+            await nextTurn(); // the workers' answers arrive as events (see runRanges)
             continue;
           }
         }
@@ -393,15 +394,19 @@ async function runRanges(
     position += rows.length;
     consume(rows, checked);
   };
+  // Ranges given to the workers and not yet consumed: kept at their capacity, whatever this thread
+  // checks in between, so a worker never waits for this thread to consume.
+  let atWorkers = 0;
   while (true) {
     const capacity = pool.readyWorkers * IN_FLIGHT_PER_WORKER;
-    while (queue.length < capacity) {
+    while (atWorkers < capacity) {
       const range = take();
       if (!range) break;
       const entry: RangeInFlight = { ...range, result: pool.checkRange({ host, mode, start: expectedStart(range.from), range: { storeDir: source.storeDir, ...range } }), settled: false };
       void entry.result?.then(() => {
         entry.settled = true;
       });
+      atWorkers++;
       queue.push(entry);
     }
     const head = queue[0];
@@ -412,7 +417,7 @@ async function runRanges(
       queue.push({ ...range, result: undefined, settled: true });
       continue;
     }
-    if (options.shareWork && !head.settled && queue.length < 2 * Math.max(1, capacity)) {
+    if (options.shareWork && !head.settled && queue.length < 4 * Math.max(1, capacity)) {
       const range = take();
       if (range) {
         const entry: RangeInFlight = { ...range, result: undefined, settled: true };
@@ -423,10 +428,14 @@ async function runRanges(
           // Read again in its turn, where its rows and its error are reported in order.
         }
         queue.push(entry);
+        // Let the workers' answers in (they arrive as events): without this turn of the event loop
+        // this thread would go on checking ranges while the workers sat idle with their results.
+        await nextTurn();
         continue;
       }
     }
     queue.shift();
+    if (head.result !== undefined) atWorkers--;
     if (head.value !== undefined && head.value.checked.fatal === undefined) {
       here += head.value.rows.length;
       consumeAt(head.value.rows, head.value.checked);
