@@ -18,6 +18,7 @@ import type { EvidenceRecord } from '../../src/records/schema.js';
 import { EvidenceStore, EVIDENCE_FILE } from '../../src/store/evidence-store.js';
 import type * as StoreReaderModule from '../../src/store/store-reader.js';
 import type * as VerifyModule from '../../src/verify/store-verify.js';
+import type * as BundleContentModule from '../../src/verify/bundle-content.js';
 import type { PipelineStats } from '../../src/verify/record-pipeline.js';
 
 const DIST = resolve(__dirname, '../../dist');
@@ -218,6 +219,37 @@ describe('parallel and in-thread verification agree', () => {
       expect(parallel.result, JSON.stringify(options)).toEqual(inThread.result);
       if (options.shareWork === false) expect(parallel.stats?.readInWorkers).toBeGreaterThan(0);
     }
+  });
+
+  it('hands a bundle content check the same rendered rows, and in full the rows it renders itself (USB), when the workers read', async () => {
+    const dir = join(work, 'with-usb');
+    const { store, enrollment } = EvidenceStore.create(dir, { host: 'web-01', bootId: 'b', policy: { batchRecords: 100, checkpointRecords: 250, checkpointMs: 3_600_000 } });
+    for (let i = 0, lines = 0; i < 1200; i++) {
+      if (i % 97 === 5) store.append('usb.connect', 'kernel', { derived_from: [0], parser: 'test', origin: 'kernel', vendor_id: '0781', product_id: '5581', serial: `S${i}` });
+      else store.append('log.line', 'file:/var/log/auth.log', line(lines++));
+    }
+    store.close({ finalCheckpoint: true });
+    const content = (await import(pathToFileURL(join(DIST, 'src/verify/bundle-content.js')).href)) as typeof BundleContentModule;
+    const seen = async (options: Partial<VerifyModule.VerifyStoreOptions>) => {
+      const rows: string[] = [];
+      const spec = { host: 'web-01', storeId: 'any', keyHex: '00'.repeat(32) };
+      const take = (batch: readonly { seq: number; bytes: Uint8Array }[], rendered: { digests: Uint8Array; tables: Uint8Array } | undefined) => {
+        batch.forEach((r, i) => {
+          const table = rendered?.tables[i];
+          const what = table === content.RENDERED_HERE || rendered === undefined ? Buffer.from(r.bytes).toString('hex') : Buffer.from(rendered.digests.subarray(i * 24, (i + 1) * 24)).toString('hex');
+          rows.push(`${r.seq} ${table} ${what}`);
+        });
+      };
+      const { result, stats } = await run(dir, { ...options, trust: { fingerprint: enrollment.fingerprint, source: 'pinned' }, recordContent: { spec, take } });
+      expect(result.findings).toEqual([]);
+      return { rows, stats };
+    };
+    const inThread = await seen({ workers: 0 });
+    expect(inThread.rows).toHaveLength(1200);
+    expect(inThread.rows.filter((r) => r.split(' ')[1] === String(content.RENDERED_HERE))).toHaveLength(13);
+    const ranged = await seen({ workers: 2, batchSize: 50, parallelAfter: 0, shareWork: false });
+    expect(ranged.stats?.readInWorkers).toBe(1200);
+    expect(ranged.rows).toEqual(inThread.rows);
   });
 
   it('keeps small stores in the calling thread by default', async () => {
