@@ -1,12 +1,16 @@
 /**
  * Feeds record batches through the per-record checks (record-check.ts) and hands the results back
  * strictly in order. Small stores are checked in the calling thread; once a store proves large,
- * worker threads take the per-record work while this thread keeps reading and does the
- * order-dependent work in `consume`. Memory stays flat: a bounded number of batches is in flight.
+ * worker threads take the per-record work and this thread does the order-dependent work in
+ * `consume`. When the reader offers a RecordRangeSource (a store file), the workers also read the
+ * records themselves, in seq ranges over their own connections (runRanges), so the reading is
+ * spread over the threads too; otherwise this thread reads every row and posts batches to them.
+ * Memory stays flat: a bounded number of batches is in flight.
  *
- * Pure in the verifier's sense: it touches no file and no database (it only pulls from the
- * reader's iterator). If the workers cannot start, or one dies, its batches are checked here
- * instead: the results are the same either way, only slower.
+ * Pure in the verifier's sense: this module touches no file and no database (it pulls from the
+ * reader's iterator and range source; the workers open the file themselves). If the workers cannot
+ * start, or one dies or cannot read a range, its batches are read and checked here instead: the
+ * results are the same either way, only slower.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
