@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import { HASH_SIZE } from '../integrity/merkle.js';
-import type { BlobChunkRow, CheckpointRow, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
+import type { BlobChunkRow, CheckpointRow, RecordRangeSource, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
@@ -28,6 +28,8 @@ function wrapReadError(err: unknown, where: string): CustodyError {
 export class SqliteStoreReader implements StoreReader {
   readonly location: string;
   private readonly db: Database.Database;
+  /** The store folder, when the reader reads a file (not a snapshot in memory). */
+  private readonly storeDir: string | undefined;
 
   /**
    * A store snapshot held in memory (the bytes of an evidence.sqlite in rollback-journal mode), read
@@ -41,6 +43,7 @@ export class SqliteStoreReader implements StoreReader {
   constructor(storeDir: string, snapshot?: Uint8Array) {
     const path = snapshot === undefined ? join(storeDir, EVIDENCE_FILE) : storeDir;
     this.location = path;
+    this.storeDir = snapshot === undefined ? storeDir : undefined;
     if (snapshot === undefined && (!existsSync(path) || !statSync(path).isFile())) {
       throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, 'no evidence store here', { where: storeDir });
     }
@@ -98,21 +101,22 @@ export class SqliteStoreReader implements StoreReader {
   }
 
   /**
-   * Every record row in seq order: the verifier's hot path. SQLite hands each row over as three
-   * values instead of five (kind and observed_at joined by a newline, leaf_hash and bytes joined):
-   * every value costs a JS string or Buffer, and reading five columns cost twice what reading the
-   * bytes alone does. A row whose columns are not of the types the schema says (or whose kind holds
-   * a newline) is read again column by column, so the verifier sees exactly what is stored.
+   * Every record row in seq order (with `range`, only those with `from <= seq < to`): the
+   * verifier's hot path. SQLite hands each row over as three values instead of five (kind and
+   * observed_at joined by a newline, leaf_hash and bytes joined): every value costs a JS string or
+   * Buffer, and reading five columns cost twice what reading the bytes alone does. A row whose
+   * columns are not of the types the schema says (or whose kind holds a newline) is read again
+   * column by column, so the verifier sees exactly what is stored.
    */
-  private *recordRows(): Generator<RecordRow> {
+  private *recordRows(range?: { from: number; to: number }): Generator<RecordRow> {
     const joined = this.db.prepare(
       `SELECT seq,
               CASE WHEN typeof(kind) = 'text' AND typeof(observed_at) = 'text' AND instr(kind, char(10)) = 0 THEN kind || char(10) || observed_at END,
               CASE WHEN typeof(leaf_hash) = 'blob' AND length(leaf_hash) = ${HASH_SIZE} AND typeof(bytes) = 'blob' THEN CAST(leaf_hash || bytes AS BLOB) END
-       FROM records ORDER BY seq`,
+       FROM records ${range === undefined ? '' : 'WHERE seq >= ? AND seq < ?'} ORDER BY seq`,
     );
     let single: Database.Statement | undefined;
-    for (const row of joined.raw().iterate()) {
+    for (const row of range === undefined ? joined.raw().iterate() : joined.raw().iterate(range.from, range.to)) {
       const [seq, columns, blob] = row as [number, string | null, Buffer | null];
       if (columns === null || blob === null) {
         single ??= this.db.prepare('SELECT seq, kind, observed_at, leaf_hash, bytes FROM records WHERE seq = ?').raw();
@@ -123,6 +127,38 @@ export class SqliteStoreReader implements StoreReader {
       const nl = columns.indexOf('\n');
       yield { seq, kind: columns.slice(0, nl), observed_at: columns.slice(nl + 1), leaf_hash: blob.subarray(0, HASH_SIZE), bytes: blob.subarray(HASH_SIZE) };
     }
+  }
+
+  /** The rows with `from <= seq < to`, as the verifier's hot path reads them (recordRows), in seq order. */
+  *recordRowsBetween(from: number, to: number): Iterable<RecordRow> {
+    try {
+      yield* this.recordRows({ from, to });
+    } catch (err) {
+      throw wrapReadError(err, this.location);
+    }
+  }
+
+  /**
+   * Lets the verifier's worker threads read this store's records themselves, each with its own
+   * read-only connection to the same file, in seq ranges (record-pipeline.ts). Undefined for a
+   * snapshot held in memory, for an empty store, and when the seqs are so sparse for the file's
+   * size that most ranges would be empty (an honest store's seqs run 0..n-1 without a gap; a
+   * forged seq of 2^50 must not make the verifier walk 2^40 empty ranges): those are read here.
+   *
+   * Another connection may see a later state of a store its agent is writing; the agent only ever
+   * appends records above the highest seq, so the rows at or below this reader's `maxSeq` are the
+   * same in both, and the workers read nothing above it.
+   */
+  recordRangeSource(): RecordRangeSource | undefined {
+    if (this.storeDir === undefined) return undefined;
+    return this.guard(() => {
+      const min = (this.db.prepare('SELECT MIN(seq) FROM records').raw().get() as [number | null])[0];
+      const max = (this.db.prepare('SELECT MAX(seq) FROM records').raw().get() as [number | null])[0];
+      if (min === null || max === null || !Number.isSafeInteger(min) || !Number.isSafeInteger(max)) return undefined;
+      // Every row holds at least a 32-byte leaf hash: a dense store spans at most size/32 seqs.
+      if (max - min + 1 > statSync(this.location).size / 16) return undefined;
+      return { storeDir: this.storeDir as string, minSeq: min, maxSeq: max, rows: (from: number, to: number) => this.recordRowsBetween(from, to) };
+    });
   }
 
   /**

@@ -82,18 +82,34 @@ const EVENT_LINE = 0;
 const EVENT_RESET = 1;
 const EVENT_CLOSE = 2;
 
+/** The file pushFileEvent filed last (per thread), and where. */
+const lastPushed: { out: FileEventsOfBatch | undefined; dev: string; ino: string; path: string; f: number } = { out: undefined, dev: '', ino: '', path: '', f: 0 };
+/** The entry of `files` fileEventAt split last (per thread). */
+const lastSplit: { file: string | undefined; dev: string; ino: string; path: string } = { file: undefined, dev: '', ino: '', path: '' };
+
 export function emptyFileEvents(): FileEventsOfBatch {
   return { files: [], data: [] };
 }
 
 /** Adds the event of the record at `index`; `fileIndex` (one per batch) maps a file to its entry in `files`. */
 export function pushFileEvent(out: FileEventsOfBatch, fileIndex: Map<string, number>, index: number, event: FileEvent): void {
-  const file = `${event.dev}\u0000${event.ino}\u0000${event.t === 'line' ? event.path : ''}`;
-  let f = fileIndex.get(file);
-  if (f === undefined) {
-    f = out.files.length;
-    out.files.push(file);
-    fileIndex.set(file, f);
+  const path = event.t === 'line' ? event.path : '';
+  let f: number | undefined;
+  // Most lines come from the same file as the line before: that file's entry, without building its key again.
+  if (lastPushed.out === out && lastPushed.dev === event.dev && lastPushed.ino === event.ino && lastPushed.path === path) f = lastPushed.f;
+  else {
+    const file = `${event.dev}\u0000${event.ino}\u0000${path}`;
+    f = fileIndex.get(file);
+    if (f === undefined) {
+      f = out.files.length;
+      out.files.push(file);
+      fileIndex.set(file, f);
+    }
+    lastPushed.out = out;
+    lastPushed.dev = event.dev;
+    lastPushed.ino = event.ino;
+    lastPushed.path = path;
+    lastPushed.f = f;
   }
   if (event.t === 'line') out.data.push(index, f, EVENT_LINE, event.offset, event.end);
   else if (event.t === 'reset') out.data.push(index, f, EVENT_RESET, event.offset, 0);
@@ -104,14 +120,19 @@ export function pushFileEvent(out: FileEventsOfBatch, fileIndex: Map<string, num
 export function fileEventAt(events: FileEventsOfBatch, at: number): { index: number; event: FileEvent } {
   const d = events.data;
   const file = events.files[d[at + 1] as number] as string;
-  const a = file.indexOf('\u0000');
-  const b = file.indexOf('\u0000', a + 1);
-  const dev = file.slice(0, a);
-  const ino = file.slice(a + 1, b);
+  if (lastSplit.file !== file) {
+    const a = file.indexOf('\u0000');
+    const b = file.indexOf('\u0000', a + 1);
+    lastSplit.file = file;
+    lastSplit.dev = file.slice(0, a);
+    lastSplit.ino = file.slice(a + 1, b);
+    lastSplit.path = file.slice(b + 1);
+  }
+  const { dev, ino } = lastSplit;
   const kind = d[at + 2];
   const event: FileEvent =
     kind === EVENT_LINE
-      ? { t: 'line', dev, ino, path: file.slice(b + 1), offset: d[at + 3] as number, end: d[at + 4] as number }
+      ? { t: 'line', dev, ino, path: lastSplit.path, offset: d[at + 3] as number, end: d[at + 4] as number }
       : kind === EVENT_RESET
         ? { t: 'reset', dev, ino, offset: d[at + 3] as number }
         : { t: 'close', dev, ino };
@@ -135,6 +156,14 @@ export class FileOffsetTracker {
   private readonly expected = new Map<string, { offset: number; seq: number; by: 'line' | 'gap' | 'start' }>();
   private reported = 0;
   private more: { count: number; firstSeq: number; lastSeq: number; skipped: boolean } | undefined;
+  private lastKey = { dev: '', ino: '', key: ':' };
+
+  /** `dev:ino`, without building it again for the same file as the event before. */
+  private keyOf(dev: string, ino: string): string {
+    const last = this.lastKey;
+    if (last.dev !== dev || last.ino !== ino) this.lastKey = { dev, ino, key: `${dev}:${ino}` };
+    return this.lastKey.key;
+  }
 
   /**
    * `windowed`: the records are a window of a store (store-window.ts), so a file's first line in it
@@ -169,7 +198,7 @@ export class FileOffsetTracker {
   }
 
   private check(seq: number, event: FileEvent): FileOffsetFinding | undefined {
-    const key = `${event.dev}:${event.ino}`;
+    const key = this.keyOf(event.dev, event.ino);
     if (event.t === 'close') {
       this.expected.delete(key);
       return undefined;
@@ -180,7 +209,14 @@ export class FileOffsetTracker {
     }
     const known = this.expected.get(key);
     if (known === undefined && this.options.windowed === true) {
+      // A window's first line of a file: where its earlier lines ended is outside the window.
       this.expected.set(key, { offset: event.end, seq, by: 'line' });
+      return undefined;
+    }
+    if (known !== undefined && known.by === 'line' && event.offset === known.offset) {
+      // The common case, a line right after the previous line of its file: updated in place.
+      known.offset = event.end;
+      known.seq = seq;
       return undefined;
     }
     const want = known ?? { offset: 0, seq: -1, by: 'start' as const };

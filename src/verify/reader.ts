@@ -51,8 +51,26 @@ export interface StoreReader {
    * this way when it can). On a read error, the rows read before it come first, then the error.
    */
   recordBatches?(size: number): Iterable<RecordRow[]>;
+  /**
+   * Optional: lets the verifier's worker threads read the records themselves (record-pipeline.ts);
+   * undefined when they cannot (the records are then read by this reader only).
+   */
+  recordRangeSource?(): RecordRangeSource | undefined;
   checkpoints(): CheckpointRow[];
   tsaTokens(): TsaTokenRow[];
   /** Blob chunks ordered by sha256, then chunk. */
   blobChunks(): Iterable<BlobChunkRow>;
+}
+
+/**
+ * A store whose records worker threads can read in seq ranges, each over its own read-only
+ * connection to the same SQLite file (src/store/store-reader.ts, opened from `storeDir`).
+ */
+export interface RecordRangeSource {
+  storeDir: string;
+  /** The lowest and highest seq in the reader's snapshot: nothing outside them is read. */
+  minSeq: number;
+  maxSeq: number;
+  /** The rows with `from <= seq < to` in seq order, read by the reader itself (its snapshot). */
+  rows(from: number, to: number): Iterable<RecordRow>;
 }

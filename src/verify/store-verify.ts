@@ -27,7 +27,7 @@ import { epochKeyName, fingerprint, verifyKeyCertificate, type PublicKeyInfo } f
 import { bytesEqual, emptyRoot, MerkleFrontier, pushRange, type SubtreeLevels } from '../integrity/merkle.js';
 import { readTimeStampToken, verifyTimeStampToken } from '../integrity/tsa.js';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
-import type { CheckpointRow, RecordRow, StoreReader } from './reader.js';
+import type { CheckpointRow, RecordRangeSource, RecordRow, StoreReader } from './reader.js';
 import type { BatchContent, ContentSpec } from './bundle-content.js';
 import { fileEventAt, FileOffsetTracker } from './file-offsets.js';
 import { DEEP, SEQ_MISMATCH, VALID, type CheckedBatch } from './record-check.js';
@@ -70,6 +70,12 @@ export interface VerifyStoreOptions {
   parallelAfter?: number;
   /** Check batches in this thread too while the workers are behind (default true). */
   shareWork?: boolean;
+  /**
+   * Let the workers read the records themselves, in seq ranges over their own read-only connections,
+   * when the reader offers it (StoreReader.recordRangeSource; default true). False: this thread
+   * reads every record and hands batches to the workers.
+   */
+  readInWorkers?: boolean;
   /** Told how many records were checked in this thread and in workers (tests, benchmarks). */
   onPipelineStats?: (stats: PipelineStats) => void;
   /**
@@ -439,6 +445,14 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
     // in full: no signature vouches for them. A claim that fails to verify is an error anyway.
     let claimed = 0;
     for (const info of checkpoints) if (info.body !== undefined && info.body.treeSize > claimed) claimed = info.body.treeSize;
+    let ranges: RecordRangeSource | undefined;
+    if (options.readInWorkers !== false && options.workers !== 0) {
+      try {
+        ranges = reader.recordRangeSource?.();
+      } catch {
+        // Then this thread reads every record, and the stream reports where the file cannot be read.
+      }
+    }
     await runRecordPipeline(
       batches,
       {
@@ -450,6 +464,7 @@ export async function verifyStore(reader: StoreReader, options: VerifyStoreOptio
         ...(options.parallelAfter !== undefined ? { parallelAfter: options.parallelAfter } : {}),
         ...(options.shareWork !== undefined ? { shareWork: options.shareWork } : {}),
         ...(options.onPipelineStats ? { onStats: options.onPipelineStats } : {}),
+        ...(ranges !== undefined ? { ranges } : {}),
       },
       consume,
     );

@@ -7,7 +7,7 @@
  * builds first; alone: `npx tsc -p tsconfig.json && npx vitest run test/integration/verify-parallel.test.ts`).
  */
 import Database from 'better-sqlite3';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,6 +18,7 @@ import type { EvidenceRecord } from '../../src/records/schema.js';
 import { EvidenceStore, EVIDENCE_FILE } from '../../src/store/evidence-store.js';
 import type * as StoreReaderModule from '../../src/store/store-reader.js';
 import type * as VerifyModule from '../../src/verify/store-verify.js';
+import type * as BundleContentModule from '../../src/verify/bundle-content.js';
 import type { PipelineStats } from '../../src/verify/record-pipeline.js';
 
 const DIST = resolve(__dirname, '../../dist');
@@ -149,41 +150,111 @@ describe('parallel and in-thread verification agree', () => {
     ]) {
       expect(codes, code).toContain(code);
     }
+    // The workers read seq ranges themselves over their own connections (the default for a store
+    // file), or this thread reads every row and posts batches to them (readInWorkers: false).
     for (const options of [
       { workers: 2, batchSize: 64, parallelAfter: 0, shareWork: false },
       { workers: 1, batchSize: 1, parallelAfter: 0, shareWork: false },
       { workers: 3, batchSize: 1000, parallelAfter: 0, shareWork: false },
+      { workers: 2, batchSize: 64, parallelAfter: 0, shareWork: false, readInWorkers: false },
+      { workers: 1, batchSize: 1, parallelAfter: 0, shareWork: false, readInWorkers: false },
+      { workers: 3, batchSize: 1000, parallelAfter: 0, shareWork: false, readInWorkers: false },
     ]) {
       const parallel = await run(tampered, { ...options, deep });
       expect(parallel.stats?.checkedInWorkers, JSON.stringify(options)).toBeGreaterThan(2000);
+      expect(parallel.stats?.readInWorkers, JSON.stringify(options)).toBe(options.readInWorkers === false ? 0 : parallel.stats?.checkedInWorkers);
       expect(parallel.result).toEqual(inThread.result);
     }
     // The default: this thread checks batches too while the workers are behind, results in order.
     for (const options of [
       { workers: 1, batchSize: 16, parallelAfter: 0 },
       { workers: 2, batchSize: 1, parallelAfter: 0 },
+      { workers: 1, batchSize: 16, parallelAfter: 0, readInWorkers: false },
+      { workers: 2, batchSize: 1, parallelAfter: 0, readInWorkers: false },
     ]) {
       const shared = await run(tampered, { ...options, deep });
       expect(shared.stats?.checkedInThread ?? 0, JSON.stringify(options)).toBeLessThan(shared.result.records);
       expect(shared.result).toEqual(inThread.result);
     }
     // Starting in this thread and moving to workers mid-stream (when they are ready in time).
-    const mixed = await run(tampered, { workers: 2, batchSize: 64, parallelAfter: 500, deep });
-    expect(mixed.stats?.checkedInThread).toBeGreaterThanOrEqual(500);
-    expect(mixed.result).toEqual(inThread.result);
+    for (const readInWorkers of [true, false]) {
+      const mixed = await run(tampered, { workers: 2, batchSize: 64, parallelAfter: 500, deep, readInWorkers });
+      expect(mixed.stats?.checkedInThread).toBeGreaterThanOrEqual(500);
+      expect(mixed.result).toEqual(inThread.result);
+    }
   });
 
   it('on the pristine store', async () => {
     const inThread = await run(pristine, { workers: 0 });
     expect(inThread.result.ok).toBe(true);
-    const parallel = await run(pristine, { workers: 2, batchSize: 128, parallelAfter: 0, shareWork: false });
-    expect(parallel.stats?.checkedInWorkers).toBeGreaterThan(3000);
-    expect(parallel.result).toEqual(inThread.result);
+    for (const readInWorkers of [true, false]) {
+      const parallel = await run(pristine, { workers: 2, batchSize: 128, parallelAfter: 0, shareWork: false, readInWorkers });
+      expect(parallel.stats?.checkedInWorkers).toBeGreaterThan(3000);
+      expect(parallel.stats?.readInWorkers).toBe(readInWorkers ? parallel.stats?.checkedInWorkers : 0);
+      expect(parallel.result).toEqual(inThread.result);
+    }
+  });
+
+  it('on a store whose file is damaged mid-way: the rows before the damage, then the same read error', async () => {
+    const damaged = join(work, 'damaged');
+    cpSync(pristine, damaged, { recursive: true });
+    const file = join(damaged, EVIDENCE_FILE);
+    const bytes = readFileSync(file);
+    const pageSize = bytes.readUInt16BE(16) === 1 ? 65536 : bytes.readUInt16BE(16);
+    // A page in the middle of the records, its header overwritten: SQLite finds it malformed.
+    const page = Math.floor(bytes.length / pageSize / 2);
+    bytes.fill(0xa5, page * pageSize, page * pageSize + 64);
+    writeFileSync(file, bytes);
+    const inThread = await run(damaged, { workers: 0 });
+    const unreadable = inThread.result.findings.filter((f) => f.code === 'store.corrupt' || f.code === 'store.unreadable');
+    expect(unreadable).toHaveLength(1);
+    expect(inThread.result.records).toBeGreaterThan(0);
+    expect(inThread.result.records).toBeLessThan(4000);
+    for (const options of [
+      { workers: 2, batchSize: 64, parallelAfter: 0, shareWork: false },
+      { workers: 1, batchSize: 100, parallelAfter: 0 },
+      { workers: 1, batchSize: 100, parallelAfter: 300 },
+    ]) {
+      const parallel = await run(damaged, options);
+      expect(parallel.result, JSON.stringify(options)).toEqual(inThread.result);
+      if (options.shareWork === false) expect(parallel.stats?.readInWorkers).toBeGreaterThan(0);
+    }
+  });
+
+  it('hands a bundle content check the same rendered rows, and in full the rows it renders itself (USB), when the workers read', async () => {
+    const dir = join(work, 'with-usb');
+    const { store, enrollment } = EvidenceStore.create(dir, { host: 'web-01', bootId: 'b', policy: { batchRecords: 100, checkpointRecords: 250, checkpointMs: 3_600_000 } });
+    for (let i = 0, lines = 0; i < 1200; i++) {
+      if (i % 97 === 5) store.append('usb.connect', 'kernel', { derived_from: [0], parser: 'test', origin: 'kernel', vendor_id: '0781', product_id: '5581', serial: `S${i}` });
+      else store.append('log.line', 'file:/var/log/auth.log', line(lines++));
+    }
+    store.close({ finalCheckpoint: true });
+    const content = (await import(pathToFileURL(join(DIST, 'src/verify/bundle-content.js')).href)) as typeof BundleContentModule;
+    const seen = async (options: Partial<VerifyModule.VerifyStoreOptions>) => {
+      const rows: string[] = [];
+      const spec = { host: 'web-01', storeId: 'any', keyHex: '00'.repeat(32) };
+      const take = (batch: readonly { seq: number; bytes: Uint8Array }[], rendered: { digests: Uint8Array; tables: Uint8Array } | undefined) => {
+        batch.forEach((r, i) => {
+          const table = rendered?.tables[i];
+          const what = table === content.RENDERED_HERE || rendered === undefined ? Buffer.from(r.bytes).toString('hex') : Buffer.from(rendered.digests.subarray(i * 24, (i + 1) * 24)).toString('hex');
+          rows.push(`${r.seq} ${table} ${what}`);
+        });
+      };
+      const { result, stats } = await run(dir, { ...options, trust: { fingerprint: enrollment.fingerprint, source: 'pinned' }, recordContent: { spec, take } });
+      expect(result.findings).toEqual([]);
+      return { rows, stats };
+    };
+    const inThread = await seen({ workers: 0 });
+    expect(inThread.rows).toHaveLength(1200);
+    expect(inThread.rows.filter((r) => r.split(' ')[1] === String(content.RENDERED_HERE))).toHaveLength(13);
+    const ranged = await seen({ workers: 2, batchSize: 50, parallelAfter: 0, shareWork: false });
+    expect(ranged.stats?.readInWorkers).toBe(1200);
+    expect(ranged.rows).toEqual(inThread.rows);
   });
 
   it('keeps small stores in the calling thread by default', async () => {
     const { result, stats } = await run(pristine, {});
     expect(result.ok).toBe(true);
-    expect(stats).toEqual({ checkedInThread: result.records, checkedInWorkers: 0, workersStarted: 0 });
+    expect(stats).toEqual({ checkedInThread: result.records, checkedInWorkers: 0, readInWorkers: 0, workersStarted: 0 });
   });
 });
