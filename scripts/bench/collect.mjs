@@ -24,6 +24,7 @@
  *   --work-dir DIR    where the bundle and its tar are written (default: the OS temp folder)
  *   --out FILE        where the markdown goes (default bench-results/collect.md)
  *   --keep            keep the work folder (the bundle and the tar)
+ *   --collect-only    measure collect and its reference only (no bundle verify, no hashdeep)
  *
  * Disk: at 1,000,000 records per store the three stores take about 1.7 GB (in --cache), the bundle
  * about as much again plus its timeline and tables, and the tar as much as the bundle.
@@ -355,6 +356,13 @@ async function main() {
       bundleInfo = { files: c.files, contentBytes: c.bundleBytes, folderBytes: bundleTree.bytes, folderFiles: bundleTree.files, tarBytes: c.tarBytes, timelineEntries: c.timelineEntries };
       process.stderr.write(`${tag}: collect ${c.seconds.toFixed(2)} s, peak RSS ${c.peakRssMiB.toFixed(0)} MiB; phases ${Object.entries(c.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
 
+      if (flag('collect-only')) {
+        if (round < rounds - 1 || !flag('keep')) {
+          rmSync(bundle, { recursive: true, force: true });
+          rmSync(`${bundle}.tar`, { force: true });
+        }
+        continue;
+      }
       // (d) the reference hashdeep audit, in the bundle folder, exactly as the README gives it.
       const hd = runShell(HASHDEEP_AUDIT_COMMAND, bundle);
       if (hd.status !== 0) throw new Error(`hashdeep audit failed (exit ${hd.status}): ${hd.stdout}${hd.stderr}`);
@@ -387,7 +395,7 @@ async function main() {
       }
     }
     // What hashdeep hashed: every file under its targets (everything but SHA256SUMS, hashdeep.txt, custody.jsonl).
-    const hashdeepBytes = best.hash.bytes - best.hash.notAuditedBytes;
+    const hashdeepBytes = best.hash === undefined ? 0 : best.hash.bytes - best.hash.notAuditedBytes;
     const totalSeconds = (Date.now() - started) / 1000;
     const md = report({ records, rounds, input, storeSetup, best, all, bundleInfo, hashdeepBytes, totalSeconds, load: [loadBefore, loadAverage()], tarScript, storeNames, cacheGiven: cacheArg !== undefined, HASHDEEP_AUDIT_COMMAND });
     mkdirSync(dirname(out), { recursive: true });
@@ -487,7 +495,9 @@ function report({ records, rounds, input, storeSetup, best, all, bundleInfo, has
   }
   l.push('');
   l.push(`The bundle: ${fmt(bundleInfo.folderFiles)} files, ${mib(bundleInfo.folderBytes).toFixed(0)} MiB (${fmt(bundleInfo.files)} content files listed in the manifest, ${mib(bundleInfo.contentBytes).toFixed(0)} MiB; the timeline holds ${fmt(bundleInfo.timelineEntries)} entries); the tar ${mib(bundleInfo.tarBytes).toFixed(0)} MiB.`);
+  l.push(`Goal (issue 14): collect ≤ 5× the reference's time: **${(collect.seconds / tar.seconds).toFixed(1)}×**, ${collect.seconds / tar.seconds <= 5 ? 'goal met' : 'goal NOT met'}. All rounds (s): reference ${all.tar.map((x) => x.toFixed(2)).join(' / ')}; collect ${all.collect.map((x) => x.toFixed(2)).join(' / ')}.`);
   l.push('');
+  if (hashdeep === undefined) return `${l.join('\n')}\n`;
   l.push('### Verify the bundle');
   l.push('');
   l.push(`On the bundle folder that collect just wrote (in the page cache). The reference is the audit the README gives, run in the bundle folder: \`${HASHDEEP_AUDIT_COMMAND}\` (hashdeep hashes with ${m.nproc} threads by default, one per CPU).`);
