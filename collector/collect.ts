@@ -40,7 +40,7 @@ import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { terminalLines } from '../src/text/terminal.js';
 import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
 import { importFiles } from './import.js';
-import { writeTimelineAndTables } from './timeline.js';
+import { writeTimelineAndTables, type TimelineInput, type WellFormedFinding } from './timeline.js';
 import { checkReportOptions, writeDraftReport, type WriteReportOptions } from './report.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
@@ -291,6 +291,34 @@ function snapshotHead(dir: string, records: number, root: Uint8Array | undefined
   }
 }
 
+/** A store in the timeline, with its verification result (in the manifest) to add the timeline pass's findings to. */
+interface TimelineStore extends TimelineInput {
+  verified: BundleManifest['hosts'][number]['verified'];
+  /** The record findings its verification already gave (`code@seq`): a record it checked in full is not named twice. */
+  reported: Set<string>;
+}
+
+/** Below this many records the timeline is rendered in the collector's thread (starting workers costs more). */
+const IN_THREAD_TIMELINE_RECORDS = 20_000;
+
+function reportedRecordFindings(findings: ReadonlyArray<{ code: string; where: { seq?: number } }>): Set<string> {
+  return new Set(findings.filter((f) => f.where.seq !== undefined).map((f) => `${f.code}@${f.where.seq}`));
+}
+
+/**
+ * The timeline pass proved every record of these stores well-formed (or named those that are not):
+ * its findings join each store's verification result, and a store with one is not verified.
+ */
+function addWellFormedFindings(stores: readonly TimelineStore[], findings: ReadonlyArray<readonly WellFormedFinding[]>): void {
+  stores.forEach((store, i) => {
+    const found = [...(findings[i] ?? [])].sort((a, b) => a.seq - b.seq).filter((f) => !store.reported.has(`${f.code}@${f.seq}`));
+    if (found.length === 0) return;
+    // As `verify --deep` words them (after the verification's own findings, not among them by seq).
+    store.verified.findings.push(...found.map((f) => ({ code: f.code, severity: 'error' as const, message: f.message })));
+    store.verified.ok = false;
+  });
+}
+
 function msOf(ts: string): number | undefined {
   const ms = Date.parse(ts);
   return Number.isNaN(ms) ? undefined : ms;
@@ -380,7 +408,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     }
 
     const hosts: BundleManifest['hosts'] = [];
-    const timelineInputs: Array<{ dir: string; host: string; storeId: string }> = [];
+    const timelineInputs: TimelineStore[] = [];
     const usedPaths = new Set<string>();
     const agentSeals = new Map<string, SealRequestResult>();
     for (const src of sources) {
@@ -418,10 +446,16 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       const rawKey = new Uint8Array(Buffer.from(enrollmentKey, 'base64'));
       const trustKey = existsSync(liveEnrollment) ? liveEnrollment : rawKey.length === 32 ? fingerprint(rawKey) : undefined;
       let root: Uint8Array | undefined;
+      // A vault copy filed under another host than its records name is kept as evidence of that
+      // (with its findings), but its records are not the named host's activity: they stay out of
+      // the timeline, the tables and the report.
+      const inTimeline = src.vault === undefined || meta.get('host') === host;
       const verification = await verifyStoreDir(dest, {
-        // Collect parses every record for the timeline anyway: it also proves each well-formed
-        // (canonical JSON, its kind's schema) before it seals the bundle (issue 14).
-        deep: true,
+        // Collect parses every record anyway: the timeline pass proves each well-formed (canonical
+        // JSON, its kind's schema) and adds what it finds to this result before the bundle is
+        // sealed, so this verification proves integrity only (issue 14). A store kept out of the
+        // timeline is checked deep here instead.
+        deep: !inTimeline,
         ...(trustKey !== undefined ? { key: trustKey } : {}),
         ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}),
         rootsAt: [snap.records],
@@ -485,10 +519,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
             "collector clock minus the newest record's observed_at (the agent's clock). A running agent writes a heartbeat at least every heartbeat interval, so for a live store a value well above that interval means the host clock is behind (or the agent was stalled); a negative value means the host clock is ahead. For a stopped agent or a copied store it is only the age of the newest record. Stated, never applied to any time in this bundle.",
         },
       });
-      // A vault copy filed under another host than its records name is kept as evidence of that
-      // (with its findings), but its records are not the named host's activity: they stay out of
-      // the timeline, the tables and the report.
-      if (src.vault === undefined || meta.get('host') === host) timelineInputs.push({ dir: dest, host, storeId });
+      if (inTimeline) timelineInputs.push({ dir: dest, host, storeId, check: true, verified: hosts[hosts.length - 1]!.verified, reported: reportedRecordFindings(verification.findings) });
       if (agentSeal !== undefined) agentSeals.set(rel, agentSeal);
       report({ storesDone: progress.storesDone + 1 });
     }
@@ -511,7 +542,8 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     }
 
     report({ stage: 'timeline', detail: 'merging the timeline' });
-    const timeline = writeTimelineAndTables(work, timelineInputs, (n) => report({ records: n }));
+    const timeline = await writeTimelineAndTables(work, timelineInputs, { onRecord: (n) => report({ records: n }), ...(progress.recordsTotal < IN_THREAD_TIMELINE_RECORDS ? { workers: 0 } : {}) });
+    addWellFormedFindings(timelineInputs, timeline.findings);
 
     let reportFiles: string[] | undefined;
     let reportError: { code: string; message: string } | undefined;
@@ -546,7 +578,9 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     report({ stage: 'hash', bytesTotal: entries.reduce((n, e) => n + e.size, 0), bytes: 0 });
     const files: BundleManifest['files'] = [];
     for (const e of entries) {
-      const h = await hashFile(join(work, e.path));
+      // The timeline and the tables were hashed as they were written.
+      const written = timeline.hashes.get(e.path);
+      const h = written !== undefined && written.size === e.size ? written : await hashFile(join(work, e.path));
       files.push({ path: e.path, size: h.size, sha256: h.sha256 });
       report({ bytes: progress.bytes + h.size });
     }
