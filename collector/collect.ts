@@ -41,7 +41,8 @@ import { terminalLines } from '../src/text/terminal.js';
 import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
 import { importFiles } from './import.js';
 import { writeTimelineAndTables, type TimelineInput, type WellFormedFinding } from './timeline.js';
-import { checkReportOptions, writeDraftReport, type WriteReportOptions } from './report.js';
+import { checkReportOptions, reportModelOptions, writeDraftReport, type WriteReportOptions } from './report.js';
+import { ReportEntryPass } from '../src/report/model.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
 import { placeHolds, type HeldObject } from './vault-case.js';
@@ -542,7 +543,13 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     }
 
     report({ stage: 'timeline', detail: 'merging the timeline' });
-    const timeline = await writeTimelineAndTables(work, timelineInputs, { onRecord: (n) => report({ records: n }), ...(progress.recordsTotal < IN_THREAD_TIMELINE_RECORDS ? { workers: 0 } : {}) });
+    // The draft report's pass over the timeline is fed as the timeline is written (not read back).
+    const reportPass = reportOptions !== undefined ? new ReportEntryPass(reportModelOptions(reportOptions, startedAt)) : undefined;
+    const timeline = await writeTimelineAndTables(work, timelineInputs, {
+      onRecord: (n) => report({ records: n }),
+      ...(progress.recordsTotal < IN_THREAD_TIMELINE_RECORDS ? { workers: 0 } : {}),
+      ...(reportPass !== undefined ? { report: reportPass } : {}),
+    });
     addWellFormedFindings(timelineInputs, timeline.findings);
 
     let reportFiles: string[] | undefined;
@@ -553,6 +560,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       // for its memory bound, a bug, a full disk) must not cost the collection. The bundle is sealed
       // without report/, and the summary says why; `custody report` can make it afterwards.
       try {
+        if (timeline.reportError !== undefined) throw timeline.reportError;
         reportFiles = writeDraftReport(
           work,
           {
@@ -563,6 +571,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
           },
           reportOptions,
           formatTimestamp(clock.nowMs()),
+          reportPass,
         );
       } catch (err) {
         rmSync(join(work, 'report'), { recursive: true, force: true });

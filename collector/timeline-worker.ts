@@ -1,51 +1,32 @@
 /**
- * Worker-thread entry for rendering stores' timeline rows (timeline-render.ts). The collector's
- * thread opens a stream per store and pulls its batches one request at a time, so a worker never
- * runs further ahead than the batches asked for (memory stays bounded).
+ * Worker-thread entry for rendering timeline batches (timeline-render.ts): it receives the render
+ * context once, then batches of records in timeline order, and posts each rendered batch back.
  */
 import { parentPort } from 'node:worker_threads';
-import { CustodyError, messageOf } from '../src/errors.js';
-import type { TimelineSource } from '../src/bundle/timeline.js';
-import { renderedBatches, type RenderedBatch, type RenderOptions } from './timeline-render.js';
+import { messageOf } from '../src/errors.js';
+import { renderBatch, type RecordBatch, type RenderContext, type RenderedBatch } from './timeline-render.js';
 
-export type RenderRequest =
-  | { type: 'open'; stream: number; dir: string; src: TimelineSource; options: RenderOptions }
-  | { type: 'next'; stream: number };
+export type RenderRequest = { context: RenderContext } | { id: number; batch: RecordBatch };
 
-export type RenderResponse =
-  | { stream: number; batch: RenderedBatch }
-  | { stream: number; done: true }
-  | { stream: number; error: { code: string | undefined; message: string; where: string | undefined } };
+export type RenderResponse = { id: number; rendered: RenderedBatch } | { id: number; error: string };
 
 const port = parentPort;
 if (port) {
-  const streams = new Map<number, Generator<RenderedBatch>>();
+  let context: RenderContext | undefined;
   port.on('message', (request: RenderRequest) => {
-    if (request.type === 'open') {
-      streams.set(request.stream, renderedBatches(request.dir, request.src, request.options));
+    if ('context' in request) {
+      context = request.context;
       return;
     }
-    const it = streams.get(request.stream);
-    if (it === undefined) {
-      // Asked ahead past the end (or after an error was sent): nothing more comes.
-      port.postMessage({ stream: request.stream, done: true } satisfies RenderResponse);
-      return;
-    }
+    let response: RenderResponse;
     try {
-      const next = it.next();
-      if (next.done) {
-        streams.delete(request.stream);
-        port.postMessage({ stream: request.stream, done: true } satisfies RenderResponse);
-      } else {
-        port.postMessage({ stream: request.stream, batch: next.value } satisfies RenderResponse, [next.value.tables.buffer as ArrayBuffer]);
-      }
+      if (context === undefined) throw new Error('no render context');
+      response = { id: request.id, rendered: renderBatch(request.batch, context) };
     } catch (err) {
-      streams.delete(request.stream);
-      const response: RenderResponse = {
-        stream: request.stream,
-        error: { code: err instanceof CustodyError ? err.code : undefined, message: messageOf(err), where: err instanceof CustodyError ? err.where : undefined },
-      };
-      port.postMessage(response);
+      // The collector's thread renders such a batch itself, and its error (if any) is thrown there.
+      response = { id: request.id, error: messageOf(err) };
     }
+    if ('rendered' in response && response.rendered.report) port.postMessage(response, [response.rendered.report.rows.buffer as ArrayBuffer]);
+    else port.postMessage(response);
   });
 }

@@ -1,21 +1,26 @@
 /**
- * The merged UTC timeline of all the stores of a bundle, streamed: each store's records come in
- * time order (src/store/timeline-reader.ts), rendered into their rows by a worker thread
- * (timeline-render.ts, timeline-worker.ts; in this thread when none can start); this thread
- * merges the stores k-way by (time, store order, seq), writes timeline/timeline.jsonl,
- * timeline/timeline.csv (Timesketch) and the tables (file-access, logons, gaps, ...; usb-devices
- * from every store's USB records at the end), and hashes each file as it writes it, so the
- * collector does not read them back to hash them. Memory is bounded: a few batches per store.
+ * The merged UTC timeline of all the stores of a bundle, streamed. This thread reads each store's
+ * records in time order (src/store/timeline-reader.ts: no sort of rows with their bytes where seq
+ * order is time order), merges the stores k-way by (time, store order, seq) into batches, and
+ * hands each batch to a worker thread that renders its rows (timeline-render.ts,
+ * timeline-worker.ts; here when none can start). The rendered batches are written in order to
+ * timeline/timeline.jsonl, timeline/timeline.csv (Timesketch) and the tables (file-access, logons,
+ * gaps, ...; usb-devices from every store's USB records at the end), each file hashed as it is
+ * written, so the collector does not read them back to hash them. Memory is bounded: a few
+ * batches in flight per worker.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CustodyError, ErrorCodes, messageOf, type ErrorCode } from '../src/errors.js';
-import { TABLE_HEADERS, TABLE_NAMES, UsbDeviceTable, timelineCsvHeader, type TimelineSource } from '../src/bundle/timeline.js';
+import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
+import { TABLE_HEADERS, TABLE_NAMES, UsbDeviceTable, timelineCsvHeader, type TimedRecord, type TimelineEntry, type TimelineSource } from '../src/bundle/timeline.js';
 import { workerScript } from '../src/worker-script.js';
-import { renderedBatches, type RenderedBatch, type RenderOptions, type WellFormedFinding } from './timeline-render.js';
+import type { ReportEntryPass } from '../src/report/model.js';
+import { rejectLine, type RejectedLineCode, type TimelineRow } from '../src/report/timeline-input.js';
+import { recordsByTime } from '../src/store/timeline-reader.js';
+import { renderBatch, REPORT_ENTRY, REPORT_REJECTED, type RecordBatch, type RenderContext, type RenderedBatch, type ReportRows, type WellFormedFinding } from './timeline-render.js';
 import type { RenderRequest, RenderResponse } from './timeline-worker.js';
 
 export type { WellFormedFinding } from './timeline-render.js';
@@ -30,8 +35,15 @@ export interface TimelineInput extends TimelineSource {
 export interface TimelineOptions {
   /** Told the number of entries written so far, now and then. */
   onRecord?: (n: number) => void;
-  /** Worker threads rendering rows (default: one per store, at most the CPUs and 4); 0 renders in this thread. */
+  /** Worker threads rendering rows (default: one per CPU, at most 4); 0 renders in this thread. */
   workers?: number;
+  /**
+   * The draft report's pass over the timeline, fed every line as it is written (each gated as the
+   * report gates the file's lines), so the report need not read the file back. If the pass throws
+   * (more events than its bound), it is fed no more and the error is in the result: the timeline
+   * is written whole all the same.
+   */
+  report?: ReportEntryPass;
 }
 
 export interface TimelineResult {
@@ -42,6 +54,8 @@ export interface TimelineResult {
   hashes: Map<string, { size: number; sha256: string }>;
   /** Per input (same index): the records that are not well-formed, in the order they were merged (checked inputs only). */
   findings: WellFormedFinding[][];
+  /** What stopped the report's pass, if anything did. */
+  reportError?: unknown;
 }
 
 /** Buffered synchronous writer that hashes what it writes: few syscalls, no unbounded memory. */
@@ -87,19 +101,17 @@ class FileWriter {
   }
 }
 
-/** Batches of one store, pulled from a worker thread (a few requested ahead) or rendered here. */
-interface BatchSource {
-  next(): Promise<RenderedBatch | undefined>;
-}
+const BATCH_RECORDS = 2048;
+/** Batches in flight per worker: enough to keep it busy while this thread reads and writes. */
+const IN_FLIGHT_PER_WORKER = 3;
 
-const AHEAD = 3;
-
+/** Renders batches on worker threads, least busy first; a batch no worker takes (none started, one died) is rendered here. */
 class RenderPool {
-  private readonly workers: Array<{ worker: Worker; alive: boolean; streams: Set<number> }> = [];
-  private readonly waiting = new Map<number, Array<{ resolve: (b: RenderedBatch | undefined) => void; reject: (e: unknown) => void }>>();
-  private readonly onDeath = new Map<number, () => void>();
+  private readonly workers: Array<{ worker: Worker; alive: boolean; outstanding: number }> = [];
+  private readonly waiting = new Map<number, { resolve: (r: RenderedBatch | undefined) => void; worker: RenderPool['workers'][number] }>();
+  private nextId = 0;
 
-  constructor(count: number) {
+  constructor(count: number, readonly context: RenderContext) {
     const script = count > 0 ? workerScript('./timeline-worker.js', import.meta.url) : undefined;
     for (let i = 0; script !== undefined && i < count; i++) {
       let worker: Worker;
@@ -108,110 +120,116 @@ class RenderPool {
       } catch {
         continue;
       }
-      const entry = { worker, alive: true, streams: new Set<number>() };
+      const entry = { worker, alive: true, outstanding: 0 };
       this.workers.push(entry);
+      worker.postMessage({ context } satisfies RenderRequest);
       worker.on('message', (m: RenderResponse) => {
-        const queue = this.waiting.get(m.stream);
-        const first = queue?.shift();
-        if (first === undefined) return;
-        if ('batch' in m) first.resolve(m.batch);
-        else if ('done' in m) first.resolve(undefined);
-        else first.reject(new CustodyError((m.error.code ?? ErrorCodes.IO) as ErrorCode, m.error.message, m.error.where !== undefined ? { where: m.error.where } : undefined));
+        const w = this.waiting.get(m.id);
+        if (w === undefined) return;
+        this.waiting.delete(m.id);
+        entry.outstanding--;
+        w.resolve('rendered' in m ? m.rendered : undefined);
       });
       const die = (): void => {
         if (!entry.alive) return;
         entry.alive = false;
-        for (const stream of entry.streams) this.onDeath.get(stream)?.();
+        for (const [id, w] of this.waiting) {
+          if (w.worker !== entry) continue;
+          this.waiting.delete(id);
+          w.resolve(undefined);
+        }
       };
       worker.on('error', die);
       worker.on('exit', die);
     }
   }
 
-  get size(): number {
-    return this.workers.length;
+  get capacity(): number {
+    return Math.max(1, this.workers.filter((w) => w.alive).length * IN_FLIGHT_PER_WORKER);
   }
 
-  /** A source for one store: on worker `index % size`, or here when there is no worker. */
-  open(stream: number, input: TimelineInput, options: RenderOptions): BatchSource {
-    const local = (): Generator<RenderedBatch> => renderedBatches(input.dir, { host: input.host, storeId: input.storeId }, options);
-    const target = this.workers.length > 0 ? this.workers[stream % this.workers.length] : undefined;
-    if (target === undefined || !target.alive) {
-      const it = local();
-      return { next: async () => it.next().value ?? undefined };
-    }
-    const queue: Array<{ resolve: (b: RenderedBatch | undefined) => void; reject: (e: unknown) => void }> = [];
-    this.waiting.set(stream, queue);
-    target.streams.add(stream);
-    const ahead: Array<Promise<RenderedBatch | undefined>> = [];
-    /** Batches the worker has answered with (skipped when this thread takes over). */
-    let received = 0;
-    let fallback: Generator<RenderedBatch> | undefined;
-    // A worker that dies leaves its streams to this thread: the store is rendered again here and
-    // the batches the worker already answered with are skipped (batches have a fixed size), so no row is lost or doubled.
-    const takeOver = (): void => {
-      if (fallback !== undefined) return;
-      const waiters = queue.splice(0);
-      try {
-        fallback = local();
-        for (let skipped = 0; skipped < received; skipped++) fallback.next();
-        for (const w of waiters) w.resolve(fallback.next().value ?? undefined);
-      } catch (err) {
-        for (const w of waiters) w.reject(err);
-        fallback = (function* failed(): Generator<RenderedBatch> {
-          throw err;
-        })();
-      }
-    };
-    this.onDeath.set(stream, takeOver);
-    target.worker.postMessage({ type: 'open', stream, dir: input.dir, src: { host: input.host, storeId: input.storeId }, options } satisfies RenderRequest);
-    const request = (): Promise<RenderedBatch | undefined> => {
-      if (fallback !== undefined) return Promise.resolve(fallback.next().value ?? undefined);
-      return new Promise((resolve, reject) => {
-        queue.push({
-          resolve: (batch) => {
-            if (batch !== undefined && fallback === undefined) received++;
-            resolve(batch);
-          },
-          reject,
-        });
-        target.worker.postMessage({ type: 'next', stream } satisfies RenderRequest);
-      });
-    };
-    return {
-      next: async () => {
-        while (ahead.length < AHEAD) {
-          const p = request();
-          // Asked ahead: an error is thrown where it is awaited, never left unhandled.
-          p.catch(() => undefined);
-          ahead.push(p);
+  /** The batch rendered: by a worker, or here when none takes it or a worker could not. */
+  async render(batch: RecordBatch): Promise<RenderedBatch> {
+    let best: RenderPool['workers'][number] | undefined;
+    for (const w of this.workers) if (w.alive && (best === undefined || w.outstanding < best.outstanding)) best = w;
+    if (best !== undefined) {
+      const target = best;
+      const id = this.nextId++;
+      const rendered = await new Promise<RenderedBatch | undefined>((resolve) => {
+        this.waiting.set(id, { resolve, worker: target });
+        target.outstanding++;
+        try {
+          target.worker.postMessage({ id, batch } satisfies RenderRequest);
+        } catch {
+          this.waiting.delete(id);
+          target.outstanding--;
+          resolve(undefined);
         }
-        return ahead.shift() as Promise<RenderedBatch | undefined>;
-      },
-    };
+      });
+      if (rendered !== undefined) return rendered;
+    }
+    // Here, the same function: an error it throws is the collection's.
+    return renderBatch(batch, this.context);
   }
 
   async close(): Promise<void> {
-    for (const [, queue] of this.waiting) for (const w of queue.splice(0)) w.resolve(undefined);
+    for (const [, w] of this.waiting) w.resolve(undefined);
+    this.waiting.clear();
     await Promise.all(this.workers.map((w) => w.worker.terminate().catch(() => undefined)));
   }
 }
 
+/** Collects records into a RecordBatch. */
+class BatchBuilder {
+  private stores = new Uint16Array(BATCH_RECORDS);
+  private seqs = new Float64Array(BATCH_RECORDS);
+  private kinds: string[] = [];
+  private observedAts: string[] = [];
+  private times: string[] = [];
+  private ends = new Uint32Array(BATCH_RECORDS);
+  private data = new Uint8Array(1 << 20);
+  private size = 0;
+  count = 0;
+
+  add(store: number, r: TimedRecord): void {
+    const i = this.count++;
+    this.stores[i] = store;
+    this.seqs[i] = r.seq;
+    this.kinds.push(r.kind);
+    this.observedAts.push(r.observedAt);
+    this.times.push(r.time);
+    if (this.size + r.bytes.length > this.data.length) {
+      const grown = new Uint8Array(Math.max(this.data.length * 2, this.size + r.bytes.length));
+      grown.set(this.data.subarray(0, this.size));
+      this.data = grown;
+    }
+    this.data.set(r.bytes, this.size);
+    this.size += r.bytes.length;
+    this.ends[i] = this.size;
+  }
+
+  /** The batch so far (its arrays handed over), and a fresh one started. */
+  take(): RecordBatch {
+    const batch: RecordBatch = { count: this.count, stores: this.stores.slice(0, this.count), seqs: this.seqs.slice(0, this.count), kinds: this.kinds, observedAts: this.observedAts, times: this.times, data: this.data.slice(0, this.size), ends: this.ends.slice(0, this.count) };
+    this.kinds = [];
+    this.observedAts = [];
+    this.times = [];
+    this.size = 0;
+    this.count = 0;
+    return batch;
+  }
+}
+
 interface Head {
-  order: number;
-  source: BatchSource;
-  batch: RenderedBatch;
-  i: number;
-  /** Next row of batch.tableRows. */
-  table: number;
+  store: number;
+  it: Iterator<TimedRecord>;
+  rec: TimedRecord;
 }
 
 function before(a: Head, b: Head): boolean {
-  const ta = a.batch.times[a.i] as string;
-  const tb = b.batch.times[b.i] as string;
-  if (ta !== tb) return ta < tb;
-  if (a.order !== b.order) return a.order < b.order;
-  return (a.batch.seqs[a.i] as number) < (b.batch.seqs[b.i] as number);
+  if (a.rec.time !== b.rec.time) return a.rec.time < b.rec.time;
+  if (a.store !== b.store) return a.store < b.store;
+  return a.rec.seq < b.rec.seq;
 }
 
 function siftDown(heap: Head[], from: number): void {
@@ -228,8 +246,46 @@ function siftDown(heap: Head[], from: number): void {
   }
 }
 
-function defaultWorkers(stores: number): number {
-  return Math.max(1, Math.min(stores, availableParallelism(), 4));
+/** Every record of every store, k-way merged by (time, store order, seq). */
+function* merged(inputs: readonly TimelineInput[]): Generator<{ store: number; rec: TimedRecord }> {
+  const iterators = inputs.map((input) => recordsByTime(input.dir));
+  try {
+    const heap: Head[] = [];
+    iterators.forEach((it, store) => {
+      const first = it.next();
+      if (!first.done) heap.push({ store, it, rec: first.value });
+    });
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i);
+    while (heap.length > 0) {
+      const h = heap[0] as Head;
+      yield { store: h.store, rec: h.rec };
+      const next = h.it.next();
+      if (next.done) {
+        const last = heap.pop() as Head;
+        if (heap.length === 0) return;
+        if (last !== h) heap[0] = last;
+      } else h.rec = next.value;
+      siftDown(heap, 0);
+    }
+  } finally {
+    for (const it of iterators) it.return(undefined);
+  }
+}
+
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(availableParallelism(), 4));
+}
+
+/** The row the report's pass takes for record `i` of a rendered batch, line `lineNo` of timeline.jsonl. */
+function reportRow(rows: ReportRows, cursor: { entry: number; rejected: number }, batch: RecordBatch, i: number, inputs: readonly TimelineInput[], lineNo: number): TimelineRow {
+  const code = rows.rows[i];
+  if (code === REPORT_ENTRY) return rows.entries[cursor.entry++] as TimelineEntry;
+  if (code === REPORT_REJECTED) {
+    const rejected = rows.rejected[cursor.rejected++] as { code: RejectedLineCode; message: string };
+    return rejectLine(rejected.code, lineNo, rejected.message);
+  }
+  // Only what the pass reads of a kind whose payload it does not read.
+  return { datetime: batch.times[i], host: (inputs[batch.stores[i] as number] as TimelineInput).host, source: rows.sources[i], kind: batch.kinds[i] } as TimelineEntry;
 }
 
 /**
@@ -237,12 +293,16 @@ function defaultWorkers(stores: number): number {
  * the order of the inputs breaks ties between stores.
  */
 export async function writeTimelineAndTables(bundleDir: string, inputs: readonly TimelineInput[], options: TimelineOptions = {}): Promise<TimelineResult> {
+  if (inputs.length > 0xffff) throw new CustodyError(ErrorCodes.USAGE, `too many stores for one timeline (${inputs.length})`);
   mkdirSync(join(bundleDir, 'timeline'), { recursive: true });
   mkdirSync(join(bundleDir, 'tables'), { recursive: true });
   const hashes = new Map<string, { size: number; sha256: string }>();
   const findings: WellFormedFinding[][] = inputs.map(() => []);
   const usb = new UsbDeviceTable();
-  const pool = new RenderPool(options.workers ?? defaultWorkers(inputs.length));
+  let report = options.report;
+  let reportError: unknown;
+  const context: RenderContext = { stores: inputs.map((i) => ({ host: i.host, storeId: i.storeId, check: i.check === true })), report: report !== undefined };
+  const pool = new RenderPool(options.workers ?? defaultWorkers(), context);
   const writers: Array<[string, FileWriter]> = [];
   const create = (rel: string): FileWriter => {
     const w = new FileWriter(join(bundleDir, rel));
@@ -250,6 +310,7 @@ export async function writeTimelineAndTables(bundleDir: string, inputs: readonly
     return w;
   };
   let entries = 0;
+  const inFlight: Array<{ batch: RecordBatch; rendered: Promise<RenderedBatch> }> = [];
   try {
     const jsonl = create('timeline/timeline.jsonl');
     const csv = create('timeline/timeline.csv');
@@ -257,48 +318,49 @@ export async function writeTimelineAndTables(bundleDir: string, inputs: readonly
     csv.write(timelineCsvHeader());
     TABLE_NAMES.forEach((name, i) => (tables[i] as FileWriter).write(TABLE_HEADERS[name]));
 
-    const arrived = (order: number, batch: RenderedBatch): void => {
-      for (const e of batch.usb) usb.add(e);
-      if (batch.findings.length > 0) (findings[order] as WellFormedFinding[]).push(...batch.findings);
-    };
-    const sources = inputs.map((input, order) => pool.open(order, input, { check: input.check === true }));
-    const heap: Head[] = [];
-    const firsts = await Promise.all(sources.map((s) => s.next()));
-    firsts.forEach((batch, order) => {
-      if (batch === undefined) return;
-      arrived(order, batch);
-      heap.push({ order, source: sources[order] as BatchSource, batch, i: 0, table: 0 });
-    });
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i);
-    const onRecord = options.onRecord;
-    while (heap.length > 0) {
-      const h = heap[0] as Head;
-      const b = h.batch;
-      const i = h.i;
-      jsonl.write(b.jsonl[i] as string);
-      csv.write(b.csv[i] as string);
-      const t = b.tables[i] as number;
-      if (t >= 0) (tables[t] as FileWriter).write(b.tableRows[h.table++] as string);
-      entries++;
-      if (onRecord !== undefined && entries % 4096 === 0) onRecord(entries);
-      if (++h.i === b.count) {
-        const next = await h.source.next();
-        if (next === undefined) {
-          const last = heap.pop() as Head;
-          if (heap.length === 0) break;
-          heap[0] = last;
-        } else {
-          arrived(h.order, next);
-          h.batch = next;
-          h.i = 0;
-          h.table = 0;
+    /** Writes the oldest batch in flight, once rendered. */
+    const writeOldest = async (): Promise<void> => {
+      const { batch, rendered: pending } = inFlight.shift() as (typeof inFlight)[number];
+      const rendered = await pending;
+      jsonl.write(rendered.jsonl);
+      csv.write(rendered.csv);
+      rendered.tables.forEach((rows, t) => {
+        if (rows !== '') (tables[t] as FileWriter).write(rows);
+      });
+      for (const e of rendered.usb) usb.add(e);
+      for (const f of rendered.findings) (findings[f.store] as WellFormedFinding[]).push({ seq: f.seq, code: f.code, message: f.message });
+      if (report !== undefined && rendered.report !== undefined) {
+        const cursor = { entry: 0, rejected: 0 };
+        try {
+          for (let i = 0; i < batch.count; i++) report.add(reportRow(rendered.report, cursor, batch, i, inputs, entries + i + 1));
+        } catch (err) {
+          reportError = err;
+          report = undefined;
         }
       }
-      siftDown(heap, 0);
+      entries += batch.count;
+      options.onRecord?.(entries);
+    };
+    const builder = new BatchBuilder();
+    const dispatch = async (): Promise<void> => {
+      const batch = builder.take();
+      const rendered = pool.render(batch);
+      // Awaited in order below; an error is thrown there, never left unhandled here.
+      rendered.catch(() => undefined);
+      inFlight.push({ batch, rendered });
+      while (inFlight.length > pool.capacity) await writeOldest();
+    };
+    for (const { store, rec } of merged(inputs)) {
+      builder.add(store, rec);
+      if (builder.count === BATCH_RECORDS) await dispatch();
     }
+    if (builder.count > 0) await dispatch();
+    while (inFlight.length > 0) await writeOldest();
     const usbWriter = create('tables/usb-devices.csv');
     usbWriter.write(usb.csv());
   } finally {
+    // Every batch settled before the workers go (one still rendering here would write nothing).
+    await Promise.allSettled(inFlight.map((f) => f.rendered));
     await pool.close();
     // Every file is closed, even after an error (the folder is then removed by the collector).
     let failure: unknown;
@@ -311,11 +373,11 @@ export async function writeTimelineAndTables(bundleDir: string, inputs: readonly
     }
     if (failure !== undefined) throw failure;
   }
-  options.onRecord?.(entries);
   return {
     entries,
     files: ['timeline/timeline.jsonl', 'timeline/timeline.csv', 'tables/usb-devices.csv', ...TABLE_NAMES.map((name) => `tables/${name}.csv`)],
     hashes,
     findings,
+    ...(reportError !== undefined ? { reportError } : {}),
   };
 }

@@ -9,11 +9,14 @@
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectCase } from '../../collector/collect.js';
+import { writeDraftReport } from '../../collector/report.js';
 import { writeTimelineAndTables, type TimelineInput } from '../../collector/timeline.js';
+import { parseManifest } from '../../src/bundle/manifest.js';
 import { recordTime, timelineCsvRow, timelineEntry, timelineJsonLine } from '../../src/bundle/timeline.js';
 import { formatTimestamp } from '../../src/records/schema.js';
 import { EvidenceStore } from '../../src/store/evidence-store.js';
@@ -53,9 +56,10 @@ function makeStore(dir: string, host: string, n: number, seed: number, stepBack:
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'custody-collect-timeline-'));
-  makeStore(join(work, 'a'), 'web-01', 5000, 1, true);
-  makeStore(join(work, 'b'), 'web-02', 3000, 3, false);
-  makeStore(join(work, 'c'), 'db-01', 2500, 1, true);
+  // Over collect's threshold for worker threads (20,000 records in all).
+  makeStore(join(work, 'a'), 'web-01', 9000, 1, true);
+  makeStore(join(work, 'b'), 'web-02', 6000, 3, false);
+  makeStore(join(work, 'c'), 'db-01', 5000, 1, true);
   // Two records of store a made not well-formed in place (the timeline pass does not check seals).
   const db = openAsAttacker(join(work, 'a'));
   const row = (seq: number): { bytes: Buffer } => db.prepare('SELECT bytes FROM records WHERE seq = ?').get(seq) as { bytes: Buffer };
@@ -149,5 +153,35 @@ describe('the timeline pass', () => {
       const bad = [...inputs, { dir: join(work, 'missing'), host: 'x', storeId: 'x' }];
       await expect(writeTimelineAndTables(join(work, `bundle-missing-${workers}`), bad, { workers })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/cannot open the store for the timeline/) });
     }
+  });
+
+  it('collect: every record proven well-formed once, and the draft report fed as the timeline is written is the one made by reading it back', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0));
+    const out = join(work, 'collected');
+    const summary = await collectCase({ caseId: 'IR-TIMELINE', stores: inputs.map((i) => i.dir), out, examiner: 'Test Examiner, custody' }, { clock, collectorHost: 'test-collector', version: 'test', codeSha256: '0'.repeat(64) });
+    expect(summary.report_error).toBeUndefined();
+    const manifest = parseManifest(new Uint8Array(readFileSync(join(out, 'manifest.json'))));
+    // Store a: the reordered record is refused by the integrity verification's envelope scan and
+    // checked in full there; the schema-invalid one only by the timeline pass. Each is named once.
+    const a = manifest.hosts.find((h) => h.host === 'web-01');
+    expect(a?.verified.ok).toBe(false);
+    expect(a?.verified.findings.filter((f) => f.code === 'record.not_canonical' || f.code === 'record.invalid').map((f) => f.code)).toEqual(['record.not_canonical', 'record.invalid']);
+    // The others verify (store c's clock steps back: warnings only).
+    for (const h of manifest.hosts.filter((x) => x.host !== 'web-01')) {
+      expect(h.verified.ok).toBe(true);
+      expect(h.verified.findings.filter((f) => f.code !== 'record.time_backwards')).toEqual([]);
+    }
+    // The manifest's hashes of the files hashed as they were written are the files' own.
+    for (const f of manifest.files) expect(createHash('sha256').update(readFileSync(join(out, f.path))).digest('hex'), f.path).toBe(f.sha256);
+
+    const again = join(work, 'report-again');
+    mkdirSync(join(again, 'timeline'), { recursive: true });
+    cpSync(join(out, 'timeline', 'timeline.jsonl'), join(again, 'timeline', 'timeline.jsonl'));
+    const { collector } = manifest;
+    const files = writeDraftReport(again, { case: manifest.case, collector: { version: collector.version, host: collector.host, started_at: collector.started_at, key: collector.key }, hosts: manifest.hosts }, {}, formatTimestamp(clock.nowMs()));
+    expect(files.sort()).toEqual([...(summary.report?.files ?? [])].sort());
+    for (const f of files) expect(readFileSync(join(out, f)).equals(readFileSync(join(again, f))), f).toBe(true);
+    // The rejected line (the schema-invalid record) is named by its line in both.
+    expect(readFileSync(join(out, 'report', 'report.md'), 'utf8')).toMatch(/timeline\/timeline\.jsonl:\d+/);
   });
 });
