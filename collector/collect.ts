@@ -38,11 +38,13 @@ import { snapshotStore } from '../src/store/snapshot.js';
 import { requestSeal, type SealRequestResult } from '../src/net/agent-control.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { terminalLines } from '../src/text/terminal.js';
-import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
+import { packBundle, walkBundleDir, writeNew } from './bundle-files.js';
+import { BackgroundHasher, hashStage } from './stages/hash.js';
+import { draftReportStage } from './stages/report.js';
+import { timelineStage, timelineStore, type TimelineStore } from './stages/timeline.js';
+import { sealStage } from './stages/seal.js';
 import { importFiles } from './import.js';
-import { writeTimelineAndTables, type TimelineInput, type WellFormedFinding } from './timeline.js';
-import { checkReportOptions, reportModelOptions, writeDraftReport, type WriteReportOptions } from './report.js';
-import { ReportEntryPass } from '../src/report/model.js';
+import { checkReportOptions, type WriteReportOptions } from './report.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
 import { placeHolds, type HeldObject } from './vault-case.js';
@@ -292,46 +294,11 @@ function snapshotHead(dir: string, records: number, root: Uint8Array | undefined
   }
 }
 
-/** A store in the timeline, with its verification result (in the manifest) to add the timeline pass's findings to. */
-interface TimelineStore extends TimelineInput {
-  verified: BundleManifest['hosts'][number]['verified'];
-  /** The record findings its verification already gave (`code@seq`): a record it checked in full is not named twice. */
-  reported: Set<string>;
-}
-
-/** Below this many records the timeline is rendered in the collector's thread (starting workers costs more). */
-const IN_THREAD_TIMELINE_RECORDS = 20_000;
-
-function reportedRecordFindings(findings: ReadonlyArray<{ code: string; where: { seq?: number } }>): Set<string> {
-  return new Set(findings.filter((f) => f.where.seq !== undefined).map((f) => `${f.code}@${f.where.seq}`));
-}
-
-/**
- * The timeline pass proved every record of these stores well-formed (or named those that are not):
- * its findings join each store's verification result, and a store with one is not verified.
- */
-function addWellFormedFindings(stores: readonly TimelineStore[], findings: ReadonlyArray<readonly WellFormedFinding[]>): void {
-  stores.forEach((store, i) => {
-    const found = [...(findings[i] ?? [])].sort((a, b) => a.seq - b.seq).filter((f) => !store.reported.has(`${f.code}@${f.seq}`));
-    if (found.length === 0) return;
-    // As `verify --deep` words them (after the verification's own findings, not among them by seq).
-    store.verified.findings.push(...found.map((f) => ({ code: f.code, severity: 'error' as const, message: f.message })));
-    store.verified.ok = false;
-  });
-}
-
 function msOf(ts: string): number | undefined {
   const ms = Date.parse(ts);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-function writeNew(path: string, data: string | Uint8Array): void {
-  try {
-    writeFileSync(path, data, { flag: 'wx', mode: 0o644 });
-  } catch (err) {
-    throw new CustodyError(ErrorCodes.IO, `cannot write ${path}: ${messageOf(err)}`, { where: path, cause: err });
-  }
-}
 
 export async function collectCase(options: CollectOptions, deps: CollectDeps): Promise<CollectSummary> {
   checkCaseId(options.caseId);
@@ -520,7 +487,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
             "collector clock minus the newest record's observed_at (the agent's clock). A running agent writes a heartbeat at least every heartbeat interval, so for a live store a value well above that interval means the host clock is behind (or the agent was stalled); a negative value means the host clock is ahead. For a stopped agent or a copied store it is only the age of the newest record. Stated, never applied to any time in this bundle.",
         },
       });
-      if (inTimeline) timelineInputs.push({ dir: dest, host, storeId, check: true, verified: hosts[hosts.length - 1]!.verified, reported: reportedRecordFindings(verification.findings) });
+      if (inTimeline) timelineInputs.push(timelineStore({ dir: dest, host, storeId }, hosts[hosts.length - 1]!.verified, verification.findings));
       if (agentSeal !== undefined) agentSeals.set(rel, agentSeal);
       report({ storesDone: progress.storesDone + 1 });
     }
@@ -542,120 +509,61 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       report({ line: `legal holds: ${placed.held} object versions held for case ${options.caseId}, recorded in ${holdsSummary.record}` });
     }
 
+    // The snapshots are final: hashed in a worker thread while the timeline and the report are written.
+    const hasher = new BackgroundHasher();
+    for (const e of walkBundleDir(work)) if (e.type === 'file') hasher.start(join(work, e.path));
+
     report({ stage: 'timeline', detail: 'merging the timeline' });
-    // The draft report's pass over the timeline is fed as the timeline is written (not read back).
-    const reportPass = reportOptions !== undefined ? new ReportEntryPass(reportModelOptions(reportOptions, startedAt)) : undefined;
-    const timeline = await writeTimelineAndTables(work, timelineInputs, {
+    const timeline = await timelineStage(work, timelineInputs, {
+      records: progress.recordsTotal,
+      ...(reportOptions !== undefined ? { report: reportOptions } : {}),
+      generatedAt: startedAt,
       onRecord: (n) => report({ records: n }),
-      ...(progress.recordsTotal < IN_THREAD_TIMELINE_RECORDS ? { workers: 0 } : {}),
-      ...(reportPass !== undefined ? { report: reportPass } : {}),
     });
-    addWellFormedFindings(timelineInputs, timeline.findings);
 
     let reportFiles: string[] | undefined;
     let reportError: { code: string; message: string } | undefined;
     if (reportOptions !== undefined) {
       report({ stage: 'report', detail: 'writing the draft report' });
-      // The report is a reading of the evidence, not evidence: whatever stops it (too many events
-      // for its memory bound, a bug, a full disk) must not cost the collection. The bundle is sealed
-      // without report/, and the summary says why; `custody report` can make it afterwards.
-      try {
-        if (timeline.reportError !== undefined) throw timeline.reportError;
-        reportFiles = writeDraftReport(
-          work,
-          {
-            case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
-            collector: { version: deps.version, host: deps.collectorHost, started_at: startedAt, key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') } },
-            hosts,
-            ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
-          },
-          reportOptions,
-          formatTimestamp(clock.nowMs()),
-          reportPass,
-        );
-      } catch (err) {
-        rmSync(join(work, 'report'), { recursive: true, force: true });
-        reportError = { code: err instanceof CustodyError ? err.code : 'E_INTERNAL', message: messageOf(err) };
-      }
+      const drafted = draftReportStage(
+        work,
+        {
+          case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
+          collector: { version: deps.version, host: deps.collectorHost, started_at: startedAt, key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') } },
+          hosts,
+          ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
+        },
+        reportOptions,
+        formatTimestamp(clock.nowMs()),
+        timeline,
+      );
+      reportFiles = drafted.files;
+      reportError = drafted.error;
     }
 
     const publicPem = publicKeyFromRaw(key.publicKeyRaw).export({ type: 'spki', format: 'pem' }).toString();
     writeNew(join(work, 'collector.pem'), publicPem);
 
-    // Hash every content file (streaming), then case.jsonld, which names them.
-    const entries = walkBundleDir(work).filter((e) => e.type === 'file');
-    report({ stage: 'hash', bytesTotal: entries.reduce((n, e) => n + e.size, 0), bytes: 0 });
-    const files: BundleManifest['files'] = [];
-    for (const e of entries) {
-      // The timeline and the tables were hashed as they were written.
-      const written = timeline.hashes.get(e.path);
-      const h = written !== undefined && written.size === e.size ? written : await hashFile(join(work, e.path));
-      files.push({ path: e.path, size: h.size, sha256: h.sha256 });
-      report({ bytes: progress.bytes + h.size });
+    // Every content file's hash (case.jsonld, which names them, is hashed as the seal writes it).
+    report({ stage: 'hash', bytes: 0 });
+    let files: BundleManifest['files'];
+    try {
+      files = await hashStage(work, timeline.timeline.hashes, hasher, (bytes, bytesTotal) => report({ bytes, bytesTotal }));
+    } finally {
+      await hasher.close();
     }
-    const sealedAt = formatTimestamp(clock.nowMs());
-    const caseDoc = `${JSON.stringify(
-      caseUcoDocument({
-        caseId: options.caseId,
-        ...(options.examiner !== undefined ? { examiner: options.examiner } : {}),
-        ...(options.note !== undefined ? { note: options.note } : {}),
-        collector: { version: deps.version, host: deps.collectorHost, fingerprint: key.fingerprint, startedAt, sealedAt },
-        hosts: hosts.map((h) => ({ host: h.host, storeId: h.store_id, path: h.path, source: h.source })),
-        files,
-      }),
-      null,
-      2,
-    )}\n`;
-    writeNew(join(work, 'case.jsonld'), caseDoc);
-    files.push({ path: 'case.jsonld', size: Buffer.byteLength(caseDoc), sha256: createHash('sha256').update(caseDoc).digest('hex') });
-    files.sort((a, b) => compareBundlePaths(a.path, b.path));
-
-    report({ stage: 'seal', detail: 'signing the manifest' });
-    const manifest: BundleManifest = {
-      type: 'custody.bundle-manifest',
-      version: 1,
-      case: {
-        id: options.caseId,
-        ...(options.examiner !== undefined ? { examiner: options.examiner } : {}),
-        ...(options.note !== undefined ? { note: options.note } : {}),
-      },
-      collector: {
-        version: deps.version,
-        code_sha256: deps.codeSha256,
-        host: deps.collectorHost,
-        started_at: startedAt,
-        sealed_at: sealedAt,
-        key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') },
-      },
+    const { manifestSha256, tsaSummary } = await sealStage(work, {
+      options,
+      deps,
+      key,
+      startedAt,
+      sealedAt: formatTimestamp(clock.nowMs()),
       hosts,
       files,
-      ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
-    };
-    const mBytes = manifestBytes(manifest);
-    const manifestSha256 = createHash('sha256').update(mBytes).digest('hex');
-    writeNew(join(work, 'manifest.json'), mBytes);
-    const sig = signBytes(key.privateKey, mBytes);
-    writeNew(join(work, 'manifest.sig'), sig);
-    const sealFiles = [
-      { path: 'manifest.json', size: mBytes.length, sha256: manifestSha256 },
-      { path: 'manifest.sig', size: sig.length, sha256: createHash('sha256').update(sig).digest('hex') },
-    ];
-    let tsaSummary: CollectSummary['tsa'];
-    if (options.tsa !== undefined) {
-      const stamped = await requestTimeStamp(options.tsa.url, mBytes, options.tsa.timeoutMs !== undefined ? { timeoutMs: options.tsa.timeoutMs } : {});
-      let verified = false;
-      if (tsaRoots.length > 0) {
-        const v = await verifyTimeStampToken(stamped.tokenDer, mBytes, tsaRoots);
-        if (!v.ok) throw new CustodyError(ErrorCodes.TSA_RESPONSE_INVALID, `the TSA's token over manifest.json does not verify against --tsa-ca: ${v.problem ?? ''} ${v.detail ?? ''}`.trim(), { where: options.tsa.url });
-        verified = true;
-      }
-      writeNew(join(work, 'manifest.tsr'), stamped.tokenDer);
-      sealFiles.push({ path: 'manifest.tsr', size: stamped.tokenDer.length, sha256: createHash('sha256').update(stamped.tokenDer).digest('hex') });
-      tsaSummary = { url: options.tsa.url, gen_time: stamped.info.genTime, verified };
-    }
-    const listed = [...files, ...sealFiles];
-    writeNew(join(work, 'SHA256SUMS'), formatSha256Sums(listed));
-    writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: hashdeepTargets(reportFiles !== undefined) }));
+      tsaRoots,
+      withReport: reportFiles !== undefined,
+      onSeal: () => report({ stage: 'seal', detail: 'signing the manifest' }),
+    });
     const actor = actorOf(options, deps);
     const holdsNote = holdsSummary ? `; legal holds on ${holdsSummary.held} vault object versions, listed in ${holdsSummary.bundle_file} and ${holdsSummary.record} (sha256 ${holdsSummary.sha256})` : '';
     const log = appendEntry('', { manifestSha256, action: 'collected', actor, note: `collected case ${options.caseId}: ${hosts.length} store(s), ${files.length} files${holdsNote}${options.note ? `; ${options.note}` : ''}` }, key.privateKey, clock.nowMs());
@@ -699,7 +607,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       })),
       ...(holdsSummary ? { holds: holdsSummary } : {}),
       ...(triageSummary ? { triage: triageSummary } : {}),
-      timeline_entries: timeline.entries,
+      timeline_entries: timeline.timeline.entries,
       files: files.length,
       bytes: files.reduce((n, f) => n + f.size, 0),
       manifest_sha256: manifestSha256,
