@@ -13,15 +13,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { TABLE_HEADERS, TABLE_NAMES, UsbDeviceTable, timelineCsvHeader, type TimedRecord, type TimelineEntry, type TimelineSource } from '../src/bundle/timeline.js';
+import { WorkerPool } from '../src/worker-pool.js';
 import { workerScript } from '../src/worker-script.js';
 import type { ReportEntryPass } from '../src/report/model.js';
 import { rejectLine, type RejectedLineCode, type TimelineRow } from '../src/report/timeline-input.js';
 import { recordsByTime } from '../src/store/timeline-reader.js';
 import { renderBatch, REPORT_ENTRY, REPORT_REJECTED, type RecordBatch, type RenderContext, type RenderedBatch, type ReportRows, type WellFormedFinding } from './timeline-render.js';
-import type { RenderRequest, RenderResponse } from './timeline-worker.js';
 
 export type { WellFormedFinding } from './timeline-render.js';
 
@@ -105,77 +104,26 @@ const BATCH_RECORDS = 2048;
 /** Batches in flight per worker: enough to keep it busy while this thread reads and writes. */
 const IN_FLIGHT_PER_WORKER = 3;
 
-/** Renders batches on worker threads, least busy first; a batch no worker takes (none started, one died) is rendered here. */
+/** Renders batches on worker threads; a batch no worker renders (none started, one died) is rendered here. */
 class RenderPool {
-  private readonly workers: Array<{ worker: Worker; alive: boolean; outstanding: number }> = [];
-  private readonly waiting = new Map<number, { resolve: (r: RenderedBatch | undefined) => void; worker: RenderPool['workers'][number] }>();
-  private nextId = 0;
+  private readonly pool: WorkerPool<RecordBatch, RenderedBatch>;
 
-  constructor(count: number, readonly context: RenderContext) {
-    const script = count > 0 ? workerScript('./timeline-worker.js', import.meta.url) : undefined;
-    for (let i = 0; script !== undefined && i < count; i++) {
-      let worker: Worker;
-      try {
-        worker = new Worker(script);
-      } catch {
-        continue;
-      }
-      const entry = { worker, alive: true, outstanding: 0 };
-      this.workers.push(entry);
-      worker.postMessage({ context } satisfies RenderRequest);
-      worker.on('message', (m: RenderResponse) => {
-        const w = this.waiting.get(m.id);
-        if (w === undefined) return;
-        this.waiting.delete(m.id);
-        entry.outstanding--;
-        w.resolve('rendered' in m ? m.rendered : undefined);
-      });
-      const die = (): void => {
-        if (!entry.alive) return;
-        entry.alive = false;
-        for (const [id, w] of this.waiting) {
-          if (w.worker !== entry) continue;
-          this.waiting.delete(id);
-          w.resolve(undefined);
-        }
-      };
-      worker.on('error', die);
-      worker.on('exit', die);
-    }
+  constructor(count: number, private readonly context: RenderContext) {
+    this.pool = new WorkerPool(count > 0 ? workerScript('./timeline-worker.js', import.meta.url) : undefined, count, { workerData: context });
   }
 
+  /** Batches to keep in flight. */
   get capacity(): number {
-    return Math.max(1, this.workers.filter((w) => w.alive).length * IN_FLIGHT_PER_WORKER);
+    return Math.max(1, this.pool.size * IN_FLIGHT_PER_WORKER);
   }
 
-  /** The batch rendered: by a worker, or here when none takes it or a worker could not. */
   async render(batch: RecordBatch): Promise<RenderedBatch> {
-    let best: RenderPool['workers'][number] | undefined;
-    for (const w of this.workers) if (w.alive && (best === undefined || w.outstanding < best.outstanding)) best = w;
-    if (best !== undefined) {
-      const target = best;
-      const id = this.nextId++;
-      const rendered = await new Promise<RenderedBatch | undefined>((resolve) => {
-        this.waiting.set(id, { resolve, worker: target });
-        target.outstanding++;
-        try {
-          target.worker.postMessage({ id, batch } satisfies RenderRequest);
-        } catch {
-          this.waiting.delete(id);
-          target.outstanding--;
-          resolve(undefined);
-        }
-      });
-      if (rendered !== undefined) return rendered;
-    }
     // Here, the same function: an error it throws is the collection's.
-    return renderBatch(batch, this.context);
+    return (await this.pool.run(batch)) ?? renderBatch(batch, this.context);
   }
 
-  async close(): Promise<void> {
-    for (const [, w] of this.waiting) w.resolve(undefined);
-    this.waiting.clear();
-    await Promise.all(this.workers.map((w) => w.worker.terminate().catch(() => undefined)));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 

@@ -4,32 +4,21 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { parentPort } from 'node:worker_threads';
-import { messageOf } from '../../src/errors.js';
+import { serveRequests } from '../../src/worker-pool-serve.js';
 
-export type HashRequest = { id: number; path: string };
-export type HashResponse = { id: number; size: number; sha256: string } | { id: number; error: string };
+const buffer = Buffer.allocUnsafe(4 << 20);
 
-const port = parentPort;
-if (port) {
-  const buffer = Buffer.allocUnsafe(4 << 20);
-  port.on('message', ({ id, path }: HashRequest) => {
-    let response: HashResponse;
-    let fd: number | undefined;
-    try {
-      fd = openSync(path, 'r');
-      const hash = createHash('sha256');
-      let size = 0;
-      for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {
-        hash.update(buffer.subarray(0, n));
-        size += n;
-      }
-      response = { id, size, sha256: hash.digest('hex') };
-    } catch (err) {
-      response = { id, error: messageOf(err) };
-    } finally {
-      if (fd !== undefined) closeSync(fd);
+serveRequests<string, { size: number; sha256: string }>((path) => {
+  const fd = openSync(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    let size = 0;
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {
+      hash.update(buffer.subarray(0, n));
+      size += n;
     }
-    port.postMessage(response);
-  });
-}
+    return { size, sha256: hash.digest('hex') };
+  } finally {
+    closeSync(fd);
+  }
+});
