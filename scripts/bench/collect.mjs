@@ -445,11 +445,11 @@ function loadAverage() {
 const PHASES = [
   ['setup', 'setup (find the stores, load the key)'],
   ['snapshot', 'snapshot (`VACUUM INTO` of each store)'],
-  ['verify', 'verify each snapshot + witness (its root comes from the same pass over the records)'],
+  ['verify', 'verify each snapshot (integrity) + witness (its root comes from the same pass over the records)'],
   ['triage', 'triage'],
-  ['timeline', 'timeline + tables (merge every record of every host, write JSONL, CSV and the tables)'],
-  ['report', 'draft report (read the timeline, build the model, write Markdown and HTML in both languages)'],
-  ['hash', 'hash (SHA-256 of every content file)'],
+  ['timeline', 'timeline + tables (merge every record of every host, prove each well-formed, write and hash JSONL, CSV and the tables, feed the draft report\'s pass)'],
+  ['report', 'draft report (build the model from that pass, write Markdown and HTML in both languages)'],
+  ['hash', 'hash (SHA-256 of the content files not hashed yet: the snapshots were hashed in a worker thread meanwhile)'],
   ['seal', 'seal (case.jsonld, manifest, signature, SHA256SUMS, hashdeep.txt, custody.jsonl, rename)'],
   ['tar', 'tar (deterministic `<out>.tar`)'],
 ];
