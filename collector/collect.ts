@@ -330,6 +330,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   let vaultClient: VaultClient | undefined;
   const heldSoFar: HeldObject[] = [];
   let holdsRecorded = false;
+  let hasher: BackgroundHasher | undefined;
   /** Stores given with --store that the vault also holds: checked against the vault's copy. */
   // By store id: the vault's copies of stores also given with --store (a store id filed under more
   // than one host in the vault is a forgery in all but one place, so each copy is kept).
@@ -510,7 +511,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     }
 
     // The snapshots are final: hashed in a worker thread while the timeline and the report are written.
-    const hasher = new BackgroundHasher();
+    hasher = new BackgroundHasher();
     for (const e of walkBundleDir(work)) if (e.type === 'file') hasher.start(join(work, e.path));
 
     report({ stage: 'timeline', detail: 'merging the timeline' });
@@ -546,12 +547,8 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
 
     // Every content file's hash (case.jsonld, which names them, is hashed as the seal writes it).
     report({ stage: 'hash', bytes: 0 });
-    let files: BundleManifest['files'];
-    try {
-      files = await hashStage(work, timeline.timeline.hashes, hasher, (bytes, bytesTotal) => report({ bytes, bytesTotal }));
-    } finally {
-      await hasher.close();
-    }
+    const files = await hashStage(work, timeline.timeline.hashes, hasher, (bytes, bytesTotal) => report({ bytes, bytesTotal }));
+    await hasher.close();
     const { manifestSha256, tsaSummary } = await sealStage(work, {
       options,
       deps,
@@ -639,6 +636,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     if (triageStore !== undefined) rmSync(triageStore, { recursive: true, force: true });
     if (vaultWork !== undefined) rmSync(vaultWork, { recursive: true, force: true });
     vaultClient?.destroy();
+    await hasher?.close();
   }
 }
 
