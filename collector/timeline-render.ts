@@ -48,8 +48,9 @@ export interface RenderContext {
 
 /** A batch rendered: each file's text for it, in record order. */
 export interface RenderedBatch {
-  jsonl: string;
-  csv: string;
+  /** timeline.jsonl and timeline.csv's bytes (UTF-8, encoded here: handed between threads without a copy). */
+  jsonl: Uint8Array;
+  csv: Uint8Array;
   /** Per table of TABLE_NAMES, its rows from this batch. */
   tables: string[];
   /** The entries of USB records, for usb-devices.csv (aggregated over every store). */
@@ -77,12 +78,20 @@ export const REPORT_ENTRY = 1;
 export const REPORT_REJECTED = 2;
 
 const USB_KINDS = new Set(['usb.connect', 'usb.disconnect', 'usb.present']);
+// TextEncoder gives each result its own ArrayBuffer (Buffer.from may share a pool), so it can be transferred.
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** The ArrayBuffers of a rendered batch that can be handed to another thread instead of copied. */
+export function transferables(rendered: RenderedBatch): ArrayBuffer[] {
+  return [rendered.jsonl.buffer as ArrayBuffer, rendered.csv.buffer as ArrayBuffer, ...(rendered.report ? [rendered.report.rows.buffer as ArrayBuffer] : [])];
+}
 
 export function renderBatch(batch: RecordBatch, context: RenderContext): RenderedBatch {
   const jsonl: string[] = [];
   const csv: string[] = [];
   const tables: string[][] = TABLE_NAMES.map(() => []);
-  const out: RenderedBatch = { jsonl: '', csv: '', tables: [], usb: [], findings: [] };
+  const out: RenderedBatch = { jsonl: EMPTY, csv: EMPTY, tables: [], usb: [], findings: [] };
   const report: ReportRows | undefined = context.report ? { rows: new Int8Array(batch.count), sources: [], entries: [], rejected: [] } : undefined;
   // The gate checks a line's host and store against the manifest's; these stores are in it.
   const known = knownStores(context.stores.map((s) => ({ host: s.host, store_id: s.storeId })));
@@ -126,8 +135,8 @@ export function renderBatch(batch: RecordBatch, context: RenderContext): Rendere
       report.sources.push(entry.source);
     }
   }
-  out.jsonl = jsonl.join('');
-  out.csv = csv.join('');
+  out.jsonl = utf8.encode(jsonl.join(''));
+  out.csv = utf8.encode(csv.join(''));
   out.tables = tables.map((rows) => rows.join(''));
   if (report !== undefined) out.report = report;
   return out;

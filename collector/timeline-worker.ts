@@ -4,9 +4,6 @@
  */
 import { workerData } from 'node:worker_threads';
 import { serveRequests } from '../src/worker-pool-serve.js';
-import { renderBatch, type RecordBatch, type RenderContext, type RenderedBatch } from './timeline-render.js';
+import { renderBatch, transferables, type RecordBatch, type RenderContext, type RenderedBatch } from './timeline-render.js';
 
-serveRequests<RecordBatch, RenderedBatch>(
-  (batch) => renderBatch(batch, workerData as RenderContext),
-  (rendered) => (rendered.report ? [rendered.report.rows.buffer as ArrayBuffer] : []),
-);
+serveRequests<RecordBatch, RenderedBatch>((batch) => renderBatch(batch, workerData as RenderContext), transferables);

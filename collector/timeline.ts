@@ -81,6 +81,11 @@ class FileWriter {
     const data = Buffer.from(this.buf.join(''), 'utf8');
     this.buf = [];
     this.pending = 0;
+    this.writeBytes(data);
+  }
+  /** Writes bytes after what was written before (text still buffered goes first). */
+  writeBytes(data: Uint8Array): void {
+    if (this.buf.length > 0) this.flush();
     this.hash.update(data);
     try {
       for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off, data.length - off);
@@ -270,8 +275,8 @@ export async function writeTimelineAndTables(bundleDir: string, inputs: readonly
     const writeOldest = async (): Promise<void> => {
       const { batch, rendered: pending } = inFlight.shift() as (typeof inFlight)[number];
       const rendered = await pending;
-      jsonl.write(rendered.jsonl);
-      csv.write(rendered.csv);
+      jsonl.writeBytes(rendered.jsonl);
+      csv.writeBytes(rendered.csv);
       rendered.tables.forEach((rows, t) => {
         if (rows !== '') (tables[t] as FileWriter).write(rows);
       });
