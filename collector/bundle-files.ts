@@ -3,7 +3,7 @@
  * a bundle folder's regular files, and packing a bundle folder into a deterministic tar.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
@@ -91,4 +91,13 @@ export async function packBundle(dir: string, tarPath: string): Promise<TarWritt
     }
   }
   return writeTarFile(inputs, tarPath, { mtime });
+}
+
+/** Writes a new file of the bundle (refused if it exists). */
+export function writeNew(path: string, data: string | Uint8Array): void {
+  try {
+    writeFileSync(path, data, { flag: 'wx', mode: 0o644 });
+  } catch (err) {
+    throw new CustodyError(ErrorCodes.IO, `cannot write ${path}: ${messageOf(err)}`, { where: path, cause: err });
+  }
 }

@@ -39,10 +39,13 @@ import { snapshotStore } from '../src/store/snapshot.js';
 import { requestSeal, type SealRequestResult } from '../src/net/agent-control.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { terminalLines } from '../src/text/terminal.js';
-import { hashFile, packBundle, walkBundleDir } from './bundle-files.js';
+import { packBundle, walkBundleDir, writeNew } from './bundle-files.js';
+import { BackgroundHasher, hashStage } from './stages/hash.js';
+import { draftReportStage } from './stages/report.js';
+import { timelineStage, timelineStore, type TimelineStore } from './stages/timeline.js';
+import { sealStage } from './stages/seal.js';
 import { importFiles } from './import.js';
-import { writeTimelineAndTables } from './timeline.js';
-import { checkReportOptions, writeDraftReport, type WriteReportOptions } from './report.js';
+import { checkReportOptions, type WriteReportOptions } from './report.js';
 import { loadTsaRoots, verifyStoreDir } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
 import { placeHolds, type HeldObject } from './vault-case.js';
@@ -301,13 +304,6 @@ function msOf(ts: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-function writeNew(path: string, data: string | Uint8Array): void {
-  try {
-    writeFileSync(path, data, { flag: 'wx', mode: 0o644 });
-  } catch (err) {
-    throw new CustodyError(ErrorCodes.IO, `cannot write ${path}: ${messageOf(err)}`, { where: path, cause: err });
-  }
-}
 
 export async function collectCase(options: CollectOptions, deps: CollectDeps): Promise<CollectSummary> {
   checkCaseId(options.caseId);
@@ -345,6 +341,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
   let vaultClient: VaultClient | undefined;
   const heldSoFar: HeldObject[] = [];
   let holdsRecorded = false;
+  let hasher: BackgroundHasher | undefined;
   /** Stores given with --store that the vault also holds: checked against the vault's copy. */
   // By store id: the vault's copies of stores also given with --store (a store id filed under more
   // than one host in the vault is a forgery in all but one place, so each copy is kept).
@@ -391,7 +388,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     }
 
     const hosts: BundleManifest['hosts'] = [];
-    const timelineInputs: Array<{ dir: string; host: string; storeId: string }> = [];
+    const timelineInputs: TimelineStore[] = [];
     const usedPaths = new Set<string>();
     const agentSeals = new Map<string, SealRequestResult>();
     for (const src of sources) {
@@ -430,10 +427,16 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       const rawKey = new Uint8Array(Buffer.from(enrollmentKey, 'base64'));
       const trustKey = existsSync(liveEnrollment) ? liveEnrollment : rawKey.length === 32 ? fingerprint(rawKey) : undefined;
       let root: Uint8Array | undefined;
+      // A vault copy filed under another host than its records name is kept as evidence of that
+      // (with its findings), but its records are not the named host's activity: they stay out of
+      // the timeline, the tables and the report.
+      const inTimeline = src.vault === undefined || meta.get('host') === host;
       const verification = await verifyStoreDir(dest, {
-        // Collect parses every record for the timeline anyway: it also proves each well-formed
-        // (canonical JSON, its kind's schema) before it seals the bundle (issue 14).
-        deep: true,
+        // Collect parses every record anyway: the timeline pass proves each well-formed (canonical
+        // JSON, its kind's schema) and adds what it finds to this result before the bundle is
+        // sealed, so this verification proves integrity only (issue 14). A store kept out of the
+        // timeline is checked deep here instead.
+        deep: !inTimeline,
         ...(trustKey !== undefined ? { key: trustKey } : {}),
         ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}),
         // A window's tree size is its end seq, not its count of records.
@@ -510,10 +513,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
             "collector clock minus the newest record's observed_at (the agent's clock). A running agent writes a heartbeat at least every heartbeat interval, so for a live store a value well above that interval means the host clock is behind (or the agent was stalled); a negative value means the host clock is ahead. For a stopped agent or a copied store it is only the age of the newest record. Stated, never applied to any time in this bundle.",
         },
       });
-      // A vault copy filed under another host than its records name is kept as evidence of that
-      // (with its findings), but its records are not the named host's activity: they stay out of
-      // the timeline, the tables and the report.
-      if (src.vault === undefined || meta.get('host') === host) timelineInputs.push({ dir: dest, host, storeId });
+      if (inTimeline) timelineInputs.push(timelineStore({ dir: dest, host, storeId }, hosts[hosts.length - 1]!.verified, verification.findings));
       if (agentSeal !== undefined) agentSeals.set(rel, agentSeal);
       report({ storesDone: progress.storesDone + 1 });
     }
@@ -535,109 +535,57 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       report({ line: `legal holds: ${placed.held} object versions held for case ${options.caseId}, recorded in ${holdsSummary.record}` });
     }
 
+    // The snapshots are final: hashed in a worker thread while the timeline and the report are written.
+    hasher = new BackgroundHasher();
+    for (const e of walkBundleDir(work)) if (e.type === 'file') hasher.start(join(work, e.path));
+
     report({ stage: 'timeline', detail: 'merging the timeline' });
-    const timeline = writeTimelineAndTables(work, timelineInputs, (n) => report({ records: n }));
+    const timeline = await timelineStage(work, timelineInputs, {
+      records: progress.recordsTotal,
+      ...(reportOptions !== undefined ? { report: reportOptions } : {}),
+      generatedAt: startedAt,
+      onRecord: (n) => report({ records: n }),
+    });
 
     let reportFiles: string[] | undefined;
     let reportError: { code: string; message: string } | undefined;
     if (reportOptions !== undefined) {
       report({ stage: 'report', detail: 'writing the draft report' });
-      // The report is a reading of the evidence, not evidence: whatever stops it (too many events
-      // for its memory bound, a bug, a full disk) must not cost the collection. The bundle is sealed
-      // without report/, and the summary says why; `custody report` can make it afterwards.
-      try {
-        reportFiles = writeDraftReport(
-          work,
-          {
-            case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
-            collector: { version: deps.version, host: deps.collectorHost, started_at: startedAt, key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') } },
-            hosts,
-            ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
-          },
-          reportOptions,
-          formatTimestamp(clock.nowMs()),
-        );
-      } catch (err) {
-        rmSync(join(work, 'report'), { recursive: true, force: true });
-        reportError = { code: err instanceof CustodyError ? err.code : 'E_INTERNAL', message: messageOf(err) };
-      }
+      const drafted = draftReportStage(
+        work,
+        {
+          case: { id: options.caseId, ...(options.examiner !== undefined ? { examiner: options.examiner } : {}), ...(options.note !== undefined ? { note: options.note } : {}) },
+          collector: { version: deps.version, host: deps.collectorHost, started_at: startedAt, key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') } },
+          hosts,
+          ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
+        },
+        reportOptions,
+        formatTimestamp(clock.nowMs()),
+        timeline,
+      );
+      reportFiles = drafted.files;
+      reportError = drafted.error;
     }
 
     const publicPem = publicKeyFromRaw(key.publicKeyRaw).export({ type: 'spki', format: 'pem' }).toString();
     writeNew(join(work, 'collector.pem'), publicPem);
 
-    // Hash every content file (streaming), then case.jsonld, which names them.
-    const entries = walkBundleDir(work).filter((e) => e.type === 'file');
-    report({ stage: 'hash', bytesTotal: entries.reduce((n, e) => n + e.size, 0), bytes: 0 });
-    const files: BundleManifest['files'] = [];
-    for (const e of entries) {
-      const h = await hashFile(join(work, e.path));
-      files.push({ path: e.path, size: h.size, sha256: h.sha256 });
-      report({ bytes: progress.bytes + h.size });
-    }
-    const sealedAt = formatTimestamp(clock.nowMs());
-    const caseDoc = `${JSON.stringify(
-      caseUcoDocument({
-        caseId: options.caseId,
-        ...(options.examiner !== undefined ? { examiner: options.examiner } : {}),
-        ...(options.note !== undefined ? { note: options.note } : {}),
-        collector: { version: deps.version, host: deps.collectorHost, fingerprint: key.fingerprint, startedAt, sealedAt },
-        hosts: hosts.map((h) => ({ host: h.host, storeId: h.store_id, path: h.path, source: h.source })),
-        files,
-      }),
-      null,
-      2,
-    )}\n`;
-    writeNew(join(work, 'case.jsonld'), caseDoc);
-    files.push({ path: 'case.jsonld', size: Buffer.byteLength(caseDoc), sha256: createHash('sha256').update(caseDoc).digest('hex') });
-    files.sort((a, b) => compareBundlePaths(a.path, b.path));
-
-    report({ stage: 'seal', detail: 'signing the manifest' });
-    const manifest: BundleManifest = {
-      type: 'custody.bundle-manifest',
-      version: 1,
-      case: {
-        id: options.caseId,
-        ...(options.examiner !== undefined ? { examiner: options.examiner } : {}),
-        ...(options.note !== undefined ? { note: options.note } : {}),
-      },
-      collector: {
-        version: deps.version,
-        code_sha256: deps.codeSha256,
-        host: deps.collectorHost,
-        started_at: startedAt,
-        sealed_at: sealedAt,
-        key: { fingerprint: key.fingerprint, public_key: Buffer.from(key.publicKeyRaw).toString('base64') },
-      },
+    // Every content file's hash (case.jsonld, which names them, is hashed as the seal writes it).
+    report({ stage: 'hash', bytes: 0 });
+    const files = await hashStage(work, timeline.timeline.hashes, hasher, (bytes, bytesTotal) => report({ bytes, bytesTotal }));
+    await hasher.close();
+    const { manifestSha256, tsaSummary } = await sealStage(work, {
+      options,
+      deps,
+      key,
+      startedAt,
+      sealedAt: formatTimestamp(clock.nowMs()),
       hosts,
       files,
-      ...(options.tsa !== undefined ? { tsa: { url: options.tsa.url } } : {}),
-    };
-    const mBytes = manifestBytes(manifest);
-    const manifestSha256 = createHash('sha256').update(mBytes).digest('hex');
-    writeNew(join(work, 'manifest.json'), mBytes);
-    const sig = signBytes(key.privateKey, mBytes);
-    writeNew(join(work, 'manifest.sig'), sig);
-    const sealFiles = [
-      { path: 'manifest.json', size: mBytes.length, sha256: manifestSha256 },
-      { path: 'manifest.sig', size: sig.length, sha256: createHash('sha256').update(sig).digest('hex') },
-    ];
-    let tsaSummary: CollectSummary['tsa'];
-    if (options.tsa !== undefined) {
-      const stamped = await requestTimeStamp(options.tsa.url, mBytes, options.tsa.timeoutMs !== undefined ? { timeoutMs: options.tsa.timeoutMs } : {});
-      let verified = false;
-      if (tsaRoots.length > 0) {
-        const v = await verifyTimeStampToken(stamped.tokenDer, mBytes, tsaRoots);
-        if (!v.ok) throw new CustodyError(ErrorCodes.TSA_RESPONSE_INVALID, `the TSA's token over manifest.json does not verify against --tsa-ca: ${v.problem ?? ''} ${v.detail ?? ''}`.trim(), { where: options.tsa.url });
-        verified = true;
-      }
-      writeNew(join(work, 'manifest.tsr'), stamped.tokenDer);
-      sealFiles.push({ path: 'manifest.tsr', size: stamped.tokenDer.length, sha256: createHash('sha256').update(stamped.tokenDer).digest('hex') });
-      tsaSummary = { url: options.tsa.url, gen_time: stamped.info.genTime, verified };
-    }
-    const listed = [...files, ...sealFiles];
-    writeNew(join(work, 'SHA256SUMS'), formatSha256Sums(listed));
-    writeNew(join(work, 'hashdeep.txt'), formatHashdeep(listed, { prefix: '', invokedFrom: '<bundle folder>', targets: hashdeepTargets(reportFiles !== undefined) }));
+      tsaRoots,
+      withReport: reportFiles !== undefined,
+      onSeal: () => report({ stage: 'seal', detail: 'signing the manifest' }),
+    });
     const actor = actorOf(options, deps);
     const holdsNote = holdsSummary ? `; legal holds on ${holdsSummary.held} vault object versions, listed in ${holdsSummary.bundle_file} and ${holdsSummary.record} (sha256 ${holdsSummary.sha256})` : '';
     const log = appendEntry('', { manifestSha256, action: 'collected', actor, note: `collected case ${options.caseId}: ${hosts.length} store(s), ${files.length} files${holdsNote}${options.note ? `; ${options.note}` : ''}` }, key.privateKey, clock.nowMs());
@@ -682,7 +630,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
       })),
       ...(holdsSummary ? { holds: holdsSummary } : {}),
       ...(triageSummary ? { triage: triageSummary } : {}),
-      timeline_entries: timeline.entries,
+      timeline_entries: timeline.timeline.entries,
       files: files.length,
       bytes: files.reduce((n, f) => n + f.size, 0),
       manifest_sha256: manifestSha256,
@@ -714,6 +662,7 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     if (triageStore !== undefined) rmSync(triageStore, { recursive: true, force: true });
     if (vaultWork !== undefined) rmSync(vaultWork, { recursive: true, force: true });
     vaultClient?.destroy();
+    await hasher?.close();
   }
 }
 

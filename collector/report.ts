@@ -25,7 +25,7 @@ import { makeTempFolder, removeTempFolder } from '../src/fs/temp-folder.js';
 import { formatTimestamp } from '../src/records/schema.js';
 import { parseInstant, type PpcDeadlines } from '../src/report/deadlines.js';
 import type { Lang } from '../src/report/i18n.js';
-import { buildReportModel, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
+import { buildReportModel, type ReportEntryPass, type ReportInput, type ReportManifest, type ReportModel, type ReportOptions, type WorkingHours } from '../src/report/model.js';
 import type { ReportNetOptions } from '../src/report/net-options.js';
 import { renderHtml } from '../src/report/render-html.js';
 import { renderMarkdown } from '../src/report/render-md.js';
@@ -263,11 +263,14 @@ export async function writeReport(bundlePath: string, options: WriteReportOption
  * The draft report `collect` puts inside the bundle before sealing (so the manifest covers it):
  * from the hosts as verified at collection and the timeline just written, without a verification of
  * the sealed bundle (the report says so). Writes `<bundleDir>/report/`; returns the bundle-relative names.
+ * `pass`: the model's pass over the timeline, made by the collector as it wrote it (made from the file without it).
  */
-export function writeDraftReport(bundleDir: string, manifest: ReportManifest, options: WriteReportOptions, generatedAt: string): string[] {
+export function writeDraftReport(bundleDir: string, manifest: ReportManifest, options: WriteReportOptions, generatedAt: string, pass?: ReportEntryPass): string[] {
   checkReportOptions(options);
   const model = buildReportModel(
-    { manifest, entries: readTimelineRows(join(bundleDir, 'timeline', 'timeline.jsonl'), knownStores(manifest.hosts)) },
+    // The collector's pass was fed the lines as it wrote them (collector/timeline.ts), each gated as
+    // readTimelineRows gates them: the same rows, without reading the file back.
+    { manifest, entries: pass ?? readTimelineRows(join(bundleDir, 'timeline', 'timeline.jsonl'), knownStores(manifest.hosts)) },
     reportModelOptions(options, generatedAt),
   );
   return writeReportFiles(join(bundleDir, 'report'), model, options.lang).map((p) => relative(bundleDir, p).split(sep).join('/'));

@@ -49,15 +49,21 @@ function str(v: unknown): string | undefined {
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 function parseRecord(bytes: Uint8Array): { source: string; payload: Payload } {
+  let json: unknown;
   try {
-    const json = JSON.parse(utf8.decode(bytes)) as unknown;
-    if (json !== null && typeof json === 'object') {
-      const r = json as { source?: unknown; payload?: unknown };
-      const payload = r.payload !== null && typeof r.payload === 'object' && !Array.isArray(r.payload) ? (r.payload as Payload) : {};
-      return { source: str(r.source) ?? '', payload };
-    }
+    json = JSON.parse(utf8.decode(bytes)) as unknown;
   } catch {
     // fall through: a record that is not JSON still appears, named by its hash
+  }
+  return partsOf(json);
+}
+
+/** The source and payload of a parsed record, as the timeline shows them. */
+function partsOf(json: unknown): { source: string; payload: Payload } {
+  if (json !== null && typeof json === 'object') {
+    const r = json as { source?: unknown; payload?: unknown };
+    const payload = r.payload !== null && typeof r.payload === 'object' && !Array.isArray(r.payload) ? (r.payload as Payload) : {};
+    return { source: str(r.source) ?? '', payload };
   }
   return { source: '', payload: {} };
 }
@@ -193,6 +199,14 @@ export function timelineEntryOfRecord(src: TimelineSource, r: Omit<TimedRecord, 
 
 export function timelineEntry(src: TimelineSource, r: TimedRecord): TimelineEntry {
   return entryOf(src, r, parseRecord(r.bytes));
+}
+
+/**
+ * The same entry from the record already parsed: `value` must be what JSON.parse gives for the
+ * record's bytes (the collector has it from proving the record canonical, and saves a parse).
+ */
+export function timelineEntryOfParsed(src: TimelineSource, r: TimedRecord, value: unknown): TimelineEntry {
+  return entryOf(src, r, partsOf(value));
 }
 
 function entryOf(src: TimelineSource, r: TimedRecord, { source, payload }: { source: string; payload: Payload }): TimelineEntry {

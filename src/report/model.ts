@@ -61,7 +61,7 @@ export interface ReportInput {
    * The timeline in time order (timeline/timeline.jsonl), each line checked first
    * (src/report/timeline-input.ts): a rejected row is counted and named, never used.
    */
-  entries: Iterable<TimelineRow>;
+  entries: Iterable<TimelineRow> | ReportEntryPass;
 }
 
 export interface WorkingHours {
@@ -560,6 +560,55 @@ function inWorkingHours(ts: string, wh: WorkingHours): boolean {
 
 // --- the builder -----------------------------------------------------------------------------
 
+/**
+ * The model's one pass over the timeline, row by row in timeline order: what the patterns need is
+ * kept (compactly), the rest counted. `buildReportModel` makes it from `ReportInput.entries`; the
+ * collector feeds one as it writes the timeline, so its draft report does not read the file back.
+ * For a row of a kind `reportReadsPayloadOf` says no, only its datetime, host, source and kind are read.
+ */
+export class ReportEntryPass {
+  readonly kept: KeptEntry[] = [];
+  readonly hourly = new Map<string, number>();
+  readonly hostStats = new Map<string, { records: number; sources: Set<string>; first?: string; last?: string }>();
+  readonly rejectedShown: Array<RejectedRow['rejected']> = [];
+  rejectedCount = 0;
+  private entryNo = 0;
+  private readonly pool = new StringPool();
+  private readonly maxEvents: number;
+
+  constructor(options: Pick<ReportOptions, 'maxEvents'> = {}) {
+    this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
+  }
+
+  /** Takes the next row; throws E_REPORT_TOO_LARGE at the first kept event past `maxEvents`. */
+  add(row: TimelineRow): void {
+    this.entryNo++;
+    if (isRejected(row)) {
+      if (this.rejectedCount++ < REJECTED_SHOWN) this.rejectedShown.push(row.rejected);
+      return;
+    }
+    const e: TimelineEntry = row;
+    const hk = `${e.datetime.slice(0, 13)}\u0000${e.host}`;
+    this.hourly.set(hk, (this.hourly.get(hk) ?? 0) + 1);
+    let hs = this.hostStats.get(e.host);
+    if (hs === undefined) this.hostStats.set(e.host, (hs = { records: 0, sources: new Set() }));
+    hs.records++;
+    if (e.source !== '') hs.sources.add(e.source);
+    if (hs.first === undefined || e.datetime < hs.first) hs.first = e.datetime;
+    if (hs.last === undefined || e.datetime > hs.last) hs.last = e.datetime;
+    const keys = KEPT_PAYLOAD_KEYS.get(e.kind);
+    if (keys === undefined || !isKept(e)) return;
+    // Refuse at the first event past the bound, before the heap grows further.
+    if (this.kept.length >= this.maxEvents) throw reportTooLarge(this.maxEvents, this.entryNo);
+    this.kept.push(compactEntry(e, keys, this.pool));
+  }
+}
+
+/** Whether the report reads anything of an entry of this kind beyond its datetime, host, source and kind. */
+export function reportReadsPayloadOf(kind: string): boolean {
+  return KEPT_PAYLOAD_KEYS.has(kind);
+}
+
 export function buildReportModel(input: ReportInput, options: ReportOptions): ReportModel {
   const m = input.manifest;
   const citeLimit = options.citeLimit ?? 25;
@@ -572,35 +621,15 @@ export function buildReportModel(input: ReportInput, options: ReportOptions): Re
   const sensitive = new GlobSet(options.sensitive ?? []);
   const sensitiveConfigured = (options.sensitive ?? []).length > 0;
 
-  // One pass: keep (compactly) what the patterns need, count the rest.
-  const pool = new StringPool();
-  const kept: KeptEntry[] = [];
-  const hourly = new Map<string, number>();
-  const hostStats = new Map<string, { records: number; sources: Set<string>; first?: string; last?: string }>();
-  let entryNo = 0;
-  let rejectedCount = 0;
-  const rejectedShown: Array<RejectedRow['rejected']> = [];
-  for (const row of input.entries) {
-    entryNo++;
-    if (isRejected(row)) {
-      if (rejectedCount++ < REJECTED_SHOWN) rejectedShown.push(row.rejected);
-      continue;
-    }
-    const e: TimelineEntry = row;
-    const hk = `${e.datetime.slice(0, 13)}\u0000${e.host}`;
-    hourly.set(hk, (hourly.get(hk) ?? 0) + 1);
-    let hs = hostStats.get(e.host);
-    if (hs === undefined) hostStats.set(e.host, (hs = { records: 0, sources: new Set() }));
-    hs.records++;
-    if (e.source !== '') hs.sources.add(e.source);
-    if (hs.first === undefined || e.datetime < hs.first) hs.first = e.datetime;
-    if (hs.last === undefined || e.datetime > hs.last) hs.last = e.datetime;
-    const keys = KEPT_PAYLOAD_KEYS.get(e.kind);
-    if (keys === undefined || !isKept(e)) continue;
-    // Refuse at the first event past the bound, before the heap grows further.
-    if (kept.length >= maxEvents) throw reportTooLarge(maxEvents, entryNo);
-    kept.push(compactEntry(e, keys, pool));
+  // One pass: keep (compactly) what the patterns need, count the rest (or the pass the caller made).
+  let pass: ReportEntryPass;
+  if (input.entries instanceof ReportEntryPass) pass = input.entries;
+  else {
+    pass = new ReportEntryPass({ maxEvents });
+    for (const row of input.entries) pass.add(row);
   }
+  const { kept, hourly, hostStats, rejectedShown } = pass;
+  const rejectedCount = pass.rejectedCount;
   kept.sort((a, b) => (a.datetime < b.datetime ? -1 : a.datetime > b.datetime ? 1 : a.host < b.host ? -1 : a.host > b.host ? 1 : a.seq - b.seq));
 
   const patterns: Pattern[] = [];

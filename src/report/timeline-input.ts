@@ -98,6 +98,15 @@ export function parseTimelineLine(text: string, lineNo: number, stores: KnownSto
   } catch (err) {
     return rejectLine('report.timeline_not_json', lineNo, short(`not JSON: ${(err as Error).message}`));
   }
+  return checkTimelineValue(value, lineNo, stores);
+}
+
+/**
+ * The checks of `parseTimelineLine` after JSON.parse, on the parsed value. `payloadValid`: the
+ * caller has already validated the payload against its kind's schema (the collector, which made the
+ * line from a record it validated), so that check is not run twice.
+ */
+export function checkTimelineValue(value: unknown, lineNo: number, stores: KnownStores, payloadValid = false): TimelineRow {
   const parsed = timelineEntrySchema.safeParse(value);
   if (!parsed.success) return rejectLine('report.timeline_schema', lineNo, short(`not a timeline entry: ${formatIssues(parsed.error.issues).join('; ')}`));
   const e = parsed.data;
@@ -106,7 +115,7 @@ export function parseTimelineLine(text: string, lineNo: number, stores: KnownSto
   if (!hostStores.has(e.store_id)) return rejectLine('report.timeline_unknown_store', lineNo, short(`store ${JSON.stringify(e.store_id)} is not a store of host ${JSON.stringify(e.host)} in the manifest`));
   // log.line, most of any timeline, takes the hand-written check the agent uses (it accepts only
   // what the schema accepts; test/unit/records.test.ts holds it to that); anything else, the schema.
-  if (isKnownKind(e.kind) && !(e.kind === 'log.line' && isPlainValidLogLine(e.payload))) {
+  if (!payloadValid && isKnownKind(e.kind) && !(e.kind === 'log.line' && isPlainValidLogLine(e.payload))) {
     const p = payloadSchemas[e.kind].safeParse(e.payload);
     if (!p.success) return rejectLine('report.timeline_payload', lineNo, short(`${e.kind} payload: ${formatIssues(p.error.issues, 'payload').join('; ')}`));
   }

@@ -1,7 +1,15 @@
 /**
  * A store's records in time order, for the merged timeline: a derived record's payload.event_time
- * when it has one, else observed_at; ties by seq. SQLite sorts (spilling to temporary files for
- * large stores), so memory stays bounded whatever the store's size. Read-only.
+ * when it has one, else observed_at; ties by seq. Read-only, memory bounded whatever the store's
+ * size.
+ *
+ * Most of a store comes out of SQLite already in that order: an agent appends raw lines
+ * (`log.line`, placed at observed_at) in seq order with a clock that rarely steps back. So the
+ * records are read in two groups, raw lines and the rest, each by seq (a plain scan of the table)
+ * when a first scan of the group's times proves they never go down along seq, and sorted by
+ * SQLite only when they do (a clock stepped back, derived records whose
+ * event_time is older than the next record's). The two groups are merged here by (time, seq): the
+ * same order as sorting every record by (time, seq), without sorting rows with their bytes.
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -11,34 +19,74 @@ import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 // Raw lines (the bulk of a store) have no event_time in their schema, so SQLite is spared parsing
-// their JSON twice (json_valid, json_extract): 1M auth.log lines sort in ~5.6 s instead of ~7–9 s.
-// Only a text event_time counts (recordTime in src/bundle/timeline.ts, which the bundle verifier
-// applies): a number or object there would otherwise sort by one rule and be shown by another.
-const QUERY = `
-  SELECT seq, kind, observed_at,
-         CASE WHEN kind = 'log.line' THEN observed_at
-              ELSE COALESCE(CASE WHEN json_valid(CAST(bytes AS TEXT)) AND json_type(CAST(bytes AS TEXT), '$.payload.event_time') = 'text' THEN json_extract(CAST(bytes AS TEXT), '$.payload.event_time') END, observed_at)
-         END AS t,
-         bytes
-  FROM records ORDER BY t, seq`;
+// their JSON (json_valid, json_extract). Only a text event_time counts (recordTime in
+// src/bundle/timeline.ts, which the bundle verifier applies): a number or object there would
+// otherwise sort by one rule and be shown by another.
+const RAW_LINES = `kind = 'log.line'`;
+const DERIVED_TIME = `COALESCE(CASE WHEN json_valid(CAST(bytes AS TEXT)) AND json_type(CAST(bytes AS TEXT), '$.payload.event_time') = 'text' THEN json_extract(CAST(bytes AS TEXT), '$.payload.event_time') END, observed_at)`;
+const GROUPS = [
+  { where: RAW_LINES, time: 'observed_at' },
+  { where: `NOT (${RAW_LINES})`, time: DERIVED_TIME },
+] as const;
 
-export function* recordsByTime(storeDir: string): Generator<TimedRecord> {
-  const path = join(storeDir, EVIDENCE_FILE);
-  let db: Database.Database;
+/**
+ * Whether the group's times never go down along seq (then seq order is its time order). Compared
+ * here over the times alone: half the cost of SQLite's lag() window over the same column.
+ */
+function inSeqOrder(db: Database.Database, group: (typeof GROUPS)[number]): boolean {
+  let previous = '';
+  for (const t of db.prepare(`SELECT ${group.time} FROM records WHERE ${group.where} ORDER BY seq`).pluck().iterate() as IterableIterator<unknown>) {
+    if (typeof t !== 'string' || t < previous) return false;
+    previous = t;
+  }
+  return true;
+}
+
+function open(path: string): Database.Database {
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    const db = new Database(path, { readonly: true, fileMustExist: true });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return db;
   } catch (err) {
     throw new CustodyError(ErrorCodes.IO, `cannot open the store for the timeline: ${messageOf(err)}`, { where: path, cause: err });
   }
+}
+
+/** One group's records in (time, seq) order, on its own connection (two iterating statements cannot share one). */
+function* groupByTime(path: string, group: (typeof GROUPS)[number]): Generator<TimedRecord> {
+  const db = open(path);
   try {
-    for (const row of db.prepare(QUERY).raw().iterate()) {
+    const order = inSeqOrder(db, group) ? 'seq' : 't, seq';
+    for (const row of db.prepare(`SELECT seq, kind, observed_at, ${group.time} AS t, bytes FROM records WHERE ${group.where} ORDER BY ${order}`).raw().iterate()) {
       const [seq, kind, observedAt, time, bytes] = row as [number, string, string, unknown, Uint8Array];
       yield { seq, kind, observedAt, time: typeof time === 'string' ? time : observedAt, bytes };
     }
-  } catch (err) {
-    throw new CustodyError(ErrorCodes.IO, `reading the store for the timeline failed: ${messageOf(err)}`, { where: path, cause: err });
   } finally {
     db.close();
+  }
+}
+
+export function* recordsByTime(storeDir: string): Generator<TimedRecord> {
+  const path = join(storeDir, EVIDENCE_FILE);
+  const raw = groupByTime(path, GROUPS[0]);
+  const derived = groupByTime(path, GROUPS[1]);
+  try {
+    let a = raw.next();
+    let b = derived.next();
+    while (!a.done || !b.done) {
+      if (b.done || (!a.done && (a.value.time < b.value.time || (a.value.time === b.value.time && a.value.seq < b.value.seq)))) {
+        yield a.value as TimedRecord;
+        a = raw.next();
+      } else {
+        yield b.value;
+        b = derived.next();
+      }
+    }
+  } catch (err) {
+    if (err instanceof CustodyError) throw err;
+    throw new CustodyError(ErrorCodes.IO, `reading the store for the timeline failed: ${messageOf(err)}`, { where: path, cause: err });
+  } finally {
+    raw.return(undefined);
+    derived.return(undefined);
   }
 }
