@@ -61,7 +61,7 @@ interface StoredAcknowledged extends Omit<Acknowledged, 'blobs'> {
 export function loadAcknowledged(state: StateStore, vault: string): Acknowledged {
   const stored = state.get<StoredAcknowledged>(STATE_KEY);
   if (stored === undefined || stored.vault !== vault) return NOTHING_ACKNOWLEDGED;
-  const { frontier: _frontier, vault: _vault, inFlight: _inFlight, blobs: oldList, ...watermarks } = stored;
+  const { frontier: _frontier, vault: _vault, storeId: _storeId, inFlight: _inFlight, blobs: oldList, ...watermarks } = stored;
   const blobs = new Set(oldList ?? []);
   for (const [name, v] of state.entries<string>(BLOB_KEY_PREFIX)) if (v === vault) blobs.add(name.slice(BLOB_KEY_PREFIX.length));
   return { ...watermarks, blobs };
