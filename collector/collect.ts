@@ -11,7 +11,10 @@
  * in a temporary folder beside `out` and renamed into place only when sealed; `--tar` then packs it
  * deterministically into `<out>.tar`.
  *
- * Takes options and dependencies (clock, host name, progress sink); never reads argv.
+ * The stages are functions of their own in collector/stages/ (snapshot, verify, timeline and tables,
+ * report, hash, seal), each with its progress line; this function runs them in order and keeps what
+ * spans them (the work folder, the vault's holds, what to clean up). Takes options and dependencies
+ * (clock, host name, progress sink); never reads argv.
  */
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,9 +37,7 @@ import { requestTimeStamp } from '../src/net/tsa-http.js';
 import { formatTimestamp } from '../src/records/schema.js';
 import { createHash } from 'node:crypto';
 import { EVIDENCE_FILE } from '../src/store/evidence-store.js';
-import { ENROLLMENT_FILE } from '../src/store/keyfiles.js';
-import { snapshotStore } from '../src/store/snapshot.js';
-import { requestSeal, type SealRequestResult } from '../src/net/agent-control.js';
+import type { SealRequestResult } from '../src/net/agent-control.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
 import { terminalLines } from '../src/text/terminal.js';
 import { packBundle, walkBundleDir, writeNew } from './bundle-files.js';
@@ -44,13 +45,13 @@ import { BackgroundHasher, hashStage } from './stages/hash.js';
 import { draftReportStage } from './stages/report.js';
 import { timelineStage, timelineStore, type TimelineStore } from './stages/timeline.js';
 import { sealStage } from './stages/seal.js';
+import { safeComponent, snapshotStage, type StoreSnapshot, type StoreSource } from './stages/snapshot.js';
+import { verifyStage, type StoreVerified } from './stages/verify.js';
 import { importFiles } from './import.js';
 import { checkReportOptions, type WriteReportOptions } from './report.js';
-import { loadTsaRoots, verifyStoreDir } from './verify.js';
+import { loadTsaRoots } from './verify.js';
 import { collectFromVault, type VaultCollectOptions, type VaultSource } from './collect-vault.js';
 import { placeHolds, type HeldObject } from './vault-case.js';
-import { localFacts } from './verify-vault.js';
-import { compareWithVault } from '../src/verify/vault-copy.js';
 import { openVault } from './vault.js';
 import type { VaultClient } from '../src/vault/s3.js';
 
@@ -174,12 +175,6 @@ export interface CollectSummary {
   audit: { custody: string; sha256sum: string; hashdeep: string; openssl_sig: string; openssl_tsr?: string };
 }
 
-interface StoreSource {
-  dir: string;
-  source: 'agent-store' | 'triage' | 'import' | 'vault';
-  vault?: VaultSource;
-}
-
 function isStore(dir: string): boolean {
   return existsSync(join(dir, EVIDENCE_FILE));
 }
@@ -226,11 +221,6 @@ export function findStores(paths: readonly string[]): string[] {
     if (found.length === before) throw new CustodyError(ErrorCodes.STORE_NOT_FOUND, `holds no evidence store (no ${EVIDENCE_FILE} in it or in its subfolders)`, { where: p });
   }
   return found;
-}
-
-function safeComponent(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
-  return cleaned === '' ? '_' : cleaned.slice(0, 200);
 }
 
 function checkCaseId(id: string): void {
@@ -304,6 +294,57 @@ function msOf(ts: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+
+/**
+ * A store's manifest entry: its verification result, the collector's witness note of the snapshot's
+ * head (written beside it), its vault provenance and window, and its clock against the collector's.
+ */
+function hostEntry(src: StoreSource, snap: StoreSnapshot, verified: StoreVerified, clock: Clock, key: PersonalKey): BundleManifest['hosts'][number] {
+  const { host, storeId, origin, rel, dest, meta, treeSize } = snap;
+  const { verification, root, vaultOf } = verified;
+  const enrollmentKey = meta.get('enrollment_public_key') ?? '';
+  const rawKey = new Uint8Array(Buffer.from(enrollmentKey, 'base64'));
+  const head = snapshotHead(dest, treeSize, root);
+  const collectorTime = formatTimestamp(clock.nowMs());
+  const note = signWitnessNote({ origin, treeSize: head.treeSize, rootHash: head.root }, collectorTime, key);
+  writeNew(join(dest, 'witness.note'), note);
+  const lastMs = head.lastObservedAt !== undefined ? msOf(head.lastObservedAt) : undefined;
+  const source: StoreSource['source'] = src.source === 'triage' || src.source === 'vault' ? src.source : (head.kinds.get('agent.start') ?? 0) > 0 ? 'agent-store' : 'import';
+  return {
+    host,
+    store_id: storeId,
+    origin,
+    source,
+    path: rel,
+    enrollment: { fingerprint: rawKey.length === 32 ? fingerprint(rawKey) : 'SHA256:', public_key: enrollmentKey },
+    verified: {
+      ok: verification.ok,
+      records: verification.records,
+      ...(verification.sealed
+        ? {
+            sealed: {
+              checkpoint_id: verification.sealed.checkpointId,
+              tree_size: verification.sealed.treeSize,
+              time: verification.sealed.time,
+              ...(verification.sealed.trustedTime ? { trusted_time: verification.sealed.trustedTime } : {}),
+            },
+          }
+        : {}),
+      ...(verification.unsealed ? { unsealed: { from_seq: verification.unsealed.fromSeq, to_seq: verification.unsealed.toSeq, count: verification.unsealed.count } } : {}),
+      findings: verification.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
+    },
+    witness: { tree_size: head.treeSize, root_hash: Buffer.from(head.root).toString('base64'), note },
+    ...(vaultOf !== undefined ? { vault: vaultOf.provenance } : {}),
+    ...(src.vault?.window !== undefined ? { window: src.vault.window } : {}),
+    clock: {
+      collector_time: collectorTime,
+      ...(head.lastObservedAt !== undefined ? { last_observed_at: head.lastObservedAt } : {}),
+      ...(lastMs !== undefined ? { estimated_skew_ms: clock.nowMs() - lastMs } : {}),
+      basis:
+        "collector clock minus the newest record's observed_at (the agent's clock). A running agent writes a heartbeat at least every heartbeat interval, so for a live store a value well above that interval means the host clock is behind (or the agent was stalled); a negative value means the host clock is ahead. For a stopped agent or a copied store it is only the age of the newest record. Stated, never applied to any time in this bundle.",
+    },
+  };
+}
 
 export async function collectCase(options: CollectOptions, deps: CollectDeps): Promise<CollectSummary> {
   checkCaseId(options.caseId);
@@ -392,129 +433,14 @@ export async function collectCase(options: CollectOptions, deps: CollectDeps): P
     const usedPaths = new Set<string>();
     const agentSeals = new Map<string, SealRequestResult>();
     for (const src of sources) {
-      const live = new SqliteStoreReader(src.dir);
-      let meta: Map<string, string>;
-      try {
-        meta = live.meta();
-      } finally {
-        live.close();
-      }
-      // A vault copy goes under the host the vault files it under (what --host named): a copy filed
-      // under another host than its own records name is then its own entry with its findings
-      // (vault.copy_invalid, host.mismatch) instead of a clash that stops the whole collection.
-      const host = src.vault?.host ?? meta.get('host') ?? 'unknown-host';
-      const storeId = meta.get('store_id') ?? 'unknown-store';
-      const origin = meta.get('origin') ?? `custody/${storeId}`;
-      const rel = `evidence/${safeComponent(host)}/${safeComponent(storeId)}`;
-      if (usedPaths.has(rel)) throw new CustodyError(ErrorCodes.USAGE, `the same store (${host}, ${storeId}) was given twice`, { where: src.dir });
-      usedPaths.add(rel);
-      const dest = join(work, rel);
-      // A running agent seals what it has appended first, so the snapshot's records are sealed up
-      // to its last one but what the agent appends in between; the summary says when it could not.
-      let agentSeal: SealRequestResult | undefined;
-      if (src.source === 'agent-store') {
-        report({ stage: 'snapshot', detail: `${host} ${storeId}: asking its agent to seal` });
-        agentSeal = await requestSeal(src.dir, options.sealTimeoutMs ?? DEFAULT_SEAL_TIMEOUT_MS);
-      }
-      report({ stage: 'snapshot', detail: `${host} ${storeId}` });
-      const snap = snapshotStore(src.dir, dest);
-      const treeSize = (src.vault?.window?.first_seq ?? 0) + snap.records;
+      const snap = await snapshotStage(src, { work, usedPaths, sealTimeoutMs: options.sealTimeoutMs ?? DEFAULT_SEAL_TIMEOUT_MS, report: (detail) => report({ stage: 'snapshot', detail }) });
       report({ recordsTotal: progress.recordsTotal + snap.records });
-
-      report({ stage: 'verify', detail: `${host} ${storeId}` });
-      const enrollmentKey = meta.get('enrollment_public_key') ?? '';
-      const liveEnrollment = join(src.dir, ENROLLMENT_FILE);
-      const rawKey = new Uint8Array(Buffer.from(enrollmentKey, 'base64'));
-      const trustKey = existsSync(liveEnrollment) ? liveEnrollment : rawKey.length === 32 ? fingerprint(rawKey) : undefined;
-      let root: Uint8Array | undefined;
-      // A vault copy filed under another host than its records name is kept as evidence of that
-      // (with its findings), but its records are not the named host's activity: they stay out of
-      // the timeline, the tables and the report.
-      const inTimeline = src.vault === undefined || meta.get('host') === host;
-      const verification = await verifyStoreDir(dest, {
-        // Collect parses every record anyway: the timeline pass proves each well-formed (canonical
-        // JSON, its kind's schema) and adds what it finds to this result before the bundle is
-        // sealed, so this verification proves integrity only (issue 14). A store kept out of the
-        // timeline is checked deep here instead.
-        deep: !inTimeline,
-        ...(trustKey !== undefined ? { key: trustKey } : {}),
-        ...(options.tsa?.caFiles ? { tsaCa: [...options.tsa.caFiles] } : {}),
-        // A window's tree size is its end seq, not its count of records.
-        rootsAt: [treeSize],
-        onRoot: (_size, r) => (root = r),
-      });
-      if (src.vault !== undefined) {
-        // What the vault's own checks found (second versions, segments, pending records) belongs to this host's result.
-        verification.findings.unshift(...src.vault.findings);
-        verification.ok = !verification.findings.some((f) => f.severity === 'error');
-      }
-      if (verification.window !== undefined && src.vault?.window === undefined) {
-        // Only a vault window's snapshot may start after seq 0: a folder that says it does has lost
-        // (or had removed) everything before its start, whatever its own metadata claims.
-        verification.findings.push({
-          code: 'window.in_store_folder',
-          severity: 'error',
-          message: `the store folder ${src.dir} says it holds only seq ${verification.window.startSeq}..${verification.window.endSeq - 1} of its store (a window's metadata): records before seq ${verification.window.startSeq} are not there`,
-          where: { file: src.dir },
-        });
-        verification.ok = false;
-      }
-      const checks = src.vault === undefined ? (vaultChecks.get(storeId) ?? []) : [];
-      const vaultCheck = checks.find((c) => c.host === host) ?? checks[0];
-      for (const other of checks) {
-        if (other === vaultCheck) continue;
-        verification.findings.push(...other.findings.map((f) => ({ ...f, message: `the vault's copy of this store filed under host ${other.host}: ${f.message}` })));
-      }
-      verification.ok = !verification.findings.some((f) => f.severity === 'error');
-      if (vaultCheck?.check !== undefined) {
-        // A store folder the vault also holds: the snapshot checked against what its agent shipped (a rollback names itself here).
-        verification.findings.push(...vaultCheck.findings, ...compareWithVault(localFacts(dest).facts, vaultCheck.check));
-        verification.ok = !verification.findings.some((f) => f.severity === 'error');
-      }
-      const vaultOf = src.vault ?? vaultCheck;
-
-      const head = snapshotHead(dest, treeSize, root);
-      const collectorTime = formatTimestamp(clock.nowMs());
-      const note = signWitnessNote({ origin, treeSize: head.treeSize, rootHash: head.root }, collectorTime, key);
-      writeNew(join(dest, 'witness.note'), note);
-      const lastMs = head.lastObservedAt !== undefined ? msOf(head.lastObservedAt) : undefined;
-      const source: StoreSource['source'] = src.source === 'triage' || src.source === 'vault' ? src.source : (head.kinds.get('agent.start') ?? 0) > 0 ? 'agent-store' : 'import';
-      hosts.push({
-        host,
-        store_id: storeId,
-        origin,
-        source,
-        path: rel,
-        enrollment: { fingerprint: rawKey.length === 32 ? fingerprint(rawKey) : 'SHA256:', public_key: enrollmentKey },
-        verified: {
-          ok: verification.ok,
-          records: verification.records,
-          ...(verification.sealed
-            ? {
-                sealed: {
-                  checkpoint_id: verification.sealed.checkpointId,
-                  tree_size: verification.sealed.treeSize,
-                  time: verification.sealed.time,
-                  ...(verification.sealed.trustedTime ? { trusted_time: verification.sealed.trustedTime } : {}),
-                },
-              }
-            : {}),
-          ...(verification.unsealed ? { unsealed: { from_seq: verification.unsealed.fromSeq, to_seq: verification.unsealed.toSeq, count: verification.unsealed.count } } : {}),
-          findings: verification.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
-        },
-        witness: { tree_size: head.treeSize, root_hash: Buffer.from(head.root).toString('base64'), note },
-        ...(vaultOf !== undefined ? { vault: vaultOf.provenance } : {}),
-        ...(src.vault?.window !== undefined ? { window: src.vault.window } : {}),
-        clock: {
-          collector_time: collectorTime,
-          ...(head.lastObservedAt !== undefined ? { last_observed_at: head.lastObservedAt } : {}),
-          ...(lastMs !== undefined ? { estimated_skew_ms: clock.nowMs() - lastMs } : {}),
-          basis:
-            "collector clock minus the newest record's observed_at (the agent's clock). A running agent writes a heartbeat at least every heartbeat interval, so for a live store a value well above that interval means the host clock is behind (or the agent was stalled); a negative value means the host clock is ahead. For a stopped agent or a copied store it is only the age of the newest record. Stated, never applied to any time in this bundle.",
-        },
-      });
-      if (inTimeline) timelineInputs.push(timelineStore({ dir: dest, host, storeId }, hosts[hosts.length - 1]!.verified, verification.findings));
-      if (agentSeal !== undefined) agentSeals.set(rel, agentSeal);
+      report({ stage: 'verify', detail: `${snap.host} ${snap.storeId}` });
+      const verified = await verifyStage(src, snap, { tsaCaFiles: options.tsa?.caFiles, vaultChecks });
+      const entry = hostEntry(src, snap, verified, clock, key);
+      hosts.push(entry);
+      if (verified.inTimeline) timelineInputs.push(timelineStore({ dir: snap.dest, host: snap.host, storeId: snap.storeId }, entry.verified, verified.verification.findings));
+      if (snap.agentSeal !== undefined) agentSeals.set(snap.rel, snap.agentSeal);
       report({ storesDone: progress.storesDone + 1 });
     }
     hosts.sort((a, b) => compareBundlePaths(a.path, b.path));
