@@ -4,9 +4,10 @@
  * the pool turns into `undefined` for the caller to redo the work itself.
  */
 import { parentPort } from 'node:worker_threads';
-import type { PoolRequest, PoolResponse } from './worker-pool.js';
+import type { PoolReady, PoolRequest, PoolResponse } from './worker-pool.js';
 
-export function serveRequests<Req, Res>(handle: (request: Req) => Res, transfer: (result: Res) => ArrayBuffer[] = () => []): void {
+/** `announceReady`: post PoolReady once listening (for a pool made with `announcesReady`). */
+export function serveRequests<Req, Res>(handle: (request: Req) => Res, transfer: (result: Res) => ArrayBuffer[] = () => [], options: { announceReady?: boolean } = {}): void {
   const port = parentPort;
   if (!port) return;
   port.on('message', ({ id, request }: PoolRequest<Req>) => {
@@ -19,4 +20,5 @@ export function serveRequests<Req, Res>(handle: (request: Req) => Res, transfer:
     }
     port.postMessage({ id, result } satisfies PoolResponse<Res>, transfer(result));
   });
+  if (options.announceReady === true) port.postMessage({ ready: true } satisfies PoolReady);
 }

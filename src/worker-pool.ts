@@ -4,7 +4,9 @@
  * then does the work in its own thread with the same function, so results never depend on where
  * the work ran, and an error the work itself raises is raised there, in the caller's words.
  *
- * The worker's side is `serveRequests` (worker-pool-serve.ts).
+ * The worker's side is `serveRequests` (worker-pool-serve.ts). With `announcesReady`, a worker takes
+ * requests only once it has said it is ready (its modules loaded, its state built): a caller that can
+ * do the work itself meanwhile (the verifier) does not queue it behind a worker still starting.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -18,7 +20,13 @@ export type PoolResponse<Res> = { id: number; result: Res } | { id: number; erro
 interface PoolWorker {
   worker: Worker;
   alive: boolean;
+  ready: boolean;
   outstanding: number;
+}
+
+/** What a worker started with `serveRequests(…, { announceReady: true })` posts once it can take requests. */
+export interface PoolReady {
+  ready: true;
 }
 
 export class WorkerPool<Req, Res> {
@@ -26,13 +34,15 @@ export class WorkerPool<Req, Res> {
   private readonly waiting = new Map<number, { resolve: (r: Res | undefined) => void; worker: PoolWorker }>();
   private nextId = 0;
   private refs = 0;
+  private notify: (() => void) | undefined;
 
   /**
    * `script`: from workerScript (undefined: no worker, everything answers undefined). `workerData`
    * is given to every worker (worker_threads' workerData). `unref`: the workers never keep the
-   * process alive, except while an answer is awaited.
+   * process alive, except while an answer is awaited. `announcesReady`: the workers post PoolReady
+   * when they can take requests, and until then none is given any.
    */
-  constructor(script: URL | undefined, count: number, options: { workerData?: unknown; unref?: boolean } = {}) {
+  constructor(script: URL | undefined, count: number, options: { workerData?: unknown; unref?: boolean; announcesReady?: boolean } = {}) {
     for (let i = 0; script !== undefined && i < count; i++) {
       let worker: Worker;
       try {
@@ -41,9 +51,14 @@ export class WorkerPool<Req, Res> {
         continue;
       }
       if (options.unref === true) worker.unref();
-      const entry: PoolWorker = { worker, alive: true, outstanding: 0 };
+      const entry: PoolWorker = { worker, alive: true, ready: options.announcesReady !== true, outstanding: 0 };
       this.workers.push(entry);
-      worker.on('message', (m: PoolResponse<Res>) => {
+      worker.on('message', (m: PoolResponse<Res> | PoolReady) => {
+        if ('ready' in m) {
+          entry.ready = true;
+          this.wake();
+          return;
+        }
         const w = this.waiting.get(m.id);
         if (w === undefined) return;
         this.waiting.delete(m.id);
@@ -58,6 +73,7 @@ export class WorkerPool<Req, Res> {
           this.waiting.delete(id);
           w.resolve(undefined);
         }
+        if (this.failed) this.wake();
       };
       worker.on('error', die);
       worker.on('exit', die);
@@ -72,10 +88,43 @@ export class WorkerPool<Req, Res> {
     return this.workers.filter((w) => w.alive).length;
   }
 
+  /** Workers alive and ready to take requests (0 while they start, and for good when none could). */
+  get readyCount(): number {
+    return this.workers.filter((w) => w.alive && w.ready).length;
+  }
+
+  /** Workers started, whatever became of them. */
+  get started(): number {
+    return this.workers.length;
+  }
+
+  /** No worker is alive (or none could start). */
+  get failed(): boolean {
+    return this.workers.every((w) => !w.alive);
+  }
+
+  /** Resolves once a worker is ready, or none can be. */
+  settled(): Promise<void> {
+    if (this.readyCount > 0 || this.failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const before = this.notify;
+      this.notify = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+
+  private wake(): void {
+    const notify = this.notify;
+    this.notify = undefined;
+    notify?.();
+  }
+
   /** The answer of the least busy worker, or undefined when none could give one. */
   run(request: Req, transfer: readonly ArrayBuffer[] = []): Promise<Res | undefined> {
     let best: PoolWorker | undefined;
-    for (const w of this.workers) if (w.alive && (best === undefined || w.outstanding < best.outstanding)) best = w;
+    for (const w of this.workers) if (w.alive && w.ready && (best === undefined || w.outstanding < best.outstanding)) best = w;
     if (best === undefined) return Promise.resolve(undefined);
     const target = best;
     const id = this.nextId++;

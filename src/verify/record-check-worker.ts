@@ -4,14 +4,13 @@
  * (record-pipeline.ts), checks them, and posts the compact results back. Between requests it keeps
  * only that connection.
  */
-import { parentPort } from 'node:worker_threads';
+import { serveRequests } from '../worker-pool-serve.js';
 import { SqliteStoreReader } from '../store/store-reader.js';
 import { RENDERED_HERE } from './bundle-content.js';
 import { checkRecords, unpackRows, type CheckedBatch, type PackedRows, type RecordCheckMode } from './record-check.js';
 import type { RecordRow } from './reader.js';
 
 export interface CheckRequest {
-  id: number;
   host: string;
   mode: RecordCheckMode;
   /** Position of the batch's first row in the stream. */
@@ -21,7 +20,6 @@ export interface CheckRequest {
 
 /** The rows with `from <= seq < to` of the store in `storeDir`, read here; `start` is the first one's expected position. */
 export interface RangeRequest {
-  id: number;
   host: string;
   mode: RecordCheckMode;
   start: number;
@@ -38,7 +36,8 @@ export interface RangeResult {
   kept: { index: number; row: RecordRow }[];
 }
 
-export type CheckResponse = { id: number; result: CheckedBatch } | ({ id: number } & RangeResult) | { id: number; error: string };
+/** A packed batch's result, or a range's. */
+export type CheckResponse = CheckedBatch | RangeResult;
 
 let opened: { storeDir: string; reader: SqliteStoreReader } | undefined;
 
@@ -63,26 +62,20 @@ function transfers(result: CheckedBatch): ArrayBuffer[] {
   return [result.leaves.buffer as ArrayBuffer, ...result.levels.map((l) => l.buffer as ArrayBuffer), ...(result.content ? [result.content.digests.buffer as ArrayBuffer, result.content.tables.buffer as ArrayBuffer] : [])];
 }
 
-const port = parentPort;
-if (port) {
-  port.on('message', (request: CheckRequest | RangeRequest) => {
-    let response: CheckResponse;
-    try {
-      if ('range' in request) {
-        const checked = checkRange(request);
-        // A fatal error or a read error: the verifier reads and checks such a range itself, and reports it as it would.
-        response = checked.result.fatal ? { id: request.id, error: 'fatal' } : { id: request.id, ...checked };
-      } else {
-        const result = checkRecords(unpackRows(request.rows), request.host, request.mode, request.start);
-        // A fatal error cannot cross threads faithfully: the verifier re-checks such a batch itself.
-        response = result.fatal ? { id: request.id, error: 'fatal' } : { id: request.id, result };
-      }
-    } catch (err) {
-      response = { id: request.id, error: err instanceof Error ? err.message : String(err) };
+// A fatal error (a row that cannot be hashed) or a read error cannot cross threads faithfully: the
+// pool answers undefined and the verifier reads and checks such a batch or range itself, reporting
+// it as it would.
+serveRequests<CheckRequest | RangeRequest, CheckResponse>(
+  (request) => {
+    if ('range' in request) {
+      const checked = checkRange(request);
+      if (checked.result.fatal) throw new Error('fatal');
+      return checked;
     }
-    if ('seqs' in response) port.postMessage(response, [...transfers(response.result), response.seqs.buffer as ArrayBuffer]);
-    else if ('result' in response) port.postMessage(response, transfers(response.result));
-    else port.postMessage(response);
-  });
-  port.postMessage({ ready: true });
-}
+    const result = checkRecords(unpackRows(request.rows), request.host, request.mode, request.start);
+    if (result.fatal) throw new Error('fatal');
+    return result;
+  },
+  (response) => ('seqs' in response ? [...transfers(response.result), response.seqs.buffer as ArrayBuffer] : transfers(response)),
+  { announceReady: true },
+);

@@ -13,7 +13,7 @@
  * results are the same either way, only slower.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { WorkerPool } from '../worker-pool.js';
 import { workerScript } from '../worker-script.js';
 import { HASH_SIZE, subtreeLevels } from '../integrity/merkle.js';
 import { checkRecords, DEEP, packRows, type CheckedBatch, type PackedRows, type RecordCheckMode } from './record-check.js';
@@ -82,125 +82,47 @@ export function* batchesOf(rows: Iterable<RecordRow>, size: number): Generator<R
   if (batch.length > 0) yield batch;
 }
 
-interface Pending {
-  resolve: (result: CheckResponse | undefined) => void;
-  worker: PoolWorker;
-}
-
-interface PoolWorker {
-  worker: Worker;
-  ready: boolean;
-  alive: boolean;
-  outstanding: number;
-}
-
+/** The verifier's workers: packed batches or seq ranges checked on the least busy ready one (worker-pool.ts). */
 class CheckPool {
-  private readonly workers: PoolWorker[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 0;
-  private notify: (() => void) | undefined;
+  private readonly pool: WorkerPool<CheckRequest | RangeRequest, CheckResponse>;
+
+  constructor(count: number) {
+    this.pool = new WorkerPool(workerScript('./record-check-worker.js', import.meta.url), count, { announcesReady: true });
+  }
 
   /** Resolves once a worker is ready, or none can be. */
   settled(): Promise<void> {
-    if (this.readyWorkers > 0 || this.failed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.notify = resolve;
-    });
-  }
-
-  private wake(): void {
-    const notify = this.notify;
-    this.notify = undefined;
-    notify?.();
-  }
-
-  constructor(count: number) {
-    const script = workerScript('./record-check-worker.js', import.meta.url);
-    for (let i = 0; script !== undefined && i < count; i++) {
-      let worker: Worker;
-      try {
-        worker = new Worker(script);
-      } catch {
-        continue;
-      }
-      const entry: PoolWorker = { worker, ready: false, alive: true, outstanding: 0 };
-      this.workers.push(entry);
-      worker.on('message', (message: CheckResponse | { ready: true }) => {
-        if ('ready' in message) {
-          entry.ready = true;
-          this.wake();
-          return;
-        }
-        const waiting = this.pending.get(message.id);
-        if (!waiting) return;
-        this.pending.delete(message.id);
-        entry.outstanding--;
-        waiting.resolve('error' in message ? undefined : message);
-      });
-      const die = (): void => {
-        if (!entry.alive) return;
-        entry.alive = false;
-        for (const [id, waiting] of this.pending) {
-          if (waiting.worker !== entry) continue;
-          this.pending.delete(id);
-          waiting.resolve(undefined);
-        }
-        if (this.failed) this.wake();
-      };
-      worker.on('error', die);
-      worker.on('exit', die);
-    }
+    return this.pool.settled();
   }
 
   /** Ready workers, or 0 while they start (and for good when none could). */
   get readyWorkers(): number {
-    return this.workers.filter((w) => w.alive && w.ready).length;
+    return this.pool.readyCount;
   }
 
   get started(): number {
-    return this.workers.length;
+    return this.pool.started;
   }
 
   get failed(): boolean {
-    return this.workers.every((w) => !w.alive);
+    return this.pool.failed;
   }
 
   /** Checks a packed batch on the least busy worker; undefined when no worker could. */
   async check(rows: PackedRows, host: string, mode: RecordCheckMode, start: number): Promise<CheckedBatch | undefined> {
     // The packed arrays are this batch's own copy: hand them over instead of copying them again.
-    const response = await this.post({ id: 0, host, mode, start, rows }, [rows.seqs.buffer, rows.columnEnds.buffer, rows.leafHashes.buffer, rows.offsets.buffer, rows.data.buffer] as ArrayBuffer[]);
-    return response !== undefined && 'result' in response ? response.result : undefined;
+    const response = await this.pool.run({ host, mode, start, rows }, [rows.seqs.buffer, rows.columnEnds.buffer, rows.leafHashes.buffer, rows.offsets.buffer, rows.data.buffer] as ArrayBuffer[]);
+    return response !== undefined && !('seqs' in response) ? response : undefined;
   }
 
   /** Has the least busy worker read and check a seq range; undefined when no worker could. */
-  async checkRange(request: Omit<RangeRequest, 'id'>): Promise<RangeResult | undefined> {
-    const response = await this.post({ id: 0, ...request }, []);
+  async checkRange(request: RangeRequest): Promise<RangeResult | undefined> {
+    const response = await this.pool.run(request);
     return response !== undefined && 'seqs' in response ? response : undefined;
   }
 
-  private post(request: CheckRequest | RangeRequest, transfer: ArrayBuffer[]): Promise<CheckResponse | undefined> {
-    let best: PoolWorker | undefined;
-    for (const w of this.workers) if (w.alive && w.ready && (best === undefined || w.outstanding < best.outstanding)) best = w;
-    if (!best) return Promise.resolve(undefined);
-    const target = best;
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, { resolve, worker: target });
-      target.outstanding++;
-      try {
-        target.worker.postMessage({ ...request, id }, transfer);
-      } catch {
-        this.pending.delete(id);
-        target.outstanding--;
-        resolve(undefined);
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    for (const [, waiting] of this.pending) waiting.resolve(undefined);
-    this.pending.clear();
-    await Promise.all(this.workers.map((w) => w.worker.terminate().catch(() => undefined)));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 
