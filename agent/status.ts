@@ -318,7 +318,7 @@ export function agentStatus(storeDir: string): AgentStatusReport {
     }
   }
   const pid = lockHolder(storeDir);
-  const vault = agentState?.vault !== undefined ? vaultLag(storeDir, agentState.vault, checkpoints) : undefined;
+  const vault = agentState?.vault !== undefined ? vaultLag(storeDir, agentState.vault, checkpoints, meta.get('store_id')) : undefined;
 
   const evidenceBytes = fileSize(join(storeDir, EVIDENCE_FILE));
   const walBytes = fileSize(join(storeDir, `${EVIDENCE_FILE}-wal`));
@@ -375,13 +375,13 @@ export function agentStatus(storeDir: string): AgentStatusReport {
 }
 
 /** The vault section: the agent's last word on shipping, and the lag computed from the store and the acknowledged watermarks now. */
-function vaultLag(storeDir: string, shipping: VaultShipStatus, checkpoints: readonly { id: number }[]): VaultLagReport | undefined {
+function vaultLag(storeDir: string, shipping: VaultShipStatus, checkpoints: readonly { id: number }[], storeId: string | undefined): VaultLagReport | undefined {
   if (typeof shipping !== 'object' || shipping === null || typeof shipping.vault !== 'string') return undefined;
   let acked;
   try {
     const state = new StateStore(storeDir);
     try {
-      acked = loadAcknowledged(state, shipping.vault);
+      acked = loadAcknowledged(state, shipping.vault, storeId);
     } finally {
       state.close();
     }

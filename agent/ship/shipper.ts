@@ -57,10 +57,15 @@ interface StoredAcknowledged extends Omit<Acknowledged, 'blobs'> {
   inFlight?: string[];
 }
 
-/** The acknowledged watermarks for this vault (shipping to another vault starts from nothing). */
-export function loadAcknowledged(state: StateStore, vault: string): Acknowledged {
+/**
+ * The acknowledged watermarks for this vault (shipping to another vault starts from nothing), and
+ * with `storeId` only if they are that store's (a store made anew beside an old state database has
+ * shipped nothing).
+ */
+export function loadAcknowledged(state: StateStore, vault: string, storeId?: string): Acknowledged {
   const stored = state.get<StoredAcknowledged>(STATE_KEY);
   if (stored === undefined || stored.vault !== vault) return NOTHING_ACKNOWLEDGED;
+  if (storeId !== undefined && stored.storeId !== undefined && stored.storeId !== storeId) return NOTHING_ACKNOWLEDGED;
   const { frontier: _frontier, vault: _vault, storeId: _storeId, inFlight: _inFlight, blobs: oldList, ...watermarks } = stored;
   const blobs = new Set(oldList ?? []);
   for (const [name, v] of state.entries<string>(BLOB_KEY_PREFIX)) if (v === vault) blobs.add(name.slice(BLOB_KEY_PREFIX.length));
