@@ -158,7 +158,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   try {
     state = new StateStore(config.store);
     // A store created now: every shipping of it will be recorded in this state database.
-    if (enrollment) recordShippingOrigin(state, store.storeId);
+    if (enrollment) recordShippingOrigin(state, store.storeId, bootId);
   } catch (err) {
     store.close({ finalCheckpoint: true });
     throw err;
@@ -405,7 +405,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   // AWS SDK is loaded only when a vault is configured: an agent without one stays as small as before.
   if (config.vault) {
     try {
-      vaultLoop = await startVaultLoop(config.vault, { storeDir: config.store, state, logger, clock, env: opts.env ?? {}, append: (kind, payload) => store.append(kind, AGENT_SOURCE, payload) });
+      vaultLoop = await startVaultLoop(config.vault, { storeDir: config.store, state, logger, clock, env: opts.env ?? {}, bootId, append: (kind, payload) => store.append(kind, AGENT_SOURCE, payload) });
     } catch (err) {
       logger.error({ evt: 'vault.start_failed', code: (err as { code?: string }).code, err: messageOf(err) }, 'shipping to the vault could not start; evidence is still preserved locally');
     }
@@ -470,7 +470,7 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
 
 async function startVaultLoop(
   vault: NonNullable<AgentConfig['vault']>,
-  deps: { storeDir: string; state: StateStore; logger: Logger; clock: Clock; env: Readonly<Record<string, string | undefined>>; append: AppendOutageRecord },
+  deps: { storeDir: string; state: StateStore; logger: Logger; clock: Clock; env: Readonly<Record<string, string | undefined>>; bootId: string; append: AppendOutageRecord },
 ): Promise<VaultShipLoop> {
   const [{ VaultShipLoop }, { VaultClient }, { parseVaultUrl }] = await Promise.all([import('./ship/loop.js'), import('../src/vault/s3.js'), import('../src/vault/url.js')]);
   const client = new VaultClient(parseVaultUrl(vault.url), {

@@ -73,6 +73,8 @@ export interface VaultShipLoopDeps {
   clock: Clock;
   /** Appends an agent record to the store (the outage and its end); returns its seq. */
   append: AppendOutageRecord;
+  /** This boot's id, for shipStore (ShipOptions.bootId). */
+  bootId?: string;
 }
 
 export interface VaultShipLoopOptions {
@@ -202,7 +204,7 @@ export class VaultShipLoop {
     const { logger, clock, state } = this.deps;
     let next = this.options.intervalMs;
     try {
-      const r: ShipRound = await shipStore(this.deps.storeDir, this.deps.client, state, { limits: this.options.limits, signal: this.abort.signal });
+      const r: ShipRound = await shipStore(this.deps.storeDir, this.deps.client, state, { limits: this.options.limits, signal: this.abort.signal, ...(this.deps.bootId !== undefined ? { bootId: this.deps.bootId } : {}) });
       this.current.rounds++;
       this.current.objects_written += r.written;
       this.current.bytes_written += r.bytes;

@@ -14,6 +14,11 @@ export const ORIGIN_KEY = 'ship.origin';
 export interface ShippingOrigin {
   store_id: string;
   vaults: string[];
+  /**
+   * The boot it was written in. The state database is written without an fsync per commit (it is
+   * a cache), so a power loss can take its newest writes with it; a reboot since is when they may be gone.
+   */
+  boot_id?: string;
 }
 
 /**
@@ -21,6 +26,6 @@ export interface ShippingOrigin {
  * start): from now on every shipping of this store is recorded here. A state database without it
  * (lost and made anew, or from an older version) makes the first round to a vault ask the vault.
  */
-export function recordShippingOrigin(state: StateStore, storeId: string): void {
-  state.set(ORIGIN_KEY, { store_id: storeId, vaults: [] } satisfies ShippingOrigin);
+export function recordShippingOrigin(state: StateStore, storeId: string, bootId?: string): void {
+  state.set(ORIGIN_KEY, { store_id: storeId, vaults: [], ...(bootId !== undefined ? { boot_id: bootId } : {}) } satisfies ShippingOrigin);
 }

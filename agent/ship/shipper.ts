@@ -55,6 +55,8 @@ interface StoredAcknowledged extends Omit<Acknowledged, 'blobs'> {
    * other name past the watermarks was never sent, and is put without asking.
    */
   inFlight?: string[];
+  /** The boot this position was saved in (see ShippingOrigin.boot_id). */
+  bootId?: string;
 }
 
 /**
@@ -94,6 +96,7 @@ function saveAcknowledged(
   inFlight: readonly string[],
   newBlobs: readonly string[],
   origin: ShippingOrigin | undefined,
+  bootId: string | undefined,
 ): void {
   const { blobs: _blobs, ...watermarks } = acked;
   const stored: StoredAcknowledged = {
@@ -102,6 +105,7 @@ function saveAcknowledged(
     storeId,
     frontier: { size: frontier.size, levels: frontier.levels.map((l) => (l === undefined ? '' : Buffer.from(l).toString('hex'))) },
     inFlight: [...inFlight],
+    ...(bootId !== undefined ? { bootId } : {}),
   };
   const entries: [string, unknown][] = [[STATE_KEY, stored]];
   if (origin !== undefined) entries.push([ORIGIN_KEY, origin]);
@@ -180,6 +184,14 @@ export interface ShipOptions {
   signal?: AbortSignal;
   /** PUTs in flight at once (DEFAULT_SHIP_WINDOW). */
   window?: number;
+  /**
+   * This boot's id (/proc/sys/kernel/random/boot_id). The state database's commits are not synced
+   * one by one, so a power loss can undo its newest: names saved as in flight (sent, maybe stored)
+   * then look never sent, and putting them again without asking would store second versions. A
+   * position (or origin) saved in another boot is therefore checked against one LIST of the store's
+   * names, once per boot. Without it that check is never made.
+   */
+  bootId?: string;
 }
 
 export async function shipStore(storeDir: string, client: VaultClient, state: StateStore, options: ShipOptions = {}): Promise<ShipRound> {
@@ -204,12 +216,14 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     // shipping of this store since its creation and never to this vault; else (a lost state
     // database, an older version, a vault shipped to before) the store's names in the vault, listed
     // once. They stay in the state until acknowledged.
+    const savedInBoot = stored?.vault === vaultName ? stored.bootId : origin?.boot_id;
+    const mayHaveLostWrites = options.bootId !== undefined && savedInBoot !== options.bootId;
     const uncertain =
-      stored?.vault === vaultName
+      stored?.vault === vaultName && !mayHaveLostWrites
         ? new Set(stored.inFlight ?? [])
-        : origin !== undefined && !origin.vaults.includes(vaultName)
+        : origin !== undefined && !origin.vaults.includes(vaultName) && !mayHaveLostWrites
           ? new Set<string>()
-          : await listedNames(client, storePrefix(prefix, host, storeId));
+          : new Set([...(stored?.vault === vaultName ? (stored.inFlight ?? []) : []), ...(await listedNames(client, storePrefix(prefix, host, storeId)))]);
     // The first save for a vault adds it to the origin's list, in the same transaction.
     let originUpdate = origin !== undefined && !origin.vaults.includes(vaultName) ? { ...origin, vaults: [...origin.vaults, vaultName] } : undefined;
     // Only what is not shipped yet, or is needed for it: checkpoints after the acknowledged one or
@@ -312,7 +326,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     let failure: unknown;
     const save = (): void => {
       const inFlight = new Set([...uncertain, ...sending.map((x) => x.key), ...prepared.map((x) => x.key)]);
-      saveAcknowledged(state, vaultName, storeId, acked, ackedFrontier, [...inFlight], newBlobs, originUpdate);
+      saveAcknowledged(state, vaultName, storeId, acked, ackedFrontier, [...inFlight], newBlobs, originUpdate, options.bootId);
       newBlobs = [];
       originUpdate = undefined;
     };
