@@ -7,7 +7,7 @@
  * put-once: each must come back "existed" (or "written" if it never landed), one version per name.
  * Six rounds. Usage: `npm run build && node scripts/vault/crash-visibility.mjs` (needs radosgw).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,8 @@ import { createRequire } from 'node:module';
 const { HeadObjectCommand } = createRequire(import.meta.url)('@aws-sdk/client-s3');
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { openVault, vaultInit } = await import(new URL('../../dist/collector/vault.js', import.meta.url).href);
-const dir = join(mkdtempSync(join(tmpdir(), 'rgwcrash-')), 'rgw');
+const work = mkdtempSync(join(tmpdir(), 'rgwcrash-'));
+const dir = join(work, 'rgw');
 await startLocalRgw(dir, { osdSizeMb: 2048 });
 const env = { ...readS3Env(dir) };
 const pidOf = () => Number(readFileSync(join(dir, 'run', 'ceph-client.rgw.a.pid'), 'utf8').trim());
@@ -57,4 +58,5 @@ for (let trial = 0; trial < 6; trial++) {
   console.log(`trial ${trial}: ${keys.length} puts tried, ${listed.size} names with versions, ${versions.length} versions; HEAD 404 for ${headMissing} of them, ListObjectsV2 misses ${v2Missing}`);
   c.destroy(); c2.destroy();
 }
-spawnSync('bash', ['-c', `kill $(cat ${dir}/run/*.pid) 2>/dev/null`]);
+spawnSync('bash', [fileURLToPath(new URL('./rgw-stop.sh', import.meta.url)), dir]);
+rmSync(work, { recursive: true, force: true });
