@@ -16,26 +16,21 @@
  * spans them (the work folder, the vault's holds, what to clean up). Takes options and dependencies
  * (clock, host name, progress sink); never reads argv.
  */
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import fg from 'fast-glob';
 import type { Clock } from '../src/clock.js';
 import { CustodyError, ErrorCodes, messageOf } from '../src/errors.js';
 import { appendEntry, custodyHead } from '../src/bundle/custody-log.js';
-import { caseUcoDocument } from '../src/bundle/case-uco.js';
-import { manifestBytes, type BundleManifest } from '../src/bundle/manifest.js';
+import type { BundleManifest } from '../src/bundle/manifest.js';
 import { compareBundlePaths } from '../src/bundle/paths.js';
 import { generatePersonalKey, parsePersonalPrivateKey, type PersonalKey } from '../src/bundle/personal-key.js';
-import { formatHashdeep, formatSha256Sums } from '../src/bundle/sums.js';
 import { signWitnessNote } from '../src/bundle/witness.js';
 import { leafHash, MerkleFrontier } from '../src/integrity/merkle.js';
 import { parseWindow, windowSentence } from '../src/verify/store-window.js';
-import { fingerprint, publicKeyFromRaw, signBytes } from '../src/integrity/keys.js';
-import { verifyTimeStampToken } from '../src/integrity/tsa.js';
-import { requestTimeStamp } from '../src/net/tsa-http.js';
+import { fingerprint, publicKeyFromRaw } from '../src/integrity/keys.js';
 import { formatTimestamp } from '../src/records/schema.js';
-import { createHash } from 'node:crypto';
 import { EVIDENCE_FILE } from '../src/store/evidence-store.js';
 import type { SealRequestResult } from '../src/net/agent-control.js';
 import { SqliteStoreReader } from '../src/store/store-reader.js';
