@@ -60,23 +60,35 @@ interface StoredAcknowledged extends Omit<Acknowledged, 'blobs'> {
 }
 
 /**
- * The acknowledged watermarks for this vault (shipping to another vault starts from nothing), and
- * with `storeId` only if they are that store's (a store made anew beside an old state database has
- * shipped nothing).
+ * The saved shipping position for this vault (shipping to another vault starts from nothing), and
+ * with `storeId` only if it is that store's: a store made anew beside an old state database has
+ * shipped nothing (a position from an older version, which did not name its store, is taken as this
+ * store's).
  */
-export function loadAcknowledged(state: StateStore, vault: string, storeId?: string): Acknowledged {
+function positionFor(state: StateStore, vault: string, storeId: string | undefined): StoredAcknowledged | undefined {
   const stored = state.get<StoredAcknowledged>(STATE_KEY);
-  if (stored === undefined || stored.vault !== vault) return NOTHING_ACKNOWLEDGED;
-  if (storeId !== undefined && stored.storeId !== undefined && stored.storeId !== storeId) return NOTHING_ACKNOWLEDGED;
-  const { frontier: _frontier, vault: _vault, storeId: _storeId, inFlight: _inFlight, blobs: oldList, ...watermarks } = stored;
+  if (stored === undefined || stored.vault !== vault) return undefined;
+  if (storeId !== undefined && stored.storeId !== undefined && stored.storeId !== storeId) return undefined;
+  return stored;
+}
+
+/** A position's watermarks and the blobs acknowledged to its vault. */
+function watermarksOf(state: StateStore, position: StoredAcknowledged | undefined): Acknowledged {
+  if (position === undefined) return NOTHING_ACKNOWLEDGED;
+  const { frontier: _frontier, vault, storeId: _storeId, inFlight: _inFlight, bootId: _bootId, blobs: oldList, ...watermarks } = position;
   const blobs = new Set(oldList ?? []);
   for (const [name, v] of state.entries<string>(BLOB_KEY_PREFIX)) if (v === vault) blobs.add(name.slice(BLOB_KEY_PREFIX.length));
   return { ...watermarks, blobs };
 }
 
+/** The acknowledged watermarks for this vault, of `storeId`'s position only when given (positionFor). */
+export function loadAcknowledged(state: StateStore, vault: string, storeId?: string): Acknowledged {
+  return watermarksOf(state, positionFor(state, vault, storeId));
+}
+
 /** The saved frontier when it is the one of the acknowledged segments, else undefined (rebuild it). */
-function loadFrontier(stored: StoredAcknowledged | undefined, vault: string, segmentEnd: number): FrontierState | undefined {
-  const f = stored?.vault === vault ? stored.frontier : undefined;
+function loadFrontier(position: StoredAcknowledged | undefined, segmentEnd: number): FrontierState | undefined {
+  const f = position?.frontier;
   if (f === undefined || f.size !== segmentEnd || !Array.isArray(f.levels)) return undefined;
   try {
     // fromState checks the shape: a damaged state is rebuilt from the store, never trusted.
@@ -204,10 +216,8 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     const storeId = meta.get('store_id');
     const host = meta.get('host');
     if (storeId === undefined || host === undefined) throw new CustodyError(ErrorCodes.STORE_CORRUPT, 'the store has no store_id or host', { where: storeDir });
-    const saved = state.get<StoredAcknowledged>(STATE_KEY);
-    // A position of another store (a store made anew beside an old state database) is no position.
-    const stored = saved !== undefined && (saved.storeId === undefined || saved.storeId === storeId) ? saved : undefined;
-    let acked = stored === undefined ? NOTHING_ACKNOWLEDGED : loadAcknowledged(state, vaultName);
+    const position = positionFor(state, vaultName, storeId);
+    let acked = watermarksOf(state, position);
     const savedOrigin = state.get<ShippingOrigin>(ORIGIN_KEY);
     const origin = savedOrigin?.store_id === storeId && Array.isArray(savedOrigin.vaults) ? savedOrigin : undefined;
     // Names that may already be in the vault without an acknowledgement here: each is asked about
@@ -216,14 +226,12 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     // shipping of this store since its creation and never to this vault; else (a lost state
     // database, an older version, a vault shipped to before) the store's names in the vault, listed
     // once. They stay in the state until acknowledged.
-    const savedInBoot = stored?.vault === vaultName ? stored.bootId : origin?.boot_id;
+    // A state saved in another boot may have lost its newest writes (ShipOptions.bootId): list then too.
+    const savedInBoot = position !== undefined ? position.bootId : origin?.boot_id;
     const mayHaveLostWrites = options.bootId !== undefined && savedInBoot !== options.bootId;
-    const uncertain =
-      stored?.vault === vaultName && !mayHaveLostWrites
-        ? new Set(stored.inFlight ?? [])
-        : origin !== undefined && !origin.vaults.includes(vaultName) && !mayHaveLostWrites
-          ? new Set<string>()
-          : new Set([...(stored?.vault === vaultName ? (stored.inFlight ?? []) : []), ...(await listedNames(client, storePrefix(prefix, host, storeId)))]);
+    const vouched = !mayHaveLostWrites && (position !== undefined || (origin !== undefined && !origin.vaults.includes(vaultName)));
+    const inFlightBefore = position?.inFlight ?? [];
+    const uncertain = new Set(vouched ? inFlightBefore : [...inFlightBefore, ...(await listedNames(client, storePrefix(prefix, host, storeId)))]);
     // The first save for a vault adds it to the origin's list, in the same transaction.
     let originUpdate = origin !== undefined && !origin.vaults.includes(vaultName) ? { ...origin, vaults: [...origin.vaults, vaultName] } : undefined;
     // Only what is not shipped yet, or is needed for it: checkpoints after the acknowledged one or
@@ -271,7 +279,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       for (const r of reader.leafHashesBefore(size)) frontier.push(r.leaf_hash);
       return frontier.toState();
     };
-    let frontierState: FrontierState = loadFrontier(stored, vaultName, acked.segmentEnd) ?? rebuildAt(acked.segmentEnd);
+    let frontierState: FrontierState = loadFrontier(position, acked.segmentEnd) ?? rebuildAt(acked.segmentEnd);
     const signedRoots = new Map<number, Uint8Array>();
     const matchesCheckpoint = (after: FrontierState, treeSize: number): boolean => {
       let root = signedRoots.get(treeSize);
@@ -300,7 +308,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     const ackedBlobs = new Set(acked.blobs);
     acked = { ...acked, blobs: ackedBlobs };
     // Blobs acknowledged in an older version's single list move to their own rows at the first save.
-    let newBlobs: string[] = stored?.vault === vaultName ? [...(stored.blobs ?? [])] : [];
+    let newBlobs: string[] = [...(position?.blobs ?? [])];
     // The frontier after the acknowledged segments (what is saved); frontierState runs ahead of it
     // while segments are prepared for the window.
     let ackedFrontier = frontierState;
