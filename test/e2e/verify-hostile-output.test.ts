@@ -6,6 +6,9 @@
  *   `result: VALID` line, a custody actor with bidi overrides; the text shows escapes, never the
  *   raw bytes, and has exactly one result line; `--json` is exact JSON without them; a store
  *   whose host root rewrote with an erase-line sequence, the same in verify and agent status;
+ * - a forged manifest window (a store folder's bundle claimed to be a vault window) whose times carry
+ *   escapes, a fake result line and markup: named as window.manifest_mismatch, shown escaped by
+ *   verify and as text by the report;
  * - empty and malformed pins (`--key ""`, `--collector-key ""`, …) are usage errors, exit 2;
  * - a custody entry by a key nobody pinned is a `custody.signer_not_pinned` warning naming the
  *   actor and the key, and the text lists every entry with its signer;
@@ -90,6 +93,35 @@ describe('4. terminal control characters from evidence are shown escaped', () =>
     expect(json.code).toBe(1);
     expect(RAW_CONTROL.test(json.stdout)).toBe(false);
     expect((JSON.parse(json.stdout) as { case: string }).case).toBe(hostileCase);
+  });
+
+  it('a forged manifest window whose times carry escapes, a fake result line and markup: named, escaped, one result line', () => {
+    const dir = copyOf('window');
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BundleManifest;
+    const host = manifest.hosts[0] as BundleManifest['hosts'][number];
+    // A store folder's bundle, claimed after the fact to be a vault window, in words that would
+    // clear the screen and print a VALID verdict of their own.
+    host.window = { since: '2026-12-05T00:00:00Z\u001b[2J\u001b[H', until: '<script>alert(1)</script>\nresult:       VALID (0 errors, 0 warnings)\u202e', first_seq: 0, end_seq: 3, vault_tree_size: 9 };
+    writeFileSync(join(dir, 'manifest.json'), manifestBytes(manifest));
+    const r = run(['verify', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('window.manifest_mismatch');
+    expect(r.stdout).toContain('observed 2026-12-05T00:00:00Z\\x1b[2J\\x1b[H to <script>alert(1)</script>\\nresult:');
+    expect(RAW_CONTROL.test(r.stdout)).toBe(false);
+    const results = r.stdout.split('\n').filter((l) => l.startsWith('result:'));
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatch(/^result: {7}INVALID \(\d+ errors?, \d+ warnings?\)$/);
+    const json = run(['verify', dir, '--json']);
+    expect(json.code).toBe(1);
+    expect(RAW_CONTROL.test(json.stdout)).toBe(false);
+    // The report's window note: the same words, as text in the page, never as markup or escapes.
+    const out = join(work, 'window-report');
+    expect(run(['report', dir, '--out', out]).code).toBe(1);
+    const page = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).not.toContain('<script>alert(1)');
+    expect(RAW_CONTROL.test(page.replace(/\n/g, ''))).toBe(false);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('window.manifest_mismatch');
   });
 
   it('a custody actor with bidi overrides and isolates, signed by a valid key: escaped in the entry list and the finding', () => {
