@@ -36,7 +36,7 @@ import { performance } from 'node:perf_hooks';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Clock } from '../src/clock.js';
-import { isCustodyError, messageOf } from '../src/errors.js';
+import { messageOf } from '../src/errors.js';
 import { encodeRawText } from '../src/records/canonical.js';
 import { formatTimestamp, type PayloadOf, type RecordKind } from '../src/records/schema.js';
 import type { EvidenceStore } from '../src/store/evidence-store.js';
