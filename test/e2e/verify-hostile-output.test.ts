@@ -48,6 +48,23 @@ function copyOf(name: string): string {
   return dir;
 }
 
+/**
+ * `verify DIR` and `verify DIR --json` on a bundle edited with hostile text: exit 1, no raw control
+ * character in either, and exactly one result line, INVALID. Returns both outputs.
+ */
+function verifyHostile(dir: string): { text: string; json: string } {
+  const r = run(['verify', dir]);
+  expect(r.code).toBe(1);
+  expect(RAW_CONTROL.test(r.stdout)).toBe(false);
+  const results = r.stdout.split('\n').filter((l) => l.startsWith('result:'));
+  expect(results).toHaveLength(1);
+  expect(results[0]).toMatch(/^result: {7}INVALID \(\d+ errors?, \d+ warnings?\)$/);
+  const json = run(['verify', dir, '--json']);
+  expect(json.code).toBe(1);
+  expect(RAW_CONTROL.test(json.stdout)).toBe(false);
+  return { text: r.stdout, json: json.stdout };
+}
+
 function privateTmp(name: string): string {
   const dir = join(work, `tmp-${name}`);
   mkdirSync(dir);
@@ -81,18 +98,9 @@ describe('4. terminal control characters from evidence are shown escaped', () =>
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BundleManifest;
     manifest.case.id = hostileCase;
     writeFileSync(join(dir, 'manifest.json'), manifestBytes(manifest));
-    const r = run(['verify', dir]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('case:         IR-T\\x1b[8m\\nresult:       VALID (0 errors, 0 warnings)\\u202e\\u2066, sealed');
-    expect(RAW_CONTROL.test(r.stdout)).toBe(false);
-    const results = r.stdout.split('\n').filter((l) => l.startsWith('result:'));
-    expect(results).toHaveLength(1);
-    expect(results[0]).toMatch(/^result: {7}INVALID \(\d+ errors?, \d+ warnings?\)$/);
-
-    const json = run(['verify', dir, '--json']);
-    expect(json.code).toBe(1);
-    expect(RAW_CONTROL.test(json.stdout)).toBe(false);
-    expect((JSON.parse(json.stdout) as { case: string }).case).toBe(hostileCase);
+    const { text, json } = verifyHostile(dir);
+    expect(text).toContain('case:         IR-T\\x1b[8m\\nresult:       VALID (0 errors, 0 warnings)\\u202e\\u2066, sealed');
+    expect((JSON.parse(json) as { case: string }).case).toBe(hostileCase);
   });
 
   it('a forged manifest window whose times carry escapes, a fake result line and markup: named, escaped, one result line', () => {
@@ -103,17 +111,9 @@ describe('4. terminal control characters from evidence are shown escaped', () =>
     // clear the screen and print a VALID verdict of their own.
     host.window = { since: '2026-12-05T00:00:00Z\u001b[2J\u001b[H', until: '<script>alert(1)</script>\nresult:       VALID (0 errors, 0 warnings)\u202e', first_seq: 0, end_seq: 3, vault_tree_size: 9 };
     writeFileSync(join(dir, 'manifest.json'), manifestBytes(manifest));
-    const r = run(['verify', dir]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('window.manifest_mismatch');
-    expect(r.stdout).toContain('observed 2026-12-05T00:00:00Z\\x1b[2J\\x1b[H to <script>alert(1)</script>\\nresult:');
-    expect(RAW_CONTROL.test(r.stdout)).toBe(false);
-    const results = r.stdout.split('\n').filter((l) => l.startsWith('result:'));
-    expect(results).toHaveLength(1);
-    expect(results[0]).toMatch(/^result: {7}INVALID \(\d+ errors?, \d+ warnings?\)$/);
-    const json = run(['verify', dir, '--json']);
-    expect(json.code).toBe(1);
-    expect(RAW_CONTROL.test(json.stdout)).toBe(false);
+    const { text } = verifyHostile(dir);
+    expect(text).toContain('window.manifest_mismatch');
+    expect(text).toContain('observed 2026-12-05T00:00:00Z\\x1b[2J\\x1b[H to <script>alert(1)</script>\\nresult:');
     // The report's window note: the same words, as text in the page, never as markup or escapes.
     const out = join(work, 'window-report');
     expect(run(['report', dir, '--out', out]).code).toBe(1);
