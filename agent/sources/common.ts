@@ -11,7 +11,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { Clock } from '../../src/clock.js';
-import { messageOf } from '../../src/errors.js';
 import { encodeRawText } from '../../src/records/canonical.js';
 import type { PayloadOf, RecordKind } from '../../src/records/schema.js';
 import type { EvidenceStore } from '../../src/store/evidence-store.js';

@@ -127,7 +127,6 @@ export class FileWatchSource implements LiveSource {
   private readonly renameWindowMs: number;
   private readonly maxQueued: number;
   private watcher: FSWatcher | undefined;
-  private ready = false;
   private scanned = false;
   private stopping = false;
   private readonly queue = new Map<string, Queued>();
@@ -179,7 +178,6 @@ export class FileWatchSource implements LiveSource {
     );
     // The files already there are the baseline (their identities, for renames), not changes.
     await this.drain();
-    this.ready = true;
     this.deps.logger.info({ evt: 'watch.ready', folders: this.roots, files: this.known.size }, 'watching sensitive folders');
   }
 
