@@ -18,7 +18,8 @@
  */
 import { leafHash, MerkleFrontier, type FrontierState } from '../../src/integrity/merkle.js';
 import { blobKey, checkpointKey, enrollmentKey, keyCertificateKey, segmentKey, tsaTokenKey } from '../../src/vault/layout.js';
-import { encodeSegment, frontierRoots } from '../../src/vault/segment.js';
+import { CustodyError, ErrorCodes } from '../../src/errors.js';
+import { encodeFramedSegment, frameRecords, frontierRoots, unframeRecords } from '../../src/vault/segment.js';
 
 export interface ShippableStore {
   host: string;
@@ -85,31 +86,53 @@ export function planShipping(prefix: string, store: ShippableStore, acked: Ackno
   return plan;
 }
 
+/** Records [start, start + count) framed as a segment's body, with their observed_at range (StoreReader.framedRecords). */
+export interface FramedRecords {
+  framed: Uint8Array;
+  count: number;
+  minObservedAt: string | undefined;
+  maxObservedAt: string | undefined;
+  /** Every observed_at in the records' own form (UTC, exactly six fraction digits): then min and max are the range. */
+  observedWellFormed: boolean;
+}
+
+const OBSERVED_FORM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** FramedRecords of records given one by one (tests, and anything not reading a store). */
+export function framedFrom(records: readonly { bytes: Uint8Array; observedAt: string }[]): FramedRecords {
+  let min: string | undefined;
+  let max: string | undefined;
+  let wellFormed = records.length > 0;
+  for (const r of records) {
+    // The records' own form compares correctly as text; any other form makes the range unknown rather than wrong.
+    if (!OBSERVED_FORM.test(r.observedAt)) wellFormed = false;
+    if (min === undefined || r.observedAt < min) min = r.observedAt;
+    if (max === undefined || r.observedAt > max) max = r.observedAt;
+  }
+  return { framed: frameRecords(records.map((r) => r.bytes)), count: records.length, minObservedAt: min, maxObservedAt: max, observedWellFormed: wellFormed };
+}
+
 /**
- * A segment's name and bytes from its records and the Merkle frontier of the records before it;
- * returns the frontier after it, for the next segment.
+ * A segment's name and bytes from its framed records and the Merkle frontier of the records before
+ * it; returns the frontier after it, for the next segment. The leaves are hashed from the framed
+ * bytes themselves, so what is checked against the signed root is exactly what is shipped.
  */
 export function segmentObject(
   prefix: string,
   host: string,
   storeId: string,
   before: FrontierState,
-  records: readonly { bytes: Uint8Array; observedAt: string }[],
+  records: FramedRecords,
 ): { key: string; body: Uint8Array; after: FrontierState } {
   const frontier = MerkleFrontier.fromState(before);
   const start = frontier.size;
-  for (const r of records) frontier.push(leafHash(r.bytes));
-  let min: string | undefined;
-  let max: string | undefined;
-  let known = true;
-  for (const r of records) {
-    // The records' own form (UTC, exactly six fraction digits) compares correctly as text; any
-    // other form makes the range unknown rather than wrong.
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(r.observedAt)) known = false;
-    if (min === undefined || r.observedAt < min) min = r.observedAt;
-    if (max === undefined || r.observedAt > max) max = r.observedAt;
+  const leaves = unframeRecords(records.framed);
+  if (leaves.length !== records.count) {
+    throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${start}, ${start + records.count}): ${records.count - leaves.length} of them have no bytes to ship`);
   }
-  const range = { start, end: start + records.length, minObserved: known ? min : undefined, maxObserved: known ? max : undefined };
-  const body = encodeSegment({ storeId, start, end: range.end, frontier: frontierRoots(before), records: records.map((r) => r.bytes) });
+  for (const bytes of leaves) frontier.push(leafHash(bytes));
+  const known = records.observedWellFormed && records.minObservedAt !== undefined && records.maxObservedAt !== undefined && OBSERVED_FORM.test(records.minObservedAt) && OBSERVED_FORM.test(records.maxObservedAt);
+  const range = { start, end: start + records.count, minObserved: known ? records.minObservedAt : undefined, maxObserved: known ? records.maxObservedAt : undefined };
+  const body = encodeFramedSegment({ storeId, start, end: range.end, frontier: frontierRoots(before) }, records.framed, records.count);
   return { key: segmentKey(prefix, host, storeId, range), body, after: frontier.toState() };
 }

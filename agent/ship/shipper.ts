@@ -272,8 +272,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     }
     let more = plan.length < fullPlan.length;
 
-    // The frontier before the first unshipped record, and the records this round's segments need.
-    const segments = plan.filter((i): i is Extract<ShipItem, { kind: 'segment' }> => i.kind === 'segment');
+    // The frontier before the first unshipped record (each segment's records are read when it is prepared).
     const rebuildAt = (size: number): FrontierState => {
       const frontier = new MerkleFrontier();
       for (const r of reader.leafHashesBefore(size)) frontier.push(r.leaf_hash);
@@ -291,18 +290,6 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       }
       return Buffer.from(MerkleFrontier.fromState(after).root()).equals(Buffer.from(root));
     };
-    // Read when the first segment is prepared, not before: the small objects before it (the
-    // enrollment key, checkpoint notes) are already on their way while the records are read.
-    let pending: { bytes: Uint8Array; observedAt: string }[] | undefined;
-    let pendingAt = 0;
-    const firstUnshipped = acked.segmentEnd;
-    const takeRecords = (n: number): { bytes: Uint8Array; observedAt: string }[] => {
-      pending ??= reader.recordBytesRange(firstUnshipped, Math.min(sealedSize, (segments.at(-1) as { end: number }).end));
-      const out = pending.slice(pendingAt, pendingAt + n);
-      pendingAt += out.length;
-      return out;
-    };
-
     const round: ShipRound = { written: 0, existed: 0, bytes: 0, acknowledged: acked, more };
     // Blob acknowledgements go into this round's own set (no copy per blob), saved as new rows.
     const ackedBlobs = new Set(acked.blobs);
@@ -433,8 +420,9 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           return { key: item.key, body: certificates.get(item.epoch) as Uint8Array, next: (a) => ({ ...a, certificateEpoch: item.epoch }) };
         case 'segment': {
           if (frontierState.size !== item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records before seq ${item.start} are missing from the store`, { where: storeDir });
-          const records = takeRecords(item.end - item.start);
-          if (records.length !== item.end - item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${item.start}, ${item.end}) are not all in the store`, { where: storeDir });
+          // Only sealed records are shipped: a segment ends at a checkpoint's size.
+          const records = reader.framedRecords(item.start, Math.min(item.end, sealedSize));
+          if (records.count !== item.end - item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${item.start}, ${item.end}) are not all in the store`, { where: storeDir });
           let seg = segmentObject(prefix, host as string, storeId as string, frontierState, records);
           if (!matchesCheckpoint(seg.after, item.end)) {
             // The saved frontier is a cache and may be damaged: never put a segment that does not

@@ -195,13 +195,35 @@ export class SqliteStoreReader implements StoreReader {
   }
 
   /**
-   * The bytes and observed_at of records [from, to), in order, in one array: for a bounded range
-   * (a shipping round), where one `all()` is about twice as fast as iterating row by row.
+   * Records [from, to) framed as a vault segment's body (src/vault/segment.ts: `<length>:<bytes>\n`
+   * each, in seq order), with how many there are and their observed_at range. SQLite frames them
+   * into one blob: about a third of the CPU of handing every record over as a buffer of its own and
+   * copying it again into the segment, on the path of every record the agent ships. `||` and
+   * group_concat copy a blob's bytes as they are (NUL and invalid UTF-8 included) and CAST … AS BLOB
+   * keeps them; the shipper hashes the very bytes it ships against the signed root anyway, so a
+   * record framed wrongly could never be shipped.
+   * `observedWellFormed`: every observed_at is text in the records' own form (UTC, six fraction
+   * digits), which compares correctly as bytes, so min and max are then the range; else it is unknown.
    */
-  recordBytesRange(from: number, to: number): { bytes: Uint8Array; observedAt: string }[] {
-    return this.guard(() =>
-      (this.db.prepare('SELECT bytes, observed_at FROM records WHERE seq >= ? AND seq < ? ORDER BY seq').raw().all(from, to) as [Uint8Array, string][]).map(([bytes, observedAt]) => ({ bytes, observedAt })),
-    );
+  framedRecords(from: number, to: number): { framed: Uint8Array; count: number; minObservedAt: string | undefined; maxObservedAt: string | undefined; observedWellFormed: boolean } {
+    return this.guard(() => {
+      const [framed, count, minObservedAt, maxObservedAt, malformed] = this.db
+        .prepare(
+          `SELECT CAST(group_concat(octet_length(bytes) || ':' || bytes || char(10), '' ORDER BY seq) AS BLOB), count(*), min(observed_at), max(observed_at),
+             count(*) FILTER (WHERE NOT (typeof(observed_at) = 'text' AND octet_length(observed_at) = 27
+               AND observed_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'))
+           FROM records WHERE seq >= ? AND seq < ?`,
+        )
+        .raw()
+        .get(from, to) as [Uint8Array | null, number, unknown, unknown, number];
+      return {
+        framed: framed ?? new Uint8Array(0),
+        count,
+        minObservedAt: typeof minObservedAt === 'string' ? minObservedAt : undefined,
+        maxObservedAt: typeof maxObservedAt === 'string' ? maxObservedAt : undefined,
+        observedWellFormed: malformed === 0 && count > 0,
+      };
+    });
   }
 
   /** The leaf hashes of records with `seq < to`, in order, without their bytes. */

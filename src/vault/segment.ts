@@ -63,33 +63,74 @@ export function frontierFromRoots(size: number, roots: readonly Uint8Array[]): M
   return MerkleFrontier.fromState({ size, levels });
 }
 
-export function encodeSegment(segment: Segment): Uint8Array {
-  if (!STORE_ID.test(segment.storeId)) throw invalid('a segment needs the 32-hex-digit store id');
-  if (!Number.isSafeInteger(segment.start) || segment.start < 0) throw invalid(`segment start ${segment.start} is not a seq`);
-  if (segment.end !== segment.start + segment.records.length || segment.records.length === 0) {
-    throw invalid(`segment [${segment.start}, ${segment.end}) must hold ${segment.end - segment.start} records (at least one), got ${segment.records.length}`);
-  }
-  frontierFromRoots(segment.start, segment.frontier); // checks the count of roots
-  // Keys in code-point order: this is the canonical (RFC 8785) form of the header.
-  const header = JSON.stringify({
-    end: segment.end,
-    frontier: segment.frontier.map((h) => Buffer.from(h).toString('base64')),
-    start: segment.start,
-    store_id: segment.storeId,
-  });
-  // One allocation for the whole segment, written in place (shipping encodes every record it sends).
-  const head = `${MAGIC}${header}\n`;
-  let size = Buffer.byteLength(head);
-  for (const r of segment.records) size += String(r.length).length + 1 + r.length + 1;
+/** A segment's header fields: what encodeSegment writes before the records. */
+export type SegmentHeader = Omit<Segment, 'records'>;
+
+/**
+ * Records framed as a segment's body: `<decimal byte length>:<record bytes>\n` for each, in order.
+ * The shipper gets this straight from SQLite (StoreReader.framedRecords), so a segment is one copy
+ * of its records, not one buffer per record and another for the segment.
+ */
+export function frameRecords(records: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const r of records) size += String(r.length).length + 1 + r.length + 1;
   const out = Buffer.allocUnsafeSlow(size); // every byte is written below
-  let at = out.write(head, 0, 'utf8');
-  for (const r of segment.records) {
+  let at = 0;
+  for (const r of records) {
     at += out.write(`${r.length}:`, at, 'latin1');
     out.set(r, at);
     at += r.length;
     out[at++] = 0x0a;
   }
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/**
+ * The records of a framed body (views into it, not copies), parsed strictly: any byte out of place
+ * is an error naming the record and the byte offset (`base`: where the body starts in its object).
+ */
+export function unframeRecords(body: Uint8Array, base = 0): Uint8Array[] {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const records: Uint8Array[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const colon = buf.indexOf(0x3a, at);
+    const digits = colon === -1 ? '' : buf.subarray(at, colon).toString('latin1');
+    if (!/^(0|[1-9]\d{0,9})$/.test(digits)) throw invalid(`record ${records.length} of the segment has no valid length prefix (at byte ${base + at})`);
+    const length = Number(digits);
+    const stop = colon + 1 + length;
+    if (stop >= buf.length || buf[stop] !== 0x0a) throw invalid(`record ${records.length} of the segment is cut short or not followed by a newline (at byte ${base + at})`);
+    records.push(body.subarray(colon + 1, stop));
+    at = stop + 1;
+  }
+  return records;
+}
+
+/** A segment from its header and its records already framed (frameRecords); `count`: how many records the body frames. */
+export function encodeFramedSegment(header: SegmentHeader, framed: Uint8Array, count: number): Uint8Array {
+  if (!STORE_ID.test(header.storeId)) throw invalid('a segment needs the 32-hex-digit store id');
+  if (!Number.isSafeInteger(header.start) || header.start < 0) throw invalid(`segment start ${header.start} is not a seq`);
+  if (header.end !== header.start + count || count === 0) {
+    throw invalid(`segment [${header.start}, ${header.end}) must hold ${header.end - header.start} records (at least one), got ${count}`);
+  }
+  frontierFromRoots(header.start, header.frontier); // checks the count of roots
+  // Keys in code-point order: this is the canonical (RFC 8785) form of the header.
+  const head = `${MAGIC}${JSON.stringify({
+    end: header.end,
+    frontier: header.frontier.map((h) => Buffer.from(h).toString('base64')),
+    start: header.start,
+    store_id: header.storeId,
+  })}\n`;
+  const headLength = Buffer.byteLength(head);
+  const out = Buffer.allocUnsafeSlow(headLength + framed.length); // both parts are written below
+  out.write(head, 0, 'utf8');
+  out.set(framed, headLength);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+export function encodeSegment(segment: Segment): Uint8Array {
+  const { records, ...header } = segment;
+  return encodeFramedSegment(header, frameRecords(records), records.length);
 }
 
 /** Parses a segment strictly (any byte out of place is an error, never skipped). */
@@ -117,18 +158,7 @@ export function decodeSegment(bytes: Uint8Array): Segment {
     if (d.length !== HASH_SIZE || d.toString('base64') !== b64) throw invalid('a frontier entry is not a base64 SHA-256 hash');
     return new Uint8Array(d);
   });
-  const records: Uint8Array[] = [];
-  let at = headerEnd + 1;
-  while (at < buf.length) {
-    const colon = buf.indexOf(0x3a, at);
-    const digits = colon === -1 ? '' : buf.subarray(at, colon).toString('latin1');
-    if (!/^(0|[1-9]\d{0,9})$/.test(digits)) throw invalid(`record ${records.length} of the segment has no valid length prefix (at byte ${at})`);
-    const length = Number(digits);
-    const stop = colon + 1 + length;
-    if (stop >= buf.length || buf[stop] !== 0x0a) throw invalid(`record ${records.length} of the segment is cut short or not followed by a newline (at byte ${at})`);
-    records.push(new Uint8Array(buf.subarray(colon + 1, stop)));
-    at = stop + 1;
-  }
+  const records = unframeRecords(buf.subarray(headerEnd + 1), headerEnd + 1).map((r) => new Uint8Array(r));
   const segment: Segment = { storeId: h.store_id, start: h.start, end: h.end, frontier, records };
   // Re-encoding must give the same bytes: one segment has one spelling.
   if (!Buffer.from(encodeSegment(segment)).equals(buf)) throw invalid('segment is not in its canonical form');

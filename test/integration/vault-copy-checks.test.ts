@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { segmentObject } from '../../agent/ship/plan.js';
+import { framedFrom, segmentObject } from '../../agent/ship/plan.js';
 import { formatCheckpointBody, signNote } from '../../src/integrity/checkpoint.js';
 import { generateEd25519, epochKeyName } from '../../src/integrity/keys.js';
 import { HASH_SIZE, leafHash, MerkleFrontier } from '../../src/integrity/merkle.js';
@@ -62,7 +62,7 @@ beforeAll(() => {
   let start = 0;
   for (const size of [...new Set(checkpoints.map((c) => c.tree_size))].sort((a, b) => a - b)) {
     if (size <= start) continue;
-    const seg = segmentObject('', 'web-01', storeId, frontier, records.slice(start, size).map((r) => ({ bytes: r.bytes, observedAt: r.observed_at })));
+    const seg = segmentObject('', 'web-01', storeId, frontier, framedFrom(records.slice(start, size).map((r) => ({ bytes: r.bytes, observedAt: r.observed_at }))));
     // The observed-at range as read.ts reads it: from the segment's name.
     const named = parseObjectKey('', seg.key) as Extract<VaultObject, { type: 'segment' }>;
     copy.segments.push({ key: seg.key, versionId: 'v', bytes: seg.body, start, end: size, minObserved: named.minObserved, maxObserved: named.maxObserved });

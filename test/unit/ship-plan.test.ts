@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NOTHING_ACKNOWLEDGED, planShipping, segmentObject, type Acknowledged, type ShipItem, type ShippableStore } from '../../agent/ship/plan.js';
+import { framedFrom, NOTHING_ACKNOWLEDGED, planShipping, segmentObject, type Acknowledged, type ShipItem, type ShippableStore } from '../../agent/ship/plan.js';
 import { leafHash, MerkleFrontier, rootFromLeafHashes } from '../../src/integrity/merkle.js';
 import { parseObjectKey } from '../../src/vault/layout.js';
 import { decodeSegment, segmentRoot } from '../../src/vault/segment.js';
@@ -87,15 +87,15 @@ describe('shipping plan', () => {
 
   it('a segment object recomputes the root of all records up to its end, and names its time range', () => {
     const records = Array.from({ length: 23 }, (_, i) => ({ bytes: new TextEncoder().encode(`{"seq":${i}}`), observedAt: `2026-12-04T10:00:${String(59 - i).padStart(2, '0')}.000000Z` }));
-    const first = segmentObject('', 'web-01', STORE.storeId, new MerkleFrontier().toState(), records.slice(0, 10));
-    const second = segmentObject('', 'web-01', STORE.storeId, first.after, records.slice(10));
+    const first = segmentObject('', 'web-01', STORE.storeId, new MerkleFrontier().toState(), framedFrom(records.slice(0, 10)));
+    const second = segmentObject('', 'web-01', STORE.storeId, first.after, framedFrom(records.slice(10)));
     expect(parseObjectKey('', second.key)).toEqual({
       type: 'segment', host: 'web-01', storeId: STORE.storeId, start: 10, end: 23, minObserved: '2026-12-04T10:00:37.000000Z', maxObserved: '2026-12-04T10:00:49.000000Z',
     });
     const all = rootFromLeafHashes(records.map((r) => leafHash(r.bytes)));
     expect(Buffer.from(segmentRoot(decodeSegment(second.body))).equals(Buffer.from(all))).toBe(true);
     // A record whose time is not in the records' own form: the range is unknown, never wrong.
-    const odd = segmentObject('', 'web-01', STORE.storeId, first.after, [{ bytes: records[10]!.bytes, observedAt: '2026-12-04T10:00:00Z' }]);
+    const odd = segmentObject('', 'web-01', STORE.storeId, first.after, framedFrom([{ bytes: records[10]!.bytes, observedAt: '2026-12-04T10:00:00Z' }]));
     expect(parseObjectKey('', odd.key)).toMatchObject({ minObserved: undefined, maxObserved: undefined });
   });
 });
