@@ -28,6 +28,7 @@ function wrapReadError(err: unknown, where: string): CustodyError {
 export class SqliteStoreReader implements StoreReader {
   readonly location: string;
   private readonly db: Database.Database;
+  private framedStatement: Database.Statement | undefined;
   /** The store folder, when the reader reads a file (not a snapshot in memory). */
   private readonly storeDir: string | undefined;
 
@@ -207,15 +208,16 @@ export class SqliteStoreReader implements StoreReader {
    */
   framedRecords(from: number, to: number): { framed: Uint8Array; count: number; minObservedAt: string | undefined; maxObservedAt: string | undefined; observedWellFormed: boolean } {
     return this.guard(() => {
-      const [framed, count, minObservedAt, maxObservedAt, malformed] = this.db
+      // Prepared once per reader: a round of the agent frames one segment per checkpoint it ships.
+      this.framedStatement ??= this.db
         .prepare(
           `SELECT CAST(group_concat(octet_length(bytes) || ':' || bytes || char(10), '' ORDER BY seq) AS BLOB), count(*), min(observed_at), max(observed_at),
              count(*) FILTER (WHERE NOT (typeof(observed_at) = 'text' AND octet_length(observed_at) = 27
                AND observed_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'))
            FROM records WHERE seq >= ? AND seq < ?`,
         )
-        .raw()
-        .get(from, to) as [Uint8Array | null, number, unknown, unknown, number];
+        .raw();
+      const [framed, count, minObservedAt, maxObservedAt, malformed] = this.framedStatement.get(from, to) as [Uint8Array | null, number, unknown, unknown, number];
       return {
         framed: framed ?? new Uint8Array(0),
         count,
