@@ -1,18 +1,18 @@
 /**
- * The README's table of store finding codes and the closed union in src/verify/store-findings.ts
- * say the same thing: every code in one is in the other, with the same severity and meaning.
+ * The README's tables of finding codes and the closed tables in src/verify say the same thing:
+ * every code in one is in the other, with the same severity and meaning. Store codes against
+ * src/verify/store-findings.ts, a bundle's own codes against src/verify/bundle-findings.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BUNDLE_FINDING_CODES, BUNDLE_OWN_FINDINGS, bundleSeverityOf } from '../../src/verify/bundle-findings.js';
 import { STORE_FINDING_CODES, STORE_FINDINGS } from '../../src/verify/store-findings.js';
 
-const MARKER = '<!-- store finding codes:';
-
-function readmeTable(): Map<string, { severity: string; meaning: string }> {
+function readmeTable(marker = '<!-- store finding codes:'): Map<string, { severity: string; meaning: string }> {
   const lines = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8').split('\n');
-  const start = lines.findIndex((l) => l.startsWith(MARKER));
-  expect(start, 'the README marks its table of store finding codes').toBeGreaterThanOrEqual(0);
+  const start = lines.findIndex((l) => l.startsWith(marker));
+  expect(start, `the README marks its table: ${marker}`).toBeGreaterThanOrEqual(0);
   expect(lines[start + 1]).toBe('| code | severity | meaning |');
   expect(lines[start + 2]).toBe('|---|---|---|');
   const rows = new Map<string, { severity: string; meaning: string }>();
@@ -38,5 +38,22 @@ describe('store finding codes', () => {
 
   it('codes are area.name in lower case, so scripts can match them', () => {
     for (const code of STORE_FINDING_CODES) expect(code).toMatch(/^[a-z]+\.[a-z_]+$/);
+  });
+});
+
+describe('bundle finding codes', () => {
+  it("the README table lists exactly a bundle's own codes, with their severity and meaning", () => {
+    const table = readmeTable('<!-- bundle finding codes:');
+    const own = Object.keys(BUNDLE_OWN_FINDINGS) as (keyof typeof BUNDLE_OWN_FINDINGS)[];
+    expect([...table.keys()].sort()).toEqual([...own].sort());
+    for (const code of own) expect(table.get(code), code).toEqual({ severity: BUNDLE_OWN_FINDINGS[code].severity, meaning: BUNDLE_OWN_FINDINGS[code].meaning });
+  });
+
+  it('every store code is a bundle code under store., with the store severity, and no own code starts with store.', () => {
+    for (const code of STORE_FINDING_CODES) {
+      expect(BUNDLE_FINDING_CODES).toContain(`store.${code}`);
+      expect(bundleSeverityOf(`store.${code}`)).toBe(STORE_FINDINGS[code].severity);
+    }
+    expect(Object.keys(BUNDLE_OWN_FINDINGS).filter((c) => c.startsWith('store.'))).toEqual([]);
   });
 });
