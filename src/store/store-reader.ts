@@ -11,6 +11,9 @@ import type { BlobChunkRow, CheckpointRow, RecordRangeSource, RecordRow, StoreRe
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
+/** Seqs per aggregate read of the verifier's hot path (recordRows). */
+const RECORD_CHUNK = 1024;
+
 /** SQLite result codes that mean the file itself is damaged rather than unreadable. */
 const CORRUPTION_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
 
@@ -29,6 +32,7 @@ export class SqliteStoreReader implements StoreReader {
   readonly location: string;
   private readonly db: Database.Database;
   private framedStatement: Database.Statement | undefined;
+  private chunkStatement: Database.Statement | undefined;
   /** The store folder, when the reader reads a file (not a snapshot in memory). */
   private readonly storeDir: string | undefined;
 
@@ -103,13 +107,107 @@ export class SqliteStoreReader implements StoreReader {
 
   /**
    * Every record row in seq order (with `range`, only those with `from <= seq < to`): the
-   * verifier's hot path. SQLite hands each row over as three values instead of five (kind and
-   * observed_at joined by a newline, leaf_hash and bytes joined): every value costs a JS string or
-   * Buffer, and reading five columns cost twice what reading the bytes alone does. A row whose
-   * columns are not of the types the schema says (or whose kind holds a newline) is read again
-   * column by column, so the verifier sees exactly what is stored.
+   * verifier's hot path. The seqs are read in chunks of RECORD_CHUNK, each chunk handed over by
+   * SQLite as a few values (recordChunk): every value costs a JS string or Buffer, and one per
+   * column per row cost more than the rest of reading. A chunk that is not plainly well-typed and
+   * gapless, or that fails to read, is read again row by row (rowByRow), so the verifier sees exactly
+   * what is stored, and a read error comes after the same rows, at the same row, either way. A
+   * store whose seqs are far sparser than its file could hold (a forged seq of 2^50) is read row by
+   * row from the start, so no one can make the reader walk empty chunks.
    */
   private *recordRows(range?: { from: number; to: number }): Generator<RecordRow> {
+    const bounds = range ?? this.denseSeqBounds();
+    if (bounds === undefined) {
+      yield* this.rowByRow();
+      return;
+    }
+    for (let from = bounds.from; from < bounds.to; from += RECORD_CHUNK) {
+      const to = Math.min(bounds.to, from + RECORD_CHUNK);
+      const rows = this.recordChunk(from, to);
+      if (rows !== undefined) yield* rows;
+      else yield* this.rowByRow({ from, to });
+    }
+  }
+
+  /** [MIN(seq), MAX(seq) + 1) when the file is large enough to hold that many records, else undefined. */
+  private denseSeqBounds(): { from: number; to: number } | undefined {
+    let min: number | null;
+    let max: number | null;
+    let pages: number;
+    let pageSize: number;
+    try {
+      // Two queries: SQLite looks up MIN or MAX alone in the index, but both in one query scan the
+      // whole table (and a damaged page would fail it before a single row is read).
+      min = (this.db.prepare('SELECT MIN(seq) FROM records').raw().get() as [number | null])[0];
+      max = (this.db.prepare('SELECT MAX(seq) FROM records').raw().get() as [number | null])[0];
+      pages = this.db.pragma('page_count', { simple: true }) as number;
+      pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    } catch {
+      return undefined; // row by row: a read error then comes where it always has
+    }
+    if (min === null || max === null) return { from: 0, to: 0 };
+    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) return undefined;
+    // Every row holds at least a 32-byte leaf hash: a dense store spans at most size/32 seqs.
+    return max - min + 1 > (pages * pageSize) / 16 ? undefined : { from: min, to: max + 1 };
+  }
+
+  /**
+   * Rows [from, to) from one aggregate query: their count, how many are plainly well-typed, the
+   * seq range, the leaf hashes joined, the bytes framed as `<length>:<bytes>`, and kind and
+   * observed_at joined by newlines. `||`, group_concat and CAST … AS BLOB copy bytes as they are
+   * (NUL and invalid UTF-8 included). Undefined (read row by row instead) unless every row is
+   * well-typed, no kind or observed_at holds a newline, the seqs have no gap, and the parts parse.
+   */
+  private recordChunk(from: number, to: number): RecordRow[] | undefined {
+    let got: [number, number, number | null, number | null, Buffer | null, Buffer | null, string | null];
+    try {
+      this.chunkStatement ??= this.db
+        .prepare(
+          `SELECT count(*),
+             count(*) FILTER (WHERE typeof(kind) = 'text' AND typeof(observed_at) = 'text' AND instr(kind, char(10)) = 0 AND instr(observed_at, char(10)) = 0
+                                AND typeof(leaf_hash) = 'blob' AND length(leaf_hash) = ${HASH_SIZE} AND typeof(bytes) = 'blob'),
+             min(seq), max(seq),
+             CAST(group_concat(leaf_hash, '' ORDER BY seq) AS BLOB),
+             CAST(group_concat(octet_length(bytes) || ':' || bytes, '' ORDER BY seq) AS BLOB),
+             group_concat(kind || char(10) || observed_at, char(10) ORDER BY seq)
+           FROM records WHERE seq >= ? AND seq < ?`,
+        )
+        .raw();
+      got = this.chunkStatement.get(from, to) as typeof got;
+    } catch {
+      return undefined; // read row by row: an error then comes at its own row
+    }
+    const [count, wellTyped, minSeq, maxSeq, leaves, framed, columns] = got;
+    if (count === 0) return [];
+    if (wellTyped !== count || minSeq === null || maxSeq === null || maxSeq - minSeq + 1 !== count || leaves === null || framed === null || columns === null) return undefined;
+    if (leaves.length !== count * HASH_SIZE) return undefined;
+    const texts = columns.split('\n');
+    if (texts.length !== 2 * count) return undefined;
+    const rows: RecordRow[] = new Array<RecordRow>(count);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      let length = 0;
+      let digit = framed[at];
+      if (digit === undefined || digit === 0x3a) return undefined;
+      while (digit !== 0x3a) {
+        if (digit === undefined || digit < 0x30 || digit > 0x39 || length > 1e9) return undefined;
+        length = length * 10 + (digit - 0x30);
+        digit = framed[++at];
+      }
+      const start = at + 1;
+      at = start + length;
+      if (at > framed.length) return undefined;
+      rows[i] = { seq: minSeq + i, kind: texts[2 * i] as string, observed_at: texts[2 * i + 1] as string, leaf_hash: leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE), bytes: framed.subarray(start, at) };
+    }
+    return at === framed.length ? rows : undefined;
+  }
+
+  /**
+   * Rows one by one, as three values each (kind and observed_at joined by a newline, leaf_hash and
+   * bytes joined); a row whose columns are not of the types the schema says (or whose kind holds a
+   * newline) is read again column by column.
+   */
+  private *rowByRow(range?: { from: number; to: number }): Generator<RecordRow> {
     const joined = this.db.prepare(
       `SELECT seq,
               CASE WHEN typeof(kind) = 'text' AND typeof(observed_at) = 'text' AND instr(kind, char(10)) = 0 THEN kind || char(10) || observed_at END,
