@@ -29,6 +29,7 @@
 import { CidrSet, parseAddress } from '../net/cidr.js';
 import { escapeForTerminal } from '../text/terminal.js';
 import type { GlobSet } from './glob.js';
+import { bound } from './kit.js';
 
 /** Characters of a command line or URL the report shows; the rest is counted. */
 export const DISPLAY_CHARS = 300;
@@ -497,17 +498,7 @@ export function readActivity(kept: readonly ActivityEntry[], usb: readonly UsbSt
   const windowMin = o.windowMinutes;
   // The runs are in time order (the entries are): a window is found by binary search, not a scan per event.
   const runTimes = archiveRuns.map((r) => minutes(r.e.datetime));
-  const firstAtOrAfter = (x: number, after: boolean): number => {
-    let lo = 0;
-    let hi = runTimes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const v = runTimes[mid] as number;
-      if (v < x || (after && v === x)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const firstAtOrAfter = (x: number, after: boolean): number => bound(runTimes, x, after);
   const runsBefore = (at: string, host: string | undefined): typeof archiveRuns => {
     const t = minutes(at);
     return archiveRuns.slice(firstAtOrAfter(t - windowMin, false), firstAtOrAfter(t, true)).filter((r) => host === undefined || r.e.host === host);
