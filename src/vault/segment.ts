@@ -90,17 +90,19 @@ export function frameRecords(records: readonly Uint8Array[]): Uint8Array {
  * is an error naming the record and the byte offset (`base`: where the body starts in its object).
  */
 export function unframeRecords(body: Uint8Array, base = 0): Uint8Array[] {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const records: Uint8Array[] = [];
   let at = 0;
-  while (at < buf.length) {
-    const colon = buf.indexOf(0x3a, at);
-    const digits = colon === -1 ? '' : buf.subarray(at, colon).toString('latin1');
-    if (!/^(0|[1-9]\d{0,9})$/.test(digits)) throw invalid(`record ${records.length} of the segment has no valid length prefix (at byte ${base + at})`);
-    const length = Number(digits);
-    const stop = colon + 1 + length;
-    if (stop >= buf.length || buf[stop] !== 0x0a) throw invalid(`record ${records.length} of the segment is cut short or not followed by a newline (at byte ${base + at})`);
-    records.push(body.subarray(colon + 1, stop));
+  while (at < body.length) {
+    // The length prefix read digit by digit (it runs once per shipped and per collected record):
+    // decimal, no leading zero, at most ten digits, then a colon; anything else is refused.
+    let length = 0;
+    let i = at;
+    for (let c = body[i]; c !== undefined && c >= 0x30 && c <= 0x39 && i - at < 11; c = body[++i]) length = length * 10 + (c - 0x30);
+    const digits = i - at;
+    if (digits === 0 || digits > 10 || (digits > 1 && body[at] === 0x30) || body[i] !== 0x3a) throw invalid(`record ${records.length} of the segment has no valid length prefix (at byte ${base + at})`);
+    const stop = i + 1 + length;
+    if (stop >= body.length || body[stop] !== 0x0a) throw invalid(`record ${records.length} of the segment is cut short or not followed by a newline (at byte ${base + at})`);
+    records.push(body.subarray(i + 1, stop));
     at = stop + 1;
   }
   return records;

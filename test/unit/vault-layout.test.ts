@@ -26,7 +26,7 @@ import {
   tsaTokenKey,
   type VaultObject,
 } from '../../src/vault/layout.js';
-import { decodeSegment, encodeSegment, frontierRoots, segmentRoot, type Segment } from '../../src/vault/segment.js';
+import { decodeSegment, encodeSegment, frameRecords, frontierRoots, segmentRoot, unframeRecords, type Segment } from '../../src/vault/segment.js';
 import { formatVaultUrl, parseVaultUrl } from '../../src/vault/url.js';
 
 function codeOf(run: () => unknown): string | undefined {
@@ -251,5 +251,42 @@ describe('segments cut from a real store', () => {
   ])('refuses %s (E_VAULT_SEGMENT_INVALID)', (_what, mangle) => {
     const { segment } = cut()[1] as { segment: Segment };
     expect(codeOf(() => decodeSegment(mangle(Buffer.from(encodeSegment(segment)))))).toBe('E_VAULT_SEGMENT_INVALID');
+  });
+
+  it('unframes exactly as the length-prefix grammar says, on arbitrary bytes (held to a plain reading of it)', () => {
+    // The grammar read the plain way: the text up to the next colon must be 0 or 1-9 then at most
+    // nine digits; then that many bytes and a newline.
+    const reference = (body: Buffer): Buffer[] | 'invalid' => {
+      const out: Buffer[] = [];
+      let at = 0;
+      while (at < body.length) {
+        const colon = body.indexOf(0x3a, at);
+        const digits = colon === -1 ? '' : body.subarray(at, colon).toString('latin1');
+        if (!/^(0|[1-9]\d{0,9})$/.test(digits)) return 'invalid';
+        const stop = colon + 1 + Number(digits);
+        if (stop >= body.length || body[stop] !== 0x0a) return 'invalid';
+        out.push(body.subarray(colon + 1, stop));
+        at = stop + 1;
+      }
+      return out;
+    };
+    const attempt = (body: Buffer): Buffer[] | 'invalid' => {
+      try {
+        return unframeRecords(body).map((r) => Buffer.from(r));
+      } catch {
+        return 'invalid';
+      }
+    };
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }), fc.array(fc.tuple(fc.nat(), fc.constantFrom(0x30, 0x31, 0x39, 0x3a, 0x0a, 0x41, 0x00)), { maxLength: 3 }), (records, edits) => {
+        const body = Buffer.from(frameRecords(records));
+        for (const [pos, byte] of edits) if (body.length > 0) body[pos % body.length] = byte;
+        expect(attempt(body)).toEqual(reference(body));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(attempt(Buffer.from('00:\n'))).toBe('invalid');
+    expect(attempt(Buffer.from('12345678901:x\n'))).toBe('invalid');
+    expect(attempt(Buffer.from('0:\n3:abc\n')).map((b) => b.toString())).toEqual(['', 'abc']);
   });
 });
