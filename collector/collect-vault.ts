@@ -25,6 +25,7 @@ import { analyseVaultCopy, type VaultCopyAnalysis } from '../src/verify/vault-co
 import type { CollectProgress } from './collect.js';
 import { holdVersions } from './vault-case.js';
 import type { VaultAccess } from './vault.js';
+import { maxOf } from '../src/extremes.js';
 
 export interface VaultCollectOptions {
   access: VaultAccess;
@@ -157,7 +158,7 @@ function windowClaim(analysis: VaultCopyAnalysis, options: VaultCollectOptions):
     end_seq: analysis.recordsEnd,
     ...(start !== undefined ? { start_checkpoint: start } : {}),
     ...(end !== undefined ? { end_checkpoint: end } : {}),
-    vault_tree_size: Math.max(analysis.recordsEnd, ...analysis.checkpoints.map((c) => c.treeSize)),
+    vault_tree_size: maxOf(analysis.checkpoints.map((c) => c.treeSize), analysis.recordsEnd),
   };
 }
 

@@ -51,7 +51,8 @@ function addWellFormedFindings(stores: readonly TimelineStore[], findings: Reado
     const found = [...(findings[i] ?? [])].sort((a, b) => a.seq - b.seq).filter((f) => !store.reported.has(`${f.code}@${f.seq}`));
     if (found.length === 0) return;
     // As `verify --deep` words them (after the verification's own findings, not among them by seq).
-    store.verified.findings.push(...found.map((f) => ({ code: f.code, severity: 'error' as const, message: f.message })));
+    // A loop, not push(...): a tampered store can have more findings than a spread call takes.
+    for (const f of found) store.verified.findings.push({ code: f.code, severity: 'error' as const, message: f.message });
     store.verified.ok = false;
   });
 }

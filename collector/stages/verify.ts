@@ -56,7 +56,8 @@ export async function verifyStage(src: StoreSource, snap: StoreSnapshot, ctx: Ve
   });
   if (src.vault !== undefined) {
     // What the vault's own checks found (second versions, segments, pending records) belongs to this host's result.
-    verification.findings.unshift(...src.vault.findings);
+    // An array literal, not unshift(...): spreading into a call stops at ~120,000 findings.
+    verification.findings = [...src.vault.findings, ...verification.findings];
   }
   if (verification.window !== undefined && src.vault?.window === undefined) {
     // Only a vault window's snapshot may start after seq 0: a folder that says it does has lost
@@ -72,11 +73,13 @@ export async function verifyStage(src: StoreSource, snap: StoreSnapshot, ctx: Ve
   const vaultCheck = checks.find((c) => c.host === host) ?? checks[0];
   for (const other of checks) {
     if (other === vaultCheck) continue;
-    verification.findings.push(...other.findings.map((f) => ({ ...f, message: `the vault's copy of this store filed under host ${other.host}: ${f.message}` })));
+    // Loops, not push(...): a hostile vault copy can have more findings than a spread call takes.
+    for (const f of other.findings) verification.findings.push({ ...f, message: `the vault's copy of this store filed under host ${other.host}: ${f.message}` });
   }
   if (vaultCheck?.check !== undefined) {
     // A store folder the vault also holds: the snapshot checked against what its agent shipped (a rollback names itself here).
-    verification.findings.push(...vaultCheck.findings, ...compareWithVault(localFacts(dest).facts, vaultCheck.check));
+    for (const f of vaultCheck.findings) verification.findings.push(f);
+    for (const f of compareWithVault(localFacts(dest).facts, vaultCheck.check)) verification.findings.push(f);
   }
   verification.ok = !hasError(verification);
   return { verification, root, vaultOf: src.vault ?? vaultCheck, inTimeline };

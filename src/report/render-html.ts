@@ -14,6 +14,7 @@ import { bootMarkersText, capNote, chainEndText, citeLabel, equinoxBasisText, fo
 import { esc, html, Html, joinHtml, type HtmlValue } from './html.js';
 import type { Cite, ReportModel, Statement } from './model.js';
 import { workingHoursText } from './render-md.js';
+import { maxOf, minOf } from '../extremes.js';
 
 export { esc };
 
@@ -210,12 +211,12 @@ export function timelineSvg(model: ReportModel, lang: Lang): Html {
   const first = model.when.first !== undefined ? Date.parse(model.when.first.time) : Number.NaN;
   const last = model.when.last !== undefined ? Date.parse(model.when.last.time) : Number.NaN;
   const focused = !Number.isNaN(first) && !Number.isNaN(last);
-  const t0 = focused ? Math.floor(first / 3_600_000) * 3_600_000 - 3_600_000 : Math.min(...valid);
-  const t1 = focused ? Math.ceil((last + 1) / 3_600_000) * 3_600_000 + 3_600_000 : Math.max(...valid, t0 + 3_600_000);
+  const t0 = focused ? Math.floor(first / 3_600_000) * 3_600_000 - 3_600_000 : minOf(valid);
+  const t1 = focused ? Math.ceil((last + 1) / 3_600_000) * 3_600_000 + 3_600_000 : maxOf(valid, t0 + 3_600_000);
   const inRange = (a: number, b: number): boolean => b >= t0 && a <= t1;
   const clip = (v: number): number => Math.min(Math.max(v, t0), t1);
   const x = (ms: number): number => left + ((ms - t0) / (t1 - t0)) * (W - left - 10);
-  const maxCount = Math.max(1, ...model.chart.hourly.map((h) => h.count));
+  const maxCount = maxOf(model.chart.hourly.map((h) => h.count), 1);
   const parts: Html[] = [];
   // axis ticks
   const ticks = 6;

@@ -18,6 +18,7 @@ import { CustodyError, ErrorCodes } from '../errors.js';
 import { decodeHost, hostPrefix, hostsPrefix, parseObjectKey, storePrefix, type VaultObject } from './layout.js';
 import type { ListedVersion, VaultClient } from './s3.js';
 import { decodeSegment } from './segment.js';
+import { maxOf, minOf } from '../extremes.js';
 
 /** One object as read: its name, the version read, its bytes. */
 export interface VaultCopyObject {
@@ -216,9 +217,9 @@ export async function readVaultStore(client: VaultClient, host: string, storeId:
     // one at S proves the frontier, the others the records) and the newest (what the vault holds
     // beyond the window): a store sealed every few seconds for a year has millions of the others.
     const run = [...chosen].map((w) => w.parsed as Extract<VaultObject, { type: 'segment' }>);
-    const from = Math.min(...run.map((p) => p.start));
-    const to = Math.max(...run.map((p) => p.end));
-    const newest = Math.max(-1, ...wanted.map((w) => (w.parsed.type === 'checkpoint' ? w.parsed.treeSize : -1)));
+    const from = minOf(run.map((p) => p.start));
+    const to = maxOf(run.map((p) => p.end));
+    const newest = maxOf(wanted.map((w) => (w.parsed.type === 'checkpoint' ? w.parsed.treeSize : -1)), -1);
     const sealing = (size: number): boolean => size === newest || (size >= from && size <= to);
     const kept = wanted.filter((w) => {
       const p = w.parsed;
@@ -227,7 +228,8 @@ export async function readVaultStore(client: VaultClient, host: string, storeId:
       return p.type !== 'blob';
     });
     wanted.length = 0;
-    wanted.push(...kept);
+    // A loop, not push(...kept): a store sealed every few seconds has more checkpoints than a spread call takes.
+    for (const w of kept) wanted.push(w);
   }
   let done = 0;
   let bytes = 0;

@@ -30,6 +30,7 @@ import { recordText, scanEnvelope } from './record-scan.js';
 import type { VaultStoreCopy } from '../vault/read.js';
 import { messageOf } from '../errors.js';
 import type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
+import { maxOf } from '../extremes.js';
 
 export interface VaultTrust {
   /** The enrollment key the verifier trusts, or its fingerprint (`SHA256:…`). */
@@ -241,7 +242,8 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
     }
     if (s.start === end) {
       if (analysis.records.length === 0) analysis.startFrontier = seg.frontier;
-      analysis.records.push(...seg.records);
+      // A loop, not push(...records): a segment can hold more records than a spread call takes.
+      for (const r of seg.records) analysis.records.push(r);
       end = s.end;
     } else if (s.start > end) {
       seg.records.forEach((r, i) => analysis.laterRecords.set(s.start + i, r));
@@ -250,7 +252,7 @@ export function analyseVaultCopy(copy: VaultStoreCopy, trust: VaultTrust): Vault
   analysis.recordsEnd = end;
   const beyond = analysis.checkpoints.filter((c) => c.treeSize > end);
   if (beyond.length > 0 || copy.skippedSegments.length > 0) {
-    const max = Math.max(...beyond.map((c) => c.treeSize), end);
+    const max = maxOf(beyond.map((c) => c.treeSize), end);
     if (max > end && copy.skippedSegments.length === 0) {
       add(
         'vault.records_pending',
