@@ -160,7 +160,8 @@ export function decodeSegment(bytes: Uint8Array): Segment {
     if (d.length !== HASH_SIZE || d.toString('base64') !== b64) throw invalid('a frontier entry is not a base64 SHA-256 hash');
     return new Uint8Array(d);
   });
-  const records = unframeRecords(buf.subarray(headerEnd + 1), headerEnd + 1).map((r) => new Uint8Array(r));
+  // Views into the segment's own bytes, not copies: a store read back from the vault is held once.
+  const records = unframeRecords(bytes.subarray(headerEnd + 1), headerEnd + 1);
   const segment: Segment = { storeId: h.store_id, start: h.start, end: h.end, frontier, records };
   // Re-encoding must give the same bytes: one segment has one spelling.
   if (!Buffer.from(encodeSegment(segment)).equals(buf)) throw invalid('segment is not in its canonical form');
