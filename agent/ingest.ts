@@ -16,8 +16,8 @@
  *   with backoff until they succeed.
  *
  * Watching is one `fs.watch` (inotify on Linux) per folder that holds a followed file or that a
- * glob can reach: the kernel reports a write, a new name or a removed one in it, and the loop looks
- * at that path. Events only make reading prompt; correctness does not rest on them (every followed
+ * glob can reach (tail/folder-watch.ts): the kernel reports a write, a new name or a removed one in
+ * it, and the loop looks at that path. Events only make reading prompt; correctness does not rest on them (every followed
  * path is re-checked every second and the globs are re-expanded every five, which also covers a
  * followed symlink whose target lives in a folder not watched). chokidar did the same job with a
  * stat per write and a re-read of the folder (readdirp, an lstat per entry) about once a second: a
@@ -29,7 +29,7 @@
  */
 import fg from 'fast-glob';
 import { createHash } from 'node:crypto';
-import { watch, type BigIntStats, type FSWatcher } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -55,6 +55,7 @@ import {
   type CursorMap,
 } from './tail/cursor.js';
 import { StoreAppender, type StoreBlocked } from './store-appender.js';
+import { FolderWatchers } from './tail/folder-watch.js';
 import { CURSOR_STATE_KEY, resumeFromEvidence } from './tail/resume.js';
 import { Tail } from './tail/tail.js';
 
@@ -203,10 +204,8 @@ export class FileIngestor {
   private fifo: FifoEntry[] = [];
   private fifoHead = 0;
 
-  /** Watched folder → its watcher. */
-  private readonly folderWatchers = new Map<string, FSWatcher>();
-  /** Each glob's base folder and how deep below it the glob reaches (undefined: any depth). */
-  private watchBases = new Map<string, number | undefined>();
+  /** Set at start: the folders watched (tail/folder-watch.ts). */
+  private folderWatchers: FolderWatchers | undefined;
   private loopPromise: Promise<void> | undefined;
   private wakeResolve: (() => void) | undefined;
   private started = false;
@@ -316,7 +315,8 @@ export class FileIngestor {
     }
     await this.scanCompressedSiblings();
 
-    await this.startWatchers();
+    this.folderWatchers = new FolderWatchers(this.patterns, this.log, { onEvent: (folder, event, name) => this.onFolderEvent(folder, event, name), onError: () => this.requestRescan() });
+    await this.refreshFolderWatchers();
     for (const path of this.owners.keys()) this.dirty.add(path);
     this.requestRescan();
     this.lastPollMono = performance.now();
@@ -329,8 +329,7 @@ export class FileIngestor {
     this.stopping = true;
     this.wake();
     await this.loopPromise;
-    for (const watcher of this.folderWatchers.values()) watcher.close();
-    this.folderWatchers.clear();
+    this.folderWatchers?.close();
     this.flushStore();
     this.trackCommits();
     this.saveState(true);
@@ -1081,67 +1080,14 @@ export class FileIngestor {
 
   // ───────────────────────────── watching ─────────────────────────────
 
-  private async startWatchers(): Promise<void> {
-    for (const task of fg.generateTasks(this.patterns)) {
-      const base = resolve(task.base === '' ? '.' : task.base);
-      const baseDepth = base.split('/').filter(Boolean).length;
-      let depth: number | undefined = 0;
-      for (const p of task.patterns) {
-        if (p.includes('**')) {
-          depth = undefined;
-          break;
-        }
-        depth = Math.max(depth ?? 0, p.split('/').filter(Boolean).length - baseDepth - 1);
-      }
-      const prev = this.watchBases.has(base) ? this.watchBases.get(base) : 0;
-      this.watchBases.set(base, depth === undefined || prev === undefined ? undefined : Math.max(prev, depth));
-    }
-    await this.refreshFolderWatchers();
-  }
-
-  /**
-   * Watches every folder where a followed or matching file is or may appear: each glob's base, the
-   * folders below it its glob reaches, and the folder of every followed file; stops watching the
-   * ones no longer needed. Runs at start and with every rescan, so a folder created later is watched
-   * from the next rescan on (its own creation is an event in the folder above it).
-   */
+  /** Watches the folders the globs reach and those of the followed files (tail/folder-watch.ts). */
   private async refreshFolderWatchers(): Promise<void> {
-    const wanted = new Set<string>();
-    for (const [base, depth] of this.watchBases) {
-      wanted.add(base);
-      if (depth === 0) continue;
-      const below = await fg('**', { cwd: base, absolute: true, onlyDirectories: true, suppressErrors: true, followSymbolicLinks: true, dot: true, ...(depth === undefined ? {} : { deep: depth }) });
-      for (const folder of below) wanted.add(resolve(folder));
-    }
+    const followed = new Set<string>();
     for (const tail of this.tails.values()) {
-      wanted.add(dirname(tail.path));
-      wanted.add(dirname(tail.currentPath));
+      followed.add(dirname(tail.path));
+      followed.add(dirname(tail.currentPath));
     }
-    for (const [folder, watcher] of this.folderWatchers) {
-      if (wanted.has(folder)) continue;
-      watcher.close();
-      this.folderWatchers.delete(folder);
-    }
-    for (const folder of wanted) if (!this.folderWatchers.has(folder)) this.watchFolder(folder);
-  }
-
-  private watchFolder(folder: string): void {
-    let watcher: FSWatcher;
-    try {
-      watcher = watch(folder, { persistent: true }, (event, name) => this.onFolderEvent(folder, event, name));
-    } catch (err) {
-      // Not there yet (or not readable): polling and the rescans cover it, and the next rescan tries again.
-      if (!isEnoent(err)) this.log.warn({ evt: 'ingest.watch_error', folder, err: messageOf(err) }, 'cannot watch a folder (polling continues)');
-      return;
-    }
-    watcher.on('error', (err) => {
-      // E.g. the folder was removed: let the next rescan decide whether to watch it again.
-      watcher.close();
-      if (this.folderWatchers.get(folder) === watcher) this.folderWatchers.delete(folder);
-      if (!isEnoent(err)) this.log.warn({ evt: 'ingest.watch_error', folder, err: messageOf(err) }, 'file watcher error (polling continues)');
-      this.requestRescan();
-    });
-    this.folderWatchers.set(folder, watcher);
+    await this.folderWatchers?.refresh(followed);
   }
 
   /** A write to, or a new, renamed or removed name in, a watched folder. */
