@@ -52,17 +52,102 @@ function open(path: string): Database.Database {
   }
 }
 
-/** One group's records in (time, seq) order, on its own connection (two iterating statements cannot share one). */
+/** Seqs per aggregate read of a group read in seq order (groupByTime). */
+const CHUNK = 1024;
+
+/**
+ * One group's records in (time, seq) order, on its own connection (two iterating statements cannot
+ * share one). In seq order (the common case) the records come in chunks of CHUNK seqs, each handed
+ * over by SQLite as a few joined values (groupChunk): one JS value per column per row cost more
+ * than the rest of reading. A chunk that is not plainly well-typed, or fails to read, is read row by
+ * row, so the timeline gets exactly what is stored either way.
+ */
 function* groupByTime(path: string, group: (typeof GROUPS)[number]): Generator<TimedRecord> {
   const db = open(path);
   try {
-    const order = inSeqOrder(db, group) ? 'seq' : 't, seq';
-    for (const row of db.prepare(`SELECT seq, kind, observed_at, ${group.time} AS t, bytes FROM records WHERE ${group.where} ORDER BY ${order}`).raw().iterate()) {
-      const [seq, kind, observedAt, time, bytes] = row as [number, string, string, unknown, Uint8Array];
-      yield { seq, kind, observedAt, time: typeof time === 'string' ? time : observedAt, bytes };
+    if (!inSeqOrder(db, group)) {
+      yield* rowByRow(db, group, 't, seq');
+      return;
+    }
+    const bounds = seqBounds(db);
+    if (bounds === undefined) {
+      yield* rowByRow(db, group, 'seq');
+      return;
+    }
+    const chunk = db.prepare(
+      `SELECT count(*),
+         count(*) FILTER (WHERE typeof(kind) = 'text' AND typeof(observed_at) = 'text' AND typeof(t) = 'text' AND typeof(bytes) = 'blob'
+                            AND instr(kind, char(10)) = 0 AND instr(observed_at, char(10)) = 0 AND instr(t, char(10)) = 0),
+         group_concat(seq, ',' ORDER BY seq),
+         group_concat(kind || char(10) || observed_at || char(10) || t, char(10) ORDER BY seq),
+         CAST(group_concat(octet_length(bytes) || ':' || bytes, '' ORDER BY seq) AS BLOB)
+       FROM (SELECT seq, kind, observed_at, ${group.time} AS t, bytes FROM records WHERE (${group.where}) AND seq >= ? AND seq < ?)`,
+    ).raw();
+    for (let from = bounds.from; from < bounds.to; from += CHUNK) {
+      const to = Math.min(bounds.to, from + CHUNK);
+      const rows = groupChunk(chunk, from, to);
+      if (rows !== undefined) yield* rows;
+      else yield* rowByRow(db, group, 'seq', { from, to });
     }
   } finally {
     db.close();
+  }
+}
+
+/** [MIN(seq), MAX(seq) + 1), or undefined when the seqs are far sparser than the file could hold (read row by row). */
+function seqBounds(db: Database.Database): { from: number; to: number } | undefined {
+  // Two queries: SQLite looks up MIN or MAX alone in the index, both in one query scan the table.
+  const min = (db.prepare('SELECT MIN(seq) FROM records').raw().get() as [number | null])[0];
+  const max = (db.prepare('SELECT MAX(seq) FROM records').raw().get() as [number | null])[0];
+  if (min === null || max === null) return { from: 0, to: 0 };
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) return undefined;
+  const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+  // Every row holds at least a 32-byte leaf hash: a dense store spans at most size/32 seqs.
+  return max - min + 1 > bytes / 16 ? undefined : { from: min, to: max + 1 };
+}
+
+/** The group's records with from <= seq < to, from one aggregate query; undefined: read them row by row. */
+function groupChunk(chunk: Database.Statement, from: number, to: number): TimedRecord[] | undefined {
+  let got: [number, number, string | null, string | null, Buffer | null];
+  try {
+    got = chunk.get(from, to) as typeof got;
+  } catch {
+    return undefined; // row by row: an error then comes at its own row
+  }
+  const [count, wellTyped, seqs, columns, framed] = got;
+  if (count === 0) return [];
+  if (wellTyped !== count || seqs === null || columns === null || framed === null) return undefined;
+  const seqList = seqs.split(',');
+  const texts = columns.split('\n');
+  if (seqList.length !== count || texts.length !== 3 * count) return undefined;
+  const out: TimedRecord[] = new Array<TimedRecord>(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    let length = 0;
+    let digit = framed[at];
+    if (digit === undefined || digit === 0x3a) return undefined;
+    while (digit !== 0x3a) {
+      if (digit === undefined || digit < 0x30 || digit > 0x39 || length > 1e9) return undefined;
+      length = length * 10 + (digit - 0x30);
+      digit = framed[++at];
+    }
+    const start = at + 1;
+    at = start + length;
+    if (at > framed.length) return undefined;
+    const seq = Number(seqList[i]);
+    if (!Number.isSafeInteger(seq)) return undefined;
+    out[i] = { seq, kind: texts[3 * i] as string, observedAt: texts[3 * i + 1] as string, time: texts[3 * i + 2] as string, bytes: framed.subarray(start, at) };
+  }
+  return at === framed.length ? out : undefined;
+}
+
+/** The group's records one row at a time, in `order` (optionally only from <= seq < to). */
+function* rowByRow(db: Database.Database, group: (typeof GROUPS)[number], order: string, range?: { from: number; to: number }): Generator<TimedRecord> {
+  const where = range === undefined ? group.where : `(${group.where}) AND seq >= ? AND seq < ?`;
+  const statement = db.prepare(`SELECT seq, kind, observed_at, ${group.time} AS t, bytes FROM records WHERE ${where} ORDER BY ${order}`).raw();
+  for (const row of range === undefined ? statement.iterate() : statement.iterate(range.from, range.to)) {
+    const [seq, kind, observedAt, time, bytes] = row as [number, string, string, unknown, Uint8Array];
+    yield { seq, kind, observedAt, time: typeof time === 'string' ? time : observedAt, bytes };
   }
 }
 
