@@ -9,6 +9,7 @@ import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import { HASH_SIZE } from '../integrity/merkle.js';
 import type { BlobChunkRow, CheckpointRow, RecordRangeSource, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
+import { denseSeqBounds, splitLengthFramed } from './chunks.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 /** Seqs per aggregate read of the verifier's hot path (recordRows). */
@@ -116,7 +117,7 @@ export class SqliteStoreReader implements StoreReader {
    * row from the start, so no one can make the reader walk empty chunks.
    */
   private *recordRows(range?: { from: number; to: number }): Generator<RecordRow> {
-    const bounds = range ?? this.denseSeqBounds();
+    const bounds = range ?? denseSeqBounds(this.db);
     if (bounds === undefined) {
       yield* this.rowByRow();
       return;
@@ -127,28 +128,6 @@ export class SqliteStoreReader implements StoreReader {
       if (rows !== undefined) yield* rows;
       else yield* this.rowByRow({ from, to });
     }
-  }
-
-  /** [MIN(seq), MAX(seq) + 1) when the file is large enough to hold that many records, else undefined. */
-  private denseSeqBounds(): { from: number; to: number } | undefined {
-    let min: number | null;
-    let max: number | null;
-    let pages: number;
-    let pageSize: number;
-    try {
-      // Two queries: SQLite looks up MIN or MAX alone in the index, but both in one query scan the
-      // whole table (and a damaged page would fail it before a single row is read).
-      min = (this.db.prepare('SELECT MIN(seq) FROM records').raw().get() as [number | null])[0];
-      max = (this.db.prepare('SELECT MAX(seq) FROM records').raw().get() as [number | null])[0];
-      pages = this.db.pragma('page_count', { simple: true }) as number;
-      pageSize = this.db.pragma('page_size', { simple: true }) as number;
-    } catch {
-      return undefined; // row by row: a read error then comes where it always has
-    }
-    if (min === null || max === null) return { from: 0, to: 0 };
-    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) return undefined;
-    // Every row holds at least a 32-byte leaf hash: a dense store spans at most size/32 seqs.
-    return max - min + 1 > (pages * pageSize) / 16 ? undefined : { from: min, to: max + 1 };
   }
 
   /**
@@ -183,23 +162,13 @@ export class SqliteStoreReader implements StoreReader {
     if (leaves.length !== count * HASH_SIZE) return undefined;
     const texts = columns.split('\n');
     if (texts.length !== 2 * count) return undefined;
+    const bytes = splitLengthFramed(framed, count);
+    if (bytes === undefined) return undefined;
     const rows: RecordRow[] = new Array<RecordRow>(count);
-    let at = 0;
     for (let i = 0; i < count; i++) {
-      let length = 0;
-      let digit = framed[at];
-      if (digit === undefined || digit === 0x3a) return undefined;
-      while (digit !== 0x3a) {
-        if (digit === undefined || digit < 0x30 || digit > 0x39 || length > 1e9) return undefined;
-        length = length * 10 + (digit - 0x30);
-        digit = framed[++at];
-      }
-      const start = at + 1;
-      at = start + length;
-      if (at > framed.length) return undefined;
-      rows[i] = { seq: minSeq + i, kind: texts[2 * i] as string, observed_at: texts[2 * i + 1] as string, leaf_hash: leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE), bytes: framed.subarray(start, at) };
+      rows[i] = { seq: minSeq + i, kind: texts[2 * i] as string, observed_at: texts[2 * i + 1] as string, leaf_hash: leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE), bytes: bytes[i] as Uint8Array };
     }
-    return at === framed.length ? rows : undefined;
+    return rows;
   }
 
   /**

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { TimedRecord } from '../bundle/timeline.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
+import { denseSeqBounds, splitLengthFramed } from './chunks.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 // Raw lines (the bulk of a store) have no event_time in their schema, so SQLite is spared parsing
@@ -69,7 +70,7 @@ function* groupByTime(path: string, group: (typeof GROUPS)[number]): Generator<T
       yield* rowByRow(db, group, 't, seq');
       return;
     }
-    const bounds = seqBounds(db);
+    const bounds = denseSeqBounds(db);
     if (bounds === undefined) {
       yield* rowByRow(db, group, 'seq');
       return;
@@ -94,18 +95,6 @@ function* groupByTime(path: string, group: (typeof GROUPS)[number]): Generator<T
   }
 }
 
-/** [MIN(seq), MAX(seq) + 1), or undefined when the seqs are far sparser than the file could hold (read row by row). */
-function seqBounds(db: Database.Database): { from: number; to: number } | undefined {
-  // Two queries: SQLite looks up MIN or MAX alone in the index, both in one query scan the table.
-  const min = (db.prepare('SELECT MIN(seq) FROM records').raw().get() as [number | null])[0];
-  const max = (db.prepare('SELECT MAX(seq) FROM records').raw().get() as [number | null])[0];
-  if (min === null || max === null) return { from: 0, to: 0 };
-  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) return undefined;
-  const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
-  // Every row holds at least a 32-byte leaf hash: a dense store spans at most size/32 seqs.
-  return max - min + 1 > bytes / 16 ? undefined : { from: min, to: max + 1 };
-}
-
 /** The group's records with from <= seq < to, from one aggregate query; undefined: read them row by row. */
 function groupChunk(chunk: Database.Statement, from: number, to: number): TimedRecord[] | undefined {
   let got: [number, number, string | null, string | null, Buffer | null];
@@ -120,25 +109,15 @@ function groupChunk(chunk: Database.Statement, from: number, to: number): TimedR
   const seqList = seqs.split(',');
   const texts = columns.split('\n');
   if (seqList.length !== count || texts.length !== 3 * count) return undefined;
+  const bytes = splitLengthFramed(framed, count);
+  if (bytes === undefined) return undefined;
   const out: TimedRecord[] = new Array<TimedRecord>(count);
-  let at = 0;
   for (let i = 0; i < count; i++) {
-    let length = 0;
-    let digit = framed[at];
-    if (digit === undefined || digit === 0x3a) return undefined;
-    while (digit !== 0x3a) {
-      if (digit === undefined || digit < 0x30 || digit > 0x39 || length > 1e9) return undefined;
-      length = length * 10 + (digit - 0x30);
-      digit = framed[++at];
-    }
-    const start = at + 1;
-    at = start + length;
-    if (at > framed.length) return undefined;
     const seq = Number(seqList[i]);
     if (!Number.isSafeInteger(seq)) return undefined;
-    out[i] = { seq, kind: texts[3 * i] as string, observedAt: texts[3 * i + 1] as string, time: texts[3 * i + 2] as string, bytes: framed.subarray(start, at) };
+    out[i] = { seq, kind: texts[3 * i] as string, observedAt: texts[3 * i + 1] as string, time: texts[3 * i + 2] as string, bytes: bytes[i] as Uint8Array };
   }
-  return at === framed.length ? out : undefined;
+  return out;
 }
 
 /** The group's records one row at a time, in `order` (optionally only from <= seq < to). */
