@@ -355,7 +355,14 @@ function* pieceLines(pieces: Iterable<Uint8Array>, path: string, observedAt: str
       const region = piece.subarray(start, last);
       const text = region.indexOf(UTF8_BOM) < 0 ? strictUtf8(region) : undefined;
       if (text !== undefined) {
-        for (const line of text.split('\n')) yield { seq: lineNo++, path, text: line, observedAt };
+        // Line by line, not split() at once: a piece's thousands of lines would all stay alive
+        // (and be copied by the young generation's collections, then promoted) until the last was read.
+        let from = 0;
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+          yield { seq: lineNo++, path, text: text.slice(from, nl), observedAt };
+          from = nl + 1;
+        }
+        yield { seq: lineNo++, path, text: text.slice(from), observedAt };
         start = last + 1;
       }
     }
