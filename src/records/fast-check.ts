@@ -148,7 +148,9 @@ function compileObject(def: Def): FastCheck {
     let required = 0;
     // Every own enumerable key must be a field (strict), with a valid value; a required field that
     // is absent (or non-enumerable, which zod would still read) leaves the count short: false.
-    for (const key of Object.keys(v)) {
+    // for…in without a key list (an inherited enumerable key, a polluted prototype: false, zod decides).
+    for (const key in v) {
+      if (!Object.hasOwn(v, key)) return false;
       const f = fields.get(key);
       if (f === undefined || !f.check(v[key])) return false;
       if (f.required) required++;
@@ -168,7 +170,7 @@ function compileRecord(def: Def): FastCheck {
     if (!isPlainData(v)) return false;
     // zod refuses symbol keys in a record.
     if (Object.getOwnPropertySymbols(v).length > 0) return false;
-    for (const key of Object.keys(v)) if (!value(v[key])) return false;
+    for (const key in v) if (!Object.hasOwn(v, key) || !value(v[key])) return false;
     return true;
   };
 }
