@@ -67,108 +67,119 @@ export interface AuditEvent {
 }
 
 /**
- * The `key=value` fields of one record, read from its line where they are: a list of offsets, not
- * a Map of strings and value objects per field (which were most of the garbage an audit.log import
- * made). A name given twice counts once, with its first value, as in a Map filled first-wins;
- * iteration is in the order of first appearance.
+ * The `key=value` fields of one record, read from its line where they are: offsets, not a Map of
+ * strings and value objects per field (which were most of the garbage an audit.log import made).
+ * The offsets live in a shared Int32Array arena, three numbers a field, not in an array of their
+ * own: an event is kept until it is known to be complete (up to MAX_PENDING_EVENTS of them, the
+ * usual case for an audit.log without EOE records), and a thousand events' offset arrays were
+ * most of what every young-generation collection had to copy and then promote. A name given twice
+ * counts once, with its first value, as in a Map filled first-wins; iteration is in the order of
+ * first appearance.
  */
 export class AuditFields implements ReadonlyMap<string, AuditValue> {
-  /** Per field: key start, key end, value start, value end, 1 when quoted; in line order. */
-  private readonly at: readonly number[];
+  /** Per field, from `base`: key start, key end × 2 (+ 1 when the value is quoted), value end; in line order. */
+  private readonly at: Int32Array;
+  private readonly base: number;
+  private readonly count: number;
   private made: Array<AuditValue | undefined> | undefined;
   /** Values (and decoded values) already read, by field: both parsers of an event read the same fields, and get the same strings. */
   private texts: Array<string | undefined> | undefined;
   private decodedTexts: Array<string | null | undefined> | undefined;
   private unique: number[] | undefined;
 
-  /** `at`: five numbers per field, as above (readFields). */
+  /** `at`: three numbers per field from `base`, as above (readFields). */
   constructor(
     private readonly text: string,
-    at: readonly number[],
+    at: Int32Array,
+    base: number,
+    count: number,
   ) {
     this.at = at;
+    this.base = base;
+    this.count = count;
   }
 
-  /** Offset in `at` of the first field named `name`, or -1. */
+  /** Index of the first field named `name`, or -1. */
   private find(name: string): number {
     const at = this.at;
     const n = name.length;
-    for (let i = 0; i < at.length; i += 5) {
-      const ks = at[i] as number;
-      if ((at[i + 1] as number) - ks === n && this.text.startsWith(name, ks)) return i;
+    for (let f = 0, p = this.base; f < this.count; f++, p += 3) {
+      const ks = at[p] as number;
+      if (((at[p + 1] as number) >> 1) - ks === n && this.text.startsWith(name, ks)) return f;
     }
     return -1;
   }
 
   /** The value of the first field named `name` as written (quotes removed), without making a value object. */
   value(name: string): string | undefined {
-    const i = this.find(name);
-    return i < 0 ? undefined : this.textAt(i);
+    const f = this.find(name);
+    return f < 0 ? undefined : this.textAt(f);
   }
 
   /** decodedField's text of the first field named `name`, worked out once per field. */
   decoded(name: string): string | undefined {
-    const i = this.find(name);
-    if (i < 0) return undefined;
-    const cache = (this.decodedTexts ??= new Array<string | null | undefined>(this.at.length / 5));
-    const k = i / 5;
-    let d = cache[k];
+    const f = this.find(name);
+    if (f < 0) return undefined;
+    const cache = (this.decodedTexts ??= new Array<string | null | undefined>(this.count));
+    let d = cache[f];
     if (d === undefined) {
-      d = decodeValue(name, this.entryAt(i)) ?? null;
-      cache[k] = d;
+      d = decodeValue(name, this.entryAt(f)) ?? null;
+      cache[f] = d;
     }
     return d ?? undefined;
   }
 
-  private textAt(i: number): string {
-    const texts = (this.texts ??= new Array<string | undefined>(this.at.length / 5));
-    const k = i / 5;
-    let t = texts[k];
+  private textAt(f: number): string {
+    const texts = (this.texts ??= new Array<string | undefined>(this.count));
+    let t = texts[f];
     if (t === undefined) {
-      t = this.text.slice(this.at[i + 2], this.at[i + 3]);
-      texts[k] = t;
+      const p = this.base + 3 * f;
+      const keyEnd = this.at[p + 1] as number;
+      // The value starts after the '=' (and after its opening quote when quoted).
+      t = this.text.slice((keyEnd >> 1) + 1 + (keyEnd & 1), this.at[p + 2]);
+      texts[f] = t;
     }
     return t;
   }
 
   get(name: string): AuditValue | undefined {
-    const i = this.find(name);
-    return i < 0 ? undefined : this.entryAt(i);
+    const f = this.find(name);
+    return f < 0 ? undefined : this.entryAt(f);
   }
 
   has(name: string): boolean {
     return this.find(name) >= 0;
   }
 
-  private entryAt(i: number): AuditValue {
-    const made = (this.made ??= new Array<AuditValue | undefined>(this.at.length / 5));
-    const k = i / 5;
-    let v = made[k];
+  private entryAt(f: number): AuditValue {
+    const made = (this.made ??= new Array<AuditValue | undefined>(this.count));
+    let v = made[f];
     if (v === undefined) {
-      v = { value: this.textAt(i), quoted: this.at[i + 4] === 1 };
-      made[k] = v;
+      v = { value: this.textAt(f), quoted: ((this.at[this.base + 3 * f + 1] as number) & 1) === 1 };
+      made[f] = v;
     }
     return v;
   }
 
-  private keyAt(i: number): string {
-    return this.text.slice(this.at[i], this.at[i + 1]);
+  private keyAt(f: number): string {
+    const p = this.base + 3 * f;
+    return this.text.slice(this.at[p], (this.at[p + 1] as number) >> 1);
   }
 
-  /** Offsets of the first field of each name, in line order. */
+  /** Indexes of the first field of each name, in line order. */
   private firsts(): number[] {
     if (this.unique === undefined) {
       this.unique = [];
-      if (this.at.length <= 5 * 64) {
+      if (this.count <= 64) {
         // A field is a first when looking its name up finds it (no set for the usual few fields).
-        for (let i = 0; i < this.at.length; i += 5) if (this.find(this.keyAt(i)) === i) this.unique.push(i);
+        for (let f = 0; f < this.count; f++) if (this.find(this.keyAt(f)) === f) this.unique.push(f);
       } else {
         const seen = new Set<string>();
-        for (let i = 0; i < this.at.length; i += 5) {
-          const key = this.keyAt(i);
+        for (let f = 0; f < this.count; f++) {
+          const key = this.keyAt(f);
           if (seen.has(key)) continue;
           seen.add(key);
-          this.unique.push(i);
+          this.unique.push(f);
         }
       }
     }
@@ -180,15 +191,15 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   }
 
   *entries(): MapIterator<[string, AuditValue]> {
-    for (const i of this.firsts()) yield [this.keyAt(i), this.entryAt(i)];
+    for (const f of this.firsts()) yield [this.keyAt(f), this.entryAt(f)];
   }
 
   *keys(): MapIterator<string> {
-    for (const i of this.firsts()) yield this.keyAt(i);
+    for (const f of this.firsts()) yield this.keyAt(f);
   }
 
   *values(): MapIterator<AuditValue> {
-    for (const i of this.firsts()) yield this.entryAt(i);
+    for (const f of this.firsts()) yield this.entryAt(f);
   }
 
   [Symbol.iterator](): MapIterator<[string, AuditValue]> {
@@ -196,7 +207,7 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   }
 
   forEach(callback: (value: AuditValue, key: string, map: ReadonlyMap<string, AuditValue>) => void, thisArg?: unknown): void {
-    for (const i of this.firsts()) callback.call(thisArg, this.entryAt(i), this.keyAt(i), this);
+    for (const f of this.firsts()) callback.call(thisArg, this.entryAt(f), this.keyAt(f), this);
   }
 }
 
@@ -259,7 +270,7 @@ function scanHeader(text: string): Header | undefined {
     if (i === digits || i - digits > 10 || i >= n || text.charCodeAt(i) !== 0x5d /* ] */) return undefined;
     i++;
   }
-  const type = text.slice(typeStart, i);
+  const type = commonType(text, typeStart, i) ?? text.slice(typeStart, i);
   if (i >= n || text.charCodeAt(i) !== C_SPACE) return undefined;
   while (i < n && text.charCodeAt(i) === C_SPACE) i++;
   if (!text.startsWith('msg=audit(', i)) return undefined;
@@ -280,6 +291,15 @@ function scanHeader(text: string): Header | undefined {
   i++;
   if (text.charCodeAt(i) === 0x3a /* : */) i++;
   return { end: i, node, type, sec, milli, serial };
+}
+
+/** The record types of most lines, as constants: a new string per line would stay alive with its pending event. */
+const COMMON_TYPES = ['SYSCALL', 'PATH', 'CWD', 'PROCTITLE', 'EXECVE', 'EOE', 'SOCKADDR', 'AVC'];
+
+function commonType(text: string, start: number, end: number): string | undefined {
+  const n = end - start;
+  for (const t of COMMON_TYPES) if (t.length === n && text.startsWith(t, start)) return t;
+  return undefined;
 }
 
 function regexHeader(text: string): Header | undefined {
@@ -348,35 +368,46 @@ function readFields(text: string, from: number, to: number): AuditFields {
     const keyEnd = i;
     i++; // '='
     const q = i < n ? text.charCodeAt(i) : -1;
-    let vs: number;
     let ve: number;
     let quoted: boolean;
     if (q === 0x22 /* " */ || q === 0x27 /* ' */) {
       const end = text.indexOf(q === 0x22 ? '"' : "'", i + 1);
       ve = end < 0 || end >= n ? n : end;
-      vs = i + 1;
       quoted = true;
       i = ve + 1;
     } else {
-      vs = i;
       while (i < n && text.charCodeAt(i) !== C_SPACE) i++;
       ve = i;
       quoted = false;
     }
     if (keyEnd !== start) {
+      // the value starts at keyEnd + 1, or keyEnd + 2 after an opening quote (AuditFields.textAt)
       at[k++] = start;
-      at[k++] = keyEnd;
-      at[k++] = vs;
+      at[k++] = keyEnd * 2 + (quoted ? 1 : 0);
       at[k++] = ve;
-      at[k++] = quoted ? 1 : 0;
     }
   }
-  // Collected in a reused list, then copied once at their exact size.
-  return new AuditFields(text, at.slice(0, k));
+  // Collected in a reused list, then copied once into the arena.
+  if (arenaUsed + k > arena.length) {
+    arena = new Int32Array(Math.max(ARENA_ENTRIES, k));
+    arenaUsed = 0;
+  }
+  const base = arenaUsed;
+  for (let j = 0; j < k; j++) arena[base + j] = at[j] as number;
+  arenaUsed = base + k;
+  return new AuditFields(text, arena, base, k / 3);
 }
 
 /** readFields's working list of offsets (grows to the most fields a line had, and stays). */
 const scratchOffsets: number[] = [];
+/**
+ * Where the fields' offsets are kept (AuditFields): 64 Ki numbers, about 300 events of a few
+ * records; a full arena is left to the records that use it (and to the collector once they are
+ * gone) and a new one is started.
+ */
+const ARENA_ENTRIES = 1 << 16;
+let arena = new Int32Array(0);
+let arenaUsed = 0;
 
 /** Fields the kernel hex-encodes when they hold a space, a quote or a control character. */
 const ENCODED_FIELDS = new Set(['name', 'cwd', 'comm', 'exe', 'proctitle', 'key', 'path', 'acct', 'cmd', 'data', 'old', 'new']);
