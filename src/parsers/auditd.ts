@@ -872,37 +872,52 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     }
     if (previous !== undefined) payload.previous_path = resolve(previous.name).path;
 
+    // Members set by name (extra.exit = …), not through a helper's extra[k] = …: an object given
+    // more than a dozen members by computed keys turns into a dictionary, which every later step
+    // (relocation, the payload check, canonical text) then reads by hash lookups.
     const extra: Record<string, string> = { audit_id: event.id };
-    const put = (k: string, v: string | undefined): void => {
-      if (v !== undefined && v !== '') extra[k] = v;
-    };
-    put('exit', f('exit'));
-    put('ses', f('ses'));
-    put('ppid', f('ppid'));
-    put('tty', f('tty'));
-    for (const k of ['euid', 'suid', 'fsuid', 'gid', 'egid']) put(k, f(k));
-    put('subj', f('subj'));
-    put('cwd', cwd);
-    put('proctitle', proctitle);
-    put('item', target.r.fields.value('item'));
-    put('nametype', type);
-    if (target.name !== resolved.path) put('name', target.name);
-    put('path_note', resolved.note);
-    for (const k of ['inode', 'dev', 'mode', 'ouid', 'ogid', 'obj']) put(k, target.r.fields.value(k));
+    let v: string | undefined;
+    if (given((v = f('exit')))) extra.exit = v;
+    if (given((v = f('ses')))) extra.ses = v;
+    if (given((v = f('ppid')))) extra.ppid = v;
+    if (given((v = f('tty')))) extra.tty = v;
+    if (given((v = f('euid')))) extra.euid = v;
+    if (given((v = f('suid')))) extra.suid = v;
+    if (given((v = f('fsuid')))) extra.fsuid = v;
+    if (given((v = f('gid')))) extra.gid = v;
+    if (given((v = f('egid')))) extra.egid = v;
+    if (given((v = f('subj')))) extra.subj = v;
+    if (given(cwd)) extra.cwd = cwd;
+    if (given(proctitle)) extra.proctitle = proctitle;
+    const tf = target.r.fields;
+    if (given((v = tf.value('item')))) extra.item = v;
+    if (given(type)) extra.nametype = type;
+    if (target.name !== resolved.path && given(target.name)) extra.name = target.name;
+    if (given(resolved.note)) extra.path_note = resolved.note;
+    if (given((v = tf.value('inode')))) extra.inode = v;
+    if (given((v = tf.value('dev')))) extra.dev = v;
+    if (given((v = tf.value('mode')))) extra.mode = v;
+    if (given((v = tf.value('ouid')))) extra.ouid = v;
+    if (given((v = tf.value('ogid')))) extra.ogid = v;
+    if (given((v = tf.value('obj')))) extra.obj = v;
     if (enriched !== undefined) {
-      put('auid_user', enriched.get('AUID'));
-      put('euid_user', enriched.get('EUID'));
-      put('gid_group', enriched.get('GID'));
-      const ouser = target.r.enriched?.get('OUID');
-      put('ouid_user', ouser);
+      if (given((v = enriched.get('AUID')))) extra.auid_user = v;
+      if (given((v = enriched.get('EUID')))) extra.euid_user = v;
+      if (given((v = enriched.get('GID')))) extra.gid_group = v;
+      if (given((v = target.r.enriched?.get('OUID')))) extra.ouid_user = v;
     }
     if (baseOperation === 'execute') {
       const interp = items[1];
-      if (interp !== undefined && interp !== target) put('interpreter', resolve(interp.name).path);
+      if (interp !== undefined && interp !== target && given((v = resolve(interp.name).path))) extra.interpreter = v;
     }
     payload.extra = extra;
     out.records.push({ kind: 'file.access', payload } satisfies DerivedRecord<'file.access'>);
   }
+}
+
+/** Whether an `extra` member is set: present and not empty. */
+function given(v: string | undefined): v is string {
+  return v !== undefined && v !== '';
 }
 
 function failure(reason: string, detail: string, derivedFrom: number[]): ParseFailure {
