@@ -20,7 +20,7 @@
  * fill one in. Pure: no I/O, never throws on its own input shapes (the caller catches anyway).
  */
 import { formatTimestamp, type PayloadOf } from '../records/schema.js';
-import { decodedField, type AuditEvent, type AuditRecord } from './auditd.js';
+import { auditKeyText, decodedField, type AuditEvent, type AuditRecord } from './auditd.js';
 import { archName, syscallName } from './syscalls.js';
 import type { DerivedRecord, ParseOutput } from './types.js';
 
@@ -235,8 +235,8 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const exit = f('exit');
   if (exit !== undefined) payload.exit_code = exit;
   const key = syscallRecord === undefined ? undefined : decodedField(syscallRecord, 'key');
-  const keys = key?.split('\x01').filter((k) => k !== '');
-  if (keys !== undefined && keys.length > 0) payload.audit_key = keys.join(',');
+  const auditKey = auditKeyText(key);
+  if (auditKey !== undefined) payload.audit_key = auditKey;
   const cwdRecord = event.records.find((r) => r.type === 'CWD');
   const cwd = cwdRecord === undefined ? undefined : decodedField(cwdRecord, 'cwd');
   if (cwd !== undefined) payload.cwd = cwd;

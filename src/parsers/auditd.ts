@@ -354,8 +354,16 @@ function isSpaceCode(c: number): boolean {
  * body string, no list of pairs.
  */
 function readFields(text: string, from: number, to: number): AuditFields {
-  const at = scratchOffsets;
-  let k = 0;
+  // Written straight into the arena: a field takes at least two characters (`k=`), so a line
+  // cannot need more room than this; a new arena is started when the current one has less.
+  const room = 3 * Math.ceil((to - from) / 2);
+  if (arenaUsed + room > arena.length) {
+    arena = new Int32Array(Math.max(ARENA_ENTRIES, room));
+    arenaUsed = 0;
+  }
+  const at = arena;
+  const base = arenaUsed;
+  let k = base;
   const n = to;
   let i = from;
   while (i < n) {
@@ -376,9 +384,11 @@ function readFields(text: string, from: number, to: number): AuditFields {
       quoted = true;
       i = ve + 1;
     } else {
-      while (i < n && text.charCodeAt(i) !== C_SPACE) i++;
-      ve = i;
+      // the value runs to the next space (indexOf, not a loop of charCodeAt: values are the long part of a line)
+      const space = text.indexOf(' ', i);
+      ve = space < 0 || space >= n ? n : space;
       quoted = false;
+      i = ve;
     }
     if (keyEnd !== start) {
       // the value starts at keyEnd + 1, or keyEnd + 2 after an opening quote (AuditFields.textAt)
@@ -387,19 +397,10 @@ function readFields(text: string, from: number, to: number): AuditFields {
       at[k++] = ve;
     }
   }
-  // Collected in a reused list, then copied once into the arena.
-  if (arenaUsed + k > arena.length) {
-    arena = new Int32Array(Math.max(ARENA_ENTRIES, k));
-    arenaUsed = 0;
-  }
-  const base = arenaUsed;
-  for (let j = 0; j < k; j++) arena[base + j] = at[j] as number;
-  arenaUsed = base + k;
-  return new AuditFields(text, arena, base, k / 3);
+  arenaUsed = k;
+  return new AuditFields(text, at, base, (k - base) / 3);
 }
 
-/** readFields's working list of offsets (grows to the most fields a line had, and stays). */
-const scratchOffsets: number[] = [];
 /**
  * Where the fields' offsets are kept (AuditFields): 64 Ki numbers, about 300 events of a few
  * records; a full arena is left to the records that use it (and to the collector once they are
@@ -826,7 +827,7 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const success = f('success');
   const pidText = f('pid');
   const key = decodedField(syscallRecord, 'key');
-  const keys = key?.split('\x01').filter((k) => k !== '');
+  const auditKey = auditKeyText(key);
   const sec = event.sec;
   const eventTime =
     sec <= MAX_EVENT_TIME_SEC && event.milli <= 999 ? formatTimestamp(sec * 1000 + event.milli) : undefined;
@@ -863,7 +864,7 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     const comm = decodedField(syscallRecord, 'comm');
     if (exe !== undefined) payload.exe = exe;
     if (comm !== undefined) payload.comm = comm;
-    if (keys !== undefined && keys.length > 0) payload.audit_key = keys.join(',');
+    if (auditKey !== undefined) payload.audit_key = auditKey;
     const ot = objectType(target.r.fields.value('mode'));
     if (ot !== undefined) payload.object_type = ot;
     if (baseOperation === 'open' && syscall !== 'openat2' && syscall !== 'open_by_handle_at') {
@@ -913,6 +914,17 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     payload.extra = extra;
     out.records.push({ kind: 'file.access', payload } satisfies DerivedRecord<'file.access'>);
   }
+}
+
+/**
+ * The rule keys of a SYSCALL record's key= (several are joined by \x01 in the log) as the records
+ * carry them, comma-separated, or undefined when there is none; one key is itself (no list made).
+ */
+export function auditKeyText(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (!key.includes('\x01')) return key === '' ? undefined : key;
+  const keys = key.split('\x01').filter((k) => k !== '');
+  return keys.length > 0 ? keys.join(',') : undefined;
 }
 
 /** Whether an `extra` member is set: present and not empty. */
