@@ -296,9 +296,13 @@ export function scanContent(pieces: Iterable<Uint8Array>): ContentScan {
       headFill += n;
     }
     if (!setupapi) {
-      const joined = tail.length === 0 ? Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength) : Buffer.concat([tail, piece]);
-      setupapi = joined.includes(SETUPAPI_MARKER);
-      tail = Buffer.from(joined.subarray(Math.max(0, joined.length - (SETUPAPI_MARKER.length - 1))));
+      // In the piece itself, and across its start in the previous piece's tail joined to its
+      // head (a few bytes, not a copy of the whole piece).
+      const p = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+      const keep = SETUPAPI_MARKER.length - 1;
+      if (tail.length > 0) setupapi = Buffer.concat([tail, p.subarray(0, keep)]).includes(SETUPAPI_MARKER);
+      setupapi ||= p.includes(SETUPAPI_MARKER);
+      tail = p.length >= keep ? Buffer.from(p.subarray(p.length - keep)) : Buffer.concat([tail, p]).subarray(-keep);
     }
   }
   const h = head.subarray(0, headFill);
