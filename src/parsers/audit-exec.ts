@@ -20,7 +20,7 @@
  * fill one in. Pure: no I/O, never throws on its own input shapes (the caller catches anyway).
  */
 import { formatTimestamp, type PayloadOf } from '../records/schema.js';
-import { auditKeyText, decodedField, type AuditEvent, type AuditRecord } from './auditd.js';
+import { auditKeyText, decodedField, eventParts, type AuditEvent, type AuditRecord } from './auditd.js';
 import { archName, syscallName } from './syscalls.js';
 import type { DerivedRecord, ParseOutput } from './types.js';
 
@@ -79,8 +79,9 @@ function listed(names: string[]): string {
 
 /** The `process.exec` record of one event, appended to `out`: for an execve/execveat SYSCALL, or EXECVE records without a SYSCALL. */
 export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
-  const syscallRecord = event.records.find((r) => r.type === 'SYSCALL');
-  const execveRecords = event.records.filter((r) => r.type === 'EXECVE');
+  const byType = eventParts(event);
+  const syscallRecord = byType.syscall;
+  const execveRecords = byType.execves;
   // The kernel writes EXECVE only for a program being loaded, so EXECVE records without their
   // SYSCALL (lost, or cut out of the file) still say a program ran; what only SYSCALL says is named.
   const exec = syscallRecord === undefined ? undefined : isExecSyscall(syscallRecord);
@@ -100,10 +101,10 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const parts = new Map<number, ArgParts>();
   let highest = -1;
   for (const r of execveRecords) {
-    // forEach, not for…of: no iterator or entry array per field.
-    r.fields.forEach((v, key) => {
+    // eachField, not for…of: no iterator, entry array or value object per field.
+    r.fields.eachField((key, value, quoted) => {
       if (key === 'argc') {
-        if (argc === undefined && /^\d{1,15}$/.test(v.value)) argc = Number(v.value);
+        if (argc === undefined && /^\d{1,15}$/.test(value)) argc = Number(value);
         return;
       }
       const m = ARG_KEY.exec(key);
@@ -117,13 +118,13 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
       }
       highest = Math.max(highest, index);
       if (m[3] !== undefined) {
-        if (/^\d{1,12}$/.test(v.value)) p.declaredLen = Number(v.value);
+        if (/^\d{1,12}$/.test(value)) p.declaredLen = Number(value);
       } else if (m[2] !== undefined) {
         const chunk = Number(m[2]);
         const chunks = (p.chunks ??= new Map());
-        if (!chunks.has(chunk)) chunks.set(chunk, valueBytes(v.value, v.quoted));
+        if (!chunks.has(chunk)) chunks.set(chunk, valueBytes(value, quoted));
       } else if (p.whole === undefined) {
-        p.whole = valueBytes(v.value, v.quoted);
+        p.whole = valueBytes(value, quoted);
       }
     });
   }
@@ -237,7 +238,7 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const key = syscallRecord === undefined ? undefined : decodedField(syscallRecord, 'key');
   const auditKey = auditKeyText(key);
   if (auditKey !== undefined) payload.audit_key = auditKey;
-  const cwdRecord = event.records.find((r) => r.type === 'CWD');
+  const cwdRecord = byType.cwd;
   const cwd = cwdRecord === undefined ? undefined : decodedField(cwdRecord, 'cwd');
   if (cwd !== undefined) payload.cwd = cwd;
   if (event.sec <= MAX_EVENT_TIME_SEC && event.milli <= 999) payload.event_time = formatTimestamp(event.sec * 1000 + event.milli);
@@ -246,13 +247,18 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const put = (k: string, v: string | undefined): void => {
     if (v !== undefined && v !== '') extra[k] = v;
   };
-  const proctitleRecord = event.records.find((r) => r.type === 'PROCTITLE');
+  const proctitleRecord = byType.proctitle;
   put('proctitle', proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle'));
   // The path the caller named (PATH item 0) and the interpreter the kernel loaded (item 1), as written.
-  const pathItems = event.records.filter((r) => r.type === 'PATH');
-  const item = (n: string): AuditRecord | undefined => pathItems.find((r) => r.fields.value('item') === n);
-  put('path', item('0') === undefined ? undefined : decodedField(item('0')!, 'name'));
-  put('interpreter', item('1') === undefined ? undefined : decodedField(item('1')!, 'name'));
+  let item0: AuditRecord | undefined;
+  let item1: AuditRecord | undefined;
+  for (const r of byType.paths) {
+    const n = r.fields.value('item');
+    if (n === '0') item0 ??= r;
+    else if (n === '1') item1 ??= r;
+  }
+  put('path', item0 === undefined ? undefined : decodedField(item0, 'name'));
+  put('interpreter', item1 === undefined ? undefined : decodedField(item1, 'name'));
   for (const k of ['suid', 'fsuid', 'gid', 'egid', 'subj']) put(k, f(k));
   if (exec?.name === 'execveat') put('dirfd', f('a0'));
   const enriched = syscallRecord?.enriched;

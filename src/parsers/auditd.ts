@@ -82,9 +82,11 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   private readonly base: number;
   private readonly count: number;
   private made: Array<AuditValue | undefined> | undefined;
-  /** Values (and decoded values) already read, by field: both parsers of an event read the same fields, and get the same strings. */
-  private texts: Array<string | undefined> | undefined;
-  private decodedTexts: Array<string | null | undefined> | undefined;
+  /**
+   * Values and decoded values already read, by field (slot 2f the value, 2f + 1 the decoded text,
+   * null when it has none): both parsers of an event read the same fields, and get the same strings.
+   */
+  private texts: Array<string | null | undefined> | undefined;
   private unique: number[] | undefined;
 
   /** `at`: three numbers per field from `base`, as above (readFields). */
@@ -120,24 +122,28 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   decoded(name: string): string | undefined {
     const f = this.find(name);
     if (f < 0) return undefined;
-    const cache = (this.decodedTexts ??= new Array<string | null | undefined>(this.count));
-    let d = cache[f];
+    const texts = (this.texts ??= new Array<string | null | undefined>(2 * this.count));
+    let d = texts[2 * f + 1];
     if (d === undefined) {
-      d = decodeValue(name, this.entryAt(f)) ?? null;
-      cache[f] = d;
+      d = decodeValue(name, this.textAt(f), this.quotedAt(f)) ?? null;
+      texts[2 * f + 1] = d;
     }
     return d ?? undefined;
   }
 
+  private quotedAt(f: number): boolean {
+    return ((this.at[this.base + 3 * f + 1] as number) & 1) === 1;
+  }
+
   private textAt(f: number): string {
-    const texts = (this.texts ??= new Array<string | undefined>(this.count));
-    let t = texts[f];
-    if (t === undefined) {
+    const texts = (this.texts ??= new Array<string | null | undefined>(2 * this.count));
+    let t = texts[2 * f];
+    if (t === undefined || t === null) {
       const p = this.base + 3 * f;
       const keyEnd = this.at[p + 1] as number;
       // The value starts after the '=' (and after its opening quote when quoted).
       t = this.text.slice((keyEnd >> 1) + 1 + (keyEnd & 1), this.at[p + 2]);
-      texts[f] = t;
+      texts[2 * f] = t;
     }
     return t;
   }
@@ -155,7 +161,7 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
     const made = (this.made ??= new Array<AuditValue | undefined>(this.count));
     let v = made[f];
     if (v === undefined) {
-      v = { value: this.textAt(f), quoted: ((this.at[this.base + 3 * f + 1] as number) & 1) === 1 };
+      v = { value: this.textAt(f), quoted: this.quotedAt(f) };
       made[f] = v;
     }
     return v;
@@ -208,6 +214,11 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
 
   forEach(callback: (value: AuditValue, key: string, map: ReadonlyMap<string, AuditValue>) => void, thisArg?: unknown): void {
     for (const f of this.firsts()) callback.call(thisArg, this.entryAt(f), this.keyAt(f), this);
+  }
+
+  /** forEach without a value object per field: the first field of each name, in line order. */
+  eachField(callback: (key: string, value: string, quoted: boolean) => void): void {
+    for (const f of this.firsts()) callback(this.keyAt(f), this.textAt(f), this.quotedAt(f));
   }
 }
 
@@ -421,16 +432,16 @@ export function decodedField(record: AuditRecord, name: string): string | undefi
   return record.fields.decoded(name);
 }
 
-function decodeValue(name: string, v: AuditValue): string | undefined {
-  if (v.quoted) return v.value;
-  if (v.value === '(null)' || v.value === '') return undefined;
+function decodeValue(name: string, value: string, quoted: boolean): string | undefined {
+  if (quoted) return value;
+  if (value === '(null)' || value === '') return undefined;
   // a stray closing quote after the hex has been seen in real logs (go-libaudit's audit-ubuntu17.log)
-  const hex = v.value.endsWith('"') ? v.value.slice(0, -1) : v.value;
+  const hex = value.endsWith('"') ? value.slice(0, -1) : value;
   if (ENCODED_FIELDS.has(name) && isHex(hex)) {
     const text = hexToText(hex);
     return name === 'proctitle' ? text.replace(/\0+$/, '').replaceAll('\0', ' ') : text;
   }
-  return v.value;
+  return value;
 }
 
 function isHex(s: string): boolean {
@@ -555,6 +566,38 @@ class EventGrouper {
   get pending(): number {
     return this.building.size;
   }
+}
+
+/** The records of an event that the parsers look for: the first of each kind, and every PATH and EXECVE in order. */
+export interface EventParts {
+  syscall: AuditRecord | undefined;
+  cwd: AuditRecord | undefined;
+  proctitle: AuditRecord | undefined;
+  paths: AuditRecord[];
+  execves: AuditRecord[];
+}
+
+/** The last event eventParts looked at (both parsers of an event ask in turn), its records list and length, and its parts. */
+let partsOf: { event: AuditEvent; records: AuditRecord[]; length: number; parts: EventParts } | undefined;
+
+/**
+ * An event's records by type, found in one pass (instead of a find or a filter with a closure per
+ * type and parser). Remembered for the last event only, and only while its records stay the same.
+ */
+export function eventParts(event: AuditEvent): EventParts {
+  const known = partsOf;
+  if (known !== undefined && known.event === event && known.records === event.records && known.length === event.records.length) return known.parts;
+  const parts: EventParts = { syscall: undefined, cwd: undefined, proctitle: undefined, paths: [], execves: [] };
+  for (const r of event.records) {
+    const type = r.type;
+    if (type === 'SYSCALL') parts.syscall ??= r;
+    else if (type === 'PATH') parts.paths.push(r);
+    else if (type === 'EXECVE') parts.execves.push(r);
+    else if (type === 'CWD') parts.cwd ??= r;
+    else if (type === 'PROCTITLE') parts.proctitle ??= r;
+  }
+  partsOf = { event, records: event.records, length: event.records.length, parts };
+  return parts;
 }
 
 function eventId(r: { sec: number; milli: number; serial: number; node?: string }): string {
@@ -755,8 +798,9 @@ const MAX_EVENT_TIME_SEC = 253402300799; // 9999-12-31T23:59:59Z
 
 /** The `file.access` records of one event, appended to `out` (none when the event names no file). */
 export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
-  const syscallRecord = event.records.find((r) => r.type === 'SYSCALL');
-  const pathRecords = event.records.filter((r) => r.type === 'PATH');
+  const parts = eventParts(event);
+  const syscallRecord = parts.syscall;
+  const pathRecords = parts.paths;
   if (syscallRecord === undefined || pathRecords.length === 0) return;
   const derivedFrom = event.records.map((r) => r.seq);
   const archRaw = syscallRecord.fields.value('arch');
@@ -771,9 +815,9 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const syscallText = syscall ?? nrRaw;
   const baseOperation = syscall === undefined ? `syscall_${nrRaw}` : (OPERATIONS[syscall] ?? syscall);
 
-  const cwdRecord = event.records.find((r) => r.type === 'CWD');
+  const cwdRecord = parts.cwd;
   const cwd = cwdRecord === undefined ? undefined : decodedField(cwdRecord, 'cwd');
-  const proctitleRecord = event.records.find((r) => r.type === 'PROCTITLE');
+  const proctitleRecord = parts.proctitle;
   const proctitle = proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle');
 
   const f = (name: string): string | undefined => syscallRecord.fields.value(name);
