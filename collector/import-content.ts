@@ -97,11 +97,23 @@ function* textLines(bytes: Uint8Array, seqBase: number, path: string, observedAt
   }
 }
 
+/** The last ascending list listLines joined (a copy, in a list reused), and its text: the records of one event list the same lines. */
+const lastListed: number[] = [];
+let lastListedText = '';
+
 export function listLines(nums: readonly number[]): string {
   // Lines of one event are mostly in order already: then there is nothing to sort or deduplicate.
   let ascending = nums.length <= MAX_LISTED_LINES;
   for (let i = 1; ascending && i < nums.length; i++) ascending = (nums[i - 1] as number) < (nums[i] as number);
-  if (ascending) return nums.join(',');
+  if (ascending) {
+    let same = nums.length === lastListed.length;
+    for (let i = 0; same && i < nums.length; i++) same = nums[i] === lastListed[i];
+    if (same) return lastListedText;
+    lastListed.length = nums.length;
+    for (let i = 0; i < nums.length; i++) lastListed[i] = nums[i] as number;
+    lastListedText = nums.join(',');
+    return lastListedText;
+  }
   const sorted = [...new Set(nums)].sort((a, b) => a - b);
   const shown = sorted.slice(0, MAX_LISTED_LINES).join(',');
   return sorted.length > MAX_LISTED_LINES ? `${shown},… (${sorted.length} lines)` : shown;

@@ -876,12 +876,15 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const eventTime =
     sec <= MAX_EVENT_TIME_SEC && event.milli <= 999 ? formatTimestamp(sec * 1000 + event.milli) : undefined;
 
-  const seenPaths = new Set<string>();
+  // made for events with more than one object only (most have one)
+  const seenPaths = objects.length > 1 ? new Set<string>() : undefined;
   for (const { target, previous } of objects) {
     const resolved = resolve(target.name);
     // the same object named twice (mount's UNKNOWN + NORMAL items) is one access
-    if (seenPaths.has(resolved.path)) continue;
-    seenPaths.add(resolved.path);
+    if (seenPaths !== undefined) {
+      if (seenPaths.has(resolved.path)) continue;
+      seenPaths.add(resolved.path);
+    }
     const type = nametype(target);
     let operation = baseOperation;
     if (baseOperation === 'open' && type === 'CREATE') operation = 'create';
