@@ -490,7 +490,12 @@ interface Building {
   event: AuditEvent;
   order: number;
   multi: boolean;
+  /** Completed by the next check_events whatever its time: a one-record type, or an event that starts with EOE. */
+  special: boolean;
 }
+
+/** What add() returns when it completed nothing (most records): read only. */
+const NO_EVENTS: readonly AuditEvent[] = Object.freeze([]);
 
 /**
  * The grouping engine: feed records in file order, collect completed events. Shared by the
@@ -502,6 +507,14 @@ class EventGrouper {
   /** The last record's id parts and id: the records of one event mostly follow one another. */
   private lastRecord: AuditRecord | undefined;
   private lastId = '';
+  /**
+   * No building event is older than this (a lower bound: exact after a check_events walk, stale
+   * but still below every event after other removals), and how many building events are special:
+   * while neither can complete anything, check_events has nothing to do and is not walked. It
+   * walked every building event for every new one: an audit.log without EOE keeps about a thousand.
+   */
+  private minSec = Number.POSITIVE_INFINITY;
+  private specials = 0;
 
   private idOf(record: AuditRecord): string {
     const last = this.lastRecord;
@@ -513,53 +526,71 @@ class EventGrouper {
   }
 
   /** Adds a record; returns the events this completed (possibly including a new one-record event). */
-  add(record: AuditRecord, failures: ParseFailure[]): AuditEvent[] {
+  add(record: AuditRecord, failures: ParseFailure[]): readonly AuditEvent[] {
     const id = this.idOf(record);
-    const done: AuditEvent[] = [];
     const existing = this.building.get(id);
     if (existing !== undefined) {
       existing.event.records.push(record);
       if (record.type === 'EOE') {
-        this.building.delete(id);
-        done.push(existing.event);
+        this.remove(id, existing);
+        return [existing.event];
       } else if (existing.event.records.length >= MAX_EVENT_RECORDS) {
-        this.building.delete(id);
-        done.push(existing.event);
+        this.remove(id, existing);
         failures.push(
           failure('auditd.event_too_large', `event ${id} reached ${MAX_EVENT_RECORDS} records; later ones start a new event`, [
             record.seq,
           ]),
         );
+        return [existing.event];
       }
-      return done;
+      return NO_EVENTS;
     }
     const event: AuditEvent = { id, sec: record.sec, milli: record.milli, serial: record.serial, records: [record] };
     if (record.node !== undefined) event.node = record.node;
-    const entry: Building = { event, order: this.order++, multi: startsMultiRecordEvent(record.type) };
+    const multi = startsMultiRecordEvent(record.type);
+    const entry: Building = { event, order: this.order++, multi, special: !multi || record.type === 'EOE' };
     this.building.set(id, entry);
-    // ausearch's check_events, run when a record starts a new event
-    // forEach, not for…of: no entry array per event building (deleting while iterating is the same for both).
-    this.building.forEach((b, key) => {
-      if (b.event.sec + 2 <= record.sec || !b.multi || b.event.records[0]?.type === 'EOE') {
-        this.building.delete(key);
-        done.push(b.event);
-      }
-    });
+    if (entry.special) this.specials++;
+    if (record.sec < this.minSec) this.minSec = record.sec;
+    let done: AuditEvent[] | undefined;
+    // ausearch's check_events, run when a record starts a new event: it completes the events 2 or
+    // more seconds older than this record and the special ones, so there is nothing to walk for
+    // while there are no special events and none is that old.
+    if (this.specials > 0 || this.minSec + 2 <= record.sec) {
+      let min = Number.POSITIVE_INFINITY;
+      // forEach, not for…of: no entry array per event building (deleting while iterating is the same for both).
+      this.building.forEach((b, key) => {
+        if (b.event.sec + 2 <= record.sec || b.special) {
+          this.remove(key, b);
+          (done ??= []).push(b.event);
+        } else if (b.event.sec < min) min = b.event.sec;
+      });
+      this.minSec = min;
+    }
     if (this.building.size > MAX_PENDING_EVENTS) {
       const oldest = this.building.keys().next();
       if (oldest.done !== true) {
         const b = this.building.get(oldest.value);
-        this.building.delete(oldest.value);
-        if (b !== undefined) done.push(b.event);
+        if (b !== undefined) {
+          this.remove(oldest.value, b);
+          (done ??= []).push(b.event);
+        }
       }
     }
-    return done;
+    return done ?? NO_EVENTS;
+  }
+
+  private remove(id: string, b: Building): void {
+    this.building.delete(id);
+    if (b.special) this.specials--;
   }
 
   /** Completes every event still building (end of input). */
   drain(): AuditEvent[] {
     const out = [...this.building.values()].sort((a, b) => a.order - b.order).map((b) => b.event);
     this.building.clear();
+    this.specials = 0;
+    this.minSec = Number.POSITIVE_INFINITY;
     return out;
   }
 
@@ -645,7 +676,7 @@ export interface AuditdParser {
 /** A stateful but pure audit.log parser: lines in, `file.access` and `process.exec` records and named failures out. */
 export function createAuditdParser(): AuditdParser {
   const grouper = new EventGrouper();
-  const convert = (events: AuditEvent[], out: ParseOutput): ParseOutput => {
+  const convert = (events: readonly AuditEvent[], out: ParseOutput): ParseOutput => {
     for (const e of events) {
       try {
         eventToFileAccess(e, out);
@@ -676,7 +707,7 @@ export function createAuditdParser(): AuditdParser {
         out.failures.push(r);
         return out;
       }
-      let events: AuditEvent[];
+      let events: readonly AuditEvent[];
       try {
         events = grouper.add(r, out.failures);
       } catch (err) {

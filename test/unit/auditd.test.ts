@@ -290,6 +290,25 @@ describe('auditd: grouping rules', () => {
     expect(p.pending).toBe(0);
   });
 
+  it('with more events building than are kept, the oldest are completed first, and a record 2 s younger still completes every older one', () => {
+    // 1,100 two-record events of one second, none with EOE (as auditd writes them), then a one-record
+    // event and one 3 s later: the check for old events must still run after the evictions.
+    const text: string[] = [];
+    for (let s = 1; s <= 1100; s++) text.push(`type=SYSCALL msg=audit(1000.001:${s}): arch=c000003e syscall=2 success=yes`, `type=CWD msg=audit(1000.001:${s}): cwd="/"`);
+    text.push('type=USER_LOGIN msg=audit(1000.500:5000): pid=1 res=success', 'type=SYSCALL msg=audit(1003.000:6000): arch=c000003e syscall=2 success=yes');
+    const lines = toLines(text.join('\n'), 'x');
+    const p = createAuditdParser();
+    for (const l of lines.slice(0, -2)) p.push(l);
+    expect(p.pending).toBe(1024);
+    p.push(lines.at(-2)!); // a one-record event: completed at once
+    expect(p.pending).toBe(1024);
+    p.push(lines.at(-1)!); // 3 s later: every event of second 1000 is complete
+    expect(p.pending).toBe(1);
+    // The order: 76 evicted first in, first out, the one-record event, the rest, the last at the end.
+    const ids = groupAuditEvents(lines).events.map((e) => e.id);
+    expect([ids[0], ids[75], ids[76], ids[77], ids[1100], ids[1101]]).toEqual(['1000.001:1', '1000.001:76', '1000.500:5000', '1000.001:77', '1000.001:1100', '1003.000:6000']);
+  });
+
   it('normalizes resolved paths lexically', () => {
     expect(normalizePath('/home/a/../b/./c')).toBe('/home/b/c');
     expect(normalizePath('/etc/audit/rules.d/')).toBe('/etc/audit/rules.d/');
