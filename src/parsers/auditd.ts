@@ -104,10 +104,13 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   /** Index of the first field named `name`, or -1. */
   private find(name: string): number {
     const at = this.at;
+    const text = this.text;
     const n = name.length;
+    // The length and the first character first (inline compares); startsWith only for a likely match.
+    const c0 = name.charCodeAt(0);
     for (let f = 0, p = this.base; f < this.count; f++, p += 3) {
       const ks = at[p] as number;
-      if (((at[p + 1] as number) >> 1) - ks === n && this.text.startsWith(name, ks)) return f;
+      if (((at[p + 1] as number) >> 1) - ks === n && text.charCodeAt(ks) === c0 && text.startsWith(name, ks)) return f;
     }
     return -1;
   }
