@@ -38,7 +38,8 @@ const MAX_EVENT_TIME_SEC = 253402300799;
 const ARG_KEY = /^a(\d{1,7})(?:\[(\d{1,7})\]|(_len))?$/;
 
 interface ArgParts {
-  whole?: Uint8Array;
+  /** The whole argument: its bytes, or its text when it was quoted (printable text, kept as it is: its bytes decode back to it). */
+  whole?: Uint8Array | string;
   declaredLen?: number;
   /** Made when the first chunk comes (most arguments are whole). */
   chunks?: Map<number, Uint8Array>;
@@ -62,6 +63,19 @@ function valueBytes(value: string, quoted: boolean): Uint8Array {
     if (b !== undefined) return b;
   }
   return Buffer.from(value, 'utf8');
+}
+
+/** N of a key `aN` (1 to 7 digits, as ARG_KEY reads it), or -1 for any other key. */
+function wholeArgIndex(key: string): number {
+  const n = key.length;
+  if (n < 2 || n > 8 || key.charCodeAt(0) !== 0x61 /* a */) return -1;
+  let index = 0;
+  for (let i = 1; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    index = index * 10 + (c - 0x30);
+  }
+  return index;
 }
 
 function isExecSyscall(record: AuditRecord): { name: string; arch: string } | undefined {
@@ -107,9 +121,11 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
         if (argc === undefined && /^\d{1,15}$/.test(value)) argc = Number(value);
         return;
       }
-      const m = ARG_KEY.exec(key);
-      if (m === null) return;
-      const index = Number(m[1]);
+      // `aN`, most keys, read by hand; the chunk and length forms through ARG_KEY
+      const simple = wholeArgIndex(key);
+      const m = simple < 0 ? ARG_KEY.exec(key) : null;
+      if (simple < 0 && m === null) return;
+      const index = simple >= 0 ? simple : Number(m![1]);
       if (index >= MAX_ARGC) return;
       let p = parts.get(index);
       if (p === undefined) {
@@ -117,7 +133,9 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
         parts.set(index, p);
       }
       highest = Math.max(highest, index);
-      if (m[3] !== undefined) {
+      if (m === null) {
+        if (p.whole === undefined) p.whole = quoted && value.isWellFormed() ? value : valueBytes(value, quoted);
+      } else if (m[3] !== undefined) {
         if (/^\d{1,12}$/.test(value)) p.declaredLen = Number(value);
       } else if (m[2] !== undefined) {
         const chunk = Number(m[2]);
@@ -161,10 +179,24 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
     for (let i = 0; i < count; i++) {
       const p = parts.get(i);
       let bytes: Uint8Array;
+      if (p !== undefined && typeof p.whole === 'string') {
+        // quoted text: its UTF-8 length counted, the text itself taken (no bytes made and decoded again)
+        const known = p.whole;
+        const length = Buffer.byteLength(known, 'utf8');
+        totalBytes += length;
+        if (cutAt !== undefined) continue;
+        if (length > budget) {
+          cutAt = i;
+          continue;
+        }
+        budget -= length;
+        argv.push(known);
+        continue;
+      }
       if (p === undefined) {
         missing.push(`a${i}`);
         bytes = new Uint8Array(0);
-      } else if (p.whole !== undefined) {
+      } else if (p.whole !== undefined && typeof p.whole !== 'string') {
         bytes = p.whole;
       } else {
         // chunks aI[0], aI[1], … in order; stop at the first one missing
