@@ -74,9 +74,6 @@ function lengthBounds(checks: CheckDef[]): { min: number; max: number } {
   return { min, max };
 }
 
-/** Longer strings that passed are not remembered (they rarely repeat, and should not stay alive). */
-const REMEMBER_MAX = 1024;
-
 function compileString(def: Def): FastCheck {
   const checks = (def.checks ?? []).map((c) => c._zod.def);
   const patterns: RegExp[] = [];
@@ -90,23 +87,13 @@ function compileString(def: Def): FastCheck {
   }
   const { min, max } = lengthBounds(lengthChecks);
   if (patterns.length === 0 && min === 0 && max === Infinity) return (v) => typeof v === 'string';
-  // The last string that passed is remembered (strings are immutable, so it passes again): the
-  // same field of record after record mostly holds the same value (a uid, an arch, a parser name).
-  let passed: string | undefined;
   if (patterns.length === 1 && min === 0 && max === Infinity) {
     const p = patterns[0]!;
-    return (v) => {
-      if (v === passed) return true;
-      if (typeof v !== 'string' || !p.test(v)) return false;
-      if (v.length <= REMEMBER_MAX) passed = v;
-      return true;
-    };
+    return (v) => typeof v === 'string' && p.test(v);
   }
   return (v) => {
-    if (v === passed) return true;
     if (typeof v !== 'string' || v.length < min || v.length > max) return false;
     for (const p of patterns) if (!p.test(v)) return false;
-    if (v.length <= REMEMBER_MAX) passed = v;
     return true;
   };
 }
