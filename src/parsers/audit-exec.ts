@@ -251,10 +251,13 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   if (exe !== undefined) payload.exe = exe;
   const comm = syscallRecord === undefined ? undefined : decodedField(syscallRecord, 'comm');
   if (comm !== undefined) payload.comm = comm;
-  for (const k of ['uid', 'auid', 'euid'] as const) {
-    const v = f(k);
-    if (v !== undefined) payload[k] = v;
-  }
+  // set by name (no list made per event, no store by computed key)
+  const uid = f('uid');
+  if (uid !== undefined) payload.uid = uid;
+  const auid = f('auid');
+  if (auid !== undefined) payload.auid = auid;
+  const euid = f('euid');
+  if (euid !== undefined) payload.euid = euid;
   const user = syscallRecord?.enriched?.get('UID');
   if (user !== undefined) payload.user = user;
   const pid = f('pid');
@@ -291,7 +294,11 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   }
   put('path', item0 === undefined ? undefined : decodedField(item0, 'name'));
   put('interpreter', item1 === undefined ? undefined : decodedField(item1, 'name'));
-  for (const k of ['suid', 'fsuid', 'gid', 'egid', 'subj']) put(k, f(k));
+  put('suid', f('suid'));
+  put('fsuid', f('fsuid'));
+  put('gid', f('gid'));
+  put('egid', f('egid'));
+  put('subj', f('subj'));
   if (exec?.name === 'execveat') put('dirfd', f('a0'));
   const enriched = syscallRecord?.enriched;
   if (enriched !== undefined) {
