@@ -676,9 +676,17 @@ export interface AuditdParser {
   readonly pending: number;
 }
 
-/** A stateful but pure audit.log parser: lines in, `file.access` and `process.exec` records and named failures out. */
+/** What push() returns for a line that completed nothing and failed nothing: shared, read only. */
+const NOTHING: ParseOutput = Object.freeze({ records: Object.freeze([]) as unknown as DerivedRecord[], failures: Object.freeze([]) as unknown as ParseFailure[] });
+
+/**
+ * A stateful but pure audit.log parser: lines in, `file.access` and `process.exec` records and named
+ * failures out. An output with nothing in it may be one shared, frozen object: read it, do not add to it.
+ */
 export function createAuditdParser(): AuditdParser {
   const grouper = new EventGrouper();
+  /** Where the grouping's failures of one line go first (emptied into the line's output). */
+  const groupFailures: ParseFailure[] = [];
   const convert = (events: readonly AuditEvent[], out: ParseOutput): ParseOutput => {
     for (const e of events) {
       try {
@@ -703,20 +711,20 @@ export function createAuditdParser(): AuditdParser {
   };
   return {
     push(line: SourceLine): ParseOutput {
-      const out: ParseOutput = { records: [], failures: [] };
       const r = safeParseLine(line);
-      if (r === undefined) return out;
-      if ('reason' in r) {
-        out.failures.push(r);
-        return out;
-      }
+      if (r === undefined) return NOTHING;
+      if ('reason' in r) return { records: [], failures: [r] };
       let events: readonly AuditEvent[];
+      const failures = groupFailures;
       try {
-        events = grouper.add(r, out.failures);
+        events = grouper.add(r, failures);
       } catch (err) {
-        out.failures.push(failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, [line.seq]));
-        return out;
+        failures.push(failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, [line.seq]));
+        events = NO_EVENTS;
       }
+      // Most lines complete nothing: then the shared empty output, not a fresh one per line.
+      if (events.length === 0 && failures.length === 0) return NOTHING;
+      const out: ParseOutput = { records: [], failures: failures.length === 0 ? [] : failures.splice(0) };
       return convert(events, out);
     },
     finish(): ParseOutput {
