@@ -39,7 +39,7 @@ function sharedBuffer(size: number): Buffer {
 /** Builds one batch; seal() hands it over and starts a new, empty one. */
 export class BatchBuilder {
   private spare: Buffer[] = [];
-  /** The size a batch's buffer starts at: the size the last sealed batch needed (within bounds), so a batch does not grow (and copy) on its way. */
+  /** The size a batch's buffer starts at: what the last sealed batch needed (a power-of-two multiple of 128 KiB up to 1 MiB), so a batch does not grow (and copy) on its way. */
   private preferred = INITIAL_BYTES;
 
   private buffer: Buffer = Buffer.alloc(0);
@@ -111,7 +111,10 @@ export class BatchBuilder {
       observedAt: this.observedAt,
     };
     this.first += this.ends.length;
-    const size = Math.min(Math.max(this.buffer.length, INITIAL_BYTES), MAX_REUSED_BYTES);
+    // The size this batch's bytes needed (not its buffer's, which started at the preferred size):
+    // after a burst of large batches, small ones bring it down again.
+    let size = INITIAL_BYTES;
+    while (size < this.used && size < MAX_REUSED_BYTES) size *= 2;
     if (size !== this.preferred) {
       this.preferred = size;
       this.spare = [];
