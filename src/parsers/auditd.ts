@@ -88,6 +88,8 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
    */
   private texts: Array<string | null | undefined> | undefined;
   private unique: number[] | undefined;
+  /** The keys of a line of the same type with the same keys in the same order, and where each is first: lookups without a walk. */
+  private layout: Layout | undefined;
 
   /** `at`: three numbers per field from `base`, as above (readFields). */
   constructor(
@@ -103,6 +105,8 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
 
   /** Index of the first field named `name`, or -1. */
   private find(name: string): number {
+    const layout = this.layout;
+    if (layout !== undefined) return layout.first.get(name) ?? -1;
     const at = this.at;
     const text = this.text;
     const n = name.length;
@@ -170,6 +174,44 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
     return v;
   }
 
+  /**
+   * Shares the layout of the last record of `type` when this record's keys are the same, in the same
+   * order (lines of one type mostly are: the kernel writes their fields in a fixed order), else makes
+   * this record's the type's layout. Only for records with many fields, which are looked up most.
+   */
+  useLayout(type: string): void {
+    // EXECVE's keys change with every argv (and its fields are read in one walk, not looked up by name).
+    if (this.count < LAYOUT_MIN_FIELDS || type === 'EXECVE') return;
+    const known = layouts.get(type);
+    if (known !== undefined && this.hasKeys(known.keys)) {
+      this.layout = known;
+      return;
+    }
+    const keys: string[] = [];
+    const first = new Map<string, number>();
+    for (let f = 0; f < this.count; f++) {
+      const key = this.keyAt(f);
+      keys.push(key);
+      if (!first.has(key)) first.set(key, f);
+    }
+    if (layouts.size >= 64) layouts.clear(); // bounded: types are few, but any string may be one
+    const layout: Layout = { keys, first };
+    layouts.set(type, layout);
+    this.layout = layout;
+  }
+
+  private hasKeys(keys: readonly string[]): boolean {
+    if (keys.length !== this.count) return false;
+    const at = this.at;
+    const text = this.text;
+    for (let f = 0, p = this.base; f < this.count; f++, p += 3) {
+      const key = keys[f] as string;
+      const ks = at[p] as number;
+      if (((at[p + 1] as number) >> 1) - ks !== key.length || !text.startsWith(key, ks)) return false;
+    }
+    return true;
+  }
+
   private keyAt(f: number): string {
     const p = this.base + 3 * f;
     return this.text.slice(this.at[p], (this.at[p + 1] as number) >> 1);
@@ -224,6 +266,17 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
     for (const f of this.firsts()) callback(this.keyAt(f), this.textAt(f), this.quotedAt(f));
   }
 }
+
+/** The keys of a record in line order, and the index of the first field of each name. */
+interface Layout {
+  keys: string[];
+  first: Map<string, number>;
+}
+
+/** The last layout seen per record type (AuditFields.useLayout). */
+const layouts = new Map<string, Layout>();
+/** Records with fewer fields are looked up by a walk (it is short). */
+const LAYOUT_MIN_FIELDS = 8;
 
 // --- one line ----------------------------------------------------------------------------------
 
@@ -351,6 +404,7 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
     bodyEnd = gs;
   }
   const fields = readFields(text, h.end, bodyEnd);
+  fields.useLayout(h.type);
   const record: AuditRecord = { seq: line.seq, type: h.type, sec: h.sec, milli: h.milli, serial: h.serial, fields };
   if (h.node !== undefined) record.node = h.node;
   if (enriched !== undefined) record.enriched = enriched;
