@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { basename } from 'node:path';
 import { gunzipSync, constants as zc } from 'node:zlib';
 import { createLineDeriver, deriveFromLines, decodeLineBytes, LATIN1_NOTE } from '../src/derive/lines.js';
@@ -97,11 +98,23 @@ function* textLines(bytes: Uint8Array, seqBase: number, path: string, observedAt
   }
 }
 
+/** The last ascending list listLines joined (a copy, in a list reused), and its text: the records of one event list the same lines. */
+const lastListed: number[] = [];
+let lastListedText = '';
+
 export function listLines(nums: readonly number[]): string {
   // Lines of one event are mostly in order already: then there is nothing to sort or deduplicate.
   let ascending = nums.length <= MAX_LISTED_LINES;
   for (let i = 1; ascending && i < nums.length; i++) ascending = (nums[i - 1] as number) < (nums[i] as number);
-  if (ascending) return nums.join(',');
+  if (ascending) {
+    let same = nums.length === lastListed.length;
+    for (let i = 0; same && i < nums.length; i++) same = nums[i] === lastListed[i];
+    if (same) return lastListedText;
+    lastListed.length = nums.length;
+    for (let i = 0; i < nums.length; i++) lastListed[i] = nums[i] as number;
+    lastListedText = nums.join(',');
+    return lastListedText;
+  }
   const sorted = [...new Set(nums)].sort((a, b) => a - b);
   const shown = sorted.slice(0, MAX_LISTED_LINES).join(',');
   return sorted.length > MAX_LISTED_LINES ? `${shown},… (${sorted.length} lines)` : shown;
@@ -296,9 +309,13 @@ export function scanContent(pieces: Iterable<Uint8Array>): ContentScan {
       headFill += n;
     }
     if (!setupapi) {
-      const joined = tail.length === 0 ? Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength) : Buffer.concat([tail, piece]);
-      setupapi = joined.includes(SETUPAPI_MARKER);
-      tail = Buffer.from(joined.subarray(Math.max(0, joined.length - (SETUPAPI_MARKER.length - 1))));
+      // In the piece itself, and across its start in the previous piece's tail joined to its
+      // head (a few bytes, not a copy of the whole piece).
+      const p = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+      const keep = SETUPAPI_MARKER.length - 1;
+      if (tail.length > 0) setupapi = Buffer.concat([tail, p.subarray(0, keep)]).includes(SETUPAPI_MARKER);
+      setupapi ||= p.includes(SETUPAPI_MARKER);
+      tail = p.length >= keep ? Buffer.from(p.subarray(p.length - keep)) : Buffer.concat([tail, p]).subarray(-keep);
     }
   }
   const h = head.subarray(0, headFill);
@@ -351,11 +368,26 @@ function* pieceLines(pieces: Iterable<Uint8Array>, path: string, observedAt: str
     // newline byte is never inside a multibyte character) and hold no byte order mark (which the
     // per-line decoder would drop at the start of each line); otherwise line by line, as textLines.
     const last = piece.lastIndexOf(0x0a);
-    if (last >= start) {
+    if (last >= start && isAscii(piece.subarray(start, last))) {
+      // All ASCII (an audit.log, most logs): each line is its own string, read from the bytes
+      // (ASCII reads the same as UTF-8), not a slice of one string of the whole piece: the parsers
+      // read a flat string faster, and lines kept a while (events being grouped) hold only themselves.
+      for (let nl = piece.indexOf(0x0a, start); nl >= 0 && nl <= last; nl = piece.indexOf(0x0a, start)) {
+        yield { seq: lineNo++, path, text: piece.toString('latin1', start, nl), observedAt };
+        start = nl + 1;
+      }
+    } else if (last >= start) {
       const region = piece.subarray(start, last);
       const text = region.indexOf(UTF8_BOM) < 0 ? strictUtf8(region) : undefined;
       if (text !== undefined) {
-        for (const line of text.split('\n')) yield { seq: lineNo++, path, text: line, observedAt };
+        // Line by line, not split() at once: a piece's thousands of lines would all stay alive
+        // (and be copied by the young generation's collections, then promoted) until the last was read.
+        let from = 0;
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+          yield { seq: lineNo++, path, text: text.slice(from, nl), observedAt };
+          from = nl + 1;
+        }
+        yield { seq: lineNo++, path, text: text.slice(from), observedAt };
         start = last + 1;
       }
     }

@@ -458,6 +458,16 @@ function importOne(
     count(file.failures, f.reason);
     if (file.failure_samples.filter((s) => s.reason === f.reason).length < 3) file.failure_samples.push({ ...f, detail: f.detail.slice(0, 300) });
   };
+  // One source string per parser, not one per record (a new string each time is compared by content in the store's memo).
+  const sources = new Map<string, string>();
+  const sourceOf = (parser: string): string => {
+    let source = sources.get(parser);
+    if (source === undefined) {
+      source = `${IMPORT_SOURCE}:${parser}`;
+      sources.set(parser, source);
+    }
+    return source;
+  };
   const sink: ContentSink = {
     record(rec) {
       const parser = (rec.payload as { parser?: string }).parser ?? 'import';
@@ -467,7 +477,7 @@ function importOne(
           validatePayload(rec.kind as RecordKind, rec.payload as never);
           if (canonicalText(rec.payload) !== before!.records[accepted]) throw resumeMismatch(skipRecords, accepted, fileSeq, given);
         } else {
-          progress.appended.push(store.append(rec.kind, `${IMPORT_SOURCE}:${parser}`, rec.payload));
+          progress.appended.push(store.append(rec.kind, sourceOf(parser), rec.payload));
           count(file.records, rec.kind);
         }
       } catch (err) {

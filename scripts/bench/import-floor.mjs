@@ -21,7 +21,12 @@
  * tree, signed checkpoints, reading the blob back) is its cost above it. Each is a whole process timed by
  * GNU time (CPU = user + system; wall clock beside it, the machine being shared).
  *
- *   npx tsc -p tsconfig.json && node scripts/bench/import-floor.mjs [--lines 1000000] [--rounds 1] [--inputs DIR] [--only access|audit] [--custody] [--batch 256]
+ *   npx tsc -p tsconfig.json && node scripts/bench/import-floor.mjs [--lines 1000000] [--rounds 1] [--inputs DIR] [--only access|audit] [--custody] [--batch 256] [--other-cli PATH]
+ *
+ * Every round is listed after the table (the table holds the medians). --other-cli PATH also
+ * imports the file with another build's cli.js in each round, right after this build's (a before
+ * and after in the same run: copy dist/ of the other commit somewhere inside the repository, so
+ * that it finds node_modules).
  *
  * --inputs DIR reads DIR/access.log and DIR/audit.log (written by import-inputs.mjs) and keeps them;
  * without it the files are generated in a temporary folder and deleted afterwards.
@@ -138,6 +143,8 @@ const ROUNDS = Number(arg('rounds', '1'));
 const INPUTS = arg('inputs', undefined);
 const CUSTODY = process.argv.includes('--custody');
 const CLI = join(root, 'dist', 'src', 'cli.js');
+const OTHER_CLI = arg('other-cli', undefined);
+const loadAtStart = loadavg();
 const work = mkdtempSync(join(tmpdir(), 'custody-bench-floor-'));
 
 /** Wall-clock and CPU (user + system, from GNU time) seconds of one whole process. */
@@ -165,7 +172,7 @@ try {
     const content = readFileSync(file);
     let lines = 0;
     for (let at = content.indexOf(0x0a); at >= 0; at = content.indexOf(0x0a, at + 1)) lines++;
-    const times = { floor: [], blob: [], oracle: [], custody: [] };
+    const times = { floor: [], blob: [], oracle: [], custody: [], other: [] };
     for (let r = 0; r < ROUNDS; r++) {
       for (const [kind, flag] of [['floor', '--floor'], ['blob', '--blob-floor']]) {
         const db = join(work, `${kind}-${r}.sqlite`);
@@ -180,10 +187,14 @@ try {
         const store = join(work, `store-${r}`);
         times.custody.push(timed(process.execPath, [CLI, 'import', '--store', store, '--host', 'bench', '--json', file], { stdout: 'pipe' }));
         rmSync(store, { recursive: true, force: true });
+        if (OTHER_CLI !== undefined) {
+          times.other.push(timed(process.execPath, [resolve(OTHER_CLI), 'import', '--store', store, '--host', 'bench', '--json', file], { stdout: 'pipe' }));
+          rmSync(store, { recursive: true, force: true });
+        }
       }
     }
     const m = (xs, key) => (xs.length === 0 ? undefined : median(xs.map((x) => x[key])));
-    rows.push({ ...input, lines, bytes: statSync(file).size, oracleName: input.oracle(file)[0], ...Object.fromEntries(Object.entries(times).flatMap(([k, xs]) => [[`${k}S`, m(xs, 's')], [`${k}Cpu`, m(xs, 'cpu')], [`${k}Rss`, m(xs, 'rssMiB')]])) });
+    rows.push({ ...input, lines, bytes: statSync(file).size, oracleName: input.oracle(file)[0], times, ...Object.fromEntries(Object.entries(times).flatMap(([k, xs]) => [[`${k}S`, m(xs, 's')], [`${k}Cpu`, m(xs, 'cpu')], [`${k}Rss`, m(xs, 'rssMiB')]])) });
     if (INPUTS === undefined) rmSync(file, { force: true });
   }
 } finally {
@@ -195,7 +206,7 @@ const env = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 *
 const md = [
   `# The floor of custody import, beside goaccess / ausearch`,
   '',
-  `\`node scripts/bench/import-floor.mjs --lines ${LINES} --rounds ${ROUNDS} --batch ${BATCH}${CUSTODY ? ' --custody' : ''}\` on ${env}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; seconds per whole process, wall / CPU (user + system, GNU time), peak RSS; median of ${ROUNDS}.`,
+  `\`node scripts/bench/import-floor.mjs --lines ${LINES} --rounds ${ROUNDS} --batch ${BATCH}${CUSTODY ? ' --custody' : ''}${OTHER_CLI !== undefined ? ` --other-cli ${OTHER_CLI}` : ''}\` on ${env}, load average ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} at the start, ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; seconds per whole process, wall / CPU (user + system, GNU time), peak RSS; median of ${ROUNDS}.`,
   '',
   '| input | lines | MB | line floor wall / CPU (s) | line floor RSS (MiB) | blob floor wall / CPU (s) | oracle | oracle wall / CPU (s) | line floor ÷ oracle CPU | blob floor ÷ oracle CPU | custody wall / CPU (s) | custody RSS (MiB) | custody ÷ oracle CPU | custody ÷ blob floor CPU |',
   '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -203,6 +214,21 @@ const md = [
     (r) =>
       `| ${r.name} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f2(r.floorS)} / ${f2(r.floorCpu)} | ${r.floorRss.toFixed(0)} | ${f2(r.blobS)} / ${f2(r.blobCpu)} | ${r.oracleName} | ${f2(r.oracleS)} / ${f2(r.oracleCpu)} | ${f2(r.floorCpu / r.oracleCpu)}× | ${f2(r.blobCpu / r.oracleCpu)}× | ` +
       (r.custodyS === undefined ? '– | – | – | – |' : `${f2(r.custodyS)} / ${f2(r.custodyCpu)} | ${r.custodyRss.toFixed(0)} | ${f2(r.custodyCpu / r.oracleCpu)}× | ${f2(r.custodyCpu / r.blobCpu)}× |`),
+  ),
+  '',
+  'Every round (wall / CPU s, peak RSS):',
+  '',
+  ...rows.flatMap((r) =>
+    r.times.oracle.map((o, i) => {
+      const t = (x) => (x === undefined ? '–' : `${f2(x.s)} / ${f2(x.cpu)}`);
+      const c = r.times.custody[i];
+      const other = r.times.other[i];
+      return (
+        `- ${r.file} round ${i + 1}: line floor ${t(r.times.floor[i])}, blob floor ${t(r.times.blob[i])}, ${r.oracleName} ${t(o)}` +
+        (c === undefined ? '' : `, custody ${t(c)}, ${c.rssMiB.toFixed(0)} MiB (${f2(c.s / o.s)}× wall, ${f2(c.cpu / o.cpu)}× CPU)`) +
+        (other === undefined ? '' : `, other build ${t(other)}, ${other.rssMiB.toFixed(0)} MiB (${f2(other.s / o.s)}× wall, ${f2(other.cpu / o.cpu)}× CPU)`)
+      );
+    }),
   ),
   '',
 ].join('\n');

@@ -20,7 +20,7 @@
  * fill one in. Pure: no I/O, never throws on its own input shapes (the caller catches anyway).
  */
 import { formatTimestamp, type PayloadOf } from '../records/schema.js';
-import { decodedField, type AuditEvent, type AuditRecord } from './auditd.js';
+import { auditKeyText, decodedField, eventParts, type AuditEvent, type AuditRecord } from './auditd.js';
 import { archName, syscallName } from './syscalls.js';
 import type { DerivedRecord, ParseOutput } from './types.js';
 
@@ -38,7 +38,8 @@ const MAX_EVENT_TIME_SEC = 253402300799;
 const ARG_KEY = /^a(\d{1,7})(?:\[(\d{1,7})\]|(_len))?$/;
 
 interface ArgParts {
-  whole?: Uint8Array;
+  /** The whole argument: its bytes, or its text when it was quoted (printable text, kept as it is: its bytes decode back to it). */
+  whole?: Uint8Array | string;
   declaredLen?: number;
   /** Made when the first chunk comes (most arguments are whole). */
   chunks?: Map<number, Uint8Array>;
@@ -64,6 +65,19 @@ function valueBytes(value: string, quoted: boolean): Uint8Array {
   return Buffer.from(value, 'utf8');
 }
 
+/** N of a key `aN` (1 to 7 digits, as ARG_KEY reads it), or -1 for any other key. */
+function wholeArgIndex(key: string): number {
+  const n = key.length;
+  if (n < 2 || n > 8 || key.charCodeAt(0) !== 0x61 /* a */) return -1;
+  let index = 0;
+  for (let i = 1; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    index = index * 10 + (c - 0x30);
+  }
+  return index;
+}
+
 function isExecSyscall(record: AuditRecord): { name: string; arch: string } | undefined {
   const arch = record.fields.value('arch');
   const nr = record.fields.value('syscall');
@@ -79,8 +93,9 @@ function listed(names: string[]): string {
 
 /** The `process.exec` record of one event, appended to `out`: for an execve/execveat SYSCALL, or EXECVE records without a SYSCALL. */
 export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
-  const syscallRecord = event.records.find((r) => r.type === 'SYSCALL');
-  const execveRecords = event.records.filter((r) => r.type === 'EXECVE');
+  const byType = eventParts(event);
+  const syscallRecord = byType.syscall;
+  const execveRecords = byType.execves;
   // The kernel writes EXECVE only for a program being loaded, so EXECVE records without their
   // SYSCALL (lost, or cut out of the file) still say a program ran; what only SYSCALL says is named.
   const exec = syscallRecord === undefined ? undefined : isExecSyscall(syscallRecord);
@@ -100,15 +115,17 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const parts = new Map<number, ArgParts>();
   let highest = -1;
   for (const r of execveRecords) {
-    // forEach, not for…of: no iterator or entry array per field.
-    r.fields.forEach((v, key) => {
+    // eachField, not for…of: no iterator, entry array or value object per field.
+    r.fields.eachField((key, value, quoted) => {
       if (key === 'argc') {
-        if (argc === undefined && /^\d{1,15}$/.test(v.value)) argc = Number(v.value);
+        if (argc === undefined && /^\d{1,15}$/.test(value)) argc = Number(value);
         return;
       }
-      const m = ARG_KEY.exec(key);
-      if (m === null) return;
-      const index = Number(m[1]);
+      // `aN`, most keys, read by hand; the chunk and length forms through ARG_KEY
+      const simple = wholeArgIndex(key);
+      const m = simple < 0 ? ARG_KEY.exec(key) : null;
+      if (simple < 0 && m === null) return;
+      const index = simple >= 0 ? simple : Number(m![1]);
       if (index >= MAX_ARGC) return;
       let p = parts.get(index);
       if (p === undefined) {
@@ -116,14 +133,16 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
         parts.set(index, p);
       }
       highest = Math.max(highest, index);
-      if (m[3] !== undefined) {
-        if (/^\d{1,12}$/.test(v.value)) p.declaredLen = Number(v.value);
+      if (m === null) {
+        if (p.whole === undefined) p.whole = quoted && value.isWellFormed() ? value : valueBytes(value, quoted);
+      } else if (m[3] !== undefined) {
+        if (/^\d{1,12}$/.test(value)) p.declaredLen = Number(value);
       } else if (m[2] !== undefined) {
         const chunk = Number(m[2]);
         const chunks = (p.chunks ??= new Map());
-        if (!chunks.has(chunk)) chunks.set(chunk, valueBytes(v.value, v.quoted));
+        if (!chunks.has(chunk)) chunks.set(chunk, valueBytes(value, quoted));
       } else if (p.whole === undefined) {
-        p.whole = valueBytes(v.value, v.quoted);
+        p.whole = valueBytes(value, quoted);
       }
     });
   }
@@ -160,10 +179,24 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
     for (let i = 0; i < count; i++) {
       const p = parts.get(i);
       let bytes: Uint8Array;
+      if (p !== undefined && typeof p.whole === 'string') {
+        // quoted text: its UTF-8 length counted, the text itself taken (no bytes made and decoded again)
+        const known = p.whole;
+        const length = Buffer.byteLength(known, 'utf8');
+        totalBytes += length;
+        if (cutAt !== undefined) continue;
+        if (length > budget) {
+          cutAt = i;
+          continue;
+        }
+        budget -= length;
+        argv.push(known);
+        continue;
+      }
       if (p === undefined) {
         missing.push(`a${i}`);
         bytes = new Uint8Array(0);
-      } else if (p.whole !== undefined) {
+      } else if (p.whole !== undefined && typeof p.whole !== 'string') {
         bytes = p.whole;
       } else {
         // chunks aI[0], aI[1], … in order; stop at the first one missing
@@ -218,10 +251,13 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   if (exe !== undefined) payload.exe = exe;
   const comm = syscallRecord === undefined ? undefined : decodedField(syscallRecord, 'comm');
   if (comm !== undefined) payload.comm = comm;
-  for (const k of ['uid', 'auid', 'euid'] as const) {
-    const v = f(k);
-    if (v !== undefined) payload[k] = v;
-  }
+  // set by name (no list made per event, no store by computed key)
+  const uid = f('uid');
+  if (uid !== undefined) payload.uid = uid;
+  const auid = f('auid');
+  if (auid !== undefined) payload.auid = auid;
+  const euid = f('euid');
+  if (euid !== undefined) payload.euid = euid;
   const user = syscallRecord?.enriched?.get('UID');
   if (user !== undefined) payload.user = user;
   const pid = f('pid');
@@ -235,9 +271,9 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const exit = f('exit');
   if (exit !== undefined) payload.exit_code = exit;
   const key = syscallRecord === undefined ? undefined : decodedField(syscallRecord, 'key');
-  const keys = key?.split('\x01').filter((k) => k !== '');
-  if (keys !== undefined && keys.length > 0) payload.audit_key = keys.join(',');
-  const cwdRecord = event.records.find((r) => r.type === 'CWD');
+  const auditKey = auditKeyText(key);
+  if (auditKey !== undefined) payload.audit_key = auditKey;
+  const cwdRecord = byType.cwd;
   const cwd = cwdRecord === undefined ? undefined : decodedField(cwdRecord, 'cwd');
   if (cwd !== undefined) payload.cwd = cwd;
   if (event.sec <= MAX_EVENT_TIME_SEC && event.milli <= 999) payload.event_time = formatTimestamp(event.sec * 1000 + event.milli);
@@ -246,14 +282,23 @@ export function eventToProcessExec(event: AuditEvent, out: ParseOutput): void {
   const put = (k: string, v: string | undefined): void => {
     if (v !== undefined && v !== '') extra[k] = v;
   };
-  const proctitleRecord = event.records.find((r) => r.type === 'PROCTITLE');
+  const proctitleRecord = byType.proctitle;
   put('proctitle', proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle'));
   // The path the caller named (PATH item 0) and the interpreter the kernel loaded (item 1), as written.
-  const pathItems = event.records.filter((r) => r.type === 'PATH');
-  const item = (n: string): AuditRecord | undefined => pathItems.find((r) => r.fields.value('item') === n);
-  put('path', item('0') === undefined ? undefined : decodedField(item('0')!, 'name'));
-  put('interpreter', item('1') === undefined ? undefined : decodedField(item('1')!, 'name'));
-  for (const k of ['suid', 'fsuid', 'gid', 'egid', 'subj']) put(k, f(k));
+  let item0: AuditRecord | undefined;
+  let item1: AuditRecord | undefined;
+  for (const r of byType.paths) {
+    const n = r.fields.value('item');
+    if (n === '0') item0 ??= r;
+    else if (n === '1') item1 ??= r;
+  }
+  put('path', item0 === undefined ? undefined : decodedField(item0, 'name'));
+  put('interpreter', item1 === undefined ? undefined : decodedField(item1, 'name'));
+  put('suid', f('suid'));
+  put('fsuid', f('fsuid'));
+  put('gid', f('gid'));
+  put('egid', f('egid'));
+  put('subj', f('subj'));
   if (exec?.name === 'execveat') put('dirfd', f('a0'));
   const enriched = syscallRecord?.enriched;
   if (enriched !== undefined) {

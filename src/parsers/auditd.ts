@@ -67,108 +67,170 @@ export interface AuditEvent {
 }
 
 /**
- * The `key=value` fields of one record, read from its line where they are: a list of offsets, not
- * a Map of strings and value objects per field (which were most of the garbage an audit.log import
- * made). A name given twice counts once, with its first value, as in a Map filled first-wins;
- * iteration is in the order of first appearance.
+ * The `key=value` fields of one record, read from its line where they are: offsets, not a Map of
+ * strings and value objects per field (which were most of the garbage an audit.log import made).
+ * The offsets live in a shared Int32Array arena, three numbers a field, not in an array of their
+ * own: an event is kept until it is known to be complete (up to MAX_PENDING_EVENTS of them, the
+ * usual case for an audit.log without EOE records), and a thousand events' offset arrays were
+ * most of what every young-generation collection had to copy and then promote. A name given twice
+ * counts once, with its first value, as in a Map filled first-wins; iteration is in the order of
+ * first appearance.
  */
 export class AuditFields implements ReadonlyMap<string, AuditValue> {
-  /** Per field: key start, key end, value start, value end, 1 when quoted; in line order. */
-  private readonly at: readonly number[];
+  /** Per field, from `base`: key start, key end × 2 (+ 1 when the value is quoted), value end; in line order. */
+  private readonly at: Int32Array;
+  private readonly base: number;
+  private readonly count: number;
   private made: Array<AuditValue | undefined> | undefined;
-  /** Values (and decoded values) already read, by field: both parsers of an event read the same fields, and get the same strings. */
-  private texts: Array<string | undefined> | undefined;
-  private decodedTexts: Array<string | null | undefined> | undefined;
+  /**
+   * Values and decoded values already read, by field (slot 2f the value, 2f + 1 the decoded text,
+   * null when it has none): both parsers of an event read the same fields, and get the same strings.
+   */
+  private texts: Array<string | null | undefined> | undefined;
   private unique: number[] | undefined;
+  /** The keys of a line of the same type with the same keys in the same order, and where each is first: lookups without a walk. */
+  private layout: Layout | undefined;
 
-  /** `at`: five numbers per field, as above (readFields). */
+  /** `at`: three numbers per field from `base`, as above (readFields). */
   constructor(
     private readonly text: string,
-    at: readonly number[],
+    at: Int32Array,
+    base: number,
+    count: number,
   ) {
     this.at = at;
+    this.base = base;
+    this.count = count;
   }
 
-  /** Offset in `at` of the first field named `name`, or -1. */
+  /** Index of the first field named `name`, or -1. */
   private find(name: string): number {
+    const layout = this.layout;
+    if (layout !== undefined) return layout.first.get(name) ?? -1;
     const at = this.at;
+    const text = this.text;
     const n = name.length;
-    for (let i = 0; i < at.length; i += 5) {
-      const ks = at[i] as number;
-      if ((at[i + 1] as number) - ks === n && this.text.startsWith(name, ks)) return i;
+    // The length and the first character first (inline compares); startsWith only for a likely match.
+    const c0 = name.charCodeAt(0);
+    for (let f = 0, p = this.base; f < this.count; f++, p += 3) {
+      const ks = at[p] as number;
+      if (((at[p + 1] as number) >> 1) - ks === n && text.charCodeAt(ks) === c0 && text.startsWith(name, ks)) return f;
     }
     return -1;
   }
 
   /** The value of the first field named `name` as written (quotes removed), without making a value object. */
   value(name: string): string | undefined {
-    const i = this.find(name);
-    return i < 0 ? undefined : this.textAt(i);
+    const f = this.find(name);
+    return f < 0 ? undefined : this.textAt(f);
   }
 
   /** decodedField's text of the first field named `name`, worked out once per field. */
   decoded(name: string): string | undefined {
-    const i = this.find(name);
-    if (i < 0) return undefined;
-    const cache = (this.decodedTexts ??= new Array<string | null | undefined>(this.at.length / 5));
-    const k = i / 5;
-    let d = cache[k];
+    const f = this.find(name);
+    if (f < 0) return undefined;
+    const texts = (this.texts ??= new Array<string | null | undefined>(2 * this.count));
+    let d = texts[2 * f + 1];
     if (d === undefined) {
-      d = decodeValue(name, this.entryAt(i)) ?? null;
-      cache[k] = d;
+      d = decodeValue(name, this.textAt(f), this.quotedAt(f)) ?? null;
+      texts[2 * f + 1] = d;
     }
     return d ?? undefined;
   }
 
-  private textAt(i: number): string {
-    const texts = (this.texts ??= new Array<string | undefined>(this.at.length / 5));
-    const k = i / 5;
-    let t = texts[k];
-    if (t === undefined) {
-      t = this.text.slice(this.at[i + 2], this.at[i + 3]);
-      texts[k] = t;
+  private quotedAt(f: number): boolean {
+    return ((this.at[this.base + 3 * f + 1] as number) & 1) === 1;
+  }
+
+  private textAt(f: number): string {
+    const texts = (this.texts ??= new Array<string | null | undefined>(2 * this.count));
+    let t = texts[2 * f];
+    if (t === undefined || t === null) {
+      const p = this.base + 3 * f;
+      const keyEnd = this.at[p + 1] as number;
+      // The value starts after the '=' (and after its opening quote when quoted).
+      t = this.text.slice((keyEnd >> 1) + 1 + (keyEnd & 1), this.at[p + 2]);
+      texts[2 * f] = t;
     }
     return t;
   }
 
   get(name: string): AuditValue | undefined {
-    const i = this.find(name);
-    return i < 0 ? undefined : this.entryAt(i);
+    const f = this.find(name);
+    return f < 0 ? undefined : this.entryAt(f);
   }
 
   has(name: string): boolean {
     return this.find(name) >= 0;
   }
 
-  private entryAt(i: number): AuditValue {
-    const made = (this.made ??= new Array<AuditValue | undefined>(this.at.length / 5));
-    const k = i / 5;
-    let v = made[k];
+  private entryAt(f: number): AuditValue {
+    const made = (this.made ??= new Array<AuditValue | undefined>(this.count));
+    let v = made[f];
     if (v === undefined) {
-      v = { value: this.textAt(i), quoted: this.at[i + 4] === 1 };
-      made[k] = v;
+      v = { value: this.textAt(f), quoted: this.quotedAt(f) };
+      made[f] = v;
     }
     return v;
   }
 
-  private keyAt(i: number): string {
-    return this.text.slice(this.at[i], this.at[i + 1]);
+  /**
+   * Shares the layout of the last record of `type` when this record's keys are the same, in the same
+   * order (lines of one type mostly are: the kernel writes their fields in a fixed order), else makes
+   * this record's the type's layout. Only for records with many fields, which are looked up most.
+   */
+  useLayout(type: string): void {
+    // EXECVE's keys change with every argv (and its fields are read in one walk, not looked up by name).
+    if (this.count < LAYOUT_MIN_FIELDS || type === 'EXECVE') return;
+    const known = layouts.get(type);
+    if (known !== undefined && this.hasKeys(known.keys)) {
+      this.layout = known;
+      return;
+    }
+    const keys: string[] = [];
+    const first = new Map<string, number>();
+    for (let f = 0; f < this.count; f++) {
+      const key = this.keyAt(f);
+      keys.push(key);
+      if (!first.has(key)) first.set(key, f);
+    }
+    if (layouts.size >= 64) layouts.clear(); // bounded: types are few, but any string may be one
+    const layout: Layout = { keys, first };
+    layouts.set(type, layout);
+    this.layout = layout;
   }
 
-  /** Offsets of the first field of each name, in line order. */
+  private hasKeys(keys: readonly string[]): boolean {
+    if (keys.length !== this.count) return false;
+    const at = this.at;
+    const text = this.text;
+    for (let f = 0, p = this.base; f < this.count; f++, p += 3) {
+      const key = keys[f] as string;
+      const ks = at[p] as number;
+      if (((at[p + 1] as number) >> 1) - ks !== key.length || !text.startsWith(key, ks)) return false;
+    }
+    return true;
+  }
+
+  private keyAt(f: number): string {
+    const p = this.base + 3 * f;
+    return this.text.slice(this.at[p], (this.at[p + 1] as number) >> 1);
+  }
+
+  /** Indexes of the first field of each name, in line order. */
   private firsts(): number[] {
     if (this.unique === undefined) {
       this.unique = [];
-      if (this.at.length <= 5 * 64) {
+      if (this.count <= 64) {
         // A field is a first when looking its name up finds it (no set for the usual few fields).
-        for (let i = 0; i < this.at.length; i += 5) if (this.find(this.keyAt(i)) === i) this.unique.push(i);
+        for (let f = 0; f < this.count; f++) if (this.find(this.keyAt(f)) === f) this.unique.push(f);
       } else {
         const seen = new Set<string>();
-        for (let i = 0; i < this.at.length; i += 5) {
-          const key = this.keyAt(i);
+        for (let f = 0; f < this.count; f++) {
+          const key = this.keyAt(f);
           if (seen.has(key)) continue;
           seen.add(key);
-          this.unique.push(i);
+          this.unique.push(f);
         }
       }
     }
@@ -180,15 +242,15 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   }
 
   *entries(): MapIterator<[string, AuditValue]> {
-    for (const i of this.firsts()) yield [this.keyAt(i), this.entryAt(i)];
+    for (const f of this.firsts()) yield [this.keyAt(f), this.entryAt(f)];
   }
 
   *keys(): MapIterator<string> {
-    for (const i of this.firsts()) yield this.keyAt(i);
+    for (const f of this.firsts()) yield this.keyAt(f);
   }
 
   *values(): MapIterator<AuditValue> {
-    for (const i of this.firsts()) yield this.entryAt(i);
+    for (const f of this.firsts()) yield this.entryAt(f);
   }
 
   [Symbol.iterator](): MapIterator<[string, AuditValue]> {
@@ -196,9 +258,25 @@ export class AuditFields implements ReadonlyMap<string, AuditValue> {
   }
 
   forEach(callback: (value: AuditValue, key: string, map: ReadonlyMap<string, AuditValue>) => void, thisArg?: unknown): void {
-    for (const i of this.firsts()) callback.call(thisArg, this.entryAt(i), this.keyAt(i), this);
+    for (const f of this.firsts()) callback.call(thisArg, this.entryAt(f), this.keyAt(f), this);
+  }
+
+  /** forEach without a value object per field: the first field of each name, in line order. */
+  eachField(callback: (key: string, value: string, quoted: boolean) => void): void {
+    for (const f of this.firsts()) callback(this.keyAt(f), this.textAt(f), this.quotedAt(f));
   }
 }
+
+/** The keys of a record in line order, and the index of the first field of each name. */
+interface Layout {
+  keys: string[];
+  first: Map<string, number>;
+}
+
+/** The last layout seen per record type (AuditFields.useLayout). */
+const layouts = new Map<string, Layout>();
+/** Records with fewer fields are looked up by a walk (it is short). */
+const LAYOUT_MIN_FIELDS = 8;
 
 // --- one line ----------------------------------------------------------------------------------
 
@@ -259,7 +337,7 @@ function scanHeader(text: string): Header | undefined {
     if (i === digits || i - digits > 10 || i >= n || text.charCodeAt(i) !== 0x5d /* ] */) return undefined;
     i++;
   }
-  const type = text.slice(typeStart, i);
+  const type = commonType(text, typeStart, i) ?? text.slice(typeStart, i);
   if (i >= n || text.charCodeAt(i) !== C_SPACE) return undefined;
   while (i < n && text.charCodeAt(i) === C_SPACE) i++;
   if (!text.startsWith('msg=audit(', i)) return undefined;
@@ -280,6 +358,15 @@ function scanHeader(text: string): Header | undefined {
   i++;
   if (text.charCodeAt(i) === 0x3a /* : */) i++;
   return { end: i, node, type, sec, milli, serial };
+}
+
+/** The record types of most lines, as constants: a new string per line would stay alive with its pending event. */
+const COMMON_TYPES = ['SYSCALL', 'PATH', 'CWD', 'PROCTITLE', 'EXECVE', 'EOE', 'SOCKADDR', 'AVC'];
+
+function commonType(text: string, start: number, end: number): string | undefined {
+  const n = end - start;
+  for (const t of COMMON_TYPES) if (t.length === n && text.startsWith(t, start)) return t;
+  return undefined;
 }
 
 function regexHeader(text: string): Header | undefined {
@@ -317,6 +404,7 @@ export function parseAuditLine(line: SourceLine): AuditRecord | ParseFailure | u
     bodyEnd = gs;
   }
   const fields = readFields(text, h.end, bodyEnd);
+  fields.useLayout(h.type);
   const record: AuditRecord = { seq: line.seq, type: h.type, sec: h.sec, milli: h.milli, serial: h.serial, fields };
   if (h.node !== undefined) record.node = h.node;
   if (enriched !== undefined) record.enriched = enriched;
@@ -334,8 +422,16 @@ function isSpaceCode(c: number): boolean {
  * body string, no list of pairs.
  */
 function readFields(text: string, from: number, to: number): AuditFields {
-  const at = scratchOffsets;
-  let k = 0;
+  // Written straight into the arena: a field takes at least two characters (`k=`), so a line
+  // cannot need more room than this; a new arena is started when the current one has less.
+  const room = 3 * Math.ceil((to - from) / 2);
+  if (arenaUsed + room > arena.length) {
+    arena = new Int32Array(Math.max(ARENA_ENTRIES, room));
+    arenaUsed = 0;
+  }
+  const at = arena;
+  const base = arenaUsed;
+  let k = base;
   const n = to;
   let i = from;
   while (i < n) {
@@ -348,35 +444,39 @@ function readFields(text: string, from: number, to: number): AuditFields {
     const keyEnd = i;
     i++; // '='
     const q = i < n ? text.charCodeAt(i) : -1;
-    let vs: number;
     let ve: number;
     let quoted: boolean;
     if (q === 0x22 /* " */ || q === 0x27 /* ' */) {
       const end = text.indexOf(q === 0x22 ? '"' : "'", i + 1);
       ve = end < 0 || end >= n ? n : end;
-      vs = i + 1;
       quoted = true;
       i = ve + 1;
     } else {
-      vs = i;
-      while (i < n && text.charCodeAt(i) !== C_SPACE) i++;
-      ve = i;
+      // the value runs to the next space (indexOf, not a loop of charCodeAt: values are the long part of a line)
+      const space = text.indexOf(' ', i);
+      ve = space < 0 || space >= n ? n : space;
       quoted = false;
+      i = ve;
     }
     if (keyEnd !== start) {
+      // the value starts at keyEnd + 1, or keyEnd + 2 after an opening quote (AuditFields.textAt)
       at[k++] = start;
-      at[k++] = keyEnd;
-      at[k++] = vs;
+      at[k++] = keyEnd * 2 + (quoted ? 1 : 0);
       at[k++] = ve;
-      at[k++] = quoted ? 1 : 0;
     }
   }
-  // Collected in a reused list, then copied once at their exact size.
-  return new AuditFields(text, at.slice(0, k));
+  arenaUsed = k;
+  return new AuditFields(text, at, base, (k - base) / 3);
 }
 
-/** readFields's working list of offsets (grows to the most fields a line had, and stays). */
-const scratchOffsets: number[] = [];
+/**
+ * Where the fields' offsets are kept (AuditFields): 64 Ki numbers, about 300 events of a few
+ * records; a full arena is left to the records that use it (and to the collector once they are
+ * gone) and a new one is started.
+ */
+const ARENA_ENTRIES = 1 << 16;
+let arena = new Int32Array(0);
+let arenaUsed = 0;
 
 /** Fields the kernel hex-encodes when they hold a space, a quote or a control character. */
 const ENCODED_FIELDS = new Set(['name', 'cwd', 'comm', 'exe', 'proctitle', 'key', 'path', 'acct', 'cmd', 'data', 'old', 'new']);
@@ -389,16 +489,16 @@ export function decodedField(record: AuditRecord, name: string): string | undefi
   return record.fields.decoded(name);
 }
 
-function decodeValue(name: string, v: AuditValue): string | undefined {
-  if (v.quoted) return v.value;
-  if (v.value === '(null)' || v.value === '') return undefined;
+function decodeValue(name: string, value: string, quoted: boolean): string | undefined {
+  if (quoted) return value;
+  if (value === '(null)' || value === '') return undefined;
   // a stray closing quote after the hex has been seen in real logs (go-libaudit's audit-ubuntu17.log)
-  const hex = v.value.endsWith('"') ? v.value.slice(0, -1) : v.value;
+  const hex = value.endsWith('"') ? value.slice(0, -1) : value;
   if (ENCODED_FIELDS.has(name) && isHex(hex)) {
     const text = hexToText(hex);
     return name === 'proctitle' ? text.replace(/\0+$/, '').replaceAll('\0', ' ') : text;
   }
-  return v.value;
+  return value;
 }
 
 function isHex(s: string): boolean {
@@ -447,7 +547,12 @@ interface Building {
   event: AuditEvent;
   order: number;
   multi: boolean;
+  /** Completed by the next check_events whatever its time: a one-record type, or an event that starts with EOE. */
+  special: boolean;
 }
+
+/** What add() returns when it completed nothing (most records): read only. */
+const NO_EVENTS: readonly AuditEvent[] = Object.freeze([]);
 
 /**
  * The grouping engine: feed records in file order, collect completed events. Shared by the
@@ -459,6 +564,14 @@ class EventGrouper {
   /** The last record's id parts and id: the records of one event mostly follow one another. */
   private lastRecord: AuditRecord | undefined;
   private lastId = '';
+  /**
+   * No building event is older than this (a lower bound: exact after a check_events walk, stale
+   * but still below every event after other removals), and how many building events are special:
+   * while neither can complete anything, check_events has nothing to do and is not walked. It
+   * walked every building event for every new one: an audit.log without EOE keeps about a thousand.
+   */
+  private minSec = Number.POSITIVE_INFINITY;
+  private specials = 0;
 
   private idOf(record: AuditRecord): string {
     const last = this.lastRecord;
@@ -470,59 +583,109 @@ class EventGrouper {
   }
 
   /** Adds a record; returns the events this completed (possibly including a new one-record event). */
-  add(record: AuditRecord, failures: ParseFailure[]): AuditEvent[] {
+  add(record: AuditRecord, failures: ParseFailure[]): readonly AuditEvent[] {
     const id = this.idOf(record);
-    const done: AuditEvent[] = [];
     const existing = this.building.get(id);
     if (existing !== undefined) {
       existing.event.records.push(record);
       if (record.type === 'EOE') {
-        this.building.delete(id);
-        done.push(existing.event);
+        this.remove(id, existing);
+        return [existing.event];
       } else if (existing.event.records.length >= MAX_EVENT_RECORDS) {
-        this.building.delete(id);
-        done.push(existing.event);
+        this.remove(id, existing);
         failures.push(
           failure('auditd.event_too_large', `event ${id} reached ${MAX_EVENT_RECORDS} records; later ones start a new event`, [
             record.seq,
           ]),
         );
+        return [existing.event];
       }
-      return done;
+      return NO_EVENTS;
     }
     const event: AuditEvent = { id, sec: record.sec, milli: record.milli, serial: record.serial, records: [record] };
     if (record.node !== undefined) event.node = record.node;
-    const entry: Building = { event, order: this.order++, multi: startsMultiRecordEvent(record.type) };
+    const multi = startsMultiRecordEvent(record.type);
+    const entry: Building = { event, order: this.order++, multi, special: !multi || record.type === 'EOE' };
     this.building.set(id, entry);
-    // ausearch's check_events, run when a record starts a new event
-    // forEach, not for…of: no entry array per event building (deleting while iterating is the same for both).
-    this.building.forEach((b, key) => {
-      if (b.event.sec + 2 <= record.sec || !b.multi || b.event.records[0]?.type === 'EOE') {
-        this.building.delete(key);
-        done.push(b.event);
-      }
-    });
+    if (entry.special) this.specials++;
+    if (record.sec < this.minSec) this.minSec = record.sec;
+    let done: AuditEvent[] | undefined;
+    // ausearch's check_events, run when a record starts a new event: it completes the events 2 or
+    // more seconds older than this record and the special ones, so there is nothing to walk for
+    // while there are no special events and none is that old.
+    if (this.specials > 0 || this.minSec + 2 <= record.sec) {
+      let min = Number.POSITIVE_INFINITY;
+      // forEach, not for…of: no entry array per event building (deleting while iterating is the same for both).
+      this.building.forEach((b, key) => {
+        if (b.event.sec + 2 <= record.sec || b.special) {
+          this.remove(key, b);
+          (done ??= []).push(b.event);
+        } else if (b.event.sec < min) min = b.event.sec;
+      });
+      this.minSec = min;
+    }
     if (this.building.size > MAX_PENDING_EVENTS) {
       const oldest = this.building.keys().next();
       if (oldest.done !== true) {
         const b = this.building.get(oldest.value);
-        this.building.delete(oldest.value);
-        if (b !== undefined) done.push(b.event);
+        if (b !== undefined) {
+          this.remove(oldest.value, b);
+          (done ??= []).push(b.event);
+        }
       }
     }
-    return done;
+    return done ?? NO_EVENTS;
+  }
+
+  private remove(id: string, b: Building): void {
+    this.building.delete(id);
+    if (b.special) this.specials--;
   }
 
   /** Completes every event still building (end of input). */
   drain(): AuditEvent[] {
     const out = [...this.building.values()].sort((a, b) => a.order - b.order).map((b) => b.event);
     this.building.clear();
+    this.specials = 0;
+    this.minSec = Number.POSITIVE_INFINITY;
     return out;
   }
 
   get pending(): number {
     return this.building.size;
   }
+}
+
+/** The records of an event that the parsers look for: the first of each kind, and every PATH and EXECVE in order. */
+export interface EventParts {
+  syscall: AuditRecord | undefined;
+  cwd: AuditRecord | undefined;
+  proctitle: AuditRecord | undefined;
+  paths: AuditRecord[];
+  execves: AuditRecord[];
+}
+
+/** The last event eventParts looked at (both parsers of an event ask in turn), its records list and length, and its parts. */
+let partsOf: { event: AuditEvent; records: AuditRecord[]; length: number; parts: EventParts } | undefined;
+
+/**
+ * An event's records by type, found in one pass (instead of a find or a filter with a closure per
+ * type and parser). Remembered for the last event only, and only while its records stay the same.
+ */
+export function eventParts(event: AuditEvent): EventParts {
+  const known = partsOf;
+  if (known !== undefined && known.event === event && known.records === event.records && known.length === event.records.length) return known.parts;
+  const parts: EventParts = { syscall: undefined, cwd: undefined, proctitle: undefined, paths: [], execves: [] };
+  for (const r of event.records) {
+    const type = r.type;
+    if (type === 'SYSCALL') parts.syscall ??= r;
+    else if (type === 'PATH') parts.paths.push(r);
+    else if (type === 'EXECVE') parts.execves.push(r);
+    else if (type === 'CWD') parts.cwd ??= r;
+    else if (type === 'PROCTITLE') parts.proctitle ??= r;
+  }
+  partsOf = { event, records: event.records, length: event.records.length, parts };
+  return parts;
 }
 
 function eventId(r: { sec: number; milli: number; serial: number; node?: string }): string {
@@ -567,10 +730,18 @@ export interface AuditdParser {
   readonly pending: number;
 }
 
-/** A stateful but pure audit.log parser: lines in, `file.access` and `process.exec` records and named failures out. */
+/** What push() returns for a line that completed nothing and failed nothing: shared, read only. */
+const NOTHING: ParseOutput = Object.freeze({ records: Object.freeze([]) as unknown as DerivedRecord[], failures: Object.freeze([]) as unknown as ParseFailure[] });
+
+/**
+ * A stateful but pure audit.log parser: lines in, `file.access` and `process.exec` records and named
+ * failures out. An output with nothing in it may be one shared, frozen object: read it, do not add to it.
+ */
 export function createAuditdParser(): AuditdParser {
   const grouper = new EventGrouper();
-  const convert = (events: AuditEvent[], out: ParseOutput): ParseOutput => {
+  /** Where the grouping's failures of one line go first (emptied into the line's output). */
+  const groupFailures: ParseFailure[] = [];
+  const convert = (events: readonly AuditEvent[], out: ParseOutput): ParseOutput => {
     for (const e of events) {
       try {
         eventToFileAccess(e, out);
@@ -594,20 +765,20 @@ export function createAuditdParser(): AuditdParser {
   };
   return {
     push(line: SourceLine): ParseOutput {
-      const out: ParseOutput = { records: [], failures: [] };
       const r = safeParseLine(line);
-      if (r === undefined) return out;
-      if ('reason' in r) {
-        out.failures.push(r);
-        return out;
-      }
-      let events: AuditEvent[];
+      if (r === undefined) return NOTHING;
+      if ('reason' in r) return { records: [], failures: [r] };
+      let events: readonly AuditEvent[];
+      const failures = groupFailures;
       try {
-        events = grouper.add(r, out.failures);
+        events = grouper.add(r, failures);
       } catch (err) {
-        out.failures.push(failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, [line.seq]));
-        return out;
+        failures.push(failure('auditd.internal', `parser error: ${err instanceof Error ? err.message : String(err)}`, [line.seq]));
+        events = NO_EVENTS;
       }
+      // Most lines complete nothing: then the shared empty output, not a fresh one per line.
+      if (events.length === 0 && failures.length === 0) return NOTHING;
+      const out: ParseOutput = { records: [], failures: failures.length === 0 ? [] : failures.splice(0) };
       return convert(events, out);
     },
     finish(): ParseOutput {
@@ -723,8 +894,9 @@ const MAX_EVENT_TIME_SEC = 253402300799; // 9999-12-31T23:59:59Z
 
 /** The `file.access` records of one event, appended to `out` (none when the event names no file). */
 export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
-  const syscallRecord = event.records.find((r) => r.type === 'SYSCALL');
-  const pathRecords = event.records.filter((r) => r.type === 'PATH');
+  const parts = eventParts(event);
+  const syscallRecord = parts.syscall;
+  const pathRecords = parts.paths;
   if (syscallRecord === undefined || pathRecords.length === 0) return;
   const derivedFrom = event.records.map((r) => r.seq);
   const archRaw = syscallRecord.fields.value('arch');
@@ -739,9 +911,9 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const syscallText = syscall ?? nrRaw;
   const baseOperation = syscall === undefined ? `syscall_${nrRaw}` : (OPERATIONS[syscall] ?? syscall);
 
-  const cwdRecord = event.records.find((r) => r.type === 'CWD');
+  const cwdRecord = parts.cwd;
   const cwd = cwdRecord === undefined ? undefined : decodedField(cwdRecord, 'cwd');
-  const proctitleRecord = event.records.find((r) => r.type === 'PROCTITLE');
+  const proctitleRecord = parts.proctitle;
   const proctitle = proctitleRecord === undefined ? undefined : decodedField(proctitleRecord, 'proctitle');
 
   const f = (name: string): string | undefined => syscallRecord.fields.value(name);
@@ -795,17 +967,20 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
   const success = f('success');
   const pidText = f('pid');
   const key = decodedField(syscallRecord, 'key');
-  const keys = key?.split('\x01').filter((k) => k !== '');
+  const auditKey = auditKeyText(key);
   const sec = event.sec;
   const eventTime =
     sec <= MAX_EVENT_TIME_SEC && event.milli <= 999 ? formatTimestamp(sec * 1000 + event.milli) : undefined;
 
-  const seenPaths = new Set<string>();
+  // made for events with more than one object only (most have one)
+  const seenPaths = objects.length > 1 ? new Set<string>() : undefined;
   for (const { target, previous } of objects) {
     const resolved = resolve(target.name);
     // the same object named twice (mount's UNKNOWN + NORMAL items) is one access
-    if (seenPaths.has(resolved.path)) continue;
-    seenPaths.add(resolved.path);
+    if (seenPaths !== undefined) {
+      if (seenPaths.has(resolved.path)) continue;
+      seenPaths.add(resolved.path);
+    }
     const type = nametype(target);
     let operation = baseOperation;
     if (baseOperation === 'open' && type === 'CREATE') operation = 'create';
@@ -832,7 +1007,7 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     const comm = decodedField(syscallRecord, 'comm');
     if (exe !== undefined) payload.exe = exe;
     if (comm !== undefined) payload.comm = comm;
-    if (keys !== undefined && keys.length > 0) payload.audit_key = keys.join(',');
+    if (auditKey !== undefined) payload.audit_key = auditKey;
     const ot = objectType(target.r.fields.value('mode'));
     if (ot !== undefined) payload.object_type = ot;
     if (baseOperation === 'open' && syscall !== 'openat2' && syscall !== 'open_by_handle_at') {
@@ -841,37 +1016,63 @@ export function eventToFileAccess(event: AuditEvent, out: ParseOutput): void {
     }
     if (previous !== undefined) payload.previous_path = resolve(previous.name).path;
 
+    // Members set by name (extra.exit = …), not through a helper's extra[k] = …: an object given
+    // more than a dozen members by computed keys turns into a dictionary, which every later step
+    // (relocation, the payload check, canonical text) then reads by hash lookups.
     const extra: Record<string, string> = { audit_id: event.id };
-    const put = (k: string, v: string | undefined): void => {
-      if (v !== undefined && v !== '') extra[k] = v;
-    };
-    put('exit', f('exit'));
-    put('ses', f('ses'));
-    put('ppid', f('ppid'));
-    put('tty', f('tty'));
-    for (const k of ['euid', 'suid', 'fsuid', 'gid', 'egid']) put(k, f(k));
-    put('subj', f('subj'));
-    put('cwd', cwd);
-    put('proctitle', proctitle);
-    put('item', target.r.fields.value('item'));
-    put('nametype', type);
-    if (target.name !== resolved.path) put('name', target.name);
-    put('path_note', resolved.note);
-    for (const k of ['inode', 'dev', 'mode', 'ouid', 'ogid', 'obj']) put(k, target.r.fields.value(k));
+    let v: string | undefined;
+    if (given((v = f('exit')))) extra.exit = v;
+    if (given((v = f('ses')))) extra.ses = v;
+    if (given((v = f('ppid')))) extra.ppid = v;
+    if (given((v = f('tty')))) extra.tty = v;
+    if (given((v = f('euid')))) extra.euid = v;
+    if (given((v = f('suid')))) extra.suid = v;
+    if (given((v = f('fsuid')))) extra.fsuid = v;
+    if (given((v = f('gid')))) extra.gid = v;
+    if (given((v = f('egid')))) extra.egid = v;
+    if (given((v = f('subj')))) extra.subj = v;
+    if (given(cwd)) extra.cwd = cwd;
+    if (given(proctitle)) extra.proctitle = proctitle;
+    const tf = target.r.fields;
+    if (given((v = tf.value('item')))) extra.item = v;
+    if (given(type)) extra.nametype = type;
+    if (target.name !== resolved.path && given(target.name)) extra.name = target.name;
+    if (given(resolved.note)) extra.path_note = resolved.note;
+    if (given((v = tf.value('inode')))) extra.inode = v;
+    if (given((v = tf.value('dev')))) extra.dev = v;
+    if (given((v = tf.value('mode')))) extra.mode = v;
+    if (given((v = tf.value('ouid')))) extra.ouid = v;
+    if (given((v = tf.value('ogid')))) extra.ogid = v;
+    if (given((v = tf.value('obj')))) extra.obj = v;
     if (enriched !== undefined) {
-      put('auid_user', enriched.get('AUID'));
-      put('euid_user', enriched.get('EUID'));
-      put('gid_group', enriched.get('GID'));
-      const ouser = target.r.enriched?.get('OUID');
-      put('ouid_user', ouser);
+      if (given((v = enriched.get('AUID')))) extra.auid_user = v;
+      if (given((v = enriched.get('EUID')))) extra.euid_user = v;
+      if (given((v = enriched.get('GID')))) extra.gid_group = v;
+      if (given((v = target.r.enriched?.get('OUID')))) extra.ouid_user = v;
     }
     if (baseOperation === 'execute') {
       const interp = items[1];
-      if (interp !== undefined && interp !== target) put('interpreter', resolve(interp.name).path);
+      if (interp !== undefined && interp !== target && given((v = resolve(interp.name).path))) extra.interpreter = v;
     }
     payload.extra = extra;
     out.records.push({ kind: 'file.access', payload } satisfies DerivedRecord<'file.access'>);
   }
+}
+
+/**
+ * The rule keys of a SYSCALL record's key= (several are joined by \x01 in the log) as the records
+ * carry them, comma-separated, or undefined when there is none; one key is itself (no list made).
+ */
+export function auditKeyText(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (!key.includes('\x01')) return key === '' ? undefined : key;
+  const keys = key.split('\x01').filter((k) => k !== '');
+  return keys.length > 0 ? keys.join(',') : undefined;
+}
+
+/** Whether an `extra` member is set: present and not empty. */
+function given(v: string | undefined): v is string {
+  return v !== undefined && v !== '';
 }
 
 function failure(reason: string, detail: string, derivedFrom: number[]): ParseFailure {

@@ -32,49 +32,46 @@ class NotCanonical extends Error {}
 
 function serialize(value: unknown): string {
   if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-      if (!value.isWellFormed()) throw new NotCanonical();
-      return quote(value);
-    case 'number':
-      if (!Number.isSafeInteger(value)) throw new NotCanonical();
-      return String(value); // "0" for -0, as RFC 8785 requires
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object': {
-      if (Array.isArray(value)) {
-        let out = '[';
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out += ',';
-          const item: unknown = value[i];
-          if (item === undefined) throw new NotCanonical();
-          out += serialize(item);
-        }
-        return `${out}]`;
-      }
-      const proto: unknown = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) throw new NotCanonical();
-      // Default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 requires.
-      const keys = Object.keys(value).sort();
-      const obj = value as Record<string, unknown>;
-      let out = '{';
-      let first = true;
-      for (const key of keys) {
-        const child = obj[key];
-        // An undefined member is absent, as in JSON.stringify: optional fields may be written so.
-        if (child === undefined) continue;
-        if (!key.isWellFormed()) throw new NotCanonical();
-        if (!first) out += ',';
-        first = false;
-        out += quote(key);
-        out += ':';
-        out += serialize(child);
-      }
-      return `${out}}`;
-    }
-    default:
-      throw new NotCanonical();
+  // if…else on typeof, not switch (typeof value), which compiles to a call that makes the type's name and compares strings.
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw new NotCanonical();
+    return quote(value);
   }
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new NotCanonical();
+    return String(value); // "0" for -0, as RFC 8785 requires
+  }
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value !== 'object') throw new NotCanonical();
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      const item: unknown = value[i];
+      if (item === undefined) throw new NotCanonical();
+      out += serialize(item);
+    }
+    return `${out}]`;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new NotCanonical();
+  // Default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 requires.
+  const keys = Object.keys(value).sort();
+  const obj = value as Record<string, unknown>;
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const child = obj[key];
+    // An undefined member is absent, as in JSON.stringify: optional fields may be written so.
+    if (child === undefined) continue;
+    if (!key.isWellFormed()) throw new NotCanonical();
+    if (!first) out += ',';
+    first = false;
+    out += quote(key);
+    out += ':';
+    out += serialize(child);
+  }
+  return `${out}}`;
 }
 
 /** Walks a value to name the first thing the serializer refused (only on the error path). */

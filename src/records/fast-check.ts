@@ -143,14 +143,28 @@ function compileObject(def: Def): FastCheck {
     if (c.check !== 'custom' || typeof c.fn !== 'function') throw new Unsupported(`object check ${c.check}`);
     refinements.push(c.fn);
   }
+  // The keys of the last value checked and their fields, in its order: values of one schema mostly
+  // come with the same keys in the same order, and then no field is looked up by name.
+  const lastKeys: string[] = [];
+  const lastFields: Array<{ check: FastCheck; required: boolean }> = [];
   return (v) => {
     if (!isPlainData(v)) return false;
     let required = 0;
+    let i = 0;
     // Every own enumerable key must be a field (strict), with a valid value; a required field that
     // is absent (or non-enumerable, which zod would still read) leaves the count short: false.
-    for (const key of Object.keys(v)) {
-      const f = fields.get(key);
-      if (f === undefined || !f.check(v[key])) return false;
+    // for…in without a key list (an inherited enumerable key, a polluted prototype: false, zod decides).
+    for (const key in v) {
+      if (!Object.hasOwn(v, key)) return false;
+      let f = lastKeys[i] === key ? lastFields[i] : undefined;
+      if (f === undefined) {
+        f = fields.get(key);
+        if (f === undefined) return false;
+        lastKeys[i] = key;
+        lastFields[i] = f;
+      }
+      i++;
+      if (!f.check(v[key])) return false;
       if (f.required) required++;
     }
     if (required !== requiredCount) return false;
@@ -168,7 +182,7 @@ function compileRecord(def: Def): FastCheck {
     if (!isPlainData(v)) return false;
     // zod refuses symbol keys in a record.
     if (Object.getOwnPropertySymbols(v).length > 0) return false;
-    for (const key of Object.keys(v)) if (!value(v[key])) return false;
+    for (const key in v) if (!Object.hasOwn(v, key) || !value(v[key])) return false;
     return true;
   };
 }

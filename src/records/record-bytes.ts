@@ -7,8 +7,11 @@
  * path (a property test in test/unit/record-bytes.test.ts holds the two to identical bytes).
  *
  * Where the time went, and what is remembered instead (measured with scripts/bench/store.mjs):
- * - sorting a payload's keys cost more than serialising it: the sorted order is kept per kind and
- *   reused while the next payload of that kind has the same keys in the same insertion order;
+ * - sorting a payload's keys cost more than serialising it: the sorted order is kept per kind (a
+ *   few shapes of it, most recently used first) and reused for a payload of that kind with the same
+ *   keys in the same insertion order;
+ * - building the text: every piece of a record (envelope, payload, nested `extra`) goes into one
+ *   list joined once, so a record makes one flat string and no intermediate ones;
  * - scanning strings for characters JSON escapes: most envelope and payload strings (host, boot id,
  *   kind, source, path, dev, ino…) repeat record after record, so each field remembers its last
  *   string and that string's canonical text (compared by ===, usually one pointer compare).
@@ -65,30 +68,21 @@ interface Shape {
   memos: Memo[];
   /** The shape key of a plain object nested under each sorted key. */
   nestedKeys: string[];
-  /**
-   * The texts of one object being written, joined once at the end: slot 2i holds sorted key i's
-   * key text (or '' when absent), 2i + 1 its value text, the last slot the closing brace. Reused
-   * for every object of the shape, so writing one makes no string but the result (`+=` made a
-   * cons string per piece, most of the garbage of an import's canonical records).
-   */
-  parts: string[];
+  /** For each sorted key, its index in `keys` (where its value is in the list readKeys fills). */
+  order: number[];
 }
 
-/** The last shape seen per kind (payloads of one kind are mostly built by one piece of code). */
-const shapes = new Map<string, Shape>();
+/**
+ * The shapes seen per shape key (a kind, or a kind and a member), most recently used first: a
+ * kind's payloads come in a few shapes (optional members present or not) that alternate record by
+ * record, and each change of shape used to list and sort the keys again.
+ */
+const shapes = new Map<string, Shape[]>();
+/** Shapes kept per shape key. */
+const SHAPES_PER_KEY = 8;
+let shapeCount = 0;
 
-function shapeOf(kind: string, keys: string[]): Shape | undefined {
-  const known = shapes.get(kind);
-  if (known !== undefined && known.keys.length === keys.length) {
-    let same = true;
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] !== known.keys[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return known;
-  }
+function newShape(kind: string, keys: string[]): Shape | undefined {
   const sorted = [...keys].sort();
   const keyTexts: string[] = [];
   const firstKeyTexts: string[] = [];
@@ -98,7 +92,11 @@ function shapeOf(kind: string, keys: string[]): Shape | undefined {
     keyTexts.push(`,${text}:`);
     firstKeyTexts.push(`{${text}:`);
   }
-  if (shapes.size >= 256) shapes.clear(); // bounded: kinds (and their nested members) are few, but `kind` here is any string
+  // bounded: kinds (and their nested members) are few, but `kind` here is any string
+  if (shapeCount >= 256) {
+    shapes.clear();
+    shapeCount = 0;
+  }
   const shape: Shape = {
     keys,
     sorted,
@@ -106,87 +104,126 @@ function shapeOf(kind: string, keys: string[]): Shape | undefined {
     keyTexts,
     memos: sorted.map(() => new Memo()),
     nestedKeys: sorted.map((key) => `${kind}\u0000${key}`),
-    parts: new Array<string>(2 * sorted.length + 1).fill(''),
+    order: sorted.map((key) => keys.indexOf(key)),
   };
-  shapes.set(kind, shape);
+  let list = shapes.get(kind);
+  if (list === undefined) {
+    list = [];
+    shapes.set(kind, list);
+  }
+  list.unshift(shape);
+  shapeCount++;
+  if (list.length > SHAPES_PER_KEY) {
+    list.pop();
+    shapeCount--;
+  }
   return shape;
 }
 
-/** The shape of `obj` under `shapeKey`: the one known when `obj` has its keys in its order (checked without listing them), else shapeOf. */
-function shapeFor(shapeKey: string, obj: object): Shape | undefined {
-  const known = shapes.get(shapeKey);
-  if (known !== undefined) {
-    // for…in walks the same own keys in the same order as Object.keys, without making a list;
-    // an enumerable inherited key (a polluted prototype) makes it differ, and then Object.keys decides.
-    const keys = known.keys;
-    let i = 0;
-    let same = true;
-    for (const key in obj) {
-      if (keys[i] !== key) {
-        same = false;
-        break;
-      }
-      i++;
-    }
-    if (same && i === keys.length) return known;
+/**
+ * Whether `obj`'s own enumerable keys are `keys`, in that order (checked without listing them);
+ * their values go into `values` as they are read, in that order.
+ */
+function readKeys(obj: Record<string, unknown>, keys: readonly string[], values: unknown[]): boolean {
+  // for…in walks the same own keys in the same order as Object.keys, without making a list, and
+  // reads each value from where the walk finds it (no lookup by name); an enumerable inherited
+  // key (a polluted prototype) makes it differ, and then Object.keys decides.
+  let i = 0;
+  for (const key in obj) {
+    if (keys[i] !== key) return false;
+    values[i++] = obj[key];
   }
-  return shapeOf(shapeKey, Object.keys(obj));
-}
-
-/** The payload's canonical text without the general walk, or undefined when it must take it. */
-function fastPayloadText(kind: string, payload: unknown): string | undefined {
-  return fastObjectText(kind, payload, true);
+  return i === keys.length;
 }
 
 /**
- * A plain object's canonical text through the shape of `shapeKey` (a kind, or a kind and a member
- * for the objects nested in its payloads, such as `extra`, whose keys are as regular as the
- * payload's), or undefined when it must take the general walk.
+ * The shape of `obj` under `shapeKey`, with `obj`'s values in `values` in the order of its keys:
+ * one known when `obj` has its keys in its order, else a new one.
  */
-function fastObjectText(shapeKey: string, payload: unknown, nest: boolean): string | undefined {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+function shapeFor(shapeKey: string, obj: Record<string, unknown>, values: unknown[]): Shape | undefined {
+  const list = shapes.get(shapeKey);
+  if (list !== undefined) {
+    for (let i = 0; i < list.length; i++) {
+      const known = list[i] as Shape;
+      if (!readKeys(obj, known.keys, values)) continue;
+      if (i > 0) {
+        // most recently used first
+        list[i] = list[0] as Shape;
+        list[0] = known;
+      }
+      return known;
+    }
+  }
+  const shape = newShape(shapeKey, Object.keys(obj));
+  if (shape !== undefined) for (let i = 0; i < shape.keys.length; i++) values[i] = obj[shape.keys[i] as string];
+  return shape;
+}
+
+/** The values of the object being written, by depth (a payload, an object nested in it): filled by shapeFor. */
+const valueLists: unknown[][] = [[], []];
+
+/**
+ * The texts of the record being written, joined once at the end (one flat string: no cons string
+ * per piece, no string per nested object, nothing to flatten when the batch encodes it). Reused
+ * for every record; `used` slots are the current record's.
+ */
+const parts: string[] = [];
+let used = 0;
+
+/**
+ * Appends a plain object's canonical text to `parts` through the shape of `shapeKey` (a kind, or
+ * a kind and a member for the objects nested in its payloads, such as `extra`, whose keys are as
+ * regular as the payload's); false (with `used` back where it was) when it must take the general
+ * walk.
+ */
+function putObjectText(shapeKey: string, payload: unknown, nest: boolean): boolean {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return false;
   const proto: unknown = Object.getPrototypeOf(payload);
-  if (proto !== Object.prototype && proto !== null) return undefined;
-  const shape = shapeFor(shapeKey, payload);
-  if (shape === undefined) return undefined;
-  const obj = payload as Record<string, unknown>;
-  const { sorted, keyTexts, firstKeyTexts, memos, nestedKeys, parts } = shape;
+  if (proto !== Object.prototype && proto !== null) return false;
+  const values = valueLists[nest ? 0 : 1] as unknown[];
+  const shape = shapeFor(shapeKey, payload as Record<string, unknown>, values);
+  if (shape === undefined) return false;
+  const { sorted, keyTexts, firstKeyTexts, memos, nestedKeys, order } = shape;
+  const start = used;
   let first = true;
   for (let i = 0; i < sorted.length; i++) {
-    const value = obj[sorted[i] as string];
-    let text: string | undefined;
-    switch (typeof value) {
-      case 'undefined':
-        // an undefined member is absent, as in JSON.stringify
-        parts[2 * i] = '';
-        parts[2 * i + 1] = '';
-        continue;
-      case 'string':
-        text = (memos[i] as Memo).of(value);
-        break;
-      case 'number':
-        text = Number.isSafeInteger(value) ? String(value) : undefined;
-        break;
-      case 'boolean':
-        text = value ? 'true' : 'false';
-        break;
-      case 'object':
-        // A nested plain object (a payload's `extra`) through its own shape; anything else, and
-        // anything deeper, through the general serializer.
-        if (value === null) text = 'null';
-        else text = (nest && !Array.isArray(value) ? fastObjectText(nestedKeys[i] as string, value, false) : undefined) ?? canonicalText(value);
-        break;
-      default:
-        text = undefined;
-    }
-    if (text === undefined) return undefined;
-    parts[2 * i] = (first ? firstKeyTexts[i] : keyTexts[i]) as string;
-    parts[2 * i + 1] = text;
+    const value = values[order[i] as number];
+    if (value === undefined) continue; // an undefined member is absent, as in JSON.stringify
+    parts[used++] = (first ? firstKeyTexts[i] : keyTexts[i]) as string;
     first = false;
+    // if…else on typeof, not switch (typeof value): the switch compiled to a call that makes
+    // the type's name and compares strings, a tenth of this function's time.
+    let text: string | undefined;
+    if (typeof value === 'string') text = (memos[i] as Memo).of(value);
+    else if (typeof value === 'number') text = Number.isSafeInteger(value) ? String(value) : undefined;
+    else if (typeof value === 'boolean') text = value ? 'true' : 'false';
+    else if (typeof value === 'object') {
+      // A nested plain object (a payload's `extra`) through its own shape, in place; anything
+      // else, and anything deeper, through the general serializer.
+      if (value === null) text = 'null';
+      else if (nest && !Array.isArray(value) && putObjectText(nestedKeys[i] as string, value, false)) continue;
+      else text = canonicalText(value);
+    }
+    if (text === undefined) {
+      used = start;
+      return false;
+    }
+    parts[used++] = text;
   }
-  // No member present: '{' and '}' (the empty parts add nothing).
-  parts[parts.length - 1] = first ? '{}' : '}';
-  return parts.join('');
+  // No member present: '{}'.
+  parts[used++] = first ? '{}' : '}';
+  return true;
+}
+
+/** The parts joined, and the list cleared of them (a much shorter record after a long one gives the room back). */
+function joinParts(): string {
+  if (parts.length !== used) {
+    if (used < parts.length / 2) parts.length = used;
+    else for (let i = used; i < parts.length; i++) parts[i] = '';
+  }
+  const text = parts.join('');
+  used = 0;
+  return text;
 }
 
 const bootIdMemo = new Memo();
@@ -211,20 +248,39 @@ export interface RecordFields {
 
 /** The RFC 8785 canonical text of a record; exactly canonicalText(record). */
 export function recordText(record: RecordFields): string {
+  used = 0;
   // Fields in canonical order, so a record with several problems is refused for the first, as before.
-  const bootId = envelopeString(bootIdMemo, record.boot_id);
-  const host = envelopeString(hostMemo, record.host);
-  const kind = envelopeString(kindMemo, record.kind);
-  const mono = envelopeString(monoMemo, record.mono_ns);
-  const observed = envelopeString(observedMemo, record.observed_at);
-  let payload: string | undefined;
+  parts[used++] = '{"boot_id":';
+  parts[used++] = envelopeString(bootIdMemo, record.boot_id);
+  parts[used++] = ',"host":';
+  parts[used++] = envelopeString(hostMemo, record.host);
+  parts[used++] = ',"kind":';
+  parts[used++] = envelopeString(kindMemo, record.kind);
+  parts[used++] = ',"mono_ns":';
+  parts[used++] = envelopeString(monoMemo, record.mono_ns);
+  parts[used++] = ',"observed_at":';
+  parts[used++] = envelopeString(observedMemo, record.observed_at);
+  parts[used++] = ',"payload":';
+  const payloadAt = used;
+  let fast: boolean;
   try {
-    payload = fastPayloadText(record.kind, record.payload);
+    fast = putObjectText(record.kind, record.payload, true);
   } catch {
-    payload = undefined; // a nested value was refused: the general walk below names where
+    fast = false; // a nested value was refused: the general walk below names where
   }
-  payload ??= canonicalText(record.payload);
-  return `{"boot_id":${bootId},"host":${host},"kind":${kind},"mono_ns":${mono},"observed_at":${observed},"payload":${payload},"seq":${integerText(record.seq)},"source":${envelopeString(sourceMemo, record.source)},"v":${integerText(record.v)}}`;
+  if (!fast) {
+    used = payloadAt;
+    const text = canonicalText(record.payload);
+    parts[used++] = text;
+  }
+  parts[used++] = ',"seq":';
+  parts[used++] = integerText(record.seq);
+  parts[used++] = ',"source":';
+  parts[used++] = envelopeString(sourceMemo, record.source);
+  parts[used++] = ',"v":';
+  parts[used++] = integerText(record.v);
+  parts[used++] = '}';
+  return joinParts();
 }
 
 export function recordBytes(record: EvidenceRecord): Uint8Array {

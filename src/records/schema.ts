@@ -468,9 +468,20 @@ export function validatePayload(kind: RecordKind, payload: unknown): void {
 export function formatTimestamp(epochMs: number, extraMicros = 0): string {
   // The last result is remembered: parsers stamp several records of one event, and many events of one millisecond.
   if (epochMs === lastStampMs && extraMicros === lastStampMicros) return lastStampText;
-  const iso = new Date(epochMs).toISOString(); // …T12:34:56.789Z
-  const micros = String(extraMicros).padStart(3, '0');
-  const text = `${iso.slice(0, 23)}${micros}Z`;
+  const micros = extraMicros === 0 ? '000' : String(extraMicros).padStart(3, '0');
+  let text: string;
+  const milli = epochMs % 1000;
+  if (epochMs - milli === lastSecondMs && Number.isInteger(epochMs)) {
+    // Another millisecond of the same second (events come a few a millisecond): no Date, no ISO text.
+    text = `${lastSecondText}${MILLIS[milli]}${micros}Z`;
+  } else {
+    const iso = new Date(epochMs).toISOString(); // …T12:34:56.789Z
+    text = `${iso.slice(0, 23)}${micros}Z`;
+    // Only a whole millisecond of years 0000–9999 (whose ISO text is YYYY-MM-DDTHH:MM:SS.mmmZ) is a second to reuse.
+    const ok = Number.isInteger(epochMs) && epochMs >= 0 && epochMs <= MAX_FOUR_DIGIT_YEAR_MS;
+    lastSecondMs = ok ? epochMs - milli : Number.NaN;
+    lastSecondText = ok ? iso.slice(0, 20) : '';
+  }
   lastStampMs = epochMs;
   lastStampMicros = extraMicros;
   lastStampText = text;
@@ -479,3 +490,8 @@ export function formatTimestamp(epochMs: number, extraMicros = 0): string {
 let lastStampMs = Number.NaN;
 let lastStampMicros = 0;
 let lastStampText = '';
+/** The second of the last formatted time, and its text up to the decimal point (`YYYY-MM-DDTHH:MM:SS.`). */
+let lastSecondMs = Number.NaN;
+let lastSecondText = '';
+const MAX_FOUR_DIGIT_YEAR_MS = 253402300799999; // 9999-12-31T23:59:59.999Z
+const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));

@@ -290,6 +290,53 @@ describe('auditd: grouping rules', () => {
     expect(p.pending).toBe(0);
   });
 
+  it('with more events building than are kept, the oldest are completed first, and a record 2 s younger still completes every older one', () => {
+    // 1,100 two-record events of one second, none with EOE (as auditd writes them), then a one-record
+    // event and one 3 s later: the check for old events must still run after the evictions.
+    const text: string[] = [];
+    for (let s = 1; s <= 1100; s++) text.push(`type=SYSCALL msg=audit(1000.001:${s}): arch=c000003e syscall=2 success=yes`, `type=CWD msg=audit(1000.001:${s}): cwd="/"`);
+    text.push('type=USER_LOGIN msg=audit(1000.500:5000): pid=1 res=success', 'type=SYSCALL msg=audit(1003.000:6000): arch=c000003e syscall=2 success=yes');
+    const lines = toLines(text.join('\n'), 'x');
+    const p = createAuditdParser();
+    for (const l of lines.slice(0, -2)) p.push(l);
+    expect(p.pending).toBe(1024);
+    p.push(lines.at(-2)!); // a one-record event: completed at once
+    expect(p.pending).toBe(1024);
+    p.push(lines.at(-1)!); // 3 s later: every event of second 1000 is complete
+    expect(p.pending).toBe(1);
+    // The order: 76 evicted first in, first out, the one-record event, the rest, the last at the end.
+    const ids = groupAuditEvents(lines).events.map((e) => e.id);
+    expect([ids[0], ids[75], ids[76], ids[77], ids[1100], ids[1101]]).toEqual(['1000.001:1', '1000.001:76', '1000.500:5000', '1000.001:77', '1000.001:1100', '1003.000:6000']);
+  });
+
+  it('fields are looked up the same whether a record shares the layout of the one before it or not (first of a name wins)', () => {
+    const rec = (body: string, seq: number): AuditRecord => {
+      const r = parseAuditLine({ seq, path: 'x', text: `type=SYSCALL msg=audit(1.001:${seq}): ${body}`, observedAt: 'x' });
+      if (r === undefined || 'reason' in r) throw new Error('not a record');
+      return r;
+    };
+    const bodies = [
+      'a=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8',
+      'a=10 b=20 c=30 d=40 e=50 f=60 g=70 h=80', // the same keys: the layout of the line before
+      'h=8 g=7 f=6 e=5 d=4 c=3 b=2 a=1', // another order
+      'a=1 a=2 b=3 b=4 c=5 d=6 e=7 f=8', // a name twice: the first counts
+      'a=5 a=6 b=7 b=8 c=9 d=10 e=11 f=12', // the same, through the shared layout
+      'aa=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8', // a key that only starts like another
+    ];
+    const got = bodies.map((b, i) => {
+      const f = rec(b, i + 1).fields;
+      return [f.value('a'), f.value('b'), f.value('h'), f.value('aa'), f.value('zz'), [...f.keys()].join(' ')];
+    });
+    expect(got).toEqual([
+      ['1', '2', '8', undefined, undefined, 'a b c d e f g h'],
+      ['10', '20', '80', undefined, undefined, 'a b c d e f g h'],
+      ['1', '2', '8', undefined, undefined, 'h g f e d c b a'],
+      ['1', '3', undefined, undefined, undefined, 'a b c d e f'],
+      ['5', '7', undefined, undefined, undefined, 'a b c d e f'],
+      [undefined, '2', '8', '1', undefined, 'aa b c d e f g h'],
+    ]);
+  });
+
   it('normalizes resolved paths lexically', () => {
     expect(normalizePath('/home/a/../b/./c')).toBe('/home/b/c');
     expect(normalizePath('/etc/audit/rules.d/')).toBe('/etc/audit/rules.d/');

@@ -62,4 +62,26 @@ describe('recordBytes', () => {
       { numRuns: 3000 },
     );
   });
+  it('gives exactly canonicalBytes(record) when payloads of a kind alternate between several shapes (more than the shapes kept per kind)', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 4 });
+    const scalar = fc.oneof(text, fc.maxSafeInteger(), fc.boolean(), fc.constant(undefined), fc.constantFrom('a', '"\\\n'));
+    const keyList = fc.uniqueArray(fc.oneof(text, fc.constantFrom('extra', 'path', 'a', 'B', 'é')), { minLength: 0, maxLength: 5 });
+    const run = fc.tuple(fc.array(keyList, { minLength: 1, maxLength: 12 }), fc.array(keyList, { minLength: 1, maxLength: 12 })).chain(([tops, inners]) =>
+      fc.array(
+        fc.tuple(fc.nat(tops.length - 1), fc.nat(inners.length - 1), fc.array(scalar, { minLength: 5, maxLength: 5 }), fc.array(scalar, { minLength: 5, maxLength: 5 })).map(([t, i, values, innerValues]) => {
+          const payload: Record<string, unknown> = {};
+          tops[t]!.forEach((k, n) => (payload[k] = values[n]));
+          payload['extra'] = Object.fromEntries(inners[i]!.map((k, n) => [k, innerValues[n]]));
+          return { v: 1 as const, seq: 7, kind: 'file.access', observed_at: '2026-11-23T14:08:51.123000Z', mono_ns: '1', boot_id: 'b', host: 'h', source: 's', payload };
+        }),
+        { minLength: 1, maxLength: 40 },
+      ),
+    );
+    fc.assert(
+      fc.property(run, (records) => {
+        for (const r of records) expect(Buffer.from(recordBytes(r as EvidenceRecord)).toString()).toBe(Buffer.from(canonicalBytes(r)).toString());
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
