@@ -143,6 +143,15 @@ export const DEFAULT_SHIP_LIMITS: ShipLimits = { records: 20_000, objects: 2_000
 export const DEFAULT_SHIP_WINDOW = 4;
 
 /**
+ * The page cache of a round's store reader, in KiB. A round reads each record it ships once, in
+ * seq order; the operating system's file cache holds the file. With SQLite's default here (16 MB
+ * in better-sqlite3's build) a first round of 5,000 records cached 1.9 MB of pages that the idle
+ * agent kept as free malloc memory after the reader closed (heaptrack, scripts/bench/agent-idle.mjs
+ * --vault); a round of 20,000 records could fill 10 MB.
+ */
+export const SHIP_READ_CACHE_KIB = 256;
+
+/**
  * How long a check that the vault locks what it stores holds for one client (one agent run against
  * one bucket). Object Lock cannot be turned off on a bucket, but its default retention rule can be
  * removed by whoever administers the bucket; checked again this often, and at every start.
@@ -210,7 +219,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
   const limits = { ...DEFAULT_SHIP_LIMITS, ...options.limits };
   const vaultName = formatVaultUrl(client.vault);
   const prefix = client.vault.prefix;
-  const reader = new SqliteStoreReader(storeDir);
+  const reader = SqliteStoreReader.withCache(storeDir, SHIP_READ_CACHE_KIB);
   try {
     const meta = reader.meta();
     const storeId = meta.get('store_id');
@@ -272,8 +281,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     }
     let more = plan.length < fullPlan.length;
 
-    // The frontier before the first unshipped record, and the records this round's segments need.
-    const segments = plan.filter((i): i is Extract<ShipItem, { kind: 'segment' }> => i.kind === 'segment');
+    // The frontier before the first unshipped record.
     const rebuildAt = (size: number): FrontierState => {
       const frontier = new MerkleFrontier();
       for (const r of reader.leafHashesBefore(size)) frontier.push(r.leaf_hash);
@@ -291,17 +299,12 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
       }
       return Buffer.from(MerkleFrontier.fromState(after).root()).equals(Buffer.from(root));
     };
-    // Read when the first segment is prepared, not before: the small objects before it (the
-    // enrollment key, checkpoint notes) are already on their way while the records are read.
-    let pending: { bytes: Uint8Array; observedAt: string }[] | undefined;
-    let pendingAt = 0;
-    const firstUnshipped = acked.segmentEnd;
-    const takeRecords = (n: number): { bytes: Uint8Array; observedAt: string }[] => {
-      pending ??= reader.recordBytesRange(firstUnshipped, Math.min(sealedSize, (segments.at(-1) as { end: number }).end));
-      const out = pending.slice(pendingAt, pendingAt + n);
-      pendingAt += out.length;
-      return out;
-    };
+    // Each segment's records are read when it is prepared (one snapshot: the reader's transaction),
+    // not the round's all at once: a first round of a large backlog held every record's bytes until
+    // the round ended (5,000 records, 2-3 MB of buffers, freed only by a later GC), and what a
+    // long-lived process once held it keeps as free malloc memory. The small objects before the
+    // first segment (the enrollment key, checkpoint notes) are already on their way meanwhile.
+    const takeRecords = (start: number, end: number): { bytes: Uint8Array; observedAt: string }[] => reader.recordBytesRange(start, Math.min(sealedSize, end));
 
     const round: ShipRound = { written: 0, existed: 0, bytes: 0, acknowledged: acked, more };
     // Blob acknowledgements go into this round's own set (no copy per blob), saved as new rows.
@@ -433,7 +436,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
           return { key: item.key, body: certificates.get(item.epoch) as Uint8Array, next: (a) => ({ ...a, certificateEpoch: item.epoch }) };
         case 'segment': {
           if (frontierState.size !== item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records before seq ${item.start} are missing from the store`, { where: storeDir });
-          const records = takeRecords(item.end - item.start);
+          const records = takeRecords(item.start, item.end);
           if (records.length !== item.end - item.start) throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${item.start}, ${item.end}) are not all in the store`, { where: storeDir });
           let seg = segmentObject(prefix, host as string, storeId as string, frontierState, records);
           if (!matchesCheckpoint(seg.after, item.end)) {
