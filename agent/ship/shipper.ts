@@ -143,6 +143,15 @@ export const DEFAULT_SHIP_LIMITS: ShipLimits = { records: 20_000, objects: 2_000
 export const DEFAULT_SHIP_WINDOW = 4;
 
 /**
+ * The page cache of a round's store reader, in KiB. A round reads each record it ships once, in
+ * seq order; the operating system's file cache holds the file. With SQLite's default here (16 MB
+ * in better-sqlite3's build) a first round of 5,000 records cached 1.9 MB of pages that the idle
+ * agent kept as free malloc memory after the reader closed (heaptrack, scripts/bench/agent-idle.mjs
+ * --vault); a round of 20,000 records could fill 10 MB.
+ */
+export const SHIP_READ_CACHE_KIB = 256;
+
+/**
  * How long a check that the vault locks what it stores holds for one client (one agent run against
  * one bucket). Object Lock cannot be turned off on a bucket, but its default retention rule can be
  * removed by whoever administers the bucket; checked again this often, and at every start.
@@ -210,7 +219,7 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
   const limits = { ...DEFAULT_SHIP_LIMITS, ...options.limits };
   const vaultName = formatVaultUrl(client.vault);
   const prefix = client.vault.prefix;
-  const reader = new SqliteStoreReader(storeDir);
+  const reader = SqliteStoreReader.withCache(storeDir, SHIP_READ_CACHE_KIB);
   try {
     const meta = reader.meta();
     const storeId = meta.get('store_id');
@@ -272,7 +281,10 @@ export async function shipStore(storeDir: string, client: VaultClient, state: St
     }
     let more = plan.length < fullPlan.length;
 
-    // The frontier before the first unshipped record (each segment's records are read when it is prepared).
+    // The frontier before the first unshipped record. Each segment's records are read when it is
+    // prepared (one snapshot: the reader's transaction), not the round's all at once: a first round
+    // of a large backlog held every record's bytes until the round ended, and what a long-lived
+    // process once held it keeps as free malloc memory.
     const rebuildAt = (size: number): FrontierState => {
       const frontier = new MerkleFrontier();
       for (const r of reader.leafHashesBefore(size)) frontier.push(r.leaf_hash);

@@ -45,8 +45,18 @@ export class SqliteStoreReader implements StoreReader {
     return new SqliteStoreReader(location, snapshot);
   }
 
-  /** `snapshot`: see fromBytes; then `storeDir` is only the name used in messages. */
-  constructor(storeDir: string, snapshot?: Uint8Array) {
+  /**
+   * A reader of the store folder whose SQLite page cache holds at most `cacheKib` KiB. The
+   * default (better-sqlite3's build: 16 MB) suits a verifier that reads a store once and exits; a
+   * long-lived process that reads the newest records over and over (the agent's shipper) would
+   * fill it with pages it never reads again, and the memory stays in the process after close.
+   */
+  static withCache(storeDir: string, cacheKib: number): SqliteStoreReader {
+    return new SqliteStoreReader(storeDir, undefined, cacheKib);
+  }
+
+  /** `snapshot`: see fromBytes; then `storeDir` is only the name used in messages. `cacheKib`: see withCache. */
+  constructor(storeDir: string, snapshot?: Uint8Array, cacheKib?: number) {
     const path = snapshot === undefined ? join(storeDir, EVIDENCE_FILE) : storeDir;
     this.location = path;
     this.storeDir = snapshot === undefined ? storeDir : undefined;
@@ -59,6 +69,7 @@ export class SqliteStoreReader implements StoreReader {
           ? new Database(path, { readonly: true, fileMustExist: true })
           : new Database(Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength), { readonly: true });
       this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      if (cacheKib !== undefined) this.db.pragma(`cache_size = -${Math.max(1, Math.floor(cacheKib))}`);
       // Everything this reader returns comes from one snapshot of the file: a store verified while
       // its agent writes must not look truncated because sqlite_sequence was read after the records
       // (every such read in its own transaction gave record.tail_truncated on an honest live store,
