@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const START_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'rgw-start.sh');
+const STOP_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'rgw-stop.sh');
 
 /** A TCP port nobody listens on now (the kernel's pick), for the gateway and the monitor. */
 export async function freePort() {
@@ -43,6 +44,11 @@ export async function startLocalRgw(rgwDir, { osdSizeMb, startTimeoutS = 120 }) 
     encoding: 'utf8',
     env: { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), OSD_SIZE_MB: String(osdSizeMb), START_TIMEOUT: String(startTimeoutS) },
   });
-  if (r.status !== 0) throw Object.assign(new Error(`rgw-start.sh failed: ${r.stderr}`), { stderr: r.stderr });
+  if (r.status !== 0) {
+    // Stop what did start (a mon and an osd left running would hold their memory and ports, and the
+    // caller, which never got a gateway, does not stop it): rgw-stop.sh checks each pid is ours.
+    spawnSync('bash', [STOP_SCRIPT, rgwDir, '--purge'], { encoding: 'utf8' });
+    throw Object.assign(new Error(`rgw-start.sh failed: ${r.stderr}`), { stderr: r.stderr });
+  }
   return readS3Env(rgwDir);
 }

@@ -47,6 +47,10 @@ die() {
   if [ -e "$MARK" ]; then for f in "$DIR"/log/ceph-*.log; do [ -f "$f" ] && { echo "--- tail $f" >&2; tail -n 15 "$f" >&2; }; done; fi
   exit 1
 }
+# Any other command that fails ends the script (set -e): say which, with the logs, instead of
+# exiting without a word (a failed start in a benchmark said only "osd.0 up: ok").
+set -E
+trap 'die "line $LINENO: \"$BASH_COMMAND\" failed (status $?)"' ERR
 
 # pid of daemon $1 (mon.a | osd.0 | client.rgw.a) if it is running with *our* config, else nothing
 ourpid() {
