@@ -1,10 +1,7 @@
 /**
  * Records queued for one commit, packed for hashing and for handing to the writer thread: each
  * record is 0x00 || its canonical bytes, back to back in one buffer, so the RFC 6962 leaf hash is
- * taken over a record in place. The buffer is a SharedArrayBuffer: a batch posted to the writer
- * thread is not copied at all (a copy of a fresh 256 KiB ArrayBuffer per batch, with the page faults
- * of new memory, was most of the hand-off's cost), and the builder reuses a buffer only once the
- * batch that held it is committed (recycle), so the two threads never use one at the same time.
+ * taken over a record in place and a whole batch crosses to another thread as one copy.
  */
 
 /** A sealed batch: plain data, safe to post to a worker thread. */
@@ -23,26 +20,19 @@ export function batchCount(batch: RecordBatch): number {
   return batch.ends.length;
 }
 
-/** Starts with room for half a full default batch of typical records; grows for large ones. */
+/** Starts with room for a full default batch of typical records; grows for large ones. */
 const INITIAL_BYTES = 128 * 1024;
 /** Texts longer than this (in UTF-16 units) are measured exactly instead of reserving 3 bytes per unit. */
 const MEASURE_ABOVE = 16 * 1024;
-/** Buffers larger than this are not kept for reuse (a batch of very long lines is rare). */
-const MAX_REUSED_BYTES = 1 << 20;
-/** Bytes of committed batches' buffers kept for reuse: a burst then allocates (and pages in) a few buffers, not thousands. */
-const SPARE_BYTES = 2 << 20;
 
-function sharedBuffer(size: number): Buffer {
-  return Buffer.from(new SharedArrayBuffer(size));
-}
+/** Buffers of committed batches, reused: a burst then allocates (and the GC tracks) a few, not thousands. */
+const SPARE_BUFFERS = 8;
 
 /** Builds one batch; seal() hands it over and starts a new, empty one. */
 export class BatchBuilder {
-  private spare: Buffer[] = [];
-  /** The size a batch's buffer starts at: what the last sealed batch needed (a power-of-two multiple of 128 KiB up to 1 MiB), so a batch does not grow (and copy) on its way. */
-  private preferred = INITIAL_BYTES;
+  private readonly spare: Buffer[] = [];
 
-  private buffer: Buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.allocUnsafeSlow(0);
   private used = 0;
   private ends: number[] = [];
   private kinds: string[] = [];
@@ -79,27 +69,25 @@ export class BatchBuilder {
     this.observedAt.push(observedAt);
   }
 
-  /**
-   * Gives a committed batch's buffer back for reuse (only the preferred size is kept). Call it only
-   * once nothing reads the batch any more: its bytes will be overwritten.
-   */
+  /** Gives a committed batch's buffer back for reuse (only the common size is kept). */
   recycle(batch: RecordBatch): void {
     const buffer = batch.data.buffer;
-    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== this.preferred || (this.spare.length + 1) * this.preferred > SPARE_BYTES) return;
+    if (buffer.byteLength !== INITIAL_BYTES || this.spare.length >= SPARE_BUFFERS || !(buffer instanceof ArrayBuffer)) return;
     this.spare.push(Buffer.from(buffer));
   }
 
   private grow(needed: number): void {
-    let size = Math.max(this.preferred, this.buffer.length * 2);
+    let size = Math.max(INITIAL_BYTES, this.buffer.length * 2);
     while (size < needed) size *= 2;
-    const bigger = (size === this.preferred ? this.spare.pop() : undefined) ?? sharedBuffer(size);
+    const bigger = (size === INITIAL_BYTES ? this.spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(size);
     this.buffer.copy(bigger, 0, 0, this.used);
     this.buffer = bigger;
   }
 
   /**
    * The batch so far, or undefined when empty; the builder starts over after it. The batch's
-   * buffer is its own from then on (the builder takes another one), until recycle() gives it back.
+   * buffer is its own from then on (the builder allocates a new one), so posting it copies
+   * nothing but the used bytes' buffer.
    */
   seal(): RecordBatch | undefined {
     if (this.ends.length === 0) return undefined;
@@ -111,15 +99,7 @@ export class BatchBuilder {
       observedAt: this.observedAt,
     };
     this.first += this.ends.length;
-    // The size this batch's bytes needed (not its buffer's, which started at the preferred size):
-    // after a burst of large batches, small ones bring it down again.
-    let size = INITIAL_BYTES;
-    while (size < this.used && size < MAX_REUSED_BYTES) size *= 2;
-    if (size !== this.preferred) {
-      this.preferred = size;
-      this.spare = [];
-    }
-    this.buffer = Buffer.alloc(0);
+    this.buffer = Buffer.allocUnsafeSlow(0);
     this.used = 0;
     this.ends = [];
     this.kinds = [];
