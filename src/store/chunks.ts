@@ -2,7 +2,8 @@
  * Reading records in chunks of seqs, each handed over by SQLite as a few joined values instead of
  * one JS value per column per row (store-reader.ts for the verifier, timeline-reader.ts for the
  * collector's timeline). What both need: the seq range worth walking, and the records' bytes back
- * out of one `group_concat(octet_length(bytes) || ':' || bytes)` blob.
+ * out of one blob framed as a vault segment's body is (`<length>:<bytes>\n` each: RECORDS_FRAMED,
+ * read back with src/vault/segment.ts's splitFramed).
  */
 import type Database from 'better-sqlite3';
 
@@ -30,26 +31,5 @@ export function denseSeqBounds(db: Database.Database): { from: number; to: numbe
   return max - min + 1 > fileBytes / 16 ? undefined : { from: min, to: max + 1 };
 }
 
-/**
- * The `count` records of a `<decimal length>:<bytes>` run (views into it), or undefined when it is
- * not exactly that: the caller then reads those rows one by one.
- */
-export function splitLengthFramed(framed: Uint8Array, count: number): Uint8Array[] | undefined {
-  const out: Uint8Array[] = new Array<Uint8Array>(count);
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    let length = 0;
-    let digit = framed[at];
-    if (digit === undefined || digit === 0x3a) return undefined;
-    while (digit !== 0x3a) {
-      if (digit === undefined || digit < 0x30 || digit > 0x39 || length > 1e9) return undefined;
-      length = length * 10 + (digit - 0x30);
-      digit = framed[++at];
-    }
-    const start = at + 1;
-    at = start + length;
-    if (at > framed.length) return undefined;
-    out[i] = framed.subarray(start, at);
-  }
-  return at === framed.length ? out : undefined;
-}
+/** The SQL of a chunk's records framed as a segment's body; `bytes` is the column or alias. */
+export const RECORDS_FRAMED = (bytes: string): string => `CAST(group_concat(octet_length(${bytes}) || ':' || ${bytes} || char(10), '' ORDER BY seq) AS BLOB)`;

@@ -9,7 +9,8 @@ import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import { HASH_SIZE } from '../integrity/merkle.js';
 import type { BlobChunkRow, CheckpointRow, RecordRangeSource, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
-import { denseSeqBounds, splitLengthFramed } from './chunks.js';
+import { splitFramed } from '../vault/segment.js';
+import { denseSeqBounds, RECORDS_FRAMED } from './chunks.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 /** Seqs per aggregate read of the verifier's hot path (recordRows). */
@@ -158,7 +159,7 @@ export class SqliteStoreReader implements StoreReader {
                                 AND typeof(leaf_hash) = 'blob' AND length(leaf_hash) = ${HASH_SIZE} AND typeof(bytes) = 'blob'),
              min(seq), max(seq),
              CAST(group_concat(leaf_hash, '' ORDER BY seq) AS BLOB),
-             CAST(group_concat(octet_length(bytes) || ':' || bytes, '' ORDER BY seq) AS BLOB),
+             ${RECORDS_FRAMED('bytes')},
              group_concat(kind || char(10) || observed_at, char(10) ORDER BY seq)
            FROM records WHERE seq >= ? AND seq < ?`,
         )
@@ -173,8 +174,8 @@ export class SqliteStoreReader implements StoreReader {
     if (leaves.length !== count * HASH_SIZE) return undefined;
     const texts = columns.split('\n');
     if (texts.length !== 2 * count) return undefined;
-    const bytes = splitLengthFramed(framed, count);
-    if (bytes === undefined) return undefined;
+    const bytes = splitFramed(framed);
+    if (!Array.isArray(bytes) || bytes.length !== count) return undefined;
     const rows: RecordRow[] = new Array<RecordRow>(count);
     for (let i = 0; i < count; i++) {
       rows[i] = { seq: minSeq + i, kind: texts[2 * i] as string, observed_at: texts[2 * i + 1] as string, leaf_hash: leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE), bytes: bytes[i] as Uint8Array };
@@ -230,14 +231,10 @@ export class SqliteStoreReader implements StoreReader {
    */
   recordRangeSource(): RecordRangeSource | undefined {
     if (this.storeDir === undefined) return undefined;
-    return this.guard(() => {
-      const min = (this.db.prepare('SELECT MIN(seq) FROM records').raw().get() as [number | null])[0];
-      const max = (this.db.prepare('SELECT MAX(seq) FROM records').raw().get() as [number | null])[0];
-      if (min === null || max === null || !Number.isSafeInteger(min) || !Number.isSafeInteger(max)) return undefined;
-      // Every row holds at least a 32-byte leaf hash: a dense store spans at most size/32 seqs.
-      if (max - min + 1 > statSync(this.location).size / 16) return undefined;
-      return { storeDir: this.storeDir as string, minSeq: min, maxSeq: max, rows: (from: number, to: number) => this.recordRowsBetween(from, to) };
-    });
+    // The same bounds the chunked reads walk (chunks.ts); an empty, sparse or unreadable store is read here.
+    const bounds = denseSeqBounds(this.db);
+    if (bounds === undefined || bounds.to === bounds.from) return undefined;
+    return { storeDir: this.storeDir, minSeq: bounds.from, maxSeq: bounds.to - 1, rows: (from: number, to: number) => this.recordRowsBetween(from, to) };
   }
 
   /**
@@ -289,7 +286,7 @@ export class SqliteStoreReader implements StoreReader {
       // Prepared once per reader: a round of the agent frames one segment per checkpoint it ships.
       this.framedStatement ??= this.db
         .prepare(
-          `SELECT CAST(group_concat(octet_length(bytes) || ':' || bytes || char(10), '' ORDER BY seq) AS BLOB), count(*), min(observed_at), max(observed_at),
+          `SELECT ${RECORDS_FRAMED('bytes')}, count(*), min(observed_at), max(observed_at),
              count(*) FILTER (WHERE NOT (typeof(observed_at) = 'text' AND octet_length(observed_at) = 27
                AND observed_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'))
            FROM records WHERE seq >= ? AND seq < ?`,

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { TimedRecord } from '../bundle/timeline.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
-import { denseSeqBounds, splitLengthFramed } from './chunks.js';
+import { splitFramed } from '../vault/segment.js';
+import { denseSeqBounds, RECORDS_FRAMED } from './chunks.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 // Raw lines (the bulk of a store) have no event_time in their schema, so SQLite is spared parsing
@@ -81,7 +82,7 @@ function* groupByTime(path: string, group: (typeof GROUPS)[number]): Generator<T
                             AND instr(kind, char(10)) = 0 AND instr(observed_at, char(10)) = 0 AND instr(t, char(10)) = 0),
          group_concat(seq, ',' ORDER BY seq),
          group_concat(kind || char(10) || observed_at || char(10) || t, char(10) ORDER BY seq),
-         CAST(group_concat(octet_length(bytes) || ':' || bytes, '' ORDER BY seq) AS BLOB)
+         ${RECORDS_FRAMED('bytes')}
        FROM (SELECT seq, kind, observed_at, ${group.time} AS t, bytes FROM records WHERE (${group.where}) AND seq >= ? AND seq < ?)`,
     ).raw();
     for (let from = bounds.from; from < bounds.to; from += CHUNK) {
@@ -109,8 +110,8 @@ function groupChunk(chunk: Database.Statement, from: number, to: number): TimedR
   const seqList = seqs.split(',');
   const texts = columns.split('\n');
   if (seqList.length !== count || texts.length !== 3 * count) return undefined;
-  const bytes = splitLengthFramed(framed, count);
-  if (bytes === undefined) return undefined;
+  const bytes = splitFramed(framed);
+  if (!Array.isArray(bytes) || bytes.length !== count) return undefined;
   const out: TimedRecord[] = new Array<TimedRecord>(count);
   for (let i = 0; i < count; i++) {
     const seq = Number(seqList[i]);

@@ -85,27 +85,49 @@ export function frameRecords(records: readonly Uint8Array[]): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
+/** Where a framed body stops being one: the record's index, its byte offset, and what is wrong there. */
+export interface FramingBreak {
+  index: number;
+  at: number;
+  problem: 'prefix' | 'cut';
+}
+
+/**
+ * The records of a framed body (views into it, not copies), parsed strictly, or where it breaks.
+ * Also how the store reader reads its chunks back (src/store/chunks.ts): one grammar, one parser.
+ */
+export function splitFramed(body: Uint8Array): Uint8Array[] | FramingBreak {
+  const records: Uint8Array[] = [];
+  let at = 0;
+  while (at < body.length) {
+    // The length prefix read digit by digit (it runs once per shipped, collected and verified
+    // record): decimal, no leading zero, at most ten digits, then a colon; anything else is refused.
+    let length = 0;
+    let i = at;
+    for (let c = body[i]; c !== undefined && c >= 0x30 && c <= 0x39 && i - at < 11; c = body[++i]) length = length * 10 + (c - 0x30);
+    const digits = i - at;
+    if (digits === 0 || digits > 10 || (digits > 1 && body[at] === 0x30) || body[i] !== 0x3a) return { index: records.length, at, problem: 'prefix' };
+    const stop = i + 1 + length;
+    if (stop >= body.length || body[stop] !== 0x0a) return { index: records.length, at, problem: 'cut' };
+    records.push(body.subarray(i + 1, stop));
+    at = stop + 1;
+  }
+  return records;
+}
+
 /**
  * The records of a framed body (views into it, not copies), parsed strictly: any byte out of place
  * is an error naming the record and the byte offset (`base`: where the body starts in its object).
  */
 export function unframeRecords(body: Uint8Array, base = 0): Uint8Array[] {
-  const records: Uint8Array[] = [];
-  let at = 0;
-  while (at < body.length) {
-    // The length prefix read digit by digit (it runs once per shipped and per collected record):
-    // decimal, no leading zero, at most ten digits, then a colon; anything else is refused.
-    let length = 0;
-    let i = at;
-    for (let c = body[i]; c !== undefined && c >= 0x30 && c <= 0x39 && i - at < 11; c = body[++i]) length = length * 10 + (c - 0x30);
-    const digits = i - at;
-    if (digits === 0 || digits > 10 || (digits > 1 && body[at] === 0x30) || body[i] !== 0x3a) throw invalid(`record ${records.length} of the segment has no valid length prefix (at byte ${base + at})`);
-    const stop = i + 1 + length;
-    if (stop >= body.length || body[stop] !== 0x0a) throw invalid(`record ${records.length} of the segment is cut short or not followed by a newline (at byte ${base + at})`);
-    records.push(body.subarray(i + 1, stop));
-    at = stop + 1;
-  }
-  return records;
+  const split = splitFramed(body);
+  if (Array.isArray(split)) return split;
+  const { index, at, problem } = split;
+  throw invalid(
+    problem === 'prefix'
+      ? `record ${index} of the segment has no valid length prefix (at byte ${base + at})`
+      : `record ${index} of the segment is cut short or not followed by a newline (at byte ${base + at})`,
+  );
 }
 
 /** A segment from its header and its records already framed (frameRecords); `count`: how many records the body frames. */
