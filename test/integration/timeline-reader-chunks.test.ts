@@ -77,6 +77,13 @@ describe('the timeline reader', () => {
       db.prepare('UPDATE records SET bytes = ? WHERE seq = 30').run(Buffer.from([0x7b, 0x00, 0x3a, 0x0a, 0xff, 0x7d]));
       db.prepare('UPDATE records SET bytes = ? WHERE seq = 31').run(Buffer.alloc(0));
       db.prepare('UPDATE records SET kind = ? WHERE seq = 2050').run('log.line\nx');
+      // A derived record whose event_time (the time SQLite extracts from its bytes) holds a newline
+      // and a terminal escape, and a raw line whose kind is another kind with an escape in it.
+      const derived = db.prepare("SELECT seq, bytes FROM records WHERE kind = 'auth.logon' ORDER BY seq LIMIT 1").raw().get() as [number, Buffer];
+      const edited = JSON.parse(derived[1].toString('utf8')) as { payload: { event_time: string } };
+      edited.payload.event_time = '2026-01-01T00:00:00.000000Z\n\u001b[2Jforged';
+      db.prepare('UPDATE records SET bytes = ? WHERE seq = ?').run(Buffer.from(JSON.stringify(edited)), derived[0]);
+      db.prepare('UPDATE records SET kind = ? WHERE seq = 40').run('auth.logon\u001b]0;x\u0007');
     } finally {
       db.close();
     }
