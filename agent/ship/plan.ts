@@ -19,6 +19,7 @@
 import { leafHash, MerkleFrontier, type FrontierState } from '../../src/integrity/merkle.js';
 import { blobKey, checkpointKey, enrollmentKey, keyCertificateKey, segmentKey, tsaTokenKey } from '../../src/vault/layout.js';
 import { CustodyError, ErrorCodes } from '../../src/errors.js';
+import { RECORD_TIME_FORM } from '../../src/records/schema.js';
 import { encodeFramedSegment, frameRecords, frontierRoots, unframeRecords } from '../../src/vault/segment.js';
 
 export interface ShippableStore {
@@ -96,8 +97,6 @@ export interface FramedRecords {
   observedWellFormed: boolean;
 }
 
-const OBSERVED_FORM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
 /** FramedRecords of records given one by one (tests, and anything not reading a store). */
 export function framedFrom(records: readonly { bytes: Uint8Array; observedAt: string }[]): FramedRecords {
   let min: string | undefined;
@@ -105,7 +104,7 @@ export function framedFrom(records: readonly { bytes: Uint8Array; observedAt: st
   let wellFormed = records.length > 0;
   for (const r of records) {
     // The records' own form compares correctly as text; any other form makes the range unknown rather than wrong.
-    if (!OBSERVED_FORM.test(r.observedAt)) wellFormed = false;
+    if (!RECORD_TIME_FORM.test(r.observedAt)) wellFormed = false;
     if (min === undefined || r.observedAt < min) min = r.observedAt;
     if (max === undefined || r.observedAt > max) max = r.observedAt;
   }
@@ -131,7 +130,7 @@ export function segmentObject(
     throw new CustodyError(ErrorCodes.STORE_CORRUPT, `records [${start}, ${start + records.count}): ${records.count - leaves.length} of them have no bytes to ship`);
   }
   for (const bytes of leaves) frontier.push(leafHash(bytes));
-  const known = records.observedWellFormed && records.minObservedAt !== undefined && records.maxObservedAt !== undefined && OBSERVED_FORM.test(records.minObservedAt) && OBSERVED_FORM.test(records.maxObservedAt);
+  const known = records.observedWellFormed && records.minObservedAt !== undefined && records.maxObservedAt !== undefined && RECORD_TIME_FORM.test(records.minObservedAt) && RECORD_TIME_FORM.test(records.maxObservedAt);
   const range = { start, end: start + records.count, minObserved: known ? records.minObservedAt : undefined, maxObserved: known ? records.maxObservedAt : undefined };
   const body = encodeFramedSegment({ storeId, start, end: range.end, frontier: frontierRoots(before) }, records.framed, records.count);
   return { key: segmentKey(prefix, host, storeId, range), body, after: frontier.toState() };

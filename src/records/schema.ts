@@ -9,10 +9,13 @@ import { compileFastCheck, type FastCheck } from './fast-check.js';
 
 export const RECORD_VERSION = 1 as const;
 
-/** UTC RFC 3339 with exactly six fractional digits, e.g. 2026-11-23T14:08:51.123456Z. */
-export const timestampSchema = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, 'must be UTC RFC 3339 with microseconds (…T12:34:56.123456Z)');
+/**
+ * The records' own time form: UTC RFC 3339 with exactly six fractional digits, e.g.
+ * 2026-11-23T14:08:51.123456Z. Times in this form compare correctly as text.
+ */
+export const RECORD_TIME_FORM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+export const timestampSchema = z.string().regex(RECORD_TIME_FORM, 'must be UTC RFC 3339 with microseconds (…T12:34:56.123456Z)');
 
 /** Integers that may exceed 2^53 are carried as decimal strings. */
 export const bigIntStringSchema = z.string().regex(/^(0|[1-9]\d*)$/, 'must be a non-negative decimal integer string');

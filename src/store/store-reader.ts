@@ -278,8 +278,9 @@ export class SqliteStoreReader implements StoreReader {
    * group_concat copy a blob's bytes as they are (NUL and invalid UTF-8 included) and CAST … AS BLOB
    * keeps them; the shipper hashes the very bytes it ships against the signed root anyway, so a
    * record framed wrongly could never be shipped.
-   * `observedWellFormed`: every observed_at is text in the records' own form (UTC, six fraction
-   * digits), which compares correctly as bytes, so min and max are then the range; else it is unknown.
+   * `observedWellFormed`: every observed_at is text in the records' own form (RECORD_TIME_FORM in
+   * records/schema.ts, written below as a GLOB over 27 bytes), which compares correctly as bytes, so
+   * min and max are then the range; else it is unknown.
    */
   framedRecords(from: number, to: number): { framed: Uint8Array; count: number; minObservedAt: string | undefined; maxObservedAt: string | undefined; observedWellFormed: boolean } {
     return this.guard(() => {

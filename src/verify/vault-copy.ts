@@ -31,6 +31,7 @@ import type { VaultStoreCopy } from '../vault/read.js';
 import { messageOf } from '../errors.js';
 import type { Finding, FindingLocation, Severity, StoreFindingCode } from './store-findings.js';
 import { maxOf } from '../extremes.js';
+import { RECORD_TIME_FORM } from '../records/schema.js';
 
 export interface VaultTrust {
   /** The enrollment key the verifier trusts, or its fingerprint (`SHA256:…`). */
@@ -284,7 +285,7 @@ function observedRange(records: readonly Uint8Array[]): { min: string | undefine
         at = undefined;
       }
     }
-    if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(at)) return { min: undefined, max: undefined };
+    if (typeof at !== 'string' || !RECORD_TIME_FORM.test(at)) return { min: undefined, max: undefined };
     if (min === undefined || at < min) min = at;
     if (max === undefined || at > max) max = at;
   }

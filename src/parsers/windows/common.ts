@@ -3,7 +3,7 @@
  * basics, a schema-checked push) and the readers for how Windows writes values ("-" for none,
  * hex ids, %%NNNN message ids). Pure.
  */
-import { payloadSchemas, type PayloadOf, type RecordKind } from '../../records/schema.js';
+import { payloadSchemas, RECORD_TIME_FORM, type PayloadOf, type RecordKind } from '../../records/schema.js';
 import type { EvtxEvent } from '../evtx/index.js';
 import type { DerivedRecord, ParseFailure, ParseOutput } from '../types.js';
 
@@ -55,7 +55,7 @@ export function failure(reason: string, detail: string, derivedFrom: number[]): 
 }
 
 export function eventTime(e: EvtxEvent): { event_time?: string } {
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(e.timeCreated) ? { event_time: e.timeCreated } : {};
+  return RECORD_TIME_FORM.test(e.timeCreated) ? { event_time: e.timeCreated } : {};
 }
 
 export function setIf<T extends object, K extends keyof T>(p: T, key: K, value: T[K] | undefined): void {
