@@ -25,14 +25,16 @@ export const DEFAULT_SERVICE_USER = 'custody';
  * - a 1 MiB young generation (V8's default grows it to 16 MiB per semi-space) and V8's
  *   optimize-for-size mode: about 35 MB less RSS at a steady 1,000 lines/s and 16 MB less idle;
  * - one V8 background thread instead of four: each thread also gets its own malloc arena, and
- *   four of them held about 4-8 MB of RSS (measured with the agent's idle and steady benches).
+ *   four of them held about 4-8 MB of RSS (measured with the agent's idle and steady benches);
+ * - `gc()` for the agent: a full collection when it goes quiet after a burst (agent/settle-memory.ts)
+ *   instead of V8's own about 8 s later, whose garbage plateau was the idle agent's highest RSS.
  * Measured with scripts/bench/agent-idle.mjs and agent-steady.mjs (BENCHMARKS.md), which run the
  * agent with exactly these flags.
  * A foreground `custody agent run` gets them only on node's command line (README; NODE_OPTIONS
  * refuses --optimize-for-size): V8's own flags cannot be changed safely in a running process
  * (node's documentation of v8.setFlagsFromString).
  */
-export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--v8-pool-size=1'] as const;
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--v8-pool-size=1', '--expose-gc'] as const;
 
 
 export interface ServiceSpec {

@@ -25,6 +25,7 @@ export const Evt = {
   tsaFailed: 'tsa.failed',
   maintenanceFailed: 'agent.maintenance_failed',
   hostMismatch: 'config.host_ignored',
+  memorySettled: 'agent.memory_settled',
 } as const;
 
 export interface LoggerOptions {

@@ -23,6 +23,7 @@ import { DEFAULT_INGEST_OPTIONS, FileIngestor, type IngestOptions } from './inge
 import { Deriver } from '../src/derive/deriver.js';
 import { Evt, type Logger } from './logger.js';
 import type { LiveSources } from './sources/index.js';
+import { processMemorySettler } from './settle-memory.js';
 import { StoreAppender } from './store-appender.js';
 import type { AppendOutageRecord, VaultShipLoop } from './ship/loop.js';
 import { recordShippingOrigin } from './ship/origin.js';
@@ -268,6 +269,9 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
   let tsaInFlight: Promise<void> | undefined;
   let tsaNextAttemptMono = 0n;
 
+  // Only where node runs with --expose-gc (the installed service): agent/settle-memory.ts.
+  const settler = processMemorySettler();
+
   const uptimeMs = (): number => Number((clock.monoNs() - startedMono) / 1_000_000n);
 
   const persistStatus = (force: boolean): void => {
@@ -386,6 +390,10 @@ export async function runAgent(config: AgentConfig, opts: RunAgentOptions): Prom
       vaultLoop.nudge();
     });
     step('status', () => persistStatus(false));
+    step('memory', () => {
+      const settled = settler?.tick(store.nextSequence + (vaultLoop?.status().rounds ?? 0));
+      if (settled) logger.debug({ evt: Evt.memorySettled, heap_before: settled.before, heap_after: settled.after }, 'quiet after a burst: collected its garbage');
+    });
   };
 
   step('status', () => persistStatus(true));

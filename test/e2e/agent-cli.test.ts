@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SERVICE_NODE_FLAGS } from '../../agent/install.js';
 import { CLI, custody } from '../helpers/cli.js';
 import { e2eWorkspace, until } from '../helpers/e2e-workspace.js';
 
@@ -68,7 +69,7 @@ describe('custody agent install', () => {
     const r = custody('agent', 'install', '--systemd', '--print', '--config', join(dir, 'agent.yaml'), '--store', '/var/lib/custody-e2e');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 ${CLI} agent run --config ${join(dir, 'agent.yaml')}\n`);
+    expect(r.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 --expose-gc ${CLI} agent run --config ${join(dir, 'agent.yaml')}\n`);
     expect(r.stdout).toContain('ProtectSystem=strict\n');
     expect(r.stdout).toContain('ReadWritePaths=/var/lib/custody-e2e\n');
     expect(r.stdout).toContain('NoNewPrivileges=yes\n');
@@ -89,7 +90,8 @@ describe('custody agent run and status', () => {
   it('creates the store on first run, preserves appended lines, and reports them in status', async () => {
     mkdirSync(logs);
     writeFileSync(appLog, 'first line\nsecond line\n');
-    agent = spawn(process.execPath, [CLI, 'agent', 'run', '--store', store, '--watch', join(logs, '*.log'), '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // With node's flags as the installed service has them (agent/install.ts), --expose-gc among them.
+    agent = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, 'agent', 'run', '--store', store, '--watch', join(logs, '*.log'), '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(agent);
     agent.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     agent.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -116,6 +118,13 @@ describe('custody agent run and status', () => {
       return app && app.offset === 46 && app.lagBytes === 0 ? s : undefined;
     });
     expect(caughtUp.sources.map((x) => x.path).sort()).toEqual([appLog, join(logs, 'other.log')]);
+
+    // Quiet after its start and first read, it gives their garbage back (agent/settle-memory.ts).
+    const settled = await until('the memory settled', () => {
+      const line = stderr.split('\n').find((l) => l.includes('"evt":"agent.memory_settled"'));
+      return line ? (JSON.parse(line) as { heap_before: number; heap_after: number }) : undefined;
+    });
+    expect(settled.heap_after).toBeLessThan(settled.heap_before);
 
     const human = custody('agent', 'status', '--store', store);
     expect(human.code).toBe(0);

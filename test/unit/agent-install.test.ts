@@ -52,7 +52,7 @@ describe('systemd unit', () => {
   });
 
   it('runs the agent with its config as its own user, reading logs through adm', () => {
-    expect(one('ExecStart')).toBe(`${process.execPath} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 ${spec.cliPath} agent run --config /etc/custody/agent.yaml`);
+    expect(one('ExecStart')).toBe(`${process.execPath} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 --expose-gc ${spec.cliPath} agent run --config /etc/custody/agent.yaml`);
     expect(one('User')).toBe('custody');
     expect(one('Group')).toBe('custody');
     expect(one('SupplementaryGroups')).toContain('adm');
