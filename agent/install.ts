@@ -36,6 +36,19 @@ export const DEFAULT_SERVICE_USER = 'custody';
  */
 export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--v8-pool-size=1', '--expose-gc'] as const;
 
+/**
+ * The service's environment beyond NODE_ENV (systemd only: glibc's tunable, and macOS has no glibc):
+ * blocks of 256 KiB and more come from mmap and go back to the system when freed. glibc's own
+ * threshold starts at 128 KiB and rises with every such block freed, up to 32 MiB, after which a
+ * burst's large buffers stay in the malloc heap for reuse. Together with `--expose-gc` (a full
+ * collection when the agent goes quiet after a burst, agent/settle-memory.ts) it took the idle
+ * agent with a vault to 78-79 MB at most (79.7-83.6 MB with the collection alone, 84-88 MB with
+ * neither), and at 1,000 lines/s from 79.5 to 77-78 MB at a CPU cost within the run-to-run noise
+ * (scripts/bench/agent-idle.mjs and agent-steady.mjs, BENCHMARKS.md). 32 KiB and 128 KiB saved as
+ * much idle and cost about 1.5 points of a core at 1,000 lines/s.
+ */
+export const SERVICE_ENVIRONMENT: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=262144' };
+
 
 export interface ServiceSpec {
   /** The node binary (absolute). */
@@ -166,7 +179,7 @@ Restart=on-failure
 RestartSec=5s
 SyslogIdentifier=custody-agent
 Environment=NODE_ENV=production
-# The evidence vault's keys (the configuration's \`vault:\` block), read as the AWS SDK reads them:
+${Object.entries(SERVICE_ENVIRONMENT).map(([name, value]) => `Environment=${name}=${value}\n`).join('')}# The evidence vault's keys (the configuration's \`vault:\` block), read as the AWS SDK reads them:
 # AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… lines in a file only root can read. Optional.
 EnvironmentFile=-/etc/custody/vault.env
 

@@ -15,7 +15,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SERVICE_NODE_FLAGS } from '../../dist/agent/install.js';
+import { SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS } from '../../dist/agent/install.js';
 import { startLocalRgw } from '../vault/local-rgw.mjs';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -68,7 +68,7 @@ if (withVault) {
 }
 
 /** Starts the agent with the given node flags, lets it read the files, then measures it idle. */
-async function measure(nodeFlags, name, vault) {
+async function measure(nodeFlags, name, vault, serviceEnv = {}) {
   const store = join(dir, `store-${name}`);
   let args = ['agent', 'run', '--store', store, '--watch', join(logs, '*.log')];
   let env = process.env;
@@ -79,6 +79,7 @@ async function measure(nodeFlags, name, vault) {
     args = ['agent', 'run', '--config', config];
     env = { ...process.env, AWS_ACCESS_KEY_ID: vaultEnv.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: vaultEnv.AWS_SECRET_ACCESS_KEY, AWS_REGION: vaultEnv.AWS_REGION };
   }
+  env = { ...env, ...serviceEnv };
   const child = spawn(process.execPath, [...nodeFlags, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
@@ -130,19 +131,20 @@ async function measure(nodeFlags, name, vault) {
   };
 }
 
+const installedEnv = Object.entries(SERVICE_ENVIRONMENT).map(([k, v]) => `${k}=${v}`).join(' ');
 const variants = [
   { name: 'plain', title: '`custody agent run` (no node flags)', flags: [] },
-  { name: 'service', title: `as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`)`, flags: [...SERVICE_NODE_FLAGS] },
+  { name: 'service', title: `as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`, ${installedEnv})`, flags: [...SERVICE_NODE_FLAGS], env: SERVICE_ENVIRONMENT },
 ];
 if (withVault) {
   variants.push(
     { name: 'plain-vault', title: 'no node flags, with a vault', flags: [], vault: true },
-    { name: 'service-vault', title: 'as installed, with a vault', flags: [...SERVICE_NODE_FLAGS], vault: true },
+    { name: 'service-vault', title: 'as installed, with a vault', flags: [...SERVICE_NODE_FLAGS], vault: true, env: SERVICE_ENVIRONMENT },
   );
 }
 const results = [];
 try {
-  for (const v of variants) results.push(await measure(v.flags, v.name, v.vault === true));
+  for (const v of variants) results.push(await measure(v.flags, v.name, v.vault === true, v.env));
 } finally {
   if (rgwDir) spawnSync('bash', [resolve('scripts/vault/rgw-stop.sh'), rgwDir, '--purge'], { encoding: 'utf8' });
   rmSync(dir, { recursive: true, force: true });

@@ -94,7 +94,7 @@ async function main() {
   const seconds = Number(process.argv[3] ?? 30);
   const rounds = Number(process.argv[4] ?? 2);
   const CLI = resolve('dist/src/cli.js');
-  const { SERVICE_NODE_FLAGS } = await import('../../dist/agent/install.js');
+  const { SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS } = await import('../../dist/agent/install.js');
   const clkTck = (() => {
     try {
       return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -112,13 +112,13 @@ async function main() {
   const root = mkdtempSync(join(tmpdir(), 'custody-bench-steady-'));
 
   /** Starts a follower, waits until it is ready, runs the writer, samples the follower once a second. */
-  async function measure(name, command, ready) {
+  async function measure(name, command, ready, serviceEnv = {}) {
     const dir = join(root, `${name}-${Math.random().toString(36).slice(2, 8)}`);
     const logs = join(dir, 'logs');
     mkdirSync(logs, { recursive: true });
     const file = join(logs, 'app.log');
     appendFileSync(file, '');
-    const child = spawn(process.execPath, command(dir, file), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, command(dir, file), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...serviceEnv } });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
@@ -154,11 +154,11 @@ async function main() {
   const variants = [
     { name: 'floor', title: 'floor: minimal follower (fs.watch, read, split, SHA-256, SQLite row per line, WAL, synchronous=FULL, a transaction per 250 ms)', command: (dir, file) => [SELF, '--floor', file, join(dir, 'floor.sqlite')], ready: (out) => out.includes('ready') },
     { name: 'plain', title: '`custody agent run` (no node flags)', command: agent([]), ready: agentReady },
-    { name: 'service', title: `\`custody agent run\` as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`)`, command: agent([...SERVICE_NODE_FLAGS]), ready: agentReady },
+    { name: 'service', title: `\`custody agent run\` as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`, ${Object.entries(SERVICE_ENVIRONMENT).map(([k, v]) => `${k}=${v}`).join(' ')})`, command: agent([...SERVICE_NODE_FLAGS]), ready: agentReady, env: SERVICE_ENVIRONMENT },
   ];
   const results = new Map(variants.map((v) => [v.name, []]));
   const loadStart = loadavg().map((x) => x.toFixed(2)).join(' ');
-  for (let r = 0; r < rounds; r++) for (const v of variants) results.get(v.name).push(await measure(v.name, v.command, v.ready));
+  for (let r = 0; r < rounds; r++) for (const v of variants) results.get(v.name).push(await measure(v.name, v.command, v.ready, v.env));
   const loadEnd = loadavg().map((x) => x.toFixed(2)).join(' ');
   rmSync(root, { recursive: true, force: true });
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SERVICE_NODE_FLAGS } from '../../agent/install.js';
+import { SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS } from '../../agent/install.js';
 import { CLI, custody } from '../helpers/cli.js';
 import { e2eWorkspace, until } from '../helpers/e2e-workspace.js';
 
@@ -70,6 +70,7 @@ describe('custody agent install', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1 --expose-gc ${CLI} agent run --config ${join(dir, 'agent.yaml')}\n`);
+    expect(r.stdout).toContain('Environment=GLIBC_TUNABLES=glibc.malloc.mmap_threshold=262144\n');
     expect(r.stdout).toContain('ProtectSystem=strict\n');
     expect(r.stdout).toContain('ReadWritePaths=/var/lib/custody-e2e\n');
     expect(r.stdout).toContain('NoNewPrivileges=yes\n');
@@ -90,8 +91,11 @@ describe('custody agent run and status', () => {
   it('creates the store on first run, preserves appended lines, and reports them in status', async () => {
     mkdirSync(logs);
     writeFileSync(appLog, 'first line\nsecond line\n');
-    // With node's flags as the installed service has them (agent/install.ts), --expose-gc among them.
-    agent = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, 'agent', 'run', '--store', store, '--watch', join(logs, '*.log'), '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // With node's flags and the environment the installed service has (agent/install.ts).
+    agent = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, 'agent', 'run', '--store', store, '--watch', join(logs, '*.log'), '--log-level', 'debug'], {
+      env: { ...process.env, ...SERVICE_ENVIRONMENT },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(agent);
     agent.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     agent.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));

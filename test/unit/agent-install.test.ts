@@ -68,6 +68,8 @@ describe('systemd unit', () => {
     expect(one('NoNewPrivileges')).toBe('yes');
     // The vault's keys come from an optional root-only file, never from the configuration.
     expect(one('EnvironmentFile')).toBe('-/etc/custody/vault.env');
+    // glibc returns freed blocks of 256 KiB and more to the system (agent/install.ts, SERVICE_ENVIRONMENT).
+    expect(s.get('Environment')).toEqual(['NODE_ENV=production', 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=262144']);
     expect(one('ProtectHome')).toBe('read-only');
     expect(one('PrivateTmp')).toBe('yes');
     expect(one('CapabilityBoundingSet')).toBe('');
