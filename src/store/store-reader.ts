@@ -10,7 +10,7 @@ import { HASH_SIZE } from '../integrity/merkle.js';
 import type { BlobChunkRow, CheckpointRow, RecordRangeSource, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { splitFramed } from '../vault/segment.js';
-import { denseSeqBounds, RECORDS_FRAMED } from './chunks.js';
+import { denseSeqBounds, RECORDS_FRAMED, rowsInSeqOrder } from './chunks.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 /** Seqs per aggregate read of the verifier's hot path (recordRows). */
@@ -158,10 +158,10 @@ export class SqliteStoreReader implements StoreReader {
              count(*) FILTER (WHERE typeof(kind) = 'text' AND typeof(observed_at) = 'text' AND instr(kind, char(10)) = 0 AND instr(observed_at, char(10)) = 0
                                 AND typeof(leaf_hash) = 'blob' AND length(leaf_hash) = ${HASH_SIZE} AND typeof(bytes) = 'blob'),
              min(seq), max(seq),
-             CAST(group_concat(leaf_hash, '' ORDER BY seq) AS BLOB),
+             CAST(group_concat(leaf_hash, '') AS BLOB),
              ${RECORDS_FRAMED('bytes')},
-             group_concat(kind || char(10) || observed_at, char(10) ORDER BY seq)
-           FROM records WHERE seq >= ? AND seq < ?`,
+             group_concat(kind || char(10) || observed_at, char(10))
+           FROM ${rowsInSeqOrder('seq, kind, observed_at, leaf_hash, bytes', 'seq >= ? AND seq < ?')}`,
         )
         .raw();
       got = this.chunkStatement.get(from, to) as typeof got;
@@ -290,7 +290,7 @@ export class SqliteStoreReader implements StoreReader {
           `SELECT ${RECORDS_FRAMED('bytes')}, count(*), min(observed_at), max(observed_at),
              count(*) FILTER (WHERE NOT (typeof(observed_at) = 'text' AND octet_length(observed_at) = 27
                AND observed_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'))
-           FROM records WHERE seq >= ? AND seq < ?`,
+           FROM ${rowsInSeqOrder('observed_at, bytes', 'seq >= ? AND seq < ?')}`,
         )
         .raw();
       const [framed, count, minObservedAt, maxObservedAt, malformed] = this.framedStatement.get(from, to) as [Uint8Array | null, number, unknown, unknown, number];

@@ -17,7 +17,7 @@ import { CustodyError, ErrorCodes, messageOf } from '../errors.js';
 import type { TimedRecord } from '../bundle/timeline.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { splitFramed } from '../vault/segment.js';
-import { denseSeqBounds, RECORDS_FRAMED } from './chunks.js';
+import { denseSeqBounds, RECORDS_FRAMED, rowsInSeqOrder } from './chunks.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 // Raw lines (the bulk of a store) have no event_time in their schema, so SQLite is spared parsing
@@ -80,10 +80,10 @@ function* groupByTime(path: string, group: (typeof GROUPS)[number]): Generator<T
       `SELECT count(*),
          count(*) FILTER (WHERE typeof(kind) = 'text' AND typeof(observed_at) = 'text' AND typeof(t) = 'text' AND typeof(bytes) = 'blob'
                             AND instr(kind, char(10)) = 0 AND instr(observed_at, char(10)) = 0 AND instr(t, char(10)) = 0),
-         group_concat(seq, ',' ORDER BY seq),
-         group_concat(kind || char(10) || observed_at || char(10) || t, char(10) ORDER BY seq),
+         group_concat(seq, ','),
+         group_concat(kind || char(10) || observed_at || char(10) || t, char(10)),
          ${RECORDS_FRAMED('bytes')}
-       FROM (SELECT seq, kind, observed_at, ${group.time} AS t, bytes FROM records WHERE (${group.where}) AND seq >= ? AND seq < ?)`,
+       FROM ${rowsInSeqOrder(`seq, kind, observed_at, ${group.time} AS t, bytes`, `(${group.where}) AND seq >= ? AND seq < ?`)}`,
     ).raw();
     for (let from = bounds.from; from < bounds.to; from += CHUNK) {
       const to = Math.min(bounds.to, from + CHUNK);
