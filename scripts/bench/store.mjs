@@ -282,7 +282,7 @@ async function main() {
         ['verify-deep', DIST, 'verify --deep'],
         ['verify-deep-in-thread', DIST, 'verify --deep (in-thread)'],
       ];
-      if (baselineDist) modes.push(['verify-in-thread', resolve(baselineDist), 'verify (baseline build)']);
+      if (baselineDist) modes.push(['verify', resolve(baselineDist), 'verify (baseline build)'], ['verify-in-thread', resolve(baselineDist), 'verify (baseline build, in-thread)']);
       // Interleaved rounds; the fastest round of each is kept (other load only ever slows a run down).
       const keepBest = (old, r) => (old === undefined || r.seconds < old.seconds ? r : old);
       for (let round = 0; round < rounds; round++) {
@@ -372,7 +372,7 @@ function report({ append, verifyRows, totalSeconds, baselineDist, load }) {
   lines.push('### Verify');
   lines.push('');
   lines.push('Stores of auth.log `log.line` records written by `EvidenceStore` with the default policy (a checkpoint every 1,000 records). Each measurement runs in its own child process after the file is in the page cache (`sha256sum` ran over it first); time is the verification itself (`verifyStore` over a `SqliteStoreReader`), peak RSS is the child\'s `VmHWM` (whole process, worker threads included).');
-  lines.push('`verify (default)` is what `custody verify` runs; `verify (in-thread)` forces the single-threaded path (`workers: 0`).' + (baselineDist ? ' `verify (baseline build)` is the previous commit\'s build of the verifier, run the same way.' : ''));
+  lines.push('`verify (default)` is what `custody verify` runs; `verify (in-thread)` forces the single-threaded path (`workers: 0`).' + (baselineDist ? ' `verify (baseline build)` and `verify (baseline build, in-thread)` are another build of the verifier (given with `--baseline-dist`), run the same ways.' : ''));
   lines.push('The floors: `sha256sum` over the evidence file (hashing only, no parsing), and a bare better-sqlite3 loop `SELECT bytes FROM records ORDER BY seq` with one SHA-256 per row (reading and leaf-hashing only, no checks).');
   lines.push(`Rounds are interleaved (${verifyRows.map((r) => `${r.rounds} at ${fmt(r.size)}`).join(', ')}) and the fastest round of each is shown. Each cell: records per second of wall-clock time; records per CPU-second (user + system of the whole process, all threads: the work done, which other load on the machine disturbs less); peak RSS.`);
   lines.push('');
@@ -395,8 +395,11 @@ function report({ append, verifyRows, totalSeconds, baselineDist, load }) {
     const ratio = last.bare.seconds / d.seconds;
     lines.push(`Goal (issue 14): the default verify (integrity) ≥ 0.8× the bare read + hash loop. At ${fmt(last.size)} records it runs at ${fmt(last.size / d.seconds)} records/s, **${ratio.toFixed(2)}×** the loop: ${ratio >= 0.8 ? 'goal met' : 'goal NOT met'}.${row(last, 'verify --deep') ? ` \`--deep\`: ${(last.bare.seconds / row(last, 'verify --deep').seconds).toFixed(2)}×.` : ''}`);
     const first = verifyRows[0].verify[labels[0]];
-    const growth = ((d.peakRssMiB - first.peakRssMiB) / ((last.size - verifyRows[0].size) / 1e6)).toFixed(0);
-    lines.push(`Peak RSS (default verify) goes from ${first.peakRssMiB.toFixed(0)} MiB at ${fmt(verifyRows[0].size)} records to ${d.peakRssMiB.toFixed(0)} MiB at ${fmt(last.size)} (${(last.size / verifyRows[0].size).toFixed(0)}× the records, +${growth} MiB per million records; the file grows by ${(((last.bytes - verifyRows[0].bytes) / 2 ** 20) / ((last.size - verifyRows[0].size) / 1e6)).toFixed(0)} MiB per million).`);
+    // With one size there is no growth to state.
+    if (verifyRows.length > 1) {
+      const growth = ((d.peakRssMiB - first.peakRssMiB) / ((last.size - verifyRows[0].size) / 1e6)).toFixed(0);
+      lines.push(`Peak RSS (default verify) goes from ${first.peakRssMiB.toFixed(0)} MiB at ${fmt(verifyRows[0].size)} records to ${d.peakRssMiB.toFixed(0)} MiB at ${fmt(last.size)} (${(last.size / verifyRows[0].size).toFixed(0)}× the records, +${growth} MiB per million records; the file grows by ${(((last.bytes - verifyRows[0].bytes) / 2 ** 20) / ((last.size - verifyRows[0].size) / 1e6)).toFixed(0)} MiB per million).`);
+    }
     lines.push('');
   }
   return `${lines.join('\n')}\n`;
