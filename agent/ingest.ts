@@ -189,6 +189,23 @@ async function windowMatches(fd: FileHandle, endOffset: number, window: Buffer):
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Resolves after `ms`, or at once when the function handed to `expose` is called; `expose` gets
+ * undefined again once the sleep is over, so a late call does nothing.
+ */
+function sleepOrCut(ms: number, expose: (cut: (() => void) | undefined) => void): Promise<void> {
+  return new Promise((res) => {
+    const timer = setTimeout(() => {
+      expose(undefined);
+      res();
+    }, ms);
+    expose(() => {
+      clearTimeout(timer);
+      res();
+    });
+  });
+}
+
 export class FileIngestor {
   private readonly store: EvidenceStore;
   private readonly state: StateStore;
@@ -442,28 +459,14 @@ export class FileIngestor {
   private spaceOutPasses(): Promise<void> {
     const rest = READ_PASS_MS - (performance.now() - this.lastPassMono);
     if (rest <= 0 || this.stopping || this.flushRequested) return Promise.resolve();
-    return new Promise((res) => {
-      const timer = setTimeout(() => {
-        this.hurryResolve = undefined;
-        res();
-      }, rest);
-      this.hurryResolve = () => {
-        clearTimeout(timer);
-        res();
-      };
+    return sleepOrCut(rest, (cut) => {
+      this.hurryResolve = cut;
     });
   }
 
   private waitWake(ms: number): Promise<void> {
-    return new Promise((res) => {
-      const timer = setTimeout(() => {
-        this.wakeResolve = undefined;
-        res();
-      }, ms);
-      this.wakeResolve = () => {
-        clearTimeout(timer);
-        res();
-      };
+    return sleepOrCut(ms, (cut) => {
+      this.wakeResolve = cut;
     });
   }
 
