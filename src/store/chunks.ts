@@ -32,6 +32,24 @@ export function denseSeqBounds(db: Database.Database): { from: number; to: numbe
 }
 
 /**
+ * Whether the records table's `seq` is its rowid (the declared INTEGER PRIMARY KEY of a rowid
+ * table): then every seq is a key of the table's B-tree, so none is there twice. A chunk read that
+ * takes a chunk's seqs from its count, min and max (the verifier's) relies on it: a table rebuilt
+ * without that key can hold one seq twice where the next is missing, and such a chunk looks
+ * gapless. Asked of SQLite's planner rather than read from the schema's text, which an attacker
+ * writes: INTEGER PRIMARY KEY DESC, WITHOUT ROWID, INT PRIMARY KEY and a UNIQUE index are all
+ * searched through an index, and only a rowid alias as `INTEGER PRIMARY KEY (rowid=?)`.
+ */
+export function seqIsRowid(db: Database.Database): boolean {
+  try {
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT seq FROM records WHERE seq = 0').all() as { detail: string }[];
+    return plan.length === 1 && plan[0]?.detail === 'SEARCH records USING INTEGER PRIMARY KEY (rowid=?)';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A chunk's rows as the FROM of an aggregate read: `columns` of the records with `where`, in seq
  * order. The aggregates over it (group_concat, RECORDS_FRAMED) take no ORDER BY of their own: each
  * `group_concat(… ORDER BY seq)` copied every row into a temporary B-tree and sorted it, although

@@ -10,7 +10,7 @@ import { HASH_SIZE } from '../integrity/merkle.js';
 import type { BlobChunkRow, CheckpointRow, RecordRangeSource, RecordRow, StoreReader, TsaTokenRow } from '../verify/reader.js';
 import { BUSY_TIMEOUT_MS } from './pragmas.js';
 import { splitFramed } from '../vault/segment.js';
-import { denseSeqBounds, RECORDS_FRAMED, rowsInSeqOrder } from './chunks.js';
+import { denseSeqBounds, RECORDS_FRAMED, rowsInSeqOrder, seqIsRowid } from './chunks.js';
 import { EVIDENCE_FILE } from './evidence-store.js';
 
 /** Seqs per aggregate read of the verifier's hot path (recordRows). */
@@ -35,6 +35,8 @@ export class SqliteStoreReader implements StoreReader {
   private readonly db: Database.Database;
   private framedStatement: Database.Statement | undefined;
   private chunkStatement: Database.Statement | undefined;
+  /** seqIsRowid of this reader's snapshot, asked at the first chunk. */
+  private seqIsRowid: boolean | undefined;
   /** The store folder, when the reader reads a file (not a snapshot in memory). */
   private readonly storeDir: string | undefined;
 
@@ -147,9 +149,13 @@ export class SqliteStoreReader implements StoreReader {
    * seq range, the leaf hashes joined, the bytes framed as `<length>:<bytes>`, and kind and
    * observed_at joined by newlines. `||`, group_concat and CAST … AS BLOB copy bytes as they are
    * (NUL and invalid UTF-8 included). Undefined (read row by row instead) unless every row is
-   * well-typed, no kind or observed_at holds a newline, the seqs have no gap, and the parts parse.
+   * well-typed, no kind or observed_at holds a newline, the seqs have no gap, and the parts parse;
+   * and always when seq is not the table's rowid (seqIsRowid: else a seq written twice where the
+   * next is missing would pass for a gapless chunk, and the reader would renumber the rows).
    */
   private recordChunk(from: number, to: number): RecordRow[] | undefined {
+    this.seqIsRowid ??= seqIsRowid(this.db);
+    if (!this.seqIsRowid) return undefined;
     let got: [number, number, number | null, number | null, Buffer | null, Buffer | null, string | null];
     try {
       this.chunkStatement ??= this.db

@@ -353,6 +353,19 @@ describe('tamper matrix: every attack is detected and named', () => {
     });
     expect(codes(result)).toContain('key.certificate_invalid');
   });
+
+  it('22. the table rebuilt without its key, rows stored out of order, and a record moved onto its predecessor’s seq', async () => {
+    // seq 120 twice and 121 missing, which a chunk's count, min and max cannot tell from a gapless
+    // run (the verifier then numbered the rows itself and saw the pristine store); every record's
+    // bytes and leaf and every seal are untouched.
+    const result = await attack((db) => {
+      db.exec('CREATE TABLE r2 AS SELECT * FROM records ORDER BY (seq * 7919) % 541; DROP TABLE records; ALTER TABLE r2 RENAME TO records;');
+      db.prepare('UPDATE records SET seq = 120 WHERE seq = 121').run();
+    });
+    expect(result.ok).toBe(false);
+    expect(codes(result)).toContain('record.seq_gap');
+    expect(result.findings.find((f) => f.code === 'record.seq_gap')?.where.seqRange).toEqual([121, 121]);
+  });
 });
 
 describe('an interrupted key rotation is unsealed, not tampered', () => {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECORDS_FRAMED, rowsInSeqOrder } from '../../src/store/chunks.js';
+import { RECORDS_FRAMED, rowsInSeqOrder, seqIsRowid } from '../../src/store/chunks.js';
 import { EvidenceStore, EVIDENCE_FILE } from '../../src/store/evidence-store.js';
 import { SqliteStoreReader } from '../../src/store/store-reader.js';
 import { frameRecords } from '../../src/vault/segment.js';
@@ -59,6 +59,28 @@ describe('chunk reads joined in SQLite', () => {
     const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(from, to) as { detail: string }[]).map((p) => p.detail);
     expect(plan.join('\n')).not.toMatch(/TEMP B-TREE/);
     expect(plan.join('\n')).toMatch(/INTEGER PRIMARY KEY/);
+  });
+
+  it('seqIsRowid holds for the agent’s table and for no other way of keying seq', () => {
+    expect(seqIsRowid(db)).toBe(true);
+    const keyedOtherwise = [
+      'CREATE TABLE records (seq INTEGER PRIMARY KEY DESC, bytes BLOB)',
+      'CREATE TABLE records (seq INTEGER PRIMARY KEY, bytes BLOB) WITHOUT ROWID',
+      'CREATE TABLE records (seq INT PRIMARY KEY, bytes BLOB)',
+      'CREATE TABLE records (seq INTEGER UNIQUE, bytes BLOB)',
+      'CREATE TABLE records (seq INTEGER, bytes BLOB)',
+      'CREATE TABLE r2 (seq INTEGER PRIMARY KEY, bytes BLOB); CREATE VIEW records AS SELECT * FROM r2',
+      'CREATE TABLE other (seq INTEGER PRIMARY KEY)',
+    ];
+    for (const ddl of keyedOtherwise) {
+      const other = new Database(':memory:');
+      try {
+        other.exec(ddl);
+        expect(seqIsRowid(other), ddl).toBe(false);
+      } finally {
+        other.close();
+      }
+    }
   });
 
   it('the shipper’s framed segment is the records’ bytes in seq order', () => {
