@@ -17,6 +17,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SERVICE_ENVIRONMENT, SERVICE_NODE_FLAGS } from '../../dist/agent/install.js';
 import { startLocalRgw } from '../vault/local-rgw.mjs';
+import { installedService } from './shared.mjs';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const withVault = process.argv.includes('--vault');
@@ -131,10 +132,9 @@ async function measure(nodeFlags, name, vault, serviceEnv = {}) {
   };
 }
 
-const installedEnv = Object.entries(SERVICE_ENVIRONMENT).map(([k, v]) => `${k}=${v}`).join(' ');
 const variants = [
   { name: 'plain', title: '`custody agent run` (no node flags)', flags: [] },
-  { name: 'service', title: `as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`, ${installedEnv})`, flags: [...SERVICE_NODE_FLAGS], env: SERVICE_ENVIRONMENT },
+  { name: 'service', title: `as installed (${installedService(SERVICE_NODE_FLAGS, SERVICE_ENVIRONMENT)})`, flags: [...SERVICE_NODE_FLAGS], env: SERVICE_ENVIRONMENT },
 ];
 if (withVault) {
   variants.push(

@@ -20,6 +20,7 @@ import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSy
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installedService } from './shared.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -154,7 +155,7 @@ async function main() {
   const variants = [
     { name: 'floor', title: 'floor: minimal follower (fs.watch, read, split, SHA-256, SQLite row per line, WAL, synchronous=FULL, a transaction per 250 ms)', command: (dir, file) => [SELF, '--floor', file, join(dir, 'floor.sqlite')], ready: (out) => out.includes('ready') },
     { name: 'plain', title: '`custody agent run` (no node flags)', command: agent([]), ready: agentReady },
-    { name: 'service', title: `\`custody agent run\` as installed (\`node ${SERVICE_NODE_FLAGS.join(' ')}\`, ${Object.entries(SERVICE_ENVIRONMENT).map(([k, v]) => `${k}=${v}`).join(' ')})`, command: agent([...SERVICE_NODE_FLAGS]), ready: agentReady, env: SERVICE_ENVIRONMENT },
+    { name: 'service', title: `\`custody agent run\` as installed (${installedService(SERVICE_NODE_FLAGS, SERVICE_ENVIRONMENT)})`, command: agent([...SERVICE_NODE_FLAGS]), ready: agentReady, env: SERVICE_ENVIRONMENT },
   ];
   const results = new Map(variants.map((v) => [v.name, []]));
   const loadStart = loadavg().map((x) => x.toFixed(2)).join(' ');

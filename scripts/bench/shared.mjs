@@ -1,4 +1,5 @@
-// What the store and collect benchmarks share: their auth.log corpus and how they read peak memory.
+// What the benchmarks share: the store and collect benchmarks' auth.log corpus, how they read peak
+// memory, and how the agent benchmarks name the installed service's node flags and environment.
 import { readFileSync } from 'node:fs';
 
 /** A realistic auth.log line of ~150 bytes for record `i` on `host`. */
@@ -25,4 +26,9 @@ export function peakRssMiB() {
     // not Linux: fall back below
   }
   return process.resourceUsage().maxRSS / 1024;
+}
+
+/** `node FLAGS`, NAME=value …: how the agent benchmarks name the installed service (agent/install.ts) in their tables. */
+export function installedService(nodeFlags, environment) {
+  return `\`node ${nodeFlags.join(' ')}\`, ${Object.entries(environment).map(([k, v]) => `${k}=${v}`).join(' ')}`;
 }
