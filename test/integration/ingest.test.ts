@@ -220,6 +220,26 @@ describe('ingest: rotation', () => {
     expect(after.map((l) => [l.offset, l.line_no, l.bytes.toString()])).toEqual([[0, 1, 'fresh']]);
   });
 
+  it('a line appended and truncated away inside the pause between two read passes is recorded, or the gap says where reading stopped', async () => {
+    // An intruder hiding a line: written right after a pass (so the next waits out READ_PASS_MS),
+    // then the file emptied 30 ms later. Whether the agent read it first or not, nothing is lost
+    // silently: either the line is a record, or the truncation gap starts at the offset before it.
+    const a = join(logs, 'app.log');
+    writeFileSync(a, lines('x', 0, 20));
+    const r = await rig();
+    await idle(r);
+    appendFileSync(a, 'just before\n');
+    await waitFor('the line before', () => lineRecords(allRecords(r.store), { path: a }).some((l) => l.bytes.toString() === 'just before'));
+    const before = statSync(a).size;
+    appendFileSync(a, 'the hidden line\n');
+    await new Promise((res) => setTimeout(res, 30));
+    truncateSync(a, 0);
+    const gap = await waitFor('the truncation gap', () => payloads<{ reason: string; from_offset: number }>(allRecords(r.store), 'agent.gap')[0]);
+    const hidden = lineRecords(allRecords(r.store), { path: a }).find((l) => l.bytes.toString() === 'the hidden line');
+    expect(gap.reason).toBe('truncated');
+    expect(gap.from_offset).toBe(hidden === undefined ? before : before + Buffer.byteLength('the hidden line\n'));
+  });
+
   it('truncated and rewritten past the old size before the agent looked: detected by content, not size', async () => {
     const a = join(logs, 'app.log');
     writeFileSync(a, lines('old', 0, 20));
